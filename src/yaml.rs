@@ -1,0 +1,591 @@
+//! A YAML document tree that remembers where every node came from.
+//!
+//! flowform reports every configuration error at its line and column, including errors in
+//! documents that are perfectly good YAML (a literal password, a misspelt param, a number where
+//! a string belongs). A serde deserializer can only say where it stopped; it cannot say where a
+//! value it already produced came from, and it stops at the first problem. So the loader walks
+//! this tree instead: [`parse`] turns text into [`Node`]s that carry a [`Location`], resolving
+//! plain scalars with the YAML 1.2 core schema (the schema editors and yaml-language-server use),
+//! expanding aliases and `<<` merge keys, and rejecting duplicate keys.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+
+/// Nesting deeper than this is refused: no configuration needs it, and it keeps both the
+/// builder and the recursive `Drop` of the tree far away from the stack's limit.
+const MAX_DEPTH: usize = 128;
+
+/// How many nodes alias expansion may copy in one document ("billion laughs" guard).
+const MAX_ALIAS_NODES: usize = 100_000;
+
+/// A 1-based line and column (columns count characters, as editors do).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Location {
+    fn from_span(span: &Span) -> Location {
+        Location {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+/// One node of a document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub value: Value,
+    pub location: Location,
+}
+
+/// The resolved value of a node.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// A float keeps the text it was written as, so that a message can quote `60.0` rather
+    /// than the `60` that formatting an `f64` would print.
+    Float(f64, String),
+    String(String),
+    Sequence(Vec<Node>),
+    /// Entries in document order. Keys are unique (duplicates are a parse error).
+    Mapping(Vec<(Node, Node)>),
+}
+
+impl Value {
+    /// What kind of value this is, for "expected a string, found a mapping" messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "nothing (null)",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(..) => "a number",
+            Value::String(_) => "a string",
+            Value::Sequence(_) => "a list",
+            Value::Mapping(_) => "a mapping",
+        }
+    }
+
+    /// The scalar as it was written, for messages; `None` for collections.
+    pub fn scalar_text(&self) -> Option<String> {
+        match self {
+            Value::Null => Some("null".to_owned()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(_, text) => Some(text.clone()),
+            Value::String(s) => Some(s.clone()),
+            Value::Sequence(_) | Value::Mapping(_) => None,
+        }
+    }
+}
+
+impl Node {
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Why a text is not a YAML stream flowform can read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub message: String,
+    pub location: Location,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at {}", self.message, self.location)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses every document of a YAML stream. Empty documents come back as [`Value::Null`].
+pub fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| ParseError {
+            message: e.info().to_owned(),
+            location: Location {
+                line: e.marker().line(),
+                column: e.marker().col() + 1,
+            },
+        })?;
+        builder.event(event, &span)?;
+    }
+    Ok(builder.documents)
+}
+
+enum Open {
+    Sequence {
+        anchor: usize,
+        location: Location,
+        items: Vec<Node>,
+    },
+    Mapping {
+        anchor: usize,
+        location: Location,
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+    },
+}
+
+#[derive(Default)]
+struct Builder {
+    documents: Vec<Node>,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    alias_budget: usize,
+    /// The root of the current document, once it is complete.
+    root: Option<Node>,
+}
+
+impl Builder {
+    fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), ParseError> {
+        let location = Location::from_span(span);
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(_) => {
+                self.anchors.clear();
+                self.alias_budget = MAX_ALIAS_NODES;
+                self.root = None;
+            }
+            Event::DocumentEnd => {
+                let root = self.root.take().unwrap_or(Node {
+                    value: Value::Null,
+                    location,
+                });
+                self.documents.push(root);
+            }
+            Event::Alias(id) => {
+                let Some(target) = self.anchors.get(&id) else {
+                    return Err(error("unknown alias", location));
+                };
+                let size = count_nodes(target);
+                if size > self.alias_budget {
+                    return Err(error(
+                        "aliases expand to too many nodes (more than 100000 in one document)",
+                        location,
+                    ));
+                }
+                self.alias_budget -= size;
+                let mut node = target.clone();
+                node.location = location;
+                self.complete(node)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(&text, style, tag.as_deref(), location)?;
+                let node = Node { value, location };
+                if anchor != 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.complete(node)?;
+            }
+            Event::SequenceStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "seq", location)?;
+                self.open(Open::Sequence {
+                    anchor,
+                    location,
+                    items: Vec::new(),
+                })?;
+            }
+            Event::MappingStart(anchor, tag) => {
+                check_collection_tag(tag.as_deref(), "map", location)?;
+                self.open(Open::Mapping {
+                    anchor,
+                    location,
+                    entries: Vec::new(),
+                    pending_key: None,
+                })?;
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (anchor, node) = match self.stack.pop() {
+                    Some(Open::Sequence {
+                        anchor,
+                        location,
+                        items,
+                    }) => (
+                        anchor,
+                        Node {
+                            value: Value::Sequence(items),
+                            location,
+                        },
+                    ),
+                    Some(Open::Mapping {
+                        anchor,
+                        location,
+                        entries,
+                        ..
+                    }) => (
+                        anchor,
+                        Node {
+                            value: Value::Mapping(merge_keys(entries)?),
+                            location,
+                        },
+                    ),
+                    None => return Err(error("unbalanced collection end", location)),
+                };
+                if anchor != 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.complete(node)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, open: Open) -> Result<(), ParseError> {
+        if self.stack.len() >= MAX_DEPTH {
+            let location = match &open {
+                Open::Sequence { location, .. } | Open::Mapping { location, .. } => *location,
+            };
+            return Err(error(
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+                location,
+            ));
+        }
+        self.stack.push(open);
+        Ok(())
+    }
+
+    /// Hands a finished node to its parent collection, or makes it the document's root.
+    fn complete(&mut self, node: Node) -> Result<(), ParseError> {
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Sequence { items, .. }) => items.push(node),
+            Some(Open::Mapping {
+                entries,
+                pending_key,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value)
+                    {
+                        if !is_merge_key(&node) {
+                            let shown = node.value.scalar_text().unwrap_or_default();
+                            return Err(error(
+                                format!(
+                                    "duplicate key `{shown}` (first defined at line {})",
+                                    first.location.line
+                                ),
+                                node.location,
+                            ));
+                        }
+                    }
+                    *pending_key = Some(node);
+                }
+                Some(key) => entries.push((key, node)),
+            },
+        }
+        Ok(())
+    }
+}
+
+fn error(message: impl Into<String>, location: Location) -> ParseError {
+    ParseError {
+        message: message.into(),
+        location,
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    match &node.value {
+        Value::Sequence(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
+        Value::Mapping(entries) => {
+            1 + entries
+                .iter()
+                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
+
+fn is_merge_key(node: &Node) -> bool {
+    matches!(&node.value, Value::String(s) if s == "<<")
+}
+
+/// Applies `<<` merge keys: the merged mappings' entries are added unless the mapping already
+/// has the key (explicit keys win; among several merged mappings the first wins).
+fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseError> {
+    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
+        return Ok(entries);
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
+    for (_, source) in merges {
+        let sources = match source.value {
+            Value::Mapping(m) => vec![m],
+            Value::Sequence(items) => {
+                let mut maps = Vec::new();
+                for item in items {
+                    match item.value {
+                        Value::Mapping(m) => maps.push(m),
+                        other => {
+                            return Err(error(
+                                format!("a `<<` merge list holds mappings, not {}", other.kind()),
+                                item.location,
+                            ));
+                        }
+                    }
+                }
+                maps
+            }
+            other => {
+                return Err(error(
+                    format!("`<<` merges a mapping (or a list of them), not {}", other.kind()),
+                    source.location,
+                ));
+            }
+        };
+        for map in sources {
+            for (k, v) in map {
+                if !own.iter().any(|(existing, _)| existing.value == k.value) {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    Ok(own)
+}
+
+fn check_collection_tag(tag: Option<&Tag>, expected: &str, location: Location) -> Result<(), ParseError> {
+    match tag {
+        None => Ok(()),
+        Some(tag) if is_core_tag(tag) && tag.suffix == expected => Ok(()),
+        Some(tag) => Err(error(
+            format!("unsupported tag `{}{}`", tag.handle, tag.suffix),
+            location,
+        )),
+    }
+}
+
+fn is_core_tag(tag: &Tag) -> bool {
+    tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!"
+}
+
+/// Resolves a scalar by the YAML 1.2 core schema. Quoted and block scalars are always strings;
+/// a plain scalar is null, a boolean, an integer or a float when it reads as one.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, location: Location) -> Result<Value, ParseError> {
+    if let Some(tag) = tag {
+        let resolved = match (is_core_tag(tag), tag.suffix.as_str()) {
+            (true, "str") => Some(Value::String(text.to_owned())),
+            (true, "null") => resolve_plain(text).filter(|v| *v == Value::Null),
+            (true, "bool") => resolve_plain(text).filter(|v| matches!(v, Value::Bool(_))),
+            (true, "int") => resolve_plain(text).filter(|v| matches!(v, Value::Int(_))),
+            (true, "float") => match resolve_plain(text) {
+                Some(Value::Int(i)) => Some(Value::Float(i as f64, text.to_owned())),
+                other => other.filter(|v| matches!(v, Value::Float(..))),
+            },
+            _ => {
+                return Err(error(
+                    format!("unsupported tag `{}{}`", tag.handle, tag.suffix),
+                    location,
+                ));
+            }
+        };
+        return resolved.ok_or_else(|| {
+            error(
+                format!("`{text}` is not a valid `!!{}`", tag.suffix),
+                location,
+            )
+        });
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::String(text.to_owned()));
+    }
+    Ok(resolve_plain(text).unwrap_or_else(|| Value::String(text.to_owned())))
+}
+
+/// The core schema's plain-scalar rules; `None` means "a string".
+fn resolve_plain(text: &str) -> Option<Value> {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(Value::Float(f64::INFINITY, text.to_owned()));
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY, text.to_owned())),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN, text.to_owned())),
+        _ => {}
+    }
+    if let Some(octal) = text.strip_prefix("0o") {
+        return digits(octal, 8).map(Value::Int);
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return digits(hex, 16).map(Value::Int);
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(match text.parse::<i64>() {
+            Ok(i) => Value::Int(i),
+            // Too large for i64: still a number, as YAML sees it.
+            Err(_) => Value::Float(text.parse().ok()?, text.to_owned()),
+        });
+    }
+    if is_core_float(unsigned) {
+        return text.parse::<f64>().ok().map(|f| Value::Float(f, text.to_owned()));
+    }
+    None
+}
+
+fn digits(text: &str, radix: u32) -> Option<i64> {
+    if text.is_empty() || !text.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    i64::from_str_radix(text, radix).ok()
+}
+
+/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`, the sign already removed.
+fn is_core_float(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            int.bytes().all(|b| b.is_ascii_digit())
+                && frac.bytes().all(|b| b.is_ascii_digit())
+                && !(int.is_empty() && frac.is_empty())
+        }
+        None => !mantissa.is_empty() && mantissa.bytes().all(|b| b.is_ascii_digit()),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    mantissa_ok && exponent_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let mut docs = parse(text).unwrap();
+        assert_eq!(docs.len(), 1, "{text:?}");
+        docs.remove(0)
+    }
+
+    fn scalar(text: &str) -> Value {
+        match one(&format!("k: {text}\n")).value {
+            Value::Mapping(mut entries) => entries.remove(0).1.value,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_scalars_follow_the_core_schema() {
+        let cases: &[(&str, Value)] = &[
+            ("", Value::Null),
+            ("~", Value::Null),
+            ("null", Value::Null),
+            ("true", Value::Bool(true)),
+            ("FALSE", Value::Bool(false)),
+            ("yes", Value::String("yes".into())),
+            ("no", Value::String("no".into())),
+            ("42", Value::Int(42)),
+            ("-7", Value::Int(-7)),
+            ("0x1f", Value::Int(31)),
+            ("0o17", Value::Int(15)),
+            ("1.0", Value::Float(1.0, "1.0".into())),
+            ("60.0", Value::Float(60.0, "60.0".into())),
+            ("1e3", Value::Float(1000.0, "1e3".into())),
+            (".5", Value::Float(0.5, ".5".into())),
+            ("1.2.3", Value::String("1.2.3".into())),
+            ("'1.0'", Value::String("1.0".into())),
+            ("\"true\"", Value::String("true".into())),
+            ("!!str 60.0", Value::String("60.0".into())),
+            ("${env:X}", Value::String("${env:X}".into())),
+            ("https://a.example/x", Value::String("https://a.example/x".into())),
+            ("99999999999999999999", Value::Float(1e20, "99999999999999999999".into())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(&scalar(text), expected, "scalar {text:?}");
+        }
+    }
+
+    #[test]
+    fn locations_are_one_based_lines_and_columns() {
+        let doc = one("a: 1\nbb:\n  c: x\n");
+        let Value::Mapping(entries) = doc.value else { panic!() };
+        assert_eq!(entries[0].0.location, Location { line: 1, column: 1 });
+        assert_eq!(entries[0].1.location, Location { line: 1, column: 4 });
+        let Value::Mapping(inner) = &entries[1].1.value else { panic!() };
+        assert_eq!(inner[0].0.location, Location { line: 3, column: 3 });
+        assert_eq!(inner[0].1.location, Location { line: 3, column: 6 });
+    }
+
+    #[test]
+    fn several_documents_and_empty_ones() {
+        let docs = parse("a: 1\n---\n---\nb: 2\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert_eq!(docs[1].value, Value::Null);
+        assert!(parse("").unwrap().is_empty());
+        assert!(parse("# only a comment\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_both_lines() {
+        let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(err.message, "duplicate key `a` (first defined at line 1)");
+        assert_eq!(err.location, Location { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn aliases_and_merge_keys_expand() {
+        let doc = one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n");
+        let Value::Mapping(entries) = doc.value else { panic!() };
+        let Value::Mapping(used) = &entries[1].1.value else { panic!() };
+        let pairs: Vec<_> = used
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.value.clone()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![("y".to_owned(), Value::Int(3)), ("x".to_owned(), Value::Int(1))]
+        );
+    }
+
+    #[test]
+    fn alias_bombs_and_deep_nesting_are_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..8 {
+            let prev = if i == 0 { "a".to_owned() } else { format!("l{}", i - 1) };
+            bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        assert!(parse(&bomb).unwrap_err().message.contains("too many nodes"));
+        let deep = "[".repeat(10_000);
+        assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_location() {
+        let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.location.line >= 1, "{err:?}");
+        let err = parse("a: b: c\n").unwrap_err();
+        assert_eq!(err.location.line, 1, "{err:?}");
+    }
+
+    #[test]
+    fn unknown_tags_are_refused() {
+        let err = parse("a: !secret x\n").unwrap_err();
+        assert!(err.message.contains("unsupported tag"), "{err:?}");
+    }
+}
