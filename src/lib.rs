@@ -1,1 +1,37 @@
+//! flowform: a declarative reconciler for Adobe Experience Platform Flow Service base
+//! connections.
+//!
+//! # Map
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! YAML files ──config::load──► Desired ┐
+//! state file ──state::load───► Recorded├─► plan::plan(&desired, &recorded, &live) ──► Plan ──► render
+//! Flow Service ─flow::list───► Live    ┘                                              └──► apply
+//! ```
+//!
+//! What exists today:
+//!
+//! - [`yaml`]: YAML text → a tree of nodes that know their line and column.
+//! - [`config`]: the desired state. Finds the configuration files, reads each document into
+//!   [`config::Connection`]s, checks them against the [`catalog`], resolves secret references.
+//! - [`catalog`]: the connection specs flowform knows offline (Salesforce first).
+//! - [`secret`]: `${env:…}`/`${file:…}` references and the [`secret::Secret`] type that
+//!   redacts itself everywhere.
+//! - [`diagnostic`]: problems in the input, with file, line, column, key, field and help.
+//! - [`schema`]: the configuration format as a JSON Schema, for editors.
+//! - [`settings`]: the process environment, read once and passed down.
+//! - [`cli`]: the commands, each a thin adapter over one of the above.
+//!
+//! Still to come (see the issues): the Flow Service emulator, the API client (`flow`), the
+//! state store (`state`), the planner (`plan`) and the applier (`apply`).
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod diagnostic;
+pub mod schema;
+pub mod secret;
+pub mod settings;
 pub mod yaml;

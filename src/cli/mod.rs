@@ -1,0 +1,72 @@
+//! The command line: flags become validated arguments, and each command is a thin adapter
+//! over one library operation.
+//!
+//! stdout carries the product (summaries, schemas, later plans); stderr carries diagnostics
+//! and progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for
+//! "changes present" (`plan --detailed-exitcode`), which is why usage errors are not 2 here.
+
+mod schema;
+mod validate;
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::Environment;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowform",
+    version,
+    about = "Declarative reconciler for Adobe Experience Platform Flow Service base connections",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the configuration offline: structure, connection specs, params, secret references
+    Validate(validate::Args),
+    /// Print the JSON Schema of the configuration format (for editors)
+    Schema(schema::Args),
+}
+
+/// How the process should exit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Failure = 1,
+}
+
+/// Where commands write: the product to `out`, everything else to `err`.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+}
+
+/// Parses `args` and runs the command. Errors that are not about the user's input (a
+/// failed write to stdout, say) come back as `Err` for `main` to print once.
+pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are not errors; everything else clap refuses is bad input.
+            let exit = if e.use_stderr() { Exit::Failure } else { Exit::Success };
+            let text = e.render().to_string();
+            if e.use_stderr() {
+                write!(io.err, "{text}")?;
+            } else {
+                write!(io.out, "{text}")?;
+            }
+            return Ok(exit);
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(&args, env, io),
+        Command::Schema(args) => schema::run(&args, io),
+    }
+}

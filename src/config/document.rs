@@ -1,0 +1,741 @@
+//! Reading one YAML document into the model, checking each field as it goes.
+//!
+//! The reader never stops at a problem: it records a [`Diagnostic`] and carries on with what
+//! it can still read, so that one run reports every mistake in the file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use crate::catalog::{self, AuthSpec, ConnectionSpec};
+use crate::config::{Auth, Connection, LoadOptions, Origin, Param, SpecRef};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::secret::{self, Parsed};
+use crate::settings::Environment;
+use crate::yaml::{Location, Node, Value};
+
+const DOCUMENT_FIELDS: &[&str] = &["sandbox", "connections"];
+const CONNECTION_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "source",
+    "connectionSpec",
+    "auth",
+    "lifecycle",
+    "import",
+    "sandbox",
+];
+const SPEC_FIELDS: &[&str] = &["id", "version"];
+const AUTH_FIELDS: &[&str] = &["specName", "params"];
+const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges"];
+const IMPORT_FIELDS: &[&str] = &["id"];
+
+/// The longest connection key flowform accepts.
+const MAX_KEY: usize = 128;
+
+/// What one document declares.
+pub(super) struct Declared {
+    pub sandbox: String,
+    pub connections: Vec<Connection>,
+}
+
+pub(super) struct Reader<'a> {
+    pub file: &'a Path,
+    pub base: &'a Path,
+    pub env: &'a Environment,
+    pub options: &'a LoadOptions,
+    pub diagnostics: &'a mut Diagnostics,
+}
+
+/// The fields of a mapping, by name, after checking that the keys are known strings.
+struct Fields<'n> {
+    by_name: BTreeMap<&'n str, (&'n Node, &'n Node)>,
+}
+
+impl<'n> Fields<'n> {
+    fn get(&self, name: &str) -> Option<&'n Node> {
+        self.by_name.get(name).map(|(_, v)| *v)
+    }
+}
+
+/// Where in the document a value sits: the connection key (if inside one) and the field path.
+#[derive(Clone, Copy)]
+struct At<'p> {
+    key: Option<&'p str>,
+    field: &'p str,
+}
+
+impl<'a> Reader<'a> {
+    fn error(&mut self, at: At<'_>, location: Location, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(
+            Diagnostic::error(message)
+                .at(self.file, location)
+                .key(at.key)
+                .field(at.field),
+        );
+        self.last()
+    }
+
+    fn warning(&mut self, at: At<'_>, location: Location, message: impl Into<String>) -> &mut Diagnostic {
+        self.diagnostics.push(
+            Diagnostic::warning(message)
+                .at(self.file, location)
+                .key(at.key)
+                .field(at.field),
+        );
+        self.last()
+    }
+
+    fn last(&mut self) -> &mut Diagnostic {
+        match self.diagnostics.last_mut() {
+            Some(last) => last,
+            None => unreachable!("a diagnostic was just pushed"),
+        }
+    }
+
+    /// Reads a top-level document: `sandbox`, `connections`, and ignored `x-…` extension keys
+    /// (a place for YAML anchors shared by several connections).
+    pub fn document(&mut self, doc: &Node) -> Option<Declared> {
+        let top = At { key: None, field: "" };
+        let fields = self.fields(doc, top, DOCUMENT_FIELDS, "the document", true)?;
+        let sandbox = match fields.get("sandbox") {
+            Some(node) => self.sandbox(node, At { key: None, field: "sandbox" }),
+            None => {
+                self.error(top, doc.location, "the document names no `sandbox`")
+                    .help = Some(
+                    "add `sandbox: prod` (or your sandbox's name); AEP silently falls back to `prod` when none is named, so flowform never assumes one"
+                        .to_owned(),
+                );
+                None
+            }
+        };
+        let mut connections = Vec::new();
+        match fields.get("connections") {
+            Some(node) => {
+                let at = At { key: None, field: "connections" };
+                match &node.value {
+                    Value::Mapping(entries) => {
+                        for (key_node, value) in entries {
+                            let Some(key) = self.connection_key(key_node) else { continue };
+                            if let Some(c) = self.connection(&key, key_node.location, value, sandbox.as_deref()) {
+                                connections.push(c);
+                            }
+                        }
+                    }
+                    Value::Null => {}
+                    other => {
+                        self.error(at, node.location, format!("expected a mapping of connection keys to connections, found {}", other.kind()));
+                    }
+                }
+            }
+            None => {
+                self.error(top, doc.location, "the document declares no `connections`")
+                    .help = Some("add `connections:` with one entry per connection, keyed by a stable name such as `acme-salesforce`".to_owned());
+            }
+        }
+        Some(Declared {
+            sandbox: sandbox?,
+            connections,
+        })
+    }
+
+    fn connection_key(&mut self, node: &Node) -> Option<String> {
+        let at = At { key: None, field: "connections" };
+        let Some(key) = node.as_str() else {
+            self.error(at, node.location, format!("a connection key must be a string, found {}", node.value.kind()));
+            return None;
+        };
+        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && key.len() <= MAX_KEY;
+        if !valid {
+            self.error(at, node.location, format!("`{key}` is not a valid connection key"))
+                .help = Some(format!(
+                "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most {MAX_KEY}), e.g. `acme-salesforce`"
+            ));
+            return None;
+        }
+        Some(key.to_owned())
+    }
+
+    fn connection(&mut self, key: &str, key_location: Location, node: &Node, sandbox: Option<&str>) -> Option<Connection> {
+        let here = At { key: Some(key), field: "" };
+        let fields = self.fields(node, here, CONNECTION_FIELDS, "a connection", false)?;
+
+        let name = match fields.get("name") {
+            Some(n) => self.non_empty_string(n, At { key: Some(key), field: "name" }),
+            None => {
+                self.error(here, key_location, "missing `name`")
+                    .help = Some("add `name: …`, the connection's display name in AEP".to_owned());
+                None
+            }
+        };
+        let description = fields
+            .get("description")
+            .and_then(|n| self.optional_string(n, At { key: Some(key), field: "description" }));
+        let sandbox_override = fields
+            .get("sandbox")
+            .and_then(|n| self.sandbox(n, At { key: Some(key), field: "sandbox" }));
+        let (spec_ref, spec) = self.spec(key, key_location, &fields)?;
+        let auth = match fields.get("auth") {
+            Some(n) => self.auth(key, n, spec),
+            None => {
+                self.error(here, key_location, "missing `auth`").help = Some(
+                    "add `auth: {specName: …, params: {…}}` as in the body of `POST /connections`".to_owned(),
+                );
+                None
+            }
+        };
+        let lifecycle = match fields.get("lifecycle") {
+            Some(n) => self.lifecycle(key, n, auth.as_ref(), spec)?,
+            None => Default::default(),
+        };
+        let import = match fields.get("import") {
+            Some(n) => Some(self.import(key, n)?),
+            None => None,
+        };
+        Some(Connection {
+            key: key.to_owned(),
+            sandbox: sandbox_override.or(sandbox.map(str::to_owned))?,
+            name: name?,
+            description,
+            connection_spec: spec_ref,
+            auth: auth?,
+            lifecycle,
+            import,
+            origin: Origin::new(self.file, key_location),
+        })
+    }
+
+    /// `connectionSpec: {id, version}` or the `source:` shorthand.
+    fn spec(&mut self, key: &str, key_location: Location, fields: &Fields<'_>) -> Option<(SpecRef, Option<&'static ConnectionSpec>)> {
+        match (fields.get("source"), fields.get("connectionSpec")) {
+            (Some(source), Some(_)) => {
+                self.error(At { key: Some(key), field: "source" }, source.location, "give either `source` or `connectionSpec`, not both")
+                    .help = Some("`source: salesforce` is shorthand for Salesforce's `connectionSpec`".to_owned());
+                None
+            }
+            (None, None) => {
+                self.error(At { key: Some(key), field: "" }, key_location, "missing `connectionSpec`")
+                    .help = Some(format!(
+                    "add `connectionSpec: {{id: {}, version: \"1.0\"}}`, or the shorthand `source: salesforce`",
+                    catalog::SALESFORCE_ID
+                ));
+                None
+            }
+            (Some(source), None) => {
+                let at = At { key: Some(key), field: "source" };
+                let name = self.string(source, at)?;
+                match catalog::by_source(&name) {
+                    Some(spec) => Some((
+                        SpecRef {
+                            id: spec.id.to_owned(),
+                            version: spec.version.to_owned(),
+                        },
+                        Some(spec),
+                    )),
+                    None => {
+                        let known: Vec<&str> = catalog::all().iter().map(|s| s.source).collect();
+                        let help = match did_you_mean(&name, known.iter().copied()) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "known sources are {}; for any other, give `connectionSpec: {{id, version}}`",
+                                backticked(&known)
+                            ),
+                        };
+                        self.error(at, source.location, format!("unknown source `{name}`")).help = Some(help);
+                        None
+                    }
+                }
+            }
+            (None, Some(node)) => {
+                let at = At { key: Some(key), field: "connectionSpec" };
+                let fields = self.fields(node, at, SPEC_FIELDS, "`connectionSpec`", false)?;
+                let id = match fields.get("id") {
+                    Some(n) => self.spec_id(n, At { key: Some(key), field: "connectionSpec.id" }),
+                    None => {
+                        self.error(at, node.location, "missing `id`");
+                        None
+                    }
+                }?;
+                let spec = catalog::by_id(&id);
+                let version_at = At { key: Some(key), field: "connectionSpec.version" };
+                let version = match (fields.get("version"), spec) {
+                    (Some(n), _) => self.non_empty_string(n, version_at)?,
+                    (None, Some(spec)) => spec.version.to_owned(),
+                    (None, None) => {
+                        self.error(version_at, node.location, "missing `version`; flowform does not know this connection spec, so it cannot default it")
+                            .help = Some("add `version: \"1.0\"` (the version Adobe's documentation gives for every source)".to_owned());
+                        return None;
+                    }
+                };
+                Some((SpecRef { id: spec.map_or(id, |s| s.id.to_owned()), version }, spec))
+            }
+        }
+    }
+
+    fn spec_id(&mut self, node: &Node, at: At<'_>) -> Option<String> {
+        let id = self.non_empty_string(node, at)?;
+        let valid = id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+        if !valid {
+            self.error(at, node.location, format!("`{id}` is not a connection spec id"))
+                .help = Some(format!("a spec id is a UUID such as `{}` (Salesforce)", catalog::SALESFORCE_ID));
+            return None;
+        }
+        Some(id)
+    }
+
+    fn auth(&mut self, key: &str, node: &Node, spec: Option<&'static ConnectionSpec>) -> Option<Auth> {
+        let at = At { key: Some(key), field: "auth" };
+        let fields = self.fields(node, at, AUTH_FIELDS, "`auth`", false)?;
+        let name_at = At { key: Some(key), field: "auth.specName" };
+        let spec_name = match fields.get("specName") {
+            Some(n) => self.non_empty_string(n, name_at),
+            None => {
+                self.error(at, node.location, "missing `specName`").help = Some(match spec.filter(|s| s.knows_auth()) {
+                    Some(s) => format!("{} accepts {}", s.title, backticked(&auth_names(s))),
+                    None => "name one of the connection spec's `authSpec[].name`".to_owned(),
+                });
+                None
+            }
+        };
+        // Only a spec that publishes its auth specs can say which names and params exist.
+        let auth_spec = match (spec.filter(|s| s.knows_auth()), &spec_name, fields.get("specName")) {
+            (Some(spec), Some(name), Some(name_node)) => match spec.auth_spec(name) {
+                Some(a) => Some(a),
+                None => {
+                    let names = auth_names(spec);
+                    let help = match did_you_mean(name, names.iter().copied()) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("{} accepts {}", spec.title, backticked(&names)),
+                    };
+                    self.error(name_at, name_node.location, format!("unknown auth spec `{name}` for {}", spec.title))
+                        .help = Some(help);
+                    None
+                }
+            },
+            _ => None,
+        };
+        let params_at = At { key: Some(key), field: "auth.params" };
+        let params = match fields.get("params") {
+            Some(n) => self.params(key, n, auth_spec),
+            None => {
+                self.error(at, node.location, "missing `params`");
+                None
+            }
+        };
+        if let (Some(auth_spec), Some(params), Some(params_node)) = (auth_spec, &params, fields.get("params")) {
+            for p in auth_spec.params.iter().filter(|p| p.required) {
+                if !params.contains_key(p.name) {
+                    let example = if p.secret {
+                        format!("${{env:{}}}", env_name(key, p.name))
+                    } else {
+                        p.format.example().to_owned()
+                    };
+                    self.error(params_at, params_node.location, format!("missing required param `{}` for `{}`", p.name, auth_spec.name))
+                        .help = Some(format!("add `{}: {example}` ({})", p.name, p.description));
+                }
+            }
+        }
+        Some(Auth {
+            spec_name: spec_name?,
+            params: params?,
+        })
+    }
+
+    /// `auth.params`. With a known auth spec, names, formats and secrecy are checked; without
+    /// one, only the structure (and literal values of params named like secrets).
+    fn params(&mut self, key: &str, node: &Node, auth_spec: Option<&'static AuthSpec>) -> Option<BTreeMap<String, Param>> {
+        let at = At { key: Some(key), field: "auth.params" };
+        let Value::Mapping(entries) = &node.value else {
+            self.error(at, node.location, format!("expected a mapping of param names to values, found {}", node.value.kind()));
+            return None;
+        };
+        let mut params = BTreeMap::new();
+        let mut ok = true;
+        for (name_node, value) in entries {
+            let Some(name) = name_node.as_str() else {
+                self.error(at, name_node.location, format!("a param name must be a string, found {}", name_node.value.kind()));
+                ok = false;
+                continue;
+            };
+            let field = format!("auth.params.{name}");
+            let at = At { key: Some(key), field: &field };
+            let param_spec = auth_spec.and_then(|a| a.param(name));
+            if let (Some(auth_spec), None) = (auth_spec, param_spec) {
+                let names: Vec<&str> = auth_spec.params.iter().map(|p| p.name).collect();
+                match did_you_mean(name, names.iter().copied()) {
+                    Some(s) => {
+                        self.error(at, name_node.location, format!("unknown param `{name}` for `{}`", auth_spec.name))
+                            .help = Some(format!("did you mean `{s}`?"));
+                        ok = false;
+                        continue;
+                    }
+                    None => {
+                        self.warning(at, name_node.location, format!("param `{name}` is not one flowform knows for `{}`; AEP will check it", auth_spec.name))
+                            .help = Some(format!("known params are {}", backticked(&names)));
+                    }
+                }
+            }
+            // Where flowform does not know the param, one named like a credential is treated
+            // as one: a literal password in a file is never what the user wants.
+            let must_be_secret = param_spec.map_or_else(|| looks_secret(name), |p| p.secret);
+            match self.param(key, name, value, at, param_spec, must_be_secret) {
+                Some(p) => {
+                    params.insert(name.to_owned(), p);
+                }
+                None => ok = false,
+            }
+        }
+        ok.then_some(params)
+    }
+
+    fn param(
+        &mut self,
+        key: &str,
+        name: &str,
+        node: &Node,
+        at: At<'_>,
+        spec: Option<&'static catalog::ParamSpec>,
+        must_be_secret: bool,
+    ) -> Option<Param> {
+        let text = match &node.value {
+            Value::String(s) => s,
+            Value::Null => {
+                self.error(at, node.location, "has no value").help = Some(if must_be_secret {
+                    format!("write `{name}: ${{env:{}}}`", env_name(key, name))
+                } else {
+                    format!("give `{name}` a value, or remove it")
+                });
+                return None;
+            }
+            other if spec.is_some() => {
+                self.string_expected(at, node.location, other);
+                return None;
+            }
+            _ => {
+                if must_be_secret {
+                    self.literal_secret(key, name, at, node.location);
+                    return None;
+                }
+                return match self.json(node, at) {
+                    Some(v) => Some(Param::Plain(v)),
+                    None => None,
+                };
+            }
+        };
+        match secret::parse(text) {
+            Err(e) => {
+                self.error(at, node.location, e.message).help = e.help;
+                None
+            }
+            Ok(Parsed::Literal(literal)) => {
+                if must_be_secret {
+                    self.literal_secret(key, name, at, node.location);
+                    return None;
+                }
+                if let Some(spec) = spec
+                    && let Err(expected) = spec.format.check(&literal)
+                {
+                    self.error(at, node.location, format!("`{literal}` {expected}"))
+                        .help = Some(format!("e.g. `{name}: {}`", spec.format.example()));
+                    return None;
+                }
+                Some(Param::Plain(serde_json::Value::String(literal)))
+            }
+            Ok(Parsed::Reference(reference)) => {
+                let value = if self.options.resolve_secrets {
+                    match reference.resolve(self.env, self.base) {
+                        Ok(v) => Some(v),
+                        Err(e) => {
+                            self.error(at, node.location, e.message).help = e.help;
+                            return None;
+                        }
+                    }
+                } else {
+                    None
+                };
+                // A referenced value is checked without being quoted back.
+                if let (Some(spec), Some(v)) = (spec, &value)
+                    && spec.format.check(v.expose()).is_err()
+                {
+                    let expected = spec.format.check(v.expose()).unwrap_err();
+                    self.error(at, node.location, format!("the value of {reference} {expected}"));
+                    return None;
+                }
+                Some(Param::Secret { reference, value })
+            }
+        }
+    }
+
+    fn literal_secret(&mut self, key: &str, name: &str, at: At<'_>, location: Location) {
+        let var = env_name(key, name);
+        self.error(at, location, format!("`{name}` is a secret and cannot be written in the file"))
+            .help = Some(format!(
+            "reference it instead: `{name}: ${{env:{var}}}` or `{name}: ${{file:secrets/{key}-{name}}}` (relative to this file)"
+        ));
+    }
+
+    /// A param value of a spec flowform does not know: any YAML value that has a JSON form.
+    fn json(&mut self, node: &Node, at: At<'_>) -> Option<serde_json::Value> {
+        Some(match &node.value {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f, text) => match serde_json::Number::from_f64(*f) {
+                Some(n) => serde_json::Value::Number(n),
+                None => {
+                    self.error(at, node.location, format!("`{text}` has no JSON form"));
+                    return None;
+                }
+            },
+            Value::String(s) => {
+                if s.contains("${") {
+                    self.error(at, node.location, "secret references are only read as the whole value of a param")
+                        .help = Some("move the secret to a param of its own, or write `$${` for a literal `${`".to_owned());
+                    return None;
+                }
+                s.clone().into()
+            }
+            Value::Sequence(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.json(item, at)?);
+                }
+                serde_json::Value::Array(out)
+            }
+            Value::Mapping(entries) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in entries {
+                    let Some(k) = k.as_str() else {
+                        self.error(at, k.location, format!("a key must be a string, found {}", k.value.kind()));
+                        return None;
+                    };
+                    out.insert(k.to_owned(), self.json(v, at)?);
+                }
+                serde_json::Value::Object(out)
+            }
+        })
+    }
+
+    fn lifecycle(&mut self, key: &str, node: &Node, auth: Option<&Auth>, spec: Option<&'static ConnectionSpec>) -> Option<crate::config::Lifecycle> {
+        let at = At { key: Some(key), field: "lifecycle" };
+        let fields = self.fields(node, at, LIFECYCLE_FIELDS, "`lifecycle`", false)?;
+        let protect = match fields.get("protect") {
+            Some(n) => match n.value {
+                Value::Bool(b) => b,
+                ref other => {
+                    self.error(At { key: Some(key), field: "lifecycle.protect" }, n.location, format!("expected `true` or `false`, found {}", other.kind()));
+                    return None;
+                }
+            },
+            None => false,
+        };
+        let mut ignore_changes = BTreeSet::new();
+        if let Some(n) = fields.get("ignoreChanges") {
+            let at = At { key: Some(key), field: "lifecycle.ignoreChanges" };
+            let Value::Sequence(items) = &n.value else {
+                self.error(at, n.location, format!("expected a list of fields, found {}", n.value.kind()))
+                    .help = Some("e.g. `ignoreChanges: [description]`".to_owned());
+                return None;
+            };
+            let auth_spec = spec.zip(auth).and_then(|(s, a)| s.auth_spec(&a.spec_name));
+            for item in items {
+                let field = self.string(item, at)?;
+                let valid = match field.strip_prefix("auth.params.") {
+                    Some(param) => match auth_spec {
+                        Some(a) if a.param(param).is_none() && !auth.is_some_and(|x| x.params.contains_key(param)) => {
+                            let names: Vec<&str> = a.params.iter().map(|p| p.name).collect();
+                            let help = did_you_mean(param, names.iter().copied())
+                                .map(|s| format!("did you mean `auth.params.{s}`?"));
+                            self.error(at, item.location, format!("`{param}` is not a param of `{}`", a.name)).help = help;
+                            return None;
+                        }
+                        _ => !param.is_empty(),
+                    },
+                    None => matches!(field.as_str(), "name" | "description" | "auth.params"),
+                };
+                if !valid {
+                    let choices = ["name", "description", "auth.params"];
+                    let help = match did_you_mean(&field, choices) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "changes can be ignored on `name`, `description`, `auth.params` or `auth.params.<param>`".to_owned(),
+                    };
+                    self.error(at, item.location, format!("`{field}` cannot be ignored")).help = Some(help);
+                    return None;
+                }
+                ignore_changes.insert(field);
+            }
+        }
+        Some(crate::config::Lifecycle {
+            protect,
+            ignore_changes,
+        })
+    }
+
+    fn import(&mut self, key: &str, node: &Node) -> Option<String> {
+        let at = At { key: Some(key), field: "import" };
+        let fields = self.fields(node, at, IMPORT_FIELDS, "`import`", false)?;
+        let Some(id_node) = fields.get("id") else {
+            self.error(at, node.location, "missing `id`").help =
+                Some("write `import: {id: <the connection's id in AEP>}`".to_owned());
+            return None;
+        };
+        let id_at = At { key: Some(key), field: "import.id" };
+        let id = self.non_empty_string(id_node, id_at)?;
+        if !is_uuid(&id) {
+            self.error(id_at, id_node.location, format!("`{id}` is not a connection id"))
+                .help = Some("a connection id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`".to_owned());
+            return None;
+        }
+        Some(id.to_lowercase())
+    }
+
+    fn sandbox(&mut self, node: &Node, at: At<'_>) -> Option<String> {
+        let name = self.non_empty_string(node, at)?;
+        let valid = name.len() <= 256
+            && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            let lower = name.to_lowercase();
+            let help = if lower != name && lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+                format!("sandbox names are lower case: `{lower}`")
+            } else {
+                "a sandbox name is lower-case letters, digits and `-`, e.g. `prod` or `dev-2`".to_owned()
+            };
+            self.error(at, node.location, format!("`{name}` is not a sandbox name")).help = Some(help);
+            return None;
+        }
+        Some(name)
+    }
+
+    /// Checks that `node` is a mapping whose keys are strings naming known fields.
+    /// `extensions` lets `x-…` keys through (ignored), for the document level.
+    fn fields<'n>(&mut self, node: &'n Node, at: At<'_>, known: &[&str], what: &str, extensions: bool) -> Option<Fields<'n>> {
+        let Value::Mapping(entries) = &node.value else {
+            self.error(at, node.location, format!("expected {what} to be a mapping, found {}", node.value.kind()));
+            return None;
+        };
+        let mut by_name = BTreeMap::new();
+        for (k, v) in entries {
+            let Some(name) = k.as_str() else {
+                self.error(at, k.location, format!("a field name must be a string, found {}", k.value.kind()));
+                continue;
+            };
+            if extensions && name.starts_with("x-") {
+                continue;
+            }
+            if known.contains(&name) {
+                by_name.insert(name, (k, v));
+                continue;
+            }
+            let help = match did_you_mean(name, known.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("expected one of {}", backticked(known)),
+            };
+            let field = if at.field.is_empty() { name.to_owned() } else { format!("{}.{name}", at.field) };
+            self.error(At { key: at.key, field: &field }, k.location, format!("unknown field `{name}` in {what}"))
+                .help = Some(help);
+        }
+        Some(Fields { by_name })
+    }
+
+    fn string(&mut self, node: &Node, at: At<'_>) -> Option<String> {
+        match &node.value {
+            Value::String(s) => Some(s.clone()),
+            other => {
+                self.string_expected(at, node.location, other);
+                None
+            }
+        }
+    }
+
+    fn string_expected(&mut self, at: At<'_>, location: Location, found: &Value) {
+        let d = self.error(at, location, format!("expected a string, found {}", found.kind()));
+        if let Some(text) = found.scalar_text().filter(|_| !matches!(found, Value::Null)) {
+            d.message = format!("expected a string, found {} `{text}`", found.kind());
+            d.help = Some(format!("quote it: \"{text}\""));
+        }
+    }
+
+    fn non_empty_string(&mut self, node: &Node, at: At<'_>) -> Option<String> {
+        let s = self.string(node, at)?;
+        if s.trim().is_empty() {
+            self.error(at, node.location, "must not be empty");
+            return None;
+        }
+        Some(s)
+    }
+
+    fn optional_string(&mut self, node: &Node, at: At<'_>) -> Option<String> {
+        match node.value {
+            Value::Null => None,
+            _ => self.string(node, at),
+        }
+    }
+}
+
+fn auth_names(spec: &ConnectionSpec) -> Vec<&'static str> {
+    spec.auth_specs.iter().map(|a| a.name).collect()
+}
+
+fn backticked(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// A param of an unknown spec whose name says it holds a credential.
+fn looks_secret(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["password", "passphrase", "secret", "token", "key", "credential", "credentials"]
+        .iter()
+        .any(|s| lower.ends_with(s))
+}
+
+/// The environment variable name suggested in help lines: `ACME_SALESFORCE_PASSWORD`.
+fn env_name(key: &str, param: &str) -> String {
+    let mut out = String::new();
+    for c in key.chars() {
+        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' });
+    }
+    out.push('_');
+    let mut prev_lower = false;
+    for c in param.chars() {
+        if c.is_ascii_uppercase() && prev_lower {
+            out.push('_');
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' });
+    }
+    out
+}
+
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_names_read_like_shell_variables() {
+        assert_eq!(env_name("acme-salesforce", "securityToken"), "ACME_SALESFORCE_SECURITY_TOKEN");
+        assert_eq!(env_name("a.b", "password"), "A_B_PASSWORD");
+    }
+
+    #[test]
+    fn secret_looking_names() {
+        for name in ["password", "clientSecret", "apiKey", "refreshToken", "servicePrincipalKey"] {
+            assert!(looks_secret(name), "{name}");
+        }
+        for name in ["username", "environmentUrl", "keyId", "tokenUrl", "clientId"] {
+            assert!(!looks_secret(name), "{name}");
+        }
+    }
+}

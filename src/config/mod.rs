@@ -1,0 +1,317 @@
+//! The desired state: the connections declared in the configuration's YAML files.
+//!
+//! [`load`] finds the files ([`files`]), reads each document into the model below
+//! ([`document`]), checks keys across files, and resolves secret references. It returns every
+//! problem it finds, each with its file, line and column, rather than the first.
+//!
+//! The format mirrors the body of Flow Service's `POST /connections`, so that bodies from
+//! Adobe's documentation can be pasted in once their secrets are replaced by references:
+//!
+//! ```yaml
+//! sandbox: prod
+//! connections:
+//!   acme-salesforce:
+//!     name: ACME Salesforce account
+//!     connectionSpec: { id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: "1.0" }
+//!     auth:
+//!       specName: Basic Authentication
+//!       params:
+//!         username: acme-salesforce
+//!         password: ${env:SALESFORCE_PASSWORD}
+//!         securityToken: ${file:secrets/acme-token}
+//! ```
+
+mod document;
+pub mod files;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::secret::{Secret, SecretRef};
+use crate::settings::Environment;
+use crate::yaml::Location;
+
+/// Every connection the configuration declares, by key.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Desired {
+    pub connections: BTreeMap<String, Connection>,
+    /// Every sandbox a document names, including those that declare no connection yet.
+    pub sandboxes: BTreeSet<String>,
+    /// The files read, in the order they were read.
+    pub files: Vec<PathBuf>,
+}
+
+/// One declared base connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Connection {
+    /// The connection's stable address in state and plans.
+    pub key: String,
+    /// The sandbox (`x-sandbox-name`) the connection lives in.
+    pub sandbox: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub connection_spec: SpecRef,
+    pub auth: Auth,
+    pub lifecycle: Lifecycle,
+    /// `import: {id}`: adopt this existing connection instead of creating one.
+    pub import: Option<String>,
+    /// Where the connection is declared, for messages.
+    pub origin: Origin,
+}
+
+/// `connectionSpec: {id, version}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpecRef {
+    pub id: String,
+    pub version: String,
+}
+
+/// `auth: {specName, params}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Auth {
+    pub spec_name: String,
+    pub params: BTreeMap<String, Param>,
+}
+
+/// One auth param: a plain value, or a secret given by reference.
+///
+/// A param given by reference is sensitive whatever its name: the user chose to keep it out
+/// of the file, and flowform keeps it out of everything it writes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Param {
+    Plain(serde_json::Value),
+    Secret {
+        reference: SecretRef,
+        /// The resolved value; `None` when the configuration was loaded without resolving
+        /// secrets (`flowform validate --skip-secrets`).
+        value: Option<Secret>,
+    },
+}
+
+impl Param {
+    pub fn is_secret(&self) -> bool {
+        matches!(self, Param::Secret { .. })
+    }
+}
+
+/// `lifecycle: {protect, ignoreChanges}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Lifecycle {
+    /// Refuse to delete or replace the connection.
+    pub protect: bool,
+    /// Fields whose differences never produce an update: `name`, `description`,
+    /// `auth.params`, or `auth.params.<param>`.
+    pub ignore_changes: BTreeSet<String>,
+}
+
+/// Where something is declared.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Origin {
+    fn new(file: &Path, location: Location) -> Origin {
+        Origin {
+            file: file.to_owned(),
+            line: location.line,
+            column: location.column,
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// How to load.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Resolve `${env:…}` and `${file:…}` references (an unresolvable one is an error).
+    /// Off for checking files where the secrets are not available, such as a pull request.
+    pub resolve_secrets: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> LoadOptions {
+        LoadOptions { resolve_secrets: true }
+    }
+}
+
+/// A configuration that loaded, with the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub desired: Desired,
+    pub warnings: Diagnostics,
+}
+
+/// Finds and reads the configuration files named by `inputs` (files or directories; the
+/// default locations when empty) and loads them.
+pub fn load(inputs: &[PathBuf], env: &Environment, options: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    let paths = files::discover(inputs).map_err(one)?;
+    let mut loader = Loader::new(env, options);
+    for path in &paths {
+        match files::read(path) {
+            Ok(text) => loader.add(path, &text),
+            Err(d) => loader.diagnostics.push(d),
+        }
+    }
+    loader.finish()
+}
+
+fn one(d: Diagnostic) -> Diagnostics {
+    let mut all = Diagnostics::default();
+    all.push(d);
+    all
+}
+
+/// Loads configuration text file by file; the unit tests and property tests drive it with
+/// strings, `load` with files.
+pub struct Loader<'a> {
+    env: &'a Environment,
+    options: &'a LoadOptions,
+    desired: Desired,
+    diagnostics: Diagnostics,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(env: &'a Environment, options: &'a LoadOptions) -> Loader<'a> {
+        Loader {
+            env,
+            options,
+            desired: Desired::default(),
+            diagnostics: Diagnostics::default(),
+        }
+    }
+
+    /// Adds the documents of one file. `path` names the file in messages, and its directory
+    /// is where relative `${file:…}` references are resolved.
+    pub fn add(&mut self, path: &Path, text: &str) {
+        self.desired.files.push(path.to_owned());
+        let documents = match crate::yaml::parse(text) {
+            Ok(documents) => documents,
+            Err(e) => {
+                self.diagnostics.push(
+                    Diagnostic::error(format!("invalid YAML: {}", e.message))
+                        .at(path, e.location),
+                );
+                return;
+            }
+        };
+        if documents.iter().all(|d| d.value == crate::yaml::Value::Null) {
+            self.diagnostics.push(
+                Diagnostic::error("the file declares nothing")
+                    .in_file(path)
+                    .help("a configuration file holds `sandbox:` and `connections:`; see `flowform schema`"),
+            );
+            return;
+        }
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut reader = document::Reader {
+            file: path,
+            base,
+            env: self.env,
+            options: self.options,
+            diagnostics: &mut self.diagnostics,
+        };
+        let declared: Vec<_> = documents
+            .iter()
+            .filter(|doc| doc.value != crate::yaml::Value::Null)
+            .filter_map(|doc| reader.document(doc))
+            .collect();
+        for d in declared {
+            self.desired.sandboxes.insert(d.sandbox);
+            for connection in d.connections {
+                self.insert(connection);
+            }
+        }
+    }
+
+    fn insert(&mut self, connection: Connection) {
+        if let Some(first) = self.desired.connections.get(&connection.key) {
+            self.diagnostics.push(
+                Diagnostic::error(format!("connection key `{}` is declared twice", connection.key))
+                    .at(&connection.origin.file, origin_location(&connection.origin))
+                    .help(format!(
+                        "first declared at {}; keys are unique across all configuration files",
+                        first.origin
+                    )),
+            );
+            return;
+        }
+        self.desired.connections.insert(connection.key.clone(), connection);
+    }
+
+    /// Checks what only the whole set can show, and returns the result.
+    pub fn finish(mut self) -> Result<Loaded, Diagnostics> {
+        self.check_unique_names();
+        self.check_unique_imports();
+        self.diagnostics.sort();
+        if self.diagnostics.has_errors() {
+            Err(self.diagnostics)
+        } else {
+            Ok(Loaded {
+                desired: self.desired,
+                warnings: self.diagnostics,
+            })
+        }
+    }
+
+    /// Flowform finds a create whose outcome it never learnt (a crash, a timeout) by listing
+    /// connections by sandbox, spec and name; two declared connections alike in all three
+    /// would make that ambiguous, so they are refused.
+    fn check_unique_names(&mut self) {
+        let mut seen: BTreeMap<(&str, &str, &str), &Connection> = BTreeMap::new();
+        for c in self.desired.connections.values() {
+            let id = (c.sandbox.as_str(), c.connection_spec.id.as_str(), c.name.as_str());
+            if let Some(first) = seen.insert(id, c) {
+                self.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "connections `{}` and `{}` have the same name `{}` in sandbox `{}` for the same connection spec",
+                        first.key, c.key, c.name, c.sandbox
+                    ))
+                    .at(&c.origin.file, origin_location(&c.origin))
+                    .key(Some(&c.key))
+                    .field("name")
+                    .help(format!(
+                        "give one of them another name; `{}` is declared at {}",
+                        first.key, first.origin
+                    )),
+                );
+            }
+        }
+    }
+
+    fn check_unique_imports(&mut self) {
+        let mut seen: BTreeMap<&str, &Connection> = BTreeMap::new();
+        for c in self.desired.connections.values() {
+            let Some(id) = c.import.as_deref() else { continue };
+            if let Some(first) = seen.insert(id, c) {
+                self.diagnostics.push(
+                    Diagnostic::error(format!(
+                        "connection id `{id}` is imported by both `{}` and `{}`",
+                        first.key, c.key
+                    ))
+                    .at(&c.origin.file, origin_location(&c.origin))
+                    .key(Some(&c.key))
+                    .field("import.id"),
+                );
+            }
+        }
+    }
+}
+
+fn origin_location(origin: &Origin) -> Location {
+    Location {
+        line: origin.line,
+        column: origin.column,
+    }
+}
