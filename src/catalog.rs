@@ -133,7 +133,12 @@ const fn secret(name: &'static str, description: &'static str) -> ParamSpec {
     }
 }
 
-const fn formatted(name: &'static str, required: bool, format: Format, description: &'static str) -> ParamSpec {
+const fn formatted(
+    name: &'static str,
+    required: bool,
+    format: Format,
+    description: &'static str,
+) -> ParamSpec {
     ParamSpec {
         name,
         required,
@@ -249,7 +254,11 @@ static SPECS: &[ConnectionSpec] = &[
                         Format::HttpsUrl,
                         "The service URL of your Dynamics instance",
                     ),
-                    param("servicePrincipalId", true, "The client id of the service principal"),
+                    param(
+                        "servicePrincipalId",
+                        true,
+                        "The client id of the service principal",
+                    ),
                     secret("servicePrincipalKey", "The service principal's key"),
                 ],
             },
@@ -337,7 +346,12 @@ impl AuthSpec {
             }
             properties.insert(p.name.into(), Value::Object(prop));
         }
-        let required: Vec<&str> = self.params.iter().filter(|p| p.required).map(|p| p.name).collect();
+        let required: Vec<&str> = self
+            .params
+            .iter()
+            .filter(|p| p.required)
+            .map(|p| p.name)
+            .collect();
         json!({
             "$schema": "http://json-schema.org/draft-07/schema#",
             "type": "object",
@@ -355,7 +369,11 @@ mod tests {
     #[test]
     fn formats_accept_and_refuse() {
         let cases: &[(Format, &str, bool)] = &[
-            (Format::HttpsUrl, "https://acme-enterprise-3126.my.salesforce.com", true),
+            (
+                Format::HttpsUrl,
+                "https://acme-enterprise-3126.my.salesforce.com",
+                true,
+            ),
             (Format::HttpsUrl, "https://acme.my.salesforce.com/", true),
             (Format::HttpsUrl, "https://host:8443/path?q=1", true),
             (Format::HttpsUrl, "http://acme.my.salesforce.com", false),
@@ -384,24 +402,49 @@ mod tests {
         let names: Vec<_> = sf.auth_specs.iter().map(|a| a.name).collect();
         assert_eq!(
             names,
-            ["Basic Authentication", "OAuth2 Client Credential", "OAuth2 JWT Token Credential"]
+            [
+                "Basic Authentication",
+                "OAuth2 Client Credential",
+                "OAuth2 JWT Token Credential"
+            ]
         );
         let secrets: Vec<_> = sf
             .auth_specs
             .iter()
             .flat_map(|a| a.params.iter().filter(|p| p.secret).map(|p| p.name))
             .collect();
-        assert_eq!(secrets, ["password", "securityToken", "clientSecret", "jwtToken", "clientSecret"]);
-        assert!(sf.auth_spec("OAuth2 Client Credential").unwrap().param("apiVersion").unwrap().required);
+        assert_eq!(
+            secrets,
+            [
+                "password",
+                "securityToken",
+                "clientSecret",
+                "jwtToken",
+                "clientSecret"
+            ]
+        );
+        assert!(
+            sf.auth_spec("OAuth2 Client Credential")
+                .unwrap()
+                .param("apiVersion")
+                .unwrap()
+                .required
+        );
     }
 
     #[test]
     fn auth_specs_render_as_aep_publishes_them() {
-        let basic = by_id(SALESFORCE_ID).unwrap().auth_spec("Basic Authentication").unwrap();
+        let basic = by_id(SALESFORCE_ID)
+            .unwrap()
+            .auth_spec("Basic Authentication")
+            .unwrap();
         let schema = basic.json_schema();
         assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
         assert_eq!(schema["properties"]["password"]["format"], "password");
-        assert_eq!(schema["required"], json!(["username", "password", "securityToken"]));
+        assert_eq!(
+            schema["required"],
+            json!(["username", "password", "securityToken"])
+        );
     }
 
     #[test]

@@ -8,7 +8,14 @@ fn main() -> ExitCode {
     let env = Environment::from_process();
     let mut out = std::io::stdout().lock();
     let mut err = std::io::stderr().lock();
-    let result = cli::run(std::env::args_os(), &env, &mut Io { out: &mut out, err: &mut err });
+    let result = cli::run(
+        std::env::args_os(),
+        &env,
+        &mut Io {
+            out: &mut out,
+            err: &mut err,
+        },
+    );
     let flushed = out.flush();
     match result.and_then(|exit| flushed.map(|()| exit).map_err(Into::into)) {
         Ok(Exit::Success) => ExitCode::SUCCESS,

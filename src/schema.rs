@@ -38,7 +38,12 @@ pub fn config_schema() -> Value {
                 schema["description"] = json!(p.description);
                 properties.insert(p.name.into(), schema);
             }
-            let required: Vec<&str> = auth.params.iter().filter(|p| p.required).map(|p| p.name).collect();
+            let required: Vec<&str> = auth
+                .params
+                .iter()
+                .filter(|p| p.required)
+                .map(|p| p.name)
+                .collect();
             let mut condition = uses_spec(spec.source, spec.id);
             condition["required"] = json!(["auth"]);
             condition["properties"] = json!({

@@ -114,8 +114,7 @@ pub fn parse(text: &str) -> Result<Parsed, RefError> {
                     "`{text}` mixes a `${{…}}` reference with other text; a reference must be the whole value"
                 ),
                 help: Some(
-                    "write the reference alone, e.g. `${env:NAME}`, or `$${` for a literal `${`"
-                        .to_owned(),
+                    "write the reference alone, e.g. `${env:NAME}`, or `$${` for a literal `${`".to_owned(),
                 ),
             });
         }
@@ -254,9 +253,15 @@ mod tests {
         let ok: &[(&str, Parsed)] = &[
             ("plain", Literal("plain".into())),
             ("", Literal("".into())),
-            ("${env:SF_PASSWORD}", Reference(SecretRef::Env("SF_PASSWORD".into()))),
+            (
+                "${env:SF_PASSWORD}",
+                Reference(SecretRef::Env("SF_PASSWORD".into())),
+            ),
             ("${env:_x1}", Reference(SecretRef::Env("_x1".into()))),
-            ("${file:secrets/token}", Reference(SecretRef::File("secrets/token".into()))),
+            (
+                "${file:secrets/token}",
+                Reference(SecretRef::File("secrets/token".into())),
+            ),
             ("${file:/abs/a b}", Reference(SecretRef::File("/abs/a b".into()))),
             ("cost: $${price}", Literal("cost: ${price}".into())),
             ("$5 {x}", Literal("$5 {x}".into())),
@@ -292,13 +297,39 @@ mod tests {
         std::fs::write(dir.path().join("empty"), "\n").unwrap();
         let env = Environment::from_pairs([("SET", "v"), ("EMPTY", "")]);
         let base = dir.path();
-        assert_eq!(SecretRef::Env("SET".into()).resolve(&env, base).unwrap().expose(), "v");
-        assert!(SecretRef::Env("EMPTY".into()).resolve(&env, base).unwrap_err().message.contains("is empty"));
+        assert_eq!(
+            SecretRef::Env("SET".into()).resolve(&env, base).unwrap().expose(),
+            "v"
+        );
+        assert!(
+            SecretRef::Env("EMPTY".into())
+                .resolve(&env, base)
+                .unwrap_err()
+                .message
+                .contains("is empty")
+        );
         let unset = SecretRef::Env("UNSET".into()).resolve(&env, base).unwrap_err();
         assert_eq!(unset.message, "environment variable `UNSET` is not set");
-        assert_eq!(SecretRef::File("tok".into()).resolve(&env, base).unwrap().expose(), "abc");
-        assert!(SecretRef::File("empty".into()).resolve(&env, base).unwrap_err().message.ends_with("is empty"));
+        assert_eq!(
+            SecretRef::File("tok".into())
+                .resolve(&env, base)
+                .unwrap()
+                .expose(),
+            "abc"
+        );
+        assert!(
+            SecretRef::File("empty".into())
+                .resolve(&env, base)
+                .unwrap_err()
+                .message
+                .ends_with("is empty")
+        );
         let missing = SecretRef::File("nope".into()).resolve(&env, base).unwrap_err();
-        assert!(missing.message.ends_with("cannot be read: no such file or directory"), "{missing:?}");
+        assert!(
+            missing
+                .message
+                .ends_with("cannot be read: no such file or directory"),
+            "{missing:?}"
+        );
     }
 }

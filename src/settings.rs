@@ -23,7 +23,9 @@ impl Environment {
         }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Environment {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Environment {
         Environment {
             vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
         }

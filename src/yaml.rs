@@ -255,10 +255,7 @@ impl Builder {
             let location = match &open {
                 Open::Sequence { location, .. } | Open::Mapping { location, .. } => *location,
             };
-            return Err(error(
-                format!("nesting deeper than {MAX_DEPTH} levels"),
-                location,
-            ));
+            return Err(error(format!("nesting deeper than {MAX_DEPTH} levels"), location));
         }
         self.stack.push(open);
         Ok(())
@@ -270,23 +267,20 @@ impl Builder {
             None => self.root = Some(node),
             Some(Open::Sequence { items, .. }) => items.push(node),
             Some(Open::Mapping {
-                entries,
-                pending_key,
-                ..
+                entries, pending_key, ..
             }) => match pending_key.take() {
                 None => {
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value)
+                        && !is_merge_key(&node)
                     {
-                        if !is_merge_key(&node) {
-                            let shown = node.value.scalar_text().unwrap_or_default();
-                            return Err(error(
-                                format!(
-                                    "duplicate key `{shown}` (first defined at line {})",
-                                    first.location.line
-                                ),
-                                node.location,
-                            ));
-                        }
+                        let shown = node.value.scalar_text().unwrap_or_default();
+                        return Err(error(
+                            format!(
+                                "duplicate key `{shown}` (first defined at line {})",
+                                first.location.line
+                            ),
+                            node.location,
+                        ));
                     }
                     *pending_key = Some(node);
                 }
@@ -381,7 +375,12 @@ fn is_core_tag(tag: &Tag) -> bool {
 
 /// Resolves a scalar by the YAML 1.2 core schema. Quoted and block scalars are always strings;
 /// a plain scalar is null, a boolean, an integer or a float when it reads as one.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, location: Location) -> Result<Value, ParseError> {
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    location: Location,
+) -> Result<Value, ParseError> {
     if let Some(tag) = tag {
         let resolved = match (is_core_tag(tag), tag.suffix.as_str()) {
             (true, "str") => Some(Value::String(text.to_owned())),
@@ -399,12 +398,8 @@ fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, location: L
                 ));
             }
         };
-        return resolved.ok_or_else(|| {
-            error(
-                format!("`{text}` is not a valid `!!{}`", tag.suffix),
-                location,
-            )
-        });
+        return resolved
+            .ok_or_else(|| error(format!("`{text}` is not a valid `!!{}`", tag.suffix), location));
     }
     if style != ScalarStyle::Plain {
         return Ok(Value::String(text.to_owned()));
@@ -514,7 +509,10 @@ mod tests {
             ("!!str 60.0", Value::String("60.0".into())),
             ("${env:X}", Value::String("${env:X}".into())),
             ("https://a.example/x", Value::String("https://a.example/x".into())),
-            ("99999999999999999999", Value::Float(1e20, "99999999999999999999".into())),
+            (
+                "99999999999999999999",
+                Value::Float(1e20, "99999999999999999999".into()),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(&scalar(text), expected, "scalar {text:?}");
@@ -524,10 +522,14 @@ mod tests {
     #[test]
     fn locations_are_one_based_lines_and_columns() {
         let doc = one("a: 1\nbb:\n  c: x\n");
-        let Value::Mapping(entries) = doc.value else { panic!() };
+        let Value::Mapping(entries) = doc.value else {
+            panic!()
+        };
         assert_eq!(entries[0].0.location, Location { line: 1, column: 1 });
         assert_eq!(entries[0].1.location, Location { line: 1, column: 4 });
-        let Value::Mapping(inner) = &entries[1].1.value else { panic!() };
+        let Value::Mapping(inner) = &entries[1].1.value else {
+            panic!()
+        };
         assert_eq!(inner[0].0.location, Location { line: 3, column: 3 });
         assert_eq!(inner[0].1.location, Location { line: 3, column: 6 });
     }
@@ -551,8 +553,12 @@ mod tests {
     #[test]
     fn aliases_and_merge_keys_expand() {
         let doc = one("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n");
-        let Value::Mapping(entries) = doc.value else { panic!() };
-        let Value::Mapping(used) = &entries[1].1.value else { panic!() };
+        let Value::Mapping(entries) = doc.value else {
+            panic!()
+        };
+        let Value::Mapping(used) = &entries[1].1.value else {
+            panic!()
+        };
         let pairs: Vec<_> = used
             .iter()
             .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.value.clone()))
@@ -567,7 +573,11 @@ mod tests {
     fn alias_bombs_and_deep_nesting_are_refused() {
         let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..8 {
-            let prev = if i == 0 { "a".to_owned() } else { format!("l{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_owned()
+            } else {
+                format!("l{}", i - 1)
+            };
             bomb.push_str(&format!("l{i}: &l{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
         assert!(parse(&bomb).unwrap_err().message.contains("too many nodes"));

@@ -50,12 +50,20 @@ pub struct Io<'a> {
 
 /// Parses `args` and runs the command. Errors that are not about the user's input (a
 /// failed write to stdout, say) come back as `Err` for `main` to print once.
-pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+pub fn run(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Environment,
+    io: &mut Io<'_>,
+) -> anyhow::Result<Exit> {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             // `--help` and `--version` are not errors; everything else clap refuses is bad input.
-            let exit = if e.use_stderr() { Exit::Failure } else { Exit::Success };
+            let exit = if e.use_stderr() {
+                Exit::Failure
+            } else {
+                Exit::Success
+            };
             let text = e.render().to_string();
             if e.use_stderr() {
                 write!(io.err, "{text}")?;

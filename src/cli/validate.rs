@@ -44,8 +44,11 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
 
 /// One line per sandbox: `prod: 3 connections valid (Salesforce 3)`.
 fn summary(desired: &Desired) -> Vec<String> {
-    let mut by_sandbox: BTreeMap<&str, BTreeMap<String, usize>> =
-        desired.sandboxes.iter().map(|s| (s.as_str(), BTreeMap::new())).collect();
+    let mut by_sandbox: BTreeMap<&str, BTreeMap<String, usize>> = desired
+        .sandboxes
+        .iter()
+        .map(|s| (s.as_str(), BTreeMap::new()))
+        .collect();
     for c in desired.connections.values() {
         let spec = match catalog::by_id(&c.connection_spec.id) {
             Some(s) => s.title.to_owned(),

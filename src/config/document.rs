@@ -55,6 +55,11 @@ impl<'n> Fields<'n> {
     fn get(&self, name: &str) -> Option<&'n Node> {
         self.by_name.get(name).map(|(_, v)| *v)
     }
+
+    /// Where the field's name is written (for "missing …" inside its value).
+    fn key_location(&self, name: &str) -> Option<Location> {
+        self.by_name.get(name).map(|(k, _)| k.location)
+    }
 }
 
 /// Where in the document a value sits: the connection key (if inside one) and the field path.
@@ -98,7 +103,13 @@ impl<'a> Reader<'a> {
         let top = At { key: None, field: "" };
         let fields = self.fields(doc, top, DOCUMENT_FIELDS, "the document", true)?;
         let sandbox = match fields.get("sandbox") {
-            Some(node) => self.sandbox(node, At { key: None, field: "sandbox" }),
+            Some(node) => self.sandbox(
+                node,
+                At {
+                    key: None,
+                    field: "sandbox",
+                },
+            ),
             None => {
                 self.error(top, doc.location, "the document names no `sandbox`")
                     .help = Some(
@@ -111,19 +122,33 @@ impl<'a> Reader<'a> {
         let mut connections = Vec::new();
         match fields.get("connections") {
             Some(node) => {
-                let at = At { key: None, field: "connections" };
+                let at = At {
+                    key: None,
+                    field: "connections",
+                };
                 match &node.value {
                     Value::Mapping(entries) => {
                         for (key_node, value) in entries {
-                            let Some(key) = self.connection_key(key_node) else { continue };
-                            if let Some(c) = self.connection(&key, key_node.location, value, sandbox.as_deref()) {
+                            let Some(key) = self.connection_key(key_node) else {
+                                continue;
+                            };
+                            if let Some(c) =
+                                self.connection(&key, key_node.location, value, sandbox.as_deref())
+                            {
                                 connections.push(c);
                             }
                         }
                     }
                     Value::Null => {}
                     other => {
-                        self.error(at, node.location, format!("expected a mapping of connection keys to connections, found {}", other.kind()));
+                        self.error(
+                            at,
+                            node.location,
+                            format!(
+                                "expected a mapping of connection keys to connections, found {}",
+                                other.kind()
+                            ),
+                        );
                     }
                 }
             }
@@ -139,17 +164,30 @@ impl<'a> Reader<'a> {
     }
 
     fn connection_key(&mut self, node: &Node) -> Option<String> {
-        let at = At { key: None, field: "connections" };
+        let at = At {
+            key: None,
+            field: "connections",
+        };
         let Some(key) = node.as_str() else {
-            self.error(at, node.location, format!("a connection key must be a string, found {}", node.value.kind()));
+            self.error(
+                at,
+                node.location,
+                format!("a connection key must be a string, found {}", node.value.kind()),
+            );
             return None;
         };
         let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && key.len() <= MAX_KEY;
         if !valid {
-            self.error(at, node.location, format!("`{key}` is not a valid connection key"))
-                .help = Some(format!(
+            self.error(
+                at,
+                node.location,
+                format!("`{key}` is not a valid connection key"),
+            )
+            .help = Some(format!(
                 "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most {MAX_KEY}), e.g. `acme-salesforce`"
             ));
             return None;
@@ -157,25 +195,54 @@ impl<'a> Reader<'a> {
         Some(key.to_owned())
     }
 
-    fn connection(&mut self, key: &str, key_location: Location, node: &Node, sandbox: Option<&str>) -> Option<Connection> {
-        let here = At { key: Some(key), field: "" };
+    fn connection(
+        &mut self,
+        key: &str,
+        key_location: Location,
+        node: &Node,
+        sandbox: Option<&str>,
+    ) -> Option<Connection> {
+        let here = At {
+            key: Some(key),
+            field: "",
+        };
         let fields = self.fields(node, here, CONNECTION_FIELDS, "a connection", false)?;
 
         let name = match fields.get("name") {
-            Some(n) => self.non_empty_string(n, At { key: Some(key), field: "name" }),
+            Some(n) => self.non_empty_string(
+                n,
+                At {
+                    key: Some(key),
+                    field: "name",
+                },
+            ),
             None => {
-                self.error(here, key_location, "missing `name`")
-                    .help = Some("add `name: …`, the connection's display name in AEP".to_owned());
+                self.error(here, key_location, "missing `name`").help =
+                    Some("add `name: …`, the connection's display name in AEP".to_owned());
                 None
             }
         };
-        let description = fields
-            .get("description")
-            .and_then(|n| self.optional_string(n, At { key: Some(key), field: "description" }));
-        let sandbox_override = fields
-            .get("sandbox")
-            .and_then(|n| self.sandbox(n, At { key: Some(key), field: "sandbox" }));
-        let (spec_ref, spec) = self.spec(key, key_location, &fields)?;
+        let description = fields.get("description").and_then(|n| {
+            self.optional_string(
+                n,
+                At {
+                    key: Some(key),
+                    field: "description",
+                },
+            )
+        });
+        let sandbox_override = fields.get("sandbox").and_then(|n| {
+            self.sandbox(
+                n,
+                At {
+                    key: Some(key),
+                    field: "sandbox",
+                },
+            )
+        });
+        // Carry on past a bad spec: the auth block still has mistakes worth reporting.
+        let spec_ref = self.spec(key, key_location, &fields);
+        let spec = spec_ref.as_ref().and_then(|(_, spec)| *spec);
         let auth = match fields.get("auth") {
             Some(n) => self.auth(key, n, spec),
             None => {
@@ -186,44 +253,67 @@ impl<'a> Reader<'a> {
             }
         };
         let lifecycle = match fields.get("lifecycle") {
-            Some(n) => self.lifecycle(key, n, auth.as_ref(), spec)?,
-            None => Default::default(),
+            Some(n) => self.lifecycle(key, n, auth.as_ref(), spec),
+            None => Some(Default::default()),
         };
         let import = match fields.get("import") {
-            Some(n) => Some(self.import(key, n)?),
-            None => None,
+            Some(n) => self.import(key, n).map(Some),
+            None => Some(None),
         };
         Some(Connection {
             key: key.to_owned(),
             sandbox: sandbox_override.or(sandbox.map(str::to_owned))?,
             name: name?,
             description,
-            connection_spec: spec_ref,
+            connection_spec: spec_ref?.0,
             auth: auth?,
-            lifecycle,
-            import,
+            lifecycle: lifecycle?,
+            import: import?,
             origin: Origin::new(self.file, key_location),
         })
     }
 
     /// `connectionSpec: {id, version}` or the `source:` shorthand.
-    fn spec(&mut self, key: &str, key_location: Location, fields: &Fields<'_>) -> Option<(SpecRef, Option<&'static ConnectionSpec>)> {
+    fn spec(
+        &mut self,
+        key: &str,
+        key_location: Location,
+        fields: &Fields<'_>,
+    ) -> Option<(SpecRef, Option<&'static ConnectionSpec>)> {
         match (fields.get("source"), fields.get("connectionSpec")) {
             (Some(source), Some(_)) => {
-                self.error(At { key: Some(key), field: "source" }, source.location, "give either `source` or `connectionSpec`, not both")
-                    .help = Some("`source: salesforce` is shorthand for Salesforce's `connectionSpec`".to_owned());
+                self.error(
+                    At {
+                        key: Some(key),
+                        field: "source",
+                    },
+                    source.location,
+                    "give either `source` or `connectionSpec`, not both",
+                )
+                .help =
+                    Some("`source: salesforce` is shorthand for Salesforce's `connectionSpec`".to_owned());
                 None
             }
             (None, None) => {
-                self.error(At { key: Some(key), field: "" }, key_location, "missing `connectionSpec`")
-                    .help = Some(format!(
+                self.error(
+                    At {
+                        key: Some(key),
+                        field: "",
+                    },
+                    key_location,
+                    "missing `connectionSpec`",
+                )
+                .help = Some(format!(
                     "add `connectionSpec: {{id: {}, version: \"1.0\"}}`, or the shorthand `source: salesforce`",
                     catalog::SALESFORCE_ID
                 ));
                 None
             }
             (Some(source), None) => {
-                let at = At { key: Some(key), field: "source" };
+                let at = At {
+                    key: Some(key),
+                    field: "source",
+                };
                 let name = self.string(source, at)?;
                 match catalog::by_source(&name) {
                     Some(spec) => Some((
@@ -242,23 +332,36 @@ impl<'a> Reader<'a> {
                                 backticked(&known)
                             ),
                         };
-                        self.error(at, source.location, format!("unknown source `{name}`")).help = Some(help);
+                        self.error(at, source.location, format!("unknown source `{name}`"))
+                            .help = Some(help);
                         None
                     }
                 }
             }
             (None, Some(node)) => {
-                let at = At { key: Some(key), field: "connectionSpec" };
+                let at = At {
+                    key: Some(key),
+                    field: "connectionSpec",
+                };
                 let fields = self.fields(node, at, SPEC_FIELDS, "`connectionSpec`", false)?;
                 let id = match fields.get("id") {
-                    Some(n) => self.spec_id(n, At { key: Some(key), field: "connectionSpec.id" }),
+                    Some(n) => self.spec_id(
+                        n,
+                        At {
+                            key: Some(key),
+                            field: "connectionSpec.id",
+                        },
+                    ),
                     None => {
                         self.error(at, node.location, "missing `id`");
                         None
                     }
                 }?;
                 let spec = catalog::by_id(&id);
-                let version_at = At { key: Some(key), field: "connectionSpec.version" };
+                let version_at = At {
+                    key: Some(key),
+                    field: "connectionSpec.version",
+                };
                 let version = match (fields.get("version"), spec) {
                     (Some(n), _) => self.non_empty_string(n, version_at)?,
                     (None, Some(spec)) => spec.version.to_owned(),
@@ -268,7 +371,13 @@ impl<'a> Reader<'a> {
                         return None;
                     }
                 };
-                Some((SpecRef { id: spec.map_or(id, |s| s.id.to_owned()), version }, spec))
+                Some((
+                    SpecRef {
+                        id: spec.map_or(id, |s| s.id.to_owned()),
+                        version,
+                    },
+                    spec,
+                ))
             }
         }
     }
@@ -278,28 +387,42 @@ impl<'a> Reader<'a> {
         let valid = id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
         if !valid {
             self.error(at, node.location, format!("`{id}` is not a connection spec id"))
-                .help = Some(format!("a spec id is a UUID such as `{}` (Salesforce)", catalog::SALESFORCE_ID));
+                .help = Some(format!(
+                "a spec id is a UUID such as `{}` (Salesforce)",
+                catalog::SALESFORCE_ID
+            ));
             return None;
         }
         Some(id)
     }
 
     fn auth(&mut self, key: &str, node: &Node, spec: Option<&'static ConnectionSpec>) -> Option<Auth> {
-        let at = At { key: Some(key), field: "auth" };
+        let at = At {
+            key: Some(key),
+            field: "auth",
+        };
         let fields = self.fields(node, at, AUTH_FIELDS, "`auth`", false)?;
-        let name_at = At { key: Some(key), field: "auth.specName" };
+        let name_at = At {
+            key: Some(key),
+            field: "auth.specName",
+        };
         let spec_name = match fields.get("specName") {
             Some(n) => self.non_empty_string(n, name_at),
             None => {
-                self.error(at, node.location, "missing `specName`").help = Some(match spec.filter(|s| s.knows_auth()) {
-                    Some(s) => format!("{} accepts {}", s.title, backticked(&auth_names(s))),
-                    None => "name one of the connection spec's `authSpec[].name`".to_owned(),
-                });
+                self.error(at, node.location, "missing `specName`").help =
+                    Some(match spec.filter(|s| s.knows_auth()) {
+                        Some(s) => format!("{} accepts {}", s.title, backticked(&auth_names(s))),
+                        None => "name one of the connection spec's `authSpec[].name`".to_owned(),
+                    });
                 None
             }
         };
         // Only a spec that publishes its auth specs can say which names and params exist.
-        let auth_spec = match (spec.filter(|s| s.knows_auth()), &spec_name, fields.get("specName")) {
+        let auth_spec = match (
+            spec.filter(|s| s.knows_auth()),
+            &spec_name,
+            fields.get("specName"),
+        ) {
             (Some(spec), Some(name), Some(name_node)) => match spec.auth_spec(name) {
                 Some(a) => Some(a),
                 None => {
@@ -308,34 +431,29 @@ impl<'a> Reader<'a> {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!("{} accepts {}", spec.title, backticked(&names)),
                     };
-                    self.error(name_at, name_node.location, format!("unknown auth spec `{name}` for {}", spec.title))
-                        .help = Some(help);
+                    self.error(
+                        name_at,
+                        name_node.location,
+                        format!("unknown auth spec `{name}` for {}", spec.title),
+                    )
+                    .help = Some(help);
                     None
                 }
             },
             _ => None,
         };
-        let params_at = At { key: Some(key), field: "auth.params" };
         let params = match fields.get("params") {
-            Some(n) => self.params(key, n, auth_spec),
+            Some(n) => self.params(
+                key,
+                n,
+                fields.key_location("params").unwrap_or(n.location),
+                auth_spec,
+            ),
             None => {
                 self.error(at, node.location, "missing `params`");
                 None
             }
         };
-        if let (Some(auth_spec), Some(params), Some(params_node)) = (auth_spec, &params, fields.get("params")) {
-            for p in auth_spec.params.iter().filter(|p| p.required) {
-                if !params.contains_key(p.name) {
-                    let example = if p.secret {
-                        format!("${{env:{}}}", env_name(key, p.name))
-                    } else {
-                        p.format.example().to_owned()
-                    };
-                    self.error(params_at, params_node.location, format!("missing required param `{}` for `{}`", p.name, auth_spec.name))
-                        .help = Some(format!("add `{}: {example}` ({})", p.name, p.description));
-                }
-            }
-        }
         Some(Auth {
             spec_name: spec_name?,
             params: params?,
@@ -344,46 +462,111 @@ impl<'a> Reader<'a> {
 
     /// `auth.params`. With a known auth spec, names, formats and secrecy are checked; without
     /// one, only the structure (and literal values of params named like secrets).
-    fn params(&mut self, key: &str, node: &Node, auth_spec: Option<&'static AuthSpec>) -> Option<BTreeMap<String, Param>> {
-        let at = At { key: Some(key), field: "auth.params" };
+    fn params(
+        &mut self,
+        key: &str,
+        node: &Node,
+        params_key: Location,
+        auth_spec: Option<&'static AuthSpec>,
+    ) -> Option<BTreeMap<String, Param>> {
+        let at = At {
+            key: Some(key),
+            field: "auth.params",
+        };
         let Value::Mapping(entries) = &node.value else {
-            self.error(at, node.location, format!("expected a mapping of param names to values, found {}", node.value.kind()));
+            self.error(
+                at,
+                node.location,
+                format!(
+                    "expected a mapping of param names to values, found {}",
+                    node.value.kind()
+                ),
+            );
             return None;
         };
         let mut params = BTreeMap::new();
         let mut ok = true;
+        // Params already named in a "did you mean" are not reported missing as well.
+        let mut suggested = BTreeSet::new();
         for (name_node, value) in entries {
             let Some(name) = name_node.as_str() else {
-                self.error(at, name_node.location, format!("a param name must be a string, found {}", name_node.value.kind()));
+                self.error(
+                    at,
+                    name_node.location,
+                    format!("a param name must be a string, found {}", name_node.value.kind()),
+                );
                 ok = false;
                 continue;
             };
             let field = format!("auth.params.{name}");
-            let at = At { key: Some(key), field: &field };
+            let at = At {
+                key: Some(key),
+                field: &field,
+            };
             let param_spec = auth_spec.and_then(|a| a.param(name));
             if let (Some(auth_spec), None) = (auth_spec, param_spec) {
                 let names: Vec<&str> = auth_spec.params.iter().map(|p| p.name).collect();
                 match did_you_mean(name, names.iter().copied()) {
                     Some(s) => {
-                        self.error(at, name_node.location, format!("unknown param `{name}` for `{}`", auth_spec.name))
-                            .help = Some(format!("did you mean `{s}`?"));
+                        suggested.insert(s);
+                        self.error(
+                            at,
+                            name_node.location,
+                            format!("unknown param `{name}` for `{}`", auth_spec.name),
+                        )
+                        .help = Some(format!("did you mean `{s}`?"));
                         ok = false;
                         continue;
                     }
                     None => {
-                        self.warning(at, name_node.location, format!("param `{name}` is not one flowform knows for `{}`; AEP will check it", auth_spec.name))
-                            .help = Some(format!("known params are {}", backticked(&names)));
+                        self.warning(
+                            at,
+                            name_node.location,
+                            format!(
+                                "param `{name}` is not one flowform knows for `{}`; AEP will check it",
+                                auth_spec.name
+                            ),
+                        )
+                        .help = Some(format!("known params are {}", backticked(&names)));
                     }
                 }
             }
             // Where flowform does not know the param, one named like a credential is treated
             // as one: a literal password in a file is never what the user wants.
             let must_be_secret = param_spec.map_or_else(|| looks_secret(name), |p| p.secret);
-            match self.param(key, name, value, at, param_spec, must_be_secret) {
+            match self.param(
+                key,
+                (name, name_node.location),
+                value,
+                at,
+                param_spec,
+                must_be_secret,
+            ) {
                 Some(p) => {
                     params.insert(name.to_owned(), p);
                 }
                 None => ok = false,
+            }
+        }
+        if let Some(auth_spec) = auth_spec {
+            let written: BTreeSet<&str> = entries.iter().filter_map(|(k, _)| k.as_str()).collect();
+            for p in auth_spec
+                .params
+                .iter()
+                .filter(|p| p.required && !written.contains(p.name) && !suggested.contains(p.name))
+            {
+                let example = if p.secret {
+                    format!("${{env:{}}}", env_name(key, p.name))
+                } else {
+                    p.format.example().to_owned()
+                };
+                self.error(
+                    at,
+                    params_key,
+                    format!("missing required param `{}` for `{}`", p.name, auth_spec.name),
+                )
+                .help = Some(format!("add `{}: {example}` ({})", p.name, p.description));
+                ok = false;
             }
         }
         ok.then_some(params)
@@ -392,7 +575,7 @@ impl<'a> Reader<'a> {
     fn param(
         &mut self,
         key: &str,
-        name: &str,
+        (name, name_location): (&str, Location),
         node: &Node,
         at: At<'_>,
         spec: Option<&'static catalog::ParamSpec>,
@@ -401,7 +584,8 @@ impl<'a> Reader<'a> {
         let text = match &node.value {
             Value::String(s) => s,
             Value::Null => {
-                self.error(at, node.location, "has no value").help = Some(if must_be_secret {
+                // An empty value has no place of its own; point at the name.
+                self.error(at, name_location, "has no value").help = Some(if must_be_secret {
                     format!("write `{name}: ${{env:{}}}`", env_name(key, name))
                 } else {
                     format!("give `{name}` a value, or remove it")
@@ -414,13 +598,10 @@ impl<'a> Reader<'a> {
             }
             _ => {
                 if must_be_secret {
-                    self.literal_secret(key, name, at, node.location);
+                    self.literal_secret(key, name, at, node.location, spec.is_some());
                     return None;
                 }
-                return match self.json(node, at) {
-                    Some(v) => Some(Param::Plain(v)),
-                    None => None,
-                };
+                return self.json(node, at).map(Param::Plain);
             }
         };
         match secret::parse(text) {
@@ -430,7 +611,7 @@ impl<'a> Reader<'a> {
             }
             Ok(Parsed::Literal(literal)) => {
                 if must_be_secret {
-                    self.literal_secret(key, name, at, node.location);
+                    self.literal_secret(key, name, at, node.location, spec.is_some());
                     return None;
                 }
                 if let Some(spec) = spec
@@ -467,10 +648,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn literal_secret(&mut self, key: &str, name: &str, at: At<'_>, location: Location) {
+    fn literal_secret(&mut self, key: &str, name: &str, at: At<'_>, location: Location, known: bool) {
         let var = env_name(key, name);
-        self.error(at, location, format!("`{name}` is a secret and cannot be written in the file"))
-            .help = Some(format!(
+        let message = if known {
+            format!("`{name}` is a secret and cannot be written in the file")
+        } else {
+            format!("`{name}` is named like a secret and cannot be written in the file")
+        };
+        self.error(at, location, message).help = Some(format!(
             "reference it instead: `{name}: ${{env:{var}}}` or `{name}: ${{file:secrets/{key}-{name}}}` (relative to this file)"
         ));
     }
@@ -490,8 +675,14 @@ impl<'a> Reader<'a> {
             },
             Value::String(s) => {
                 if s.contains("${") {
-                    self.error(at, node.location, "secret references are only read as the whole value of a param")
-                        .help = Some("move the secret to a param of its own, or write `$${` for a literal `${`".to_owned());
+                    self.error(
+                        at,
+                        node.location,
+                        "secret references are only read as the whole value of a param",
+                    )
+                    .help = Some(
+                        "move the secret to a param of its own, or write `$${` for a literal `${`".to_owned(),
+                    );
                     return None;
                 }
                 s.clone().into()
@@ -507,7 +698,11 @@ impl<'a> Reader<'a> {
                 let mut out = serde_json::Map::new();
                 for (k, v) in entries {
                     let Some(k) = k.as_str() else {
-                        self.error(at, k.location, format!("a key must be a string, found {}", k.value.kind()));
+                        self.error(
+                            at,
+                            k.location,
+                            format!("a key must be a string, found {}", k.value.kind()),
+                        );
                         return None;
                     };
                     out.insert(k.to_owned(), self.json(v, at)?);
@@ -517,74 +712,125 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn lifecycle(&mut self, key: &str, node: &Node, auth: Option<&Auth>, spec: Option<&'static ConnectionSpec>) -> Option<crate::config::Lifecycle> {
-        let at = At { key: Some(key), field: "lifecycle" };
+    fn lifecycle(
+        &mut self,
+        key: &str,
+        node: &Node,
+        auth: Option<&Auth>,
+        spec: Option<&'static ConnectionSpec>,
+    ) -> Option<crate::config::Lifecycle> {
+        let at = At {
+            key: Some(key),
+            field: "lifecycle",
+        };
         let fields = self.fields(node, at, LIFECYCLE_FIELDS, "`lifecycle`", false)?;
         let protect = match fields.get("protect") {
-            Some(n) => match n.value {
-                Value::Bool(b) => b,
-                ref other => {
-                    self.error(At { key: Some(key), field: "lifecycle.protect" }, n.location, format!("expected `true` or `false`, found {}", other.kind()));
-                    return None;
+            Some(n) => match &n.value {
+                Value::Bool(b) => Some(*b),
+                other => {
+                    let found = match other.scalar_text() {
+                        Some(text) => format!("{} `{text}`", other.kind()),
+                        None => other.kind().to_owned(),
+                    };
+                    self.error(
+                        At {
+                            key: Some(key),
+                            field: "lifecycle.protect",
+                        },
+                        n.location,
+                        format!("expected `true` or `false`, found {found}"),
+                    )
+                    .help = Some("write `protect: true` or `protect: false`".to_owned());
+                    None
                 }
             },
-            None => false,
+            None => Some(false),
         };
         let mut ignore_changes = BTreeSet::new();
+        let mut valid = true;
         if let Some(n) = fields.get("ignoreChanges") {
-            let at = At { key: Some(key), field: "lifecycle.ignoreChanges" };
+            let at = At {
+                key: Some(key),
+                field: "lifecycle.ignoreChanges",
+            };
             let Value::Sequence(items) = &n.value else {
-                self.error(at, n.location, format!("expected a list of fields, found {}", n.value.kind()))
-                    .help = Some("e.g. `ignoreChanges: [description]`".to_owned());
+                self.error(
+                    at,
+                    n.location,
+                    format!("expected a list of fields, found {}", n.value.kind()),
+                )
+                .help = Some("e.g. `ignoreChanges: [description]`".to_owned());
                 return None;
             };
             let auth_spec = spec.zip(auth).and_then(|(s, a)| s.auth_spec(&a.spec_name));
             for item in items {
-                let field = self.string(item, at)?;
-                let valid = match field.strip_prefix("auth.params.") {
-                    Some(param) => match auth_spec {
-                        Some(a) if a.param(param).is_none() && !auth.is_some_and(|x| x.params.contains_key(param)) => {
-                            let names: Vec<&str> = a.params.iter().map(|p| p.name).collect();
-                            let help = did_you_mean(param, names.iter().copied())
-                                .map(|s| format!("did you mean `auth.params.{s}`?"));
-                            self.error(at, item.location, format!("`{param}` is not a param of `{}`", a.name)).help = help;
-                            return None;
-                        }
-                        _ => !param.is_empty(),
-                    },
+                let Some(field) = self.string(item, at) else {
+                    valid = false;
+                    continue;
+                };
+                if let Some(param) = field.strip_prefix("auth.params.")
+                    && let Some(a) = auth_spec
+                    && a.param(param).is_none()
+                    && !auth.is_some_and(|x| x.params.contains_key(param))
+                {
+                    let names: Vec<&str> = a.params.iter().map(|p| p.name).collect();
+                    let help = did_you_mean(param, names.iter().copied())
+                        .map(|s| format!("did you mean `auth.params.{s}`?"));
+                    self.error(
+                        at,
+                        item.location,
+                        format!("`{param}` is not a param of `{}`", a.name),
+                    )
+                    .help = help;
+                    valid = false;
+                    continue;
+                }
+                let known = match field.strip_prefix("auth.params.") {
+                    Some(param) => !param.is_empty(),
                     None => matches!(field.as_str(), "name" | "description" | "auth.params"),
                 };
-                if !valid {
-                    let choices = ["name", "description", "auth.params"];
-                    let help = match did_you_mean(&field, choices) {
+                if !known {
+                    let help = match did_you_mean(&field, ["name", "description", "auth.params"]) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => "changes can be ignored on `name`, `description`, `auth.params` or `auth.params.<param>`".to_owned(),
                     };
-                    self.error(at, item.location, format!("`{field}` cannot be ignored")).help = Some(help);
-                    return None;
+                    self.error(at, item.location, format!("`{field}` cannot be ignored"))
+                        .help = Some(help);
+                    valid = false;
+                    continue;
                 }
                 ignore_changes.insert(field);
             }
         }
+        if !valid {
+            return None;
+        }
         Some(crate::config::Lifecycle {
-            protect,
+            protect: protect?,
             ignore_changes,
         })
     }
 
     fn import(&mut self, key: &str, node: &Node) -> Option<String> {
-        let at = At { key: Some(key), field: "import" };
+        let at = At {
+            key: Some(key),
+            field: "import",
+        };
         let fields = self.fields(node, at, IMPORT_FIELDS, "`import`", false)?;
         let Some(id_node) = fields.get("id") else {
             self.error(at, node.location, "missing `id`").help =
                 Some("write `import: {id: <the connection's id in AEP>}`".to_owned());
             return None;
         };
-        let id_at = At { key: Some(key), field: "import.id" };
+        let id_at = At {
+            key: Some(key),
+            field: "import.id",
+        };
         let id = self.non_empty_string(id_node, id_at)?;
         if !is_uuid(&id) {
             self.error(id_at, id_node.location, format!("`{id}` is not a connection id"))
-                .help = Some("a connection id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`".to_owned());
+                .help =
+                Some("a connection id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`".to_owned());
             return None;
         }
         Some(id.to_lowercase())
@@ -593,16 +839,26 @@ impl<'a> Reader<'a> {
     fn sandbox(&mut self, node: &Node, at: At<'_>) -> Option<String> {
         let name = self.non_empty_string(node, at)?;
         let valid = name.len() <= 256
-            && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
             let lower = name.to_lowercase();
-            let help = if lower != name && lower.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+            let help = if lower != name
+                && lower
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
                 format!("sandbox names are lower case: `{lower}`")
             } else {
                 "a sandbox name is lower-case letters, digits and `-`, e.g. `prod` or `dev-2`".to_owned()
             };
-            self.error(at, node.location, format!("`{name}` is not a sandbox name")).help = Some(help);
+            self.error(at, node.location, format!("`{name}` is not a sandbox name"))
+                .help = Some(help);
             return None;
         }
         Some(name)
@@ -610,15 +866,30 @@ impl<'a> Reader<'a> {
 
     /// Checks that `node` is a mapping whose keys are strings naming known fields.
     /// `extensions` lets `x-…` keys through (ignored), for the document level.
-    fn fields<'n>(&mut self, node: &'n Node, at: At<'_>, known: &[&str], what: &str, extensions: bool) -> Option<Fields<'n>> {
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        at: At<'_>,
+        known: &[&str],
+        what: &str,
+        extensions: bool,
+    ) -> Option<Fields<'n>> {
         let Value::Mapping(entries) = &node.value else {
-            self.error(at, node.location, format!("expected {what} to be a mapping, found {}", node.value.kind()));
+            self.error(
+                at,
+                node.location,
+                format!("expected {what} to be a mapping, found {}", node.value.kind()),
+            );
             return None;
         };
         let mut by_name = BTreeMap::new();
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
-                self.error(at, k.location, format!("a field name must be a string, found {}", k.value.kind()));
+                self.error(
+                    at,
+                    k.location,
+                    format!("a field name must be a string, found {}", k.value.kind()),
+                );
                 continue;
             };
             if extensions && name.starts_with("x-") {
@@ -632,8 +903,7 @@ impl<'a> Reader<'a> {
                 Some(s) => format!("did you mean `{s}`?"),
                 None => format!("expected one of {}", backticked(known)),
             };
-            let field = if at.field.is_empty() { name.to_owned() } else { format!("{}.{name}", at.field) };
-            self.error(At { key: at.key, field: &field }, k.location, format!("unknown field `{name}` in {what}"))
+            self.error(at, k.location, format!("unknown field `{name}` in {what}"))
                 .help = Some(help);
         }
         Some(Fields { by_name })
@@ -690,16 +960,28 @@ fn backticked(names: &[&str]) -> String {
 /// A param of an unknown spec whose name says it holds a credential.
 fn looks_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["password", "passphrase", "secret", "token", "key", "credential", "credentials"]
-        .iter()
-        .any(|s| lower.ends_with(s))
+    [
+        "password",
+        "passphrase",
+        "secret",
+        "token",
+        "key",
+        "credential",
+        "credentials",
+    ]
+    .iter()
+    .any(|s| lower.ends_with(s))
 }
 
 /// The environment variable name suggested in help lines: `ACME_SALESFORCE_PASSWORD`.
 fn env_name(key: &str, param: &str) -> String {
     let mut out = String::new();
     for c in key.chars() {
-        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' });
+        out.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        });
     }
     out.push('_');
     let mut prev_lower = false;
@@ -708,7 +990,11 @@ fn env_name(key: &str, param: &str) -> String {
             out.push('_');
         }
         prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-        out.push(if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' });
+        out.push(if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        });
     }
     out
 }
@@ -716,7 +1002,10 @@ fn env_name(key: &str, param: &str) -> String {
 fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]
@@ -725,13 +1014,22 @@ mod tests {
 
     #[test]
     fn env_names_read_like_shell_variables() {
-        assert_eq!(env_name("acme-salesforce", "securityToken"), "ACME_SALESFORCE_SECURITY_TOKEN");
+        assert_eq!(
+            env_name("acme-salesforce", "securityToken"),
+            "ACME_SALESFORCE_SECURITY_TOKEN"
+        );
         assert_eq!(env_name("a.b", "password"), "A_B_PASSWORD");
     }
 
     #[test]
     fn secret_looking_names() {
-        for name in ["password", "clientSecret", "apiKey", "refreshToken", "servicePrincipalKey"] {
+        for name in [
+            "password",
+            "clientSecret",
+            "apiKey",
+            "refreshToken",
+            "servicePrincipalKey",
+        ] {
             assert!(looks_secret(name), "{name}");
         }
         for name in ["username", "environmentUrl", "keyId", "tokenUrl", "clientId"] {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::secret::io_reason;
 
 /// Where flowform looks when no `--config` is given, in order.
@@ -16,10 +16,17 @@ const MAX_FILE: u64 = 256 * 1024 * 1024;
 /// Resolves the `--config` inputs to a list of files: a file is taken as it is; a directory
 /// contributes its `*.yaml` and `*.yml` files (not its subdirectories, as Terraform reads one
 /// directory), in name order. The same file named twice is read once.
-pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
+pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let mut problems = Diagnostics::default();
     let defaulted;
     let inputs = if inputs.is_empty() {
-        defaulted = [default_input()?];
+        match default_input() {
+            Ok(input) => defaulted = [input],
+            Err(d) => {
+                problems.push(*d);
+                return Err(problems);
+            }
+        }
         &defaulted[..]
     } else {
         inputs
@@ -27,49 +34,66 @@ pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostic> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for input in inputs {
-        let meta = std::fs::metadata(input).map_err(|e| {
-            Diagnostic::error(format!("cannot read `{}`: {}", input.display(), io_reason(&e)))
-        })?;
-        let found = if meta.is_dir() {
-            let in_dir = yaml_files_in(input)?;
-            if in_dir.is_empty() {
-                return Err(Diagnostic::error(format!(
-                    "directory `{}` holds no `.yaml` or `.yml` file",
-                    input.display()
-                ))
-                .help("flowform reads the YAML files directly inside a directory, not its subdirectories"));
+        match files_of(input) {
+            Ok(found) => {
+                for file in found {
+                    let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+                    if seen.insert(identity) {
+                        files.push(file);
+                    }
+                }
             }
-            in_dir
-        } else {
-            vec![input.clone()]
-        };
-        for file in found {
-            let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
-            if seen.insert(identity) {
-                files.push(file);
-            }
+            Err(d) => problems.push(*d),
         }
     }
-    Ok(files)
+    if problems.is_empty() {
+        Ok(files)
+    } else {
+        Err(problems)
+    }
 }
 
-fn default_input() -> Result<PathBuf, Diagnostic> {
+fn files_of(input: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+    let meta = std::fs::metadata(input)
+        .map_err(|e| Diagnostic::error(format!("cannot read `{}`: {}", input.display(), io_reason(&e))))?;
+    if !meta.is_dir() {
+        return Ok(vec![input.to_owned()]);
+    }
+    let in_dir = yaml_files_in(input)?;
+    if in_dir.is_empty() {
+        return Err(Box::new(
+            Diagnostic::error(format!(
+                "directory `{}` holds no `.yaml` or `.yml` file",
+                input.display()
+            ))
+            .help("flowform reads the YAML files directly inside a directory, not its subdirectories"),
+        ));
+    }
+    Ok(in_dir)
+}
+
+fn default_input() -> Result<PathBuf, Box<Diagnostic>> {
     for candidate in [DEFAULT_FILE, DEFAULT_DIR] {
         if Path::new(candidate).exists() {
             return Ok(PathBuf::from(candidate));
         }
     }
-    Err(
+    Err(Box::new(
         Diagnostic::error(format!(
             "no configuration given, and neither `{DEFAULT_FILE}` nor `{DEFAULT_DIR}/` exists here"
         ))
         .help("name the files or directories with `-c`, e.g. `flowform validate -c examples/`"),
-    )
+    ))
 }
 
-fn yaml_files_in(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
-    let unreadable =
-        |e: std::io::Error| Diagnostic::error(format!("cannot read directory `{}`: {}", dir.display(), io_reason(&e)));
+fn yaml_files_in(dir: &Path) -> Result<Vec<PathBuf>, Box<Diagnostic>> {
+    let unreadable = |e: std::io::Error| {
+        Box::new(Diagnostic::error(format!(
+            "cannot read directory `{}`: {}",
+            dir.display(),
+            io_reason(&e)
+        )))
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
@@ -86,13 +110,19 @@ fn yaml_files_in(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
 }
 
 /// Reads a configuration file as UTF-8 text.
-pub fn read(path: &Path) -> Result<String, Diagnostic> {
+pub fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
     let unreadable = |e: std::io::Error| {
-        Diagnostic::error(format!("cannot read `{}`: {}", path.display(), io_reason(&e)))
+        Box::new(Diagnostic::error(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            io_reason(&e)
+        )))
     };
     let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.len() > MAX_FILE {
-        return Err(Diagnostic::error("the file is larger than 256 MiB").in_file(path));
+        return Err(Box::new(
+            Diagnostic::error("the file is larger than 256 MiB").in_file(path),
+        ));
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     String::from_utf8(bytes).map_err(|e| {
@@ -103,8 +133,10 @@ pub fn read(path: &Path) -> Result<String, Diagnostic> {
             .rsplit('\n')
             .next()
             .map_or(0, |l| l.chars().count());
-        Diagnostic::error("the file is not UTF-8 text")
-            .at(path, crate::yaml::Location { line, column })
-            .help("configuration files are UTF-8 YAML")
+        Box::new(
+            Diagnostic::error("the file is not UTF-8 text")
+                .at(path, crate::yaml::Location { line, column })
+                .help("configuration files are UTF-8 YAML"),
+        )
     })
 }

@@ -142,7 +142,9 @@ pub struct LoadOptions {
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
-        LoadOptions { resolve_secrets: true }
+        LoadOptions {
+            resolve_secrets: true,
+        }
     }
 }
 
@@ -156,21 +158,15 @@ pub struct Loaded {
 /// Finds and reads the configuration files named by `inputs` (files or directories; the
 /// default locations when empty) and loads them.
 pub fn load(inputs: &[PathBuf], env: &Environment, options: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let paths = files::discover(inputs).map_err(one)?;
+    let paths = files::discover(inputs)?;
     let mut loader = Loader::new(env, options);
     for path in &paths {
         match files::read(path) {
             Ok(text) => loader.add(path, &text),
-            Err(d) => loader.diagnostics.push(d),
+            Err(d) => loader.diagnostics.push(*d),
         }
     }
     loader.finish()
-}
-
-fn one(d: Diagnostic) -> Diagnostics {
-    let mut all = Diagnostics::default();
-    all.push(d);
-    all
 }
 
 /// Loads configuration text file by file; the unit tests and property tests drive it with
@@ -199,10 +195,8 @@ impl<'a> Loader<'a> {
         let documents = match crate::yaml::parse(text) {
             Ok(documents) => documents,
             Err(e) => {
-                self.diagnostics.push(
-                    Diagnostic::error(format!("invalid YAML: {}", e.message))
-                        .at(path, e.location),
-                );
+                self.diagnostics
+                    .push(Diagnostic::error(format!("invalid YAML: {}", e.message)).at(path, e.location));
                 return;
             }
         };
@@ -247,7 +241,9 @@ impl<'a> Loader<'a> {
             );
             return;
         }
-        self.desired.connections.insert(connection.key.clone(), connection);
+        self.desired
+            .connections
+            .insert(connection.key.clone(), connection);
     }
 
     /// Checks what only the whole set can show, and returns the result.
@@ -315,3 +311,6 @@ fn origin_location(origin: &Origin) -> Location {
         column: origin.column,
     }
 }
+
+#[cfg(test)]
+mod tests;
