@@ -1,0 +1,74 @@
+//! A small builder around the `flowform` binary.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (tests run with it as the working directory unless told otherwise).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// An invocation of the binary with an empty environment: what a test does not set, the
+/// binary does not see.
+pub struct Flowform {
+    command: Command,
+}
+
+pub fn flowform<I, S>(args: I) -> Flowform
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowform"));
+    command.args(args).env_clear().current_dir(root());
+    Flowform { command }
+}
+
+impl Flowform {
+    pub fn env(mut self, key: &str, value: &str) -> Flowform {
+        self.command.env(key, value);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Flowform {
+        self.command.current_dir(dir);
+        self
+    }
+
+    pub fn run(mut self) -> Run {
+        let output = self.command.output().expect("the flowform binary runs");
+        Run { output }
+    }
+}
+
+/// What came of an invocation.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// Asserts the exit code, showing both streams when it differs.
+    pub fn expect_code(self, code: i32) -> Run {
+        assert_eq!(
+            self.code(),
+            Some(code),
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        self
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: they run the real `flowform` binary, as a user would.
+//!
+//! One test binary with a module per command (as casey/just does), so that cargo links it
+//! once. [`common::flowform`] builds an invocation; the modules say what must come of it.
+
+mod common;
+mod examples;
+mod props;
+mod schema;
+mod usage;
+mod validate;

@@ -1,0 +1,70 @@
+//! `flowform schema` and the loader agree: every example passes both, and the bad inputs
+//! that a schema can describe fail both.
+
+use serde_json::Value;
+
+use crate::common::{flowform, root};
+
+fn schema() -> Value {
+    let run = flowform(["schema"]).run().expect_code(0);
+    serde_json::from_str(&run.stdout()).expect("the schema is JSON")
+}
+
+fn documents(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    flowform::yaml::parse(&text)
+        .unwrap()
+        .iter()
+        .filter(|d| d.value != flowform::yaml::Value::Null)
+        .map(flowform::yaml::Node::to_json)
+        .collect()
+}
+
+#[test]
+fn the_schema_is_a_valid_draft_7_schema() {
+    assert!(jsonschema::draft7::meta::is_valid(&schema()));
+}
+
+#[test]
+fn every_example_matches_the_schema() {
+    let validator = jsonschema::draft7::new(&schema()).unwrap();
+    for file in crate::examples::all_example_files() {
+        for doc in documents(&file) {
+            let errors: Vec<String> = validator
+                .iter_errors(&doc)
+                .map(|e| format!("{e} at {}", e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{file}: {errors:#?}");
+        }
+    }
+}
+
+#[test]
+fn bad_inputs_a_schema_can_describe_fail_it_too() {
+    let validator = jsonschema::draft7::new(&schema()).unwrap();
+    for file in [
+        "wrong-types.yaml",
+        "unknown-field.yaml",
+        "missing-sandbox.yaml",
+        "unknown-auth-spec.yaml",
+        "missing-required-params.yaml",
+        "literal-secret.yaml",
+        "bad-url.yaml",
+        "bad-api-version.yaml",
+    ] {
+        for doc in documents(&format!("tests/bad/{file}")) {
+            assert!(!validator.is_valid(&doc), "{file} passes the schema");
+        }
+    }
+}
+
+#[test]
+fn the_committed_schema_is_current() {
+    // The examples point editors at `flowform.schema.json`; it must be what `schema` prints.
+    let committed = std::fs::read_to_string(root().join("flowform.schema.json")).unwrap();
+    let printed = flowform(["schema"]).run().expect_code(0).stdout();
+    assert!(
+        committed == printed,
+        "flowform.schema.json is stale: run `cargo run -- schema > flowform.schema.json`"
+    );
+}
