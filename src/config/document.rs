@@ -69,6 +69,21 @@ struct At<'p> {
     field: &'p str,
 }
 
+impl<'p> At<'p> {
+    /// A field of the connection `key`.
+    fn on(key: &'p str, field: &'p str) -> At<'p> {
+        At {
+            key: Some(key),
+            field,
+        }
+    }
+
+    /// A field outside any connection.
+    fn top(field: &'p str) -> At<'p> {
+        At { key: None, field }
+    }
+}
+
 impl<'a> Reader<'a> {
     fn error(&mut self, at: At<'_>, location: Location, message: impl Into<String>) -> &mut Diagnostic {
         self.diagnostics.push(
@@ -100,16 +115,10 @@ impl<'a> Reader<'a> {
     /// Reads a top-level document: `sandbox`, `connections`, and ignored `x-…` extension keys
     /// (a place for YAML anchors shared by several connections).
     pub fn document(&mut self, doc: &Node) -> Option<Declared> {
-        let top = At { key: None, field: "" };
+        let top = At::top("");
         let fields = self.fields(doc, top, DOCUMENT_FIELDS, "the document", true)?;
         let sandbox = match fields.get("sandbox") {
-            Some(node) => self.sandbox(
-                node,
-                At {
-                    key: None,
-                    field: "sandbox",
-                },
-            ),
+            Some(node) => self.sandbox(node, At::top("sandbox")),
             None => {
                 self.error(top, doc.location, "the document names no `sandbox`")
                     .help = Some(
@@ -122,10 +131,7 @@ impl<'a> Reader<'a> {
         let mut connections = Vec::new();
         match fields.get("connections") {
             Some(node) => {
-                let at = At {
-                    key: None,
-                    field: "connections",
-                };
+                let at = At::top("connections");
                 match &node.value {
                     Value::Mapping(entries) => {
                         for (key_node, value) in entries {
@@ -164,10 +170,7 @@ impl<'a> Reader<'a> {
     }
 
     fn connection_key(&mut self, node: &Node) -> Option<String> {
-        let at = At {
-            key: None,
-            field: "connections",
-        };
+        let at = At::top("connections");
         let Some(key) = node.as_str() else {
             self.error(
                 at,
@@ -202,44 +205,23 @@ impl<'a> Reader<'a> {
         node: &Node,
         sandbox: Option<&str>,
     ) -> Option<Connection> {
-        let here = At {
-            key: Some(key),
-            field: "",
-        };
+        let here = At::on(key, "");
         let fields = self.fields(node, here, CONNECTION_FIELDS, "a connection", false)?;
 
         let name = match fields.get("name") {
-            Some(n) => self.non_empty_string(
-                n,
-                At {
-                    key: Some(key),
-                    field: "name",
-                },
-            ),
+            Some(n) => self.non_empty_string(n, At::on(key, "name")),
             None => {
                 self.error(here, key_location, "missing `name`").help =
                     Some("add `name: …`, the connection's display name in AEP".to_owned());
                 None
             }
         };
-        let description = fields.get("description").and_then(|n| {
-            self.optional_string(
-                n,
-                At {
-                    key: Some(key),
-                    field: "description",
-                },
-            )
-        });
-        let sandbox_override = fields.get("sandbox").and_then(|n| {
-            self.sandbox(
-                n,
-                At {
-                    key: Some(key),
-                    field: "sandbox",
-                },
-            )
-        });
+        let description = fields
+            .get("description")
+            .and_then(|n| self.optional_string(n, At::on(key, "description")));
+        let sandbox_override = fields
+            .get("sandbox")
+            .and_then(|n| self.sandbox(n, At::on(key, "sandbox")));
         // Carry on past a bad spec: the auth block still has mistakes worth reporting.
         let spec_ref = self.spec(key, key_location, &fields);
         let spec = spec_ref.as_ref().and_then(|(_, spec)| *spec);
@@ -283,10 +265,7 @@ impl<'a> Reader<'a> {
         match (fields.get("source"), fields.get("connectionSpec")) {
             (Some(source), Some(_)) => {
                 self.error(
-                    At {
-                        key: Some(key),
-                        field: "source",
-                    },
+                    At::on(key, "source"),
                     source.location,
                     "give either `source` or `connectionSpec`, not both",
                 )
@@ -295,25 +274,15 @@ impl<'a> Reader<'a> {
                 None
             }
             (None, None) => {
-                self.error(
-                    At {
-                        key: Some(key),
-                        field: "",
-                    },
-                    key_location,
-                    "missing `connectionSpec`",
-                )
-                .help = Some(format!(
+                self.error(At::on(key, ""), key_location, "missing `connectionSpec`")
+                    .help = Some(format!(
                     "add `connectionSpec: {{id: {}, version: \"1.0\"}}`, or the shorthand `source: salesforce`",
                     catalog::SALESFORCE_ID
                 ));
                 None
             }
             (Some(source), None) => {
-                let at = At {
-                    key: Some(key),
-                    field: "source",
-                };
+                let at = At::on(key, "source");
                 let name = self.string(source, at)?;
                 match catalog::by_source(&name) {
                     Some(spec) => Some((
@@ -339,29 +308,17 @@ impl<'a> Reader<'a> {
                 }
             }
             (None, Some(node)) => {
-                let at = At {
-                    key: Some(key),
-                    field: "connectionSpec",
-                };
+                let at = At::on(key, "connectionSpec");
                 let fields = self.fields(node, at, SPEC_FIELDS, "`connectionSpec`", false)?;
                 let id = match fields.get("id") {
-                    Some(n) => self.spec_id(
-                        n,
-                        At {
-                            key: Some(key),
-                            field: "connectionSpec.id",
-                        },
-                    ),
+                    Some(n) => self.spec_id(n, At::on(key, "connectionSpec.id")),
                     None => {
                         self.error(at, node.location, "missing `id`");
                         None
                     }
                 }?;
                 let spec = catalog::by_id(&id);
-                let version_at = At {
-                    key: Some(key),
-                    field: "connectionSpec.version",
-                };
+                let version_at = At::on(key, "connectionSpec.version");
                 let version = match (fields.get("version"), spec) {
                     (Some(n), _) => self.non_empty_string(n, version_at)?,
                     (None, Some(spec)) => spec.version.to_owned(),
@@ -397,15 +354,9 @@ impl<'a> Reader<'a> {
     }
 
     fn auth(&mut self, key: &str, node: &Node, spec: Option<&'static ConnectionSpec>) -> Option<Auth> {
-        let at = At {
-            key: Some(key),
-            field: "auth",
-        };
+        let at = At::on(key, "auth");
         let fields = self.fields(node, at, AUTH_FIELDS, "`auth`", false)?;
-        let name_at = At {
-            key: Some(key),
-            field: "auth.specName",
-        };
+        let name_at = At::on(key, "auth.specName");
         let spec_name = match fields.get("specName") {
             Some(n) => self.non_empty_string(n, name_at),
             None => {
@@ -469,10 +420,7 @@ impl<'a> Reader<'a> {
         params_key: Location,
         auth_spec: Option<&'static AuthSpec>,
     ) -> Option<BTreeMap<String, Param>> {
-        let at = At {
-            key: Some(key),
-            field: "auth.params",
-        };
+        let at = At::on(key, "auth.params");
         let Value::Mapping(entries) = &node.value else {
             self.error(
                 at,
@@ -499,10 +447,7 @@ impl<'a> Reader<'a> {
                 continue;
             };
             let field = format!("auth.params.{name}");
-            let at = At {
-                key: Some(key),
-                field: &field,
-            };
+            let at = At::on(key, &field);
             let param_spec = auth_spec.and_then(|a| a.param(name));
             if let (Some(auth_spec), None) = (auth_spec, param_spec) {
                 let names: Vec<&str> = auth_spec.params.iter().map(|p| p.name).collect();
@@ -719,10 +664,7 @@ impl<'a> Reader<'a> {
         auth: Option<&Auth>,
         spec: Option<&'static ConnectionSpec>,
     ) -> Option<crate::config::Lifecycle> {
-        let at = At {
-            key: Some(key),
-            field: "lifecycle",
-        };
+        let at = At::on(key, "lifecycle");
         let fields = self.fields(node, at, LIFECYCLE_FIELDS, "`lifecycle`", false)?;
         let protect = match fields.get("protect") {
             Some(n) => match &n.value {
@@ -733,10 +675,7 @@ impl<'a> Reader<'a> {
                         None => other.kind().to_owned(),
                     };
                     self.error(
-                        At {
-                            key: Some(key),
-                            field: "lifecycle.protect",
-                        },
+                        At::on(key, "lifecycle.protect"),
                         n.location,
                         format!("expected `true` or `false`, found {found}"),
                     )
@@ -749,10 +688,7 @@ impl<'a> Reader<'a> {
         let mut ignore_changes = BTreeSet::new();
         let mut valid = true;
         if let Some(n) = fields.get("ignoreChanges") {
-            let at = At {
-                key: Some(key),
-                field: "lifecycle.ignoreChanges",
-            };
+            let at = At::on(key, "lifecycle.ignoreChanges");
             let Value::Sequence(items) = &n.value else {
                 self.error(
                     at,
@@ -812,20 +748,14 @@ impl<'a> Reader<'a> {
     }
 
     fn import(&mut self, key: &str, node: &Node) -> Option<String> {
-        let at = At {
-            key: Some(key),
-            field: "import",
-        };
+        let at = At::on(key, "import");
         let fields = self.fields(node, at, IMPORT_FIELDS, "`import`", false)?;
         let Some(id_node) = fields.get("id") else {
             self.error(at, node.location, "missing `id`").help =
                 Some("write `import: {id: <the connection's id in AEP>}`".to_owned());
             return None;
         };
-        let id_at = At {
-            key: Some(key),
-            field: "import.id",
-        };
+        let id_at = At::on(key, "import.id");
         let id = self.non_empty_string(id_node, id_at)?;
         if !is_uuid(&id) {
             self.error(id_at, id_node.location, format!("`{id}` is not a connection id"))
