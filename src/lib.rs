@@ -31,6 +31,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
+pub mod emulator;
 pub mod schema;
 pub mod secret;
 pub mod settings;

@@ -6,8 +6,10 @@ use flowform::settings::Environment;
 
 fn main() -> ExitCode {
     let env = Environment::from_process();
-    let mut out = std::io::stdout().lock();
-    let mut err = std::io::stderr().lock();
+    // Not locked for the whole run: the emulator's request log writes to stderr from other
+    // threads.
+    let mut out = std::io::stdout();
+    let mut err = std::io::stderr();
     let result = cli::run(
         std::env::args_os(),
         &env,

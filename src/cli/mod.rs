@@ -5,6 +5,7 @@
 //! and progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for
 //! "changes present" (`plan --detailed-exitcode`), which is why usage errors are not 2 here.
 
+mod emulator;
 mod schema;
 mod validate;
 
@@ -33,6 +34,8 @@ enum Command {
     Validate(validate::Args),
     /// Print the JSON Schema of the configuration format (for editors)
     Schema(schema::Args),
+    /// Serve a Flow Service emulator (AEP's connection API and IMS) until interrupted
+    Emulator(Box<emulator::Args>),
 }
 
 /// How the process should exit.
@@ -76,5 +79,6 @@ pub fn run(
     match cli.command {
         Command::Validate(args) => validate::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),
+        Command::Emulator(args) => emulator::run(&args, io),
     }
 }

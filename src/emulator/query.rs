@@ -1,0 +1,403 @@
+//! The query language of `GET /connections`: `property` filters, `orderby`, `limit`,
+//! `count` and `continuationToken`, with AEP's error codes for each mistake
+//! (flow-service-notes §3).
+
+use std::cmp::Ordering;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use super::errors::ApiError;
+use super::store::Connection;
+
+/// The largest page AEP returns.
+pub const MAX_LIMIT: usize = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Id,
+    Name,
+    Description,
+    SpecId,
+    State,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl Field {
+    fn parse(name: &str) -> Option<Field> {
+        Some(match name {
+            "id" => Field::Id,
+            "name" => Field::Name,
+            "description" => Field::Description,
+            "connectionSpec.id" => Field::SpecId,
+            "state" => Field::State,
+            "createdAt" => Field::CreatedAt,
+            "updatedAt" => Field::UpdatedAt,
+            _ => return None,
+        })
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, Field::CreatedAt | Field::UpdatedAt)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    Eq,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+/// One `property=field<op>value[,value…]` filter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub field: Field,
+    pub op: Op,
+    pub values: Vec<String>,
+}
+
+fn invalid(code: u16, detail: impl Into<String>) -> ApiError {
+    ApiError::flow(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+}
+
+impl Filter {
+    pub fn parse(expr: &str) -> Result<Filter, ApiError> {
+        const OPS: [(&str, Option<Op>); 7] = [
+            ("==", Some(Op::Eq)),
+            (">=", Some(Op::Ge)),
+            ("<=", Some(Op::Le)),
+            ("!=", None),
+            ("~", None),
+            (">", Some(Op::Gt)),
+            ("<", Some(Op::Lt)),
+        ];
+        let found = OPS
+            .iter()
+            .filter_map(|(text, op)| expr.find(text).map(|i| (i, *text, *op)))
+            .min_by_key(|(i, text, _)| (*i, std::cmp::Reverse(text.len())));
+        let Some((at, text, op)) = found else {
+            return Err(invalid(1450, format!("Invalid operator in property '{expr}'")));
+        };
+        let op = match (text, op) {
+            ("~", _) => return Err(invalid(1440, "Operator '~' is not implemented")),
+            (_, Some(op)) => op,
+            (text, None) => return Err(invalid(1450, format!("Invalid operator '{text}'"))),
+        };
+        let name = &expr[..at];
+        let Some(field) = Field::parse(name) else {
+            return Err(invalid(
+                1451,
+                format!("Invalid params: property '{name}' cannot be filtered"),
+            ));
+        };
+        let values: Vec<String> = expr[at + text.len()..]
+            .split(',')
+            .map(|v| v.trim().trim_matches('"').to_owned())
+            .collect();
+        if values.iter().any(String::is_empty) {
+            return Err(invalid(1453, format!("Empty value in property '{expr}'")));
+        }
+        if op != Op::Eq && values.len() > 1 {
+            return Err(invalid(
+                1443,
+                format!("Operator '{text}' is not allowed for multiple values"),
+            ));
+        }
+        if op != Op::Eq && !field.is_numeric() {
+            return Err(invalid(
+                1450,
+                format!("Operator '{text}' is not allowed for property '{name}'"),
+            ));
+        }
+        if field.is_numeric() && values.iter().any(|v| v.parse::<i64>().is_err()) {
+            return Err(invalid(1452, format!("Invalid value in property '{expr}'")));
+        }
+        if field == Field::State
+            && let Some(bad) = values
+                .iter()
+                .find(|v| !["enabled", "disabled", "initializing"].contains(&v.as_str()))
+        {
+            return Err(invalid(
+                1456,
+                format!(
+                    "State {bad} is not a valid value. Allowed values are [enabled, disabled, initializing]"
+                ),
+            ));
+        }
+        Ok(Filter { field, op, values })
+    }
+
+    pub fn matches(&self, c: &Connection) -> bool {
+        let text = |v: &str| -> bool {
+            match self.field {
+                Field::Id => c.id == v,
+                Field::Name => c.name == v,
+                Field::Description => c.description.as_deref() == Some(v),
+                Field::SpecId => c.spec_id.eq_ignore_ascii_case(v),
+                Field::State => c.state.as_str() == v,
+                Field::CreatedAt | Field::UpdatedAt => false,
+            }
+        };
+        if self.field.is_numeric() {
+            let actual = if self.field == Field::CreatedAt {
+                c.created_at
+            } else {
+                c.updated_at
+            };
+            return self
+                .values
+                .iter()
+                .filter_map(|v| v.parse::<i64>().ok())
+                .any(|v| match self.op {
+                    Op::Eq => actual == v,
+                    Op::Gt => actual > v,
+                    Op::Lt => actual < v,
+                    Op::Ge => actual >= v,
+                    Op::Le => actual <= v,
+                });
+        }
+        self.values.iter().any(|v| text(v))
+    }
+}
+
+/// The order of a listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Order {
+    /// The default: most recently created or updated first.
+    #[serde(rename = "-updatedAt")]
+    UpdatedDesc,
+    #[serde(rename = "updatedAt")]
+    UpdatedAsc,
+    #[serde(rename = "name")]
+    NameAsc,
+    #[serde(rename = "-name")]
+    NameDesc,
+}
+
+impl Order {
+    pub fn parse(text: &str) -> Result<Order, ApiError> {
+        Ok(match text.trim() {
+            "name" | "+name" => Order::NameAsc,
+            "-name" => Order::NameDesc,
+            "updatedAt" | "+updatedAt" => Order::UpdatedAsc,
+            "-updatedAt" => Order::UpdatedDesc,
+            other => {
+                return Err(invalid(
+                    1432,
+                    format!("Invalid orderby '{other}': supported are name, -name, updatedAt, -updatedAt"),
+                ));
+            }
+        })
+    }
+
+    pub fn compare(self, a: &Key, b: &Key) -> Ordering {
+        let natural = a.cmp(b);
+        match self {
+            Order::UpdatedDesc | Order::NameDesc => natural.reverse(),
+            Order::UpdatedAsc | Order::NameAsc => natural,
+        }
+    }
+
+    /// Whether `key` comes after `cursor` in this order.
+    pub fn follows(self, key: &Key, cursor: &Key) -> bool {
+        self.compare(key, cursor) == Ordering::Greater
+    }
+}
+
+/// A connection's position in an order: its sequence number, or its name (then id).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Key {
+    Seq(u64),
+    Name(String, String),
+}
+
+/// What a continuation token carries: everything needed for the next page, so that a
+/// client may follow `_links.next.href` alone or resend its own parameters with the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The emulator run that issued it (tokens do not outlive a restart).
+    #[serde(rename = "e")]
+    pub epoch: u64,
+    #[serde(rename = "s")]
+    pub snapshot: u64,
+    #[serde(rename = "o")]
+    pub order: Order,
+    #[serde(rename = "k")]
+    pub after: Key,
+    #[serde(rename = "p")]
+    pub properties: Vec<String>,
+    #[serde(rename = "l")]
+    pub limit: usize,
+    /// When it was issued (ms), for expiry.
+    #[serde(rename = "t")]
+    pub issued: i64,
+}
+
+impl Cursor {
+    /// Base64 with padding: real tokens contain `=` too, and a client that cuts the token
+    /// out of an href at the first `=` (as aepp does) breaks on them, as it should in a test.
+    pub fn encode(&self) -> String {
+        base64_encode(&serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(token: &str) -> Result<Cursor, ApiError> {
+        let bad = || invalid(1451, "Invalid params: the continuation token is not valid");
+        let bytes = base64_decode(token).ok_or_else(bad)?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+}
+
+/// The parameters of one `GET /connections`.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    pub properties: Vec<String>,
+    pub filters: Vec<Filter>,
+    pub order: Option<Order>,
+    pub limit: Option<usize>,
+    pub count: bool,
+    pub token: Option<String>,
+}
+
+impl ListParams {
+    pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
+        let mut params = ListParams::default();
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                "property" => {
+                    params.filters.push(Filter::parse(&value)?);
+                    params.properties.push(value.into_owned());
+                }
+                "orderby" => params.order = Some(Order::parse(&value)?),
+                "limit" => match value.parse::<usize>() {
+                    Ok(n) if n > 0 => params.limit = Some(n.min(MAX_LIMIT)),
+                    _ => {
+                        return Err(invalid(
+                            1451,
+                            format!("Invalid params: limit '{value}' is not a positive number"),
+                        ));
+                    }
+                },
+                "count" => match value.as_ref() {
+                    "true" => params.count = true,
+                    "false" => params.count = false,
+                    _ => {
+                        return Err(invalid(
+                            1451,
+                            format!("Invalid params: count '{value}' is not a boolean"),
+                        ));
+                    }
+                },
+                "continuationToken" => params.token = Some(value.into_owned()),
+                // Other parameters are not connections' business; AEP ignores them too.
+                _ => {}
+            }
+        }
+        if params.count && params.limit.is_some() {
+            return Err(invalid(
+                1401,
+                "The limit and count parameters cannot be given together in the same request",
+            ));
+        }
+        Ok(params)
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = BASE64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_like_aep() {
+        let f = Filter::parse("connectionSpec.id==a,b").unwrap();
+        assert_eq!(
+            (f.field, f.op, f.values.clone()),
+            (Field::SpecId, Op::Eq, vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            Filter::parse("name==\"salesforce\"").unwrap().values,
+            vec!["salesforce"]
+        );
+        assert_eq!(Filter::parse("createdAt>=5").unwrap().op, Op::Ge);
+        let code = |expr: &str| match Filter::parse(expr).unwrap_err() {
+            ApiError::Flow { code, .. } => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code("name~x"), 1440);
+        assert_eq!(code("name!=x"), 1450);
+        assert_eq!(code("name"), 1450);
+        assert_eq!(code("colour==red"), 1451);
+        assert_eq!(code("name=="), 1453);
+        assert_eq!(code("createdAt<=1,2"), 1443);
+        assert_eq!(code("createdAt>=soon"), 1452);
+        assert_eq!(code("state==deleted"), 1456);
+    }
+
+    #[test]
+    fn tokens_round_trip_and_carry_padding() {
+        for len in 0..10 {
+            let bytes: Vec<u8> = (0..len).map(|i| i * 37).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
+        }
+        let cursor = Cursor {
+            epoch: 1,
+            snapshot: 9,
+            order: Order::NameDesc,
+            after: Key::Name("a b".into(), "id".into()),
+            properties: vec!["name==x".into()],
+            limit: 100,
+            issued: 5,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(Cursor::decode("not base64!").is_err());
+    }
+
+    #[test]
+    fn count_and_limit_exclude_each_other() {
+        assert!(ListParams::parse(Some("count=true&limit=5")).is_err());
+        let p =
+            ListParams::parse(Some("limit=500&property=state%3D%3Denabled&property=name==a%20b")).unwrap();
+        assert_eq!(p.limit, Some(MAX_LIMIT));
+        assert_eq!(p.filters[1].values, vec!["a b"]);
+    }
+}
