@@ -4,6 +4,7 @@
 //! once. [`common::flowform`] builds an invocation; the modules say what must come of it.
 
 mod common;
+mod emulator;
 mod examples;
 mod props;
 mod schema;

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use super::errors::ApiError;
 use super::http::Caller;
 use super::query::{Cursor, ListParams, MAX_LIMIT, Order};
-use super::store::{CURSOR_LIFETIME_MS, Connection, State as ConnState, Store};
+use super::store::{CURSOR_LIFETIME_MS, Connection, State as ConnState, Store, Walk};
 use super::{FLOW_BASE, PageStyle, Shared, lock, specs};
 use crate::catalog::{AuthSpec, ConnectionSpec};
 
@@ -161,15 +161,14 @@ pub async fn list(
         .limit
         .or(cursor.as_ref().map(|c| c.limit))
         .unwrap_or(MAX_LIMIT);
-    let page = store.page(
-        &caller.org,
-        &caller.sandbox,
-        &filters,
+    let walk = Walk {
+        filters: &filters,
         order,
         snapshot,
         after,
         limit,
-    );
+    };
+    let page = store.page(&caller.org, &caller.sandbox, &walk);
     let mut extra = Map::new();
     if let Some(last) = page.next {
         let token = Cursor {
@@ -360,12 +359,12 @@ fn validate_create(body: &Value) -> Result<NewConnection, ApiError> {
     })
 }
 
+/// Params that are not secret, and digests of those that are.
+type Split = (Map<String, Value>, BTreeMap<String, String>);
+
 /// Checks params against the auth spec's schema (`required`, string types) and separates
 /// the secrets, which are kept only as digests.
-fn split_params(
-    auth: &AuthSpec,
-    given: Map<String, Value>,
-) -> Result<(Map<String, Value>, BTreeMap<String, String>), ApiError> {
+fn split_params(auth: &AuthSpec, given: Map<String, Value>) -> Result<Split, ApiError> {
     for p in auth.params {
         match given.get(p.name) {
             None | Some(Value::Null) if p.required => {

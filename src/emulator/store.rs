@@ -170,6 +170,17 @@ pub struct Store {
     pending: BTreeSet<(i64, String)>,
 }
 
+/// Which page to read: the connections that match every filter, in `order`, as they stood at
+/// sequence number `snapshot`, starting after `after`, at most `limit` of them.
+#[derive(Clone, Copy, Debug)]
+pub struct Walk<'a> {
+    pub filters: &'a [Filter],
+    pub order: Order,
+    pub snapshot: u64,
+    pub after: Option<&'a Key>,
+    pub limit: usize,
+}
+
 /// One page of a listing.
 pub struct Page<'a> {
     pub items: Vec<&'a Connection>,
@@ -184,6 +195,10 @@ impl Store {
 
     pub fn len(&self) -> usize {
         self.located.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.located.is_empty()
     }
 
     pub fn next_seq(&mut self) -> u64 {
@@ -294,18 +309,15 @@ impl Store {
         self.partitions.get(&(org.to_owned(), sandbox.to_owned()))
     }
 
-    /// One page of the sandbox's connections that match every filter, in `order`, as they
-    /// stood at sequence number `snapshot`, starting after `after`.
-    pub fn page(
-        &self,
-        org: &str,
-        sandbox: &str,
-        filters: &[Filter],
-        order: Order,
-        snapshot: u64,
-        after: Option<&Key>,
-        limit: usize,
-    ) -> Page<'_> {
+    /// One page of the sandbox's connections, as `walk` describes it.
+    pub fn page(&self, org: &str, sandbox: &str, walk: &Walk<'_>) -> Page<'_> {
+        let Walk {
+            filters,
+            order,
+            snapshot,
+            after,
+            limit,
+        } = *walk;
         let Some(part) = self.partition(org, sandbox) else {
             return Page {
                 items: Vec::new(),

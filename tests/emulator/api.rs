@@ -1,0 +1,224 @@
+//! A small client for talking to an in-process emulator in tests.
+
+use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform::emulator::{Emulator, Options};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+pub const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `FLOW-NNNN-SSS` code of a Flow Service error.
+    pub fn flow_code(&self) -> String {
+        let t = self.body["type"].as_str().unwrap_or_default();
+        t.rsplit('/').next().unwrap_or_default().to_owned()
+    }
+
+    pub fn expect(self, status: u16) -> Reply {
+        assert_eq!(self.status.as_u16(), status, "{:#}", self.body);
+        self
+    }
+}
+
+pub struct Api {
+    pub emulator: Emulator,
+    pub http: reqwest::Client,
+    pub token: String,
+    pub org: String,
+    pub sandbox: String,
+}
+
+/// A Basic Authentication Salesforce body.
+pub fn basic(name: &str) -> Value {
+    json!({
+        "name": name,
+        "description": "a test connection",
+        "connectionSpec": {"id": SF, "version": "1.0"},
+        "auth": {"specName": "Basic Authentication", "params": {
+            "environmentUrl": "https://acme.my.salesforce.com",
+            "username": "u", "password": "hunter2", "securityToken": "tok-123"}}
+    })
+}
+
+pub fn jwt(name: &str) -> Value {
+    json!({
+        "name": name,
+        "connectionSpec": {"id": SF, "version": "1.0"},
+        "auth": {"specName": "OAuth2 JWT Token Credential", "params": {
+            "jwtToken": "jwt-secret", "clientId": "c", "clientSecret": "cs",
+            "instanceUrl": "https://acme.my.salesforce.com"}}
+    })
+}
+
+impl Api {
+    pub async fn start() -> Api {
+        Api::with(Options {
+            seed: Some(42),
+            ..Options::default()
+        })
+        .await
+    }
+
+    pub async fn with(options: Options) -> Api {
+        let emulator = Emulator::start(options).await.expect("the emulator starts");
+        let http = reqwest::Client::new();
+        let token = token(&http, &emulator.base_url(), DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
+        Api {
+            emulator,
+            http,
+            token,
+            org: DEMO_ORG.to_owned(),
+            sandbox: "prod".to_owned(),
+        }
+    }
+
+    pub fn flow(&self, path: &str) -> String {
+        format!("{}{path}", self.emulator.flow_url())
+    }
+
+    /// A Flow Service request with every header a client sends.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .http
+            .request(method, self.flow(path))
+            .bearer_auth(&self.token)
+            .header("x-api-key", DEMO_CLIENT_ID)
+            .header("x-gw-ims-org-id", &self.org)
+            .header("x-sandbox-name", &self.sandbox);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request.send().await.expect("the request is answered")).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn create(&self, body: &Value) -> (String, Option<String>) {
+        let r = self.post("/connections", body).await.expect(201);
+        let etag = r.body["etag"].as_str().map(str::to_owned);
+        (r.body["id"].as_str().unwrap().to_owned(), etag)
+    }
+
+    pub async fn patch(&self, id: &str, etag: &str, ops: &Value) -> Reply {
+        self.call_with(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            Some(ops),
+            &[("if-match", etag)],
+        )
+        .await
+    }
+
+    pub async fn item(&self, id: &str) -> Value {
+        let r = self.get(&format!("/connections/{id}")).await.expect(200);
+        r.body["items"][0].clone()
+    }
+
+    /// An admin endpoint (`/__emulator/…`).
+    pub async fn admin(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}/__emulator{path}", self.emulator.base_url()));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request.send().await.expect("the admin request is answered")).await
+    }
+
+    /// Requests counted for a method and route (relative to the Flow Service base).
+    pub async fn count(&self, method: &str, route: &str) -> u64 {
+        let stats = self.admin(Method::GET, "/stats", None).await.body;
+        let route = format!("/data/foundation/flowservice{route}");
+        stats["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == method && r["route"] == route.as_str())
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum()
+    }
+
+    /// Every stored connection, as the admin dump shows them.
+    pub async fn stored(&self) -> Vec<Value> {
+        self.admin(Method::GET, "/connections", None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn advance_clock(&self, ms: i64) {
+        self.admin(Method::POST, "/clock", Some(&json!({"advanceMs": ms})))
+            .await
+            .expect(200);
+    }
+
+    pub async fn script(&self, method: &str, fault: &str) {
+        let body = json!({"method": method, "fault": fault});
+        self.admin(Method::POST, "/faults/script", Some(&body))
+            .await
+            .expect(200);
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("the body arrives");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).expect("the body is JSON")
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub async fn token(http: &reqwest::Client, base: &str, id: &str, secret: &str) -> String {
+    let response = http
+        .post(format!("{base}/ims/token/v3"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=openid,AdobeID"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let r = reply(response).await.expect(200);
+    r.body["access_token"].as_str().unwrap().to_owned()
+}

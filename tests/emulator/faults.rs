@@ -1,0 +1,164 @@
+//! Fault injection, by share and by script, and its repeatability under a seed.
+
+use std::time::{Duration, Instant};
+
+use flowform::emulator::Options;
+use flowform::emulator::faults::FaultSettings;
+use reqwest::Method;
+use serde_json::json;
+
+use super::api::{Api, basic};
+
+#[tokio::test]
+async fn latency_is_added_to_every_flow_request() {
+    let api = Api::with(Options {
+        faults: FaultSettings {
+            latency_ms: 150,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let started = Instant::now();
+    api.get("/connections").await.expect(200);
+    // A lower bound only: the emulator must not answer before its latency has passed.
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[tokio::test]
+async fn rate_limits_carry_retry_after() {
+    let api = Api::start().await;
+    let settings = json!({"rateLimit": 1.0, "retryAfterS": 7});
+    api.admin(Method::PUT, "/faults", Some(&settings))
+        .await
+        .expect(200);
+    let r = api.get("/connections").await.expect(429);
+    assert_eq!(r.header("retry-after"), Some("7"));
+    assert_eq!(r.body["error_code"], "429050");
+    api.admin(Method::PUT, "/faults", Some(&json!({})))
+        .await
+        .expect(200);
+    api.get("/connections").await.expect(200);
+}
+
+#[tokio::test]
+async fn server_errors_and_unavailability() {
+    let api = Api::start().await;
+    api.script("GET", "server-error").await;
+    api.script("GET", "unavailable").await;
+    assert_eq!(
+        api.get("/connections").await.expect(500).flow_code(),
+        "FLOW-1102-500"
+    );
+    assert_eq!(
+        api.get("/connections").await.expect(503).flow_code(),
+        "FLOW-1103-503"
+    );
+    api.get("/connections").await.expect(200);
+}
+
+#[tokio::test]
+async fn commit_then_fail_creates_the_connection_and_answers_500() {
+    let api = Api::start().await;
+    api.script("POST", "commit-then-fail").await;
+    api.post("/connections", &basic("committed")).await.expect(500);
+    assert_eq!(api.stored().await.len(), 1, "the POST was carried out");
+    assert_eq!(api.count("POST", "/connections").await, 1);
+}
+
+#[tokio::test]
+async fn commit_then_drop_creates_the_connection_and_drops_the_response() {
+    let api = Api::start().await;
+    api.script("POST", "commit-then-drop").await;
+    let response = api
+        .http
+        .post(api.flow("/connections"))
+        .bearer_auth(&api.token)
+        .header("x-api-key", flowform::emulator::ims::DEMO_CLIENT_ID)
+        .header("x-gw-ims-org-id", &api.org)
+        .json(&basic("dropped"))
+        .send()
+        .await;
+    let failed = match response {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(failed, "the client never gets a whole answer");
+    assert_eq!(api.stored().await.len(), 1, "the POST was carried out");
+}
+
+#[tokio::test]
+async fn commit_then_fail_applies_patches_too() {
+    let api = Api::start().await;
+    let (id, etag) = api.create(&basic("before")).await;
+    api.script("PATCH", "commit-then-fail").await;
+    api.patch(
+        &id,
+        &etag.clone().unwrap(),
+        &json!([{"op": "replace", "path": "/name", "value": "after"}]),
+    )
+    .await
+    .expect(500);
+    let item = api.item(&id).await;
+    assert_eq!(item["name"], "after");
+    assert_ne!(item["etag"].as_str(), etag.as_deref());
+}
+
+#[tokio::test]
+async fn hangs_outlast_client_timeouts() {
+    let api = Api::start().await;
+    api.script("GET", "hang").await;
+    let result = api
+        .http
+        .get(api.flow("/connections"))
+        .bearer_auth(&api.token)
+        .header("x-api-key", flowform::emulator::ims::DEMO_CLIENT_ID)
+        .header("x-gw-ims-org-id", &api.org)
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(result.unwrap_err().is_timeout());
+    // Shutting down does not wait out the hang.
+    tokio::time::timeout(Duration::from_secs(30), api.emulator.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn shares_are_repeatable_under_a_seed() {
+    async fn outcomes(seed: u64) -> Vec<u16> {
+        let api = Api::with(Options {
+            seed: Some(seed),
+            faults: FaultSettings {
+                rate_limit: 0.3,
+                server_error: 0.2,
+                ..FaultSettings::default()
+            },
+            ..Options::default()
+        })
+        .await;
+        let mut statuses = Vec::new();
+        for _ in 0..40 {
+            statuses.push(api.get("/connections").await.status.as_u16());
+        }
+        statuses
+    }
+    let (a, b) = (outcomes(9).await, outcomes(9).await);
+    assert_eq!(a, b);
+    assert!(a.contains(&429) && a.contains(&500) && a.contains(&200), "{a:?}");
+}
+
+#[tokio::test]
+async fn fault_settings_are_validated() {
+    let api = Api::start().await;
+    api.admin(Method::PUT, "/faults", Some(&json!({"rateLimit": 2.0})))
+        .await
+        .expect(400);
+    api.admin(Method::PUT, "/faults", Some(&json!({"rateLimt": 0.5})))
+        .await
+        .expect(400);
+    api.admin(Method::POST, "/faults/script", Some(&json!({"fault": "explode"})))
+        .await
+        .expect(400);
+}
