@@ -23,9 +23,11 @@
 //! - [`schema`]: the configuration format as a JSON Schema, for editors.
 //! - [`settings`]: the process environment, read once and passed down.
 //! - [`cli`]: the commands, each a thin adapter over one of the above.
+//! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
+//!   offline trials. Nothing in the product depends on it but the commands that start it.
 //!
-//! Still to come (see the issues): the Flow Service emulator, the API client (`flow`), the
-//! state store (`state`), the planner (`plan`) and the applier (`apply`).
+//! Still to come (see the issues): the API client (`flow`), the state store (`state`), the
+//! planner (`plan`) and the applier (`apply`).
 
 pub mod catalog;
 pub mod cli;
