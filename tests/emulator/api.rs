@@ -93,6 +93,16 @@ impl Api {
         self.call_with(method, path, body, &[]).await
     }
 
+    /// A request with the token, API key, organization and sandbox headers set.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.flow(path))
+            .bearer_auth(&self.token)
+            .header("x-api-key", DEMO_CLIENT_ID)
+            .header("x-gw-ims-org-id", &self.org)
+            .header("x-sandbox-name", &self.sandbox)
+    }
+
     pub async fn call_with(
         &self,
         method: Method,
@@ -100,13 +110,7 @@ impl Api {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
-        let mut request = self
-            .http
-            .request(method, self.flow(path))
-            .bearer_auth(&self.token)
-            .header("x-api-key", DEMO_CLIENT_ID)
-            .header("x-gw-ims-org-id", &self.org)
-            .header("x-sandbox-name", &self.sandbox);
+        let mut request = self.request(method, path);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

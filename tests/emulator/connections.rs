@@ -129,11 +129,7 @@ async fn malformed_wrongly_typed_and_huge_bodies_get_400s() {
     let api = Api::start().await;
     let send = |body: Vec<u8>, content_type: &'static str| {
         let request = api
-            .http
-            .post(api.flow("/connections"))
-            .bearer_auth(&api.token)
-            .header("x-api-key", flowform::emulator::ims::DEMO_CLIENT_ID)
-            .header("x-gw-ims-org-id", &api.org)
+            .request(Method::POST, "/connections")
             .header("content-type", content_type)
             .body(body);
         async move { reply(request.send().await.unwrap()).await }

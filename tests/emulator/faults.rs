@@ -71,11 +71,7 @@ async fn commit_then_drop_creates_the_connection_and_drops_the_response() {
     let api = Api::start().await;
     api.script("POST", "commit-then-drop").await;
     let response = api
-        .http
-        .post(api.flow("/connections"))
-        .bearer_auth(&api.token)
-        .header("x-api-key", flowform::emulator::ims::DEMO_CLIENT_ID)
-        .header("x-gw-ims-org-id", &api.org)
+        .request(Method::POST, "/connections")
         .json(&basic("dropped"))
         .send()
         .await;
@@ -109,11 +105,7 @@ async fn hangs_outlast_client_timeouts() {
     let api = Api::start().await;
     api.script("GET", "hang").await;
     let result = api
-        .http
-        .get(api.flow("/connections"))
-        .bearer_auth(&api.token)
-        .header("x-api-key", flowform::emulator::ims::DEMO_CLIENT_ID)
-        .header("x-gw-ims-org-id", &api.org)
+        .request(Method::GET, "/connections")
         .timeout(Duration::from_millis(300))
         .send()
         .await;
