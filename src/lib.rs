@@ -23,17 +23,22 @@
 //! - [`schema`]: the configuration format as a JSON Schema, for editors.
 //! - [`settings`]: the process environment, read once and passed down.
 //! - [`cli`]: the commands, each a thin adapter over one of the above.
+//! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
+//!   retries that never duplicate a create, pagination, live checks against connection specs.
+//! - [`log`]: leveled progress on stderr (`-v`…`-vvv`), never a secret.
 //! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
 //!   offline trials. Nothing in the product depends on it but the commands that start it.
 //!
-//! Still to come (see the issues): the API client (`flow`), the state store (`state`), the
-//! planner (`plan`) and the applier (`apply`).
+//! Still to come (see the issues): the state store (`state`), the planner (`plan`) and the
+//! applier (`apply`).
 
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod emulator;
+pub mod flow;
+pub mod log;
 pub mod schema;
 pub mod secret;
 pub mod settings;

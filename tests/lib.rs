@@ -3,9 +3,11 @@
 //! One test binary with a module per command (as casey/just does), so that cargo links it
 //! once. [`common::flowform`] builds an invocation; the modules say what must come of it.
 
+mod client;
 mod common;
 mod emulator;
 mod examples;
+mod live;
 mod props;
 mod schema;
 mod usage;

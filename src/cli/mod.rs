@@ -26,6 +26,37 @@ use crate::settings::Environment;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// More detail on stderr: -v decisions, -vv every request, -vvv retries and tokens
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+}
+
+/// Where AEP is and how hard to push it; shared by the commands that talk to it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientArgs {
+    /// Flow Service base URL [env: FLOWFORM_ENDPOINT] [default: https://platform.adobe.io/data/foundation/flowservice]
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// IMS base URL for OAuth server-to-server tokens [env: AEP_IMS_URL] [default: https://ims-na1.adobelogin.com]
+    #[arg(long, value_name = "URL")]
+    pub ims_url: Option<String>,
+    /// Requests to AEP in flight at most (the limit halves on 429 and recovers)
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// Requests to AEP per second at most
+    #[arg(long, value_name = "N")]
+    pub requests_per_second: Option<f64>,
+}
+
+impl ClientArgs {
+    pub fn overrides(&self) -> crate::flow::settings::Overrides {
+        crate::flow::settings::Overrides {
+            endpoint: self.endpoint.clone(),
+            ims_url: self.ims_url.clone(),
+            parallelism: self.parallelism,
+            requests_per_second: self.requests_per_second,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +107,7 @@ pub fn run(
             return Ok(exit);
         }
     };
+    crate::log::set_level(cli.verbose);
     match cli.command {
         Command::Validate(args) => validate::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),

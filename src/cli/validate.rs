@@ -1,11 +1,14 @@
 //! `flowform validate`: load the configuration and report every problem, touching nothing.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use super::{Exit, Io};
 use crate::catalog;
 use crate::config::{self, Desired, LoadOptions};
+use crate::diagnostic::Diagnostics;
+use crate::flow::settings::Settings;
+use crate::flow::{Client, specs};
 use crate::settings::Environment;
 
 #[derive(Debug, clap::Args)]
@@ -16,30 +19,85 @@ pub struct Args {
     /// Check secret references' syntax without resolving them (for runs without the secrets)
     #[arg(long)]
     pub skip_secrets: bool,
+    /// Also check against AEP's live connection specs (needs credentials)
+    #[arg(long)]
+    pub live: bool,
+    #[command(flatten)]
+    pub client: super::ClientArgs,
 }
 
 pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
     let options = LoadOptions {
         resolve_secrets: !args.skip_secrets,
     };
-    match config::load(&args.config, env, &options) {
-        Ok(loaded) => {
-            for warning in loaded.warnings.iter() {
-                writeln!(io.err, "{warning}\n")?;
+    let loaded = match config::load(&args.config, env, &options) {
+        Ok(loaded) => loaded,
+        Err(diagnostics) => return report(&diagnostics, io),
+    };
+    for warning in loaded.warnings.iter() {
+        writeln!(io.err, "{warning}\n")?;
+    }
+    if args.live {
+        let settings = match Settings::from_env(env, &args.client.overrides()) {
+            Ok(settings) => settings,
+            Err(e) => {
+                writeln!(io.err, "error: {e}")?;
+                return Ok(Exit::Failure);
             }
-            for line in summary(&loaded.desired) {
-                writeln!(io.out, "{line}")?;
-            }
-            Ok(Exit::Success)
+        };
+        let client = Client::new(settings)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let diagnostics = runtime.block_on(check_live(&client, &loaded.desired))?;
+        crate::info!(
+            "checked against {} live connection specs in {} requests",
+            count_specs(&loaded.desired),
+            client.requests()
+        );
+        if diagnostics.has_errors() {
+            return report(&diagnostics, io);
         }
-        Err(diagnostics) => {
-            write!(io.err, "{diagnostics}")?;
-            let errors = diagnostics.error_count();
-            let plural = if errors == 1 { "" } else { "s" };
-            writeln!(io.err, "\nerror: the configuration has {errors} error{plural}")?;
-            Ok(Exit::Failure)
+        for warning in diagnostics.iter() {
+            writeln!(io.err, "{warning}\n")?;
         }
     }
+    for line in summary(&loaded.desired) {
+        writeln!(io.out, "{line}")?;
+    }
+    Ok(Exit::Success)
+}
+
+fn report(diagnostics: &Diagnostics, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    write!(io.err, "{diagnostics}")?;
+    let errors = diagnostics.error_count();
+    let plural = if errors == 1 { "" } else { "s" };
+    writeln!(io.err, "\nerror: the configuration has {errors} error{plural}")?;
+    Ok(Exit::Failure)
+}
+
+fn count_specs(desired: &Desired) -> usize {
+    desired
+        .connections
+        .values()
+        .map(|c| &c.connection_spec.id)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// Fetches each connection spec in use once and checks every connection against it.
+async fn check_live(client: &Client, desired: &Desired) -> anyhow::Result<Diagnostics> {
+    let mut diagnostics = Diagnostics::default();
+    for conn in desired.connections.values() {
+        let spec = client
+            .connection_spec(&conn.sandbox, &conn.connection_spec.id)
+            .await?;
+        for d in specs::check(conn, spec.as_deref()) {
+            diagnostics.push(d);
+        }
+    }
+    diagnostics.sort();
+    Ok(diagnostics)
 }
 
 /// One line per sandbox: `prod: 3 connections valid (Salesforce 3)`.

@@ -1,0 +1,203 @@
+//! What can go wrong talking to AEP, typed so that callers can decide: retry, treat as
+//! absent, resolve an unknown outcome by listing, or stop and tell the user.
+
+use std::fmt;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// An error answer from AEP (or the Adobe I/O gateway in front of it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub method: String,
+    /// The path under the Flow Service base (no query string: filters may name things).
+    pub path: String,
+    pub sandbox: Option<String>,
+    pub status: StatusCode,
+    /// `FLOW-1415-400`, or the gateway's `error_code` such as `401013`.
+    pub code: Option<String>,
+    pub title: Option<String>,
+    pub detail: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl ApiError {
+    /// Reads whichever of AEP's error shapes the body has (flow-service-notes §9).
+    pub fn from_response(
+        method: &str,
+        path: &str,
+        sandbox: Option<&str>,
+        status: StatusCode,
+        header_request_id: Option<String>,
+        body: &[u8],
+    ) -> ApiError {
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let text = |v: &Value| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let code = json["type"]
+            .as_str()
+            .and_then(|t| t.rsplit('/').next())
+            .filter(|c| c.starts_with("FLOW-"))
+            .map(str::to_owned)
+            .or_else(|| text(&json["error_code"]))
+            .or_else(|| text(&json["error"]));
+        let detail = text(&json["report"]["detailed-message"])
+            .or_else(|| text(&json["detail"]))
+            .or_else(|| text(&json["errorMessage"]))
+            .or_else(|| text(&json["message"]))
+            .or_else(|| text(&json["error_description"]))
+            .or_else(|| {
+                // Not JSON at all: a short plain-text body is still worth showing.
+                let plain = String::from_utf8_lossy(body).trim().to_owned();
+                (json.is_null() && !plain.is_empty() && plain.len() <= 200).then_some(plain)
+            });
+        ApiError {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            sandbox: sandbox.map(str::to_owned),
+            status,
+            code,
+            title: text(&json["title"]),
+            detail,
+            request_id: text(&json["report"]["request-id"]).or(header_request_id),
+        }
+    }
+
+    /// The numeric part of a Flow Service code: `1404` for `FLOW-1404-412`.
+    pub fn flow_code(&self) -> Option<u16> {
+        self.code
+            .as_deref()?
+            .strip_prefix("FLOW-")?
+            .split('-')
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
+impl fmt::Display for ApiError {
+    /// `PATCH /connections/… in sandbox prod: 412 Precondition Failed (FLOW-1404-412 Version
+    /// not matching): Supplied version=… [request id 5f…]`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.path)?;
+        if let Some(sandbox) = &self.sandbox {
+            write!(f, " in sandbox {sandbox}")?;
+        }
+        write!(f, ": {}", self.status)?;
+        match (&self.code, &self.title) {
+            (Some(code), Some(title)) => write!(f, " ({code} {title})")?,
+            (Some(code), None) => write!(f, " ({code})")?,
+            (None, Some(title)) => write!(f, " ({title})")?,
+            (None, None) => {}
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// Any failure of a client operation.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The request failed before or while being sent, or the answer was lost, and retrying
+    /// did not help (or was not safe).
+    #[error("{method} {path}: {reason}")]
+    Transport {
+        method: String,
+        path: String,
+        reason: String,
+    },
+    /// A create whose outcome is unknown: AEP may or may not have made the connection. The
+    /// caller finds out by listing; it must not simply resend.
+    #[error("{method} {path}: the outcome is unknown ({reason}); the connection may or may not exist")]
+    OutcomeUnknown {
+        method: String,
+        path: String,
+        reason: String,
+    },
+    /// AEP answered something flowform cannot read.
+    #[error("{method} {path}: {reason}")]
+    Protocol {
+        method: String,
+        path: String,
+        reason: String,
+    },
+    /// No token could be had.
+    #[error("cannot get an access token from IMS: {0}")]
+    Auth(String),
+}
+
+impl FlowError {
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            FlowError::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<StatusCode> {
+        self.api().map(|e| e.status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_shape_reads() {
+        let typed =
+            br#"{"type":"https://ns.adobe.com/aep/errors/FLOW-1415-400","title":"Bad request","status":400,
+            "report":{"detailed-message":"The auth spec 'X' could not be found","request-id":"r-1"}}"#;
+        let e = ApiError::from_response(
+            "POST",
+            "/connections",
+            Some("prod"),
+            StatusCode::BAD_REQUEST,
+            None,
+            typed,
+        );
+        assert_eq!(e.code.as_deref(), Some("FLOW-1415-400"));
+        assert_eq!(e.flow_code(), Some(1415));
+        assert_eq!(e.request_id.as_deref(), Some("r-1"));
+        assert_eq!(
+            e.to_string(),
+            "POST /connections in sandbox prod: 400 Bad Request (FLOW-1415-400 Bad request): The auth spec 'X' could not be found [request id r-1]"
+        );
+        let gateway = br#"{"error_code": "401013", "message": "Oauth token is not valid"}"#;
+        let e = ApiError::from_response(
+            "GET",
+            "/connections",
+            None,
+            StatusCode::UNAUTHORIZED,
+            Some("h-2".into()),
+            gateway,
+        );
+        assert_eq!(
+            (e.code.as_deref(), e.detail.as_deref()),
+            (Some("401013"), Some("Oauth token is not valid"))
+        );
+        assert_eq!(e.request_id.as_deref(), Some("h-2"));
+        let numeric = br#"{"error_code": 401013, "message": "m"}"#;
+        let e = ApiError::from_response("GET", "/x", None, StatusCode::UNAUTHORIZED, None, numeric);
+        assert_eq!(e.code.as_deref(), Some("401013"));
+        let short = br#"{"errorMessage": "connections not found with id = [x]", "errorDetails": "..."}"#;
+        let e = ApiError::from_response("GET", "/x", None, StatusCode::NOT_FOUND, None, short);
+        assert_eq!(e.detail.as_deref(), Some("connections not found with id = [x]"));
+        let plain = b"upstream connect error";
+        let e = ApiError::from_response("GET", "/x", None, StatusCode::BAD_GATEWAY, None, plain);
+        assert_eq!(e.detail.as_deref(), Some("upstream connect error"));
+        let ims = br#"{"error":"invalid_client","error_description":"invalid client_secret parameter"}"#;
+        let e = ApiError::from_response("POST", "/ims/token/v3", None, StatusCode::UNAUTHORIZED, None, ims);
+        assert_eq!(e.code.as_deref(), Some("invalid_client"));
+    }
+}

@@ -1,0 +1,226 @@
+//! Checking declared connections against AEP's live connection specs
+//! (`flowform validate --live`, and every plan): the auth spec must exist, the params must
+//! satisfy its JSON Schema, and a param it marks secret must not be written literally.
+//!
+//! The check is pure: the caller fetches the specs. Secret values never reach the schema
+//! validator (whose messages quote values): they are replaced by a placeholder first.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::model::LiveSpec;
+use crate::config::{Connection, Param};
+use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::yaml::Location;
+
+/// What a secret's value is replaced by before validation.
+const PLACEHOLDER: &str = "(sensitive)";
+
+/// Problems with `conn` against `spec` (`None`: AEP has no such spec).
+pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
+    let at = |field: &str, message: String| {
+        Diagnostic::error(message)
+            .at(
+                Path::new(&conn.origin.file),
+                Location {
+                    line: conn.origin.line,
+                    column: conn.origin.column,
+                },
+            )
+            .key(Some(&conn.key))
+            .field(field)
+    };
+    let Some(spec) = spec else {
+        return vec![
+            at(
+                "connectionSpec.id",
+                format!("AEP has no connection spec `{}`", conn.connection_spec.id),
+            )
+            .help("check the id against Adobe's documentation for the source, or `GET /connectionSpecs`"),
+        ];
+    };
+    let Some(auth) = spec.auth_spec.iter().find(|a| a.name == conn.auth.spec_name) else {
+        let names: Vec<&str> = spec.auth_spec.iter().map(|a| a.name.as_str()).collect();
+        let help = match did_you_mean(&conn.auth.spec_name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!(
+                "`{}` accepts {}",
+                spec.name,
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return vec![
+            at(
+                "auth.specName",
+                format!(
+                    "connection spec `{}` has no auth spec `{}`",
+                    spec.name, conn.auth.spec_name
+                ),
+            )
+            .help(help),
+        ];
+    };
+    let mut problems = Vec::new();
+    let secrets = auth.secret_params();
+    let mut instance = Map::new();
+    for (name, param) in &conn.auth.params {
+        match param {
+            Param::Secret { .. } => {
+                instance.insert(name.clone(), Value::String(PLACEHOLDER.to_owned()));
+            }
+            Param::Plain(value) => {
+                if secrets.contains(name) {
+                    problems.push(
+                        at(
+                            &format!("auth.params.{name}"),
+                            format!("AEP marks `{name}` secret; it cannot be written in the file"),
+                        )
+                        .help(format!(
+                            "write `{name}: ${{env:NAME}}` or `{name}: ${{file:PATH}}`"
+                        )),
+                    );
+                }
+                instance.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if auth.spec.is_object() {
+        match jsonschema::draft7::new(&auth.spec) {
+            Ok(validator) => {
+                let instance = Value::Object(instance);
+                for error in validator.iter_errors(&instance) {
+                    let pointer = error.instance_path().to_string();
+                    let field = match pointer.trim_start_matches('/').split('/').next() {
+                        Some(p) if !p.is_empty() => format!("auth.params.{p}"),
+                        _ => "auth.params".to_owned(),
+                    };
+                    problems.push(at(
+                        &field,
+                        format!("{error} (auth spec `{}` of `{}`)", auth.name, spec.name),
+                    ));
+                }
+            }
+            Err(e) => problems.push(Diagnostic::warning(format!(
+                "AEP's schema for auth spec `{}` does not compile ({e}); params were not checked against it",
+                auth.name
+            ))),
+        }
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::PathBuf;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Auth, Lifecycle, Origin, SpecRef};
+    use crate::secret::{Secret, SecretRef};
+
+    fn spec() -> LiveSpec {
+        serde_json::from_value(json!({
+            "id": "s", "name": "crm", "authSpec": [{"name": "Key", "type": "KeyBased", "spec": {
+                "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+                "properties": {"host": {"type": "string"}, "port": {"type": "integer"}, "apiKey": {"type": "string", "format": "password"}},
+                "required": ["host", "apiKey"]}}]
+        }))
+        .unwrap()
+    }
+
+    fn conn(spec_name: &str, params: Vec<(&str, Param)>) -> Connection {
+        Connection {
+            key: "k".into(),
+            sandbox: "prod".into(),
+            name: "n".into(),
+            description: None,
+            connection_spec: SpecRef {
+                id: "s".into(),
+                version: "1.0".into(),
+            },
+            auth: Auth {
+                spec_name: spec_name.into(),
+                params: params
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect::<BTreeMap<_, _>>(),
+            },
+            lifecycle: Lifecycle {
+                protect: false,
+                ignore_changes: BTreeSet::new(),
+            },
+            import: None,
+            origin: Origin {
+                file: PathBuf::from("c.yaml"),
+                line: 3,
+                column: 3,
+            },
+        }
+    }
+
+    fn secret(value: &str) -> Param {
+        Param::Secret {
+            reference: SecretRef::Env("X".into()),
+            value: Some(Secret::new(value)),
+        }
+    }
+
+    #[test]
+    fn valid_params_pass() {
+        let c = conn(
+            "Key",
+            vec![("host", Param::Plain(json!("h"))), ("apiKey", secret("k"))],
+        );
+        assert!(check(&c, Some(&spec())).is_empty());
+    }
+
+    #[test]
+    fn problems_are_named_without_echoing_secrets() {
+        let missing_spec = check(&conn("Key", vec![]), None);
+        assert!(missing_spec[0].message.contains("AEP has no connection spec `s`"));
+        let typo = check(&conn("key", vec![]), Some(&spec()));
+        assert_eq!(typo[0].help.as_deref(), Some("did you mean `Key`?"));
+        let c = conn(
+            "Key",
+            vec![
+                ("port", Param::Plain(json!("eighty"))),
+                ("apiKey", Param::Plain(json!("literal-key"))),
+            ],
+        );
+        let problems = check(&c, Some(&spec()));
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.contains("`auth.params.apiKey`: AEP marks `apiKey` secret")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|t| t.contains("`auth.params.port`") && t.contains("integer")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|t| t.contains("\"host\" is a required property")),
+            "{text:#?}"
+        );
+        let c = conn(
+            "Key",
+            vec![
+                ("host", Param::Plain(json!(5))),
+                ("apiKey", secret("top-secret-value")),
+            ],
+        );
+        let all: String = check(&c, Some(&spec()))
+            .iter()
+            .map(|d| format!("{d} {d:?}"))
+            .collect();
+        assert!(!all.contains("top-secret-value"), "{all}");
+    }
+}
