@@ -29,8 +29,10 @@
 //! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
 //!   offline trials. Nothing in the product depends on it but the commands that start it.
 //!
-//! Still to come (see the issues): the state store (`state`), the planner (`plan`) and the
-//! applier (`apply`).
+//! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups
+//!   and lock.
+//!
+//! Still to come (see the issues): the planner (`plan`) and the applier (`apply`).
 
 pub mod catalog;
 pub mod cli;
@@ -42,4 +44,5 @@ pub mod log;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+pub mod state;
 pub mod yaml;

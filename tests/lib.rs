@@ -10,5 +10,6 @@ mod examples;
 mod live;
 mod props;
 mod schema;
+mod state;
 mod usage;
 mod validate;

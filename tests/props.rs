@@ -104,3 +104,76 @@ proptest! {
         load(&open.repeat(depth));
     }
 }
+
+/// Any state serializes to bytes that parse back to it and serialize to the same bytes.
+mod state_round_trip {
+    use std::path::Path;
+
+    use flowform::config::SpecRef;
+    use flowform::state::{Record, State, file};
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        "\\PC{0,12}"
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            text(),
+            text(),
+            proptest::option::of(text()),
+            proptest::collection::btree_map(
+                text(),
+                prop_oneof![
+                    text().prop_map(serde_json::Value::from),
+                    any::<i64>().prop_map(serde_json::Value::from),
+                    any::<bool>().prop_map(serde_json::Value::from)
+                ],
+                0..4,
+            ),
+            proptest::collection::btree_set(text(), 0..3),
+            any::<bool>(),
+            proptest::option::of(any::<i64>()),
+        )
+            .prop_map(
+                |(name, id, description, params, secret_params, protect, applied_at)| Record {
+                    key: format!("k{}", id.len()),
+                    sandbox: "prod".into(),
+                    id,
+                    etag: Some("\"e\"".into()),
+                    name,
+                    description,
+                    connection_spec: SpecRef {
+                        id: "s".into(),
+                        version: "1.0".into(),
+                    },
+                    auth_spec_name: "Basic Authentication".into(),
+                    params: params.into_iter().collect(),
+                    secret_params,
+                    secrets_digest: None,
+                    state: "enabled".into(),
+                    created_at: applied_at,
+                    updated_at: None,
+                    protect,
+                    applied_at,
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_state_round_trips_byte_identically(records in proptest::collection::vec((text(), record()), 0..6), serial in any::<u64>()) {
+            let mut state = State::new();
+            state.serial = serial;
+            for (address, record) in records {
+                state.connections.insert(address, record);
+            }
+            let bytes = file::to_bytes(&state);
+            let parsed = file::parse(Path::new("s.json"), &bytes).unwrap();
+            prop_assert_eq!(&parsed, &state);
+            prop_assert_eq!(file::to_bytes(&parsed), bytes);
+        }
+    }
+}

@@ -7,6 +7,7 @@
 
 mod emulator;
 mod schema;
+pub mod state;
 mod validate;
 
 use std::ffi::OsString;
@@ -67,6 +68,8 @@ enum Command {
     Schema(schema::Args),
     /// Serve a Flow Service emulator (AEP's connection API and IMS) until interrupted
     Emulator(Box<emulator::Args>),
+    /// Look at and repair the state, without touching AEP
+    State(state::Args),
 }
 
 /// How the process should exit.
@@ -112,5 +115,41 @@ pub fn run(
         Command::Validate(args) => validate::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),
         Command::Emulator(args) => emulator::run(&args, io),
+        Command::State(args) => state::run(&args, env, io),
+    }
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h`, or a number of seconds.
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30s or 5m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "" | "s" => number,
+        "m" => number * 60.0,
+        "h" => number * 3600.0,
+        _ => return Err(format!("`{text}` is not a duration such as 30s or 5m")),
+    };
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(super::duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(super::duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(super::duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(super::duration("2"), Ok(Duration::from_secs(2)));
+        assert!(super::duration("soon").is_err());
+        assert!(super::duration("5d").is_err());
     }
 }

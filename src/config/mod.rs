@@ -63,7 +63,8 @@ pub struct Connection {
 }
 
 /// `connectionSpec: {id, version}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpecRef {
     pub id: String,
     pub version: String,

@@ -1,0 +1,129 @@
+//! How best to make each connection's id and etag durable the moment flowform has it:
+//! appending one fsynced line to the journal, or rewriting the whole state file atomically
+//! (temporary file, fsync, rename, fsync the directory) after every operation. Both survive
+//! a crash at any point; this measures what each costs.
+//!
+//! ```sh
+//! cargo bench --bench state                  # 100, 1,000 and 10,000 connections
+//! cargo bench --bench state -- --ops 100
+//! ```
+//!
+//! It works in a directory under `target/`, on the same disk as the repository (a tmpfs
+//! `/tmp` would hide the cost of fsync).
+
+use std::time::Instant;
+
+use flowform::config::SpecRef;
+use flowform::state::journal::{Entry, Journal, Outcome};
+use flowform::state::{Action, Pending, Record, State, file};
+
+fn record(i: usize) -> Record {
+    Record {
+        key: format!("connection-{i:05}"),
+        sandbox: "prod".into(),
+        id: format!("00000000-0000-4000-8000-{i:012}"),
+        etag: Some(format!("\"{i:08x}-0000-0200-0000-000000000000\"")),
+        name: format!("Connection {i}"),
+        description: Some("a benchmark connection with a description of ordinary length".into()),
+        connection_spec: SpecRef {
+            id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
+            version: "1.0".into(),
+        },
+        auth_spec_name: "Basic Authentication".into(),
+        params: serde_json::json!({"environmentUrl": format!("https://c{i}.my.salesforce.com"), "username": format!("user{i}")})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        secret_params: ["password".to_owned(), "securityToken".to_owned()].into(),
+        secrets_digest: Some("ab".repeat(32)),
+        state: "enabled".into(),
+        created_at: Some(1_700_000_000_000),
+        updated_at: Some(1_700_000_000_000),
+        protect: false,
+        applied_at: Some(1_700_000_000_000),
+    }
+}
+
+fn main() {
+    let mut ops = 200usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--ops" {
+            ops = args
+                .next()
+                .and_then(|v| v.parse().ok())
+                .expect("a number after --ops");
+        }
+    }
+    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-state");
+    std::fs::create_dir_all(&base).unwrap();
+    println!("{ops} operations each; cost per operation = total time / operations");
+    println!(
+        "{:>12} {:>18} {:>18} {:>8} {:>12}",
+        "connections", "rewrite ms/op", "journal ms/op", "ratio", "state KiB"
+    );
+    for size in [100usize, 1_000, 10_000] {
+        let mut state = State::new();
+        for i in 0..size {
+            state
+                .connections
+                .insert(format!("prod/connection-{i:05}"), record(i));
+        }
+        let dir = tempfile::tempdir_in(&base).unwrap();
+        let path = dir.path().join("state.json");
+        file::write(&path, &file::to_bytes(&state)).unwrap();
+        let kib = std::fs::metadata(&path).unwrap().len() / 1024;
+
+        // (a) rewrite the whole file after each operation.
+        let started = Instant::now();
+        for op in 0..ops {
+            let i = op % size;
+            if let Some(r) = state.connections.get_mut(&format!("prod/connection-{i:05}")) {
+                r.etag = Some(format!("\"{op:08x}-rewrite\""));
+            }
+            state.serial += 1;
+            file::write(&path, &file::to_bytes(&state)).unwrap();
+        }
+        let rewrite = started.elapsed().as_secs_f64() * 1000.0 / ops as f64;
+
+        // (b) an intent and an outcome line per operation, then one fold at the end.
+        let journal_path = dir.path().join("state.json.journal");
+        let started = Instant::now();
+        let mut journal = Journal::open(&journal_path, 0).unwrap();
+        for op in 0..ops {
+            let i = op % size;
+            let mut r = record(i);
+            r.etag = Some(format!("\"{op:08x}-journal\""));
+            let address = format!("prod/connection-{i:05}");
+            let seq = journal.next_seq();
+            let pending = Pending {
+                address: address.clone(),
+                action: Action::Update,
+                sandbox: "prod".into(),
+                name: r.name.clone(),
+                spec_id: r.connection_spec.id.clone(),
+                started_at: 0,
+                fingerprint: "f".repeat(64),
+            };
+            journal.append(&Entry::Intent { seq, pending }).unwrap();
+            journal
+                .append(&Entry::Outcome {
+                    seq,
+                    address: address.clone(),
+                    result: Outcome::Done {
+                        record: Some(Box::new(r.clone())),
+                    },
+                })
+                .unwrap();
+            state.connections.insert(address, r);
+        }
+        state.serial += 1;
+        file::write(&path, &file::to_bytes(&state)).unwrap();
+        std::fs::remove_file(&journal_path).unwrap();
+        let journal_ms = started.elapsed().as_secs_f64() * 1000.0 / ops as f64;
+        println!(
+            "{size:>12} {rewrite:>18.3} {journal_ms:>18.3} {:>7.1}x {kib:>12}",
+            rewrite / journal_ms
+        );
+    }
+}

@@ -1,0 +1,394 @@
+//! The state file on disk: its bytes, its versions, and how it is replaced.
+//!
+//! A write never rewrites the file in place (Terraform's local state can be left truncated
+//! that way, hashicorp/terraform#34266). It writes a temporary file in the same directory,
+//! flushes it to disk, keeps the current file as the newest of a few rolling backups (a hard
+//! link, so the file itself is never absent), renames the temporary file over it, and
+//! flushes the directory. A crash at any point leaves the old content or the new, whole.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{FORMAT_VERSION, State};
+
+/// How many earlier versions are kept beside the state file.
+pub const BACKUPS: usize = 3;
+
+/// What can be wrong with a state file.
+#[derive(Debug)]
+pub enum StateError {
+    /// Unreadable JSON, or not a state: nothing is overwritten.
+    Corrupt {
+        path: PathBuf,
+        reason: String,
+        backups: Vec<PathBuf>,
+    },
+    /// Written by a newer flowform.
+    Newer {
+        path: PathBuf,
+        found: u64,
+    },
+    /// The file is gone but its backups are not: something deleted it.
+    Missing {
+        path: PathBuf,
+        backups: Vec<PathBuf>,
+    },
+    /// Another flowform holds the lock.
+    Locked {
+        path: PathBuf,
+        holder: String,
+    },
+    Io {
+        context: String,
+        source: io::Error,
+    },
+}
+
+impl StateError {
+    pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StateError {
+        let context = context.into();
+        move |source| StateError::Io { context, source }
+    }
+}
+
+fn list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| format!("`{}`", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for StateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateError::Corrupt {
+                path,
+                reason,
+                backups,
+            } => {
+                write!(
+                    f,
+                    "state file `{}` cannot be read: {reason}; nothing was changed",
+                    path.display()
+                )?;
+                if backups.is_empty() {
+                    write!(
+                        f,
+                        "\nhelp: there is no backup; restore the file from version control"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "\nhelp: the previous versions are {} (newest first); copy one over `{}` after checking it",
+                        list(backups),
+                        path.display()
+                    )
+                }
+            }
+            StateError::Newer { path, found } => write!(
+                f,
+                "state file `{}` is format version {found}, written by a newer flowform; this one reads up to version {FORMAT_VERSION}\nhelp: upgrade flowform",
+                path.display()
+            ),
+            StateError::Missing { path, backups } => write!(
+                f,
+                "state file `{}` is missing, but its backups exist ({}); refusing to start a new state that would forget every connection\nhelp: copy the newest backup over `{}`, or delete the backups to start afresh",
+                path.display(),
+                list(backups),
+                path.display()
+            ),
+            StateError::Locked { path, holder } => write!(
+                f,
+                "state `{}` is locked by {holder}\nhelp: wait for it to finish, or pass `--lock-timeout 5m` to wait",
+                path.display()
+            ),
+            StateError::Io { context, source } => {
+                write!(f, "{context}: {}", crate::secret::io_reason(source))
+            }
+        }
+    }
+}
+
+impl std::error::Error for StateError {}
+
+pub fn backup_path(path: &Path, n: usize) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".backup.{n}"));
+    PathBuf::from(name)
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp"))
+}
+
+/// The backups that exist, newest first.
+pub fn backups(path: &Path) -> Vec<PathBuf> {
+    (1..=BACKUPS)
+        .map(|n| backup_path(path, n))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// The file's bytes: pretty JSON, keys sorted, a final newline. The same state always gives
+/// the same bytes.
+pub fn to_bytes(state: &State) -> Vec<u8> {
+    // Through `Value`, whose maps are sorted, so every object's keys come out in order.
+    let value = serde_json::to_value(state).unwrap_or(Value::Null);
+    let mut bytes = serde_json::to_vec_pretty(&value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Parses a state file's bytes, migrating older formats.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
+    let corrupt = |reason: String| StateError::Corrupt {
+        path: path.to_owned(),
+        reason,
+        backups: backups(path),
+    };
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| corrupt(format!("invalid JSON ({e})")))?;
+    let version = value["version"]
+        .as_u64()
+        .ok_or_else(|| corrupt("no `version`".to_owned()))?;
+    if version > u64::from(FORMAT_VERSION) {
+        return Err(StateError::Newer {
+            path: path.to_owned(),
+            found: version,
+        });
+    }
+    let value = migrate(value, version).map_err(corrupt)?;
+    serde_json::from_value(value).map_err(|e| corrupt(format!("not a flowform state ({e})")))
+}
+
+/// Brings an older format up to date, one version at a time. Version 1 is the first, so
+/// there is nothing to do yet; the next format change adds a step here.
+fn migrate(value: Value, version: u64) -> Result<Value, String> {
+    match version {
+        1 => Ok(value),
+        other => Err(format!("unknown format version {other}")),
+    }
+}
+
+/// Reads the state file: `None` when there is none (and never was: no backups either).
+pub fn read(path: &Path) -> Result<Option<(State, Vec<u8>)>, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => parse(path, &bytes).map(|state| Some((state, bytes))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let backups = backups(path);
+            if backups.is_empty() {
+                Ok(None)
+            } else {
+                Err(StateError::Missing {
+                    path: path.to_owned(),
+                    backups,
+                })
+            }
+        }
+        Err(e) => Err(StateError::io(format!(
+            "cannot read state file `{}`",
+            path.display()
+        ))(e)),
+    }
+}
+
+/// The steps of a write, for tests that crash after each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Step {
+    TempWritten,
+    TempSynced,
+    BackupsRotated,
+    BackupLinked,
+    Renamed,
+    DirectorySynced,
+}
+
+pub const STEPS: [Step; 6] = [
+    Step::TempWritten,
+    Step::TempSynced,
+    Step::BackupsRotated,
+    Step::BackupLinked,
+    Step::Renamed,
+    Step::DirectorySynced,
+];
+
+/// Replaces the state file with `bytes`, atomically, keeping backups.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
+    write_until(path, bytes, None)
+}
+
+/// The write protocol, stopping after `crash_after` as a crash would (tests only pass one).
+pub fn write_until(path: &Path, bytes: &[u8], crash_after: Option<Step>) -> Result<(), StateError> {
+    let stop = |step: Step| crash_after == Some(step);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&dir).map_err(StateError::io(format!("cannot create `{}`", dir.display())))?;
+    let tmp = tmp_path(path);
+    let io = |what: &str| StateError::io(format!("cannot {what} `{}`", path.display()));
+    {
+        let mut file = File::create(&tmp).map_err(io("write a temporary file beside"))?;
+        if stop(Step::TempWritten) {
+            // A crash mid-write leaves a partial temporary file.
+            let _ = file.write_all(&bytes[..bytes.len() / 2]);
+            return Ok(());
+        }
+        file.write_all(bytes)
+            .map_err(io("write a temporary file beside"))?;
+        file.sync_all().map_err(io("flush a temporary file beside"))?;
+    }
+    if stop(Step::TempSynced) {
+        return Ok(());
+    }
+    if path.exists() {
+        for n in (1..BACKUPS).rev() {
+            let from = backup_path(path, n);
+            if from.exists() {
+                fs::rename(&from, backup_path(path, n + 1)).map_err(io("rotate the backups of"))?;
+            }
+        }
+        if stop(Step::BackupsRotated) {
+            return Ok(());
+        }
+        let newest = backup_path(path, 1);
+        let _ = fs::remove_file(&newest);
+        // A hard link: the current file stays in place until the rename replaces it.
+        if fs::hard_link(path, &newest).is_err() {
+            fs::copy(path, &newest).map_err(io("back up"))?;
+        }
+        if stop(Step::BackupLinked) {
+            return Ok(());
+        }
+    }
+    fs::rename(&tmp, path).map_err(io("replace"))?;
+    if stop(Step::Renamed) {
+        return Ok(());
+    }
+    // The rename is durable only once the directory is flushed.
+    if let Ok(d) = File::open(&dir) {
+        d.sync_all().map_err(io("flush the directory of"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Record;
+
+    fn sample(serial: u64) -> State {
+        let mut s = State::new();
+        s.serial = serial;
+        s.connections.insert(
+            "prod/acme".into(),
+            Record {
+                key: "acme".into(),
+                sandbox: "prod".into(),
+                id: "139f6a5f-a78b-4744-9f6a-5fa78bd74431".into(),
+                etag: Some("\"3600e378-0000-0200-0000-5f40212f0000\"".into()),
+                name: "ACME".into(),
+                description: None,
+                connection_spec: crate::config::SpecRef {
+                    id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
+                    version: "1.0".into(),
+                },
+                auth_spec_name: "Basic Authentication".into(),
+                params: serde_json::json!({"username": "u"}).as_object().unwrap().clone(),
+                secret_params: ["password".to_owned()].into(),
+                secrets_digest: Some("ab".repeat(32)),
+                state: "enabled".into(),
+                created_at: Some(1),
+                updated_at: Some(2),
+                protect: true,
+                applied_at: Some(3),
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn bytes_are_stable_sorted_and_round_trip() {
+        let s = sample(4);
+        let bytes = to_bytes(&s);
+        assert_eq!(parse(Path::new("s.json"), &bytes).unwrap(), s);
+        assert_eq!(to_bytes(&parse(Path::new("s.json"), &bytes).unwrap()), bytes);
+        let text = String::from_utf8(bytes).unwrap();
+        let (c, l, s_) = (
+            text.find("\"connections\"").unwrap(),
+            text.find("\"lineage\"").unwrap(),
+            text.find("\"serial\"").unwrap(),
+        );
+        assert!(c < l && l < s_, "keys sorted:\n{text}");
+        assert!(text.ends_with("}\n"));
+    }
+
+    #[test]
+    fn a_crash_at_any_step_leaves_the_old_or_the_new_state_whole() {
+        for step in STEPS {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("s.json");
+            let (old, new) = (sample(1), sample(2));
+            write(&path, &to_bytes(&old)).unwrap();
+            write(&path, &to_bytes(&old)).unwrap();
+            write_until(&path, &to_bytes(&new), Some(step)).unwrap();
+            let (loaded, _) = read(&path).unwrap().expect("the state file is there");
+            assert!(loaded == old || loaded == new, "{step:?}");
+            if step >= Step::Renamed {
+                assert_eq!(loaded, new, "{step:?}");
+            } else {
+                assert_eq!(loaded, old, "{step:?}");
+            }
+            // The next write goes through, whatever was left over.
+            write(&path, &to_bytes(&new)).unwrap();
+            assert_eq!(read(&path).unwrap().unwrap().0, new);
+            assert!(backups(&path).len() >= 2, "{step:?}");
+        }
+    }
+
+    #[test]
+    fn backups_roll() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        for serial in 1..=6 {
+            write(&path, &to_bytes(&sample(serial))).unwrap();
+        }
+        let serials: Vec<u64> = backups(&path)
+            .iter()
+            .map(|b| parse(b, &fs::read(b).unwrap()).unwrap().serial)
+            .collect();
+        assert_eq!(serials, [5, 4, 3]);
+    }
+
+    #[test]
+    fn corrupt_newer_and_missing_files_are_refused_with_their_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        write(&path, &to_bytes(&sample(1))).unwrap();
+        write(&path, &to_bytes(&sample(2))).unwrap();
+        let whole = to_bytes(&sample(3));
+        fs::write(&path, &whole[..whole.len() / 3]).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("cannot be read: invalid JSON") && err.contains("s.json.backup.1"),
+            "{err}"
+        );
+        fs::write(&path, br#"{"version": 9}"#).unwrap();
+        assert!(
+            read(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("format version 9, written by a newer flowform")
+        );
+        fs::remove_file(&path).unwrap();
+        assert!(matches!(read(&path).unwrap_err(), StateError::Missing { .. }));
+        assert!(read(&dir.path().join("other.json")).unwrap().is_none());
+    }
+}

@@ -1,0 +1,345 @@
+//! The state: what flowform remembers of each connection it manages, so it can tell
+//! "create" from "already exists" — and never a secret.
+//!
+//! One state file per configuration: `state/<name>.json`, the name made of the
+//! configuration inputs (`-c examples/` → `state/examples.json`), or `--state PATH`. It is
+//! JSON with sorted keys, byte-stable, small enough to review in a diff.
+//!
+//! - [`file`]: the format, versioning and the atomic write with rolling backups.
+//! - [`journal`]: the append-only journal that makes each id and etag durable the moment it
+//!   is known; folded into the state file at the end of a run, replayed after a crash.
+//! - [`lock`]: the lock file, held with the OS's advisory lock.
+//! - [`store`]: the three together, as commands use them.
+
+pub mod file;
+pub mod journal;
+pub mod lock;
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Connection, Param, SpecRef};
+use crate::secret::Secret;
+
+pub use store::Store;
+
+/// The format this flowform writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything flowform remembers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct State {
+    pub version: u32,
+    /// Fixed when the state is created: a saved plan for another lineage is refused.
+    pub lineage: String,
+    /// Incremented on every change.
+    pub serial: u64,
+    /// Salts `secretsDigest`; random per state file.
+    pub salt: String,
+    /// By address: `sandbox/key`.
+    pub connections: BTreeMap<String, Record>,
+    /// Mutations that began and whose outcome was never learnt (a crash): creates are
+    /// resolved by listing before the next plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Pending>,
+}
+
+/// One managed connection.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Record {
+    pub key: String,
+    pub sandbox: String,
+    pub id: String,
+    /// Verbatim, quotes included; `None` while the connection initializes.
+    pub etag: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub connection_spec: SpecRef,
+    pub auth_spec_name: String,
+    /// The params that are not secret, as last applied or read.
+    pub params: Map<String, Value>,
+    /// The names of the secret params (their values are never kept).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub secret_params: BTreeSet<String>,
+    /// Salted SHA-256 over the secret params' canonical form; `None` when flowform never
+    /// sent them (an imported connection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_digest: Option<String>,
+    /// `enabled`, `initializing`, …
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Lifecycle flags that must outlive the configuration.
+    #[serde(default)]
+    pub protect: bool,
+    /// When flowform last changed or adopted it (epoch ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_at: Option<i64>,
+}
+
+/// A mutation begun and never finished.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Pending {
+    pub address: String,
+    pub action: Action,
+    pub sandbox: String,
+    pub name: String,
+    pub spec_id: String,
+    /// Epoch ms when the request was about to be sent.
+    pub started_at: i64,
+    /// SHA-256 of the request's non-secret content and secrets digest.
+    pub fingerprint: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Record {
+    /// The record of a declared connection as flowform applied it to AEP: the non-secret
+    /// params as declared, the names of the secret ones, and the salted digest of their
+    /// values (under `state`'s salt). No secret value is copied.
+    pub fn applied(
+        conn: &Connection,
+        id: &str,
+        etag: Option<&str>,
+        live_state: &str,
+        state: &State,
+        now: i64,
+    ) -> Record {
+        let mut params = Map::new();
+        let mut secret_params = BTreeSet::new();
+        let mut secrets: BTreeMap<String, &Secret> = BTreeMap::new();
+        let mut all_resolved = true;
+        for (name, param) in &conn.auth.params {
+            match param {
+                Param::Plain(value) => {
+                    params.insert(name.clone(), value.clone());
+                }
+                Param::Secret { value, .. } => {
+                    secret_params.insert(name.clone());
+                    match value {
+                        Some(v) => {
+                            secrets.insert(name.clone(), v);
+                        }
+                        None => all_resolved = false,
+                    }
+                }
+            }
+        }
+        Record {
+            key: conn.key.clone(),
+            sandbox: conn.sandbox.clone(),
+            id: id.to_owned(),
+            etag: etag.map(str::to_owned),
+            name: conn.name.clone(),
+            description: conn.description.clone(),
+            connection_spec: conn.connection_spec.clone(),
+            auth_spec_name: conn.auth.spec_name.clone(),
+            params,
+            secrets_digest: (all_resolved && !secret_params.is_empty())
+                .then(|| state.secrets_digest(&secrets)),
+            secret_params,
+            state: live_state.to_owned(),
+            created_at: None,
+            updated_at: None,
+            protect: conn.lifecycle.protect,
+            applied_at: Some(now),
+        }
+    }
+}
+
+/// `sandbox/key`.
+pub fn address(sandbox: &str, key: &str) -> String {
+    format!("{sandbox}/{key}")
+}
+
+impl State {
+    /// A new, empty state with a fresh lineage and salt.
+    pub fn new() -> State {
+        State {
+            version: FORMAT_VERSION,
+            lineage: uuid_v4(),
+            serial: 0,
+            salt: hex(&random_bytes::<16>()),
+            connections: BTreeMap::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// The salted digest of a connection's secret params, by name.
+    pub fn secrets_digest(&self, secrets: &BTreeMap<String, &Secret>) -> String {
+        // Canonical form: the salt, then each name and value, length-prefixed so that no two
+        // different maps share a byte string.
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt.as_bytes());
+        for (name, value) in secrets {
+            for part in [name.as_bytes(), value.expose().as_bytes()] {
+                hasher.update((part.len() as u64).to_be_bytes());
+                hasher.update(part);
+            }
+        }
+        hex(&hasher.finalize())
+    }
+
+    /// Finds a record by address, or by key when that is unambiguous.
+    pub fn find(&self, key_or_address: &str) -> Option<(&String, &Record)> {
+        if let Some(found) = self.connections.get_key_value(key_or_address) {
+            return Some(found);
+        }
+        let mut by_key = self.connections.iter().filter(|(_, r)| r.key == key_or_address);
+        match (by_key.next(), by_key.next()) {
+            (Some(found), None) => Some(found),
+            _ => None,
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> State {
+        State::new()
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    // The OS's generator; on the rare platform without one, time is better than nothing for
+    // a lineage and a salt.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (now >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(151);
+        }
+    }
+    bytes
+}
+
+/// A random (version 4) UUID.
+pub fn uuid_v4() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The default state file for a configuration: `state/<name>.json`, where the name is made
+/// of the inputs (`-c examples/` → `examples`, `-c a.yaml -c b/` → `a+b`), so that two
+/// configurations in one repository never share a state by accident.
+pub fn default_path(inputs: &[PathBuf]) -> PathBuf {
+    let mut names: Vec<String> = Vec::new();
+    let defaulted;
+    let inputs = if inputs.is_empty() {
+        defaulted = [PathBuf::from(
+            if Path::new(crate::config::files::DEFAULT_FILE).exists() {
+                crate::config::files::DEFAULT_FILE
+            } else {
+                crate::config::files::DEFAULT_DIR
+            },
+        )];
+        &defaulted[..]
+    } else {
+        inputs
+    };
+    for input in inputs {
+        let resolved = if input.as_os_str().is_empty() || input == Path::new(".") {
+            std::env::current_dir().unwrap_or_default()
+        } else {
+            input.clone()
+        };
+        let name = if resolved.is_dir() {
+            resolved.file_name().map(|n| n.to_string_lossy().into_owned())
+        } else {
+            resolved.file_stem().map(|n| n.to_string_lossy().into_owned())
+        };
+        let name: String = name
+            .unwrap_or_else(|| "flowform".into())
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    PathBuf::from("state").join(format!("{}.json", names.join("+")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_are_salted_and_unambiguous() {
+        let (a, b) = (Secret::new("ab"), Secret::new("c"));
+        let (a2, b2) = (Secret::new("a"), Secret::new("bc"));
+        let s = State::new();
+        let one: BTreeMap<String, &Secret> = [("p".to_owned(), &a), ("q".to_owned(), &b)].into();
+        let two: BTreeMap<String, &Secret> = [("p".to_owned(), &a2), ("q".to_owned(), &b2)].into();
+        assert_ne!(s.secrets_digest(&one), s.secrets_digest(&two));
+        assert_eq!(s.secrets_digest(&one), s.secrets_digest(&one.clone()));
+        assert_ne!(
+            s.secrets_digest(&one),
+            State::new().secrets_digest(&one),
+            "another salt"
+        );
+        assert_eq!(s.secrets_digest(&one).len(), 64);
+    }
+
+    #[test]
+    fn lineages_are_uuids() {
+        let id = uuid_v4();
+        assert_eq!(id.len(), 36);
+        assert_eq!(&id[14..15], "4");
+        assert_ne!(id, uuid_v4());
+    }
+
+    #[test]
+    fn default_paths_name_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("prod")).unwrap();
+        std::fs::write(dir.path().join("a.yaml"), "").unwrap();
+        let prod = dir.path().join("prod");
+        assert_eq!(
+            default_path(std::slice::from_ref(&prod)),
+            PathBuf::from("state/prod.json")
+        );
+        assert_eq!(
+            default_path(&[dir.path().join("a.yaml"), prod]),
+            PathBuf::from("state/a+prod.json")
+        );
+    }
+}
