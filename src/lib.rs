@@ -41,6 +41,7 @@ pub mod diagnostic;
 pub mod emulator;
 pub mod flow;
 pub mod log;
+pub mod plan;
 pub mod schema;
 pub mod secret;
 pub mod settings;

@@ -1,0 +1,600 @@
+//! How each connection is planned: the cases of declared / recorded / live presence, and
+//! the field-by-field comparison.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use super::{Action, Change, Drift, DriftKind, Field, Live, Origin, Plan, Presence, Reason, fingerprint};
+use crate::config::{Connection, Param};
+use crate::flow::model::LiveConnection;
+use crate::secret::Secret;
+use crate::state::{Pending, Record, State};
+
+pub(super) struct Context<'a> {
+    pub state: &'a State,
+    pub live: &'a Live,
+    pub plan: &'a mut Plan,
+}
+
+/// Whether a value is what AEP shows in place of a secret.
+pub fn masked(value: &Value) -> bool {
+    match value.as_str() {
+        Some(s) => !s.is_empty() && (s.chars().all(|c| c == '*') || (s.starts_with('{') && s.ends_with('}'))),
+        None => false,
+    }
+}
+
+fn text(v: &str) -> Value {
+    Value::String(v.to_owned())
+}
+
+fn opt_text(v: Option<&str>) -> Option<Value> {
+    v.map(text)
+}
+
+/// The plain params and the resolved secrets of a declared connection.
+fn split(conn: &Connection) -> (Map<String, Value>, BTreeMap<String, &Secret>, BTreeSet<String>) {
+    let mut plain = Map::new();
+    let mut secrets = BTreeMap::new();
+    let mut secret_names = BTreeSet::new();
+    for (name, param) in &conn.auth.params {
+        match param {
+            Param::Plain(v) => {
+                plain.insert(name.clone(), v.clone());
+            }
+            Param::Secret { value, .. } => {
+                secret_names.insert(name.clone());
+                if let Some(v) = value {
+                    secrets.insert(name.clone(), v);
+                }
+            }
+        }
+    }
+    (plain, secrets, secret_names)
+}
+
+fn ignored(conn: &Connection, path: &str) -> bool {
+    let ignore = &conn.lifecycle.ignore_changes;
+    ignore.contains(path) || (path.starts_with("auth.params.") && ignore.contains("auth.params"))
+}
+
+impl Context<'_> {
+    fn change(&mut self, change: Change) {
+        self.plan.changes.push(change);
+    }
+
+    fn error(&mut self, message: String) {
+        self.plan.errors.push(message);
+    }
+
+    /// Every attribute of a connection about to be created.
+    fn creation_fields(conn: &Connection) -> Vec<Field> {
+        let mut fields = vec![Field {
+            path: "name".into(),
+            before: None,
+            after: Some(text(&conn.name)),
+            sensitive: false,
+            origin: None,
+            forces_replacement: false,
+        }];
+        if let Some(d) = &conn.description {
+            fields.push(Field {
+                path: "description".into(),
+                before: None,
+                after: Some(text(d)),
+                sensitive: false,
+                origin: None,
+                forces_replacement: false,
+            });
+        }
+        for (path, value) in [
+            ("connectionSpec.id", &conn.connection_spec.id),
+            ("connectionSpec.version", &conn.connection_spec.version),
+            ("auth.specName", &conn.auth.spec_name),
+        ] {
+            fields.push(Field {
+                path: path.into(),
+                before: None,
+                after: Some(text(value)),
+                sensitive: false,
+                origin: None,
+                forces_replacement: false,
+            });
+        }
+        for (name, param) in &conn.auth.params {
+            let (after, sensitive) = match param {
+                Param::Plain(v) => (Some(v.clone()), false),
+                Param::Secret { .. } => (None, true),
+            };
+            fields.push(Field {
+                path: format!("auth.params.{name}"),
+                before: None,
+                after,
+                sensitive,
+                origin: None,
+                forces_replacement: false,
+            });
+        }
+        fields
+    }
+
+    /// Drift: AEP differs from what the state recorded.
+    pub fn drift(&mut self, address: &str, r: &Record) {
+        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+            Presence::Unknown => return,
+            Presence::Absent => {
+                self.plan.drift.push(Drift {
+                    address: address.to_owned(),
+                    id: r.id.clone(),
+                    kind: DriftKind::Deleted,
+                    fields: Vec::new(),
+                    etag_changed: false,
+                });
+                return;
+            }
+            Presence::Found(l) => l,
+        };
+        let mut fields = Vec::new();
+        let mut push = |path: String, before: Option<Value>, after: Option<Value>| {
+            if before != after {
+                fields.push(Field {
+                    path,
+                    before,
+                    after,
+                    sensitive: false,
+                    origin: Some(Origin::Outside),
+                    forces_replacement: false,
+                });
+            }
+        };
+        push("name".into(), Some(text(&r.name)), Some(text(&l.name)));
+        push("description".into(), opt_text(r.description.as_deref()), opt_text(l.description.as_deref()));
+        let live_params = l.auth.as_ref().map(|a| &a.params);
+        for (name, recorded) in &r.params {
+            let now = live_params.and_then(|p| p.get(name)).filter(|v| !masked(v)).cloned();
+            push(format!("auth.params.{name}"), Some(recorded.clone()), now);
+        }
+        if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
+            && live_spec != r.auth_spec_name
+        {
+            push("auth.specName".into(), Some(text(&r.auth_spec_name)), Some(text(live_spec)));
+        }
+        // An initializing connection has no etag yet; the first one it gets is no drift.
+        let etag_changed = r.etag.is_some() && l.etag.is_some() && r.etag != l.etag;
+        if !fields.is_empty() || etag_changed {
+            self.plan.drift.push(Drift {
+                address: address.to_owned(),
+                id: r.id.clone(),
+                kind: DriftKind::Changed,
+                fields,
+                etag_changed,
+            });
+        }
+    }
+
+    /// Delete (or forget) a managed connection: no longer declared, or being destroyed.
+    pub fn destroy(&mut self, address: &str, r: &Record, declared: Option<&Connection>, reason: Reason) {
+        let fields = vec![Field {
+            path: "name".into(),
+            before: Some(text(&r.name)),
+            after: None,
+            sensitive: false,
+            origin: None,
+            forces_replacement: false,
+        }];
+        let base = Change {
+            address: address.to_owned(),
+            key: r.key.clone(),
+            sandbox: r.sandbox.clone(),
+            action: Action::Forget,
+            reason: Some(Reason::ForgetBecauseDeletedOutside),
+            id: Some(r.id.clone()),
+            etag: r.etag.clone(),
+            name: r.name.clone(),
+            fields,
+            unchanged: 0,
+            resend_secrets: false,
+            then_update: false,
+            initializing: false,
+            notes: Vec::new(),
+        };
+        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+            Presence::Absent => {
+                self.change(base);
+                return;
+            }
+            Presence::Found(l) => Some(l),
+            Presence::Unknown => None,
+        };
+        let protected = r.protect || declared.is_some_and(|d| d.lifecycle.protect);
+        if protected {
+            let help = if declared.is_some() {
+                "set `lifecycle: {protect: false}` and apply first"
+            } else {
+                "declare it again with `lifecycle: {protect: false}` and apply, then remove it; or stop managing it without deleting it: `flowform state rm`"
+            };
+            self.error(format!(
+                "`{address}` ({}) is protected and cannot be deleted; protection is remembered in the state, so removing it from the configuration does not lift it\nhelp: {help}",
+                r.id
+            ));
+            return;
+        }
+        let mut change = Change {
+            action: Action::Delete,
+            reason: Some(reason),
+            etag: l.and_then(|l| l.etag.clone()).or(base.etag.clone()),
+            ..base
+        };
+        change.notes.push("AEP refuses to delete a connection a dataflow still uses (FLOW-1418); delete or move the dataflows first".into());
+        self.change(change);
+    }
+
+    /// Declared, not in the state: adopt (import block), recover (interrupted create), or create.
+    pub fn declared_unmanaged(&mut self, address: &str, d: &Connection, pending: Option<&Pending>) {
+        if let Some(id) = &d.import {
+            return self.adopt(address, d, id, Reason::ImportBecauseImportBlock);
+        }
+        if let Some(p) = pending {
+            return self.recover(address, d, p);
+        }
+        let mut change = self.creation(address, d);
+        // A same-named connection flowform does not manage: creating another would make two.
+        let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
+        let twins: Vec<&LiveConnection> = self
+            .live
+            .in_sandbox(&d.sandbox, &d.connection_spec.id)
+            .filter(|l| l.name == d.name && !managed.contains(l.id.as_str()))
+            .collect();
+        for twin in twins {
+            let warning = format!(
+                "`{address}`: AEP already has a connection named `{}` in sandbox `{}` (id {}) that flowform does not manage; this plan creates another. To manage that one instead, add `import: {{id: {}}}`",
+                d.name, d.sandbox, twin.id, twin.id
+            );
+            change.notes.push(warning.clone());
+            self.plan.warnings.push(warning);
+        }
+        self.change(change);
+    }
+
+    fn creation(&self, address: &str, d: &Connection) -> Change {
+        Change {
+            address: address.to_owned(),
+            key: d.key.clone(),
+            sandbox: d.sandbox.clone(),
+            action: Action::Create,
+            reason: None,
+            id: None,
+            etag: None,
+            name: d.name.clone(),
+            fields: Self::creation_fields(d),
+            unchanged: 0,
+            resend_secrets: true,
+            then_update: false,
+            initializing: false,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adopts connection `id` for `d`, then updates what differs.
+    fn adopt(&mut self, address: &str, d: &Connection, id: &str, reason: Reason) {
+        if let Some((other, _)) = self.state.connections.iter().find(|(_, r)| r.id == id) {
+            return self.error(format!("`{address}` imports connection {id}, which the state already manages as `{other}`"));
+        }
+        let l = match self.live.presence(&d.sandbox, &d.connection_spec.id, id) {
+            Presence::Found(l) => l,
+            Presence::Absent => {
+                return self.error(format!(
+                    "`{address}` imports connection {id}, but AEP has no such connection in sandbox `{}`",
+                    d.sandbox
+                ));
+            }
+            Presence::Unknown => {
+                return self.error(format!("`{address}` imports connection {id}: importing needs a refresh (drop `--refresh=false`)"));
+            }
+        };
+        if l.spec_id().is_some_and(|s| !s.eq_ignore_ascii_case(&d.connection_spec.id)) {
+            return self.error(format!(
+                "`{address}` imports connection {id}, whose connection spec is {}, not the declared {}",
+                l.spec_id().unwrap_or_default(),
+                d.connection_spec.id
+            ));
+        }
+        let (mut fields, unchanged) = compare(d, None, l);
+        // What secrets it has, flowform cannot know; the declared ones are sent.
+        let (_, _, secret_names) = split(d);
+        let resend = !secret_names.is_empty() && !ignored(d, "auth.params");
+        let recovered = reason == Reason::ImportBecauseRecoveredFromInterruptedApply;
+        let mut notes = Vec::new();
+        if recovered {
+            notes.push("adopted: recovered from an interrupted apply (the create reached AEP; its answer did not reach flowform)".to_owned());
+        }
+        if resend && !recovered {
+            notes.push("its secrets are unknown to flowform, so the declared ones are sent".to_owned());
+            for name in &secret_names {
+                fields.push(sensitive_field(name, None));
+            }
+        }
+        let then_update = !fields.is_empty() || (resend && !recovered);
+        self.change(Change {
+            address: address.to_owned(),
+            key: d.key.clone(),
+            sandbox: d.sandbox.clone(),
+            action: Action::Adopt,
+            reason: Some(reason),
+            id: Some(id.to_owned()),
+            etag: l.etag.clone(),
+            name: d.name.clone(),
+            fields,
+            unchanged,
+            resend_secrets: then_update && resend,
+            then_update,
+            initializing: l.is_initializing(),
+            notes,
+        });
+    }
+
+    /// An interrupted create: find what it made by listing, never by creating blindly.
+    fn recover(&mut self, address: &str, d: &Connection, p: &Pending) {
+        let listed = self.live.listed.contains(&(p.sandbox.clone(), p.spec_id.clone()));
+        if !listed {
+            return self.error(format!(
+                "`{address}`: an interrupted apply may have created it; resolving that needs a refresh (drop `--refresh=false`)"
+            ));
+        }
+        let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
+        let found: Vec<&LiveConnection> = self
+            .live
+            .in_sandbox(&p.sandbox, &p.spec_id)
+            .filter(|l| l.name == p.name && !managed.contains(l.id.as_str()))
+            .filter(|l| l.created_at.is_none_or(|t| t >= p.started_at - super::CLOCK_SKEW_MS))
+            .collect();
+        match found.as_slice() {
+            [] => {
+                let mut change = self.creation(address, d);
+                change.notes.push("an interrupted apply began creating it, and AEP has no such connection: it is created now".into());
+                self.change(change);
+            }
+            [one] => {
+                let id = one.id.clone();
+                self.adopt(address, d, &id, Reason::ImportBecauseRecoveredFromInterruptedApply);
+                // The create carried exactly this configuration? Then nothing is left to send.
+                if p.fingerprint != fingerprint(d, self.state)
+                    && let Some(change) = self.plan.changes.last_mut()
+                {
+                    change.notes.push("the configuration changed since the interrupted create: the secrets are sent again".into());
+                    change.resend_secrets = true;
+                    change.then_update = true;
+                }
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
+                self.error(format!(
+                    "`{address}`: an interrupted apply began creating it, and AEP now has {} connections named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own\nhelp: delete the extra ones in AEP, or `import` the right one",
+                    several.len(),
+                    p.name,
+                    p.sandbox,
+                    ids.join(", ")
+                ));
+            }
+        }
+    }
+
+    /// A pending create for a connection no longer declared.
+    pub fn orphaned_pending(&mut self, address: &str) {
+        let Some(p) = self.state.pending.iter().find(|p| p.address == address) else { return };
+        let verb = match p.action {
+            crate::state::Action::Create => "create",
+            crate::state::Action::Update => "update",
+            crate::state::Action::Delete => "delete",
+        };
+        self.plan.warnings.push(format!(
+            "`{address}`: an interrupted apply began to {verb} it, and it is no longer declared; if AEP has a connection named `{}` in sandbox `{}` that nobody wants, delete it there",
+            p.name, p.sandbox
+        ));
+    }
+
+    /// Declared and recorded.
+    pub fn managed(&mut self, address: &str, d: &Connection, r: &Record) {
+        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+            Presence::Absent => {
+                let mut change = self.creation(address, d);
+                change.reason = Some(Reason::RecreateBecauseDeletedOutside);
+                change.notes.push(format!("{} was deleted outside flowform", r.id));
+                return self.change(change);
+            }
+            Presence::Found(l) => Some(l),
+            Presence::Unknown => None,
+        };
+        let base = Change {
+            address: address.to_owned(),
+            key: d.key.clone(),
+            sandbox: d.sandbox.clone(),
+            action: Action::NoOp,
+            reason: None,
+            id: Some(r.id.clone()),
+            etag: l.map_or(r.etag.clone(), |l| l.etag.clone()),
+            name: d.name.clone(),
+            fields: Vec::new(),
+            unchanged: 0,
+            resend_secrets: false,
+            then_update: false,
+            initializing: l.map_or(r.state == "initializing", LiveConnection::is_initializing),
+            notes: Vec::new(),
+        };
+        // What cannot change in place.
+        let mut forcing = Vec::new();
+        for (path, before, after) in [
+            ("connectionSpec.id", &r.connection_spec.id, &d.connection_spec.id),
+            ("connectionSpec.version", &r.connection_spec.version, &d.connection_spec.version),
+            ("auth.specName", &r.auth_spec_name, &d.auth.spec_name),
+        ] {
+            if !before.eq_ignore_ascii_case(after) {
+                forcing.push(Field {
+                    path: path.into(),
+                    before: Some(text(before)),
+                    after: Some(text(after)),
+                    sensitive: false,
+                    origin: Some(Origin::Config),
+                    forces_replacement: true,
+                });
+            }
+        }
+        if !forcing.is_empty() {
+            if r.protect || d.lifecycle.protect {
+                return self.error(format!(
+                    "`{address}` ({}) must be replaced ({} cannot change in place), but it is protected\nhelp: set `lifecycle: {{protect: false}}` and apply first",
+                    r.id,
+                    forcing.iter().map(|f| format!("`{}`", f.path)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let mut fields = forcing;
+            fields.extend(Self::creation_fields(d).into_iter().filter(|f| !f.path.starts_with("connectionSpec") && f.path != "auth.specName"));
+            let mut change = Change {
+                action: Action::Replace,
+                reason: Some(Reason::ReplaceBecauseCannotUpdate),
+                fields,
+                resend_secrets: true,
+                ..base
+            };
+            change.notes.push("the new connection is created first, then the old one deleted; AEP refuses the delete while a dataflow uses the old one (FLOW-1418)".into());
+            return self.change(change);
+        }
+        if base.initializing {
+            let mut change = base;
+            change.notes.push("initializing in AEP: it cannot be updated until it is enabled".into());
+            return self.change(change);
+        }
+        let (mut fields, unchanged) = match l {
+            Some(l) => compare(d, Some(r), l),
+            None => compare_recorded(d, r),
+        };
+        // Secrets: the declared ones, by digest, against what flowform last sent.
+        let (_, secrets, secret_names) = split(d);
+        let params_ignored = ignored(d, "auth.params");
+        let digest = (secrets.len() == secret_names.len()).then(|| self.state.secrets_digest(&secrets));
+        let secrets_changed = !secret_names.is_empty()
+            && !secret_names.iter().all(|n| ignored(d, &format!("auth.params.{n}")))
+            && (digest.is_none() || digest != r.secrets_digest || secret_names != r.secret_params);
+        let mut notes = Vec::new();
+        if secrets_changed && !params_ignored {
+            for name in &secret_names {
+                fields.push(sensitive_field(name, Some(Origin::Config)));
+            }
+            if r.secrets_digest.is_none() {
+                notes.push("flowform has never sent its secrets (it was imported): they are sent".to_owned());
+            }
+        }
+        let etag_moved = l.is_some_and(|l| r.etag.is_some() && l.etag.is_some() && r.etag != l.etag);
+        let mut reason = None;
+        let mut resend = !fields.is_empty() && !params_ignored && fields.iter().any(|f| f.path.starts_with("auth.params."));
+        if etag_moved && !params_ignored && !secret_names.is_empty() {
+            resend = true;
+            if fields.is_empty() {
+                reason = Some(Reason::UpdateBecauseChangedOutside);
+            }
+            notes.push("changed outside flowform since the last apply (its etag moved), and its secrets may have changed too: the auth params are sent again".to_owned());
+            if !fields.iter().any(|f| f.sensitive) {
+                for name in &secret_names {
+                    fields.push(sensitive_field(name, Some(Origin::Outside)));
+                }
+            }
+        }
+        let action = if fields.is_empty() { Action::NoOp } else { Action::Update };
+        self.change(Change {
+            action,
+            reason,
+            fields,
+            unchanged,
+            resend_secrets: resend || secrets_changed,
+            notes,
+            ..base
+        });
+    }
+}
+
+fn sensitive_field(name: &str, origin: Option<Origin>) -> Field {
+    Field {
+        path: format!("auth.params.{name}"),
+        before: None,
+        after: None,
+        sensitive: true,
+        origin,
+        forces_replacement: false,
+    }
+}
+
+/// Compares what is declared with what AEP has, field by field (declared params only:
+/// AEP adds its own, such as `orgId`). `r`, when given, says whether a difference came from
+/// the configuration (it differs from what was applied) or from outside.
+fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field>, usize) {
+    let (plain, _, secret_names) = split(d);
+    let mut fields = Vec::new();
+    let mut unchanged = 0;
+    let mut consider = |path: String, applied: Option<Value>, now: Option<Value>, want: Option<Value>| {
+        if ignored(d, &path) {
+            return;
+        }
+        if now == want {
+            unchanged += 1;
+            return;
+        }
+        let origin = match r {
+            Some(_) if applied != want => Origin::Config,
+            Some(_) => Origin::Outside,
+            None => Origin::Config,
+        };
+        fields.push(Field {
+            path,
+            before: now,
+            after: want,
+            sensitive: false,
+            origin: Some(origin),
+            forces_replacement: false,
+        });
+    };
+    consider("name".into(), r.map(|r| text(&r.name)), Some(text(&l.name)), Some(text(&d.name)));
+    consider(
+        "description".into(),
+        r.and_then(|r| opt_text(r.description.as_deref())),
+        opt_text(l.description.as_deref()),
+        opt_text(d.description.as_deref()),
+    );
+    let live_params = l.auth.as_ref().map(|a| &a.params);
+    let mut names: BTreeSet<&String> = plain.keys().collect();
+    if let Some(r) = r {
+        names.extend(r.params.keys().filter(|k| !secret_names.contains(*k)));
+    }
+    for name in names {
+        let now = live_params.and_then(|p| p.get(name)).filter(|v| !masked(v)).cloned();
+        let applied = r.and_then(|r| r.params.get(name)).cloned();
+        consider(format!("auth.params.{name}"), applied, now, plain.get(name).cloned());
+    }
+    (fields, unchanged)
+}
+
+/// Without a refresh: the declared connection against what the state recorded.
+fn compare_recorded(d: &Connection, r: &Record) -> (Vec<Field>, usize) {
+    let live = LiveConnection {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        description: r.description.clone(),
+        connection_spec: None,
+        state: Some(r.state.clone()),
+        auth: Some(crate::flow::model::LiveAuth {
+            spec_name: r.auth_spec_name.clone(),
+            params: r.params.clone(),
+        }),
+        etag: r.etag.clone(),
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        created_client: None,
+        updated_client: None,
+        sandbox_name: Some(r.sandbox.clone()),
+    };
+    let (mut fields, unchanged) = compare(d, Some(r), &live);
+    for f in &mut fields {
+        f.origin = Some(Origin::Config);
+    }
+    (fields, unchanged)
+}

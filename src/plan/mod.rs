@@ -1,0 +1,423 @@
+//! The plan: what flowform would do to bring AEP in line with the configuration.
+//!
+//! [`plan`] is a pure function of the desired connections, the recorded state, what AEP
+//! showed (`Live`, from the refresh) and the options. No IO, no clock, no environment: the
+//! same inputs give the same [`Plan`], which is why `plan`, `plan --out`, `show` and
+//! `apply` agree, and why it is tested with plain tables of cases.
+//!
+//! Each difference says where it came from: the configuration changed (`Origin::Config`), or
+//! AEP changed outside flowform (`Origin::Outside`, also listed as drift), as Terraform's
+//! "Objects have changed outside of Terraform" keeps the two apart.
+
+mod diff;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::config::{Connection, Desired, Param};
+use crate::flow::model::LiveConnection;
+use crate::state::{Action as Mutation, State, address};
+
+/// The version of the saved-plan and JSON format.
+pub const FORMAT_VERSION: &str = "1.0";
+
+/// How far back from an interrupted create's start a connection AEP made may be dated
+/// (clocks differ).
+const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// What the refresh saw of AEP.
+#[derive(Clone, Debug, Default)]
+pub struct Live {
+    /// Whether AEP was asked at all (`--refresh=false`: no, and every presence is unknown).
+    pub refreshed: bool,
+    /// Every connection seen, by id, with the sandbox it was seen in.
+    pub connections: BTreeMap<String, (String, LiveConnection)>,
+    /// Sandbox and spec pairs listed in full: a connection of that pair not seen is absent.
+    pub listed: BTreeSet<(String, String)>,
+    /// Ids fetched one by one: one not seen is absent.
+    pub fetched: BTreeSet<String>,
+}
+
+/// Whether AEP has a connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Presence<'a> {
+    Found(&'a LiveConnection),
+    Absent,
+    /// Not looked at (no refresh).
+    Unknown,
+}
+
+impl Live {
+    pub fn presence(&self, sandbox: &str, spec_id: &str, id: &str) -> Presence<'_> {
+        if let Some((seen_in, conn)) = self.connections.get(id)
+            && seen_in == sandbox
+        {
+            return Presence::Found(conn);
+        }
+        let listed = self.listed.contains(&(sandbox.to_owned(), spec_id.to_owned()));
+        if listed || self.fetched.contains(id) {
+            Presence::Absent
+        } else {
+            Presence::Unknown
+        }
+    }
+
+    /// The connections seen in a sandbox for a spec.
+    pub fn in_sandbox<'a>(&'a self, sandbox: &'a str, spec_id: &'a str) -> impl Iterator<Item = &'a LiveConnection> {
+        self.connections
+            .values()
+            .filter(move |(s, c)| s == sandbox && c.spec_id().is_some_and(|id| id.eq_ignore_ascii_case(spec_id)))
+            .map(|(_, c)| c)
+    }
+}
+
+/// What kind of plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Normal,
+    /// Delete everything managed (`flowform destroy`).
+    Destroy,
+    /// Change nothing in AEP; take what AEP has as the new state (`apply --refresh-only`).
+    RefreshOnly,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Limit the plan to these keys (or addresses); all when empty.
+    pub targets: BTreeSet<String>,
+    pub mode: Mode,
+}
+
+/// A plan: serializable (saved plans, `--format json`), secret-free.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub mode: Mode,
+    /// The state the plan was made against: a saved plan applies only to it.
+    pub lineage: String,
+    pub serial: u64,
+    /// A digest of the resolved configuration (secrets by salted digest).
+    pub config_digest: String,
+    pub refreshed: bool,
+    /// Every managed or declared connection in scope, by address, no-ops included.
+    pub changes: Vec<Change>,
+    /// Differences between AEP and the state made outside flowform.
+    pub drift: Vec<Drift>,
+    pub warnings: Vec<String>,
+    /// Why the plan cannot be applied (a protected connection to delete, …).
+    pub errors: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    /// Create the new connection, then delete the old (the spec cannot change in place).
+    Replace,
+    Delete,
+    /// Take an existing connection under management (then update it if it differs).
+    Adopt,
+    /// Drop from the state without calling AEP (it is already gone).
+    Forget,
+}
+
+impl Action {
+    /// Terraform's JSON `actions`.
+    pub fn terraform_actions(self) -> &'static [&'static str] {
+        match self {
+            Action::NoOp => &["no-op"],
+            Action::Create => &["create"],
+            Action::Update => &["update"],
+            Action::Replace => &["create", "delete"],
+            Action::Delete => &["delete"],
+            Action::Adopt => &["import"],
+            Action::Forget => &["forget"],
+        }
+    }
+}
+
+/// Why an action was chosen (Terraform's `action_reason`, where it has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Create again: it was deleted outside flowform.
+    RecreateBecauseDeletedOutside,
+    /// The connection spec or auth spec changed; AEP cannot change them in place.
+    ReplaceBecauseCannotUpdate,
+    DeleteBecauseNoResourceConfig,
+    DeleteBecauseDestroy,
+    /// Forget: gone from AEP (and from the configuration, or being destroyed).
+    ForgetBecauseDeletedOutside,
+    /// Adopt: an `import` block names it.
+    ImportBecauseImportBlock,
+    /// Adopt: an interrupted apply created it; listing found it.
+    ImportBecauseRecoveredFromInterruptedApply,
+    /// Update: AEP's etag changed since the last apply, so the secrets are sent again.
+    UpdateBecauseChangedOutside,
+}
+
+/// Where a difference comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// The configuration changed since the last apply.
+    Config,
+    /// AEP changed outside flowform.
+    Outside,
+}
+
+/// One attribute's change. Sensitive attributes carry no values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// `name`, `description`, `connectionSpec.id`, `auth.specName`, `auth.params.<name>`.
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    #[serde(default)]
+    pub sensitive: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// Changing it forces a replacement.
+    #[serde(default)]
+    pub forces_replacement: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub address: String,
+    pub key: String,
+    pub sandbox: String,
+    pub action: Action,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// The connection acted on (the old one, for a replace).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Its etag when the plan was made: applying a saved plan checks it is unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    pub name: String,
+    /// For a create, every attribute; for an update, what changes; for a delete, what goes.
+    pub fields: Vec<Field>,
+    /// Attributes that do not change (hidden in the text render).
+    pub unchanged: usize,
+    /// The update sends the auth params, secrets included.
+    #[serde(default)]
+    pub resend_secrets: bool,
+    /// Also update after adopting.
+    #[serde(default)]
+    pub then_update: bool,
+    #[serde(default)]
+    pub initializing: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Change {
+    pub fn is_change(&self) -> bool {
+        !matches!(self.action, Action::NoOp)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftKind {
+    Changed,
+    Deleted,
+}
+
+/// A managed connection AEP shows differently from the state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub address: String,
+    pub id: String,
+    pub kind: DriftKind,
+    /// Before: as recorded; after: as AEP has it.
+    pub fields: Vec<Field>,
+    /// The etag moved (something changed, perhaps a secret, perhaps unseen).
+    pub etag_changed: bool,
+}
+
+/// Counts in Terraform's summary line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub import: usize,
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Replace => {
+                    s.add += 1;
+                    s.destroy += 1;
+                }
+                Action::Delete => s.destroy += 1,
+                Action::Adopt => {
+                    s.import += 1;
+                    if c.then_update {
+                        s.change += 1;
+                    }
+                }
+                Action::NoOp | Action::Forget => {}
+            }
+        }
+        s
+    }
+
+    /// Whether applying would change anything (in AEP or the state).
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(Change::is_change) || (self.mode == Mode::RefreshOnly && !self.drift.is_empty())
+    }
+
+    /// Changes that do something, in address order.
+    pub fn actions(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.is_change())
+    }
+}
+
+/// A digest of what a create or update of `conn` sends, secrets by salted digest: the
+/// journal's request fingerprint, and (over all connections) the configuration digest.
+pub fn fingerprint(conn: &Connection, state: &State) -> String {
+    let mut plain = BTreeMap::new();
+    let mut secrets = BTreeMap::new();
+    for (name, param) in &conn.auth.params {
+        match param {
+            Param::Plain(v) => {
+                plain.insert(name.clone(), v.clone());
+            }
+            Param::Secret { value: Some(v), .. } => {
+                secrets.insert(name.clone(), v);
+            }
+            Param::Secret { value: None, .. } => {}
+        }
+    }
+    let canonical = serde_json::json!({
+        "sandbox": conn.sandbox,
+        "key": conn.key,
+        "name": conn.name,
+        "description": conn.description,
+        "connectionSpec": conn.connection_spec,
+        "specName": conn.auth.spec_name,
+        "params": plain,
+        "secrets": state.secrets_digest(&secrets),
+        "protect": conn.lifecycle.protect,
+        "ignoreChanges": conn.lifecycle.ignore_changes,
+        "import": conn.import,
+    });
+    crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+fn config_digest(desired: &Desired, state: &State) -> String {
+    let mut hasher = Sha256::new();
+    for conn in desired.connections.values() {
+        hasher.update(fingerprint(conn, state).as_bytes());
+    }
+    for sandbox in &desired.sandboxes {
+        hasher.update(sandbox.as_bytes());
+    }
+    crate::state::hex(&hasher.finalize())
+}
+
+/// Plans. Pure: see the module documentation.
+pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) -> Plan {
+    let mut out = Plan {
+        format_version: FORMAT_VERSION.to_owned(),
+        mode: options.mode,
+        lineage: state.lineage.clone(),
+        serial: state.serial,
+        config_digest: config_digest(desired, state),
+        refreshed: live.refreshed,
+        changes: Vec::new(),
+        drift: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+    };
+    let declared: BTreeMap<String, &Connection> =
+        desired.connections.values().map(|c| (address(&c.sandbox, &c.key), c)).collect();
+    let mut addresses: BTreeSet<&String> = declared.keys().collect();
+    addresses.extend(state.connections.keys());
+    addresses.extend(state.pending.iter().map(|p| &p.address));
+    let in_scope = |address: &str, key: &str| {
+        options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key)
+    };
+    for address in addresses {
+        let d = declared.get(address).copied();
+        let r = state.connections.get(address);
+        let key = d.map(|c| c.key.as_str()).or(r.map(|r| r.key.as_str())).unwrap_or_else(|| {
+            address.split_once('/').map_or(address.as_str(), |(_, k)| k)
+        });
+        if !in_scope(address, key) {
+            continue;
+        }
+        let mut ctx = diff::Context {
+            state,
+            live,
+            plan: &mut out,
+        };
+        if let Some(r) = r {
+            ctx.drift(address, r);
+        }
+        match options.mode {
+            Mode::RefreshOnly => {}
+            Mode::Destroy => {
+                if let Some(r) = r {
+                    ctx.destroy(address, r, d, Reason::DeleteBecauseDestroy);
+                }
+            }
+            Mode::Normal => match (d, r) {
+                (Some(d), None) => {
+                    let pending = state
+                        .pending
+                        .iter()
+                        .find(|p| p.address == *address && p.action == Mutation::Create);
+                    ctx.declared_unmanaged(address, d, pending);
+                }
+                (Some(d), Some(r)) => ctx.managed(address, d, r),
+                (None, Some(r)) => ctx.destroy(address, r, None, Reason::DeleteBecauseNoResourceConfig),
+                (None, None) => ctx.orphaned_pending(address),
+            },
+        }
+    }
+    out.changes.sort_by(|a, b| a.address.cmp(&b.address));
+    out.drift.sort_by(|a, b| a.address.cmp(&b.address));
+    out
+}
+
+/// Connections AEP has for the declared sandboxes and specs that flowform does not manage
+/// (for `flowform drift`).
+pub fn unmanaged<'a>(desired: &'a Desired, state: &'a State, live: &'a Live) -> Vec<(&'a str, &'a LiveConnection)> {
+    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+    let imports: BTreeSet<&str> = desired.connections.values().filter_map(|c| c.import.as_deref()).collect();
+    let pairs: BTreeSet<(&str, &str)> =
+        desired.connections.values().map(|c| (c.sandbox.as_str(), c.connection_spec.id.as_str())).collect();
+    let mut found = Vec::new();
+    for (id, (sandbox, conn)) in &live.connections {
+        let spec = conn.spec_id().unwrap_or_default();
+        let declared_pair = pairs.iter().any(|(s, p)| *s == sandbox && p.eq_ignore_ascii_case(spec));
+        if declared_pair && !managed.contains(id.as_str()) && !imports.contains(id.as_str()) {
+            found.push((sandbox.as_str(), conn));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1.name, &a.1.id).cmp(&(b.0, &b.1.name, &b.1.id)));
+    found
+}
+
+pub use self::diff::masked;

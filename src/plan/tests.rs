@@ -1,0 +1,504 @@
+//! `plan()` by table: every combination of declared / recorded / live presence, and every
+//! kind of difference.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::config::{Auth, Lifecycle, Origin as Declared, SpecRef};
+use crate::flow::model::{LiveAuth, SpecInfo};
+use crate::secret::{Secret, SecretRef};
+use crate::state::{Action as Mutation, Pending, Record};
+
+const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
+
+fn conn(key: &str, name: &str) -> Connection {
+    let mut params = BTreeMap::new();
+    params.insert("username".to_owned(), Param::Plain(json!("u")));
+    params.insert("apiVersion".to_owned(), Param::Plain(json!("60.0")));
+    for (name, value) in [("password", "pw"), ("securityToken", "tok")] {
+        params.insert(
+            name.to_owned(),
+            Param::Secret {
+                reference: SecretRef::Env(name.to_uppercase()),
+                value: Some(Secret::new(value)),
+            },
+        );
+    }
+    Connection {
+        key: key.to_owned(),
+        sandbox: "prod".to_owned(),
+        name: name.to_owned(),
+        description: Some("d".to_owned()),
+        connection_spec: SpecRef {
+            id: SF.to_owned(),
+            version: "1.0".to_owned(),
+        },
+        auth: Auth {
+            spec_name: "Basic Authentication".to_owned(),
+            params,
+        },
+        lifecycle: Lifecycle::default(),
+        import: None,
+        origin: Declared {
+            file: PathBuf::from("c.yaml"),
+            line: 1,
+            column: 1,
+        },
+    }
+}
+
+fn state() -> State {
+    State {
+        version: 1,
+        lineage: "lineage".into(),
+        serial: 3,
+        salt: "salt".into(),
+        connections: BTreeMap::new(),
+        pending: Vec::new(),
+    }
+}
+
+/// The state after applying `c` as connection `id`.
+fn applied(state: &mut State, c: &Connection, id: &str) {
+    let record = Record::applied(c, id, Some(&format!("\"etag-{id}\"")), "enabled", state, 1);
+    state.connections.insert(address(&c.sandbox, &c.key), record);
+}
+
+/// AEP's view of `c` as connection `id`.
+fn live_of(c: &Connection, id: &str) -> LiveConnection {
+    let mut params = serde_json::Map::new();
+    for (name, p) in &c.auth.params {
+        params.insert(
+            name.clone(),
+            match p {
+                Param::Plain(v) => v.clone(),
+                Param::Secret { .. } => json!("********"),
+            },
+        );
+    }
+    LiveConnection {
+        id: id.to_owned(),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        connection_spec: Some(SpecInfo {
+            id: c.connection_spec.id.clone(),
+            version: Some(c.connection_spec.version.clone()),
+        }),
+        state: Some("enabled".into()),
+        auth: Some(LiveAuth {
+            spec_name: c.auth.spec_name.clone(),
+            params,
+        }),
+        etag: Some(format!("\"etag-{id}\"")),
+        created_at: Some(100),
+        updated_at: Some(100),
+        created_client: None,
+        updated_client: None,
+        sandbox_name: Some("prod".into()),
+    }
+}
+
+fn live(conns: Vec<LiveConnection>) -> Live {
+    Live {
+        refreshed: true,
+        connections: conns.into_iter().map(|c| (c.id.clone(), ("prod".to_owned(), c))).collect(),
+        listed: [("prod".to_owned(), SF.to_owned())].into(),
+        fetched: BTreeSet::new(),
+    }
+}
+
+fn desired(conns: Vec<Connection>) -> Desired {
+    Desired {
+        sandboxes: conns.iter().map(|c| c.sandbox.clone()).collect(),
+        connections: conns.into_iter().map(|c| (c.key.clone(), c)).collect(),
+        files: Vec::new(),
+    }
+}
+
+fn run(d: Vec<Connection>, s: &State, l: &Live) -> Plan {
+    plan(&desired(d), s, l, &Options::default())
+}
+
+fn only(plan: &Plan) -> &Change {
+    let acting: Vec<&Change> = plan.changes.iter().collect();
+    assert_eq!(acting.len(), 1, "{:#?}", plan.changes);
+    acting[0]
+}
+
+fn paths(change: &Change) -> Vec<&str> {
+    change.fields.iter().map(|f| f.path.as_str()).collect()
+}
+
+#[test]
+fn create_when_neither_recorded_nor_live() {
+    let p = run(vec![conn("a", "A")], &state(), &live(vec![]));
+    let c = only(&p);
+    assert_eq!((c.action, c.reason), (Action::Create, None));
+    assert!(paths(c).contains(&"auth.params.password"));
+    let secret = c.fields.iter().find(|f| f.path == "auth.params.password").unwrap();
+    assert!(secret.sensitive && secret.after.is_none());
+    assert_eq!(p.summary(), Summary { import: 0, add: 1, change: 0, destroy: 0 });
+}
+
+#[test]
+fn nothing_to_do_when_all_three_agree() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let p = run(vec![c.clone()], &s, &live(vec![live_of(&c, "id1")]));
+    assert_eq!(only(&p).action, Action::NoOp);
+    assert!(p.drift.is_empty() && !p.has_changes());
+    assert_eq!(only(&p).unchanged, 4, "name, description and two params");
+}
+
+#[test]
+fn a_config_rename_is_an_update_from_config() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let p = run(vec![conn("a", "A2")], &s, &live(vec![live_of(&c, "id1")]));
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::Update);
+    assert_eq!(ch.fields[0].path, "name");
+    assert_eq!(ch.fields[0].origin, Some(Origin::Config));
+    assert!(!ch.resend_secrets, "a rename sends no secrets");
+    assert_eq!(ch.etag.as_deref(), Some("\"etag-id1\""));
+}
+
+#[test]
+fn a_rename_in_aep_is_drift_and_put_back() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut l = live_of(&c, "id1");
+    l.name = "renamed in the UI".into();
+    l.etag = Some("\"moved\"".into());
+    let p = run(vec![c], &s, &live(vec![l]));
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::Update);
+    let name = &ch.fields[0];
+    assert_eq!((name.origin, name.before.clone(), name.after.clone()), (Some(Origin::Outside), Some(json!("renamed in the UI")), Some(json!("A"))));
+    assert!(ch.resend_secrets, "the etag moved: secrets may have changed too");
+    assert_eq!(p.drift.len(), 1);
+    assert_eq!(p.drift[0].kind, DriftKind::Changed);
+    assert!(p.drift[0].etag_changed);
+}
+
+#[test]
+fn a_rotated_secret_is_an_update_by_digest() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut rotated = c.clone();
+    rotated.auth.params.insert(
+        "password".into(),
+        Param::Secret {
+            reference: SecretRef::Env("PASSWORD".into()),
+            value: Some(Secret::new("new-pw")),
+        },
+    );
+    let p = run(vec![rotated], &s, &live(vec![live_of(&c, "id1")]));
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::Update);
+    assert!(ch.resend_secrets);
+    assert!(ch.fields.iter().all(|f| f.sensitive && f.before.is_none() && f.after.is_none()));
+    assert_eq!(paths(ch), ["auth.params.password", "auth.params.securityToken"]);
+}
+
+#[test]
+fn an_etag_moved_outside_resends_the_secrets_and_says_why() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut l = live_of(&c, "id1");
+    l.etag = Some("\"changed-in-ui\"".into());
+    let p = run(vec![c], &s, &live(vec![l]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason), (Action::Update, Some(Reason::UpdateBecauseChangedOutside)));
+    assert!(ch.resend_secrets);
+    assert!(ch.notes[0].contains("etag moved"));
+    assert!(ch.fields.iter().all(|f| f.origin == Some(Origin::Outside)));
+}
+
+#[test]
+fn a_spec_change_is_a_replace_and_protect_refuses_it() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut changed = c.clone();
+    changed.auth.spec_name = "OAuth2 Client Credential".into();
+    let p = run(vec![changed.clone()], &s, &live(vec![live_of(&c, "id1")]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason), (Action::Replace, Some(Reason::ReplaceBecauseCannotUpdate)));
+    assert!(ch.fields[0].forces_replacement);
+    assert_eq!(p.summary(), Summary { import: 0, add: 1, change: 0, destroy: 1 });
+    changed.lifecycle.protect = true;
+    let p = run(vec![changed], &s, &live(vec![live_of(&c, "id1")]));
+    assert!(p.changes.is_empty());
+    assert!(p.errors[0].contains("is protected"), "{:?}", p.errors);
+}
+
+#[test]
+fn removed_from_config_is_a_delete_unless_protected_in_state() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let p = run(vec![], &s, &live(vec![live_of(&c, "id1")]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason), (Action::Delete, Some(Reason::DeleteBecauseNoResourceConfig)));
+    assert!(ch.notes[0].contains("1418"));
+    // The protection outlives the configuration that set it.
+    let mut protected = c.clone();
+    protected.lifecycle.protect = true;
+    let mut s = state();
+    applied(&mut s, &protected, "id1");
+    let p = run(vec![], &s, &live(vec![live_of(&c, "id1")]));
+    assert!(p.changes.is_empty());
+    assert!(p.errors[0].contains("protection is remembered in the state"));
+    assert!(p.errors[0].contains("flowform state rm"));
+}
+
+#[test]
+fn deleted_in_aep_is_recreated_or_forgotten() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let p = run(vec![c.clone()], &s, &live(vec![]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason), (Action::Create, Some(Reason::RecreateBecauseDeletedOutside)));
+    assert_eq!(p.drift[0].kind, DriftKind::Deleted);
+    let p = run(vec![], &s, &live(vec![]));
+    assert_eq!((only(&p).action, only(&p).reason), (Action::Forget, Some(Reason::ForgetBecauseDeletedOutside)));
+    assert_eq!(p.summary(), Summary::default());
+    assert!(p.has_changes(), "the state still changes");
+}
+
+#[test]
+fn ignore_changes_hides_what_it_names() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut d = c.clone();
+    d.description = Some("new description".into());
+    d.lifecycle.ignore_changes = ["description".to_owned()].into();
+    assert_eq!(only(&run(vec![d.clone()], &s, &live(vec![live_of(&c, "id1")]))).action, Action::NoOp);
+    // Ignoring the auth params ignores an etag moved outside too: no secrets are resent.
+    d.lifecycle.ignore_changes = ["description".to_owned(), "auth.params".to_owned()].into();
+    let mut l = live_of(&c, "id1");
+    l.etag = Some("\"moved\"".into());
+    l.auth.as_mut().unwrap().params.insert("username".into(), json!("someone-else"));
+    assert_eq!(only(&run(vec![d], &s, &live(vec![l]))).action, Action::NoOp);
+}
+
+#[test]
+fn initializing_connections_are_shown_not_updated() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut l = live_of(&c, "id1");
+    l.state = Some("initializing".into());
+    l.etag = None;
+    let p = run(vec![conn("a", "renamed")], &s, &live(vec![l]));
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::NoOp);
+    assert!(ch.initializing && ch.notes[0].contains("initializing"));
+}
+
+#[test]
+fn server_added_params_are_not_differences() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut l = live_of(&c, "id1");
+    l.auth.as_mut().unwrap().params.insert("orgId".into(), json!("00D000"));
+    assert_eq!(only(&run(vec![c], &s, &live(vec![l]))).action, Action::NoOp);
+}
+
+#[test]
+fn a_param_removed_from_config_is_removed() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut d = c.clone();
+    d.auth.params.remove("apiVersion");
+    let ch = run(vec![d], &s, &live(vec![live_of(&c, "id1")]));
+    let ch = only(&ch);
+    assert_eq!(ch.action, Action::Update);
+    assert_eq!(ch.fields[0].path, "auth.params.apiVersion");
+    assert_eq!((ch.fields[0].before.clone(), ch.fields[0].after.clone()), (Some(json!("60.0")), None));
+    assert!(ch.resend_secrets, "params are sent whole, secrets included");
+}
+
+#[test]
+fn targets_limit_the_plan() {
+    let p = plan(
+        &desired(vec![conn("a", "A"), conn("b", "B")]),
+        &state(),
+        &live(vec![]),
+        &Options {
+            targets: ["b".to_owned()].into(),
+            mode: Mode::Normal,
+        },
+    );
+    assert_eq!(only(&p).key, "b");
+}
+
+#[test]
+fn import_blocks_adopt_and_then_update() {
+    let mut d = conn("a", "A");
+    d.import = Some("id9".into());
+    let mut l = live_of(&d, "id9");
+    l.name = "Old name".into();
+    let p = run(vec![d.clone()], &state(), &live(vec![l]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason), (Action::Adopt, Some(Reason::ImportBecauseImportBlock)));
+    assert!(ch.then_update && ch.resend_secrets);
+    assert_eq!(ch.fields[0].path, "name");
+    assert_eq!(p.summary(), Summary { import: 1, add: 0, change: 1, destroy: 0 });
+    let p = run(vec![d], &state(), &live(vec![]));
+    assert!(p.errors[0].contains("AEP has no such connection"), "{:?}", p.errors);
+}
+
+#[test]
+fn an_interrupted_create_is_adopted_recreated_or_refused() {
+    let d = conn("a", "A");
+    let mut s = state();
+    s.pending.push(Pending {
+        address: "prod/a".into(),
+        action: Mutation::Create,
+        sandbox: "prod".into(),
+        name: "A".into(),
+        spec_id: SF.into(),
+        started_at: 100,
+        fingerprint: fingerprint(&d, &s),
+    });
+    let p = run(vec![d.clone()], &s, &live(vec![live_of(&d, "made")]));
+    let ch = only(&p);
+    assert_eq!((ch.action, ch.reason, ch.id.as_deref()), (Action::Adopt, Some(Reason::ImportBecauseRecoveredFromInterruptedApply), Some("made")));
+    assert!(ch.notes[0].contains("recovered from an interrupted apply"));
+    assert!(!ch.resend_secrets, "the create carried this very configuration");
+    let p = run(vec![d.clone()], &s, &live(vec![]));
+    assert_eq!(only(&p).action, Action::Create);
+    let p = run(vec![d.clone()], &s, &live(vec![live_of(&d, "one"), live_of(&d, "two")]));
+    assert!(p.changes.is_empty());
+    assert!(p.errors[0].contains("2 connections named `A`") && p.errors[0].contains("one, two"), "{:?}", p.errors);
+    let mut unrefreshed = live(vec![]);
+    unrefreshed.listed.clear();
+    unrefreshed.refreshed = false;
+    assert!(run(vec![d], &s, &unrefreshed).errors[0].contains("needs a refresh"));
+}
+
+#[test]
+fn without_refresh_the_state_stands_for_aep() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let none = Live::default();
+    let p = run(vec![c.clone()], &s, &none);
+    assert_eq!(only(&p).action, Action::NoOp);
+    assert!(!p.refreshed && p.drift.is_empty());
+    let ch = run(vec![conn("a", "A2")], &s, &none);
+    assert_eq!(only(&ch).action, Action::Update);
+    assert_eq!(only(&ch).fields[0].origin, Some(Origin::Config));
+}
+
+#[test]
+fn destroy_deletes_everything_but_the_protected() {
+    let (a, mut b) = (conn("a", "A"), conn("b", "B"));
+    b.lifecycle.protect = true;
+    let mut s = state();
+    applied(&mut s, &a, "id1");
+    applied(&mut s, &b, "id2");
+    let p = plan(
+        &desired(vec![a.clone(), b.clone()]),
+        &s,
+        &live(vec![live_of(&a, "id1"), live_of(&b, "id2")]),
+        &Options {
+            targets: BTreeSet::new(),
+            mode: Mode::Destroy,
+        },
+    );
+    assert_eq!(only(&p).key, "a");
+    assert_eq!(only(&p).reason, Some(Reason::DeleteBecauseDestroy));
+    assert_eq!(p.errors.len(), 1);
+}
+
+#[test]
+fn a_same_named_unmanaged_connection_is_warned_about() {
+    let d = conn("a", "A");
+    let p = run(vec![d.clone()], &state(), &live(vec![live_of(&d, "theirs")]));
+    assert_eq!(only(&p).action, Action::Create);
+    assert!(p.warnings[0].contains("import: {id: theirs}"), "{:?}", p.warnings);
+}
+
+#[test]
+fn refresh_only_plans_no_changes_but_drift() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let mut l = live_of(&c, "id1");
+    l.description = None;
+    let p = plan(
+        &desired(vec![conn("a", "changed")]),
+        &s,
+        &live(vec![l]),
+        &Options {
+            targets: BTreeSet::new(),
+            mode: Mode::RefreshOnly,
+        },
+    );
+    assert!(p.changes.is_empty());
+    assert_eq!(p.drift[0].fields[0].path, "description");
+    assert!(p.has_changes());
+}
+
+#[test]
+fn plans_are_deterministic_and_secret_free() {
+    let (a, b) = (conn("a", "A"), conn("b", "B"));
+    let mut s = state();
+    applied(&mut s, &a, "id1");
+    let l = live(vec![live_of(&a, "id1")]);
+    let one = run(vec![b.clone(), a.clone()], &s, &l);
+    let two = run(vec![a, b], &s, &l);
+    assert_eq!(one, two);
+    let json: Value = serde_json::to_value(&one).unwrap();
+    let text = json.to_string();
+    for secret in ["pw", "tok"] {
+        assert!(!text.contains(&format!("\"{secret}\"")), "{text}");
+    }
+}
+
+#[test]
+fn summaries_count_like_terraform() {
+    let mut p = run(vec![], &state(), &Live::default());
+    let mk = |action, then_update| Change {
+        address: "prod/x".into(),
+        key: "x".into(),
+        sandbox: "prod".into(),
+        action,
+        reason: None,
+        id: None,
+        etag: None,
+        name: "x".into(),
+        fields: Vec::new(),
+        unchanged: 0,
+        resend_secrets: false,
+        then_update,
+        initializing: false,
+        notes: Vec::new(),
+    };
+    p.changes = vec![
+        mk(Action::Create, false),
+        mk(Action::Update, false),
+        mk(Action::Replace, false),
+        mk(Action::Delete, false),
+        mk(Action::Adopt, true),
+        mk(Action::Adopt, false),
+        mk(Action::Forget, false),
+        mk(Action::NoOp, false),
+    ];
+    assert_eq!(p.summary(), Summary { import: 2, add: 2, change: 2, destroy: 2 });
+}
