@@ -42,6 +42,8 @@ pub mod emulator;
 pub mod flow;
 pub mod log;
 pub mod plan;
+pub mod refresh;
+pub mod render;
 pub mod schema;
 pub mod secret;
 pub mod settings;

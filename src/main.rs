@@ -10,12 +10,15 @@ fn main() -> ExitCode {
     // threads.
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
+    // Colour only for a terminal, and never with NO_COLOR (anstream's rules).
+    let color = anstream::AutoStream::choice(&out) != anstream::ColorChoice::Never;
     let result = cli::run(
         std::env::args_os(),
         &env,
         &mut Io {
             out: &mut out,
             err: &mut err,
+            color,
         },
     );
     let flushed = out.flush();

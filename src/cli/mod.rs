@@ -5,8 +5,12 @@
 //! and progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for
 //! "changes present" (`plan --detailed-exitcode`), which is why usage errors are not 2 here.
 
+mod drift;
 mod emulator;
+pub mod plan;
 mod schema;
+pub mod session;
+mod show;
 pub mod state;
 mod validate;
 
@@ -64,6 +68,12 @@ impl ClientArgs {
 enum Command {
     /// Check the configuration offline: structure, connection specs, params, secret references
     Validate(validate::Args),
+    /// Show what apply would do: create, update, replace, delete or import connections
+    Plan(Box<plan::Args>),
+    /// Show a saved plan
+    Show(show::Args),
+    /// Compare AEP with the state, and list connections flowform does not manage (for cron)
+    Drift(Box<drift::Args>),
     /// Print the JSON Schema of the configuration format (for editors)
     Schema(schema::Args),
     /// Serve a Flow Service emulator (AEP's connection API and IMS) until interrupted
@@ -77,12 +87,27 @@ enum Command {
 pub enum Exit {
     Success = 0,
     Failure = 1,
+    /// `plan --detailed-exitcode` with changes; `drift` with drift.
+    Changes = 2,
 }
 
 /// Where commands write: the product to `out`, everything else to `err`.
 pub struct Io<'a> {
     pub out: &'a mut dyn Write,
     pub err: &'a mut dyn Write,
+    /// Whether `out` takes ANSI colour (a terminal, and `NO_COLOR` unset).
+    pub color: bool,
+}
+
+impl Io<'_> {
+    /// Writes a render to stdout, without its colour unless the terminal takes it.
+    pub fn product(&mut self, text: &str) -> std::io::Result<()> {
+        if self.color {
+            self.out.write_all(text.as_bytes())
+        } else {
+            write!(self.out, "{}", anstream::adapter::strip_str(text))
+        }
+    }
 }
 
 /// Parses `args` and runs the command. Errors that are not about the user's input (a
@@ -113,6 +138,9 @@ pub fn run(
     crate::log::set_level(cli.verbose);
     match cli.command {
         Command::Validate(args) => validate::run(&args, env, io),
+        Command::Plan(args) => plan::run(&args, env, io),
+        Command::Show(args) => show::run(&args, io),
+        Command::Drift(args) => drift::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),
         Command::Emulator(args) => emulator::run(&args, io),
         Command::State(args) => state::run(&args, env, io),

@@ -433,6 +433,28 @@ impl Client {
         })
     }
 
+    /// How many of the sandbox's connections match every filter (`count=true`: one request).
+    pub async fn count_connections(&self, sandbox: &str, filters: &[Filter]) -> Result<u64, FlowError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("count", "true");
+        for f in filters {
+            query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
+        }
+        let call = Call {
+            method: Method::GET,
+            path: format!("/connections?{}", query.finish()),
+            label: "/connections".to_owned(),
+            sandbox: Some(sandbox),
+            body: None,
+            if_match: None,
+            repeat: Repeat::Safe,
+        };
+        let answer = self.send(&call).await?;
+        Self::json(&call, &answer.body)?["count"]
+            .as_u64()
+            .ok_or_else(|| Self::protocol(&call, "the answer has no `count`"))
+    }
+
     /// One connection; `None` when AEP has no such connection (404).
     pub async fn get_connection(&self, sandbox: &str, id: &str) -> Result<Option<LiveConnection>, FlowError> {
         let call = Call {

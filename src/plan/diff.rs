@@ -149,16 +149,27 @@ impl Context<'_> {
             }
         };
         push("name".into(), Some(text(&r.name)), Some(text(&l.name)));
-        push("description".into(), opt_text(r.description.as_deref()), opt_text(l.description.as_deref()));
+        push(
+            "description".into(),
+            opt_text(r.description.as_deref()),
+            opt_text(l.description.as_deref()),
+        );
         let live_params = l.auth.as_ref().map(|a| &a.params);
         for (name, recorded) in &r.params {
-            let now = live_params.and_then(|p| p.get(name)).filter(|v| !masked(v)).cloned();
+            let now = live_params
+                .and_then(|p| p.get(name))
+                .filter(|v| !masked(v))
+                .cloned();
             push(format!("auth.params.{name}"), Some(recorded.clone()), now);
         }
         if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
             && live_spec != r.auth_spec_name
         {
-            push("auth.specName".into(), Some(text(&r.auth_spec_name)), Some(text(live_spec)));
+            push(
+                "auth.specName".into(),
+                Some(text(&r.auth_spec_name)),
+                Some(text(live_spec)),
+            );
         }
         // An initializing connection has no etag yet; the first one it gets is no drift.
         let etag_changed = r.etag.is_some() && l.etag.is_some() && r.etag != l.etag;
@@ -279,7 +290,9 @@ impl Context<'_> {
     /// Adopts connection `id` for `d`, then updates what differs.
     fn adopt(&mut self, address: &str, d: &Connection, id: &str, reason: Reason) {
         if let Some((other, _)) = self.state.connections.iter().find(|(_, r)| r.id == id) {
-            return self.error(format!("`{address}` imports connection {id}, which the state already manages as `{other}`"));
+            return self.error(format!(
+                "`{address}` imports connection {id}, which the state already manages as `{other}`"
+            ));
         }
         let l = match self.live.presence(&d.sandbox, &d.connection_spec.id, id) {
             Presence::Found(l) => l,
@@ -290,10 +303,14 @@ impl Context<'_> {
                 ));
             }
             Presence::Unknown => {
-                return self.error(format!("`{address}` imports connection {id}: importing needs a refresh (drop `--refresh=false`)"));
+                return self.error(format!(
+                    "`{address}` imports connection {id}: importing needs a refresh (drop `--refresh=false`)"
+                ));
             }
         };
-        if l.spec_id().is_some_and(|s| !s.eq_ignore_ascii_case(&d.connection_spec.id)) {
+        if l.spec_id()
+            .is_some_and(|s| !s.eq_ignore_ascii_case(&d.connection_spec.id))
+        {
             return self.error(format!(
                 "`{address}` imports connection {id}, whose connection spec is {}, not the declared {}",
                 l.spec_id().unwrap_or_default(),
@@ -347,7 +364,10 @@ impl Context<'_> {
             .live
             .in_sandbox(&p.sandbox, &p.spec_id)
             .filter(|l| l.name == p.name && !managed.contains(l.id.as_str()))
-            .filter(|l| l.created_at.is_none_or(|t| t >= p.started_at - super::CLOCK_SKEW_MS))
+            .filter(|l| {
+                l.created_at
+                    .is_none_or(|t| t >= p.started_at - super::CLOCK_SKEW_MS)
+            })
             .collect();
         match found.as_slice() {
             [] => {
@@ -357,12 +377,20 @@ impl Context<'_> {
             }
             [one] => {
                 let id = one.id.clone();
-                self.adopt(address, d, &id, Reason::ImportBecauseRecoveredFromInterruptedApply);
+                self.adopt(
+                    address,
+                    d,
+                    &id,
+                    Reason::ImportBecauseRecoveredFromInterruptedApply,
+                );
                 // The create carried exactly this configuration? Then nothing is left to send.
                 if p.fingerprint != fingerprint(d, self.state)
                     && let Some(change) = self.plan.changes.last_mut()
                 {
-                    change.notes.push("the configuration changed since the interrupted create: the secrets are sent again".into());
+                    change.notes.push(
+                        "the configuration changed since the interrupted create: the secrets are sent again"
+                            .into(),
+                    );
                     change.resend_secrets = true;
                     change.then_update = true;
                 }
@@ -382,7 +410,9 @@ impl Context<'_> {
 
     /// A pending create for a connection no longer declared.
     pub fn orphaned_pending(&mut self, address: &str) {
-        let Some(p) = self.state.pending.iter().find(|p| p.address == address) else { return };
+        let Some(p) = self.state.pending.iter().find(|p| p.address == address) else {
+            return;
+        };
         let verb = match p.action {
             crate::state::Action::Create => "create",
             crate::state::Action::Update => "update",
@@ -400,7 +430,9 @@ impl Context<'_> {
             Presence::Absent => {
                 let mut change = self.creation(address, d);
                 change.reason = Some(Reason::RecreateBecauseDeletedOutside);
-                change.notes.push(format!("{} was deleted outside flowform", r.id));
+                change
+                    .notes
+                    .push(format!("{} was deleted outside flowform", r.id));
                 return self.change(change);
             }
             Presence::Found(l) => Some(l),
@@ -426,7 +458,11 @@ impl Context<'_> {
         let mut forcing = Vec::new();
         for (path, before, after) in [
             ("connectionSpec.id", &r.connection_spec.id, &d.connection_spec.id),
-            ("connectionSpec.version", &r.connection_spec.version, &d.connection_spec.version),
+            (
+                "connectionSpec.version",
+                &r.connection_spec.version,
+                &d.connection_spec.version,
+            ),
             ("auth.specName", &r.auth_spec_name, &d.auth.spec_name),
         ] {
             if !before.eq_ignore_ascii_case(after) {
@@ -449,7 +485,11 @@ impl Context<'_> {
                 ));
             }
             let mut fields = forcing;
-            fields.extend(Self::creation_fields(d).into_iter().filter(|f| !f.path.starts_with("connectionSpec") && f.path != "auth.specName"));
+            fields.extend(
+                Self::creation_fields(d)
+                    .into_iter()
+                    .filter(|f| !f.path.starts_with("connectionSpec") && f.path != "auth.specName"),
+            );
             let mut change = Change {
                 action: Action::Replace,
                 reason: Some(Reason::ReplaceBecauseCannotUpdate),
@@ -462,7 +502,9 @@ impl Context<'_> {
         }
         if base.initializing {
             let mut change = base;
-            change.notes.push("initializing in AEP: it cannot be updated until it is enabled".into());
+            change
+                .notes
+                .push("initializing in AEP: it cannot be updated until it is enabled".into());
             return self.change(change);
         }
         let (mut fields, unchanged) = match l {
@@ -474,7 +516,9 @@ impl Context<'_> {
         let params_ignored = ignored(d, "auth.params");
         let digest = (secrets.len() == secret_names.len()).then(|| self.state.secrets_digest(&secrets));
         let secrets_changed = !secret_names.is_empty()
-            && !secret_names.iter().all(|n| ignored(d, &format!("auth.params.{n}")))
+            && !secret_names
+                .iter()
+                .all(|n| ignored(d, &format!("auth.params.{n}")))
             && (digest.is_none() || digest != r.secrets_digest || secret_names != r.secret_params);
         let mut notes = Vec::new();
         if secrets_changed && !params_ignored {
@@ -487,7 +531,9 @@ impl Context<'_> {
         }
         let etag_moved = l.is_some_and(|l| r.etag.is_some() && l.etag.is_some() && r.etag != l.etag);
         let mut reason = None;
-        let mut resend = !fields.is_empty() && !params_ignored && fields.iter().any(|f| f.path.starts_with("auth.params."));
+        let mut resend = !fields.is_empty()
+            && !params_ignored
+            && fields.iter().any(|f| f.path.starts_with("auth.params."));
         if etag_moved && !params_ignored && !secret_names.is_empty() {
             resend = true;
             if fields.is_empty() {
@@ -500,7 +546,11 @@ impl Context<'_> {
                 }
             }
         }
-        let action = if fields.is_empty() { Action::NoOp } else { Action::Update };
+        let action = if fields.is_empty() {
+            Action::NoOp
+        } else {
+            Action::Update
+        };
         self.change(Change {
             action,
             reason,
@@ -553,7 +603,12 @@ fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field
             forces_replacement: false,
         });
     };
-    consider("name".into(), r.map(|r| text(&r.name)), Some(text(&l.name)), Some(text(&d.name)));
+    consider(
+        "name".into(),
+        r.map(|r| text(&r.name)),
+        Some(text(&l.name)),
+        Some(text(&d.name)),
+    );
     consider(
         "description".into(),
         r.and_then(|r| opt_text(r.description.as_deref())),
@@ -566,9 +621,17 @@ fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field
         names.extend(r.params.keys().filter(|k| !secret_names.contains(*k)));
     }
     for name in names {
-        let now = live_params.and_then(|p| p.get(name)).filter(|v| !masked(v)).cloned();
+        let now = live_params
+            .and_then(|p| p.get(name))
+            .filter(|v| !masked(v))
+            .cloned();
         let applied = r.and_then(|r| r.params.get(name)).cloned();
-        consider(format!("auth.params.{name}"), applied, now, plain.get(name).cloned());
+        consider(
+            format!("auth.params.{name}"),
+            applied,
+            now,
+            plain.get(name).cloned(),
+        );
     }
     (fields, unchanged)
 }

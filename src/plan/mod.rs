@@ -11,6 +11,8 @@
 
 mod diff;
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,10 +70,16 @@ impl Live {
     }
 
     /// The connections seen in a sandbox for a spec.
-    pub fn in_sandbox<'a>(&'a self, sandbox: &'a str, spec_id: &'a str) -> impl Iterator<Item = &'a LiveConnection> {
+    pub fn in_sandbox<'a>(
+        &'a self,
+        sandbox: &'a str,
+        spec_id: &'a str,
+    ) -> impl Iterator<Item = &'a LiveConnection> {
         self.connections
             .values()
-            .filter(move |(s, c)| s == sandbox && c.spec_id().is_some_and(|id| id.eq_ignore_ascii_case(spec_id)))
+            .filter(move |(s, c)| {
+                s == sandbox && c.spec_id().is_some_and(|id| id.eq_ignore_ascii_case(spec_id))
+            })
             .map(|(_, c)| c)
     }
 }
@@ -284,7 +292,8 @@ impl Plan {
 
     /// Whether applying would change anything (in AEP or the state).
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(Change::is_change) || (self.mode == Mode::RefreshOnly && !self.drift.is_empty())
+        self.changes.iter().any(Change::is_change)
+            || (self.mode == Mode::RefreshOnly && !self.drift.is_empty())
     }
 
     /// Changes that do something, in address order.
@@ -350,8 +359,11 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         warnings: Vec::new(),
         errors: Vec::new(),
     };
-    let declared: BTreeMap<String, &Connection> =
-        desired.connections.values().map(|c| (address(&c.sandbox, &c.key), c)).collect();
+    let declared: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
     let mut addresses: BTreeSet<&String> = declared.keys().collect();
     addresses.extend(state.connections.keys());
     addresses.extend(state.pending.iter().map(|p| &p.address));
@@ -361,9 +373,10 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     for address in addresses {
         let d = declared.get(address).copied();
         let r = state.connections.get(address);
-        let key = d.map(|c| c.key.as_str()).or(r.map(|r| r.key.as_str())).unwrap_or_else(|| {
-            address.split_once('/').map_or(address.as_str(), |(_, k)| k)
-        });
+        let key = d
+            .map(|c| c.key.as_str())
+            .or(r.map(|r| r.key.as_str()))
+            .unwrap_or_else(|| address.split_once('/').map_or(address.as_str(), |(_, k)| k));
         if !in_scope(address, key) {
             continue;
         }
@@ -403,15 +416,28 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
 
 /// Connections AEP has for the declared sandboxes and specs that flowform does not manage
 /// (for `flowform drift`).
-pub fn unmanaged<'a>(desired: &'a Desired, state: &'a State, live: &'a Live) -> Vec<(&'a str, &'a LiveConnection)> {
+pub fn unmanaged<'a>(
+    desired: &'a Desired,
+    state: &'a State,
+    live: &'a Live,
+) -> Vec<(&'a str, &'a LiveConnection)> {
     let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
-    let imports: BTreeSet<&str> = desired.connections.values().filter_map(|c| c.import.as_deref()).collect();
-    let pairs: BTreeSet<(&str, &str)> =
-        desired.connections.values().map(|c| (c.sandbox.as_str(), c.connection_spec.id.as_str())).collect();
+    let imports: BTreeSet<&str> = desired
+        .connections
+        .values()
+        .filter_map(|c| c.import.as_deref())
+        .collect();
+    let pairs: BTreeSet<(&str, &str)> = desired
+        .connections
+        .values()
+        .map(|c| (c.sandbox.as_str(), c.connection_spec.id.as_str()))
+        .collect();
     let mut found = Vec::new();
     for (id, (sandbox, conn)) in &live.connections {
         let spec = conn.spec_id().unwrap_or_default();
-        let declared_pair = pairs.iter().any(|(s, p)| *s == sandbox && p.eq_ignore_ascii_case(spec));
+        let declared_pair = pairs
+            .iter()
+            .any(|(s, p)| *s == sandbox && p.eq_ignore_ascii_case(spec));
         if declared_pair && !managed.contains(id.as_str()) && !imports.contains(id.as_str()) {
             found.push((sandbox.as_str(), conn));
         }

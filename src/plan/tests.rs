@@ -1,122 +1,14 @@
 //! `plan()` by table: every combination of declared / recorded / live presence, and every
 //! kind of difference.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
+use super::fixtures::*;
 use super::*;
-use crate::config::{Auth, Lifecycle, Origin as Declared, SpecRef};
-use crate::flow::model::{LiveAuth, SpecInfo};
 use crate::secret::{Secret, SecretRef};
-use crate::state::{Action as Mutation, Pending, Record};
-
-const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
-
-fn conn(key: &str, name: &str) -> Connection {
-    let mut params = BTreeMap::new();
-    params.insert("username".to_owned(), Param::Plain(json!("u")));
-    params.insert("apiVersion".to_owned(), Param::Plain(json!("60.0")));
-    for (name, value) in [("password", "pw"), ("securityToken", "tok")] {
-        params.insert(
-            name.to_owned(),
-            Param::Secret {
-                reference: SecretRef::Env(name.to_uppercase()),
-                value: Some(Secret::new(value)),
-            },
-        );
-    }
-    Connection {
-        key: key.to_owned(),
-        sandbox: "prod".to_owned(),
-        name: name.to_owned(),
-        description: Some("d".to_owned()),
-        connection_spec: SpecRef {
-            id: SF.to_owned(),
-            version: "1.0".to_owned(),
-        },
-        auth: Auth {
-            spec_name: "Basic Authentication".to_owned(),
-            params,
-        },
-        lifecycle: Lifecycle::default(),
-        import: None,
-        origin: Declared {
-            file: PathBuf::from("c.yaml"),
-            line: 1,
-            column: 1,
-        },
-    }
-}
-
-fn state() -> State {
-    State {
-        version: 1,
-        lineage: "lineage".into(),
-        serial: 3,
-        salt: "salt".into(),
-        connections: BTreeMap::new(),
-        pending: Vec::new(),
-    }
-}
-
-/// The state after applying `c` as connection `id`.
-fn applied(state: &mut State, c: &Connection, id: &str) {
-    let record = Record::applied(c, id, Some(&format!("\"etag-{id}\"")), "enabled", state, 1);
-    state.connections.insert(address(&c.sandbox, &c.key), record);
-}
-
-/// AEP's view of `c` as connection `id`.
-fn live_of(c: &Connection, id: &str) -> LiveConnection {
-    let mut params = serde_json::Map::new();
-    for (name, p) in &c.auth.params {
-        params.insert(
-            name.clone(),
-            match p {
-                Param::Plain(v) => v.clone(),
-                Param::Secret { .. } => json!("********"),
-            },
-        );
-    }
-    LiveConnection {
-        id: id.to_owned(),
-        name: c.name.clone(),
-        description: c.description.clone(),
-        connection_spec: Some(SpecInfo {
-            id: c.connection_spec.id.clone(),
-            version: Some(c.connection_spec.version.clone()),
-        }),
-        state: Some("enabled".into()),
-        auth: Some(LiveAuth {
-            spec_name: c.auth.spec_name.clone(),
-            params,
-        }),
-        etag: Some(format!("\"etag-{id}\"")),
-        created_at: Some(100),
-        updated_at: Some(100),
-        created_client: None,
-        updated_client: None,
-        sandbox_name: Some("prod".into()),
-    }
-}
-
-fn live(conns: Vec<LiveConnection>) -> Live {
-    Live {
-        refreshed: true,
-        connections: conns.into_iter().map(|c| (c.id.clone(), ("prod".to_owned(), c))).collect(),
-        listed: [("prod".to_owned(), SF.to_owned())].into(),
-        fetched: BTreeSet::new(),
-    }
-}
-
-fn desired(conns: Vec<Connection>) -> Desired {
-    Desired {
-        sandboxes: conns.iter().map(|c| c.sandbox.clone()).collect(),
-        connections: conns.into_iter().map(|c| (c.key.clone(), c)).collect(),
-        files: Vec::new(),
-    }
-}
+use crate::state::{Action as Mutation, Pending};
 
 fn run(d: Vec<Connection>, s: &State, l: &Live) -> Plan {
     plan(&desired(d), s, l, &Options::default())
@@ -138,9 +30,21 @@ fn create_when_neither_recorded_nor_live() {
     let c = only(&p);
     assert_eq!((c.action, c.reason), (Action::Create, None));
     assert!(paths(c).contains(&"auth.params.password"));
-    let secret = c.fields.iter().find(|f| f.path == "auth.params.password").unwrap();
+    let secret = c
+        .fields
+        .iter()
+        .find(|f| f.path == "auth.params.password")
+        .unwrap();
     assert!(secret.sensitive && secret.after.is_none());
-    assert_eq!(p.summary(), Summary { import: 0, add: 1, change: 0, destroy: 0 });
+    assert_eq!(
+        p.summary(),
+        Summary {
+            import: 0,
+            add: 1,
+            change: 0,
+            destroy: 0
+        }
+    );
 }
 
 #[test]
@@ -180,7 +84,14 @@ fn a_rename_in_aep_is_drift_and_put_back() {
     let ch = only(&p);
     assert_eq!(ch.action, Action::Update);
     let name = &ch.fields[0];
-    assert_eq!((name.origin, name.before.clone(), name.after.clone()), (Some(Origin::Outside), Some(json!("renamed in the UI")), Some(json!("A"))));
+    assert_eq!(
+        (name.origin, name.before.clone(), name.after.clone()),
+        (
+            Some(Origin::Outside),
+            Some(json!("renamed in the UI")),
+            Some(json!("A"))
+        )
+    );
     assert!(ch.resend_secrets, "the etag moved: secrets may have changed too");
     assert_eq!(p.drift.len(), 1);
     assert_eq!(p.drift[0].kind, DriftKind::Changed);
@@ -204,7 +115,11 @@ fn a_rotated_secret_is_an_update_by_digest() {
     let ch = only(&p);
     assert_eq!(ch.action, Action::Update);
     assert!(ch.resend_secrets);
-    assert!(ch.fields.iter().all(|f| f.sensitive && f.before.is_none() && f.after.is_none()));
+    assert!(
+        ch.fields
+            .iter()
+            .all(|f| f.sensitive && f.before.is_none() && f.after.is_none())
+    );
     assert_eq!(paths(ch), ["auth.params.password", "auth.params.securityToken"]);
 }
 
@@ -217,7 +132,10 @@ fn an_etag_moved_outside_resends_the_secrets_and_says_why() {
     l.etag = Some("\"changed-in-ui\"".into());
     let p = run(vec![c], &s, &live(vec![l]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason), (Action::Update, Some(Reason::UpdateBecauseChangedOutside)));
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Update, Some(Reason::UpdateBecauseChangedOutside))
+    );
     assert!(ch.resend_secrets);
     assert!(ch.notes[0].contains("etag moved"));
     assert!(ch.fields.iter().all(|f| f.origin == Some(Origin::Outside)));
@@ -232,9 +150,20 @@ fn a_spec_change_is_a_replace_and_protect_refuses_it() {
     changed.auth.spec_name = "OAuth2 Client Credential".into();
     let p = run(vec![changed.clone()], &s, &live(vec![live_of(&c, "id1")]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason), (Action::Replace, Some(Reason::ReplaceBecauseCannotUpdate)));
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Replace, Some(Reason::ReplaceBecauseCannotUpdate))
+    );
     assert!(ch.fields[0].forces_replacement);
-    assert_eq!(p.summary(), Summary { import: 0, add: 1, change: 0, destroy: 1 });
+    assert_eq!(
+        p.summary(),
+        Summary {
+            import: 0,
+            add: 1,
+            change: 0,
+            destroy: 1
+        }
+    );
     changed.lifecycle.protect = true;
     let p = run(vec![changed], &s, &live(vec![live_of(&c, "id1")]));
     assert!(p.changes.is_empty());
@@ -248,7 +177,10 @@ fn removed_from_config_is_a_delete_unless_protected_in_state() {
     applied(&mut s, &c, "id1");
     let p = run(vec![], &s, &live(vec![live_of(&c, "id1")]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason), (Action::Delete, Some(Reason::DeleteBecauseNoResourceConfig)));
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Delete, Some(Reason::DeleteBecauseNoResourceConfig))
+    );
     assert!(ch.notes[0].contains("1418"));
     // The protection outlives the configuration that set it.
     let mut protected = c.clone();
@@ -268,10 +200,16 @@ fn deleted_in_aep_is_recreated_or_forgotten() {
     applied(&mut s, &c, "id1");
     let p = run(vec![c.clone()], &s, &live(vec![]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason), (Action::Create, Some(Reason::RecreateBecauseDeletedOutside)));
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Create, Some(Reason::RecreateBecauseDeletedOutside))
+    );
     assert_eq!(p.drift[0].kind, DriftKind::Deleted);
     let p = run(vec![], &s, &live(vec![]));
-    assert_eq!((only(&p).action, only(&p).reason), (Action::Forget, Some(Reason::ForgetBecauseDeletedOutside)));
+    assert_eq!(
+        (only(&p).action, only(&p).reason),
+        (Action::Forget, Some(Reason::ForgetBecauseDeletedOutside))
+    );
     assert_eq!(p.summary(), Summary::default());
     assert!(p.has_changes(), "the state still changes");
 }
@@ -284,12 +222,19 @@ fn ignore_changes_hides_what_it_names() {
     let mut d = c.clone();
     d.description = Some("new description".into());
     d.lifecycle.ignore_changes = ["description".to_owned()].into();
-    assert_eq!(only(&run(vec![d.clone()], &s, &live(vec![live_of(&c, "id1")]))).action, Action::NoOp);
+    assert_eq!(
+        only(&run(vec![d.clone()], &s, &live(vec![live_of(&c, "id1")]))).action,
+        Action::NoOp
+    );
     // Ignoring the auth params ignores an etag moved outside too: no secrets are resent.
     d.lifecycle.ignore_changes = ["description".to_owned(), "auth.params".to_owned()].into();
     let mut l = live_of(&c, "id1");
     l.etag = Some("\"moved\"".into());
-    l.auth.as_mut().unwrap().params.insert("username".into(), json!("someone-else"));
+    l.auth
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("username".into(), json!("someone-else"));
     assert_eq!(only(&run(vec![d], &s, &live(vec![l]))).action, Action::NoOp);
 }
 
@@ -313,7 +258,11 @@ fn server_added_params_are_not_differences() {
     let mut s = state();
     applied(&mut s, &c, "id1");
     let mut l = live_of(&c, "id1");
-    l.auth.as_mut().unwrap().params.insert("orgId".into(), json!("00D000"));
+    l.auth
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("orgId".into(), json!("00D000"));
     assert_eq!(only(&run(vec![c], &s, &live(vec![l]))).action, Action::NoOp);
 }
 
@@ -328,7 +277,10 @@ fn a_param_removed_from_config_is_removed() {
     let ch = only(&ch);
     assert_eq!(ch.action, Action::Update);
     assert_eq!(ch.fields[0].path, "auth.params.apiVersion");
-    assert_eq!((ch.fields[0].before.clone(), ch.fields[0].after.clone()), (Some(json!("60.0")), None));
+    assert_eq!(
+        (ch.fields[0].before.clone(), ch.fields[0].after.clone()),
+        (Some(json!("60.0")), None)
+    );
     assert!(ch.resend_secrets, "params are sent whole, secrets included");
 }
 
@@ -354,12 +306,27 @@ fn import_blocks_adopt_and_then_update() {
     l.name = "Old name".into();
     let p = run(vec![d.clone()], &state(), &live(vec![l]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason), (Action::Adopt, Some(Reason::ImportBecauseImportBlock)));
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Adopt, Some(Reason::ImportBecauseImportBlock))
+    );
     assert!(ch.then_update && ch.resend_secrets);
     assert_eq!(ch.fields[0].path, "name");
-    assert_eq!(p.summary(), Summary { import: 1, add: 0, change: 1, destroy: 0 });
+    assert_eq!(
+        p.summary(),
+        Summary {
+            import: 1,
+            add: 0,
+            change: 1,
+            destroy: 0
+        }
+    );
     let p = run(vec![d], &state(), &live(vec![]));
-    assert!(p.errors[0].contains("AEP has no such connection"), "{:?}", p.errors);
+    assert!(
+        p.errors[0].contains("AEP has no such connection"),
+        "{:?}",
+        p.errors
+    );
 }
 
 #[test]
@@ -377,14 +344,29 @@ fn an_interrupted_create_is_adopted_recreated_or_refused() {
     });
     let p = run(vec![d.clone()], &s, &live(vec![live_of(&d, "made")]));
     let ch = only(&p);
-    assert_eq!((ch.action, ch.reason, ch.id.as_deref()), (Action::Adopt, Some(Reason::ImportBecauseRecoveredFromInterruptedApply), Some("made")));
+    assert_eq!(
+        (ch.action, ch.reason, ch.id.as_deref()),
+        (
+            Action::Adopt,
+            Some(Reason::ImportBecauseRecoveredFromInterruptedApply),
+            Some("made")
+        )
+    );
     assert!(ch.notes[0].contains("recovered from an interrupted apply"));
     assert!(!ch.resend_secrets, "the create carried this very configuration");
     let p = run(vec![d.clone()], &s, &live(vec![]));
     assert_eq!(only(&p).action, Action::Create);
-    let p = run(vec![d.clone()], &s, &live(vec![live_of(&d, "one"), live_of(&d, "two")]));
+    let p = run(
+        vec![d.clone()],
+        &s,
+        &live(vec![live_of(&d, "one"), live_of(&d, "two")]),
+    );
     assert!(p.changes.is_empty());
-    assert!(p.errors[0].contains("2 connections named `A`") && p.errors[0].contains("one, two"), "{:?}", p.errors);
+    assert!(
+        p.errors[0].contains("2 connections named `A`") && p.errors[0].contains("one, two"),
+        "{:?}",
+        p.errors
+    );
     let mut unrefreshed = live(vec![]);
     unrefreshed.listed.clear();
     unrefreshed.refreshed = false;
@@ -466,8 +448,8 @@ fn plans_are_deterministic_and_secret_free() {
     assert_eq!(one, two);
     let json: Value = serde_json::to_value(&one).unwrap();
     let text = json.to_string();
-    for secret in ["pw", "tok"] {
-        assert!(!text.contains(&format!("\"{secret}\"")), "{text}");
+    for secret in [PASSWORD, TOKEN] {
+        assert!(!text.contains(secret), "{text}");
     }
 }
 
@@ -500,5 +482,13 @@ fn summaries_count_like_terraform() {
         mk(Action::Forget, false),
         mk(Action::NoOp, false),
     ];
-    assert_eq!(p.summary(), Summary { import: 2, add: 2, change: 2, destroy: 2 });
+    assert_eq!(
+        p.summary(),
+        Summary {
+            import: 2,
+            add: 2,
+            change: 2,
+            destroy: 2
+        }
+    );
 }

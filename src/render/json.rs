@@ -1,0 +1,147 @@
+//! The JSON render: versioned, in the spirit of `terraform show -json` (`resource_changes`,
+//! `resource_drift`, `actions`, `action_reason`, `before`/`after` with `*_sensitive`). Its
+//! schema is documented in the README.
+
+use serde_json::{Map, Value, json};
+
+use super::DriftReport;
+use crate::plan::{Action, Change, Drift, DriftKind, Field, Plan};
+
+/// `before` and `after` as nested objects (`auth.params.username` → `{"auth": {"params":
+/// {"username": …}}}`), and which leaves are sensitive.
+fn sides(fields: &[Field]) -> (Value, Value, Value) {
+    let (mut before, mut after, mut sensitive) = (Map::new(), Map::new(), Map::new());
+    for f in fields {
+        if f.sensitive {
+            insert(&mut sensitive, &f.path, Value::Bool(true));
+            continue;
+        }
+        if let Some(b) = &f.before {
+            insert(&mut before, &f.path, b.clone());
+        }
+        if let Some(a) = &f.after {
+            insert(&mut after, &f.path, a.clone());
+        }
+    }
+    (
+        Value::Object(before),
+        Value::Object(after),
+        Value::Object(sensitive),
+    )
+}
+
+fn insert(map: &mut Map<String, Value>, path: &str, value: Value) {
+    match path.split_once('.') {
+        // Params are one level under auth.params, whatever their name holds.
+        Some(("auth", rest)) if rest.starts_with("params.") => {
+            let inner = map.entry("auth").or_insert_with(|| json!({}));
+            let params = inner
+                .as_object_mut()
+                .map(|m| m.entry("params").or_insert_with(|| json!({})));
+            if let Some(Value::Object(p)) = params {
+                p.insert(rest["params.".len()..].to_owned(), value);
+            }
+        }
+        Some((head, rest)) => {
+            let inner = map.entry(head).or_insert_with(|| json!({}));
+            if let Value::Object(m) = inner {
+                insert(m, rest, value);
+            }
+        }
+        None => {
+            map.insert(path.to_owned(), value);
+        }
+    }
+}
+
+fn change(c: &Change) -> Value {
+    let (before, after, sensitive) = sides(&c.fields);
+    // Terraform shows an import as the action done to the imported object, with `importing`.
+    let (actions, importing) = match c.action {
+        Action::Adopt if c.then_update => (json!(["update"]), json!({"id": c.id})),
+        Action::Adopt => (json!(["no-op"]), json!({"id": c.id})),
+        other => (json!(other.terraform_actions()), Value::Null),
+    };
+    json!({
+        "address": c.address,
+        "key": c.key,
+        "sandbox": c.sandbox,
+        "id": c.id,
+        "name": c.name,
+        "actions": actions,
+        "importing": importing,
+        "action_reason": c.reason,
+        "change": {
+            "before": before,
+            "after": after,
+            "sensitive": sensitive,
+            "secrets_changed": c.fields.iter().any(|f| f.sensitive),
+            "resend_secrets": c.resend_secrets,
+            "fields": c.fields,
+            "unchanged": c.unchanged,
+        },
+        "etag": c.etag,
+        "then_update": c.then_update,
+        "initializing": c.initializing,
+        "notes": c.notes,
+    })
+}
+
+fn drift(d: &Drift) -> Value {
+    let (before, after, _) = sides(&d.fields);
+    json!({
+        "address": d.address,
+        "id": d.id,
+        "actions": match d.kind { DriftKind::Changed => ["update"], DriftKind::Deleted => ["delete"] },
+        "change": {"before": before, "after": after, "fields": d.fields},
+        "etag_changed": d.etag_changed,
+    })
+}
+
+pub fn plan_value(plan: &Plan) -> Value {
+    let s = plan.summary();
+    json!({
+        "format_version": plan.format_version,
+        "flowform_version": env!("CARGO_PKG_VERSION"),
+        "mode": plan.mode,
+        "lineage": plan.lineage,
+        "serial": plan.serial,
+        "config_digest": plan.config_digest,
+        "refreshed": plan.refreshed,
+        "applyable": plan.errors.is_empty() && plan.has_changes(),
+        "errored": !plan.errors.is_empty(),
+        "resource_changes": plan.changes.iter().map(change).collect::<Vec<_>>(),
+        "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
+        "warnings": plan.warnings,
+        "errors": plan.errors,
+        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy},
+        "summary_line": super::summary_line(plan),
+    })
+}
+
+pub fn plan(plan: &Plan) -> String {
+    let mut text = serde_json::to_string_pretty(&plan_value(plan)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+pub fn drift_report(report: &DriftReport) -> String {
+    let value = json!({
+        "format_version": crate::plan::FORMAT_VERSION,
+        "in_sync": report.in_sync(),
+        "summary": {
+            "total": report.managed + report.unmanaged.len(),
+            "managed": report.managed,
+            "unmanaged": report.unmanaged.len(),
+            "missing": report.missing,
+            "changed": report.changed,
+            "coverage": report.coverage,
+        },
+        "resource_drift": report.drift().iter().map(drift).collect::<Vec<_>>(),
+        "unmanaged": report.unmanaged,
+        "ignore_unmanaged": report.ignore_unmanaged,
+    });
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}

@@ -1,0 +1,190 @@
+//! The Markdown render, for a pull-request comment: the summary line first, warnings for
+//! deletes and replaces, the keys per action, and the full text plan folded inside
+//! `<details>` as a `diff` block (markers moved to the first column, so GitHub colours
+//! them). Never longer than [`BUDGET`]: what does not fit is cut, and the comment says how
+//! much and how to see all of it.
+
+use std::fmt::Write;
+
+use super::{DriftReport, summary_line};
+use crate::plan::{Action, Plan};
+
+/// GitHub refuses comments over 65,536 characters; this leaves room for a wrapper.
+pub const BUDGET: usize = 65_000;
+
+/// At most this many keys are listed per action before "and N more".
+const LIST_LIMIT: usize = 50;
+
+fn plain(text: &str) -> String {
+    anstream::adapter::strip_str(text).to_string()
+}
+
+/// Moves each line's change marker to the first column, for GitHub's `diff` highlighting.
+fn diff_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let marker = ["+/- ", "+ ", "- ", "~ "]
+            .iter()
+            .find(|m| trimmed.starts_with(**m));
+        match marker {
+            Some(m) if indent >= 1 => {
+                let sign = match m.chars().next() {
+                    Some('~') => '!',
+                    Some(c) => c,
+                    None => ' ',
+                };
+                let width = m.trim_end().len();
+                let _ = writeln!(
+                    out,
+                    "{sign}{}{}{}",
+                    &line[1..indent],
+                    " ".repeat(width),
+                    &trimmed[width..]
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+    }
+    out
+}
+
+fn listing(out: &mut String, label: &str, keys: &[&str]) {
+    if keys.is_empty() {
+        return;
+    }
+    let shown: Vec<String> = keys.iter().take(LIST_LIMIT).map(|k| format!("`{k}`")).collect();
+    let more = keys.len().saturating_sub(LIST_LIMIT);
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "- **{label}** ({}): {}{tail}", keys.len(), shown.join(", "));
+}
+
+/// The plan as a comment. `see_all` tells the reader how to see a plan that was cut, such as
+/// "`flowform show plan.out`".
+pub fn plan(plan: &Plan, see_all: &str) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "{}\n", summary_line(plan));
+    let addresses = |action: Action| -> Vec<&str> {
+        plan.changes
+            .iter()
+            .filter(|c| c.action == action)
+            .map(|c| c.address.as_str())
+            .collect()
+    };
+    let (deletes, replaces) = (addresses(Action::Delete), addresses(Action::Replace));
+    if !plan.errors.is_empty() {
+        let _ = writeln!(head, "> [!CAUTION]\n> **This plan cannot be applied:**");
+        for e in &plan.errors {
+            let _ = writeln!(head, "> - {}", e.replace('\n', " "));
+        }
+        let _ = writeln!(head);
+    }
+    if !deletes.is_empty() || !replaces.is_empty() {
+        let _ = writeln!(head, "> [!WARNING]");
+        if !deletes.is_empty() {
+            let _ = writeln!(
+                head,
+                "> **{} connection{} will be deleted** in AEP; check before approving.",
+                deletes.len(),
+                if deletes.len() == 1 { "" } else { "s" }
+            );
+        }
+        if !replaces.is_empty() {
+            let _ = writeln!(
+                head,
+                "> **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
+                replaces.len(),
+                if replaces.len() == 1 { "" } else { "s" }
+            );
+        }
+        let _ = writeln!(head);
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            head,
+            "> [!NOTE]\n> {} managed connection{} changed outside flowform (see the plan).\n",
+            plan.drift.len(),
+            if plan.drift.len() == 1 { "" } else { "s" }
+        );
+    }
+    for (label, action) in [
+        ("Create", Action::Create),
+        ("Update", Action::Update),
+        ("Replace", Action::Replace),
+        ("Delete", Action::Delete),
+        ("Import", Action::Adopt),
+        ("Forget", Action::Forget),
+    ] {
+        listing(&mut head, label, &addresses(action));
+    }
+    for w in &plan.warnings {
+        let _ = writeln!(head, "\n:warning: {}", w.replace('\n', " "));
+    }
+    let body = diff_lines(&plain(&super::text::plan(plan)));
+    let open = "\n<details><summary>Show the full plan</summary>\n\n```diff\n";
+    let close = "```\n\n</details>\n";
+    let whole = format!("{head}{open}{body}{close}");
+    if whole.chars().count() <= BUDGET {
+        return whole;
+    }
+    // Cut the folded plan at a line, leaving room for the note that says so.
+    let note_room = 400;
+    let room = BUDGET.saturating_sub(head.chars().count() + open.len() + close.len() + note_room);
+    let mut kept = String::new();
+    for line in body.lines() {
+        if kept.chars().count() + line.chars().count() + 1 > room {
+            break;
+        }
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let cut = body.chars().count() - kept.chars().count();
+    let total = body.chars().count();
+    let mut out = format!("{head}{open}{kept}");
+    let _ = writeln!(out, "... ({cut} of {total} characters cut)");
+    let _ = write!(out, "{close}");
+    let _ = writeln!(
+        out,
+        "\n*The plan was cut to fit a GitHub comment: {cut} of its {total} characters are not shown. See all of it with {see_all}.*"
+    );
+    out
+}
+
+/// A drift report, for an issue body.
+pub fn drift_report(report: &DriftReport) -> String {
+    let mut out = String::new();
+    let status = if report.in_sync() {
+        "In sync"
+    } else {
+        "Drift detected"
+    };
+    let _ = writeln!(
+        out,
+        "**{status}**: {} managed, {} unmanaged, {} missing, {} changed outside flowform; {}% coverage.\n",
+        report.managed,
+        report.unmanaged.len(),
+        report.missing,
+        report.changed,
+        report.coverage
+    );
+    let body = plain(&super::text::drift(report));
+    let body = if body.chars().count() > BUDGET - 500 {
+        let kept: String = body.chars().take(BUDGET - 1000).collect();
+        format!("{kept}\n... (cut; run `flowform drift` to see all of it)\n")
+    } else {
+        body
+    };
+    let _ = writeln!(
+        out,
+        "<details><summary>Details</summary>\n\n```diff\n{}```\n\n</details>",
+        diff_lines(&body)
+    );
+    out
+}

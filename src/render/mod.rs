@@ -1,0 +1,112 @@
+//! Plans and drift reports as people and machines read them: Terraform-literate text for a
+//! terminal, Markdown for a pull-request comment, versioned JSON for tools.
+//!
+//! Renders are strings built from a [`Plan`](crate::plan::Plan) alone, so the same plan
+//! always renders the same bytes. None of them can show a secret: a plan holds none.
+
+pub mod json;
+pub mod markdown;
+#[cfg(test)]
+mod tests;
+pub mod text;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plan::{Drift, DriftKind, Plan};
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Markdown,
+    Json,
+}
+
+/// A connection AEP has that flowform does not manage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unmanaged {
+    pub sandbox: String,
+    pub id: String,
+    pub name: String,
+    pub spec_id: String,
+}
+
+/// What `flowform drift` found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DriftReport {
+    /// The refresh-only plan: its `drift` is the managed connections' drift.
+    #[serde(skip)]
+    pub plan: Plan,
+    pub unmanaged: Vec<Unmanaged>,
+    /// Managed connections AEP still has.
+    pub managed: usize,
+    /// Managed connections AEP no longer has.
+    pub missing: usize,
+    /// Managed connections changed outside flowform.
+    pub changed: usize,
+    /// Managed share of what AEP has in the declared sandboxes and specs, in percent.
+    pub coverage: f64,
+    /// Unmanaged connections do not count as drift (`--ignore-unmanaged`).
+    pub ignore_unmanaged: bool,
+}
+
+impl DriftReport {
+    pub fn new(
+        plan: Plan,
+        unmanaged: Vec<Unmanaged>,
+        recorded: usize,
+        ignore_unmanaged: bool,
+    ) -> DriftReport {
+        let missing = plan.drift.iter().filter(|d| d.kind == DriftKind::Deleted).count();
+        let changed = plan.drift.iter().filter(|d| d.kind == DriftKind::Changed).count();
+        let managed = recorded - missing;
+        let total = managed + unmanaged.len();
+        let coverage = if total == 0 {
+            100.0
+        } else {
+            (managed as f64 * 100.0 / total as f64).floor()
+        };
+        DriftReport {
+            plan,
+            unmanaged,
+            managed,
+            missing,
+            changed,
+            coverage,
+            ignore_unmanaged,
+        }
+    }
+
+    pub fn in_sync(&self) -> bool {
+        self.plan.drift.is_empty() && (self.ignore_unmanaged || self.unmanaged.is_empty())
+    }
+
+    pub fn drift(&self) -> &[Drift] {
+        &self.plan.drift
+    }
+}
+
+/// A value as the plan shows it: strings quoted (JSON escapes), others as JSON.
+pub(crate) fn show(value: &Value) -> String {
+    value.to_string()
+}
+
+/// `Plan: [N to import, ]X to add, Y to change, Z to destroy.`, or the no-change sentence:
+/// exactly Terraform's, which tools parse.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary();
+    if !plan.has_changes() {
+        return "No changes. Your connections match the configuration.".to_owned();
+    }
+    let import = if s.import > 0 {
+        format!("{} to import, ", s.import)
+    } else {
+        String::new()
+    };
+    format!(
+        "Plan: {import}{} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    )
+}
