@@ -73,6 +73,7 @@ async fn main() {
     .await
     .expect("the emulator starts");
     let base = emulator.base_url();
+    flowform::flow::install_crypto();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()

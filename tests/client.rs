@@ -59,7 +59,7 @@ fn body(name: &str) -> Value {
 }
 
 async fn admin(emulator: &Emulator, method: Method, path: &str, body: Option<Value>) -> Value {
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let mut request = http.request(method, format!("{}/__emulator{path}", emulator.base_url()));
     if let Some(body) = body {
         request = request.json(&body);

@@ -72,3 +72,9 @@ impl Run {
         self
     }
 }
+
+/// A plain HTTP client for tests (with the TLS provider flowform installs).
+pub fn http() -> reqwest::Client {
+    flowform::flow::install_crypto();
+    reqwest::Client::new()
+}

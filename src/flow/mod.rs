@@ -125,10 +125,15 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     text
 }
 
+/// Makes ring the process's TLS crypto provider (reqwest is built without a default one).
+/// Idempotent; every reqwest client in the process needs it first.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Client {
     pub fn new(settings: Settings) -> anyhow::Result<Client> {
-        // reqwest is built without a default crypto provider; ring is flowform's.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .pool_max_idle_per_host(settings.parallelism)

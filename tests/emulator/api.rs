@@ -73,7 +73,7 @@ impl Api {
 
     pub async fn with(options: Options) -> Api {
         let emulator = Emulator::start(options).await.expect("the emulator starts");
-        let http = reqwest::Client::new();
+        let http = crate::common::http();
         let token = token(&http, &emulator.base_url(), DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
         Api {
             emulator,

@@ -25,7 +25,7 @@ async fn the_command_prints_its_url_serves_and_saves_on_terminate() {
         "{base}"
     );
 
-    let http = reqwest::Client::new();
+    let http = crate::common::http();
     let seeded = http
         .post(format!("{base}/__emulator/seed"))
         .json(&serde_json::json!({"count": 2}))

@@ -1,0 +1,379 @@
+//! `flowform plan`, `show` and `drift` through the binary, against the in-process emulator,
+//! with a state that manages the examples.
+
+use std::path::{Path, PathBuf};
+
+use flowform::config::{self, LoadOptions};
+use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform::emulator::{Emulator, Options};
+use flowform::secret::Secret;
+use flowform::settings::Environment;
+use flowform::state::{Record, State, address, file};
+use serde_json::{Value, json};
+
+use crate::common::{Run, flowform, root};
+
+/// An emulator holding the examples' connections, and a state that manages them, in a
+/// directory with a copy of the examples.
+struct World {
+    emulator: Emulator,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> World {
+        let emulator = Emulator::start(Options {
+            seed: Some(21),
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("examples"), &dir.path().join("examples"));
+        let world = World { emulator, dir };
+        world.apply_by_hand().await;
+        world
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("examples")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    /// Creates each example connection in the emulator and records it, as an apply would.
+    async fn apply_by_hand(&self) {
+        let loaded =
+            config::load(&[self.config()], &Environment::default(), &LoadOptions::default()).unwrap();
+        let http = crate::common::http();
+        let token = crate::emulator_token(&http, &self.emulator).await;
+        let mut state = State::new();
+        for c in loaded.desired.connections.values() {
+            let mut params = serde_json::Map::new();
+            for (name, p) in &c.auth.params {
+                let value = match p {
+                    config::Param::Plain(v) => v.clone(),
+                    config::Param::Secret { value: Some(v), .. } => {
+                        Value::String(Secret::expose(v).to_owned())
+                    }
+                    config::Param::Secret { value: None, .. } => unreachable!(),
+                };
+                params.insert(name.clone(), value);
+            }
+            let body = json!({"name": c.name, "description": c.description, "connectionSpec": c.connection_spec,
+                "auth": {"specName": c.auth.spec_name, "params": params}});
+            let created: Value = http
+                .post(format!("{}/connections", self.emulator.flow_url()))
+                .bearer_auth(&token)
+                .header("x-api-key", DEMO_CLIENT_ID)
+                .header("x-gw-ims-org-id", DEMO_ORG)
+                .header("x-sandbox-name", &c.sandbox)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let id = created["id"].as_str().unwrap();
+            // The JWT one initializes; make it enabled, as time would.
+            let record = Record::applied(c, id, created["etag"].as_str(), "enabled", &state, 1);
+            state.connections.insert(address(&c.sandbox, &c.key), record);
+        }
+        http.post(format!("{}/__emulator/clock", self.emulator.base_url()))
+            .json(&json!({"advanceMs": 60_000}))
+            .send()
+            .await
+            .unwrap();
+        // Record the etags AEP has now (the JWT connection got one when it was enabled).
+        for r in state.connections.values_mut() {
+            let item: Value = http
+                .get(format!(
+                    "{}/__emulator/connections/{}",
+                    self.emulator.base_url(),
+                    r.id
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r.etag = item["item"]["etag"].as_str().map(str::to_owned);
+        }
+        file::write(&self.state(), &file::to_bytes(&state)).unwrap();
+    }
+
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let http = crate::common::http();
+        http.request(method, format!("{}/__emulator{path}", self.emulator.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or(Value::Null)
+    }
+
+    async fn id_of(&self, key: &str) -> String {
+        let state = file::read(&self.state()).unwrap().unwrap().0;
+        state.find(key).unwrap().1.id.clone()
+    }
+
+    /// Runs the binary against the emulator, off the runtime's threads.
+    async fn run(&self, args: &[&str]) -> Run {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend([
+            "-c".to_owned(),
+            self.config().display().to_string(),
+            "--state".to_owned(),
+            self.state().display().to_string(),
+        ]);
+        let (flow, base) = (self.emulator.flow_url(), self.emulator.base_url());
+        let cwd = self.dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            flowform(&all)
+                .current_dir(&cwd)
+                .env("FLOWFORM_ENDPOINT", &flow)
+                .env("AEP_IMS_URL", &base)
+                .env("AEP_CLIENT_ID", DEMO_CLIENT_ID)
+                .env("AEP_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+                .env("AEP_ORG_ID", DEMO_ORG)
+                .run()
+        })
+        .await
+        .unwrap()
+    }
+
+    fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.config().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_changes_then_a_config_change_with_detailed_exit_codes() {
+    let world = World::new().await;
+    let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("No changes. Your connections match the configuration."),
+        "{}",
+        run.stdout()
+    );
+    world.edit(
+        "salesforce-basic.yaml",
+        "name: ACME Salesforce account",
+        "name: ACME Salesforce (renamed)",
+    );
+    let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(2);
+    let out = run.stdout();
+    assert!(
+        out.contains("# prod/acme-salesforce will be updated in-place"),
+        "{out}"
+    );
+    assert!(
+        out.contains("~ name")
+            && out.contains("\"ACME Salesforce account\" -> \"ACME Salesforce (renamed)\""),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Plan: 0 to add, 1 to change, 0 to destroy.\n"),
+        "{out}"
+    );
+    assert!(!out.contains('\u{1b}'), "no colour when not a terminal");
+    // Without --detailed-exitcode, changes are still success.
+    world.run(&["plan"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_aep_is_drift_in_the_plan_and_in_drift() {
+    let world = World::new().await;
+    let id = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(
+            reqwest::Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"name": "Renamed in the UI"}),
+        )
+        .await;
+    let run = world.run(&["plan"]).await.expect_code(0);
+    let out = run.stdout();
+    assert!(
+        out.starts_with("Note: Objects have changed outside of flowform"),
+        "{out}"
+    );
+    assert!(out.contains("# prod/acme-salesforce-oauth has changed"), "{out}");
+    assert!(out.contains("# changed outside flowform"), "{out}");
+    let run = world.run(&["drift"]).await.expect_code(2);
+    assert!(
+        run.stdout().contains("1 changed outside flowform"),
+        "{}",
+        run.stdout()
+    );
+    let run = world.run(&["drift", "--format", "json"]).await.expect_code(2);
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(report["summary"]["changed"], 1);
+    assert_eq!(
+        report["resource_drift"][0]["address"],
+        "prod/acme-salesforce-oauth"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_lists_unmanaged_connections_and_coverage() {
+    let world = World::new().await;
+    let run = world.run(&["drift"]).await.expect_code(0);
+    assert!(run.stdout().contains("In sync"), "{}", run.stdout());
+    world
+        .admin(
+            reqwest::Method::POST,
+            "/seed",
+            json!({"count": 1, "namePrefix": "Made by hand"}),
+        )
+        .await;
+    let run = world.run(&["drift", "--format", "json"]).await.expect_code(2);
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(
+        report["summary"],
+        json!({"total": 4, "managed": 3, "unmanaged": 1, "missing": 0, "changed": 0, "coverage": 75.0})
+    );
+    assert_eq!(report["unmanaged"][0]["name"], "Made by hand 000000");
+    world.run(&["drift", "--ignore-unmanaged"]).await.expect_code(0);
+    let run = world.run(&["drift", "--format", "markdown"]).await.expect_code(2);
+    assert!(run.stdout().starts_with("**Drift detected**"), "{}", run.stdout());
+    // A managed connection deleted in AEP is missing.
+    let id = world.id_of("acme-salesforce").await;
+    world
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/connections/{id}"),
+            Value::Null,
+        )
+        .await;
+    let run = world
+        .run(&["drift", "--format", "json", "--ignore-unmanaged"])
+        .await
+        .expect_code(2);
+    let report: Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(report["summary"]["missing"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plans_show_in_every_format_without_secrets() {
+    let world = World::new().await;
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "apiVersion: \"60.0\"",
+        "apiVersion: \"61.0\"",
+    );
+    let out = world.dir.path().join("plan.out");
+    let out_s = out.to_str().unwrap();
+    let run = world
+        .run(&["plan", "--out", out_s, "--format", "json"])
+        .await
+        .expect_code(0);
+    assert!(run.stderr().contains("flowform apply"), "{}", run.stderr());
+    let shown = flowform(["show", out_s, "--format", "json"]).run().expect_code(0);
+    assert_eq!(shown.stdout(), run.stdout(), "show renders the same plan");
+    let saved = std::fs::read_to_string(&out).unwrap();
+    for entry in std::fs::read_dir(world.config().join("secrets")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none() {
+            let secret = std::fs::read_to_string(&path).unwrap();
+            assert!(!saved.contains(secret.trim()), "the saved plan holds a secret");
+        }
+    }
+    let md = flowform(["show", out_s, "--format", "markdown"])
+        .run()
+        .expect_code(0)
+        .stdout();
+    assert!(
+        md.starts_with("Plan: 0 to add, 1 to change, 0 to destroy.\n"),
+        "{md}"
+    );
+    let text = flowform(["show", out_s]).run().expect_code(0).stdout();
+    assert!(text.contains("~ auth.params.apiVersion"), "{text}");
+    flowform(["show", "no-such-plan"]).run().expect_code(1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_false_plans_from_the_state_and_targets_limit() {
+    let world = World::new().await;
+    world.edit(
+        "salesforce-jwt.yaml",
+        "name: ACME Salesforce (JWT)",
+        "name: JWT renamed",
+    );
+    world.edit(
+        "salesforce-basic.yaml",
+        "username: acme-salesforce",
+        "username: acme-sf",
+    );
+    // No credentials are needed to plan from the state alone.
+    let config = world.config();
+    let state = world.state();
+    let run = flowform([
+        "plan",
+        "--refresh=false",
+        "-c",
+        config.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ])
+    .run()
+    .expect_code(0);
+    assert!(run.stdout().contains("AEP was not read"), "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("Plan: 0 to add, 2 to change, 0 to destroy."),
+        "{}",
+        run.stdout()
+    );
+    let run = world
+        .run(&["plan", "--target", "acme-salesforce-jwt"])
+        .await
+        .expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        !run.stdout().contains("prod/acme-salesforce "),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_protected_connection_removed_from_config_fails_the_plan() {
+    let world = World::new().await;
+    std::fs::remove_file(world.config().join("salesforce-basic.yaml")).unwrap();
+    let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(1);
+    assert!(
+        run.stdout().contains("Error: `prod/acme-salesforce`"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stdout().contains("is protected"), "{}", run.stdout());
+}
