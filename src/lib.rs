@@ -34,6 +34,7 @@
 //!
 //! Still to come (see the issues): the planner (`plan`) and the applier (`apply`).
 
+pub mod apply;
 pub mod catalog;
 pub mod cli;
 pub mod config;

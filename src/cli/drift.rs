@@ -31,7 +31,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         Ok(p) => p,
         Err(exit) => return Ok(exit),
     };
-    let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, session.store.state(), &live)
+    let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, session.store().state(), &live)
         .into_iter()
         .map(|(sandbox, c)| Unmanaged {
             sandbox: sandbox.to_owned(),
@@ -41,7 +41,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         })
         .collect();
     let recorded = session
-        .store
+        .store()
         .state()
         .connections
         .iter()

@@ -5,8 +5,10 @@
 //! and progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for
 //! "changes present" (`plan --detailed-exitcode`), which is why usage errors are not 2 here.
 
+mod apply;
 mod drift;
 mod emulator;
+mod import;
 pub mod plan;
 mod schema;
 pub mod session;
@@ -70,6 +72,12 @@ enum Command {
     Validate(validate::Args),
     /// Show what apply would do: create, update, replace, delete or import connections
     Plan(Box<plan::Args>),
+    /// Carry out a plan (planned now, or saved): create, update, replace, delete connections
+    Apply(Box<apply::Args>),
+    /// Delete every connection flowform manages (protected ones refuse)
+    Destroy(Box<apply::DestroyArgs>),
+    /// Take an existing connection under management, by the key that declares it
+    Import(Box<import::Args>),
     /// Show a saved plan
     Show(show::Args),
     /// Compare AEP with the state, and list connections flowform does not manage (for cron)
@@ -139,6 +147,9 @@ pub fn run(
     match cli.command {
         Command::Validate(args) => validate::run(&args, env, io),
         Command::Plan(args) => plan::run(&args, env, io),
+        Command::Apply(args) => apply::run(&args, env, io),
+        Command::Destroy(args) => apply::destroy(&args, env, io),
+        Command::Import(args) => import::run(&args, env, io),
         Command::Show(args) => show::run(&args, io),
         Command::Drift(args) => drift::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),

@@ -1,16 +1,18 @@
 //! What `plan`, `apply`, `destroy`, `drift` and `import` share: load the configuration,
 //! open the state, connect to AEP, check against the live specs, refresh, plan.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::state::StateArgs;
 use super::{ClientArgs, Exit, Io};
 use crate::config::{self, Desired, LoadOptions};
 use crate::diagnostic::Diagnostics;
-use crate::flow::settings::Settings;
+use crate::emulator::{Emulator, Options as EmulatorOptions, ims};
+use crate::flow::settings::{Credentials, RetryPolicy, Settings};
 use crate::flow::{Client, specs};
 use crate::plan::{self, Live, Mode, Options, Plan};
+use crate::secret::Secret;
 use crate::settings::Environment;
 use crate::state::store::Store;
 
@@ -30,15 +32,34 @@ pub struct Target {
     /// Limit the plan to these connections (key or sandbox/key; repeatable)
     #[arg(long = "target", value_name = "KEY")]
     pub targets: Vec<String>,
+    /// Work against a Flow Service emulator run in this process, with its data and a state
+    /// of its own under `state/emulator/`: a demo that never touches AEP or the real state
+    #[arg(long)]
+    pub emulator: bool,
 }
+
+/// Where `--emulator` keeps its data and states.
+pub const EMULATOR_DIR: &str = "state/emulator";
 
 pub struct Session {
     pub desired: Desired,
-    pub store: Store,
+    store: Option<Store>,
     pub client: Option<Arc<Client>>,
     pub runtime: tokio::runtime::Runtime,
     pub refresh: bool,
     pub targets: Vec<String>,
+    /// The in-process emulator (`--emulator`), saved and stopped when the session ends.
+    emulator: Option<Emulator>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(emulator) = self.emulator.take()
+            && let Err(e) = self.runtime.block_on(emulator.shutdown())
+        {
+            eprintln!("error: the emulator could not save its data: {e:#}");
+        }
+    }
 }
 
 /// Prints diagnostics and the count line; the command then exits 1.
@@ -68,7 +89,15 @@ impl Session {
         for warning in loaded.warnings.iter() {
             writeln!(io.err, "{warning}\n")?;
         }
-        let store = match args.state.open(&args.config, write, command, env) {
+        let state_path = match (&args.state.path, args.emulator) {
+            (Some(path), _) => path.clone(),
+            (None, true) => {
+                let default = crate::state::default_path(&args.config);
+                Path::new(EMULATOR_DIR).join(default.file_name().unwrap_or_default())
+            }
+            (None, false) => crate::state::default_path(&args.config),
+        };
+        let store = match args.state.open_at(&state_path, write, command, env) {
             Ok(store) => store,
             Err(e) => {
                 writeln!(io.err, "error: {e}")?;
@@ -77,7 +106,34 @@ impl Session {
         };
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let needs_aep = args.refresh || write;
-        let client = if needs_aep {
+        let mut emulator = None;
+        let client = if args.emulator {
+            let started = runtime.block_on(Emulator::start(EmulatorOptions {
+                data: Some(Path::new(EMULATOR_DIR).join("aep.json")),
+                initializing_ms: 1_500,
+                ..EmulatorOptions::default()
+            }))?;
+            crate::info!(
+                "using the in-process emulator at {} (data in {EMULATOR_DIR}/aep.json)",
+                started.base_url()
+            );
+            let settings = Settings {
+                endpoint: reqwest::Url::parse(&started.flow_url())?,
+                org_id: ims::DEMO_ORG.to_owned(),
+                client_id: ims::DEMO_CLIENT_ID.to_owned(),
+                credentials: Credentials::Ims {
+                    url: reqwest::Url::parse(&started.base_url())?,
+                    client_secret: Secret::new(ims::DEMO_CLIENT_SECRET),
+                    scopes: crate::flow::settings::DEFAULT_SCOPES.to_owned(),
+                },
+                parallelism: args.client.parallelism.unwrap_or(8).max(1),
+                requests_per_second: args.client.requests_per_second,
+                retry: RetryPolicy::default(),
+                timeout: std::time::Duration::from_secs(30),
+            };
+            emulator = Some(started);
+            Some(Arc::new(Client::new(settings)?))
+        } else if needs_aep {
             match Settings::from_env(env, &args.client.overrides()) {
                 Ok(settings) => Some(Arc::new(Client::new(settings)?)),
                 Err(e) => {
@@ -90,12 +146,39 @@ impl Session {
         };
         Ok(Ok(Session {
             desired: loaded.desired,
-            store,
+            store: Some(store),
             client,
             runtime,
             refresh: args.refresh,
             targets: args.targets.clone(),
+            emulator,
         }))
+    }
+
+    pub fn store(&self) -> &Store {
+        match &self.store {
+            Some(store) => store,
+            None => unreachable!("the store is only lent out while applying"),
+        }
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        match &mut self.store {
+            Some(store) => store,
+            None => unreachable!("the store is only lent out while applying"),
+        }
+    }
+
+    /// Lends the store out (to the applier), to be given back with [`Session::give_back`].
+    pub fn take_store(&mut self) -> Store {
+        match self.store.take() {
+            Some(store) => store,
+            None => unreachable!("the store is lent out once"),
+        }
+    }
+
+    pub fn give_back(&mut self, store: Store) {
+        self.store = Some(store);
     }
 
     /// Checks the configuration against the live specs, refreshes, and plans.
@@ -103,7 +186,7 @@ impl Session {
         let live = match (&self.client, self.refresh) {
             (Some(client), true) => {
                 let desired = &self.desired;
-                let state = self.store.state();
+                let state = self.store().state();
                 let checked = self.runtime.block_on(async {
                     let mut diagnostics = Diagnostics::default();
                     for conn in desired.connections.values() {
@@ -138,7 +221,7 @@ impl Session {
             targets: self.targets.iter().cloned().collect(),
             mode,
         };
-        let planned = plan::plan(&self.desired, self.store.state(), &live, &options);
+        let planned = plan::plan(&self.desired, self.store().state(), &live, &options);
         Ok(Ok((planned, live)))
     }
 }

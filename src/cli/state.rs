@@ -38,12 +38,22 @@ impl StateArgs {
         command: &str,
         env: &Environment,
     ) -> Result<Store, StateError> {
+        self.open_at(&self.path_for(config), write, command, env)
+    }
+
+    pub fn open_at(
+        &self,
+        path: &std::path::Path,
+        write: bool,
+        command: &str,
+        env: &Environment,
+    ) -> Result<Store, StateError> {
         let locking = if write || self.lock {
             Locking::Wait(self.lock_timeout)
         } else {
             Locking::None
         };
-        Store::open(&self.path_for(config), locking, &Holder::me(command, env))
+        Store::open(path, locking, &Holder::me(command, env))
     }
 }
 

@@ -348,12 +348,14 @@ impl Client {
         sandbox: &str,
         filters: &[Filter],
     ) -> Result<Vec<LiveConnection>, FlowError> {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("limit", "100");
-        for f in filters {
-            query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
-        }
-        let first = format!("/connections?{}", query.finish());
+        let first = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("limit", "100");
+            for f in filters {
+                query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
+            }
+            format!("/connections?{}", query.finish())
+        };
         let mut path = first.clone();
         let mut seen = HashSet::new();
         let mut items = Vec::new();
@@ -440,14 +442,17 @@ impl Client {
 
     /// How many of the sandbox's connections match every filter (`count=true`: one request).
     pub async fn count_connections(&self, sandbox: &str, filters: &[Filter]) -> Result<u64, FlowError> {
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        query.append_pair("count", "true");
-        for f in filters {
-            query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
-        }
+        let path = {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("count", "true");
+            for f in filters {
+                query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
+            }
+            format!("/connections?{}", query.finish())
+        };
         let call = Call {
             method: Method::GET,
-            path: format!("/connections?{}", query.finish()),
+            path,
             label: "/connections".to_owned(),
             sandbox: Some(sandbox),
             body: None,

@@ -136,6 +136,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records, durably, a change to the state alone (nothing sent to AEP): an adoption, a
+    /// forgotten connection, the etag an initializing connection got.
+    pub fn record(&mut self, address: &str, record: Option<Record>) -> Result<(), StateError> {
+        self.require_lock()?;
+        let seq = self.journal()?.next_seq();
+        self.finish(
+            seq,
+            address,
+            Outcome::Done {
+                record: record.map(Box::new),
+            },
+        )
+    }
+
     /// Changes the state in memory (state mv, rm, import, pending resolution); `commit`
     /// makes it durable.
     pub fn edit<T>(&mut self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {

@@ -1,0 +1,822 @@
+//! Carrying a plan out against AEP, recording every id and etag the moment flowform has it.
+//!
+//! Each mutation is journalled before it is sent (an intent) and after (the outcome, with
+//! the connection's new record), so a crash at any point loses nothing. Independent actions
+//! run in parallel, up to `--parallelism`; one failing does not stop the others, and every
+//! success is in the state whatever else fails.
+//!
+//! No duplicates: a create whose outcome is unknown (a timeout, a 5xx, a dropped answer) is
+//! resolved by listing the sandbox's connections of that name and spec created since the
+//! intent — one: it is adopted; none: it is safe to create again; several: flowform stops and
+//! names them. A PATCH answered 412 (changed meanwhile) is re-read, re-planned and, if still
+//! needed, applied again with the new etag.
+
+pub mod progress;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::StatusCode;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use self::progress::{Progress, elapsed};
+use crate::config::{Connection, Desired, Param};
+use crate::flow::model::{LiveConnection, PatchOp};
+use crate::flow::{Client, Filter, FlowError};
+use crate::plan::{self, Action, Change, Live, Options, Plan, masked};
+use crate::state::journal::Outcome;
+use crate::state::{Action as Mutation, Pending, Record, Store, address};
+
+/// How long a connection created `initializing` may take to become `enabled`.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
+
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    pub wait_timeout: Duration,
+}
+
+/// What an apply did.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub added: usize,
+    pub changed: usize,
+    pub destroyed: usize,
+    pub imported: usize,
+    pub failures: Vec<Failure>,
+    /// Things worth saying that are not failures (a 412 resolved, a connection still
+    /// initializing).
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// `Apply complete! Resources: [N imported, ]X added, Y changed, Z destroyed.`
+    pub fn summary_line(&self, verb: &str) -> String {
+        let imported = if self.imported > 0 {
+            format!("{} imported, ", self.imported)
+        } else {
+            String::new()
+        };
+        format!(
+            "{verb} complete! Resources: {imported}{} added, {} changed, {} destroyed.",
+            self.added, self.changed, self.destroyed
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub address: String,
+    pub message: String,
+}
+
+/// What one action did, for the counts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Done {
+    added: usize,
+    changed: usize,
+    destroyed: usize,
+    imported: usize,
+}
+
+struct Ctx {
+    store: Mutex<Store>,
+    client: Arc<Client>,
+    progress: Progress,
+    options: ApplyOptions,
+    notes: Mutex<Vec<String>>,
+    /// Ids already claimed by a connection in this run (never adopted twice).
+    claimed: Mutex<BTreeSet<String>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+type Failed = String;
+
+impl Ctx {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    fn note(&self, text: String) {
+        self.progress.line(&text);
+        lock(&self.notes).push(text);
+    }
+
+    /// Journals a state-only change (adopt, forget, a final etag) at once.
+    fn record(&self, address: &str, record: Option<Record>) -> Result<(), Failed> {
+        self.store().record(address, record).map_err(|e| e.to_string())
+    }
+}
+
+/// The params a create or an update sends: plain values and secrets, in clear. The only
+/// place, with [`patch_ops`], where a secret leaves flowform.
+fn params_to_send(conn: &Connection) -> Map<String, Value> {
+    let mut params = Map::new();
+    for (name, param) in &conn.auth.params {
+        let value = match param {
+            Param::Plain(v) => v.clone(),
+            Param::Secret { value: Some(v), .. } => Value::String(v.expose().to_owned()),
+            // Loaded without resolving secrets: never the case for apply.
+            Param::Secret { value: None, .. } => continue,
+        };
+        params.insert(name.clone(), value);
+    }
+    params
+}
+
+/// The body of `POST /connections`.
+pub fn create_body(conn: &Connection) -> Value {
+    let mut body = json!({
+        "name": conn.name,
+        "connectionSpec": {"id": conn.connection_spec.id, "version": conn.connection_spec.version},
+        "auth": {"specName": conn.auth.spec_name, "params": params_to_send(conn)},
+    });
+    if let Some(d) = &conn.description {
+        body["description"] = Value::String(d.clone());
+    }
+    body
+}
+
+/// The JSON Patch for an update: what the plan says changes; the auth params, when they go,
+/// whole (AEP replaces `/auth/params` as a whole) with the server's own params kept.
+fn patch_ops(
+    change: &Change,
+    conn: &Connection,
+    live: &LiveConnection,
+    recorded: Option<&Record>,
+) -> Vec<PatchOp> {
+    let mut ops = Vec::new();
+    let changes = |path: &str| change.fields.iter().any(|f| f.path == path);
+    if changes("name") {
+        ops.push(PatchOp {
+            op: "replace",
+            path: "/name".into(),
+            value: Some(Value::String(conn.name.clone())),
+        });
+    }
+    if changes("description") {
+        match (&conn.description, &live.description) {
+            (Some(d), _) => ops.push(PatchOp {
+                op: "add",
+                path: "/description".into(),
+                value: Some(Value::String(d.clone())),
+            }),
+            (None, Some(_)) => ops.push(PatchOp {
+                op: "remove",
+                path: "/description".into(),
+                value: None,
+            }),
+            (None, None) => {}
+        }
+    }
+    let params_change =
+        change.resend_secrets || change.fields.iter().any(|f| f.path.starts_with("auth.params."));
+    if params_change {
+        let mut params = params_to_send(conn);
+        // Keep what AEP added itself (e.g. `orgId`): not declared, not a masked secret, and
+        // never sent by flowform.
+        let managed: BTreeSet<&String> = recorded
+            .map(|r| r.params.keys().chain(r.secret_params.iter()).collect())
+            .unwrap_or_default();
+        if let Some(auth) = &live.auth {
+            for (name, value) in &auth.params {
+                if !conn.auth.params.contains_key(name) && !managed.contains(name) && !masked(value) {
+                    params.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        ops.push(PatchOp {
+            op: "replace",
+            path: "/auth/params".into(),
+            value: Some(Value::Object(params)),
+        });
+    }
+    ops
+}
+
+/// The record of an adopted connection: what AEP has, and the declared secrets' names.
+pub fn adopted_record(conn: &Connection, live: &LiveConnection, digest: Option<String>) -> Record {
+    let mut params = Map::new();
+    let live_params = live.auth.as_ref().map(|a| &a.params);
+    for (name, param) in &conn.auth.params {
+        if let (Param::Plain(_), Some(value)) = (param, live_params.and_then(|p| p.get(name))) {
+            params.insert(name.clone(), value.clone());
+        }
+    }
+    Record {
+        key: conn.key.clone(),
+        sandbox: conn.sandbox.clone(),
+        id: live.id.clone(),
+        etag: live.etag.clone(),
+        name: live.name.clone(),
+        description: live.description.clone(),
+        connection_spec: conn.connection_spec.clone(),
+        auth_spec_name: live
+            .auth
+            .as_ref()
+            .map_or_else(|| conn.auth.spec_name.clone(), |a| a.spec_name.clone()),
+        params,
+        secret_params: conn
+            .auth
+            .params
+            .iter()
+            .filter(|(_, p)| p.is_secret())
+            .map(|(n, _)| n.clone())
+            .collect(),
+        secrets_digest: digest,
+        state: live.state.clone().unwrap_or_else(|| "enabled".into()),
+        created_at: live.created_at,
+        updated_at: live.updated_at,
+        protect: conn.lifecycle.protect,
+        applied_at: Some(now_ms()),
+    }
+}
+
+fn describe(e: &FlowError) -> String {
+    let text = e.to_string();
+    match e.api().and_then(crate::flow::ApiError::flow_code) {
+        Some(1418) => {
+            format!("{text}\nhelp: a dataflow uses this connection; delete or move the dataflow first")
+        }
+        Some(1417) => {
+            format!("{text}\nhelp: the connection is still initializing; apply again once it is enabled")
+        }
+        _ => text,
+    }
+}
+
+/// Carries out `plan`'s actions. `desired` must be the configuration the plan was made from.
+pub async fn apply(
+    plan: &Plan,
+    desired: &Desired,
+    store: Store,
+    client: Arc<Client>,
+    options: ApplyOptions,
+) -> (Store, Report) {
+    let actions: Vec<Change> = plan.actions().cloned().collect();
+    let progress = Progress::new(actions.len());
+    let claimed = store.state().connections.values().map(|r| r.id.clone()).collect();
+    let ctx = Arc::new(Ctx {
+        store: Mutex::new(store),
+        client,
+        progress: progress.clone(),
+        options: options.clone(),
+        notes: Mutex::new(Vec::new()),
+        claimed: Mutex::new(claimed),
+    });
+    let gate = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let mut tasks = JoinSet::new();
+    for change in actions {
+        let declared = desired
+            .connections
+            .values()
+            .find(|c| address(&c.sandbox, &c.key) == change.address)
+            .cloned();
+        let (ctx, gate) = (ctx.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            ctx.progress.working_on(&change.address);
+            let result = run(&ctx, &change, declared.as_ref()).await;
+            ctx.progress.done_one();
+            (change.address.clone(), result)
+        });
+    }
+    let mut report = Report::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(done))) => {
+                report.added += done.added;
+                report.changed += done.changed;
+                report.destroyed += done.destroyed;
+                report.imported += done.imported;
+            }
+            Ok((address, Err(message))) => {
+                progress.line(format!(
+                    "{address}: failed: {}",
+                    message.lines().next().unwrap_or_default()
+                ));
+                report.failures.push(Failure { address, message });
+            }
+            Err(e) => report.failures.push(Failure {
+                address: "(task)".into(),
+                message: format!("an apply task failed: {e}"),
+            }),
+        }
+    }
+    progress.finish();
+    report.failures.sort_by(|a, b| a.address.cmp(&b.address));
+    // Interrupted mutations of connections no longer declared: said at plan time, now let go.
+    let declared: BTreeSet<String> = desired
+        .connections
+        .values()
+        .map(|c| address(&c.sandbox, &c.key))
+        .collect();
+    let ctx = match Arc::try_unwrap(ctx) {
+        Ok(ctx) => ctx,
+        Err(_) => unreachable!("every task has finished"),
+    };
+    report.notes = ctx.notes.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut store = ctx.store.into_inner().unwrap_or_else(|p| p.into_inner());
+    if report.failures.is_empty() {
+        let _ = store.edit(|s| s.pending.retain(|p| declared.contains(&p.address)));
+    }
+    (store, report)
+}
+
+async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Done, Failed> {
+    let missing = || format!("`{}` is not in the configuration", change.address);
+    let need = || conn.ok_or_else(missing);
+    match change.action {
+        Action::Create => {
+            create(ctx, &change.address, need()?).await?;
+            Ok(Done {
+                added: 1,
+                ..Done::default()
+            })
+        }
+        Action::Update => {
+            update(ctx, change, need()?).await?;
+            Ok(Done {
+                changed: 1,
+                ..Done::default()
+            })
+        }
+        Action::Replace => replace(ctx, change, need()?).await,
+        Action::Delete => {
+            let id = change.id.clone().unwrap_or_default();
+            delete(ctx, &change.address, &change.sandbox, &id).await?;
+            Ok(Done {
+                destroyed: 1,
+                ..Done::default()
+            })
+        }
+        Action::Adopt => adopt(ctx, change, need()?).await,
+        Action::Forget => {
+            ctx.record(&change.address, None)?;
+            ctx.progress.line(format!(
+                "{}: forgotten (it was deleted outside flowform)",
+                change.address
+            ));
+            Ok(Done::default())
+        }
+        Action::NoOp => Ok(Done::default()),
+    }
+}
+
+/// Creates a connection, resolving an unknown outcome by listing, and waits for it to be
+/// enabled. Returns its id.
+async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Result<String, Failed> {
+    let started = Instant::now();
+    ctx.progress.line(format!("{address}: Creating..."));
+    let started_at = now_ms();
+    let seq = {
+        let mut store = ctx.store();
+        let fingerprint = plan::fingerprint(conn, store.state());
+        let pending = Pending {
+            address: address.to_owned(),
+            action: Mutation::Create,
+            sandbox: conn.sandbox.clone(),
+            name: conn.name.clone(),
+            spec_id: conn.connection_spec.id.clone(),
+            started_at,
+            fingerprint,
+        };
+        store.begin(pending).map_err(|e| e.to_string())?
+    };
+    let body = create_body(conn);
+    let mut tries = 0;
+    let (id, etag) = loop {
+        tries += 1;
+        match ctx.client.create_connection(&conn.sandbox, &body).await {
+            Ok(created) => break (created.id, created.etag),
+            Err(FlowError::OutcomeUnknown { reason, .. }) => {
+                ctx.progress.line(format!(
+                    "{address}: the create's outcome is unknown ({reason}); listing to find out"
+                ));
+                let found = match find_created(ctx, conn, started_at).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Unknown);
+                        return Err(format!(
+                            "the create's outcome is unknown, and listing failed: {e}; the next plan resolves it"
+                        ));
+                    }
+                };
+                match found.as_slice() {
+                    [one] => {
+                        ctx.note(format!(
+                            "{address}: AEP did make it: adopting {} (no duplicate)",
+                            one.id
+                        ));
+                        break (one.id.clone(), one.etag.clone());
+                    }
+                    [] if tries < 3 => {
+                        ctx.progress
+                            .line(format!("{address}: AEP made nothing: creating again"));
+                    }
+                    [] => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                        return Err(format!("AEP made nothing after {tries} attempts ({reason})"));
+                    }
+                    several => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Unknown);
+                        let ids: Vec<&str> = several.iter().map(|c| c.id.as_str()).collect();
+                        return Err(format!(
+                            "the create's outcome was unknown, and AEP now has {} connections named `{}` created since: {}; flowform will not guess which is its own\nhelp: delete the extra ones in AEP (or `import` the right one), then plan again",
+                            several.len(),
+                            conn.name,
+                            ids.join(", ")
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                return Err(describe(&e));
+            }
+        }
+    };
+    lock(&ctx.claimed).insert(id.clone());
+    // The id is durable from here on.
+    let initializing = etag.is_none();
+    let record = {
+        let store = ctx.store();
+        Record::applied(
+            conn,
+            &id,
+            etag.as_deref(),
+            if initializing { "initializing" } else { "enabled" },
+            store.state(),
+            now_ms(),
+        )
+    };
+    ctx.store()
+        .finish(
+            seq,
+            address,
+            Outcome::Done {
+                record: Some(Box::new(record.clone())),
+            },
+        )
+        .map_err(|e| e.to_string())?;
+    if initializing {
+        wait_enabled(ctx, address, conn, &id, record).await?;
+    }
+    ctx.progress.line(format!(
+        "{address}: Creation complete after {} [id={id}]",
+        elapsed(started.elapsed())
+    ));
+    Ok(id)
+}
+
+/// The sandbox's connections of `conn`'s spec and name, created since `since` and not
+/// managed: what an unknown create may have made.
+async fn find_created(ctx: &Ctx, conn: &Connection, since: i64) -> Result<Vec<LiveConnection>, FlowError> {
+    let mut filters = vec![Filter::new(
+        "connectionSpec.id",
+        [conn.connection_spec.id.clone()],
+    )];
+    // A comma separates alternatives in a filter: such a name is matched here instead.
+    if !conn.name.contains(',') {
+        filters.push(Filter::new("name", [conn.name.clone()]));
+    }
+    let listed = ctx.client.list_connections(&conn.sandbox, &filters).await?;
+    let claimed = lock(&ctx.claimed).clone();
+    Ok(listed
+        .into_iter()
+        .filter(|c| c.name == conn.name && !claimed.contains(&c.id))
+        .filter(|c| c.created_at.is_none_or(|t| t >= since - 5 * 60 * 1000))
+        .collect())
+}
+
+/// Polls an initializing connection until it is enabled, then records its etag and state.
+async fn wait_enabled(
+    ctx: &Ctx,
+    address: &str,
+    conn: &Connection,
+    id: &str,
+    mut record: Record,
+) -> Result<(), Failed> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    let mut said = Instant::now();
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = (delay.mul_f64(1.5)).min(Duration::from_secs(5));
+        match ctx.client.get_connection(&conn.sandbox, id).await {
+            Ok(Some(live)) if !live.is_initializing() => {
+                record.etag = live.etag.clone();
+                record.state = live.state.clone().unwrap_or_else(|| "enabled".into());
+                record.created_at = live.created_at;
+                record.updated_at = live.updated_at;
+                return ctx.record(address, Some(record));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(format!("{id} disappeared from AEP while initializing")),
+            Err(e) => return Err(describe(&e)),
+        }
+        if started.elapsed() >= ctx.options.wait_timeout {
+            ctx.note(format!(
+                "{address}: still initializing after {}; it is recorded, and the next plan picks up its etag",
+                elapsed(started.elapsed())
+            ));
+            return Ok(());
+        }
+        if said.elapsed() >= Duration::from_secs(10) {
+            ctx.progress.line(format!(
+                "{address}: Still initializing... [{} elapsed]",
+                elapsed(started.elapsed())
+            ));
+            said = Instant::now();
+        }
+    }
+}
+
+/// Updates a connection with `If-Match`; a 412 is re-read, re-planned, and applied again
+/// once if still needed.
+async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), Failed> {
+    let started = Instant::now();
+    let address = &change.address;
+    let id = change.id.clone().unwrap_or_default();
+    ctx.progress.line(format!("{address}: Modifying... [id={id}]"));
+    let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return Err(format!("{id} is gone from AEP since the plan; plan again")),
+        Err(e) => return Err(describe(&e)),
+    };
+    let recorded = ctx.store().state().connections.get(address.as_str()).cloned();
+    let mut change = change.clone();
+    let mut live = live;
+    for round in 0..2 {
+        let ops = patch_ops(&change, conn, &live, recorded.as_ref());
+        if ops.is_empty() {
+            break;
+        }
+        let etag = live.etag.clone().unwrap_or_default();
+        let seq = {
+            let mut store = ctx.store();
+            let pending = Pending {
+                address: address.clone(),
+                action: Mutation::Update,
+                sandbox: conn.sandbox.clone(),
+                name: conn.name.clone(),
+                spec_id: conn.connection_spec.id.clone(),
+                started_at: now_ms(),
+                fingerprint: plan::fingerprint(conn, store.state()),
+            };
+            store.begin(pending).map_err(|e| e.to_string())?
+        };
+        match ctx
+            .client
+            .update_connection(&conn.sandbox, &id, &etag, &ops)
+            .await
+        {
+            Ok(updated) => {
+                let sent_params = ops.iter().any(|o| o.path == "/auth/params");
+                let record = {
+                    let store = ctx.store();
+                    let mut record = Record::applied(
+                        conn,
+                        &id,
+                        updated.etag.as_deref(),
+                        "enabled",
+                        store.state(),
+                        now_ms(),
+                    );
+                    record.created_at = live.created_at;
+                    // What was not sent is as it was.
+                    if !sent_params && let Some(old) = &recorded {
+                        record.params = old.params.clone();
+                        record.secret_params = old.secret_params.clone();
+                        record.secrets_digest = old.secrets_digest.clone();
+                    }
+                    record
+                };
+                ctx.store()
+                    .finish(
+                        seq,
+                        address,
+                        Outcome::Done {
+                            record: Some(Box::new(record)),
+                        },
+                    )
+                    .map_err(|e| e.to_string())?;
+                if updated.confirmed_by_reading {
+                    ctx.note(format!(
+                        "{address}: the update's answer was lost; a re-read shows it applied"
+                    ));
+                }
+                ctx.progress.line(format!(
+                    "{address}: Modifications complete after {} [id={id}]",
+                    elapsed(started.elapsed())
+                ));
+                return Ok(());
+            }
+            Err(e) if e.status() == Some(StatusCode::PRECONDITION_FAILED) && round == 0 => {
+                let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                // Someone changed it meanwhile: read it again and plan this one connection anew.
+                live = match ctx.client.get_connection(&conn.sandbox, &id).await {
+                    Ok(Some(l)) => l,
+                    Ok(None) => return Err(format!("{id} was deleted while flowform updated it")),
+                    Err(e) => return Err(describe(&e)),
+                };
+                let replanned = replan(ctx, conn, &live);
+                match replanned {
+                    Some(again) if again.action == Action::Update => {
+                        ctx.note(format!(
+                            "{address}: AEP answered 412 (changed by someone else meanwhile); re-read it and applied the update again"
+                        ));
+                        change = again;
+                    }
+                    _ => {
+                        ctx.note(format!(
+                            "{address}: AEP answered 412; re-read, it already matches the configuration"
+                        ));
+                        return Ok(());
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                return Err(describe(&e));
+            }
+        }
+    }
+    ctx.progress.line(format!("{address}: no change needed"));
+    Ok(())
+}
+
+/// Plans one connection again, against a fresh read.
+fn replan(ctx: &Ctx, conn: &Connection, live: &LiveConnection) -> Option<Change> {
+    let store = ctx.store();
+    let mut seen = Live {
+        refreshed: true,
+        ..Live::default()
+    };
+    seen.connections
+        .insert(live.id.clone(), (conn.sandbox.clone(), live.clone()));
+    seen.fetched.insert(live.id.clone());
+    let desired = Desired {
+        connections: [(conn.key.clone(), conn.clone())].into(),
+        sandboxes: [conn.sandbox.clone()].into(),
+        files: Vec::new(),
+    };
+    let options = Options {
+        targets: [address(&conn.sandbox, &conn.key)].into(),
+        ..Options::default()
+    };
+    plan::plan(&desired, store.state(), &seen, &options)
+        .changes
+        .into_iter()
+        .next()
+}
+
+async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) -> Result<(), Failed> {
+    let started = Instant::now();
+    ctx.progress.line(format!("{address}: Destroying... [id={id}]"));
+    let (name, spec_id) = ctx
+        .store()
+        .state()
+        .connections
+        .get(address)
+        .map(|r| (r.name.clone(), r.connection_spec.id.clone()))
+        .unwrap_or_default();
+    let seq = {
+        let pending = Pending {
+            address: address.to_owned(),
+            action: Mutation::Delete,
+            sandbox: sandbox.to_owned(),
+            name,
+            spec_id,
+            started_at: now_ms(),
+            fingerprint: String::new(),
+        };
+        ctx.store().begin(pending).map_err(|e| e.to_string())?
+    };
+    match ctx.client.delete_connection(sandbox, id).await {
+        Ok(_) => {
+            ctx.store()
+                .finish(seq, address, Outcome::Done { record: None })
+                .map_err(|e| e.to_string())?;
+            ctx.progress.line(format!(
+                "{address}: Destruction complete after {}",
+                elapsed(started.elapsed())
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ctx.store().finish(seq, address, Outcome::Failed);
+            Err(describe(&e))
+        }
+    }
+}
+
+/// Replace: the old record steps aside (deposed, so a crash cannot lose it), the new
+/// connection is created, then the old one deleted.
+async fn replace(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Failed> {
+    let address = &change.address;
+    let old = ctx.store().state().connections.get(address.as_str()).cloned();
+    let Some(old) = old else {
+        return Err(format!("`{address}` is no longer in the state; plan again"));
+    };
+    let deposed = format!("{address}#deposed");
+    ctx.record(&deposed, Some(old.clone()))?;
+    ctx.record(address, None)?;
+    create(ctx, address, conn).await?;
+    match delete(ctx, &deposed, &old.sandbox, &old.id).await {
+        Ok(()) => Ok(Done {
+            added: 1,
+            destroyed: 1,
+            ..Done::default()
+        }),
+        Err(e) => Err(format!(
+            "the new connection was created, but the old one ({}) could not be deleted: {e}\nit stays in the state as `{deposed}`, and the next apply deletes it",
+            old.id
+        )),
+    }
+}
+
+/// Adopt: record what AEP has, then update it if the plan says so.
+async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Failed> {
+    let address = &change.address;
+    let id = change.id.clone().unwrap_or_default();
+    ctx.progress.line(format!("{address}: Importing... [id={id}]"));
+    let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
+        Ok(Some(live)) => live,
+        Ok(None) => return Err(format!("{id} is gone from AEP since the plan; plan again")),
+        Err(e) => return Err(describe(&e)),
+    };
+    // An interrupted create that carried exactly this configuration sent these secrets.
+    let digest = {
+        let store = ctx.store();
+        let recovered = change.reason == Some(plan::Reason::ImportBecauseRecoveredFromInterruptedApply)
+            && !change.resend_secrets;
+        recovered
+            .then(|| Record::applied(conn, &id, None, "", store.state(), 0).secrets_digest)
+            .flatten()
+    };
+    lock(&ctx.claimed).insert(id.clone());
+    ctx.record(address, Some(adopted_record(conn, &live, digest)))?;
+    ctx.progress.line(format!("{address}: Import complete [id={id}]"));
+    if change.then_update {
+        update(ctx, change, conn).await?;
+        return Ok(Done {
+            imported: 1,
+            changed: 1,
+            ..Done::default()
+        });
+    }
+    Ok(Done {
+        imported: 1,
+        ..Done::default()
+    })
+}
+
+/// Makes the state match what AEP has (`apply --refresh-only`): drifted records take the live
+/// values, deleted ones go. Nothing is sent to AEP.
+pub fn accept_live(
+    plan: &Plan,
+    live: &Live,
+    store: &mut Store,
+) -> Result<usize, crate::state::file::StateError> {
+    let mut changed = 0;
+    store.edit(|state| {
+        for drift in &plan.drift {
+            match live.connections.get(&drift.id) {
+                None => {
+                    state.connections.remove(&drift.address);
+                }
+                Some((_, l)) => {
+                    if let Some(r) = state.connections.get_mut(&drift.address) {
+                        r.name = l.name.clone();
+                        r.description = l.description.clone();
+                        r.etag = l.etag.clone();
+                        r.state = l.state.clone().unwrap_or_else(|| r.state.clone());
+                        r.updated_at = l.updated_at;
+                        if let Some(auth) = &l.auth {
+                            for (name, value) in r.params.iter_mut() {
+                                if let Some(v) = auth.params.get(name).filter(|v| !masked(v)) {
+                                    *value = v.clone();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            changed += 1;
+        }
+    })?;
+    Ok(changed)
+}

@@ -1,0 +1,294 @@
+//! `flowform apply` and `flowform destroy`: plan, show, ask, carry out.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::session::{Session, Target};
+use super::{Exit, Io};
+use crate::apply::{self, ApplyOptions, Report};
+use crate::plan::{Mode, Plan};
+use crate::settings::Environment;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A plan saved with `flowform plan --out FILE`: applied as it is, or refused if stale
+    #[arg(value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: Target,
+    /// Skip the confirmation prompt
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Change nothing in AEP: make the state match what AEP has (after a deliberate change in
+    /// the AEP UI)
+    #[arg(long)]
+    pub refresh_only: bool,
+    /// How long a new connection may take to go from `initializing` to `enabled`
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::duration)]
+    pub wait_timeout: Duration,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Skip the confirmation prompt
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+/// Asks on the terminal. `Ok(false)`: the user said something other than `yes`, or there is
+/// no terminal to ask (then the caller refuses: approval is never assumed).
+fn confirm(io: &mut Io<'_>, question: &str, detail: &str) -> anyhow::Result<Option<bool>> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    write!(
+        io.err,
+        "\n{question}\n  {detail}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    )?;
+    io.err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(Some(answer.trim() == "yes"))
+}
+
+/// Checks a saved plan still applies: same state, same configuration, and AEP unchanged for
+/// every connection it touches.
+fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
+    let state = session.store().state();
+    let mut problems = Vec::new();
+    if plan.lineage != state.lineage {
+        problems.push(format!(
+            "the plan was made for another state (lineage {}; this state is {})",
+            plan.lineage, state.lineage
+        ));
+    } else if plan.serial != state.serial {
+        problems.push(format!(
+            "the state changed since the plan was made (serial {} then, {} now): another apply ran",
+            plan.serial, state.serial
+        ));
+    }
+    let digest = crate::plan::plan(
+        &session.desired,
+        state,
+        &crate::plan::Live::default(),
+        &crate::plan::Options::default(),
+    )
+    .config_digest;
+    if digest != plan.config_digest {
+        problems
+            .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
+    }
+    if let Some(client) = &session.client {
+        for change in plan.actions() {
+            let (Some(id), Some(etag)) = (&change.id, &change.etag) else {
+                continue;
+            };
+            let live = session
+                .runtime
+                .block_on(client.get_connection(&change.sandbox, id))?;
+            match live {
+                None => problems.push(format!(
+                    "`{}` ({id}) was deleted in AEP since the plan was made",
+                    change.address
+                )),
+                Some(l) if l.etag.as_deref() != Some(etag.as_str()) => problems.push(format!(
+                    "`{}` ({id}) changed in AEP since the plan was made (etag {etag}, now {})",
+                    change.address,
+                    l.etag.as_deref().unwrap_or("none")
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(problems)
+}
+
+fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    let committed = session.store_mut().commit();
+    for note in &report.notes {
+        crate::info!("{note}");
+    }
+    if let Err(e) = committed {
+        writeln!(io.err, "error: {e}")?;
+        writeln!(
+            io.err,
+            "help: every id and etag is safe in the journal beside the state file; the next flowform run folds it in"
+        )?;
+        return Ok(Exit::Failure);
+    }
+    if report.failures.is_empty() {
+        writeln!(io.out, "\n{}", report.summary_line(verb))?;
+        return Ok(Exit::Success);
+    }
+    for failure in &report.failures {
+        writeln!(io.err, "\nError: {}: {}", failure.address, failure.message)?;
+    }
+    writeln!(
+        io.err,
+        "\n{verb} failed: {} of the actions failed; everything that succeeded is in the state ({} added, {} changed, {} destroyed, {} imported).",
+        report.failures.len(),
+        report.added,
+        report.changed,
+        report.destroyed,
+        report.imported
+    )?;
+    Ok(Exit::Failure)
+}
+
+fn carry_out(
+    session: &mut Session,
+    plan: &Plan,
+    wait_timeout: Duration,
+    verb: &str,
+    io: &mut Io<'_>,
+) -> anyhow::Result<Exit> {
+    let Some(client) = session.client.clone() else {
+        writeln!(io.err, "error: applying needs AEP (or --emulator)")?;
+        return Ok(Exit::Failure);
+    };
+    let options = ApplyOptions {
+        parallelism: client.settings().parallelism,
+        wait_timeout,
+    };
+    let store = session.take_store();
+    let (store, report) =
+        session
+            .runtime
+            .block_on(apply::apply(plan, &session.desired, store, client, options));
+    session.give_back(store);
+    finish(session, &report, verb, io)
+}
+
+pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    if args.plan.is_some() && args.refresh_only {
+        writeln!(
+            io.err,
+            "error: a saved plan is applied as it was made; --refresh-only plans anew"
+        )?;
+        return Ok(Exit::Failure);
+    }
+    let mut session = match Session::open(&args.target, env, io, "flowform apply", true)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(exit),
+    };
+    if let Some(file) = &args.plan {
+        let plan = match super::plan::load(file) {
+            Ok(plan) => plan,
+            Err(e) => {
+                writeln!(io.err, "error: {e}")?;
+                return Ok(Exit::Failure);
+            }
+        };
+        let problems = stale(&plan, &session)?;
+        if !problems.is_empty() {
+            writeln!(io.err, "error: the saved plan `{}` is stale:", file.display())?;
+            for p in problems {
+                writeln!(io.err, "  - {p}")?;
+            }
+            writeln!(
+                io.err,
+                "help: run `flowform plan --out {}` again, review it, and apply that",
+                file.display()
+            )?;
+            return Ok(Exit::Failure);
+        }
+        if !plan.errors.is_empty() {
+            writeln!(io.err, "error: the saved plan has errors; plan again")?;
+            return Ok(Exit::Failure);
+        }
+        // Passing a saved plan is the approval.
+        return carry_out(&mut session, &plan, args.wait_timeout, "Apply", io);
+    }
+    let mode = if args.refresh_only {
+        Mode::RefreshOnly
+    } else {
+        Mode::Normal
+    };
+    let (plan, live) = match session.plan(mode, io)? {
+        Ok(p) => p,
+        Err(exit) => return Ok(exit),
+    };
+    io.product(&crate::render::text::plan(&plan))?;
+    if !plan.errors.is_empty() {
+        return Ok(Exit::Failure);
+    }
+    if !plan.has_changes() {
+        writeln!(io.out, "\n{}", Report::default().summary_line("Apply"))?;
+        return Ok(Exit::Success);
+    }
+    if !args.auto_approve {
+        match confirm(
+            io,
+            "Do you want to perform these actions?",
+            "flowform will perform the actions described above.",
+        )? {
+            Some(true) => {}
+            Some(false) => {
+                writeln!(io.err, "\nApply cancelled.")?;
+                return Ok(Exit::Failure);
+            }
+            None => {
+                writeln!(
+                    io.err,
+                    "error: not applying without approval, and there is no terminal to ask on\nhelp: pass --auto-approve, or save the plan with `flowform plan --out FILE` and apply that file"
+                )?;
+                return Ok(Exit::Failure);
+            }
+        }
+    }
+    if args.refresh_only {
+        let accepted = apply::accept_live(&plan, &live, session.store_mut())?;
+        let report = Report::default();
+        let exit = finish(&mut session, &report, "Apply", io)?;
+        writeln!(
+            io.err,
+            "The state now matches AEP for {accepted} connection{}.",
+            if accepted == 1 { "" } else { "s" }
+        )?;
+        return Ok(exit);
+    }
+    carry_out(&mut session, &plan, args.wait_timeout, "Apply", io)
+}
+
+pub fn destroy(args: &DestroyArgs, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    let mut session = match Session::open(&args.target, env, io, "flowform destroy", true)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(exit),
+    };
+    let (plan, _) = match session.plan(Mode::Destroy, io)? {
+        Ok(p) => p,
+        Err(exit) => return Ok(exit),
+    };
+    io.product(&crate::render::text::plan(&plan))?;
+    if !plan.errors.is_empty() {
+        return Ok(Exit::Failure);
+    }
+    if !plan.has_changes() {
+        writeln!(io.out, "\n{}", Report::default().summary_line("Destroy"))?;
+        return Ok(Exit::Success);
+    }
+    if !args.auto_approve {
+        match confirm(
+            io,
+            "Do you really want to destroy all managed connections?",
+            "flowform will delete every connection listed above from AEP. There is no undo.",
+        )? {
+            Some(true) => {}
+            Some(false) => {
+                writeln!(io.err, "\nDestroy cancelled.")?;
+                return Ok(Exit::Failure);
+            }
+            None => {
+                writeln!(
+                    io.err,
+                    "error: not destroying without approval, and there is no terminal to ask on\nhelp: pass --auto-approve"
+                )?;
+                return Ok(Exit::Failure);
+            }
+        }
+    }
+    carry_out(&mut session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
+}
