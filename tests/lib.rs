@@ -3,6 +3,7 @@
 //! One test binary with a module per command (as casey/just does), so that cargo links it
 //! once. [`common::flowform`] builds an invocation; the modules say what must come of it.
 
+mod apply;
 mod client;
 mod common;
 mod emulator;
@@ -14,6 +15,7 @@ mod schema;
 mod state;
 mod usage;
 mod validate;
+mod world;
 
 /// A token from an emulator's IMS for its demo credential.
 pub async fn emulator_token(http: &reqwest::Client, emulator: &flowform::emulator::Emulator) -> String {

@@ -1,177 +1,14 @@
 //! `flowform plan`, `show` and `drift` through the binary, against the in-process emulator,
 //! with a state that manages the examples.
 
-use std::path::{Path, PathBuf};
-
-use flowform::config::{self, LoadOptions};
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options};
-use flowform::secret::Secret;
-use flowform::settings::Environment;
-use flowform::state::{Record, State, address, file};
 use serde_json::{Value, json};
 
-use crate::common::{Run, flowform, root};
-
-/// An emulator holding the examples' connections, and a state that manages them, in a
-/// directory with a copy of the examples.
-struct World {
-    emulator: Emulator,
-    dir: tempfile::TempDir,
-}
-
-impl World {
-    async fn new() -> World {
-        let emulator = Emulator::start(Options {
-            seed: Some(21),
-            ..Options::default()
-        })
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(&root().join("examples"), &dir.path().join("examples"));
-        let world = World { emulator, dir };
-        world.apply_by_hand().await;
-        world
-    }
-
-    fn config(&self) -> PathBuf {
-        self.dir.path().join("examples")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state.json")
-    }
-
-    /// Creates each example connection in the emulator and records it, as an apply would.
-    async fn apply_by_hand(&self) {
-        let loaded =
-            config::load(&[self.config()], &Environment::default(), &LoadOptions::default()).unwrap();
-        let http = crate::common::http();
-        let token = crate::emulator_token(&http, &self.emulator).await;
-        let mut state = State::new();
-        for c in loaded.desired.connections.values() {
-            let mut params = serde_json::Map::new();
-            for (name, p) in &c.auth.params {
-                let value = match p {
-                    config::Param::Plain(v) => v.clone(),
-                    config::Param::Secret { value: Some(v), .. } => {
-                        Value::String(Secret::expose(v).to_owned())
-                    }
-                    config::Param::Secret { value: None, .. } => unreachable!(),
-                };
-                params.insert(name.clone(), value);
-            }
-            let body = json!({"name": c.name, "description": c.description, "connectionSpec": c.connection_spec,
-                "auth": {"specName": c.auth.spec_name, "params": params}});
-            let created: Value = http
-                .post(format!("{}/connections", self.emulator.flow_url()))
-                .bearer_auth(&token)
-                .header("x-api-key", DEMO_CLIENT_ID)
-                .header("x-gw-ims-org-id", DEMO_ORG)
-                .header("x-sandbox-name", &c.sandbox)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let id = created["id"].as_str().unwrap();
-            // The JWT one initializes; make it enabled, as time would.
-            let record = Record::applied(c, id, created["etag"].as_str(), "enabled", &state, 1);
-            state.connections.insert(address(&c.sandbox, &c.key), record);
-        }
-        http.post(format!("{}/__emulator/clock", self.emulator.base_url()))
-            .json(&json!({"advanceMs": 60_000}))
-            .send()
-            .await
-            .unwrap();
-        // Record the etags AEP has now (the JWT connection got one when it was enabled).
-        for r in state.connections.values_mut() {
-            let item: Value = http
-                .get(format!(
-                    "{}/__emulator/connections/{}",
-                    self.emulator.base_url(),
-                    r.id
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r.etag = item["item"]["etag"].as_str().map(str::to_owned);
-        }
-        file::write(&self.state(), &file::to_bytes(&state)).unwrap();
-    }
-
-    async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
-        let http = crate::common::http();
-        http.request(method, format!("{}/__emulator{path}", self.emulator.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or(Value::Null)
-    }
-
-    async fn id_of(&self, key: &str) -> String {
-        let state = file::read(&self.state()).unwrap().unwrap().0;
-        state.find(key).unwrap().1.id.clone()
-    }
-
-    /// Runs the binary against the emulator, off the runtime's threads.
-    async fn run(&self, args: &[&str]) -> Run {
-        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        all.extend([
-            "-c".to_owned(),
-            self.config().display().to_string(),
-            "--state".to_owned(),
-            self.state().display().to_string(),
-        ]);
-        let (flow, base) = (self.emulator.flow_url(), self.emulator.base_url());
-        let cwd = self.dir.path().to_owned();
-        tokio::task::spawn_blocking(move || {
-            flowform(&all)
-                .current_dir(&cwd)
-                .env("FLOWFORM_ENDPOINT", &flow)
-                .env("AEP_IMS_URL", &base)
-                .env("AEP_CLIENT_ID", DEMO_CLIENT_ID)
-                .env("AEP_CLIENT_SECRET", DEMO_CLIENT_SECRET)
-                .env("AEP_ORG_ID", DEMO_ORG)
-                .run()
-        })
-        .await
-        .unwrap()
-    }
-
-    fn edit(&self, file: &str, from: &str, to: &str) {
-        let path = self.config().join(file);
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(from), "{from}");
-        std::fs::write(&path, text.replace(from, to)).unwrap();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
+use crate::common::flowform;
+use crate::world::World;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_changes_then_a_config_change_with_detailed_exit_codes() {
-    let world = World::new().await;
+    let world = World::managed().await;
     let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
     assert!(
         run.stdout()
@@ -206,7 +43,7 @@ async fn no_changes_then_a_config_change_with_detailed_exit_codes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_in_aep_is_drift_in_the_plan_and_in_drift() {
-    let world = World::new().await;
+    let world = World::managed().await;
     let id = world.id_of("acme-salesforce-oauth").await;
     world
         .admin(
@@ -240,7 +77,7 @@ async fn a_change_in_aep_is_drift_in_the_plan_and_in_drift() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_lists_unmanaged_connections_and_coverage() {
-    let world = World::new().await;
+    let world = World::managed().await;
     let run = world.run(&["drift"]).await.expect_code(0);
     assert!(run.stdout().contains("In sync"), "{}", run.stdout());
     world
@@ -279,7 +116,7 @@ async fn drift_lists_unmanaged_connections_and_coverage() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn saved_plans_show_in_every_format_without_secrets() {
-    let world = World::new().await;
+    let world = World::managed().await;
     world.edit(
         "salesforce-oauth2.yaml",
         "apiVersion: \"60.0\"",
@@ -317,7 +154,7 @@ async fn saved_plans_show_in_every_format_without_secrets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_false_plans_from_the_state_and_targets_limit() {
-    let world = World::new().await;
+    let world = World::managed().await;
     world.edit(
         "salesforce-jwt.yaml",
         "name: ACME Salesforce (JWT)",
@@ -367,7 +204,7 @@ async fn refresh_false_plans_from_the_state_and_targets_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_protected_connection_removed_from_config_fails_the_plan() {
-    let world = World::new().await;
+    let world = World::managed().await;
     std::fs::remove_file(world.config().join("salesforce-basic.yaml")).unwrap();
     let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(1);
     assert!(

@@ -784,6 +784,23 @@ async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Fa
     })
 }
 
+/// Records the declared lifecycle flags of managed connections (a change to `protect` alone
+/// changes nothing in AEP, but the state must remember it). Returns how many changed.
+pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, crate::state::file::StateError> {
+    store.edit(|state| {
+        let mut changed = 0;
+        for conn in desired.connections.values() {
+            if let Some(r) = state.connections.get_mut(&address(&conn.sandbox, &conn.key))
+                && r.protect != conn.lifecycle.protect
+            {
+                r.protect = conn.lifecycle.protect;
+                changed += 1;
+            }
+        }
+        changed
+    })
+}
+
 /// Makes the state match what AEP has (`apply --refresh-only`): drifted records take the live
 /// values, deleted ones go. Nothing is sent to AEP.
 pub fn accept_live(

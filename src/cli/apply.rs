@@ -149,6 +149,9 @@ fn carry_out(
         writeln!(io.err, "error: applying needs AEP (or --emulator)")?;
         return Ok(Exit::Failure);
     };
+    if plan.mode == Mode::Normal {
+        session.sync_lifecycle()?;
+    }
     let options = ApplyOptions {
         parallelism: client.settings().parallelism,
         wait_timeout,
@@ -216,6 +219,10 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         return Ok(Exit::Failure);
     }
     if !plan.has_changes() {
+        // Nothing to do in AEP; a changed `protect` is still recorded.
+        if mode == Mode::Normal && session.sync_lifecycle()? > 0 {
+            session.store_mut().commit()?;
+        }
         writeln!(io.out, "\n{}", Report::default().summary_line("Apply"))?;
         return Ok(Exit::Success);
     }

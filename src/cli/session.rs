@@ -177,6 +177,14 @@ impl Session {
         }
     }
 
+    /// Records the declared `protect` flags (see [`crate::apply::sync_lifecycle`]).
+    pub fn sync_lifecycle(&mut self) -> Result<usize, crate::state::file::StateError> {
+        match &mut self.store {
+            Some(store) => crate::apply::sync_lifecycle(&self.desired, store),
+            None => Ok(0),
+        }
+    }
+
     pub fn give_back(&mut self, store: Store) {
         self.store = Some(store);
     }

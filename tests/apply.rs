@@ -1,0 +1,682 @@
+//! `flowform apply`, `destroy` and `import` through the binary against the in-process
+//! emulator: every kind of change, faults, staleness, locking, and a kill -9 mid-apply.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use flowform::emulator::Options;
+use flowform::emulator::faults::FaultSettings;
+use flowform::settings::Environment;
+use flowform::state::lock::{Holder, Lock};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::flowform;
+use crate::world::World;
+
+/// Names of the connections the emulator holds.
+async fn names(world: &World) -> Vec<String> {
+    let mut names: Vec<String> = world
+        .stored()
+        .await
+        .iter()
+        .map(|c| c["item"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
+    let world = World::new().await;
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stderr()
+            .contains("prod/acme-salesforce: Creation complete after"),
+        "{}",
+        run.stderr()
+    );
+    let stored = world.stored().await;
+    assert_eq!(stored.len(), 3);
+    let state = world.recorded();
+    assert_eq!(state.connections.len(), 3);
+    for c in &stored {
+        let id = c["item"]["id"].as_str().unwrap();
+        let record = state
+            .connections
+            .values()
+            .find(|r| r.id == id)
+            .expect("every connection is recorded");
+        assert_eq!(
+            record.etag.as_deref(),
+            c["item"]["etag"].as_str(),
+            "the final etag is recorded"
+        );
+        assert_eq!(record.state, "enabled");
+    }
+    // The JWT connection went through initializing and gained AEP's orgId.
+    let jwt = stored
+        .iter()
+        .find(|c| c["item"]["auth"]["specName"] == "OAuth2 JWT Token Credential")
+        .unwrap();
+    assert!(jwt["item"]["auth"]["params"]["orgId"].is_string());
+    assert!(
+        !flowform::state::journal::path_for(&world.state()).exists(),
+        "the journal was folded in"
+    );
+
+    let posts = world.served("POST", "/connections").await;
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("No changes. Your connections match the configuration."),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 0 added, 0 changed, 0 destroyed.\n")
+    );
+    assert_eq!(world.served("POST", "/connections").await, posts);
+    assert_eq!(world.served("PATCH", "/connections/{id}").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_is_a_patch_with_if_match() {
+    let world = World::managed().await;
+    let id = world.id_of("acme-salesforce-oauth").await;
+    let before = world.recorded().connections["prod/acme-salesforce-oauth"]
+        .etag
+        .clone();
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "name: ACME Salesforce (OAuth 2)",
+        "name: ACME OAuth",
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.served("PATCH", "/connections/{id}").await, 1);
+    let item = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await;
+    assert_eq!(item["item"]["name"], "ACME OAuth");
+    let after = world.recorded().connections["prod/acme-salesforce-oauth"]
+        .etag
+        .clone();
+    assert_ne!(after, before);
+    assert_eq!(after.as_deref(), item["item"]["etag"].as_str());
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_is_sent_and_only_its_digest_kept() {
+    let world = World::managed().await;
+    let id = world.id_of("acme-salesforce").await;
+    let before = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await["secretDigests"]["password"]
+        .clone();
+    std::fs::write(
+        world.config().join("secrets/acme-password"),
+        "rotated-password-2026\n",
+    )
+    .unwrap();
+    let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(2);
+    assert!(
+        run.stdout()
+            .contains("~ auth.params.password      = (sensitive value)"),
+        "{}",
+        run.stdout()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let after = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await["secretDigests"]["password"]
+        .clone();
+    assert_ne!(after, before, "AEP got the new password");
+    let state = std::fs::read_to_string(world.state()).unwrap();
+    assert!(!state.contains("rotated-password-2026"));
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spec_change_replaces_create_first() {
+    let world = World::managed().await;
+    let old = world.id_of("acme-salesforce-oauth").await;
+    world.write(
+        "salesforce-oauth2.yaml",
+        "sandbox: prod\nconnections:\n  acme-salesforce-oauth:\n    name: ACME Salesforce (OAuth 2)\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: acme\n        password: ${file:secrets/acme-password}\n        securityToken: ${file:secrets/acme-security-token}\n",
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("# prod/acme-salesforce-oauth must be replaced"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 1 added, 0 changed, 1 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    let new = world.id_of("acme-salesforce-oauth").await;
+    assert_ne!(new, old);
+    let ids: BTreeSet<String> = world
+        .stored()
+        .await
+        .iter()
+        .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.contains(&new) && !ids.contains(&old));
+    assert!(
+        world
+            .recorded()
+            .connections
+            .keys()
+            .all(|a| !a.contains("deposed"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_from_config_is_deleted_but_protect_blocks_it() {
+    let world = World::managed().await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 0 added, 0 changed, 1 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.stored().await.len(), 2);
+    // The basic example is protected.
+    std::fs::remove_file(world.config().join("salesforce-basic.yaml")).unwrap();
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    assert!(run.stdout().contains("is protected"), "{}", run.stdout());
+    assert_eq!(world.stored().await.len(), 2, "nothing was deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_in_aep_is_recreated() {
+    let world = World::managed().await;
+    let old = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(Method::DELETE, &format!("/connections/{old}"), Value::Null)
+        .await;
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("# prod/acme-salesforce-oauth has been deleted"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 1 added, 0 changed, 0 destroyed.\n")
+    );
+    assert_ne!(world.id_of("acme-salesforce-oauth").await, old);
+    assert_eq!(world.stored().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_in_aep_is_reported_as_drift_then_put_back() {
+    let world = World::managed().await;
+    let id = world.id_of("acme-salesforce-jwt").await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"name": "Renamed in the UI"}),
+        )
+        .await;
+    world.run(&["drift"]).await.expect_code(2);
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("Note: Objects have changed outside of flowform"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stdout().contains("~ name") && run.stdout().contains("# changed outside flowform"));
+    let item = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await;
+    assert_eq!(item["item"]["name"], "ACME Salesforce (JWT)");
+    assert_eq!(
+        item["item"]["auth"]["params"]["orgId"].is_string(),
+        true,
+        "AEP's own param survived the update"
+    );
+    world.run(&["drift"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_refresh_only_accepts_what_aep_has() {
+    let world = World::managed().await;
+    let id = world.id_of("acme-salesforce").await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"description": "edited in the UI"}),
+        )
+        .await;
+    world
+        .run(&["apply", "--refresh-only", "--auto-approve"])
+        .await
+        .expect_code(0);
+    assert_eq!(
+        world.recorded().connections["prod/acme-salesforce"]
+            .description
+            .as_deref(),
+        Some("edited in the UI")
+    );
+    world.run(&["drift"]).await.expect_code(0);
+    // The configuration still says otherwise: a normal plan wants it back.
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_by_block_and_by_command() {
+    let world = World::new().await;
+    world
+        .admin(
+            Method::POST,
+            "/seed",
+            json!({"count": 2, "namePrefix": "Existing"}),
+        )
+        .await;
+    let stored = world.stored().await;
+    let (first, second) = (
+        stored[0]["item"]["id"].as_str().unwrap(),
+        stored[1]["item"]["id"].as_str().unwrap(),
+    );
+    for file in [
+        "salesforce-basic.yaml",
+        "salesforce-oauth2.yaml",
+        "salesforce-jwt.yaml",
+    ] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    let conn = |key: &str, name: &str, import: &str| {
+        format!(
+            "  {key}:\n    name: {name}\n    source: salesforce\n{import}    auth:\n      specName: Basic Authentication\n      params:\n        username: u\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+        )
+    };
+    world.write(
+        "existing.yaml",
+        &format!(
+            "sandbox: prod\nconnections:\n{}{}",
+            conn(
+                "by-block",
+                "Existing 000000",
+                &format!("    import: {{id: {first}}}\n")
+            ),
+            conn("by-command", "Existing 000001", "")
+        ),
+    );
+    // The command: records without changing anything.
+    let state = world.state();
+    let mut args = vec!["import".to_owned(), "by-command".to_owned(), second.to_owned()];
+    args.extend(world.where_args());
+    let env = world.env();
+    let run = tokio::task::spawn_blocking(move || {
+        let mut c = flowform(&args);
+        for (k, v) in &env {
+            c = c.env(k, v);
+        }
+        c.run()
+    })
+    .await
+    .unwrap()
+    .expect_code(0);
+    assert!(run.stdout().contains("Import successful!"), "{}", run.stdout());
+    assert_eq!(
+        flowform::state::file::read(&state)
+            .unwrap()
+            .unwrap()
+            .0
+            .connections["prod/by-command"]
+            .id,
+        second
+    );
+    // The block: planned, then the declared secrets are sent (flowform cannot know AEP's).
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("# prod/by-block will be imported, then updated in-place"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 1 imported, 0 added, 2 changed, 0 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.stored().await.len(), 2, "nothing was created");
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_committed_then_failed_makes_exactly_one_connection() {
+    for fault in ["commit-then-fail", "commit-then-drop"] {
+        let world = World::new().await;
+        world.script("POST", fault).await;
+        let run = world
+            .run(&["apply", "--auto-approve", "--parallelism", "1"])
+            .await
+            .expect_code(0);
+        assert!(
+            run.stderr().contains("outcome is unknown"),
+            "{fault}: {}",
+            run.stderr()
+        );
+        assert!(run.stderr().contains("no duplicate"), "{fault}: {}", run.stderr());
+        assert_eq!(
+            world.stored().await.len(),
+            3,
+            "{fault}: exactly one connection each"
+        );
+        assert_eq!(
+            world.served("POST", "/connections").await,
+            3,
+            "{fault}: the POST was never resent"
+        );
+        assert_eq!(world.recorded().connections.len(), 3);
+        world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_converges_without_duplicates() {
+    let world = World::with(Options {
+        faults: FaultSettings {
+            rate_limit: 0.5,
+            retry_after_s: 0,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert_eq!(names(&world).await.len(), 3);
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert_eq!(names(&world).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn saved_plans_apply_once_and_stale_ones_are_refused() {
+    let world = World::managed().await;
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "apiVersion: \"60.0\"",
+        "apiVersion: \"61.0\"",
+    );
+    let out = world.dir.path().join("plan.out");
+    let out_s = out.to_str().unwrap();
+    world.run(&["plan", "--out", out_s]).await.expect_code(0);
+    // Someone changes the connection in AEP after the review.
+    let id = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"description": "touched"}),
+        )
+        .await;
+    let run = world.run(&["apply", out_s]).await.expect_code(1);
+    assert!(run.stderr().contains("is stale"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("changed in AEP since the plan was made"),
+        "{}",
+        run.stderr()
+    );
+    // Planned again, it applies; applied, the state moved on, so the same file is stale.
+    world.run(&["plan", "--out", out_s]).await.expect_code(0);
+    let run = world.run(&["apply", out_s]).await.expect_code(0);
+    assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+    let run = world.run(&["apply", out_s]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("the state changed since the plan was made"),
+        "{}",
+        run.stderr()
+    );
+    // A configuration changed after the plan is refused too.
+    world.run(&["plan", "--out", out_s]).await.expect_code(0);
+    world.edit("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: JWT");
+    let run = world.run(&["apply", out_s]).await.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("the configuration (or a secret it references) changed"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_apply_is_refused_with_the_holders_details() {
+    let world = World::managed().await;
+    let env = Environment::from_pairs([("USER", "release-bot")]);
+    let _held = Lock::acquire(
+        &world.state(),
+        &Holder::me("flowform apply -c prod/", &env),
+        Duration::ZERO,
+    )
+    .unwrap();
+    world.edit("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: JWT");
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("is locked by `flowform apply -c prod/` (pid "),
+        "{}",
+        run.stderr()
+    );
+    assert!(run.stderr().contains("release-bot@"), "{}", run.stderr());
+    assert_eq!(world.served("PATCH", "/connections/{id}").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_apply_needs_approval() {
+    let world = World::new().await;
+    let run = world.run(&["apply"]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("not applying without approval"),
+        "{}",
+        run.stderr()
+    );
+    assert!(world.stored().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_listed_and_successes_kept() {
+    let world = World::managed().await;
+    let oauth = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(
+            Method::PUT,
+            &format!("/connections/{oauth}/in-use"),
+            json!({"inUse": true}),
+        )
+        .await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    world.edit(
+        "salesforce-jwt.yaml",
+        "name: ACME Salesforce (JWT)",
+        "name: JWT renamed",
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    let stderr = run.stderr();
+    assert!(
+        stderr.contains("Error: prod/acme-salesforce-oauth:") && stderr.contains("FLOW-1418-400"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[request id "), "{stderr}");
+    assert!(stderr.contains("a dataflow uses this connection"), "{stderr}");
+    assert!(
+        stderr.contains("Apply failed: 1 of the actions failed"),
+        "{stderr}"
+    );
+    // The rename went through and is recorded; the delete did not, and the record stays.
+    let state = world.recorded();
+    assert_eq!(state.connections["prod/acme-salesforce-jwt"].name, "JWT renamed");
+    assert!(state.connections.contains_key("prod/acme-salesforce-oauth"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroy_deletes_what_is_managed_and_respects_protect() {
+    let world = World::managed().await;
+    let run = world.run(&["destroy", "--auto-approve"]).await.expect_code(1);
+    assert!(run.stdout().contains("is protected"), "{}", run.stdout());
+    assert_eq!(world.stored().await.len(), 3);
+    world.edit("salesforce-basic.yaml", "protect: true", "protect: false");
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let run = world.run(&["destroy", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Destroy complete! Resources: 0 added, 0 changed, 3 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert!(world.stored().await.is_empty());
+    assert!(world.recorded().connections.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_apply_then_rerun_loses_nothing_and_duplicates_nothing() {
+    let world = World::with(Options {
+        faults: FaultSettings {
+            latency_ms: 120,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    for file in [
+        "salesforce-basic.yaml",
+        "salesforce-oauth2.yaml",
+        "salesforce-jwt.yaml",
+    ] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    let mut yaml = "sandbox: prod\nconnections:\n".to_owned();
+    for i in 0..12 {
+        yaml.push_str(&format!(
+            "  c{i:02}:\n    name: Connection {i:02}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u{i}\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+        ));
+    }
+    world.write("many.yaml", &yaml);
+    // Start an apply, and kill it once some creates are recorded in the journal.
+    let mut args = vec![
+        "apply".to_owned(),
+        "--auto-approve".to_owned(),
+        "--parallelism".to_owned(),
+        "2".to_owned(),
+    ];
+    args.extend(world.where_args());
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowform"));
+    command
+        .args(&args)
+        .env_clear()
+        .current_dir(world.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for (k, v) in world.env() {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let journal = flowform::state::journal::path_for(&world.state());
+    let started = Instant::now();
+    loop {
+        let outcomes = std::fs::read_to_string(&journal)
+            .map(|j| j.matches("\"kind\":\"outcome\"").count())
+            .unwrap_or(0);
+        if outcomes >= 3 {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the apply finished before it could be killed"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the apply made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let created_before_rerun = world.stored().await.len();
+    assert!(
+        created_before_rerun < 12,
+        "killed mid-apply ({created_before_rerun} created)"
+    );
+
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+    let stored = world.stored().await;
+    let mut all_names: Vec<String> = stored
+        .iter()
+        .map(|c| c["item"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    all_names.sort();
+    let unique: BTreeSet<&String> = all_names.iter().collect();
+    assert_eq!(all_names.len(), 12, "no duplicate: {all_names:?}");
+    assert_eq!(unique.len(), 12);
+    let state = world.recorded();
+    assert_eq!(state.connections.len(), 12, "no lost id");
+    assert!(state.pending.is_empty());
+    let ids: BTreeSet<String> = stored
+        .iter()
+        .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(state.connections.values().all(|r| ids.contains(&r.id)));
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}
+
+#[test]
+fn the_emulator_demo_runs_twice_from_a_fresh_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::world::copy_dir(
+        &crate::common::root().join("examples"),
+        &dir.path().join("examples"),
+    );
+    let first = flowform(["apply", "--emulator", "--auto-approve", "-c", "examples/"])
+        .current_dir(dir.path())
+        .run()
+        .expect_code(0);
+    assert!(
+        first
+            .stdout()
+            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        first.stdout()
+    );
+    let second = flowform(["apply", "--emulator", "--auto-approve", "-c", "examples/"])
+        .current_dir(dir.path())
+        .run()
+        .expect_code(0);
+    assert!(second.stdout().starts_with("No changes."), "{}", second.stdout());
+    assert!(dir.path().join("state/emulator/examples.json").exists());
+    assert!(dir.path().join("state/emulator/aep.json").exists());
+    assert!(
+        !dir.path().join("state/examples.json").exists(),
+        "the real state is untouched"
+    );
+    let drift = flowform(["drift", "--emulator", "-c", "examples/"])
+        .current_dir(dir.path())
+        .run();
+    assert_eq!(drift.code(), Some(0), "{}", drift.stdout());
+}

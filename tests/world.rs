@@ -1,0 +1,160 @@
+//! A world for end-to-end tests: an in-process emulator, a directory holding a copy of the
+//! examples and a state file, and the binary run against them.
+
+use std::path::{Path, PathBuf};
+
+use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform::emulator::{Emulator, Options};
+use serde_json::{Value, json};
+
+use crate::common::{Run, flowform, root};
+
+pub struct World {
+    pub emulator: Emulator,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// An emulator (quick to initialize), the examples, and no state yet.
+    pub async fn new() -> World {
+        World::with(Options::default()).await
+    }
+
+    pub async fn with(options: Options) -> World {
+        let emulator = Emulator::start(Options {
+            seed: options.seed.or(Some(21)),
+            initializing_ms: 300,
+            ..options
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&root().join("examples"), &dir.path().join("examples"));
+        World { emulator, dir }
+    }
+
+    /// A world whose examples flowform has applied.
+    pub async fn managed() -> World {
+        let world = World::new().await;
+        world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+        world
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("examples")
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    pub fn recorded(&self) -> flowform::state::State {
+        flowform::state::file::read(&self.state()).unwrap().unwrap().0
+    }
+
+    pub async fn admin(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let http = crate::common::http();
+        let mut request = http.request(method, format!("{}/__emulator{path}", self.emulator.base_url()));
+        if !body.is_null() {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap().json().await.unwrap_or(Value::Null)
+    }
+
+    /// Every connection the emulator holds.
+    pub async fn stored(&self) -> Vec<Value> {
+        self.admin(reqwest::Method::GET, "/connections", Value::Null)
+            .await
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Requests the emulator served, by method and route under the Flow Service base.
+    pub async fn served(&self, method: &str, route: &str) -> u64 {
+        let stats = self.admin(reqwest::Method::GET, "/stats", Value::Null).await;
+        let route = format!("/data/foundation/flowservice{route}");
+        stats["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["method"] == method && r["route"] == route.as_str())
+            .map(|r| r["count"].as_u64().unwrap())
+            .sum()
+    }
+
+    pub async fn script(&self, method: &str, fault: &str) {
+        self.admin(
+            reqwest::Method::POST,
+            "/faults/script",
+            json!({"method": method, "fault": fault}),
+        )
+        .await;
+    }
+
+    pub async fn id_of(&self, key: &str) -> String {
+        self.recorded().find(key).unwrap().1.id.clone()
+    }
+
+    /// The binary's environment for this world's emulator.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("FLOWFORM_ENDPOINT", self.emulator.flow_url()),
+            ("AEP_IMS_URL", self.emulator.base_url()),
+            ("AEP_CLIENT_ID", DEMO_CLIENT_ID.to_owned()),
+            ("AEP_CLIENT_SECRET", DEMO_CLIENT_SECRET.to_owned()),
+            ("AEP_ORG_ID", DEMO_ORG.to_owned()),
+        ]
+    }
+
+    /// The arguments naming this world's configuration and state.
+    pub fn where_args(&self) -> Vec<String> {
+        vec![
+            "-c".to_owned(),
+            self.config().display().to_string(),
+            "--state".to_owned(),
+            self.state().display().to_string(),
+        ]
+    }
+
+    /// Runs the binary against the emulator, off the runtime's threads.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.where_args());
+        let env = self.env();
+        let cwd = self.dir.path().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut command = flowform(&all).current_dir(&cwd);
+            for (k, v) in &env {
+                command = command.env(k, v);
+            }
+            command.run()
+        })
+        .await
+        .unwrap()
+    }
+
+    pub fn edit(&self, file: &str, from: &str, to: &str) {
+        let path = self.config().join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{from}");
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    }
+
+    pub fn write(&self, file: &str, text: &str) {
+        std::fs::write(self.config().join(file), text).unwrap();
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
