@@ -254,9 +254,8 @@ async fn a_rename_in_aep_is_reported_as_drift_then_put_back() {
         .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
         .await;
     assert_eq!(item["item"]["name"], "ACME Salesforce (JWT)");
-    assert_eq!(
+    assert!(
         item["item"]["auth"]["params"]["orgId"].is_string(),
-        true,
         "AEP's own param survived the update"
     );
     world.run(&["drift"]).await.expect_code(0);
