@@ -6,12 +6,13 @@
 //! Data flows one way:
 //!
 //! ```text
-//! YAML files ──config::load──► Desired ┐
-//! state file ──state::load───► Recorded├─► plan::plan(&desired, &recorded, &live) ──► Plan ──► render
-//! Flow Service ─flow::list───► Live    ┘                                              └──► apply
+//! YAML files ──config::load────► Desired ┐
+//! state file ──state::Store::open─► State   ├─► plan::plan(&desired, &state, &live) ──► Plan ──► render
+//! Flow Service ─refresh::refresh──► Live    ┘                                          └──► apply::apply
+//!                                                                       (Flow Service + state journal)
 //! ```
 //!
-//! What exists today:
+//! The modules, in that order:
 //!
 //! - [`yaml`]: YAML text → a tree of nodes that know their line and column.
 //! - [`config`]: the desired state. Finds the configuration files, reads each document into
@@ -21,18 +22,20 @@
 //!   redacts itself everywhere.
 //! - [`diagnostic`]: problems in the input, with file, line, column, key, field and help.
 //! - [`schema`]: the configuration format as a JSON Schema, for editors.
-//! - [`settings`]: the process environment, read once and passed down.
-//! - [`cli`]: the commands, each a thin adapter over one of the above.
-//! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
-//!   retries that never duplicate a create, pagination, live checks against connection specs.
-//! - [`log`]: leveled progress on stderr (`-v`…`-vvv`), never a secret.
-//! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
-//!   offline trials. Nothing in the product depends on it but the commands that start it.
-//!
 //! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups
 //!   and lock.
-//!
-//! Still to come (see the issues): the planner (`plan`) and the applier (`apply`).
+//! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
+//!   retries that never duplicate a create, pagination, live checks against connection specs.
+//! - [`refresh`]: reads AEP before planning, by the cheaper of listing and fetching by id.
+//! - [`plan`]: the pure `plan()` and the [`plan::Plan`] value every command shares.
+//! - [`render`]: plans and drift reports as text, Markdown and JSON.
+//! - [`apply`]: carries a plan out, journalling every mutation, never duplicating a create.
+//! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
+//!   offline trials. Nothing in the product depends on it but `--emulator` and its command.
+//! - [`settings`]: the process environment, read once and passed down. [`log`]: leveled
+//!   progress on stderr (`-v`…`-vvv`), never a secret.
+//! - [`cli`]: the commands, each a thin adapter over the above; `main` maps its result to an
+//!   exit code.
 
 pub mod apply;
 pub mod catalog;
