@@ -679,3 +679,55 @@ fn the_emulator_demo_runs_twice_from_a_fresh_directory() {
         .run();
     assert_eq!(drift.code(), Some(0), "{}", drift.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_any_output_at_the_most_verbose_level() {
+    let world = World::with(Options {
+        faults: FaultSettings {
+            rate_limit: 0.2,
+            retry_after_s: 0,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    world.script("POST", "commit-then-drop").await;
+    let mut outputs = String::new();
+    for args in [
+        &["apply", "--auto-approve", "-vvv"][..],
+        &["plan", "-vvv", "--format", "json"][..],
+        &["drift", "-vvv"][..],
+        &["state", "show", "acme-salesforce-jwt"][..],
+    ] {
+        let run = world.run(args).await;
+        assert!(
+            run.code() == Some(0) || run.code() == Some(2),
+            "{args:?}: {}",
+            run.stderr()
+        );
+        outputs.push_str(&run.stdout());
+        outputs.push_str(&run.stderr());
+    }
+    assert!(
+        outputs.contains("-> 201") && outputs.contains("requesting an access token"),
+        "the log is verbose: {outputs}"
+    );
+    let mut secrets = vec![
+        flowform::emulator::ims::DEMO_CLIENT_SECRET.to_owned(),
+        "eyJemulator".to_owned(),
+    ];
+    for entry in std::fs::read_dir(world.config().join("secrets")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none() {
+            secrets.push(std::fs::read_to_string(&path).unwrap().trim().to_owned());
+        }
+    }
+    let state = std::fs::read_to_string(world.state()).unwrap();
+    for secret in &secrets {
+        assert!(
+            !outputs.contains(secret.as_str()),
+            "`{secret}` reached the output"
+        );
+        assert!(!state.contains(secret.as_str()), "`{secret}` reached the state");
+    }
+}

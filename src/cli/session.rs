@@ -62,6 +62,38 @@ impl Drop for Session {
     }
 }
 
+/// Starts the in-process emulator of `--emulator` (data under [`EMULATOR_DIR`]) and the
+/// client settings that reach it with its demo credential.
+pub fn start_emulator(
+    runtime: &tokio::runtime::Runtime,
+    client: &ClientArgs,
+) -> anyhow::Result<(Emulator, Settings)> {
+    let started = runtime.block_on(Emulator::start(EmulatorOptions {
+        data: Some(Path::new(EMULATOR_DIR).join("aep.json")),
+        initializing_ms: 1_500,
+        ..EmulatorOptions::default()
+    }))?;
+    crate::info!(
+        "using the in-process emulator at {} (data in {EMULATOR_DIR}/aep.json)",
+        started.base_url()
+    );
+    let settings = Settings {
+        endpoint: reqwest::Url::parse(&started.flow_url())?,
+        org_id: ims::DEMO_ORG.to_owned(),
+        client_id: ims::DEMO_CLIENT_ID.to_owned(),
+        credentials: Credentials::Ims {
+            url: reqwest::Url::parse(&started.base_url())?,
+            client_secret: Secret::new(ims::DEMO_CLIENT_SECRET),
+            scopes: crate::flow::settings::DEFAULT_SCOPES.to_owned(),
+        },
+        parallelism: client.parallelism.unwrap_or(8).max(1),
+        requests_per_second: client.requests_per_second,
+        retry: RetryPolicy::default(),
+        timeout: std::time::Duration::from_secs(30),
+    };
+    Ok((started, settings))
+}
+
 /// Prints diagnostics and the count line; the command then exits 1.
 pub fn report(diagnostics: &Diagnostics, io: &mut Io<'_>) -> std::io::Result<()> {
     write!(io.err, "{diagnostics}")?;
@@ -108,29 +140,7 @@ impl Session {
         let needs_aep = args.refresh || write;
         let mut emulator = None;
         let client = if args.emulator {
-            let started = runtime.block_on(Emulator::start(EmulatorOptions {
-                data: Some(Path::new(EMULATOR_DIR).join("aep.json")),
-                initializing_ms: 1_500,
-                ..EmulatorOptions::default()
-            }))?;
-            crate::info!(
-                "using the in-process emulator at {} (data in {EMULATOR_DIR}/aep.json)",
-                started.base_url()
-            );
-            let settings = Settings {
-                endpoint: reqwest::Url::parse(&started.flow_url())?,
-                org_id: ims::DEMO_ORG.to_owned(),
-                client_id: ims::DEMO_CLIENT_ID.to_owned(),
-                credentials: Credentials::Ims {
-                    url: reqwest::Url::parse(&started.base_url())?,
-                    client_secret: Secret::new(ims::DEMO_CLIENT_SECRET),
-                    scopes: crate::flow::settings::DEFAULT_SCOPES.to_owned(),
-                },
-                parallelism: args.client.parallelism.unwrap_or(8).max(1),
-                requests_per_second: args.client.requests_per_second,
-                retry: RetryPolicy::default(),
-                timeout: std::time::Duration::from_secs(30),
-            };
+            let (started, settings) = start_emulator(&runtime, &args.client)?;
             emulator = Some(started);
             Some(Arc::new(Client::new(settings)?))
         } else if needs_aep {

@@ -66,6 +66,9 @@ pub struct Args {
     pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
+    /// The state `--emulator` runs keep, under `state/emulator/`
+    #[arg(long, global = true)]
+    pub emulator: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -103,7 +106,14 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         Command::Mv { old, new } => format!("flowform state mv {old} {new}"),
     };
     let writes = matches!(args.command, Command::Rm { .. } | Command::Mv { .. });
-    let mut store = match args.state.open(&args.config, writes, &command, env) {
+    let path = match (&args.state.path, args.emulator) {
+        (None, true) => {
+            let default = state::default_path(&args.config);
+            PathBuf::from(super::session::EMULATOR_DIR).join(default.file_name().unwrap_or_default())
+        }
+        _ => args.state.path_for(&args.config),
+    };
+    let mut store = match args.state.open_at(&path, writes, &command, env) {
         Ok(store) => store,
         Err(e) => {
             writeln!(io.err, "error: {e}")?;

@@ -22,6 +22,9 @@ pub struct Args {
     /// Also check against AEP's live connection specs (needs credentials)
     #[arg(long)]
     pub live: bool,
+    /// With --live: check against the in-process emulator instead of AEP
+    #[arg(long, requires = "live")]
+    pub emulator: bool,
     #[command(flatten)]
     pub client: super::ClientArgs,
 }
@@ -38,18 +41,25 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         writeln!(io.err, "{warning}\n")?;
     }
     if args.live {
-        let settings = match Settings::from_env(env, &args.client.overrides()) {
-            Ok(settings) => settings,
-            Err(e) => {
-                writeln!(io.err, "error: {e}")?;
-                return Ok(Exit::Failure);
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let (settings, emulator) = if args.emulator {
+            let (emulator, settings) = super::session::start_emulator(&runtime, &args.client)?;
+            (settings, Some(emulator))
+        } else {
+            match Settings::from_env(env, &args.client.overrides()) {
+                Ok(settings) => (settings, None),
+                Err(e) => {
+                    writeln!(io.err, "error: {e}")?;
+                    return Ok(Exit::Failure);
+                }
             }
         };
         let client = Client::new(settings)?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let diagnostics = runtime.block_on(check_live(&client, &loaded.desired))?;
+        let checked = runtime.block_on(check_live(&client, &loaded.desired));
+        if let Some(emulator) = emulator {
+            runtime.block_on(emulator.shutdown())?;
+        }
+        let diagnostics = checked?;
         crate::info!(
             "checked against {} live connection specs in {} requests",
             count_specs(&loaded.desired),
