@@ -731,3 +731,45 @@ async fn no_secret_reaches_any_output_at_the_most_verbose_level() {
         assert!(!state.contains(secret.as_str()), "`{secret}` reached the state");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_412_is_re_read_re_planned_and_applied_again() {
+    let world = World::managed().await;
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "name: ACME Salesforce (OAuth 2)",
+        "name: ACME OAuth",
+    );
+    // Someone edits the connection in the UI between flowform's read and its PATCH.
+    world.script("PATCH", "concurrent-edit").await;
+    let run = world.run(&["apply", "--auto-approve", "-v"]).await.expect_code(0);
+    assert!(run.stderr().contains("AEP answered 412"), "{}", run.stderr());
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    let id = world.id_of("acme-salesforce-oauth").await;
+    let item = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await;
+    assert_eq!(item["item"]["name"], "ACME OAuth");
+    // The other edit was to the description, which this example ignores (`ignoreChanges`):
+    // the re-plan, made against the fresh read, leaves it be.
+    assert_eq!(
+        item["item"]["description"],
+        "Salesforce account using OAuth 2 client credentials (edited)"
+    );
+    assert_eq!(
+        world.served("PATCH", "/connections/{id}").await,
+        2,
+        "one 412, one success"
+    );
+    assert_eq!(
+        world.recorded().connections["prod/acme-salesforce-oauth"]
+            .etag
+            .as_deref(),
+        item["item"]["etag"].as_str()
+    );
+}

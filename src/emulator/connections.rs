@@ -754,6 +754,24 @@ pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &st
     total
 }
 
+/// The `concurrent-edit` fault: the connection gets a new etag (and a touched description)
+/// from someone else, just before the request in hand reaches it.
+pub fn edit_concurrently(shared: &Shared, id: &str) {
+    let now = shared.clock.now_ms();
+    let mut store = lock(&shared.store);
+    let Some((org, sandbox)) = store.location_of(id) else {
+        return;
+    };
+    let etag = lock(&shared.rng).etag();
+    store.modify(&org, &sandbox, id, now, |c| {
+        c.etag = Some(etag);
+        c.description = Some(format!("{} (edited)", c.description.clone().unwrap_or_default()));
+        c.updated_client = "exc_app".to_owned();
+    });
+    drop(store);
+    shared.changed();
+}
+
 /// Exposes `Store` to the admin module without making it depend on handler details.
 pub fn with_store<T>(shared: &Shared, f: impl FnOnce(&mut Store) -> T) -> T {
     f(&mut lock(&shared.store))

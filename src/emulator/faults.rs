@@ -27,12 +27,24 @@ pub enum Fault {
     CommitThenDrop,
     /// No answer for `hangMs`: slower than any sane client timeout.
     Hang,
+    /// Someone edits the connection (a new etag) just before this PATCH or DELETE reaches it,
+    /// as a person in the AEP UI racing an apply would (PATCH and DELETE only).
+    ConcurrentEdit,
 }
 
 impl Fault {
     /// Whether the fault is decided after the handler ran.
     pub fn after_commit(self) -> bool {
         matches!(self, Fault::CommitThenFail | Fault::CommitThenDrop)
+    }
+
+    /// Whether the fault can happen to a request with this method.
+    pub fn applies_to(self, method: &str) -> bool {
+        match self {
+            Fault::CommitThenFail | Fault::CommitThenDrop => matches!(method, "POST" | "PATCH"),
+            Fault::ConcurrentEdit => matches!(method, "PATCH" | "DELETE"),
+            _ => true,
+        }
     }
 }
 

@@ -160,6 +160,17 @@ async fn gateway(State(shared): State<Arc<Shared>>, mut request: Request, next: 
             )
             .into_response()
         }
+        Some(Fault::ConcurrentEdit) => {
+            let id = request
+                .uri()
+                .path()
+                .rsplit('/')
+                .find(|s| !s.is_empty())
+                .unwrap_or_default()
+                .to_owned();
+            connections::edit_concurrently(&shared, &id);
+            next.run(request).await
+        }
         Some(fault @ (Fault::CommitThenFail | Fault::CommitThenDrop)) => {
             let response = next.run(request).await;
             if !response.status().is_success() {
