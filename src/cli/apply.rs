@@ -54,6 +54,38 @@ fn confirm(io: &mut Io<'_>, question: &str, detail: &str) -> anyhow::Result<Opti
     Ok(Some(answer.trim() == "yes"))
 }
 
+/// Asks for approval unless `auto`. `Some(exit)`: not approved (said why), stop with `exit`.
+fn approve(
+    io: &mut Io<'_>,
+    auto: bool,
+    verb: &str,
+    question: &str,
+    detail: &str,
+) -> anyhow::Result<Option<Exit>> {
+    if auto {
+        return Ok(None);
+    }
+    match confirm(io, question, detail)? {
+        Some(true) => Ok(None),
+        Some(false) => {
+            writeln!(io.err, "\n{verb} cancelled.")?;
+            Ok(Some(Exit::Failure))
+        }
+        None => {
+            writeln!(
+                io.err,
+                "error: not {} without approval, and there is no terminal to ask on\nhelp: pass --auto-approve, or save the plan with `flowform plan --out FILE` and apply that file",
+                if verb == "Destroy" {
+                    "destroying"
+                } else {
+                    "applying"
+                }
+            )?;
+            Ok(Some(Exit::Failure))
+        }
+    }
+}
+
 /// Checks a saved plan still applies: same state, same configuration, and AEP unchanged for
 /// every connection it touches.
 fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
@@ -226,25 +258,15 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         writeln!(io.out, "\n{}", Report::default().summary_line("Apply"))?;
         return Ok(Exit::Success);
     }
-    if !args.auto_approve {
-        match confirm(
-            io,
-            "Do you want to perform these actions?",
-            "flowform will perform the actions described above.",
-        )? {
-            Some(true) => {}
-            Some(false) => {
-                writeln!(io.err, "\nApply cancelled.")?;
-                return Ok(Exit::Failure);
-            }
-            None => {
-                writeln!(
-                    io.err,
-                    "error: not applying without approval, and there is no terminal to ask on\nhelp: pass --auto-approve, or save the plan with `flowform plan --out FILE` and apply that file"
-                )?;
-                return Ok(Exit::Failure);
-            }
-        }
+    let question = "Do you want to perform these actions?";
+    if let Some(exit) = approve(
+        io,
+        args.auto_approve,
+        "Apply",
+        question,
+        "flowform will perform the actions described above.",
+    )? {
+        return Ok(exit);
     }
     if args.refresh_only {
         let accepted = apply::accept_live(&plan, &live, session.store_mut())?;
@@ -277,25 +299,10 @@ pub fn destroy(args: &DestroyArgs, env: &Environment, io: &mut Io<'_>) -> anyhow
         writeln!(io.out, "\n{}", Report::default().summary_line("Destroy"))?;
         return Ok(Exit::Success);
     }
-    if !args.auto_approve {
-        match confirm(
-            io,
-            "Do you really want to destroy all managed connections?",
-            "flowform will delete every connection listed above from AEP. There is no undo.",
-        )? {
-            Some(true) => {}
-            Some(false) => {
-                writeln!(io.err, "\nDestroy cancelled.")?;
-                return Ok(Exit::Failure);
-            }
-            None => {
-                writeln!(
-                    io.err,
-                    "error: not destroying without approval, and there is no terminal to ask on\nhelp: pass --auto-approve"
-                )?;
-                return Ok(Exit::Failure);
-            }
-        }
+    let question = "Do you really want to destroy all managed connections?";
+    let detail = "flowform will delete every connection listed above from AEP. There is no undo.";
+    if let Some(exit) = approve(io, args.auto_approve, "Destroy", question, detail)? {
+        return Ok(exit);
     }
     carry_out(&mut session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
 }

@@ -206,16 +206,7 @@ impl Session {
                 let desired = &self.desired;
                 let state = self.store().state();
                 let checked = self.runtime.block_on(async {
-                    let mut diagnostics = Diagnostics::default();
-                    for conn in desired.connections.values() {
-                        let spec = client
-                            .connection_spec(&conn.sandbox, &conn.connection_spec.id)
-                            .await?;
-                        for d in specs::check(conn, spec.as_deref()) {
-                            diagnostics.push(d);
-                        }
-                    }
-                    diagnostics.sort();
+                    let diagnostics = specs::check_all(client, desired).await?;
                     let refreshed =
                         crate::refresh::refresh(client, desired, state, mode == Mode::RefreshOnly).await?;
                     Ok::<_, crate::flow::FlowError>((diagnostics, refreshed.0))

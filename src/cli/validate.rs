@@ -55,11 +55,11 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
             }
         };
         let client = Client::new(settings)?;
-        let checked = runtime.block_on(check_live(&client, &loaded.desired));
+        let checked = runtime.block_on(specs::check_all(&client, &loaded.desired));
         if let Some(emulator) = emulator {
             runtime.block_on(emulator.shutdown())?;
         }
-        let diagnostics = checked?;
+        let diagnostics = checked.map_err(anyhow::Error::from)?;
         crate::info!(
             "checked against {} live connection specs in {} requests",
             count_specs(&loaded.desired),
@@ -93,21 +93,6 @@ fn count_specs(desired: &Desired) -> usize {
         .map(|c| &c.connection_spec.id)
         .collect::<BTreeSet<_>>()
         .len()
-}
-
-/// Fetches each connection spec in use once and checks every connection against it.
-async fn check_live(client: &Client, desired: &Desired) -> anyhow::Result<Diagnostics> {
-    let mut diagnostics = Diagnostics::default();
-    for conn in desired.connections.values() {
-        let spec = client
-            .connection_spec(&conn.sandbox, &conn.connection_spec.id)
-            .await?;
-        for d in specs::check(conn, spec.as_deref()) {
-            diagnostics.push(d);
-        }
-    }
-    diagnostics.sort();
-    Ok(diagnostics)
 }
 
 /// One line per sandbox: `prod: 3 connections valid (Salesforce 3)`.

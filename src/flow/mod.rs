@@ -55,6 +55,21 @@ struct Call<'a> {
     repeat: Repeat,
 }
 
+impl<'a> Call<'a> {
+    /// A call on one path (its own label), in a sandbox, with no body.
+    fn on(method: Method, path: String, sandbox: &'a str, repeat: Repeat) -> Call<'a> {
+        Call {
+            method,
+            label: path.split('?').next().unwrap_or_default().to_owned(),
+            path,
+            sandbox: Some(sandbox),
+            body: None,
+            if_match: None,
+            repeat,
+        }
+    }
+}
+
 /// An answer AEP gave.
 struct Answer {
     status: StatusCode,
@@ -360,15 +375,7 @@ impl Client {
         let mut seen = HashSet::new();
         let mut items = Vec::new();
         loop {
-            let call = Call {
-                method: Method::GET,
-                path: path.clone(),
-                label: "/connections".to_owned(),
-                sandbox: Some(sandbox),
-                body: None,
-                if_match: None,
-                repeat: Repeat::Safe,
-            };
+            let call = Call::on(Method::GET, path.clone(), sandbox, Repeat::Safe);
             let answer = self.send(&call).await?;
             let page = Self::json(&call, &answer.body)?;
             let Some(page_items) = page["items"].as_array() else {
@@ -467,15 +474,7 @@ impl Client {
 
     /// One connection; `None` when AEP has no such connection (404).
     pub async fn get_connection(&self, sandbox: &str, id: &str) -> Result<Option<LiveConnection>, FlowError> {
-        let call = Call {
-            method: Method::GET,
-            path: format!("/connections/{id}"),
-            label: format!("/connections/{id}"),
-            sandbox: Some(sandbox),
-            body: None,
-            if_match: None,
-            repeat: Repeat::Safe,
-        };
+        let call = Call::on(Method::GET, format!("/connections/{id}"), sandbox, Repeat::Safe);
         let answer = match self.send(&call).await {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
             other => other?,
@@ -567,15 +566,12 @@ impl Client {
 
     /// Deletes a connection; a 404 means it is already gone.
     pub async fn delete_connection(&self, sandbox: &str, id: &str) -> Result<Deleted, FlowError> {
-        let call = Call {
-            method: Method::DELETE,
-            path: format!("/connections/{id}"),
-            label: format!("/connections/{id}"),
-            sandbox: Some(sandbox),
-            body: None,
-            if_match: None,
-            repeat: Repeat::Safe,
-        };
+        let call = Call::on(
+            Method::DELETE,
+            format!("/connections/{id}"),
+            sandbox,
+            Repeat::Safe,
+        );
         match self.send(&call).await {
             Ok(_) => Ok(Deleted::Deleted),
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(Deleted::AlreadyGone),
@@ -585,15 +581,12 @@ impl Client {
 
     /// `GET /connections/{id}/test`.
     pub async fn test_connection(&self, sandbox: &str, id: &str) -> Result<bool, FlowError> {
-        let call = Call {
-            method: Method::GET,
-            path: format!("/connections/{id}/test"),
-            label: format!("/connections/{id}/test"),
-            sandbox: Some(sandbox),
-            body: None,
-            if_match: None,
-            repeat: Repeat::Safe,
-        };
+        let call = Call::on(
+            Method::GET,
+            format!("/connections/{id}/test"),
+            sandbox,
+            Repeat::Safe,
+        );
         let answer = self.send(&call).await?;
         Ok(Self::json(&call, &answer.body)?["result"]
             .as_bool()
@@ -605,15 +598,12 @@ impl Client {
         if let Some(cached) = self.specs.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
             return Ok(cached.clone());
         }
-        let call = Call {
-            method: Method::GET,
-            path: format!("/connectionSpecs/{id}"),
-            label: format!("/connectionSpecs/{id}"),
-            sandbox: Some(sandbox),
-            body: None,
-            if_match: None,
-            repeat: Repeat::Safe,
-        };
+        let call = Call::on(
+            Method::GET,
+            format!("/connectionSpecs/{id}"),
+            sandbox,
+            Repeat::Safe,
+        );
         let spec = match self.send(&call).await {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => None,
             Err(e) => return Err(e),

@@ -17,6 +17,25 @@ use crate::yaml::Location;
 /// What a secret's value is replaced by before validation.
 const PLACEHOLDER: &str = "(sensitive)";
 
+/// Fetches each connection spec in use (once: the client caches them) and checks every
+/// declared connection against it.
+pub async fn check_all(
+    client: &super::Client,
+    desired: &crate::config::Desired,
+) -> Result<crate::diagnostic::Diagnostics, super::FlowError> {
+    let mut diagnostics = crate::diagnostic::Diagnostics::default();
+    for conn in desired.connections.values() {
+        let spec = client
+            .connection_spec(&conn.sandbox, &conn.connection_spec.id)
+            .await?;
+        for d in check(conn, spec.as_deref()) {
+            diagnostics.push(d);
+        }
+    }
+    diagnostics.sort();
+    Ok(diagnostics)
+}
+
 /// Problems with `conn` against `spec` (`None`: AEP has no such spec).
 pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
     let at = |field: &str, message: String| {
