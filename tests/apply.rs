@@ -773,3 +773,62 @@ async fn a_412_is_re_read_re_planned_and_applied_again() {
         item["item"]["etag"].as_str()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_whose_delete_fails_leaves_the_old_one_deposed_until_it_can_go() {
+    let world = World::managed().await;
+    let old = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(
+            Method::PUT,
+            &format!("/connections/{old}/in-use"),
+            json!({"inUse": true}),
+        )
+        .await;
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "specName: OAuth2 Client Credential",
+        "specName: OAuth2 JWT Token Credential",
+    );
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "        environmentUrl: https://acme-enterprise-3126.my.salesforce.com\n        clientId: 3MVG9n_HvETGhr3Cjq8Q.acme.demo\n        clientSecret: ${file:secrets/acme-oauth-client-secret}\n        apiVersion: \"60.0\"\n",
+        "        jwtToken: ${file:secrets/acme-jwt-token}\n        clientId: 3MVG9n_HvETGhr3Cjq8Q.acme.demo\n        clientSecret: ${file:secrets/acme-oauth-client-secret}\n        instanceUrl: https://acme-enterprise-3126.my.salesforce.com\n",
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("the old one (") && run.stderr().contains("#deposed"),
+        "{}",
+        run.stderr()
+    );
+    let state = world.recorded();
+    assert_eq!(
+        state.connections["prod/acme-salesforce-oauth#deposed"].id, old,
+        "the old one is still managed"
+    );
+    assert_ne!(
+        state.connections["prod/acme-salesforce-oauth"].id, old,
+        "the new one is recorded"
+    );
+    // Once the dataflow lets go, the next apply deletes the old one.
+    world
+        .admin(
+            Method::PUT,
+            &format!("/connections/{old}/in-use"),
+            json!({"inUse": false}),
+        )
+        .await;
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        run.stdout().contains("left over from a replacement"),
+        "{}",
+        run.stdout()
+    );
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 0 added, 0 changed, 1 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.stored().await.len(), 3);
+}

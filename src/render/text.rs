@@ -51,6 +51,9 @@ fn header(change: &Change) -> Vec<String> {
         Some(Reason::RecreateBecauseDeletedOutside) => {
             Some("because it was deleted outside flowform".to_owned())
         }
+        Some(Reason::DeleteBecauseNoResourceConfig) if a.ends_with("#deposed") => {
+            Some("left over from a replacement whose delete did not complete".to_owned())
+        }
         Some(Reason::DeleteBecauseNoResourceConfig) => {
             Some(format!("because {a} is not in the configuration"))
         }
