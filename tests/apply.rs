@@ -832,3 +832,48 @@ async fn a_replacement_whose_delete_fails_leaves_the_old_one_deposed_until_it_ca
     );
     assert_eq!(world.stored().await.len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
+    // No state exists yet: the plan is made against a new state, and applies to one.
+    let world = World::new().await;
+    let out = world.dir.path().join("first.out");
+    let out_s = out.to_str().unwrap().to_owned();
+    world.run(&["plan", "--out", &out_s]).await.expect_code(0);
+    assert!(!world.state().exists(), "plan writes no state");
+    // `apply FILE` needs neither -c nor --state: the plan says where they are.
+    let env = world.env();
+    let cwd = world.dir.path().to_owned();
+    let run = tokio::task::spawn_blocking(move || {
+        let mut c = flowform(["apply", &out_s]).current_dir(&cwd);
+        for (k, v) in &env {
+            c = c.env(k, v);
+        }
+        c.run()
+    })
+    .await
+    .unwrap()
+    .expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.recorded().connections.len(), 3);
+    let run = world
+        .run(&["plan", "--target", "no-such-key"])
+        .await
+        .expect_code(1);
+    assert!(
+        run.stdout()
+            .contains("--target `no-such-key` matches no declared or managed connection"),
+        "{}",
+        run.stdout()
+    );
+    let run = world
+        .run(&["plan", "--target", "acme-salesforce"])
+        .await
+        .expect_code(0);
+    assert!(run.stdout().contains("limited to --target"), "{}", run.stdout());
+}

@@ -91,7 +91,9 @@ fn approve(
 fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
     let state = session.store().state();
     let mut problems = Vec::new();
-    if plan.lineage != state.lineage {
+    // A first plan is made before any state exists; Terraform skips the lineage check then.
+    let first = plan.serial == 0 && state.serial == 0;
+    if plan.lineage != state.lineage && !first {
         problems.push(format!(
             "the plan was made for another state (lineage {}; this state is {})",
             plan.lineage, state.lineage
@@ -102,14 +104,7 @@ fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
             plan.serial, state.serial
         ));
     }
-    let digest = crate::plan::plan(
-        &session.desired,
-        state,
-        &crate::plan::Live::default(),
-        &crate::plan::Options::default(),
-    )
-    .config_digest;
-    if digest != plan.config_digest {
+    if crate::plan::config_digest(&session.desired, &plan.digest_salt) != plan.config_digest {
         problems
             .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
     }
@@ -205,28 +200,57 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         )?;
         return Ok(Exit::Failure);
     }
-    let mut session = match Session::open(&args.target, env, io, "flowform apply", true)? {
-        Ok(s) => s,
-        Err(exit) => return Ok(exit),
-    };
-    if let Some(file) = &args.plan {
-        let plan = match super::plan::load(file) {
-            Ok(plan) => plan,
+    if args.plan.is_some() && !args.target.targets.is_empty() {
+        writeln!(
+            io.err,
+            "error: a saved plan is applied whole; --target belongs to `flowform plan`"
+        )?;
+        return Ok(Exit::Failure);
+    }
+    // A saved plan knows its configuration, state and whether it was made with --emulator.
+    let saved = match &args.plan {
+        Some(file) => match super::plan::load(file) {
+            Ok(plan) => Some(plan),
             Err(e) => {
                 writeln!(io.err, "error: {e}")?;
                 return Ok(Exit::Failure);
             }
-        };
+        },
+        None => None,
+    };
+    let mut target = args.target.clone();
+    if let Some(plan) = &saved {
+        if target.config.is_empty() {
+            target.config = plan.origin.config.clone();
+        }
+        if target.state.path.is_none() {
+            target.state.path = plan.origin.state.clone();
+        }
+        target.emulator |= plan.origin.emulator;
+    }
+    let mut session = match Session::open(&target, env, io, "flowform apply", true)? {
+        Ok(s) => s,
+        Err(exit) => return Ok(exit),
+    };
+    if let (Some(file), Some(plan)) = (&args.plan, saved) {
         let problems = stale(&plan, &session)?;
         if !problems.is_empty() {
             writeln!(io.err, "error: the saved plan `{}` is stale:", file.display())?;
             for p in problems {
                 writeln!(io.err, "  - {p}")?;
             }
+            let mut again = vec!["flowform plan".to_owned()];
+            for c in &target.config {
+                again.push(format!("-c {}", c.display()));
+            }
+            if target.emulator {
+                again.push("--emulator".to_owned());
+            }
+            again.push(format!("--out {}", file.display()));
             writeln!(
                 io.err,
-                "help: run `flowform plan --out {}` again, review it, and apply that",
-                file.display()
+                "help: run `{}` again, review it, and apply that",
+                again.join(" ")
             )?;
             return Ok(Exit::Failure);
         }

@@ -50,6 +50,8 @@ pub struct Session {
     pub targets: Vec<String>,
     /// The in-process emulator (`--emulator`), saved and stopped when the session ends.
     emulator: Option<Emulator>,
+    /// What a saved plan records of how it was made.
+    origin: crate::plan::PlanOrigin,
 }
 
 impl Drop for Session {
@@ -161,6 +163,11 @@ impl Session {
             runtime,
             refresh: args.refresh,
             targets: args.targets.clone(),
+            origin: crate::plan::PlanOrigin {
+                config: args.config.clone(),
+                state: Some(state_path.clone()),
+                emulator: args.emulator,
+            },
             emulator,
         }))
     }
@@ -229,8 +236,30 @@ impl Session {
         let options = Options {
             targets: self.targets.iter().cloned().collect(),
             mode,
+            digest_salt: crate::state::random_salt(),
         };
-        let planned = plan::plan(&self.desired, self.store().state(), &live, &options);
+        let mut planned = plan::plan(&self.desired, self.store().state(), &live, &options);
+        planned.origin = self.origin.clone();
+        // Targets that match nothing are a mistake, not an empty plan.
+        let state = self.store().state();
+        for target in &self.targets {
+            let known = self
+                .desired
+                .connections
+                .values()
+                .any(|c| c.key == *target || crate::state::address(&c.sandbox, &c.key) == *target)
+                || state.find(target).is_some();
+            if !known {
+                planned.errors.push(format!(
+                    "--target `{target}` matches no declared or managed connection"
+                ));
+            }
+        }
+        if !self.targets.is_empty() && planned.errors.is_empty() {
+            planned.warnings.push(
+                "the plan is limited to --target; other connections may have changes it does not show. Targeting is for exceptional cases, not routine use".to_owned(),
+            );
+        }
         Ok(Ok((planned, live)))
     }
 }

@@ -101,6 +101,20 @@ pub struct Options {
     /// Limit the plan to these keys (or addresses); all when empty.
     pub targets: BTreeSet<String>,
     pub mode: Mode,
+    /// Salts the secrets in the configuration digest (drawn at random by the caller: the
+    /// planner itself uses no randomness).
+    pub digest_salt: String,
+}
+
+/// The inputs a plan was made from (not part of the planning: filled by the command).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOrigin {
+    /// The `-c` inputs, as given.
+    pub config: Vec<std::path::PathBuf>,
+    /// The state file.
+    pub state: Option<std::path::PathBuf>,
+    /// Made against the in-process emulator.
+    pub emulator: bool,
 }
 
 /// A plan: serializable (saved plans, `--format json`), secret-free.
@@ -111,8 +125,14 @@ pub struct Plan {
     /// The state the plan was made against: a saved plan applies only to it.
     pub lineage: String,
     pub serial: u64,
-    /// A digest of the resolved configuration (secrets by salted digest).
+    /// A digest of the resolved configuration (secrets by digest under `digest_salt`).
     pub config_digest: String,
+    /// A random salt drawn for this plan.
+    #[serde(default)]
+    pub digest_salt: String,
+    /// How the plan was made, so `apply FILE` can find the same configuration and state.
+    #[serde(default)]
+    pub origin: PlanOrigin,
     pub refreshed: bool,
     /// Every managed or declared connection in scope, by address, no-ops included.
     pub changes: Vec<Change>,
@@ -305,6 +325,11 @@ impl Plan {
 /// A digest of what a create or update of `conn` sends, secrets by salted digest: the
 /// journal's request fingerprint, and (over all connections) the configuration digest.
 pub fn fingerprint(conn: &Connection, state: &State) -> String {
+    fingerprint_salted(conn, &state.salt)
+}
+
+/// [`fingerprint`] with secrets digested under `salt`.
+fn fingerprint_salted(conn: &Connection, salt: &str) -> String {
     let mut plain = BTreeMap::new();
     let mut secrets = BTreeMap::new();
     for (name, param) in &conn.auth.params {
@@ -326,7 +351,7 @@ pub fn fingerprint(conn: &Connection, state: &State) -> String {
         "connectionSpec": conn.connection_spec,
         "specName": conn.auth.spec_name,
         "params": plain,
-        "secrets": state.secrets_digest(&secrets),
+        "secrets": crate::state::salted_digest(salt, &secrets),
         "protect": conn.lifecycle.protect,
         "ignoreChanges": conn.lifecycle.ignore_changes,
         "import": conn.import,
@@ -334,10 +359,12 @@ pub fn fingerprint(conn: &Connection, state: &State) -> String {
     crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
 
-fn config_digest(desired: &Desired, state: &State) -> String {
+/// A digest of the resolved configuration, secrets digested under `salt` (a saved plan
+/// carries its own salt, so the digest does not depend on a state that may not exist yet).
+pub fn config_digest(desired: &Desired, salt: &str) -> String {
     let mut hasher = Sha256::new();
     for conn in desired.connections.values() {
-        hasher.update(fingerprint(conn, state).as_bytes());
+        hasher.update(fingerprint_salted(conn, salt).as_bytes());
     }
     for sandbox in &desired.sandboxes {
         hasher.update(sandbox.as_bytes());
@@ -352,7 +379,9 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         mode: options.mode,
         lineage: state.lineage.clone(),
         serial: state.serial,
-        config_digest: config_digest(desired, state),
+        config_digest: config_digest(desired, &options.digest_salt),
+        digest_salt: options.digest_salt.clone(),
+        origin: PlanOrigin::default(),
         refreshed: live.refreshed,
         changes: Vec::new(),
         drift: Vec::new(),

@@ -293,6 +293,7 @@ fn targets_limit_the_plan() {
         &Options {
             targets: ["b".to_owned()].into(),
             mode: Mode::Normal,
+            ..Options::default()
         },
     );
     assert_eq!(only(&p).key, "b");
@@ -401,6 +402,7 @@ fn destroy_deletes_everything_but_the_protected() {
         &Options {
             targets: BTreeSet::new(),
             mode: Mode::Destroy,
+            ..Options::default()
         },
     );
     assert_eq!(only(&p).key, "a");
@@ -430,6 +432,7 @@ fn refresh_only_plans_no_changes_but_drift() {
         &Options {
             targets: BTreeSet::new(),
             mode: Mode::RefreshOnly,
+            ..Options::default()
         },
     );
     assert!(p.changes.is_empty());

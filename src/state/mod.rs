@@ -176,7 +176,7 @@ impl State {
             version: FORMAT_VERSION,
             lineage: uuid_v4(),
             serial: 0,
-            salt: hex(&random_bytes::<16>()),
+            salt: random_salt(),
             connections: BTreeMap::new(),
             pending: Vec::new(),
         }
@@ -184,17 +184,7 @@ impl State {
 
     /// The salted digest of a connection's secret params, by name.
     pub fn secrets_digest(&self, secrets: &BTreeMap<String, &Secret>) -> String {
-        // Canonical form: the salt, then each name and value, length-prefixed so that no two
-        // different maps share a byte string.
-        let mut hasher = Sha256::new();
-        hasher.update(self.salt.as_bytes());
-        for (name, value) in secrets {
-            for part in [name.as_bytes(), value.expose().as_bytes()] {
-                hasher.update((part.len() as u64).to_be_bytes());
-                hasher.update(part);
-            }
-        }
-        hex(&hasher.finalize())
+        salted_digest(&self.salt, secrets)
     }
 
     /// Finds a record by address, or by key when that is unambiguous.
@@ -214,6 +204,25 @@ impl Default for State {
     fn default() -> State {
         State::new()
     }
+}
+
+/// SHA-256 over a salt and secret params. Canonical form: the salt, then each name and value,
+/// length-prefixed so that no two different maps share a byte string.
+pub fn salted_digest(salt: &str, secrets: &BTreeMap<String, &Secret>) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt.as_bytes());
+    for (name, value) in secrets {
+        for part in [name.as_bytes(), value.expose().as_bytes()] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part);
+        }
+    }
+    hex(&hasher.finalize())
+}
+
+/// A random salt (hex).
+pub fn random_salt() -> String {
+    hex(&random_bytes::<16>())
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
