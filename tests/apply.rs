@@ -877,3 +877,58 @@ async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
         .expect_code(0);
     assert!(run.stdout().contains("limited to --target"), "{}", run.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_fields_keep_what_aep_has_and_are_never_drift() {
+    let world = World::managed().await;
+    let id = world.id_of("acme-salesforce-oauth").await;
+    // The OAuth example ignores its description; someone edits it in the UI.
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"description": "edited in the UI"}),
+        )
+        .await;
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "name: ACME Salesforce (OAuth 2)",
+        "name: ACME OAuth",
+    );
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "ignoreChanges: [description]",
+        "ignoreChanges: [description, auth.params.clientId]",
+    );
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "clientId: 3MVG9n_HvETGhr3Cjq8Q.acme.demo",
+        "clientId: changed-but-ignored",
+    );
+    std::fs::write(
+        world.config().join("secrets/acme-oauth-client-secret"),
+        "rotated-client-secret\n",
+    )
+    .unwrap();
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let item = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await;
+    assert_eq!(item["item"]["name"], "ACME OAuth");
+    assert_eq!(
+        item["item"]["description"], "edited in the UI",
+        "an ignored field is left as AEP has it"
+    );
+    assert_eq!(
+        item["item"]["auth"]["params"]["clientId"], "3MVG9n_HvETGhr3Cjq8Q.acme.demo",
+        "an ignored param keeps AEP's value even when the params are sent whole"
+    );
+    let record = &world.recorded().connections["prod/acme-salesforce-oauth"];
+    assert_eq!(
+        record.description.as_deref(),
+        Some("edited in the UI"),
+        "the state records what AEP has"
+    );
+    world.run(&["drift"]).await.expect_code(0);
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}

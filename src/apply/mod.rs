@@ -185,6 +185,20 @@ fn patch_ops(
         change.resend_secrets || change.fields.iter().any(|f| f.path.starts_with("auth.params."));
     if params_change {
         let mut params = params_to_send(conn);
+        // AEP replaces the params whole; an ignored param keeps what AEP has (or, for a
+        // secret, which cannot be read back, what was last sent: the declared value).
+        let live_params = live.auth.as_ref().map(|a| &a.params);
+        for (name, param) in &conn.auth.params {
+            if let Param::Plain(_) = param
+                && plan::ignored(conn, &format!("auth.params.{name}"))
+                && let Some(kept) = live_params
+                    .and_then(|p| p.get(name))
+                    .filter(|v| !masked(v))
+                    .or_else(|| recorded.and_then(|r| r.params.get(name)))
+            {
+                params.insert(name.clone(), kept.clone());
+            }
+        }
         // Keep what AEP added itself (e.g. `orgId`): not declared, not a masked secret, and
         // never sent by flowform.
         let managed: BTreeSet<&String> = recorded
@@ -204,6 +218,43 @@ fn patch_ops(
         });
     }
     ops
+}
+
+/// The state records what AEP has after a PATCH: what was sent, and for everything else (not
+/// sent: unchanged or ignored) what AEP had.
+fn record_what_was_sent(
+    record: &mut Record,
+    ops: &[PatchOp],
+    live: &LiveConnection,
+    recorded: Option<&Record>,
+) {
+    if !ops.iter().any(|o| o.path == "/name") {
+        record.name = live.name.clone();
+    }
+    if !ops.iter().any(|o| o.path == "/description") {
+        record.description = live.description.clone();
+    }
+    let sent = ops
+        .iter()
+        .find(|o| o.path == "/auth/params")
+        .and_then(|o| o.value.as_ref())
+        .and_then(Value::as_object);
+    match sent {
+        Some(sent) => {
+            for (name, value) in record.params.iter_mut() {
+                if let Some(v) = sent.get(name) {
+                    *value = v.clone();
+                }
+            }
+        }
+        None => {
+            if let Some(old) = recorded {
+                record.params = old.params.clone();
+                record.secret_params = old.secret_params.clone();
+                record.secrets_digest = old.secrets_digest.clone();
+            }
+        }
+    }
 }
 
 /// The record of an adopted connection: what AEP has, and the declared secrets' names.
@@ -584,7 +635,6 @@ async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), Fai
             .await
         {
             Ok(updated) => {
-                let sent_params = ops.iter().any(|o| o.path == "/auth/params");
                 let record = {
                     let store = ctx.store();
                     let mut record = Record::applied(
@@ -596,12 +646,7 @@ async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), Fai
                         now_ms(),
                     );
                     record.created_at = live.created_at;
-                    // What was not sent is as it was.
-                    if !sent_params && let Some(old) = &recorded {
-                        record.params = old.params.clone();
-                        record.secret_params = old.secret_params.clone();
-                        record.secrets_digest = old.secrets_digest.clone();
-                    }
+                    record_what_was_sent(&mut record, &ops, &live, recorded.as_ref());
                     record
                 };
                 ctx.store()

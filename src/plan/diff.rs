@@ -54,7 +54,8 @@ fn split(conn: &Connection) -> (Map<String, Value>, BTreeMap<String, &Secret>, B
     (plain, secrets, secret_names)
 }
 
-fn ignored(conn: &Connection, path: &str) -> bool {
+/// Whether `conn`'s `lifecycle.ignoreChanges` covers `path`.
+pub fn ignored(conn: &Connection, path: &str) -> bool {
     let ignore = &conn.lifecycle.ignore_changes;
     ignore.contains(path) || (path.starts_with("auth.params.") && ignore.contains("auth.params"))
 }
@@ -120,7 +121,9 @@ impl Context<'_> {
     }
 
     /// Drift: AEP differs from what the state recorded.
-    pub fn drift(&mut self, address: &str, r: &Record) {
+    /// `declared`: the connection's configuration, whose `ignoreChanges` fields are not
+    /// drift (the user said they do not matter; a scheduled check must not keep flagging them).
+    pub fn drift(&mut self, address: &str, r: &Record, declared: Option<&Connection>) {
         let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
             Presence::Unknown => return,
             Presence::Absent => {
@@ -137,7 +140,7 @@ impl Context<'_> {
         };
         let mut fields = Vec::new();
         let mut push = |path: String, before: Option<Value>, after: Option<Value>| {
-            if before != after {
+            if before != after && !declared.is_some_and(|d| ignored(d, &path)) {
                 fields.push(Field {
                     path,
                     before,
@@ -544,6 +547,19 @@ impl Context<'_> {
                 for name in &secret_names {
                     fields.push(sensitive_field(name, Some(Origin::Outside)));
                 }
+            }
+        }
+        if resend || secrets_changed {
+            let kept: Vec<String> = secret_names
+                .iter()
+                .filter(|n| ignored(d, &format!("auth.params.{n}")))
+                .cloned()
+                .collect();
+            if !kept.is_empty() && !params_ignored {
+                notes.push(format!(
+                    "{} ignored, but AEP replaces the params as a whole and never gives a secret back: the declared value is sent",
+                    kept.iter().map(|n| format!("`auth.params.{n}` is")).collect::<Vec<_>>().join(", ")
+                ));
             }
         }
         let action = if fields.is_empty() {

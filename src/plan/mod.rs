@@ -415,7 +415,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
             plan: &mut out,
         };
         if let Some(r) = r {
-            ctx.drift(address, r);
+            ctx.drift(address, r, d);
         }
         match options.mode {
             Mode::RefreshOnly => {}
@@ -475,4 +475,4 @@ pub fn unmanaged<'a>(
     found
 }
 
-pub use self::diff::masked;
+pub use self::diff::{ignored, masked};
