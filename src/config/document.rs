@@ -235,14 +235,30 @@ impl<'a> Reader<'a> {
             }
         };
         let lifecycle = match fields.get("lifecycle") {
-            Some(n) => self.lifecycle(key, n, auth.as_ref(), spec),
+            Some(n) => {
+                // Read from the YAML, so that a param that failed to load (an unset variable)
+                // does not hide mistakes in `ignoreChanges`.
+                let written = fields.get("auth").map(written_auth).unwrap_or_default();
+                self.lifecycle(key, n, &written, spec)
+            }
             None => Some(Default::default()),
         };
         let import = match fields.get("import") {
             Some(n) => self.import(key, n).map(Some),
             None => Some(None),
         };
+        let places = crate::config::Places {
+            name: fields.get("name").map_or(key_location, |n| n.location),
+            import_id: fields.get("import").and_then(|n| match &n.value {
+                Value::Mapping(entries) => entries
+                    .iter()
+                    .find(|(k, _)| k.as_str() == Some("id"))
+                    .map(|(_, v)| v.location),
+                _ => None,
+            }),
+        };
         Some(Connection {
+            places,
             key: key.to_owned(),
             sandbox: sandbox_override.or(sandbox.map(str::to_owned))?,
             name: name?,
@@ -537,6 +553,11 @@ impl<'a> Reader<'a> {
                 });
                 return None;
             }
+            // A secret written as a number or a boolean is still a literal secret: never echo it.
+            _ if must_be_secret => {
+                self.literal_secret(key, name, at, node.location, spec.is_some());
+                return None;
+            }
             other if spec.is_some() => {
                 self.string_expected(at, node.location, other);
                 return None;
@@ -595,13 +616,14 @@ impl<'a> Reader<'a> {
 
     fn literal_secret(&mut self, key: &str, name: &str, at: At<'_>, location: Location, known: bool) {
         let var = env_name(key, name);
+        let file = var.to_lowercase().replace('_', "-");
         let message = if known {
             format!("`{name}` is a secret and cannot be written in the file")
         } else {
             format!("`{name}` is named like a secret and cannot be written in the file")
         };
         self.error(at, location, message).help = Some(format!(
-            "reference it instead: `{name}: ${{env:{var}}}` or `{name}: ${{file:secrets/{key}-{name}}}` (relative to this file)"
+            "reference it instead: `{name}: ${{env:{var}}}` or `{name}: ${{file:secrets/{file}}}` (relative to this file)"
         ));
     }
 
@@ -661,7 +683,7 @@ impl<'a> Reader<'a> {
         &mut self,
         key: &str,
         node: &Node,
-        auth: Option<&Auth>,
+        auth: &WrittenAuth,
         spec: Option<&'static ConnectionSpec>,
     ) -> Option<crate::config::Lifecycle> {
         let at = At::on(key, "lifecycle");
@@ -698,7 +720,9 @@ impl<'a> Reader<'a> {
                 .help = Some("e.g. `ignoreChanges: [description]`".to_owned());
                 return None;
             };
-            let auth_spec = spec.zip(auth).and_then(|(s, a)| s.auth_spec(&a.spec_name));
+            let auth_spec = spec
+                .zip(auth.spec_name.as_deref())
+                .and_then(|(s, name)| s.auth_spec(name));
             for item in items {
                 let Some(field) = self.string(item, at) else {
                     valid = false;
@@ -707,11 +731,12 @@ impl<'a> Reader<'a> {
                 if let Some(param) = field.strip_prefix("auth.params.")
                     && let Some(a) = auth_spec
                     && a.param(param).is_none()
-                    && !auth.is_some_and(|x| x.params.contains_key(param))
+                    && !auth.params.contains(param)
                 {
                     let names: Vec<&str> = a.params.iter().map(|p| p.name).collect();
                     let help = did_you_mean(param, names.iter().copied())
-                        .map(|s| format!("did you mean `auth.params.{s}`?"));
+                        .map(|s| format!("did you mean `auth.params.{s}`?"))
+                        .or_else(|| Some(format!("`{}` has {}", a.name, backticked(&names))));
                     self.error(
                         at,
                         item.location,
@@ -872,6 +897,32 @@ impl<'a> Reader<'a> {
             _ => self.string(node, at),
         }
     }
+}
+
+/// The auth spec name and param names as written, whatever else is wrong with them.
+#[derive(Default)]
+struct WrittenAuth {
+    spec_name: Option<String>,
+    params: BTreeSet<String>,
+}
+
+fn written_auth(node: &Node) -> WrittenAuth {
+    let mut written = WrittenAuth::default();
+    if let Value::Mapping(entries) = &node.value {
+        for (k, v) in entries {
+            match (k.as_str(), &v.value) {
+                (Some("specName"), Value::String(s)) => written.spec_name = Some(s.clone()),
+                (Some("params"), Value::Mapping(params)) => {
+                    written.params = params
+                        .iter()
+                        .filter_map(|(p, _)| p.as_str().map(str::to_owned))
+                        .collect();
+                }
+                _ => {}
+            }
+        }
+    }
+    written
 }
 
 fn auth_names(spec: &ConnectionSpec) -> Vec<&'static str> {

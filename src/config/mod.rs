@@ -60,6 +60,16 @@ pub struct Connection {
     pub import: Option<String>,
     /// Where the connection is declared, for messages.
     pub origin: Origin,
+    /// Where some of its fields are, for messages about them.
+    #[serde(skip)]
+    pub places: Places,
+}
+
+/// Where fields that cross-file checks talk about are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Places {
+    pub name: Location,
+    pub import_id: Option<Location>,
 }
 
 /// `connectionSpec: {id, version}`.
@@ -275,7 +285,7 @@ impl<'a> Loader<'a> {
                         "connections `{}` and `{}` have the same name `{}` in sandbox `{}` for the same connection spec",
                         first.key, c.key, c.name, c.sandbox
                     ))
-                    .at(&c.origin.file, origin_location(&c.origin))
+                    .at(&c.origin.file, c.places.name)
                     .key(Some(&c.key))
                     .field("name")
                     .help(format!(
@@ -297,7 +307,10 @@ impl<'a> Loader<'a> {
                         "connection id `{id}` is imported by both `{}` and `{}`",
                         first.key, c.key
                     ))
-                    .at(&c.origin.file, origin_location(&c.origin))
+                    .at(
+                        &c.origin.file,
+                        c.places.import_id.unwrap_or_else(|| origin_location(&c.origin)),
+                    )
                     .key(Some(&c.key))
                     .field("import.id"),
                 );

@@ -541,8 +541,8 @@ fn mistakes_are_reported_where_they_are() {
                 BASIC.lines().map(|l| format!("    {l}\n")).collect::<String>()
             ),
             &[Expect {
-                line: 12,
-                column: 3,
+                line: 13,
+                column: 11,
                 field: "name",
                 message: "have the same name `N`",
             }],

@@ -176,6 +176,7 @@ mod tests {
                 ignore_changes: BTreeSet::new(),
             },
             import: None,
+            places: Default::default(),
             origin: Origin {
                 file: PathBuf::from("c.yaml"),
                 line: 3,

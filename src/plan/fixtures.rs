@@ -44,6 +44,7 @@ pub fn conn(key: &str, name: &str) -> Connection {
         },
         lifecycle: Lifecycle::default(),
         import: None,
+        places: Default::default(),
         origin: Declared {
             file: PathBuf::from("c.yaml"),
             line: 1,
