@@ -142,7 +142,18 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// Parses every document of a YAML stream. Empty documents come back as [`Value::Null`].
+/// A duplicate key is an error (the first one found).
 pub fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
+    let (documents, mut duplicates) = parse_all(text)?;
+    match duplicates.is_empty() {
+        true => Ok(documents),
+        false => Err(duplicates.remove(0)),
+    }
+}
+
+/// Parses every document, returning the duplicate keys found (each dropped from its mapping)
+/// beside the documents, so that a caller can report them all and go on checking.
+pub fn parse_all(text: &str) -> Result<(Vec<Node>, Vec<ParseError>), ParseError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder::default();
     for event in Parser::new_from_str(text) {
@@ -155,7 +166,7 @@ pub fn parse(text: &str) -> Result<Vec<Node>, ParseError> {
         })?;
         builder.event(event, &span)?;
     }
-    Ok(builder.documents)
+    Ok((builder.documents, builder.duplicates))
 }
 
 enum Open {
@@ -169,6 +180,8 @@ enum Open {
         location: Location,
         entries: Vec<(Node, Node)>,
         pending_key: Option<Node>,
+        /// The pending key was a duplicate: its value is dropped.
+        skip_value: bool,
     },
 }
 
@@ -180,6 +193,8 @@ struct Builder {
     alias_budget: usize,
     /// The root of the current document, once it is complete.
     root: Option<Node>,
+    /// Duplicate keys found so far.
+    duplicates: Vec<ParseError>,
 }
 
 impl Builder {
@@ -238,6 +253,7 @@ impl Builder {
                     location,
                     entries: Vec::new(),
                     pending_key: None,
+                    skip_value: false,
                 })?;
             }
             Event::SequenceEnd | Event::MappingEnd => {
@@ -293,24 +309,35 @@ impl Builder {
             None => self.root = Some(node),
             Some(Open::Sequence { items, .. }) => items.push(node),
             Some(Open::Mapping {
-                entries, pending_key, ..
+                entries,
+                pending_key,
+                skip_value,
+                ..
             }) => match pending_key.take() {
                 None => {
                     if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value)
                         && !is_merge_key(&node)
                     {
+                        // Reported, and the duplicate entry dropped; reading goes on so that
+                        // every duplicate and every other mistake is found in one run.
                         let shown = node.value.scalar_text().unwrap_or_default();
-                        return Err(error(
+                        self.duplicates.push(error(
                             format!(
                                 "duplicate key `{shown}` (first defined at line {})",
                                 first.location.line
                             ),
                             node.location,
                         ));
+                        *skip_value = true;
                     }
                     *pending_key = Some(node);
                 }
-                Some(key) => entries.push((key, node)),
+                Some(key) => {
+                    if std::mem::take(skip_value) {
+                        return Ok(());
+                    }
+                    entries.push((key, node));
+                }
             },
         }
         Ok(())

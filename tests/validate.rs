@@ -30,10 +30,16 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "duplicate-key.yaml",
-        &[(
-            "duplicate-key.yaml:5:5",
-            "duplicate key `name` (first defined at line 4)",
-        )],
+        &[
+            (
+                "duplicate-key.yaml:5:5",
+                "duplicate key `name` (first defined at line 4)",
+            ),
+            (
+                "duplicate-key.yaml:9:89",
+                "duplicate key `username` (first defined at line 9)",
+            ),
+        ],
     ),
     (
         "duplicate-across-files",

@@ -203,11 +203,27 @@ impl<'a> Loader<'a> {
     /// is where relative `${file:…}` references are resolved.
     pub fn add(&mut self, path: &Path, text: &str) {
         self.desired.files.push(path.to_owned());
-        let documents = match crate::yaml::parse(text) {
-            Ok(documents) => documents,
+        let documents = match crate::yaml::parse_all(text) {
+            Ok((documents, duplicates)) => {
+                for e in duplicates {
+                    self.diagnostics
+                        .push(Diagnostic::error(e.message).at(path, e.location));
+                }
+                documents
+            }
             Err(e) => {
-                self.diagnostics
-                    .push(Diagnostic::error(format!("invalid YAML: {}", e.message)).at(path, e.location));
+                let mut d = Diagnostic::error(format!("invalid YAML: {}", e.message)).at(path, e.location);
+                // A reference unquoted inside `{…}`: `{` and `}` are YAML's punctuation there.
+                let line = text
+                    .lines()
+                    .nth(e.location.line.saturating_sub(1))
+                    .unwrap_or_default();
+                if line.contains("${") && line.contains('{') {
+                    d = d.help(
+                        "in flow style (`{a: b}`), quote a reference: `{password: \"${env:PASSWORD}\"}`",
+                    );
+                }
+                self.diagnostics.push(d);
                 return;
             }
         };
