@@ -35,6 +35,22 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         )?;
         return Ok(Exit::Failure);
     };
+    let uuid = args.id.len() == 36
+        && args.id.chars().enumerate().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    if !uuid {
+        writeln!(
+            io.err,
+            "error: `{}` is not a connection id\nhelp: a connection id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`",
+            args.id
+        )?;
+        return Ok(Exit::Failure);
+    }
     let addr = address(&conn.sandbox, &conn.key);
     if let Some(r) = session.store().state().connections.get(&addr) {
         writeln!(

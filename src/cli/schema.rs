@@ -7,7 +7,9 @@ pub struct Args {}
 
 pub fn run(_args: &Args, io: &mut Io<'_>) -> anyhow::Result<Exit> {
     let schema = crate::schema::config_schema();
-    serde_json::to_writer_pretty(&mut *io.out, &schema)?;
-    writeln!(io.out)?;
+    // Rendered first, so a closed pipe (`flowform schema | head`) is an io error main knows.
+    let mut text = serde_json::to_string_pretty(&schema)?;
+    text.push('\n');
+    io.out.write_all(text.as_bytes())?;
     Ok(Exit::Success)
 }

@@ -92,7 +92,9 @@ pub enum Command {
 fn not_found(state: &State, key: &str) -> String {
     let addresses: Vec<&str> = state.connections.keys().map(String::as_str).collect();
     let keys: Vec<&str> = state.connections.values().map(|r| r.key.as_str()).collect();
-    let hint = did_you_mean(key, addresses.iter().chain(keys.iter()).copied())
+    // Compare like with like: an address with addresses, a key with keys.
+    let candidates: Vec<&str> = if key.contains('/') { addresses } else { keys };
+    let hint = did_you_mean(key, candidates.iter().copied())
         .map(|s| format!("\nhelp: did you mean `{s}`?"))
         .unwrap_or_else(|| "\nhelp: `flowform state list` shows what the state holds".to_owned());
     format!("error: the state has no connection `{key}`{hint}")
@@ -106,6 +108,9 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         Command::Mv { old, new } => format!("flowform state mv {old} {new}"),
     };
     let writes = matches!(args.command, Command::Rm { .. } | Command::Mv { .. });
+    // Reading the state needs no lock (and must work while an apply holds it).
+    let mut state_args = args.state.clone();
+    state_args.lock = writes;
     let path = match (&args.state.path, args.emulator) {
         (None, true) => {
             let default = state::default_path(&args.config);
@@ -113,7 +118,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         }
         _ => args.state.path_for(&args.config),
     };
-    let mut store = match args.state.open_at(&path, writes, &command, env) {
+    let mut store = match state_args.open_at(&path, writes, &command, env) {
         Ok(store) => store,
         Err(e) => {
             writeln!(io.err, "error: {e}")?;

@@ -606,13 +606,22 @@ fn an_unquoted_reference_in_flow_style_says_to_quote_it() {
     let diagnostics = load_text("sandbox: prod\nconnections:\n  a: {name: A, source: salesforce, auth: {specName: Basic Authentication, params: {password: ${env:X}}}}\n").unwrap_err();
     let d = diagnostics.iter().next().unwrap();
     assert!(d.message.starts_with("invalid YAML"), "{d}");
-    assert!(d.help.as_deref().unwrap_or_default().contains("quote a reference"), "{d}");
+    assert!(
+        d.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("quote a reference"),
+        "{d}"
+    );
 }
 
 #[test]
 fn every_duplicate_key_is_reported_and_the_rest_still_checked() {
     let text = doc(&format!("{BASIC}\nname: again\ndescription: d\ndescription: e"));
     let diagnostics = load_text(&text).unwrap_err();
-    let duplicates: Vec<_> = diagnostics.iter().filter(|d| d.message.starts_with("duplicate key")).collect();
+    let duplicates: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.message.starts_with("duplicate key"))
+        .collect();
     assert_eq!(duplicates.len(), 2, "{diagnostics}");
 }

@@ -234,13 +234,12 @@ impl Context<'_> {
             ));
             return;
         }
-        let mut change = Change {
+        let change = Change {
             action: Action::Delete,
             reason: Some(reason),
             etag: l.and_then(|l| l.etag.clone()).or(base.etag.clone()),
             ..base
         };
-        change.notes.push("AEP refuses to delete a connection a dataflow still uses (FLOW-1418); delete or move the dataflows first".into());
         self.change(change);
     }
 
@@ -488,19 +487,38 @@ impl Context<'_> {
                 ));
             }
             let mut fields = forcing;
-            fields.extend(
-                Self::creation_fields(d)
-                    .into_iter()
-                    .filter(|f| !f.path.starts_with("connectionSpec") && f.path != "auth.specName"),
-            );
+            // The new connection's attributes against the old one's: what stays is hidden.
+            let mut unchanged = 0;
+            for mut f in Self::creation_fields(d) {
+                if f.path.starts_with("connectionSpec") || f.path == "auth.specName" {
+                    continue;
+                }
+                if !f.sensitive {
+                    f.before = match f.path.as_str() {
+                        "name" => Some(text(&r.name)),
+                        "description" => opt_text(r.description.as_deref()),
+                        path => path
+                            .strip_prefix("auth.params.")
+                            .and_then(|p| r.params.get(p).cloned()),
+                    };
+                    if f.before == f.after {
+                        unchanged += 1;
+                        continue;
+                    }
+                }
+                fields.push(f);
+            }
             let mut change = Change {
                 action: Action::Replace,
                 reason: Some(Reason::ReplaceBecauseCannotUpdate),
                 fields,
+                unchanged,
                 resend_secrets: true,
                 ..base
             };
-            change.notes.push("the new connection is created first, then the old one deleted; AEP refuses the delete while a dataflow uses the old one (FLOW-1418)".into());
+            change
+                .notes
+                .push("the new connection is created first, then the old one deleted".into());
             return self.change(change);
         }
         if base.initializing {

@@ -439,6 +439,16 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         }
     }
     out.changes.sort_by(|a, b| a.address.cmp(&b.address));
+    if out
+        .changes
+        .iter()
+        .any(|c| matches!(c.action, Action::Delete | Action::Replace))
+    {
+        out.warnings.push(
+            "AEP refuses to delete a connection that a dataflow still uses (FLOW-1418): delete or move such dataflows first, or the delete fails (and, for a replace, the old connection stays managed as `<address>#deposed` until it can go)"
+                .to_owned(),
+        );
+    }
     out.drift.sort_by(|a, b| a.address.cmp(&b.address));
     out
 }

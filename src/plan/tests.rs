@@ -181,7 +181,11 @@ fn removed_from_config_is_a_delete_unless_protected_in_state() {
         (ch.action, ch.reason),
         (Action::Delete, Some(Reason::DeleteBecauseNoResourceConfig))
     );
-    assert!(ch.notes[0].contains("1418"));
+    assert!(
+        p.warnings.iter().any(|w| w.contains("FLOW-1418")),
+        "{:?}",
+        p.warnings
+    );
     // The protection outlives the configuration that set it.
     let mut protected = c.clone();
     protected.lifecycle.protect = true;

@@ -97,6 +97,15 @@ pub(crate) fn show(value: &Value) -> String {
 /// exactly Terraform's, which tools parse.
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
+    if plan.mode == crate::plan::Mode::RefreshOnly {
+        return match plan.drift.len() {
+            0 => "No changes. The state matches AEP.".to_owned(),
+            n => format!(
+                "Refresh-only: applying updates the state to match AEP for {n} connection{}.",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
+    }
     if !plan.has_changes() {
         return "No changes. Your connections match the configuration.".to_owned();
     }

@@ -130,7 +130,15 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
     if f.forces_replacement {
         comment = paint(RED, " # forces replacement");
     } else if f.origin == Some(Origin::Outside) {
-        comment = paint(DIM, " # changed outside flowform");
+        // A secret cannot be read back: that it changed outside is a guess, and says so.
+        comment = paint(
+            DIM,
+            if f.sensitive {
+                " # may have changed outside flowform"
+            } else {
+                " # changed outside flowform"
+            },
+        );
     }
     let _ = writeln!(
         out,
