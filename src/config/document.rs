@@ -49,9 +49,16 @@ pub(super) struct Reader<'a> {
 /// The fields of a mapping, by name, after checking that the keys are known strings.
 struct Fields<'n> {
     by_name: BTreeMap<&'n str, (&'n Node, &'n Node)>,
+    /// Known fields a misspelt one was taken for ("did you mean"): not reported missing too.
+    misspelt: BTreeSet<String>,
 }
 
 impl<'n> Fields<'n> {
+    /// Whether `name` is absent only because it was misspelt (and said so already).
+    fn misspelt(&self, name: &str) -> bool {
+        self.misspelt.contains(name)
+    }
+
     fn get(&self, name: &str) -> Option<&'n Node> {
         self.by_name.get(name).map(|(_, v)| *v)
     }
@@ -119,6 +126,7 @@ impl<'a> Reader<'a> {
         let fields = self.fields(doc, top, DOCUMENT_FIELDS, "the document", true)?;
         let sandbox = match fields.get("sandbox") {
             Some(node) => self.sandbox(node, At::top("sandbox")),
+            None if fields.misspelt("sandbox") => None,
             None => {
                 self.error(top, doc.location, "the document names no `sandbox`")
                     .help = Some(
@@ -158,6 +166,7 @@ impl<'a> Reader<'a> {
                     }
                 }
             }
+            None if fields.misspelt("connections") => {}
             None => {
                 self.error(top, doc.location, "the document declares no `connections`")
                     .help = Some("add `connections:` with one entry per connection, keyed by a stable name such as `acme-salesforce`".to_owned());
@@ -210,6 +219,7 @@ impl<'a> Reader<'a> {
 
         let name = match fields.get("name") {
             Some(n) => self.non_empty_string(n, At::on(key, "name")),
+            None if fields.misspelt("name") => None,
             None => {
                 self.error(here, key_location, "missing `name`").help =
                     Some("add `name: …`, the connection's display name in AEP".to_owned());
@@ -227,6 +237,7 @@ impl<'a> Reader<'a> {
         let spec = spec_ref.as_ref().and_then(|(_, spec)| *spec);
         let auth = match fields.get("auth") {
             Some(n) => self.auth(key, n, spec),
+            None if fields.misspelt("auth") => None,
             None => {
                 self.error(here, key_location, "missing `auth`").help = Some(
                     "add `auth: {specName: …, params: {…}}` as in the body of `POST /connections`".to_owned(),
@@ -289,6 +300,7 @@ impl<'a> Reader<'a> {
                     Some("`source: salesforce` is shorthand for Salesforce's `connectionSpec`".to_owned());
                 None
             }
+            (None, None) if fields.misspelt("connectionSpec") || fields.misspelt("source") => None,
             (None, None) => {
                 self.error(At::on(key, ""), key_location, "missing `connectionSpec`")
                     .help = Some(format!(
@@ -838,6 +850,7 @@ impl<'a> Reader<'a> {
             return None;
         };
         let mut by_name = BTreeMap::new();
+        let mut misspelt = BTreeSet::new();
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
                 self.error(
@@ -855,13 +868,16 @@ impl<'a> Reader<'a> {
                 continue;
             }
             let help = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
+                Some(s) => {
+                    misspelt.insert(s.to_owned());
+                    format!("did you mean `{s}`?")
+                }
                 None => format!("expected one of {}", backticked(known)),
             };
             self.error(at, k.location, format!("unknown field `{name}` in {what}"))
                 .help = Some(help);
         }
-        Some(Fields { by_name })
+        Some(Fields { by_name, misspelt })
     }
 
     fn string(&mut self, node: &Node, at: At<'_>) -> Option<String> {
