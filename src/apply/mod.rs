@@ -308,6 +308,55 @@ fn describe(e: &FlowError) -> String {
     }
 }
 
+/// Why a saved plan no longer applies, if it does not: the state moved on (another lineage,
+/// or a newer serial), the configuration or a referenced secret changed (by digest), or a
+/// connection it touches changed in AEP (its etag). Empty: it still applies.
+pub async fn stale(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: Option<&Arc<Client>>,
+) -> Result<Vec<String>, FlowError> {
+    let mut problems = Vec::new();
+    // A first plan is made before any state exists; Terraform skips the lineage check then.
+    let first = plan.serial == 0 && state.serial == 0;
+    if plan.lineage != state.lineage && !first {
+        problems.push(format!(
+            "the plan was made for another state (lineage {}; this state is {})",
+            plan.lineage, state.lineage
+        ));
+    } else if plan.serial != state.serial {
+        problems.push(format!(
+            "the state changed since the plan was made (serial {} then, {} now): another apply ran",
+            plan.serial, state.serial
+        ));
+    }
+    if plan::config_digest(desired, &plan.digest_salt) != plan.config_digest {
+        problems
+            .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
+    }
+    if let Some(client) = client {
+        for change in plan.actions() {
+            let (Some(id), Some(etag)) = (&change.id, &change.etag) else {
+                continue;
+            };
+            match client.get_connection(&change.sandbox, id).await? {
+                None => problems.push(format!(
+                    "`{}` ({id}) was deleted in AEP since the plan was made",
+                    change.address
+                )),
+                Some(l) if l.etag.as_deref() != Some(etag.as_str()) => problems.push(format!(
+                    "`{}` ({id}) changed in AEP since the plan was made (etag {etag}, now {})",
+                    change.address,
+                    l.etag.as_deref().unwrap_or("none")
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(problems)
+}
+
 /// Carries out `plan`'s actions. `desired` must be the configuration the plan was made from.
 pub async fn apply(
     plan: &Plan,

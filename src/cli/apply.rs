@@ -86,51 +86,15 @@ fn approve(
     }
 }
 
-/// Checks a saved plan still applies: same state, same configuration, and AEP unchanged for
-/// every connection it touches.
+/// Why a saved plan no longer applies (see [`apply::stale`]).
 fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
     let state = session.store().state();
-    let mut problems = Vec::new();
-    // A first plan is made before any state exists; Terraform skips the lineage check then.
-    let first = plan.serial == 0 && state.serial == 0;
-    if plan.lineage != state.lineage && !first {
-        problems.push(format!(
-            "the plan was made for another state (lineage {}; this state is {})",
-            plan.lineage, state.lineage
-        ));
-    } else if plan.serial != state.serial {
-        problems.push(format!(
-            "the state changed since the plan was made (serial {} then, {} now): another apply ran",
-            plan.serial, state.serial
-        ));
-    }
-    if crate::plan::config_digest(&session.desired, &plan.digest_salt) != plan.config_digest {
-        problems
-            .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
-    }
-    if let Some(client) = &session.client {
-        for change in plan.actions() {
-            let (Some(id), Some(etag)) = (&change.id, &change.etag) else {
-                continue;
-            };
-            let live = session
-                .runtime
-                .block_on(client.get_connection(&change.sandbox, id))?;
-            match live {
-                None => problems.push(format!(
-                    "`{}` ({id}) was deleted in AEP since the plan was made",
-                    change.address
-                )),
-                Some(l) if l.etag.as_deref() != Some(etag.as_str()) => problems.push(format!(
-                    "`{}` ({id}) changed in AEP since the plan was made (etag {etag}, now {})",
-                    change.address,
-                    l.etag.as_deref().unwrap_or("none")
-                )),
-                Some(_) => {}
-            }
-        }
-    }
-    Ok(problems)
+    Ok(session.runtime.block_on(apply::stale(
+        plan,
+        &session.desired,
+        state,
+        session.client.as_ref(),
+    ))?)
 }
 
 fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -> anyhow::Result<Exit> {
