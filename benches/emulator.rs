@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
 use flowform::emulator::{Emulator, Options};
+use flowform::flow::auth::TokenSource;
+use flowform::flow::settings::Credentials;
+use flowform::secret::Secret;
 
 /// The URL of a route's `i`-th request.
 type UrlFor = Box<dyn Fn(u64) -> String + Send + Sync>;
@@ -99,19 +102,16 @@ async fn main() {
         (after - before) * 1024.0 / args.connections.max(1) as f64
     );
 
-    let token: serde_json::Value = http
-        .post(format!("{base}/ims/token/v3"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}&scope=openid"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
+    // The token comes the way flowform's own client gets it.
+    let tokens = TokenSource::new(
+        Credentials::Ims {
+            url: reqwest::Url::parse(&base).unwrap(),
+            client_secret: Secret::new(DEMO_CLIENT_SECRET),
+            scopes: "openid".to_owned(),
+        },
+        DEMO_CLIENT_ID.to_owned(),
+    );
+    let token = tokens.token(&http).await.unwrap().expose().to_owned();
 
     // Ids to read: a page of them, spread over the set by name order.
     let flow = emulator.flow_url();

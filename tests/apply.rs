@@ -328,19 +328,7 @@ async fn import_by_block_and_by_command() {
     );
     // The command: records without changing anything.
     let state = world.state();
-    let mut args = vec!["import".to_owned(), "by-command".to_owned(), second.to_owned()];
-    args.extend(world.where_args());
-    let env = world.env();
-    let run = tokio::task::spawn_blocking(move || {
-        let mut c = flowform(&args);
-        for (k, v) in &env {
-            c = c.env(k, v);
-        }
-        c.run()
-    })
-    .await
-    .unwrap()
-    .expect_code(0);
+    let run = world.run(&["import", "by-command", second]).await.expect_code(0);
     assert!(run.stdout().contains("Import successful!"), "{}", run.stdout());
     assert_eq!(
         flowform::state::file::read(&state)
@@ -842,18 +830,10 @@ async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
     world.run(&["plan", "--out", &out_s]).await.expect_code(0);
     assert!(!world.state().exists(), "plan writes no state");
     // `apply FILE` needs neither -c nor --state: the plan says where they are.
-    let env = world.env();
-    let cwd = world.dir.path().to_owned();
-    let run = tokio::task::spawn_blocking(move || {
-        let mut c = flowform(["apply", &out_s]).current_dir(&cwd);
-        for (k, v) in &env {
-            c = c.env(k, v);
-        }
-        c.run()
-    })
-    .await
-    .unwrap()
-    .expect_code(0);
+    let run = world
+        .run_bare(vec!["apply".to_owned(), out_s])
+        .await
+        .expect_code(0);
     assert!(
         run.stdout()
             .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),

@@ -82,14 +82,7 @@ async fn script(emulator: &Emulator, method: &str, fault: &str) {
 /// Requests the emulator served, by method and route under the Flow Service base.
 async fn served(emulator: &Emulator, method: &str, route: &str) -> u64 {
     let stats = admin(emulator, Method::GET, "/stats", None).await;
-    let route = format!("/data/foundation/flowservice{route}");
-    stats["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["method"] == method && r["route"] == route.as_str())
-        .map(|r| r["count"].as_u64().unwrap())
-        .sum()
+    crate::common::served(&stats, method, route)
 }
 
 #[tokio::test]

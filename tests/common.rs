@@ -78,3 +78,16 @@ pub fn http() -> reqwest::Client {
     flowform::flow::install_crypto();
     reqwest::Client::new()
 }
+
+/// Requests counted in an emulator `/__emulator/stats` body, by method and route (relative to
+/// the Flow Service base).
+pub fn served(stats: &serde_json::Value, method: &str, route: &str) -> u64 {
+    let route = format!("/data/foundation/flowservice{route}");
+    stats["requests"]
+        .as_array()
+        .expect("the stats body lists requests")
+        .iter()
+        .filter(|r| r["method"] == method && r["route"] == route.as_str())
+        .map(|r| r["count"].as_u64().expect("each request row has a count"))
+        .sum()
+}

@@ -73,14 +73,7 @@ impl World {
     /// Requests the emulator served, by method and route under the Flow Service base.
     pub async fn served(&self, method: &str, route: &str) -> u64 {
         let stats = self.admin(reqwest::Method::GET, "/stats", Value::Null).await;
-        let route = format!("/data/foundation/flowservice{route}");
-        stats["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == method && r["route"] == route.as_str())
-            .map(|r| r["count"].as_u64().unwrap())
-            .sum()
+        crate::common::served(&stats, method, route)
     }
 
     pub async fn script(&self, method: &str, fault: &str) {
@@ -117,10 +110,16 @@ impl World {
         ]
     }
 
-    /// Runs the binary against the emulator, off the runtime's threads.
+    /// Runs the binary against the emulator, off the runtime's threads, naming this world's
+    /// configuration and state after `args`.
     pub async fn run(&self, args: &[&str]) -> Run {
         let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         all.extend(self.where_args());
+        self.run_bare(all).await
+    }
+
+    /// Runs the binary against the emulator with exactly `args`, in the world's directory.
+    pub async fn run_bare(&self, all: Vec<String>) -> Run {
         let env = self.env();
         let cwd = self.dir.path().to_owned();
         tokio::task::spawn_blocking(move || {

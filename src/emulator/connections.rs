@@ -61,8 +61,11 @@ pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiErro
         .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
 }
 
-fn missing(id: &str) -> ApiError {
-    ApiError::not_found("connections", id)
+/// The caller's connection `id`, or the Flow Service's 404 for it.
+fn find_connection<'s>(store: &'s Store, caller: &Caller, id: &str) -> Result<&'s Connection, ApiError> {
+    store
+        .get(&caller.org, &caller.sandbox, id)
+        .ok_or_else(|| ApiError::not_found("connections", id))
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> Response {
@@ -243,9 +246,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = lock(&shared.store);
-    let conn = store
-        .get(&caller.org, &caller.sandbox, &id)
-        .ok_or_else(|| missing(&id))?;
+    let conn = find_connection(&store, &caller, &id)?;
     Ok(json_response(StatusCode::OK, items_body(&[conn], None)))
 }
 
@@ -256,9 +257,7 @@ pub async fn test(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let store = lock(&shared.store);
-    let conn = store
-        .get(&caller.org, &caller.sandbox, &id)
-        .ok_or_else(|| missing(&id))?;
+    let conn = find_connection(&store, &caller, &id)?;
     Ok(axum::Json(json!({"result": conn.state == ConnState::Enabled})).into_response())
 }
 
@@ -604,9 +603,7 @@ pub async fn patch(
         .map(str::to_owned);
     let (editable, auth, etag, state) = {
         let store = lock(&shared.store);
-        let conn = store
-            .get(&caller.org, &caller.sandbox, &id)
-            .ok_or_else(|| missing(&id))?;
+        let conn = find_connection(&store, &caller, &id)?;
         let auth = specs::find(&conn.spec_id).and_then(|s| s.auth_spec(&conn.auth_spec));
         let editable = Editable {
             name: conn.name.clone(),
@@ -637,9 +634,7 @@ pub async fn patch(
     let mut store = lock(&shared.store);
     let mut rng = lock(&shared.rng);
     // Read again under the lock: the connection may have changed while the body arrived.
-    let current = store
-        .get(&caller.org, &caller.sandbox, &id)
-        .ok_or_else(|| missing(&id))?;
+    let current = find_connection(&store, &caller, &id)?;
     let current_etag = current.etag.clone().or(etag).unwrap_or_default();
     if if_match != current_etag {
         let detail = format!(
@@ -676,9 +671,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let mut store = lock(&shared.store);
-    let conn = store
-        .get(&caller.org, &caller.sandbox, &id)
-        .ok_or_else(|| missing(&id))?;
+    let conn = find_connection(&store, &caller, &id)?;
     if conn.in_use {
         return Err(patch_error(
             1418,

@@ -163,14 +163,7 @@ impl Api {
     /// Requests counted for a method and route (relative to the Flow Service base).
     pub async fn count(&self, method: &str, route: &str) -> u64 {
         let stats = self.admin(Method::GET, "/stats", None).await.body;
-        let route = format!("/data/foundation/flowservice{route}");
-        stats["requests"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["method"] == method && r["route"] == route.as_str())
-            .map(|r| r["count"].as_u64().unwrap())
-            .sum()
+        crate::common::served(&stats, method, route)
     }
 
     /// Every stored connection, as the admin dump shows them.
