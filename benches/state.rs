@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use flowform::config::SpecRef;
-use flowform::state::journal::{Entry, Journal, Outcome};
+use flowform::state::journal::{Entry, Header, Journal, Outcome};
 use flowform::state::{Action, Pending, Record, State, file};
 
 fn record(i: usize) -> Record {
@@ -36,7 +36,7 @@ fn record(i: usize) -> Record {
             .unwrap_or_default(),
         secret_params: ["password".to_owned(), "securityToken".to_owned()].into(),
         secrets_digest: Some("ab".repeat(32)),
-        state: "enabled".into(),
+        state: Some("enabled".into()),
         created_at: Some(1_700_000_000_000),
         updated_at: Some(1_700_000_000_000),
         protect: false,
@@ -89,7 +89,7 @@ fn main() {
         // (b) an intent and an outcome line per operation, then one fold at the end.
         let journal_path = dir.path().join("state.json.journal");
         let started = Instant::now();
-        let mut journal = Journal::open(&journal_path, 0).unwrap();
+        let mut journal = Journal::open(&journal_path, 0, &Header::of(&state)).unwrap();
         for op in 0..ops {
             let i = op % size;
             let mut r = record(i);

@@ -14,6 +14,8 @@
 //!
 //! The modules, in that order:
 //!
+//! - [`project`]: the project file (`flowform.toml`), found by walking up from the working
+//!   directory: which configuration belongs to the project and where its one state lives.
 //! - [`yaml`]: YAML text → a tree of nodes that know their line and column.
 //! - [`config`]: the desired state. Finds the configuration files, reads each document into
 //!   [`config::Connection`]s, checks them against the [`catalog`], resolves secret references.
@@ -46,6 +48,7 @@ pub mod emulator;
 pub mod flow;
 pub mod log;
 pub mod plan;
+pub mod project;
 pub mod refresh;
 pub mod render;
 pub mod schema;

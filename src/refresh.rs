@@ -54,10 +54,23 @@ pub async fn refresh(
         let managed = state
             .connections
             .contains_key(&crate::state::address(&c.sandbox, &c.key));
+        let record = state.connections.get(&crate::state::address(&c.sandbox, &c.key));
+        // A connection that may be created (new, or replaced because its spec or auth spec
+        // changes): list its sandbox and spec, so the plan can tell whether its name is free.
+        let replaced = record.is_some_and(|r| {
+            !r.connection_spec.id.eq_ignore_ascii_case(&c.connection_spec.id)
+                || !r
+                    .connection_spec
+                    .version
+                    .eq_ignore_ascii_case(&c.connection_spec.version)
+                || !r.auth_spec_name.eq_ignore_ascii_case(&c.auth.spec_name)
+        });
         match &c.import {
             Some(id) if !managed => imports.push((c.sandbox.clone(), id.clone())),
-            // A connection to create: list, to see a same-named one already there.
             None if !managed => {
+                must_list.insert(pair);
+            }
+            _ if replaced => {
                 must_list.insert(pair);
             }
             _ => {}
@@ -95,6 +108,17 @@ pub async fn refresh(
             report.strategies.insert(pair, Strategy::Listed { count });
         } else {
             fetch(client, sandbox, wanted.iter().cloned(), &mut live).await?;
+            // One gone from AEP is created again: list, so the plan can tell whether its name
+            // was taken meanwhile.
+            if wanted.iter().any(|id| !live.connections.contains_key(id)) {
+                for conn in client
+                    .list_connections(sandbox, &[Filter::new("connectionSpec.id", [spec.clone()])])
+                    .await?
+                {
+                    live.connections.insert(conn.id.clone(), (sandbox.clone(), conn));
+                }
+                live.listed.insert(pair.clone());
+            }
             report.strategies.insert(
                 pair,
                 Strategy::Fetched {

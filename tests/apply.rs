@@ -58,7 +58,7 @@ async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
             c["item"]["etag"].as_str(),
             "the final etag is recorded"
         );
-        assert_eq!(record.state, "enabled");
+        assert_eq!(record.state.as_deref(), Some("enabled"));
     }
     // The JWT connection went through initializing and gained AEP's orgId.
     let jwt = stored
@@ -459,6 +459,7 @@ async fn a_second_apply_is_refused_with_the_holders_details() {
     let env = Environment::from_pairs([("USER", "release-bot")]);
     let _held = Lock::acquire(
         &world.state(),
+        &world.state(),
         &Holder::me("flowform apply -c prod/", &env),
         Duration::ZERO,
     )
@@ -634,12 +635,18 @@ async fn kill_9_mid_apply_then_rerun_loses_nothing_and_duplicates_nothing() {
 }
 
 #[test]
-fn the_emulator_demo_runs_twice_from_a_fresh_directory() {
+fn the_emulator_demo_runs_twice_from_a_fresh_clone() {
+    // What a fresh clone has: the examples and the repository's project file.
     let dir = tempfile::tempdir().unwrap();
     crate::world::copy_dir(
         &crate::common::root().join("examples"),
         &dir.path().join("examples"),
     );
+    std::fs::copy(
+        crate::common::root().join("flowform.toml"),
+        dir.path().join("flowform.toml"),
+    )
+    .unwrap();
     let first = flowform(["apply", "--emulator", "--auto-approve", "-c", "examples/"])
         .current_dir(dir.path())
         .run()
@@ -823,12 +830,17 @@ async fn a_replacement_whose_delete_fails_leaves_the_old_one_deposed_until_it_ca
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
-    // No state exists yet: the plan is made against a new state, and applies to one.
+    // The state `init` started is empty: the plan is made against it, and applies to it.
     let world = World::new().await;
     let out = world.dir.path().join("first.out");
     let out_s = out.to_str().unwrap().to_owned();
+    let before = std::fs::read(world.state()).unwrap();
     world.run(&["plan", "--out", &out_s]).await.expect_code(0);
-    assert!(!world.state().exists(), "plan writes no state");
+    assert_eq!(
+        std::fs::read(world.state()).unwrap(),
+        before,
+        "plan writes no state"
+    );
     // `apply FILE` needs neither -c nor --state: the plan says where they are.
     let run = world
         .run_bare(vec!["apply".to_owned(), out_s])

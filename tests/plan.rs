@@ -166,18 +166,10 @@ async fn refresh_false_plans_from_the_state_and_targets_limit() {
         "username: acme-sf",
     );
     // No credentials are needed to plan from the state alone.
-    let config = world.config();
-    let state = world.state();
-    let run = flowform([
-        "plan",
-        "--refresh=false",
-        "-c",
-        config.to_str().unwrap(),
-        "--state",
-        state.to_str().unwrap(),
-    ])
-    .run()
-    .expect_code(0);
+    let run = flowform(["plan", "--refresh=false"])
+        .current_dir(world.dir.path())
+        .run()
+        .expect_code(0);
     assert!(run.stdout().contains("AEP was not read"), "{}", run.stdout());
     assert!(
         run.stdout()

@@ -151,7 +151,7 @@ mod state_round_trip {
                     params: params.into_iter().collect(),
                     secret_params,
                     secrets_digest: None,
-                    state: "enabled".into(),
+                    state: Some("enabled".into()),
                     created_at: applied_at,
                     updated_at: None,
                     protect,

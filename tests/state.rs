@@ -23,7 +23,14 @@ fn applied_examples(dir: &Path) -> (PathBuf, State) {
     let mut state = State::new();
     for (i, conn) in loaded.desired.connections.values().enumerate() {
         let id = format!("00000000-0000-4000-8000-00000000000{i}");
-        let record = Record::applied(conn, &id, Some("\"etag\""), "enabled", &state, 1_700_000_000_000);
+        let record = Record::applied(
+            conn,
+            &id,
+            Some("\"etag\""),
+            Some("enabled"),
+            &state,
+            1_700_000_000_000,
+        );
         state
             .connections
             .insert(address(&conn.sandbox, &conn.key), record);
@@ -153,6 +160,7 @@ fn a_second_process_is_refused_with_the_holders_details_or_waits() {
     let state = path.to_str().unwrap().to_owned();
     let env = Environment::from_pairs([("USER", "ci-robot")]);
     let held = Lock::acquire(
+        &path,
         &path,
         &Holder::me("flowform apply -c prod/", &env),
         Duration::ZERO,

@@ -15,7 +15,8 @@ pub struct World {
 }
 
 impl World {
-    /// An emulator (quick to initialize), the examples, and no state yet.
+    /// An emulator (quick to initialize), a project of the examples, and its state, started
+    /// empty by `flowform init`.
     pub async fn new() -> World {
         World::with(Options::default()).await
     }
@@ -30,7 +31,16 @@ impl World {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&root().join("examples"), &dir.path().join("examples"));
-        World { emulator, dir }
+        let world = World { emulator, dir };
+        world
+            .run_bare(
+                ["init", "-c", "examples", "--state", "state.json"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            )
+            .await
+            .expect_code(0);
+        world
     }
 
     /// A world whose examples flowform has applied.
@@ -100,18 +110,14 @@ impl World {
         ]
     }
 
-    /// The arguments naming this world's configuration and state.
+    /// The arguments naming this world's state (the project's, named explicitly: the
+    /// project in the world's directory already says so).
     pub fn where_args(&self) -> Vec<String> {
-        vec![
-            "-c".to_owned(),
-            self.config().display().to_string(),
-            "--state".to_owned(),
-            self.state().display().to_string(),
-        ]
+        vec!["--state".to_owned(), self.state().display().to_string()]
     }
 
-    /// Runs the binary against the emulator, off the runtime's threads, naming this world's
-    /// configuration and state after `args`.
+    /// Runs the binary against the emulator, off the runtime's threads, in the world's
+    /// project, naming its state after `args`.
     pub async fn run(&self, args: &[&str]) -> Run {
         let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         all.extend(self.where_args());

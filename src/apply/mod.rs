@@ -13,7 +13,7 @@
 
 pub mod progress;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -287,12 +287,39 @@ pub fn adopted_record(conn: &Connection, live: &LiveConnection, digest: Option<S
             .map(|(n, _)| n.clone())
             .collect(),
         secrets_digest: digest,
-        state: live.state.clone().unwrap_or_else(|| "enabled".into()),
+        state: live.state.clone(),
         created_at: live.created_at,
         updated_at: live.updated_at,
         protect: conn.lifecycle.protect,
         applied_at: Some(now_ms()),
     }
+}
+
+/// The id of the connection a change acts on. A change that lacks it (a saved plan edited
+/// by hand, a bug) is an error, never a request: `DELETE /connections/` would read its 404
+/// as "already gone" and drop the record.
+fn required_id(change: &Change) -> Result<String, Failed> {
+    match change.id.as_deref() {
+        Some(id) if is_connection_id(id) => Ok(id.to_owned()),
+        Some(id) => Err(format!(
+            "the plan names `{id}` as the connection to {}, which is not a connection id; nothing was sent\nhelp: plan again",
+            change.action.verb()
+        )),
+        None => Err(format!(
+            "the plan has no connection id to {}; nothing was sent\nhelp: plan again",
+            change.action.verb()
+        )),
+    }
+}
+
+/// Whether `id` can be a connection id (AEP's are UUIDs): never empty, and nothing that
+/// would change the path it is put in.
+pub fn is_connection_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn describe(e: &FlowError) -> String {
@@ -318,9 +345,8 @@ pub async fn stale(
     client: Option<&Arc<Client>>,
 ) -> Result<Vec<String>, FlowError> {
     let mut problems = Vec::new();
-    // A first plan is made before any state exists; Terraform skips the lineage check then.
-    let first = plan.serial == 0 && state.serial == 0;
-    if plan.lineage != state.lineage && !first {
+    // A state exists before any plan (`flowform init` starts it), so its lineage is fixed.
+    if plan.lineage != state.lineage {
         problems.push(format!(
             "the plan was made for another state (lineage {}; this state is {})",
             plan.lineage, state.lineage
@@ -353,6 +379,55 @@ pub async fn stale(
                 Some(_) => {}
             }
         }
+        problems.extend(names_taken_since(plan, desired, state, client).await?);
+    }
+    Ok(problems)
+}
+
+/// Creates in a saved plan whose name AEP has given to a connection this state does not
+/// manage since the plan was made: applying them would make a duplicate.
+async fn names_taken_since(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: &Arc<Client>,
+) -> Result<Vec<String>, FlowError> {
+    let declared: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
+    // Sandbox and spec → the names to be created there, and by which address.
+    let mut creates: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    for change in plan.actions() {
+        if !matches!(change.action, Action::Create | Action::Replace) {
+            continue;
+        }
+        if let Some(conn) = declared.get(&change.address) {
+            creates
+                .entry((conn.sandbox.clone(), conn.connection_spec.id.clone()))
+                .or_default()
+                .insert(conn.name.clone(), change.address.clone());
+        }
+    }
+    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+    let mut problems = Vec::new();
+    for ((sandbox, spec), names) in creates {
+        let mut filters = vec![Filter::new("connectionSpec.id", [spec.clone()])];
+        // A comma separates alternatives in a filter: with such a name, list the spec whole.
+        if names.keys().all(|n| !n.contains(',')) && names.len() <= READ_BACK_BATCH {
+            filters.push(Filter::new("name", names.keys().cloned()));
+        }
+        for live in client.list_connections(&sandbox, &filters).await? {
+            if let Some(address) = names.get(&live.name)
+                && !managed.contains(live.id.as_str())
+            {
+                problems.push(format!(
+                    "`{address}`: AEP now has a connection named `{}` in sandbox `{sandbox}` (id {}) that this state does not manage; creating another would make a duplicate",
+                    live.name, live.id
+                ));
+            }
+        }
     }
     Ok(problems)
 }
@@ -377,13 +452,24 @@ pub async fn apply(
         claimed: Mutex::new(claimed),
     });
     let gate = Arc::new(Semaphore::new(options.parallelism.max(1)));
+    let by_address: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
+    let touched: Vec<String> = actions
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.action,
+                Action::Create | Action::Update | Action::Replace | Action::Adopt
+            )
+        })
+        .map(|c| c.address.clone())
+        .collect();
     let mut tasks = JoinSet::new();
     for change in actions {
-        let declared = desired
-            .connections
-            .values()
-            .find(|c| address(&c.sandbox, &c.key) == change.address)
-            .cloned();
+        let declared = by_address.get(&change.address).map(|c| (*c).clone());
         let (ctx, gate) = (ctx.clone(), gate.clone());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
@@ -415,6 +501,7 @@ pub async fn apply(
             }),
         }
     }
+    read_back(&ctx, &touched).await;
     progress.finish();
     report.failures.sort_by(|a, b| a.address.cmp(&b.address));
     // Interrupted mutations of connections no longer declared: said at plan time, now let go.
@@ -433,6 +520,78 @@ pub async fn apply(
         let _ = store.edit(|s| s.pending.retain(|p| declared.contains(&p.address)));
     }
     (store, report)
+}
+
+/// How many ids one read-back request names (`property=id==a,b,…`): about 2 KB of URL.
+const READ_BACK_BATCH: usize = 40;
+
+/// Records what AEP says of the connections this apply created or changed — state and
+/// timestamps, which a create's or a PATCH's answer does not carry — a few dozen per
+/// request. A connection whose etag moved meanwhile is left as flowform applied it (the next
+/// plan shows what someone else changed). A failed read is a note, not a failure: nothing
+/// is assumed, and the next plan reads them anyway.
+async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
+    let mut by_sandbox: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    {
+        let store = ctx.store();
+        for address in addresses {
+            if let Some(r) = store.state().connections.get(address) {
+                by_sandbox
+                    .entry(r.sandbox.clone())
+                    .or_default()
+                    .push((r.id.clone(), address.clone()));
+            }
+        }
+    }
+    let mut tasks = JoinSet::new();
+    for (sandbox, ids) in by_sandbox {
+        for batch in ids.chunks(READ_BACK_BATCH) {
+            let (ctx, sandbox, batch) = (ctx.clone(), sandbox.clone(), batch.to_vec());
+            tasks.spawn(async move {
+                let filter = Filter::new("id", batch.iter().map(|(id, _)| id.clone()));
+                let listed = ctx.client.list_connections(&sandbox, &[filter]).await;
+                (ctx, batch, listed)
+            });
+        }
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((ctx, batch, listed)) = joined else {
+            continue;
+        };
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(e) => {
+                ctx.note(format!(
+                    "could not read back {} connection{} after applying ({e}); the next plan reads them",
+                    batch.len(),
+                    if batch.len() == 1 { "" } else { "s" }
+                ));
+                continue;
+            }
+        };
+        for live in listed {
+            let Some((_, address)) = batch.iter().find(|(id, _)| *id == live.id) else {
+                continue;
+            };
+            let mut store = ctx.store();
+            let Some(mut record) = store.state().connections.get(address).cloned() else {
+                continue;
+            };
+            if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
+                continue;
+            }
+            let before = (record.state.clone(), record.created_at, record.updated_at);
+            record.state = live.state.clone();
+            record.created_at = live.created_at;
+            record.updated_at = live.updated_at;
+            if before != (record.state.clone(), record.created_at, record.updated_at)
+                && let Err(e) = store.record(address, Some(record))
+            {
+                drop(store);
+                ctx.note(format!("{address}: could not record what AEP says of it: {e}"));
+            }
+        }
+    }
 }
 
 async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Done, Failed> {
@@ -455,7 +614,7 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
         }
         Action::Replace => replace(ctx, change, need()?).await,
         Action::Delete => {
-            let id = change.id.clone().unwrap_or_default();
+            let id = required_id(change)?;
             delete(ctx, &change.address, &change.sandbox, &id).await?;
             Ok(Done {
                 destroyed: 1,
@@ -549,18 +708,13 @@ async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Result<String, F
         }
     };
     lock(&ctx.claimed).insert(id.clone());
-    // The id is durable from here on.
+    // The id is durable from here on. AEP's answer to a create holds only the id and etag:
+    // the connection's state is recorded once AEP says it (read back at the end of the
+    // apply, or while waiting for an initializing one), never assumed.
     let initializing = etag.is_none();
     let record = {
         let store = ctx.store();
-        Record::applied(
-            conn,
-            &id,
-            etag.as_deref(),
-            if initializing { "initializing" } else { "enabled" },
-            store.state(),
-            now_ms(),
-        )
+        Record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
     };
     ctx.store()
         .finish(
@@ -618,12 +772,19 @@ async fn wait_enabled(
         match ctx.client.get_connection(&conn.sandbox, id).await {
             Ok(Some(live)) if !live.is_initializing() => {
                 record.etag = live.etag.clone();
-                record.state = live.state.clone().unwrap_or_else(|| "enabled".into());
+                record.state = live.state.clone();
                 record.created_at = live.created_at;
                 record.updated_at = live.updated_at;
                 return ctx.record(address, Some(record));
             }
-            Ok(Some(_)) => {}
+            Ok(Some(live)) => {
+                if record.state != live.state {
+                    record.state = live.state.clone();
+                    record.created_at = live.created_at;
+                    record.updated_at = live.updated_at;
+                    ctx.record(address, Some(record.clone()))?;
+                }
+            }
             Ok(None) => return Err(format!("{id} disappeared from AEP while initializing")),
             Err(e) => return Err(describe(&e)),
         }
@@ -649,7 +810,7 @@ async fn wait_enabled(
 async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), Failed> {
     let started = Instant::now();
     let address = &change.address;
-    let id = change.id.clone().unwrap_or_default();
+    let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Modifying... [id={id}]"));
     let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
         Ok(Some(live)) => live,
@@ -686,11 +847,13 @@ async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), Fai
             Ok(updated) => {
                 let record = {
                     let store = ctx.store();
+                    // A PATCH changes no connection's state: it is what AEP showed just
+                    // before. The new `updatedAt` is read back at the end of the apply.
                     let mut record = Record::applied(
                         conn,
                         &id,
                         updated.etag.as_deref(),
-                        "enabled",
+                        live.state.as_deref(),
                         store.state(),
                         now_ms(),
                     );
@@ -778,6 +941,11 @@ fn replan(ctx: &Ctx, conn: &Connection, live: &LiveConnection) -> Option<Change>
 }
 
 async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) -> Result<(), Failed> {
+    if !is_connection_id(id) {
+        return Err(format!(
+            "`{address}` has no usable connection id (`{id}`); nothing was sent\nhelp: check `flowform state show {address}`"
+        ));
+    }
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Destroying... [id={id}]"));
     let (name, spec_id) = ctx
@@ -845,7 +1013,7 @@ async fn replace(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, 
 /// Adopt: record what AEP has, then update it if the plan says so.
 async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Failed> {
     let address = &change.address;
-    let id = change.id.clone().unwrap_or_default();
+    let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Importing... [id={id}]"));
     let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
         Ok(Some(live)) => live,
@@ -858,7 +1026,7 @@ async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Fa
         let recovered = change.reason == Some(plan::Reason::ImportBecauseRecoveredFromInterruptedApply)
             && !change.resend_secrets;
         recovered
-            .then(|| Record::applied(conn, &id, None, "", store.state(), 0).secrets_digest)
+            .then(|| crate::state::declared_secrets_digest(conn, store.state()))
             .flatten()
     };
     lock(&ctx.claimed).insert(id.clone());
@@ -914,7 +1082,9 @@ pub fn accept_live(
                         r.name = l.name.clone();
                         r.description = l.description.clone();
                         r.etag = l.etag.clone();
-                        r.state = l.state.clone().unwrap_or_else(|| r.state.clone());
+                        if l.state.is_some() {
+                            r.state = l.state.clone();
+                        }
                         r.updated_at = l.updated_at;
                         if let Some(auth) = &l.auth {
                             for (name, value) in r.params.iter_mut() {

@@ -45,11 +45,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         .state()
         .connections
         .iter()
-        .filter(|(address, r)| {
-            session.targets.is_empty()
-                || session.targets.contains(address)
-                || session.targets.contains(&r.key)
-        })
+        .filter(|(address, r)| session.in_scope(address, &r.key))
         .count();
     let report = DriftReport::new(plan, unmanaged, recorded, args.ignore_unmanaged);
     let text = match args.format {

@@ -9,6 +9,7 @@ mod apply;
 mod drift;
 mod emulator;
 mod import;
+mod init;
 pub mod plan;
 mod schema;
 pub mod session;
@@ -36,6 +37,9 @@ struct Cli {
     /// More detail on stderr: -v decisions, -vv every request, -vvv retries and tokens
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Run as if flowform was started in DIR (as `git -C` and `cargo -C` do)
+    #[arg(short = 'C', long = "chdir", value_name = "DIR", global = true)]
+    chdir: Option<std::path::PathBuf>,
 }
 
 /// Where AEP is and how hard to push it; shared by the commands that talk to it.
@@ -68,6 +72,8 @@ impl ClientArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Make this directory a flowform project (`flowform.toml`) and start its state
+    Init(Box<init::Args>),
     /// Check the configuration offline: structure, connection specs, params, secret references
     Validate(validate::Args),
     /// Show what apply would do: create, update, replace, delete or import connections
@@ -144,7 +150,19 @@ pub fn run(
         }
     };
     crate::log::set_level(cli.verbose);
+    if let Some(dir) = &cli.chdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        writeln!(
+            io.err,
+            "error: cannot run in `{}`: {}",
+            dir.display(),
+            crate::secret::io_reason(&e)
+        )?;
+        return Ok(Exit::Failure);
+    }
     match cli.command {
+        Command::Init(args) => init::run(&args, env, io),
         Command::Validate(args) => validate::run(&args, env, io),
         Command::Plan(args) => plan::run(&args, env, io),
         Command::Apply(args) => apply::run(&args, env, io),

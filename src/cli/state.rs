@@ -8,13 +8,13 @@ use crate::diagnostic::did_you_mean;
 use crate::settings::Environment;
 use crate::state::file::StateError;
 use crate::state::lock::Holder;
-use crate::state::store::{Locking, Store};
+use crate::state::store::{Locking, Missing, Store};
 use crate::state::{self, State};
 
 /// Which state file, and how to lock it; shared by every command that uses the state.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StateArgs {
-    /// State file [default: state/<configuration name>.json]
+    /// State file [default: the project's, from `flowform.toml`]
     #[arg(long = "state", value_name = "PATH", global = true)]
     pub path: Option<PathBuf>,
     /// Wait this long for another flowform holding the state lock (e.g. 30s, 5m)
@@ -26,34 +26,20 @@ pub struct StateArgs {
 }
 
 impl StateArgs {
-    /// The state file for a configuration given by `config`.
-    pub fn path_for(&self, config: &[PathBuf]) -> PathBuf {
-        self.path.clone().unwrap_or_else(|| state::default_path(config))
-    }
-
-    pub fn open(
-        &self,
-        config: &[PathBuf],
-        write: bool,
-        command: &str,
-        env: &Environment,
-    ) -> Result<Store, StateError> {
-        self.open_at(&self.path_for(config), write, command, env)
-    }
-
     pub fn open_at(
         &self,
         path: &std::path::Path,
         write: bool,
         command: &str,
         env: &Environment,
+        missing: Missing,
     ) -> Result<Store, StateError> {
         let locking = if write || self.lock {
             Locking::Wait(self.lock_timeout)
         } else {
             Locking::None
         };
-        Store::open(path, locking, &Holder::me(command, env))
+        Store::open(path, locking, &Holder::me(command, env), missing)
     }
 }
 
@@ -61,12 +47,9 @@ impl StateArgs {
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
-    /// The configuration whose state this is (names the default state file)
-    #[arg(short = 'c', long = "config", value_name = "PATH", global = true)]
-    pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
-    /// The state `--emulator` runs keep, under `state/emulator/`
+    /// The state `--emulator` runs keep, beside the project's state in `emulator/`
     #[arg(long, global = true)]
     pub emulator: bool,
 }
@@ -111,14 +94,14 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
     // Reading the state needs no lock (and must work while an apply holds it).
     let mut state_args = args.state.clone();
     state_args.lock = writes;
-    let path = match (&args.state.path, args.emulator) {
-        (None, true) => {
-            let default = state::default_path(&args.config);
-            PathBuf::from(super::session::EMULATOR_DIR).join(default.file_name().unwrap_or_default())
+    let scope = match super::session::Scope::settle_state(args.state.path.as_deref(), args.emulator) {
+        Ok(scope) => scope,
+        Err(e) => {
+            writeln!(io.err, "{e}")?;
+            return Ok(Exit::Failure);
         }
-        _ => args.state.path_for(&args.config),
     };
-    let mut store = match state_args.open_at(&path, writes, &command, env) {
+    let mut store = match state_args.open_at(&scope.state, writes, &command, env, Missing::Refuse) {
         Ok(store) => store,
         Err(e) => {
             writeln!(io.err, "error: {e}")?;
@@ -141,7 +124,9 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
                 writeln!(
                     io.out,
                     "{address:<width$}  {}  {:<12}  {}{protect}",
-                    r.id, r.state, r.name
+                    r.id,
+                    r.state.as_deref().unwrap_or("-"),
+                    r.name
                 )?;
             }
             for p in &state.pending {

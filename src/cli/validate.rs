@@ -1,7 +1,7 @@
 //! `flowform validate`: load the configuration and report every problem, touching nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{Exit, Io};
 use crate::catalog;
@@ -9,11 +9,13 @@ use crate::config::{self, Desired, LoadOptions};
 use crate::diagnostic::Diagnostics;
 use crate::flow::settings::Settings;
 use crate::flow::{Client, specs};
+use crate::project::Project;
 use crate::settings::Environment;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Configuration files or directories (repeatable); default `flowform.yaml`, else `connections/`
+    /// Configuration files or directories (repeatable); default: the project's (`flowform.toml`),
+    /// outside a project `flowform.yaml`, else `connections/`
     #[arg(short = 'c', long = "config", value_name = "PATH")]
     pub config: Vec<PathBuf>,
     /// Check secret references' syntax without resolving them (for runs without the secrets)
@@ -32,8 +34,19 @@ pub struct Args {
 pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
     let options = LoadOptions {
         resolve_secrets: !args.skip_secrets,
+        secrets_only_in: None,
     };
-    let loaded = match config::load(&args.config, env, &options) {
+    // Validating reads no state: `-c` names any files; without it, the project's
+    // configuration, or outside a project `flowform.yaml`, else `connections/`.
+    let project = match Project::discover(Path::new(".")) {
+        Ok(project) => project,
+        Err(diagnostics) => return report(&diagnostics, io),
+    };
+    let inputs = match (&project, args.config.is_empty()) {
+        (Some(p), true) => p.config.clone(),
+        _ => args.config.clone(),
+    };
+    let loaded = match config::load(&inputs, env, &options) {
         Ok(loaded) => loaded,
         Err(diagnostics) => return report(&diagnostics, io),
     };
@@ -43,7 +56,9 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
     if args.live {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let (settings, emulator) = if args.emulator {
-            let (emulator, settings) = super::session::start_emulator(&runtime, &args.client)?;
+            let dir = project.as_ref().map(Project::emulator_dir);
+            let (emulator, settings) =
+                super::session::start_emulator(&runtime, &args.client, dir.as_deref())?;
             (settings, Some(emulator))
         } else {
             match Settings::from_env(env, &args.client.overrides()) {

@@ -109,6 +109,45 @@ impl Param {
     }
 }
 
+/// A connection's params, split: the plain values, and the secrets by name.
+#[derive(Clone, Debug, Default)]
+pub struct SplitParams<'a> {
+    pub plain: serde_json::Map<String, serde_json::Value>,
+    /// The secrets that are resolved.
+    pub secrets: BTreeMap<String, &'a Secret>,
+    /// Every secret param's name, resolved or not.
+    pub secret_names: BTreeSet<String>,
+}
+
+impl SplitParams<'_> {
+    /// Whether every secret param is resolved (not so under `validate --skip-secrets`, or for
+    /// a file outside a `-c` narrowing).
+    pub fn all_resolved(&self) -> bool {
+        self.secrets.len() == self.secret_names.len()
+    }
+}
+
+impl Connection {
+    /// The one place params are told apart into plain values and secrets.
+    pub fn split_params(&self) -> SplitParams<'_> {
+        let mut split = SplitParams::default();
+        for (name, param) in &self.auth.params {
+            match param {
+                Param::Plain(value) => {
+                    split.plain.insert(name.clone(), value.clone());
+                }
+                Param::Secret { value, .. } => {
+                    split.secret_names.insert(name.clone());
+                    if let Some(v) = value {
+                        split.secrets.insert(name.clone(), v);
+                    }
+                }
+            }
+        }
+        split
+    }
+}
+
 /// `lifecycle: {protect, ignoreChanges}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Lifecycle {
@@ -149,12 +188,31 @@ pub struct LoadOptions {
     /// Resolve `${env:…}` and `${file:…}` references (an unresolvable one is an error).
     /// Off for checking files where the secrets are not available, such as a pull request.
     pub resolve_secrets: bool,
+    /// Resolve them only in these files (their real paths): a plan narrowed by `-c` reads
+    /// the whole project, to know every key, but needs only its own files' secrets.
+    pub secrets_only_in: Option<BTreeSet<PathBuf>>,
 }
 
 impl Default for LoadOptions {
     fn default() -> LoadOptions {
         LoadOptions {
             resolve_secrets: true,
+            secrets_only_in: None,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// The options for one file.
+    fn for_file(&self, path: &Path) -> LoadOptions {
+        let resolve = self.resolve_secrets
+            && self
+                .secrets_only_in
+                .as_ref()
+                .is_none_or(|only| std::fs::canonicalize(path).is_ok_and(|real| only.contains(&real)));
+        LoadOptions {
+            resolve_secrets: resolve,
+            secrets_only_in: None,
         }
     }
 }
@@ -236,11 +294,12 @@ impl<'a> Loader<'a> {
             return;
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        let options = self.options.for_file(path);
         let mut reader = document::Reader {
             file: path,
             base,
             env: self.env,
-            options: self.options,
+            options: &options,
             diagnostics: &mut self.diagnostics,
         };
         let declared: Vec<_> = documents

@@ -175,6 +175,7 @@ fn skip_secrets_checks_syntax_without_resolving() {
     let env = Environment::default();
     let options = LoadOptions {
         resolve_secrets: false,
+        secrets_only_in: None,
     };
     let mut loader = Loader::new(&env, &options);
     loader.add(Path::new("t/conf.yaml"), &doc(BASIC));

@@ -1,14 +1,13 @@
 //! How each connection is planned: the cases of declared / recorded / live presence, and
 //! the field-by-field comparison.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Action, Change, Drift, DriftKind, Field, Live, Origin, Plan, Presence, Reason, fingerprint};
 use crate::config::{Connection, Param};
 use crate::flow::model::LiveConnection;
-use crate::secret::Secret;
 use crate::state::{Pending, Record, State};
 
 pub(super) struct Context<'a> {
@@ -31,27 +30,6 @@ fn text(v: &str) -> Value {
 
 fn opt_text(v: Option<&str>) -> Option<Value> {
     v.map(text)
-}
-
-/// The plain params and the resolved secrets of a declared connection.
-fn split(conn: &Connection) -> (Map<String, Value>, BTreeMap<String, &Secret>, BTreeSet<String>) {
-    let mut plain = Map::new();
-    let mut secrets = BTreeMap::new();
-    let mut secret_names = BTreeSet::new();
-    for (name, param) in &conn.auth.params {
-        match param {
-            Param::Plain(v) => {
-                plain.insert(name.clone(), v.clone());
-            }
-            Param::Secret { value, .. } => {
-                secret_names.insert(name.clone());
-                if let Some(v) = value {
-                    secrets.insert(name.clone(), v);
-                }
-            }
-        }
-    }
-    (plain, secrets, secret_names)
 }
 
 /// Whether `conn`'s `lifecycle.ignoreChanges` covers `path`.
@@ -165,6 +143,13 @@ impl Context<'_> {
                 .cloned();
             push(format!("auth.params.{name}"), Some(recorded.clone()), now);
         }
+        // A state AEP moved on its own (initializing → enabled) is no drift; any other is.
+        if let (Some(recorded), Some(now)) = (&r.state, &l.state)
+            && recorded != now
+            && recorded != "initializing"
+        {
+            push("state".into(), Some(text(recorded)), Some(text(now)));
+        }
         if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
             && live_spec != r.auth_spec_name
         {
@@ -251,23 +236,54 @@ impl Context<'_> {
         if let Some(p) = pending {
             return self.recover(address, d, p);
         }
-        let mut change = self.creation(address, d);
-        // A same-named connection flowform does not manage: creating another would make two.
+        if self.name_is_taken(address, d) {
+            return;
+        }
+        let change = self.creation(address, d);
+        self.change(change);
+    }
+
+    /// Whether creating `d` would make a second connection with its sandbox, spec and name —
+    /// the three by which an interrupted create is found again, so they must name one
+    /// connection. A taken name is an error (said here), never a warning: nothing bypasses
+    /// it. Without a listing of the sandbox and spec, a name cannot be known to be free.
+    fn name_is_taken(&mut self, address: &str, d: &Connection) -> bool {
+        let pair = (d.sandbox.clone(), d.connection_spec.id.clone());
+        if !self.live.listed.contains(&pair) {
+            self.error(format!(
+                "`{address}`: creating it needs AEP's connections of its spec in sandbox `{}` listed first, to be sure no connection named `{}` is there already\nhelp: plan with a refresh (drop `--refresh=false`)",
+                d.sandbox, d.name
+            ));
+            return true;
+        }
         let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
         let twins: Vec<&LiveConnection> = self
             .live
             .in_sandbox(&d.sandbox, &d.connection_spec.id)
             .filter(|l| l.name == d.name && !managed.contains(l.id.as_str()))
             .collect();
-        for twin in twins {
-            let warning = format!(
-                "`{address}`: AEP already has a connection named `{}` in sandbox `{}` (id {}) that flowform does not manage; this plan creates another. To manage that one instead, add `import: {{id: {}}}`",
-                d.name, d.sandbox, twin.id, twin.id
-            );
-            change.notes.push(warning.clone());
-            self.plan.warnings.push(warning);
+        let key = &d.key;
+        match twins.as_slice() {
+            [] => false,
+            [twin] => {
+                self.error(format!(
+                    "`{address}`: AEP already has a connection named `{}` of this spec in sandbox `{}` (id {}) that this state does not manage; creating another would make a duplicate\nhelp: to manage that one, run `flowform import {key} {}`, or add `import: {{id: {}}}` to `{key}`; if it is another connection, give `{key}` another name",
+                    d.name, d.sandbox, twin.id, twin.id, twin.id
+                ));
+                true
+            }
+            several => {
+                let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
+                self.error(format!(
+                    "`{address}`: AEP already has {} connections named `{}` of this spec in sandbox `{}` ({}) that this state does not manage; creating another would make one more\nhelp: keep one: `flowform import {key} ID` (or `import: {{id: ID}}` on `{key}`), and delete or rename the others in AEP",
+                    several.len(),
+                    d.name,
+                    d.sandbox,
+                    ids.join(", ")
+                ));
+                true
+            }
         }
-        self.change(change);
     }
 
     fn creation(&self, address: &str, d: &Connection) -> Change {
@@ -321,7 +337,7 @@ impl Context<'_> {
         }
         let (mut fields, unchanged) = compare(d, None, l);
         // What secrets it has, flowform cannot know; the declared ones are sent.
-        let (_, _, secret_names) = split(d);
+        let secret_names = d.split_params().secret_names;
         let resend = !secret_names.is_empty() && !ignored(d, "auth.params");
         let recovered = reason == Reason::ImportBecauseRecoveredFromInterruptedApply;
         let mut notes = Vec::new();
@@ -373,6 +389,9 @@ impl Context<'_> {
             .collect();
         match found.as_slice() {
             [] => {
+                if self.name_is_taken(address, d) {
+                    return;
+                }
                 let mut change = self.creation(address, d);
                 change.notes.push("an interrupted apply began creating it, and AEP has no such connection: it is created now".into());
                 self.change(change);
@@ -430,6 +449,9 @@ impl Context<'_> {
     pub fn managed(&mut self, address: &str, d: &Connection, r: &Record) {
         let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
             Presence::Absent => {
+                if self.name_is_taken(address, d) {
+                    return;
+                }
                 let mut change = self.creation(address, d);
                 change.reason = Some(Reason::RecreateBecauseDeletedOutside);
                 change
@@ -440,7 +462,7 @@ impl Context<'_> {
             Presence::Found(l) => Some(l),
             Presence::Unknown => None,
         };
-        let base = Change {
+        let mut base = Change {
             address: address.to_owned(),
             key: d.key.clone(),
             sandbox: d.sandbox.clone(),
@@ -453,7 +475,10 @@ impl Context<'_> {
             unchanged: 0,
             resend_secrets: false,
             then_update: false,
-            initializing: l.map_or(r.state == "initializing", LiveConnection::is_initializing),
+            initializing: l.map_or(
+                r.state.as_deref() == Some("initializing"),
+                LiveConnection::is_initializing,
+            ),
             notes: Vec::new(),
         };
         // What cannot change in place.
@@ -508,6 +533,9 @@ impl Context<'_> {
                 }
                 fields.push(f);
             }
+            if self.name_is_taken(address, d) {
+                return;
+            }
             let mut change = Change {
                 action: Action::Replace,
                 reason: Some(Reason::ReplaceBecauseCannotUpdate),
@@ -521,6 +549,15 @@ impl Context<'_> {
                 .push("the new connection is created first, then the old one deleted".into());
             return self.change(change);
         }
+        if let Some(l) = l
+            && l.state.as_deref() == Some("disabled")
+        {
+            let note = "disabled in AEP; flowform cannot enable it: the Flow Service API changes only a base connection's `/name`, `/description` and `/auth/params`. Re-enable it in the AEP UI";
+            self.plan
+                .warnings
+                .push(format!("`{address}` ({}) is {note}", r.id));
+            base.notes.push(format!("is {note}"));
+        }
         if base.initializing {
             let mut change = base;
             change
@@ -533,17 +570,20 @@ impl Context<'_> {
             None => compare_recorded(d, r),
         };
         // Secrets: the declared ones, by digest, against what flowform last sent.
-        let (_, secrets, secret_names) = split(d);
+        let split = d.split_params();
+        let secret_names = &split.secret_names;
         let params_ignored = ignored(d, "auth.params");
-        let digest = (secrets.len() == secret_names.len()).then(|| self.state.secrets_digest(&secrets));
+        let digest = split
+            .all_resolved()
+            .then(|| self.state.secrets_digest(&split.secrets));
         let secrets_changed = !secret_names.is_empty()
             && !secret_names
                 .iter()
                 .all(|n| ignored(d, &format!("auth.params.{n}")))
-            && (digest.is_none() || digest != r.secrets_digest || secret_names != r.secret_params);
+            && (digest.is_none() || digest != r.secrets_digest || *secret_names != r.secret_params);
         let mut notes = Vec::new();
         if secrets_changed && !params_ignored {
-            for name in &secret_names {
+            for name in secret_names {
                 fields.push(sensitive_field(name, Some(Origin::Config)));
             }
             if r.secrets_digest.is_none() {
@@ -562,7 +602,7 @@ impl Context<'_> {
             }
             notes.push("changed outside flowform since the last apply (its etag moved), and its secrets may have changed too: the auth params are sent again".to_owned());
             if !fields.iter().any(|f| f.sensitive) {
-                for name in &secret_names {
+                for name in secret_names {
                     fields.push(sensitive_field(name, Some(Origin::Outside)));
                 }
             }
@@ -612,7 +652,8 @@ fn sensitive_field(name: &str, origin: Option<Origin>) -> Field {
 /// AEP adds its own, such as `orgId`). `r`, when given, says whether a difference came from
 /// the configuration (it differs from what was applied) or from outside.
 fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field>, usize) {
-    let (plain, _, secret_names) = split(d);
+    let split = d.split_params();
+    let (plain, secret_names) = (&split.plain, &split.secret_names);
     let mut fields = Vec::new();
     let mut unchanged = 0;
     let mut consider = |path: String, applied: Option<Value>, now: Option<Value>, want: Option<Value>| {
@@ -677,7 +718,7 @@ fn compare_recorded(d: &Connection, r: &Record) -> (Vec<Field>, usize) {
         name: r.name.clone(),
         description: r.description.clone(),
         connection_spec: None,
-        state: Some(r.state.clone()),
+        state: r.state.clone(),
         auth: Some(crate::flow::model::LiveAuth {
             spec_name: r.auth_spec_name.clone(),
             params: r.params.clone(),

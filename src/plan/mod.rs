@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Connection, Desired, Param};
+use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
 use crate::state::{Action as Mutation, State, address};
 
@@ -100,6 +100,9 @@ pub enum Mode {
 pub struct Options {
     /// Limit the plan to these keys (or addresses); all when empty.
     pub targets: BTreeSet<String>,
+    /// Limit the plan to these addresses (`-c` narrowing to some of the project's files);
+    /// all when `None`.
+    pub scope: Option<BTreeSet<String>>,
     pub mode: Mode,
     /// Salts the secrets in the configuration digest (drawn at random by the caller: the
     /// planner itself uses no randomness).
@@ -159,6 +162,19 @@ pub enum Action {
 }
 
 impl Action {
+    /// The verb for messages: "to {verb}".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "leave",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+            Action::Adopt => "import",
+            Action::Forget => "forget",
+        }
+    }
+
     /// Terraform's JSON `actions`.
     pub fn terraform_actions(self) -> &'static [&'static str] {
         match self {
@@ -330,19 +346,7 @@ pub fn fingerprint(conn: &Connection, state: &State) -> String {
 
 /// [`fingerprint`] with secrets digested under `salt`.
 fn fingerprint_salted(conn: &Connection, salt: &str) -> String {
-    let mut plain = BTreeMap::new();
-    let mut secrets = BTreeMap::new();
-    for (name, param) in &conn.auth.params {
-        match param {
-            Param::Plain(v) => {
-                plain.insert(name.clone(), v.clone());
-            }
-            Param::Secret { value: Some(v), .. } => {
-                secrets.insert(name.clone(), v);
-            }
-            Param::Secret { value: None, .. } => {}
-        }
-    }
+    let split = conn.split_params();
     let canonical = serde_json::json!({
         "sandbox": conn.sandbox,
         "key": conn.key,
@@ -350,8 +354,8 @@ fn fingerprint_salted(conn: &Connection, salt: &str) -> String {
         "description": conn.description,
         "connectionSpec": conn.connection_spec,
         "specName": conn.auth.spec_name,
-        "params": plain,
-        "secrets": crate::state::salted_digest(salt, &secrets),
+        "params": split.plain,
+        "secrets": crate::state::salted_digest(salt, &split.secrets),
         "protect": conn.lifecycle.protect,
         "ignoreChanges": conn.lifecycle.ignore_changes,
         "import": conn.import,
@@ -397,7 +401,8 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     addresses.extend(state.connections.keys());
     addresses.extend(state.pending.iter().map(|p| &p.address));
     let in_scope = |address: &str, key: &str| {
-        options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key)
+        (options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key))
+            && options.scope.as_ref().is_none_or(|scope| scope.contains(address))
     };
     for address in addresses {
         let d = declared.get(address).copied();

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::fixtures::*;
 use super::*;
+use crate::config::Param;
 use crate::secret::{Secret, SecretRef};
 use crate::state::{Action as Mutation, Pending};
 
@@ -415,11 +416,44 @@ fn destroy_deletes_everything_but_the_protected() {
 }
 
 #[test]
-fn a_same_named_unmanaged_connection_is_warned_about() {
+fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
     let d = conn("a", "A");
     let p = run(vec![d.clone()], &state(), &live(vec![live_of(&d, "theirs")]));
-    assert_eq!(only(&p).action, Action::Create);
-    assert!(p.warnings[0].contains("import: {id: theirs}"), "{:?}", p.warnings);
+    assert!(p.changes.is_empty(), "{:?}", p.changes);
+    assert_eq!(p.errors.len(), 1);
+    let error = &p.errors[0];
+    for part in [
+        "`prod/a`",
+        "named `A`",
+        "flowform import a theirs",
+        "import: {id: theirs}",
+    ] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    // Also when it is recreated after a delete outside, and when it is replaced.
+    let mut s = state();
+    applied(&mut s, &d, "gone");
+    let p = run(
+        vec![d.clone()],
+        &s,
+        &live(vec![live_of(&conn("b", "A"), "theirs")]),
+    );
+    assert!(p.changes.is_empty() && p.errors[0].contains("theirs"), "{p:?}");
+    let mut replaced = d.clone();
+    replaced.auth.spec_name = "OAuth2 Client Credential".into();
+    let p = run(
+        vec![replaced],
+        &s,
+        &live(vec![live_of(&d, "gone"), live_of(&conn("b", "A"), "theirs")]),
+    );
+    assert!(p.errors[0].contains("theirs"), "{p:?}");
+    // And without a listing, no create is planned blind.
+    let unlisted = Live {
+        refreshed: true,
+        ..Live::default()
+    };
+    let p = run(vec![conn("c", "C")], &state(), &unlisted);
+    assert!(p.errors[0].contains("needs AEP's connections"), "{p:?}");
 }
 
 #[test]

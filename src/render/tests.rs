@@ -58,6 +58,10 @@ fn every_action() -> Plan {
 
     let init = conn("init", "Initializing");
     applied(&mut s, &init, "id-init");
+    if let Some(r) = s.connections.get_mut("prod/init") {
+        r.state = Some("initializing".into());
+        r.etag = None;
+    }
     let mut l = live_of(&init, "id-init");
     l.state = Some("initializing".into());
     l.etag = None;
@@ -83,7 +87,6 @@ fn every_action() -> Plan {
     declared.push(rcv);
 
     let new = conn("new", "Brand new");
-    seen.push(live_of(&conn("twin", "Brand new"), "id-twin"));
     declared.push(new);
 
     plan(&desired(declared), &s, &live(seen), &Options::default())

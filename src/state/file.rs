@@ -41,6 +41,19 @@ pub enum StateError {
     Locked {
         path: PathBuf,
         holder: String,
+        /// How long this process waited (`--lock-timeout`).
+        waited: std::time::Duration,
+    },
+    /// No state where one should be: only `flowform init` starts one.
+    NotInitialized {
+        path: PathBuf,
+    },
+    /// The journal beside the state belongs to another state (another lineage).
+    ForeignJournal {
+        path: PathBuf,
+        journal: PathBuf,
+        found: String,
+        expected: String,
     },
     Io {
         context: String,
@@ -49,6 +62,27 @@ pub enum StateError {
 }
 
 impl StateError {
+    /// The same error, naming the state by `shown` (as the user named it) rather than by its
+    /// real path.
+    pub fn named(self, shown: &Path) -> StateError {
+        match self {
+            StateError::Corrupt { reason, backups, .. } => StateError::Corrupt {
+                path: shown.to_owned(),
+                reason,
+                backups,
+            },
+            StateError::Newer { found, .. } => StateError::Newer {
+                path: shown.to_owned(),
+                found,
+            },
+            StateError::Missing { backups, .. } => StateError::Missing {
+                path: shown.to_owned(),
+                backups,
+            },
+            other => other,
+        }
+    }
+
     pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StateError {
         let context = context.into();
         move |source| StateError::Io { context, source }
@@ -102,9 +136,31 @@ impl fmt::Display for StateError {
                 list(backups),
                 path.display()
             ),
-            StateError::Locked { path, holder } => write!(
+            StateError::Locked { path, holder, waited } if waited.is_zero() => write!(
                 f,
                 "state `{}` is locked by {holder}\nhelp: wait for it to finish, or pass `--lock-timeout 5m` to wait",
+                path.display()
+            ),
+            StateError::Locked { path, holder, waited } => write!(
+                f,
+                "state `{}` is still locked by {holder} after waiting {:.1}s\nhelp: wait for it to finish, or pass a longer `--lock-timeout`",
+                path.display(),
+                waited.as_secs_f64()
+            ),
+            StateError::NotInitialized { path } => write!(
+                f,
+                "there is no state at `{}`; flowform never starts an empty state by itself, since an empty state would create every connection again\nhelp: run `flowform init` to start this project's state; if it existed before, restore it (from version control or its backups) instead",
+                path.display()
+            ),
+            StateError::ForeignJournal {
+                path,
+                journal,
+                found,
+                expected,
+            } => write!(
+                f,
+                "the journal `{}` belongs to another state (lineage {found}) than `{}` (lineage {expected}); nothing was changed\nhelp: the state file was replaced since the journal was written: put back the state the journal belongs to (see its backups), let flowform fold the journal in, then replace it; moving the journal aside loses the ids it holds",
+                journal.display(),
                 path.display()
             ),
             StateError::Io { context, source } => {
@@ -115,6 +171,39 @@ impl fmt::Display for StateError {
 }
 
 impl std::error::Error for StateError {}
+
+/// The state file's real path, symlinks resolved, for the lock, the journal and every write:
+/// two paths to one file share one lock and one journal, and a symlink to the state stays a
+/// symlink (the file it points to is what gets replaced). A file that does not exist yet is
+/// placed in its directory's real path.
+pub fn real_path(path: &Path) -> io::Result<PathBuf> {
+    let mut path = std::path::absolute(path)?;
+    // As many links as the OS follows before it gives up (Linux's MAXSYMLINKS).
+    for _ in 0..40 {
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(dir) => dir.join(target),
+                    None => target,
+                };
+            }
+            Ok(_) => return fs::canonicalize(&path),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+                    return Ok(path);
+                };
+                return match fs::canonicalize(dir) {
+                    Ok(dir) => Ok(dir.join(name)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(path),
+                    Err(e) => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other("too many levels of symbolic links"))
+}
 
 pub fn backup_path(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
@@ -304,7 +393,7 @@ mod tests {
                 params: serde_json::json!({"username": "u"}).as_object().unwrap().clone(),
                 secret_params: ["password".to_owned()].into(),
                 secrets_digest: Some("ab".repeat(32)),
-                state: "enabled".into(),
+                state: Some("enabled".into()),
                 created_at: Some(1),
                 updated_at: Some(2),
                 protect: true,

@@ -10,7 +10,7 @@
 //! Terraform's duplicates after a crash, hashicorp/terraform#24276).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,9 @@ use super::{Pending, Record, State};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Entry {
+    /// The first line: which state the journal continues, with all a rerun needs to carry on
+    /// with that same state even if its file was never written (a first apply killed).
+    Header(Header),
     /// About to send a mutating request.
     Intent { seq: u64, pending: Pending },
     /// What came of it.
@@ -30,6 +33,26 @@ pub enum Entry {
         address: String,
         result: Outcome,
     },
+}
+
+/// The state a journal belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Header {
+    pub lineage: String,
+    /// The state's serial when the journal was started.
+    pub serial: u64,
+    pub salt: String,
+}
+
+impl Header {
+    pub fn of(state: &State) -> Header {
+        Header {
+            lineage: state.lineage.clone(),
+            serial: state.serial,
+            salt: state.salt.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +72,13 @@ pub fn path_for(state: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Where a journal that had damaged lines is kept once its readable entries are folded in.
+pub fn damaged_path_for(journal: &Path) -> PathBuf {
+    let mut name = journal.as_os_str().to_owned();
+    name.push(".damaged");
+    PathBuf::from(name)
+}
+
 /// An open journal, for appending.
 pub struct Journal {
     file: File,
@@ -57,20 +87,51 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn open(path: &Path, next_seq: u64) -> Result<Journal, StateError> {
-        let file = OpenOptions::new()
+    /// Opens the journal for appending, after the entries already in it. A new (or empty)
+    /// journal starts with `header`. A last line cut short by a crash is cut off first, so
+    /// the next entry starts a line of its own; one that is whole but lacks its newline gets
+    /// it.
+    pub fn open(path: &Path, next_seq: u64, header: &Header) -> Result<Journal, StateError> {
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
             .map_err(StateError::io(format!(
                 "cannot open the journal `{}`",
                 path.display()
             )))?;
-        Ok(Journal {
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(StateError::io(format!(
+            "cannot read the journal `{}`",
+            path.display()
+        )))?;
+        let mut journal = Journal {
             file,
             path: path.to_owned(),
             next_seq,
-        })
+        };
+        let tail_start = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let tail = &bytes[tail_start..];
+        if !tail.is_empty() {
+            if serde_json::from_slice::<Entry>(tail).is_ok() {
+                journal.write_synced(b"\n")?;
+            } else {
+                // Torn by a crash mid-write: nothing after it happened, and it cannot be read.
+                journal
+                    .file
+                    .set_len(tail_start as u64)
+                    .and_then(|()| journal.file.sync_data())
+                    .map_err(StateError::io(format!(
+                        "cannot cut the torn last line of the journal `{}`",
+                        path.display()
+                    )))?;
+            }
+        }
+        if tail_start == 0 {
+            journal.append(&Entry::Header(header.clone()))?;
+        }
+        Ok(journal)
     }
 
     pub fn next_seq(&mut self) -> u64 {
@@ -82,8 +143,12 @@ impl Journal {
     pub fn append(&mut self, entry: &Entry) -> Result<(), StateError> {
         let mut line = serde_json::to_vec(entry).unwrap_or_default();
         line.push(b'\n');
+        self.write_synced(&line)
+    }
+
+    fn write_synced(&mut self, bytes: &[u8]) -> Result<(), StateError> {
         let io = StateError::io(format!("cannot write the journal `{}`", self.path.display()));
-        self.file.write_all(&line).map_err(io)?;
+        self.file.write_all(bytes).map_err(io)?;
         self.file.sync_data().map_err(StateError::io(format!(
             "cannot flush the journal `{}`",
             self.path.display()
@@ -91,40 +156,61 @@ impl Journal {
     }
 }
 
-/// Reads a journal. A last line cut short by a crash is dropped (its write never finished, so
-/// nothing after it happened); a damaged line before the last is an error.
-pub fn read(path: &Path) -> Result<Vec<Entry>, StateError> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(StateError::io(format!(
-                "cannot read the journal `{}`",
-                path.display()
-            ))(e));
-        }
-    };
-    let mut entries = Vec::new();
+/// What a journal holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Read {
+    pub header: Option<Header>,
+    pub entries: Vec<Entry>,
+    /// Lines that could not be read (1-based), other than a torn last line.
+    pub damaged: Vec<usize>,
+    /// Whether the last line was cut short by a crash (and dropped).
+    pub torn: bool,
+}
+
+impl Read {
+    pub fn is_empty(&self) -> bool {
+        self.header.is_none() && self.entries.is_empty() && self.damaged.is_empty()
+    }
+}
+
+/// Reads a journal file; an absent one is empty.
+pub fn read(path: &Path) -> Result<Read, StateError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(parse(&bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Read::default()),
+        Err(e) => Err(StateError::io(format!(
+            "cannot read the journal `{}`",
+            path.display()
+        ))(e)),
+    }
+}
+
+/// Parses a journal's bytes. Never fails: a last line cut short by a crash is dropped (its
+/// write never finished, so nothing after it happened), and any other line that cannot be
+/// read is skipped and reported, so that one damaged line never costs the others. What a
+/// skipped line held is not lost for safety's sake: an intent without its outcome leaves the
+/// mutation pending, and a create nobody knows of is found by name before anything is
+/// created again.
+pub fn parse(bytes: &[u8]) -> Read {
+    let mut read = Read::default();
     let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
-    let complete = lines.len() - 1; // the part after the last newline is incomplete (or empty)
+    // The part after the last newline was being written when the run stopped (or is empty).
+    let last = lines.len() - 1;
     for (i, line) in lines.iter().enumerate() {
-        if line.is_empty() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         match serde_json::from_slice::<Entry>(line) {
-            Ok(entry) if i < complete => entries.push(entry),
-            // Unfinished: the crash came mid-write.
-            _ if i == complete => {}
-            Ok(_) | Err(_) => {
-                return Err(StateError::Corrupt {
-                    path: path.to_owned(),
-                    reason: format!("line {} of the journal is damaged", i + 1),
-                    backups: Vec::new(),
-                });
+            Ok(Entry::Header(header)) if read.header.is_none() && read.entries.is_empty() => {
+                read.header = Some(header);
             }
+            Ok(Entry::Header(_)) => read.damaged.push(i + 1),
+            Ok(entry) => read.entries.push(entry),
+            Err(_) if i == last => read.torn = true,
+            Err(_) => read.damaged.push(i + 1),
         }
     }
-    Ok(entries)
+    read
 }
 
 /// Applies a journal to a state: outcomes update records; intents without an outcome (or
@@ -134,6 +220,7 @@ pub fn replay(state: &mut State, entries: &[Entry]) -> bool {
     let mut open: Vec<(u64, Pending)> = Vec::new();
     for entry in entries {
         match entry {
+            Entry::Header(_) => {}
             Entry::Intent { seq, pending } => open.push((*seq, pending.clone())),
             Entry::Outcome { seq, address, result } => {
                 let intent = open.iter().position(|(s, _)| s == seq).map(|i| open.remove(i).1);
@@ -181,6 +268,7 @@ pub fn last_seq(entries: &[Entry]) -> u64 {
     entries
         .iter()
         .map(|e| match e {
+            Entry::Header(_) => 0,
             Entry::Intent { seq, .. } | Entry::Outcome { seq, .. } => *seq,
         })
         .max()
@@ -204,59 +292,110 @@ mod tests {
         }
     }
 
+    fn header() -> Header {
+        Header::of(&State::new())
+    }
+
+    fn intent(seq: u64, address: &str) -> Entry {
+        Entry::Intent {
+            seq,
+            pending: pending(address, Action::Create),
+        }
+    }
+
+    fn done(seq: u64, address: &str) -> Entry {
+        Entry::Outcome {
+            seq,
+            address: address.into(),
+            result: Outcome::Done { record: None },
+        }
+    }
+
     #[test]
     fn a_torn_last_line_is_dropped_and_unanswered_intents_become_pending() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json.journal");
-        let mut journal = Journal::open(&path, 0).unwrap();
+        let h = header();
+        let mut journal = Journal::open(&path, 0, &h).unwrap();
         let a = journal.next_seq();
-        journal
-            .append(&Entry::Intent {
-                seq: a,
-                pending: pending("prod/a", Action::Create),
-            })
-            .unwrap();
-        journal
-            .append(&Entry::Outcome {
-                seq: a,
-                address: "prod/a".into(),
-                result: Outcome::Done { record: None },
-            })
-            .unwrap();
+        journal.append(&intent(a, "prod/a")).unwrap();
+        journal.append(&done(a, "prod/a")).unwrap();
         let b = journal.next_seq();
-        journal
-            .append(&Entry::Intent {
-                seq: b,
-                pending: pending("prod/b", Action::Create),
-            })
-            .unwrap();
+        journal.append(&intent(b, "prod/b")).unwrap();
         drop(journal);
         // A crash while writing b's outcome.
         let mut torn = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         torn.write_all(br#"{"kind":"outcome","seq":2,"addr"#).unwrap();
-        let entries = read(&path).unwrap();
-        assert_eq!(entries.len(), 3);
+        let read = read(&path).unwrap();
+        assert_eq!(read.header, Some(h));
+        assert!(read.torn && read.damaged.is_empty());
+        assert_eq!(read.entries.len(), 3);
         let mut state = State::new();
         state.connections.insert("prod/a".into(), dummy());
-        assert!(replay(&mut state, &entries));
+        assert!(replay(&mut state, &read.entries));
         assert!(!state.connections.contains_key("prod/a"));
         assert_eq!(state.pending, vec![pending("prod/b", Action::Create)]);
-        // Replaying again changes nothing.
-        assert!(!replay(&mut state, &entries) || state.pending.len() == 1);
-        assert_eq!(last_seq(&entries), 2);
+        assert_eq!(last_seq(&read.entries), 2);
     }
 
     #[test]
-    fn damage_before_the_last_line_is_an_error() {
+    fn appending_after_a_torn_line_starts_a_fresh_one_and_a_second_crash_loses_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
-        std::fs::write(&path, "garbage\n{\"kind\":\"outcome\",\"seq\":1,\"address\":\"a\",\"result\":{\"status\":\"failed\"}}\n").unwrap();
-        assert!(
-            read(&path)
-                .unwrap_err()
-                .to_string()
-                .contains("line 1 of the journal is damaged")
+        let h = header();
+        let mut journal = Journal::open(&path, 0, &h).unwrap();
+        journal.append(&intent(1, "prod/a")).unwrap();
+        drop(journal);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(br#"{"kind":"outc"#)
+            .unwrap();
+        // The next run appends (and then crashes with a torn line again).
+        let mut journal = Journal::open(&path, 1, &h).unwrap();
+        journal.append(&intent(2, "prod/b")).unwrap();
+        drop(journal);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(br#"{"kind":"in"#)
+            .unwrap();
+        let read = read(&path).unwrap();
+        assert!(read.damaged.is_empty(), "{read:?}");
+        assert_eq!(read.entries, vec![intent(1, "prod/a"), intent(2, "prod/b")]);
+        let mut state = State::new();
+        replay(&mut state, &read.entries);
+        assert_eq!(state.pending.len(), 2, "both creates stay pending");
+    }
+
+    #[test]
+    fn a_whole_last_line_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut bytes = serde_json::to_vec(&Entry::Header(header())).unwrap();
+        bytes.push(b'\n');
+        bytes.extend(serde_json::to_vec(&intent(1, "prod/a")).unwrap());
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(read(&path).unwrap().entries, vec![intent(1, "prod/a")]);
+        let mut journal = Journal::open(&path, 1, &header()).unwrap();
+        journal.append(&intent(2, "prod/b")).unwrap();
+        assert_eq!(read(&path).unwrap().entries.len(), 2);
+    }
+
+    #[test]
+    fn damaged_lines_are_skipped_and_reported_never_fatal() {
+        let bytes = format!(
+            "{}\ngarbage\n{}\n\u{0}\u{0}\n{}\n",
+            serde_json::to_string(&Entry::Header(header())).unwrap(),
+            serde_json::to_string(&intent(1, "prod/a")).unwrap(),
+            serde_json::to_string(&intent(2, "prod/b")).unwrap(),
         );
+        let read = parse(bytes.as_bytes());
+        assert_eq!(read.damaged, vec![2, 4]);
+        assert!(!read.torn);
+        assert_eq!(read.entries.len(), 2);
     }
 
     fn dummy() -> Record {

@@ -71,7 +71,14 @@ pub struct Lock {
 
 impl Lock {
     /// Takes the lock on `state`'s lock file, waiting up to `timeout` for another holder.
-    pub fn acquire(state: &Path, holder: &Holder, timeout: Duration) -> Result<Lock, StateError> {
+    /// `state` is the state's real path (symlinks resolved, so that every path to one state
+    /// meets one lock); `shown` names it in messages.
+    pub fn acquire(
+        state: &Path,
+        shown: &Path,
+        holder: &Holder,
+        timeout: Duration,
+    ) -> Result<Lock, StateError> {
         let path = path_for(state);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
@@ -100,8 +107,9 @@ impl Lock {
                     let holder = serde_json::from_str::<Holder>(&text)
                         .map_or_else(|_| "another flowform process".to_owned(), |h| h.to_string());
                     return Err(StateError::Locked {
-                        path: state.to_owned(),
+                        path: shown.to_owned(),
                         holder,
+                        waited: timeout,
                     });
                 }
                 Err(std::fs::TryLockError::Error(e)) => {
@@ -141,17 +149,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s.json");
         let env = Environment::from_pairs([("USER", "alice")]);
-        let first = Lock::acquire(&state, &Holder::me("flowform apply", &env), Duration::ZERO).unwrap();
+        let first = Lock::acquire(
+            &state,
+            &state,
+            &Holder::me("flowform apply", &env),
+            Duration::ZERO,
+        )
+        .unwrap();
         let err = Lock::acquire(
+            &state,
             &state,
             &Holder::me("flowform plan", &env),
             Duration::from_millis(150),
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("is locked by `flowform apply` (pid "), "{text}");
+        assert!(
+            text.contains("is still locked by `flowform apply` (pid "),
+            "{text}"
+        );
+        assert!(text.contains("after waiting 0.1s"), "{text}");
         assert!(text.contains("alice@"), "{text}");
         drop(first);
-        Lock::acquire(&state, &Holder::me("flowform plan", &env), Duration::ZERO).unwrap();
+        Lock::acquire(&state, &state, &Holder::me("flowform plan", &env), Duration::ZERO).unwrap();
     }
 }

@@ -1,9 +1,9 @@
 //! The state: what flowform remembers of each connection it manages, so it can tell
 //! "create" from "already exists" — and never a secret.
 //!
-//! One state file per configuration: `state/<name>.json`, the name made of the
-//! configuration inputs (`-c examples/` → `state/examples.json`), or `--state PATH`. It is
-//! JSON with sorted keys, byte-stable, small enough to review in a diff.
+//! One state per project, where its project file (`flowform.toml`) says it lives, started
+//! only by `flowform init`. It is JSON with sorted keys, byte-stable, small enough to review
+//! in a diff.
 //!
 //! - [`file`]: the format, versioning and the atomic write with rolling backups.
 //! - [`journal`]: the append-only journal that makes each id and etag durable the moment it
@@ -17,13 +17,12 @@ pub mod lock;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Connection, Param, SpecRef};
+use crate::config::{Connection, SpecRef};
 use crate::secret::Secret;
 
 pub use store::Store;
@@ -73,8 +72,10 @@ pub struct Record {
     /// sent them (an imported connection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_digest: Option<String>,
-    /// `enabled`, `initializing`, …
-    pub state: String,
+    /// `enabled`, `disabled`, `initializing`, … as AEP last said; absent when AEP has not said
+    /// since flowform last changed the connection (never assumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,30 +119,11 @@ impl Record {
         conn: &Connection,
         id: &str,
         etag: Option<&str>,
-        live_state: &str,
+        live_state: Option<&str>,
         state: &State,
         now: i64,
     ) -> Record {
-        let mut params = Map::new();
-        let mut secret_params = BTreeSet::new();
-        let mut secrets: BTreeMap<String, &Secret> = BTreeMap::new();
-        let mut all_resolved = true;
-        for (name, param) in &conn.auth.params {
-            match param {
-                Param::Plain(value) => {
-                    params.insert(name.clone(), value.clone());
-                }
-                Param::Secret { value, .. } => {
-                    secret_params.insert(name.clone());
-                    match value {
-                        Some(v) => {
-                            secrets.insert(name.clone(), v);
-                        }
-                        None => all_resolved = false,
-                    }
-                }
-            }
-        }
+        let split = conn.split_params();
         Record {
             key: conn.key.clone(),
             sandbox: conn.sandbox.clone(),
@@ -151,17 +133,23 @@ impl Record {
             description: conn.description.clone(),
             connection_spec: conn.connection_spec.clone(),
             auth_spec_name: conn.auth.spec_name.clone(),
-            params,
-            secrets_digest: (all_resolved && !secret_params.is_empty())
-                .then(|| state.secrets_digest(&secrets)),
-            secret_params,
-            state: live_state.to_owned(),
+            secrets_digest: declared_secrets_digest(conn, state),
+            params: split.plain,
+            secret_params: split.secret_names,
+            state: live_state.map(str::to_owned),
             created_at: None,
             updated_at: None,
             protect: conn.lifecycle.protect,
             applied_at: Some(now),
         }
     }
+}
+
+/// The salted digest of a declared connection's secrets under `state`'s salt: `None` when
+/// it has none, or when not all are resolved.
+pub fn declared_secrets_digest(conn: &Connection, state: &State) -> Option<String> {
+    let split = conn.split_params();
+    (split.all_resolved() && !split.secret_names.is_empty()).then(|| state.secrets_digest(&split.secrets))
 }
 
 /// `sandbox/key`.
@@ -260,53 +248,6 @@ pub fn uuid_v4() -> String {
     )
 }
 
-/// The default state file for a configuration: `state/<name>.json`, where the name is made
-/// of the inputs (`-c examples/` → `examples`, `-c a.yaml -c b/` → `a+b`), so that two
-/// configurations in one repository never share a state by accident.
-pub fn default_path(inputs: &[PathBuf]) -> PathBuf {
-    let mut names: Vec<String> = Vec::new();
-    let defaulted;
-    let inputs = if inputs.is_empty() {
-        defaulted = [PathBuf::from(
-            if Path::new(crate::config::files::DEFAULT_FILE).exists() {
-                crate::config::files::DEFAULT_FILE
-            } else {
-                crate::config::files::DEFAULT_DIR
-            },
-        )];
-        &defaulted[..]
-    } else {
-        inputs
-    };
-    for input in inputs {
-        let resolved = if input.as_os_str().is_empty() || input == Path::new(".") {
-            std::env::current_dir().unwrap_or_default()
-        } else {
-            input.clone()
-        };
-        let name = if resolved.is_dir() {
-            resolved.file_name().map(|n| n.to_string_lossy().into_owned())
-        } else {
-            resolved.file_stem().map(|n| n.to_string_lossy().into_owned())
-        };
-        let name: String = name
-            .unwrap_or_else(|| "flowform".into())
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        if !names.contains(&name) {
-            names.push(name);
-        }
-    }
-    PathBuf::from("state").join(format!("{}.json", names.join("+")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,21 +275,5 @@ mod tests {
         assert_eq!(id.len(), 36);
         assert_eq!(&id[14..15], "4");
         assert_ne!(id, uuid_v4());
-    }
-
-    #[test]
-    fn default_paths_name_the_configuration() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("prod")).unwrap();
-        std::fs::write(dir.path().join("a.yaml"), "").unwrap();
-        let prod = dir.path().join("prod");
-        assert_eq!(
-            default_path(std::slice::from_ref(&prod)),
-            PathBuf::from("state/prod.json")
-        );
-        assert_eq!(
-            default_path(&[dir.path().join("a.yaml"), prod]),
-            PathBuf::from("state/a+prod.json")
-        );
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::{self, StateError};
-use super::journal::{self, Entry, Journal, Outcome};
+use super::journal::{self, Entry, Header, Journal, Outcome};
 use super::lock::{Holder, Lock};
 use super::{Pending, Record, State};
 
@@ -18,50 +18,147 @@ pub enum Locking {
     None,
 }
 
+/// What to do when there is no state yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// Refuse ([`StateError::NotInitialized`]): an empty state would plan every connection
+    /// as new.
+    Refuse,
+    /// Start one, and write it at once, so its lineage and salt are durable before anything
+    /// is sent to AEP (`flowform init`, and the emulator's own demo state).
+    Create,
+}
+
 pub struct Store {
+    /// As the user names it, for messages.
     path: PathBuf,
+    /// Symlinks resolved: where the lock, the journal and every write go.
+    real: PathBuf,
     state: State,
     /// The bytes on disk, to tell whether a commit changes anything.
     on_disk: Option<Vec<u8>>,
     journal: Option<Journal>,
     /// Whether a journal was found (and must be folded in and removed at commit).
     journal_found: bool,
+    /// Whether the journal had damaged lines (it is then kept aside, not removed).
+    journal_damaged: bool,
     next_seq: u64,
     lock: Option<Lock>,
+    /// What opening found worth saying (a journal replayed, a damaged line skipped).
+    warnings: Vec<String>,
 }
 
 impl Store {
-    /// Opens the state at `path` (a new state if there is none), replaying any journal left
-    /// by an interrupted run.
-    pub fn open(path: &Path, locking: Locking, holder: &Holder) -> Result<Store, StateError> {
+    /// Opens the state at `path`, replaying any journal left by an interrupted run. With no
+    /// state there, `missing` decides.
+    pub fn open(
+        path: &Path,
+        locking: Locking,
+        holder: &Holder,
+        missing: Missing,
+    ) -> Result<Store, StateError> {
+        let real = file::real_path(path).map_err(StateError::io(format!(
+            "cannot resolve the state path `{}`",
+            path.display()
+        )))?;
+        if missing == Missing::Create
+            && let Some(dir) = real.parent()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(StateError::io(format!("cannot create `{}`", dir.display())))?;
+        }
         let lock = match locking {
-            Locking::Wait(timeout) => Some(Lock::acquire(path, holder, timeout)?),
+            Locking::Wait(timeout) => Some(Lock::acquire(&real, path, holder, timeout)?),
             Locking::None => None,
         };
-        let (mut state, on_disk) = match file::read(path)? {
-            Some((state, bytes)) => (state, Some(bytes)),
-            None => (State::new(), None),
+        let found = file::read(&real).map_err(|e| e.named(path))?;
+        let journal_path = journal::path_for(&real);
+        let read = journal::read(&journal_path)?;
+        let mut warnings = Vec::new();
+        let (mut state, on_disk, create) = match (found, &read.header) {
+            (Some((state, bytes)), header) => {
+                if let Some(h) = header
+                    && h.lineage != state.lineage
+                {
+                    return Err(StateError::ForeignJournal {
+                        path: path.to_owned(),
+                        journal: journal_path,
+                        found: h.lineage.clone(),
+                        expected: state.lineage,
+                    });
+                }
+                (state, Some(bytes), false)
+            }
+            // A first apply stopped before the state file was ever written: its journal says
+            // which state it was, so the rerun carries on with the same lineage and salt.
+            (None, Some(h)) => {
+                warnings.push(format!(
+                    "the state file `{}` was never written; carrying on with the state its journal began (lineage {})",
+                    path.display(),
+                    h.lineage
+                ));
+                let mut state = State::new();
+                state.lineage = h.lineage.clone();
+                state.serial = h.serial;
+                state.salt = h.salt.clone();
+                (state, None, true)
+            }
+            (None, None) if missing == Missing::Create => (State::new(), None, true),
+            (None, None) => {
+                return Err(StateError::NotInitialized {
+                    path: path.to_owned(),
+                });
+            }
         };
-        let journal_path = journal::path_for(path);
-        let entries = journal::read(&journal_path)?;
-        let journal_found = journal_path.exists();
-        if !entries.is_empty() {
-            journal::replay(&mut state, &entries);
-            crate::info!(
-                "replayed {} journal entries left by an interrupted run ({} pending)",
-                entries.len(),
-                state.pending.len()
-            );
+        // Only the lock holder may write; a reader takes the journal's state as it is.
+        let create = create && lock.is_some();
+        if on_disk.is_none() && read.header.is_none() && !create {
+            return Err(StateError::NotInitialized {
+                path: path.to_owned(),
+            });
         }
-        Ok(Store {
+        if !read.entries.is_empty() {
+            journal::replay(&mut state, &read.entries);
+            warnings.push(format!(
+                "replayed {} journal entries left by an interrupted run ({} pending)",
+                read.entries.len(),
+                state.pending.len()
+            ));
+        }
+        if !read.damaged.is_empty() {
+            let lines: Vec<String> = read.damaged.iter().map(usize::to_string).collect();
+            warnings.push(format!(
+                "the journal `{}` has damaged lines ({}); they were skipped and the rest replayed. Nothing is created again on their account: a create they may have recorded is found in AEP by its name first. The journal is kept as `{}` once folded in",
+                journal_path.display(),
+                lines.join(", "),
+                journal::damaged_path_for(&journal_path).display()
+            ));
+        }
+        let mut store = Store {
             path: path.to_owned(),
+            real,
             state,
             on_disk,
             journal: None,
-            journal_found,
-            next_seq: journal::last_seq(&entries),
+            journal_found: !read.is_empty() || read.torn,
+            journal_damaged: !read.damaged.is_empty(),
+            next_seq: journal::last_seq(&read.entries),
             lock,
-        })
+            warnings,
+        };
+        if create {
+            // Durable before anything else happens: a crash from here on reruns with the same
+            // lineage and salt.
+            let bytes = file::to_bytes(&store.state);
+            file::write(&store.real, &bytes).map_err(|e| e.named(path))?;
+            store.on_disk = Some(bytes);
+        }
+        Ok(store)
+    }
+
+    /// What opening the state found worth saying.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     pub fn path(&self) -> &Path {
@@ -89,7 +186,11 @@ impl Store {
 
     fn journal(&mut self) -> Result<&mut Journal, StateError> {
         if self.journal.is_none() {
-            self.journal = Some(Journal::open(&journal::path_for(&self.path), self.next_seq)?);
+            self.journal = Some(Journal::open(
+                &journal::path_for(&self.real),
+                self.next_seq,
+                &Header::of(&self.state),
+            )?);
             self.journal_found = true;
         }
         match self.journal.as_mut() {
@@ -177,14 +278,19 @@ impl Store {
         } else {
             self.state.serial += 1;
             let bytes = file::to_bytes(&self.state);
-            file::write(&self.path, &bytes)?;
+            file::write(&self.real, &bytes).map_err(|e| e.named(&self.path))?;
             self.on_disk = Some(bytes);
             true
         };
         if self.journal_found {
             self.journal = None;
-            let path = journal::path_for(&self.path);
-            match std::fs::remove_file(&path) {
+            let path = journal::path_for(&self.real);
+            let removed = if self.journal_damaged {
+                std::fs::rename(&path, journal::damaged_path_for(&path))
+            } else {
+                std::fs::remove_file(&path)
+            };
+            match removed {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
@@ -195,6 +301,7 @@ impl Store {
                 }
             }
             self.journal_found = false;
+            self.journal_damaged = false;
         }
         Ok(written)
     }
@@ -235,7 +342,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         {
-            let mut store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder()).unwrap();
+            let mut store =
+                Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
             let seq = store.begin(pending()).unwrap();
             store
                 .finish(
@@ -248,8 +356,9 @@ mod tests {
                 .unwrap();
             // Crash: no commit.
         }
-        assert!(!path.exists());
-        let mut store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder()).unwrap();
+        assert!(path.exists(), "a new state is written before anything is sent");
+        let mut store =
+            Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
         assert_eq!(
             store.state().connections["prod/a"].id,
             "id-1",
@@ -267,22 +376,100 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         {
-            let mut store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder()).unwrap();
+            let mut store =
+                Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
             store.begin(pending()).unwrap();
         }
-        let mut store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder()).unwrap();
+        let mut store =
+            Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
         assert_eq!(store.state().pending, vec![pending()]);
         store.commit().unwrap();
         // Folded into the file, the pending create outlives the journal.
-        let store = Store::open(&path, Locking::None, &holder()).unwrap();
+        let store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
         assert_eq!(store.state().pending, vec![pending()]);
     }
 
     #[test]
     fn changes_need_the_lock() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("s.json"), Locking::None, &holder()).unwrap();
+        let path = dir.path().join("s.json");
+        drop(Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap());
+        let mut store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
         assert!(store.begin(pending()).is_err());
         assert!(store.commit().is_err());
+    }
+
+    #[test]
+    fn no_state_is_started_unasked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        for locking in [Locking::Wait(Duration::ZERO), Locking::None] {
+            let err = Store::open(&path, locking, &holder(), Missing::Refuse)
+                .err()
+                .unwrap();
+            assert!(matches!(err, StateError::NotInitialized { .. }), "{err}");
+            assert!(err.to_string().contains("flowform init"), "{err}");
+        }
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_state_never_written_carries_on_from_its_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let (lineage, salt) = {
+            let mut store =
+                Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
+            store.begin(pending()).unwrap();
+            (store.state().lineage.clone(), store.state().salt.clone())
+        };
+        // The state file is lost (never written, in the old way of things): the journal's
+        // header still knows the state.
+        std::fs::remove_file(&path).unwrap();
+        let store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse).unwrap();
+        assert_eq!((&store.state().lineage, &store.state().salt), (&lineage, &salt));
+        assert_eq!(store.state().pending, vec![pending()]);
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_journal_of_another_state_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        {
+            let mut store =
+                Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
+            store.begin(pending()).unwrap();
+        }
+        file::write(&path, &file::to_bytes(&State::new())).unwrap();
+        let err = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse)
+            .err()
+            .unwrap();
+        assert!(matches!(err, StateError::ForeignJournal { .. }), "{err}");
+    }
+
+    #[test]
+    fn two_paths_to_one_state_share_one_lock_and_a_symlink_stays_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let link = dir.path().join("link.json");
+        drop(Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap());
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        let mut first =
+            Store::open(&link, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse).unwrap();
+        let err = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse)
+            .err()
+            .unwrap();
+        assert!(matches!(err, StateError::Locked { .. }), "{err}");
+        assert!(
+            err.to_string().contains("s.json"),
+            "named as the user named it: {err}"
+        );
+        first.put("prod/a", record("id-1")).unwrap();
+        assert!(first.commit().unwrap());
+        drop(first);
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        let store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
+        assert_eq!(store.state().connections["prod/a"].id, "id-1");
     }
 }

@@ -1,0 +1,251 @@
+//! `flowform init`: make the working directory a flowform project — write `flowform.toml`
+//! naming its configuration and state — and start its state. The only command that starts
+//! an empty state.
+
+use std::path::{Component, Path, PathBuf};
+
+use super::state::StateArgs;
+use super::{Exit, Io};
+use crate::project::{self, Project, StateLocation};
+use crate::settings::Environment;
+use crate::state::file::StateError;
+use crate::state::store::Missing;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The project's configuration files or directories (repeatable) [default: connections]
+    #[arg(short = 'c', long = "config", value_name = "PATH")]
+    pub config: Vec<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `path` as it goes in the project file: relative to the working directory (the new
+/// project's root), tidy, and inside it.
+fn in_project(path: &Path) -> Result<String, String> {
+    let here = std::env::current_dir().map_err(|e| format!("cannot tell the working directory: {e}"))?;
+    let relative = if path.is_absolute() {
+        path.strip_prefix(&here)
+            .map_err(|_| {
+                format!(
+                    "`{}` is outside this directory, the project's root",
+                    path.display()
+                )
+            })?
+            .to_owned()
+    } else {
+        path.to_owned()
+    };
+    let tidy: PathBuf = relative
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if tidy.components().any(|c| matches!(c, Component::ParentDir)) || tidy.as_os_str().is_empty() {
+        return Err(format!(
+            "`{}` is not inside this directory, the project's root",
+            path.display()
+        ));
+    }
+    tidy.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| format!("`{}` is not UTF-8", path.display()))
+}
+
+/// States already in `state/` (a flowform that named them after `-c`): the one to adopt.
+fn existing_states(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+        .filter(|p| {
+            std::fs::read(p)
+                .ok()
+                .is_some_and(|b| crate::state::file::parse(p, &b).is_ok())
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+const GITIGNORE: &str = "\
+# flowform: a lock or a journal belongs to one run on one machine, and the embedded
+# emulator's demo data (--emulator) is local. The state files themselves may be committed.
+*.lock
+*.journal
+*.journal.damaged
+.*.tmp
+emulator/
+";
+
+pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+    let found = match Project::discover(Path::new(".")) {
+        Ok(found) => found,
+        Err(diagnostics) => {
+            write!(io.err, "{diagnostics}")?;
+            return Ok(Exit::Failure);
+        }
+    };
+    let project = match found {
+        Some(p) => {
+            if !args.config.is_empty() || args.state.path.is_some() {
+                writeln!(
+                    io.err,
+                    "error: this is already a flowform project (`{}`); `init` with `-c` or `--state` writes a new project file\nhelp: edit `{}` instead",
+                    p.file.display(),
+                    p.file.display()
+                )?;
+                return Ok(Exit::Failure);
+            }
+            writeln!(io.out, "Found the flowform project `{}`.", p.file.display())?;
+            p
+        }
+        None => match write_project(args, io)? {
+            Some(p) => p,
+            None => return Ok(Exit::Failure),
+        },
+    };
+    let StateLocation::File(path) = &project.state;
+    let command = "flowform init";
+    match args.state.open_at(path, true, command, env, Missing::Refuse) {
+        Ok(store) => {
+            let s = store.state();
+            writeln!(
+                io.out,
+                "The state `{}` exists: {} connection{} managed, serial {}.",
+                path.display(),
+                s.connections.len(),
+                if s.connections.len() == 1 { "" } else { "s" },
+                s.serial
+            )?;
+        }
+        Err(StateError::NotInitialized { .. }) => {
+            let store = match args.state.open_at(path, true, command, env, Missing::Create) {
+                Ok(store) => store,
+                Err(e) => {
+                    writeln!(io.err, "error: {e}")?;
+                    return Ok(Exit::Failure);
+                }
+            };
+            writeln!(
+                io.out,
+                "Started an empty state `{}` (lineage {}).",
+                path.display(),
+                store.state().lineage
+            )?;
+            if let Some(dir) = path.parent() {
+                let ignore = dir.join(".gitignore");
+                if !ignore.exists() {
+                    std::fs::write(&ignore, GITIGNORE)
+                        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", ignore.display()))?;
+                    writeln!(
+                        io.out,
+                        "Wrote `{}`: locks, journals and the emulator's data stay out of git.",
+                        ignore.display()
+                    )?;
+                }
+            }
+        }
+        Err(e) => {
+            writeln!(io.err, "error: {e}")?;
+            return Ok(Exit::Failure);
+        }
+    }
+    writeln!(
+        io.out,
+        "\nflowform is ready. Every command run here or below uses this project's configuration and state:\n  flowform plan            what apply would do\n  flowform plan --emulator try it against the embedded emulator first"
+    )?;
+    Ok(Exit::Success)
+}
+
+/// Writes a new project file in the working directory. `None`: refused (said why).
+fn write_project(args: &Args, io: &mut Io<'_>) -> anyhow::Result<Option<Project>> {
+    let inputs = if args.config.is_empty() {
+        vec![PathBuf::from(project::DEFAULT_CONFIG)]
+    } else {
+        args.config.clone()
+    };
+    let mut config = Vec::new();
+    for input in &inputs {
+        if !input.exists() {
+            let help = if args.config.is_empty() {
+                "create `connections/` with your connections' YAML files, or name the configuration with `flowform init -c PATH`"
+            } else {
+                "name an existing file or directory"
+            };
+            writeln!(
+                io.err,
+                "error: `{}` does not exist; a project needs its configuration\nhelp: {help}",
+                input.display()
+            )?;
+            return Ok(None);
+        }
+        match in_project(input) {
+            Ok(path) => config.push(path),
+            Err(e) => {
+                writeln!(
+                    io.err,
+                    "error: {e}\nhelp: run `flowform init` at the root of the infra repository"
+                )?;
+                return Ok(None);
+            }
+        }
+    }
+    let state = match &args.state.path {
+        Some(path) => match in_project(path) {
+            Ok(path) => path,
+            Err(e) => {
+                writeln!(io.err, "error: {e}")?;
+                return Ok(None);
+            }
+        },
+        None => {
+            // A flowform before projects named its state after `-c`: carry such a state on
+            // rather than start an empty one beside it.
+            let default = Path::new(project::DEFAULT_STATE);
+            let existing = existing_states(default.parent().unwrap_or(Path::new(".")));
+            match existing.as_slice() {
+                [] => project::DEFAULT_STATE.to_owned(),
+                [one] => {
+                    writeln!(io.out, "Using the existing state `{}`.", one.display())?;
+                    match in_project(one) {
+                        Ok(path) => path,
+                        Err(e) => {
+                            writeln!(io.err, "error: {e}")?;
+                            return Ok(None);
+                        }
+                    }
+                }
+                several => {
+                    let names: Vec<String> = several.iter().map(|p| format!("`{}`", p.display())).collect();
+                    writeln!(
+                        io.err,
+                        "error: `state/` already holds several states ({}); a project has one\nhelp: name the one this project owns with `flowform init --state PATH`",
+                        names.join(", ")
+                    )?;
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    let text = Project::text(&config, &state);
+    let file = PathBuf::from(project::FILE);
+    let project = match Project::parse(Path::new(""), &file, &text) {
+        Ok(project) => project,
+        Err(diagnostics) => {
+            write!(io.err, "{diagnostics}")?;
+            return Ok(None);
+        }
+    };
+    std::fs::write(&file, &text).map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", file.display()))?;
+    let shown: Vec<String> = config.iter().map(|c| format!("`{c}`")).collect();
+    writeln!(
+        io.out,
+        "Wrote `{}`: the configuration is {}, the state `{state}`.",
+        file.display(),
+        shown.join(", ")
+    )?;
+    Ok(Some(project))
+}
