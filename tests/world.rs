@@ -22,16 +22,8 @@ impl World {
     }
 
     pub async fn with(options: Options) -> World {
-        let emulator = Emulator::start(Options {
-            seed: options.seed.or(Some(21)),
-            initializing_ms: 300,
-            ..options
-        })
-        .await
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(&root().join("examples"), &dir.path().join("examples"));
-        let world = World { emulator, dir };
+        let world = World::bare(options).await;
+        copy_dir(&root().join("examples"), &world.dir.path().join("examples"));
         world
             .run_bare(
                 ["init", "-c", "examples", "--state", "state.json"]
@@ -41,6 +33,19 @@ impl World {
             .await
             .expect_code(0);
         world
+    }
+
+    /// An emulator and an empty directory: the test lays out its own repository.
+    pub async fn bare(options: Options) -> World {
+        let emulator = Emulator::start(Options {
+            seed: options.seed.or(Some(21)),
+            initializing_ms: 300,
+            ..options
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        World { emulator, dir }
     }
 
     /// A world whose examples flowform has applied.
@@ -126,8 +131,14 @@ impl World {
 
     /// Runs the binary against the emulator with exactly `args`, in the world's directory.
     pub async fn run_bare(&self, all: Vec<String>) -> Run {
+        self.run_in(self.dir.path(), &all).await
+    }
+
+    /// Runs the binary against the emulator with exactly `args`, in `cwd`.
+    pub async fn run_in(&self, cwd: &Path, args: &[impl AsRef<str>]) -> Run {
         let env = self.env();
-        let cwd = self.dir.path().to_owned();
+        let cwd = cwd.to_owned();
+        let all: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
         tokio::task::spawn_blocking(move || {
             let mut command = flowform(&all).current_dir(&cwd);
             for (k, v) in &env {
@@ -137,6 +148,43 @@ impl World {
         })
         .await
         .unwrap()
+    }
+
+    /// Starts the binary with `args` (and this world's state) and kills it with SIGKILL as
+    /// soon as its journal satisfies `now` (polled; it must not finish first).
+    pub async fn kill_9_when(&self, args: &[&str], now: impl Fn(&str) -> bool) {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.where_args());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowform"));
+        command
+            .args(&all)
+            .env_clear()
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in self.env() {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let journal = flowform::state::journal::path_for(&self.state());
+        let started = std::time::Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&journal).unwrap_or_default();
+            if now(&text) {
+                break;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run finished before it could be killed"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the run made no progress"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
     }
 
     pub fn edit(&self, file: &str, from: &str, to: &str) {

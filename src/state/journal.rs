@@ -235,6 +235,9 @@ pub fn replay(state: &mut State, entries: &[Entry]) -> bool {
                             }
                         }
                         state.pending.retain(|p| p.address != *address);
+                        // What began on this address before is settled: the record is what
+                        // came after it (a later run adopted what a killed one created).
+                        open.retain(|(s, p)| p.address != *address || s > seq);
                         changed = true;
                     }
                     Outcome::Failed => {}
@@ -382,6 +385,27 @@ mod tests {
         let mut journal = Journal::open(&path, 1, &header()).unwrap();
         journal.append(&intent(2, "prod/b")).unwrap();
         assert_eq!(read(&path).unwrap().entries.len(), 2);
+    }
+
+    #[test]
+    fn a_later_record_of_an_address_settles_what_began_there_before() {
+        // Run one is killed after its intent; run two adopts what it made, and is killed
+        // before it commits.
+        let entries = [
+            intent(1, "prod/a"),
+            intent(2, "prod/b"),
+            Entry::Outcome {
+                seq: 3,
+                address: "prod/a".into(),
+                result: Outcome::Done {
+                    record: Some(Box::new(dummy())),
+                },
+            },
+        ];
+        let mut state = State::new();
+        replay(&mut state, &entries);
+        assert!(state.connections.contains_key("prod/a"));
+        assert_eq!(state.pending, vec![pending("prod/b", Action::Create)]);
     }
 
     #[test]

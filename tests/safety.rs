@@ -1,0 +1,267 @@
+//! The promise — never a duplicate connection, never a lost id — where it was found broken:
+//! crashes that tear the journal, two paths to one state, a plan without the id it needs,
+//! a connection disabled outside flowform, a stale copy of the state.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use flowform::emulator::Options;
+use flowform::emulator::faults::FaultSettings;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::world::{World, copy_dir};
+
+/// A world whose configuration is `n` Salesforce connections (the examples removed).
+async fn many(n: usize, latency_ms: u64) -> World {
+    let world = World::with(Options {
+        faults: FaultSettings {
+            latency_ms,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    for file in [
+        "salesforce-basic.yaml",
+        "salesforce-oauth2.yaml",
+        "salesforce-jwt.yaml",
+    ] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    let mut yaml = "sandbox: prod\nconnections:\n".to_owned();
+    for i in 0..n {
+        yaml.push_str(&format!(
+            "  c{i:03}:\n    name: Connection {i:03}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u{i}\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+        ));
+    }
+    world.write("many.yaml", &yaml);
+    world
+}
+
+/// Asserts the emulator holds exactly `n` connections, each name once, and the state
+/// records each of them with nothing pending.
+async fn converged(world: &World, n: usize) {
+    let stored = world.stored().await;
+    let names: Vec<&str> = stored
+        .iter()
+        .map(|c| c["item"]["name"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!((names.len(), unique.len()), (n, n), "no duplicate: {names:?}");
+    let state = world.recorded();
+    assert_eq!(state.connections.len(), n, "no lost id");
+    assert!(state.pending.is_empty(), "{:?}", state.pending);
+    let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
+    assert!(state.connections.values().all(|r| ids.contains(r.id.as_str())));
+}
+
+fn tear(journal: &std::path::Path, fragment: &str) {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(journal)
+        .unwrap()
+        .write_all(fragment.as_bytes())
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_torn_journal_then_a_second_crash_still_converges_without_a_duplicate() {
+    let world = many(30, 60).await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    let args = ["apply", "--auto-approve", "--parallelism", "3"];
+    world
+        .kill_9_when(&args, |j| j.matches("\"kind\":\"outcome\"").count() >= 4)
+        .await;
+    // The crash came mid-write: the last line is torn.
+    tear(&journal, r#"{"kind":"outcome","seq":99,"addr"#);
+    // The next run appends after it, and is killed too.
+    let lines_before = std::fs::read_to_string(&journal).unwrap().lines().count();
+    world
+        .kill_9_when(&args, |j| j.lines().count() >= lines_before + 6)
+        .await;
+    tear(&journal, r#"{"kind":"int"#);
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(!run.stderr().contains("damaged"), "{}", run.stderr());
+    converged(&world, 30).await;
+    assert!(!journal.exists(), "folded in and removed");
+    world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_journal_loses_no_intent_and_says_the_truth() {
+    let world = many(8, 40).await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    world
+        .kill_9_when(&["apply", "--auto-approve", "--parallelism", "2"], |j| {
+            j.matches("\"kind\":\"intent\"").count() >= 4
+        })
+        .await;
+    // Garbage in the middle of the journal (a disk, a hand edit): the lines around it still
+    // count, and an intent whose outcome line is gone stays pending.
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let outcome = lines.iter().position(|l| l.contains("\"kind\":\"outcome\""));
+    if let Some(i) = outcome {
+        lines[i] = "\u{0}\u{0}garbage".to_owned();
+    }
+    lines.insert(1, "not json at all".to_owned());
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+    let run = world.run(&["plan"]).await.expect_code(0);
+    let err = run.stderr();
+    assert!(
+        err.contains("has damaged lines (2")
+            && err.contains("they were skipped and the rest replayed")
+            && !err.contains("version control"),
+        "{err}"
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
+    converged(&world, 8).await;
+    assert!(
+        flowform::state::journal::damaged_path_for(&journal).exists(),
+        "the damaged journal is kept aside"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_paths_to_one_state_meet_one_lock_and_the_symlink_stays() {
+    let world = World::new().await;
+    let link = world.dir.path().join("link.json");
+    std::os::unix::fs::symlink(world.state(), &link).unwrap();
+    let link_s = link.to_str().unwrap().to_owned();
+    let run = world
+        .run_bare(
+            ["apply", "--auto-approve", "--state", &link_s]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+        .await
+        .expect_code(0);
+    assert!(run.stdout().contains("3 added"), "{}", run.stdout());
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
+        "the symlink stays a symlink"
+    );
+    assert_eq!(world.recorded().connections.len(), 3, "written through the link");
+    // One apply through the link holds the lock; another through the real path meets it.
+    let env = flowform::settings::Environment::from_pairs([("USER", "alice")]);
+    let real = std::fs::canonicalize(world.state()).unwrap();
+    let _held = flowform::state::lock::Lock::acquire(
+        &real,
+        &link,
+        &flowform::state::lock::Holder::me("flowform apply", &env),
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    world.edit("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: JWT");
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("is locked by `flowform apply`"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(world.stored().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_without_its_id_is_an_error_never_a_request() {
+    let world = World::managed().await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    let out = world.dir.path().join("delete.out");
+    let out_s = out.to_str().unwrap().to_owned();
+    world.run(&["plan", "--out", &out_s]).await.expect_code(0);
+    // The saved plan loses its id (a hand edit, a bug).
+    let mut plan: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    for change in plan["changes"].as_array_mut().unwrap() {
+        if change["action"] == "delete" {
+            change.as_object_mut().unwrap().remove("id");
+        }
+    }
+    std::fs::write(&out, serde_json::to_vec(&plan).unwrap()).unwrap();
+    let deletes = world.served("DELETE", "/connections/{id}").await;
+    let run = world
+        .run_bare(vec!["apply".to_owned(), out_s])
+        .await
+        .expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("the plan has no connection id to delete; nothing was sent"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(world.served("DELETE", "/connections/{id}").await, deletes);
+    assert!(
+        world.recorded().find("acme-salesforce-oauth").is_some(),
+        "the record stays"
+    );
+    assert_eq!(world.stored().await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_say_what_aep_says_and_a_disabled_connection_is_reported_by_name() {
+    let world = World::managed().await;
+    // After an apply, every record holds AEP's own state and timestamps.
+    for (address, r) in &world.recorded().connections {
+        assert_eq!(r.state.as_deref(), Some("enabled"), "{address}");
+        assert!(r.created_at.is_some() && r.updated_at.is_some(), "{address}");
+    }
+    let id = world.id_of("acme-salesforce-oauth").await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{id}"),
+            json!({"state": "disabled"}),
+        )
+        .await;
+    let run = world.run(&["drift"]).await.expect_code(2);
+    assert!(
+        run.stdout().contains("state") && run.stdout().contains("\"enabled\" -> \"disabled\""),
+        "{}",
+        run.stdout()
+    );
+    let run = world.run(&["plan"]).await.expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("is disabled in AEP; flowform cannot enable it")
+            && run.stdout().contains("Re-enable it in the AEP UI"),
+        "{}",
+        run.stdout()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let record = world.recorded().find("acme-salesforce-oauth").unwrap().1.clone();
+    assert_eq!(
+        record.state.as_deref(),
+        Some("disabled"),
+        "recorded as AEP has it, never assumed"
+    );
+    let stored = world
+        .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
+        .await;
+    assert_eq!(stored["item"]["state"], "disabled");
+    // Still said on every plan while it is disabled.
+    let run = world.run(&["plan"]).await.expect_code(0);
+    assert!(run.stdout().contains("is disabled in AEP"), "{}", run.stdout());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_with_a_stale_state_is_refused_rather_than_duplicate() {
+    // Bob's clone has the state as it was before Alice's apply.
+    let world = World::new().await;
+    let bob = world.dir.path().join("bob");
+    copy_dir(&world.config(), &bob.join("examples"));
+    std::fs::copy(world.dir.path().join("flowform.toml"), bob.join("flowform.toml")).unwrap();
+    std::fs::copy(world.state(), bob.join("state.json")).unwrap();
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let run = world
+        .run_in(&bob, &["apply", "--auto-approve"])
+        .await
+        .expect_code(1);
+    let out = run.stdout();
+    assert!(
+        out.contains("AEP already has a connection named `ACME Salesforce account`")
+            && out.contains("flowform import acme-salesforce "),
+        "{out}"
+    );
+    assert_eq!(world.stored().await.len(), 3, "no duplicate");
+}
