@@ -265,3 +265,77 @@ async fn a_clone_with_a_stale_state_is_refused_rather_than_duplicate() {
     );
     assert_eq!(world.stored().await.len(), 3, "no duplicate");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_fingerprints_are_keyed_when_a_key_is_given_and_move_to_it() {
+    let world = World::new().await;
+    // Without a key: stretched fingerprints.
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let digests = |world: &World| -> Vec<String> {
+        world
+            .recorded()
+            .connections
+            .values()
+            .filter_map(|r| r.secrets_digest.clone())
+            .collect()
+    };
+    assert!(digests(&world).iter().all(|d| d.starts_with("pbkdf2-sha256:")));
+    // A key arrives: nothing changes in AEP; the next apply makes the fingerprints anew.
+    let key = "5f1d0c9a8b7e6d5c4b3a29181706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4";
+    let with_key = [("FLOWFORM_DIGEST_KEY", key)];
+    let run = world
+        .run_with(&["plan", "--detailed-exitcode"], &with_key)
+        .await
+        .expect_code(0);
+    assert!(run.stdout().starts_with("No changes."), "{}", run.stdout());
+    world
+        .run_with(&["apply", "--auto-approve"], &with_key)
+        .await
+        .expect_code(0);
+    let keyed = digests(&world);
+    assert_eq!(keyed.len(), 3);
+    assert!(keyed.iter().all(|d| d.starts_with("hmac-sha256:")), "{keyed:?}");
+    let state = std::fs::read_to_string(world.state()).unwrap();
+    assert!(!state.contains(key), "the key never reaches the state");
+    world
+        .run_with(&["plan", "--detailed-exitcode"], &with_key)
+        .await
+        .expect_code(0);
+    // Without it, or with another, a plan cannot tell a rotated secret: it says so.
+    let run = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        run.stdout()
+            .contains("were made with the key `FLOWFORM_DIGEST_KEY` whose id is")
+            && run.stdout().contains("and it is not set"),
+        "{}",
+        run.stdout()
+    );
+    let other = [(
+        "FLOWFORM_DIGEST_KEY",
+        "another key, long enough to be a key: 0123456789",
+    )];
+    let run = world.run_with(&["plan"], &other).await.expect_code(1);
+    assert!(
+        run.stdout().contains("with another `FLOWFORM_DIGEST_KEY`"),
+        "{}",
+        run.stdout()
+    );
+    // A key too short to be one is refused before anything happens.
+    let run = world
+        .run_with(&["plan"], &[("FLOWFORM_DIGEST_KEY", "hunter2")])
+        .await
+        .expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("`FLOWFORM_DIGEST_KEY` is 7 characters long"),
+        "{}",
+        run.stderr()
+    );
+    // A rotated secret is still seen with the key.
+    std::fs::write(world.config().join("secrets/acme-password"), "rotated\n").unwrap();
+    let run = world
+        .run_with(&["plan", "--detailed-exitcode"], &with_key)
+        .await
+        .expect_code(2);
+    assert!(run.stdout().contains("prod/acme-salesforce"), "{}", run.stdout());
+}

@@ -64,7 +64,9 @@ fn no_secret_value_reaches_the_state_file() {
         record.secret_params.iter().collect::<Vec<_>>(),
         ["password", "securityToken"]
     );
-    assert_eq!(record.secrets_digest.as_ref().unwrap().len(), 64);
+    let digest = record.secrets_digest.as_ref().unwrap();
+    assert!(digest.starts_with("pbkdf2-sha256:600:"), "{digest}");
+    assert_eq!(digest.rsplit(':').next().unwrap().len(), 64);
     assert!(record.protect);
 }
 

@@ -134,11 +134,24 @@ impl World {
         self.run_in(self.dir.path(), &all).await
     }
 
+    /// [`World::run`] with more environment variables.
+    pub async fn run_with(&self, args: &[&str], vars: &[(&'static str, &str)]) -> Run {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.where_args());
+        let vars: Vec<(&'static str, String)> = vars.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        self.spawn(self.dir.path(), all, vars).await
+    }
+
     /// Runs the binary against the emulator with exactly `args`, in `cwd`.
     pub async fn run_in(&self, cwd: &Path, args: &[impl AsRef<str>]) -> Run {
-        let env = self.env();
-        let cwd = cwd.to_owned();
         let all: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
+        self.spawn(cwd, all, Vec::new()).await
+    }
+
+    async fn spawn(&self, cwd: &Path, all: Vec<String>, vars: Vec<(&'static str, String)>) -> Run {
+        let mut env = self.env();
+        env.extend(vars);
+        let cwd = cwd.to_owned();
         tokio::task::spawn_blocking(move || {
             let mut command = flowform(&all).current_dir(&cwd);
             for (k, v) in &env {

@@ -357,7 +357,21 @@ pub async fn stale(
             plan.serial, state.serial
         ));
     }
-    if plan::config_digest(desired, &plan.digest_salt) != plan.config_digest {
+    if let Some(id) = plan
+        .config_digest
+        .strip_prefix("hmac-sha256:")
+        .and_then(|rest| rest.split(':').next())
+        && state.digester.key_id() != Some(id)
+    {
+        problems.push(format!(
+            "the plan was made with the `FLOWFORM_DIGEST_KEY` whose id is {id}, and this run {}",
+            if state.digester.key_id().is_some() {
+                "has another"
+            } else {
+                "has none"
+            }
+        ));
+    } else if plan::config_digest(desired, &plan.digest_salt, &state.digester) != plan.config_digest {
         problems
             .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
     }
@@ -1046,18 +1060,51 @@ async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, Fa
     })
 }
 
-/// Records the declared lifecycle flags of managed connections (a change to `protect` alone
-/// changes nothing in AEP, but the state must remember it). Returns how many changed.
+/// Records what changes in the state alone: the declared lifecycle flags of managed
+/// connections (a change to `protect` changes nothing in AEP, but the state must remember
+/// it), and secret fingerprints made in an older scheme (or before `FLOWFORM_DIGEST_KEY` was
+/// set), made anew when the declared secrets are still the ones they fingerprint. Returns how
+/// many records changed.
 pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, crate::state::file::StateError> {
     store.edit(|state| {
         let mut changed = 0;
+        let mut refingerprinted = Vec::new();
         for conn in desired.connections.values() {
-            if let Some(r) = state.connections.get_mut(&address(&conn.sandbox, &conn.key))
-                && r.protect != conn.lifecycle.protect
-            {
+            let address = address(&conn.sandbox, &conn.key);
+            let Some(r) = state.connections.get(&address) else {
+                continue;
+            };
+            let mut r = r.clone();
+            let mut touched = false;
+            if r.protect != conn.lifecycle.protect {
                 r.protect = conn.lifecycle.protect;
+                touched = true;
+            }
+            let split = conn.split_params();
+            if let Some(stored) = &r.secrets_digest
+                && split.all_resolved()
+                && !state.digester.is_current(stored)
+                && state.secrets_match(stored, &split.secrets) == Ok(true)
+            {
+                r.secrets_digest = Some(state.secrets_digest(&split.secrets));
+                refingerprinted.push(address.clone());
+                touched = true;
+            }
+            if touched {
+                state.connections.insert(address, r);
                 changed += 1;
             }
+        }
+        if !refingerprinted.is_empty() {
+            crate::info!(
+                "made the secret fingerprints of {} connection{} anew in this run's scheme ({})",
+                refingerprinted.len(),
+                if refingerprinted.len() == 1 { "" } else { "s" },
+                match state.digester.key_id() {
+                    Some(id) => format!("keyed, key id {id}"),
+                    None => "keyless".to_owned(),
+                }
+            );
         }
         changed
     })

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::{Exit, Io};
 use crate::diagnostic::did_you_mean;
 use crate::settings::Environment;
+use crate::state::Digester;
 use crate::state::file::StateError;
 use crate::state::lock::Holder;
 use crate::state::store::{Locking, Missing, Store};
@@ -39,7 +40,8 @@ impl StateArgs {
         } else {
             Locking::None
         };
-        Store::open(path, locking, &Holder::me(command, env), missing)
+        let digester = Digester::from_env(env).map_err(StateError::Digest)?;
+        Ok(Store::open(path, locking, &Holder::me(command, env), missing)?.with_digester(digester))
     }
 }
 

@@ -573,14 +573,25 @@ impl Context<'_> {
         let split = d.split_params();
         let secret_names = &split.secret_names;
         let params_ignored = ignored(d, "auth.params");
-        let digest = split
-            .all_resolved()
-            .then(|| self.state.secrets_digest(&split.secrets));
-        let secrets_changed = !secret_names.is_empty()
+        let considered = !secret_names.is_empty()
             && !secret_names
                 .iter()
-                .all(|n| ignored(d, &format!("auth.params.{n}")))
-            && (digest.is_none() || digest != r.secrets_digest || *secret_names != r.secret_params);
+                .all(|n| ignored(d, &format!("auth.params.{n}")));
+        // Compared in the scheme the record was made in (it may predate a key).
+        let same = match (&r.secrets_digest, split.all_resolved()) {
+            (Some(stored), true) if considered => match self.state.secrets_match(stored, &split.secrets) {
+                Ok(same) => same,
+                Err(e) => {
+                    let message = e.to_string();
+                    if !self.plan.errors.contains(&message) {
+                        self.error(message);
+                    }
+                    return;
+                }
+            },
+            _ => false,
+        };
+        let secrets_changed = considered && (!same || *secret_names != r.secret_params);
         let mut notes = Vec::new();
         if secrets_changed && !params_ignored {
             for name in secret_names {

@@ -61,6 +61,7 @@ pub fn state() -> State {
         salt: "salt".into(),
         connections: BTreeMap::new(),
         pending: Vec::new(),
+        digester: crate::state::Digester::keyless(),
     }
 }
 

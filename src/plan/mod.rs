@@ -338,16 +338,20 @@ impl Plan {
     }
 }
 
-/// A digest of what a create or update of `conn` sends, secrets by salted digest: the
-/// journal's request fingerprint, and (over all connections) the configuration digest.
+/// A digest of what a create or update of `conn` sends, secrets by fingerprint: the
+/// journal's request fingerprint.
 pub fn fingerprint(conn: &Connection, state: &State) -> String {
-    fingerprint_salted(conn, &state.salt)
-}
-
-/// [`fingerprint`] with secrets digested under `salt`.
-fn fingerprint_salted(conn: &Connection, salt: &str) -> String {
     let split = conn.split_params();
     let canonical = serde_json::json!({
+        "connection": plain_form(conn, &split),
+        "secrets": state.secrets_digest(&split.secrets),
+    });
+    crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Everything of a declared connection but its secrets' values.
+fn plain_form(conn: &Connection, split: &crate::config::SplitParams<'_>) -> Value {
+    serde_json::json!({
         "sandbox": conn.sandbox,
         "key": conn.key,
         "name": conn.name,
@@ -355,25 +359,36 @@ fn fingerprint_salted(conn: &Connection, salt: &str) -> String {
         "connectionSpec": conn.connection_spec,
         "specName": conn.auth.spec_name,
         "params": split.plain,
-        "secrets": crate::state::salted_digest(salt, &split.secrets),
+        "secretNames": split.secret_names,
         "protect": conn.lifecycle.protect,
         "ignoreChanges": conn.lifecycle.ignore_changes,
         "import": conn.import,
-    });
-    crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    })
 }
 
-/// A digest of the resolved configuration, secrets digested under `salt` (a saved plan
+/// A digest of the resolved configuration, secrets included, under `salt` (a saved plan
 /// carries its own salt, so the digest does not depend on a state that may not exist yet).
-pub fn config_digest(desired: &Desired, salt: &str) -> String {
+/// Everything is hashed together first and the result fingerprinted once, keyed or
+/// stretched ([`crate::state::digest::Digester::once`]): guessing it back would mean guessing
+/// every secret at once.
+pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Digester) -> String {
     let mut hasher = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_be_bytes());
+        hasher.update(bytes);
+    };
     for conn in desired.connections.values() {
-        hasher.update(fingerprint_salted(conn, salt).as_bytes());
+        let split = conn.split_params();
+        put(plain_form(conn, &split).to_string().as_bytes());
+        for (name, value) in &split.secrets {
+            put(name.as_bytes());
+            put(value.expose().as_bytes());
+        }
     }
     for sandbox in &desired.sandboxes {
-        hasher.update(sandbox.as_bytes());
+        put(sandbox.as_bytes());
     }
-    crate::state::hex(&hasher.finalize())
+    digester.once(salt, &hasher.finalize())
 }
 
 /// Plans. Pure: see the module documentation.
@@ -383,7 +398,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         mode: options.mode,
         lineage: state.lineage.clone(),
         serial: state.serial,
-        config_digest: config_digest(desired, &options.digest_salt),
+        config_digest: config_digest(desired, &options.digest_salt, &state.digester),
         digest_salt: options.digest_salt.clone(),
         origin: PlanOrigin::default(),
         refreshed: live.refreshed,

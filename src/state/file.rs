@@ -48,6 +48,8 @@ pub enum StateError {
     NotInitialized {
         path: PathBuf,
     },
+    /// `FLOWFORM_DIGEST_KEY` is unusable.
+    Digest(super::digest::DigestError),
     /// The journal beside the state belongs to another state (another lineage).
     ForeignJournal {
         path: PathBuf,
@@ -147,6 +149,7 @@ impl fmt::Display for StateError {
                 path.display(),
                 waited.as_secs_f64()
             ),
+            StateError::Digest(e) => write!(f, "{e}"),
             StateError::NotInitialized { path } => write!(
                 f,
                 "there is no state at `{}`; flowform never starts an empty state by itself, since an empty state would create every connection again\nhelp: run `flowform init` to start this project's state; if it existed before, restore it (from version control or its backups) instead",

@@ -11,6 +11,7 @@
 //! - [`lock`]: the lock file, held with the OS's advisory lock.
 //! - [`store`]: the three together, as commands use them.
 
+pub mod digest;
 pub mod file;
 pub mod journal;
 pub mod lock;
@@ -20,11 +21,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Connection, SpecRef};
 use crate::secret::Secret;
 
+pub use digest::{DigestError, Digester};
 pub use store::Store;
 
 /// The format this flowform writes.
@@ -47,6 +48,9 @@ pub struct State {
     /// resolved by listing before the next plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// How this run fingerprints secrets (`FLOWFORM_DIGEST_KEY`); not part of the file.
+    #[serde(skip)]
+    pub digester: Digester,
 }
 
 /// One managed connection.
@@ -68,8 +72,8 @@ pub struct Record {
     /// The names of the secret params (their values are never kept).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub secret_params: BTreeSet<String>,
-    /// Salted SHA-256 over the secret params' canonical form; `None` when flowform never
-    /// sent them (an imported connection).
+    /// The fingerprint of the secret params' values (see [`digest`]); `None` when flowform
+    /// never sent them (an imported connection).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets_digest: Option<String>,
     /// `enabled`, `disabled`, `initializing`, … as AEP last said; absent when AEP has not said
@@ -167,12 +171,22 @@ impl State {
             salt: random_salt(),
             connections: BTreeMap::new(),
             pending: Vec::new(),
+            digester: Digester::default(),
         }
     }
 
-    /// The salted digest of a connection's secret params, by name.
+    /// The fingerprint of a connection's secret params, by name, in this run's scheme.
     pub fn secrets_digest(&self, secrets: &BTreeMap<String, &Secret>) -> String {
-        salted_digest(&self.salt, secrets)
+        self.digester.secrets(&self.salt, secrets)
+    }
+
+    /// Whether a recorded fingerprint is that of `secrets` (in the scheme it was made in).
+    pub fn secrets_match(
+        &self,
+        stored: &str,
+        secrets: &BTreeMap<String, &Secret>,
+    ) -> Result<bool, DigestError> {
+        self.digester.matches(stored, &self.salt, secrets)
     }
 
     /// Finds a record by address, or by key when that is unambiguous.
@@ -194,28 +208,12 @@ impl Default for State {
     }
 }
 
-/// SHA-256 over a salt and secret params. Canonical form: the salt, then each name and value,
-/// length-prefixed so that no two different maps share a byte string.
-pub fn salted_digest(salt: &str, secrets: &BTreeMap<String, &Secret>) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(salt.as_bytes());
-    for (name, value) in secrets {
-        for part in [name.as_bytes(), value.expose().as_bytes()] {
-            hasher.update((part.len() as u64).to_be_bytes());
-            hasher.update(part);
-        }
-    }
-    hex(&hasher.finalize())
-}
-
 /// A random salt (hex).
 pub fn random_salt() -> String {
     hex(&random_bytes::<16>())
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub(crate) use digest::hex;
 
 fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
@@ -266,7 +264,7 @@ mod tests {
             State::new().secrets_digest(&one),
             "another salt"
         );
-        assert_eq!(s.secrets_digest(&one).len(), 64);
+        assert!(s.secrets_match(&s.secrets_digest(&one), &one).unwrap());
     }
 
     #[test]

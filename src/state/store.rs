@@ -156,6 +156,12 @@ impl Store {
         Ok(store)
     }
 
+    /// Fingerprints secrets with `digester` from now on (`FLOWFORM_DIGEST_KEY`).
+    pub fn with_digester(mut self, digester: super::Digester) -> Store {
+        self.state.digester = digester;
+        self
+    }
+
     /// What opening the state found worth saying.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
