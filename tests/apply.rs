@@ -544,28 +544,7 @@ async fn destroy_deletes_what_is_managed_and_respects_protect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_apply_then_rerun_loses_nothing_and_duplicates_nothing() {
-    let world = World::with(Options {
-        faults: FaultSettings {
-            latency_ms: 120,
-            ..FaultSettings::default()
-        },
-        ..Options::default()
-    })
-    .await;
-    for file in [
-        "salesforce-basic.yaml",
-        "salesforce-oauth2.yaml",
-        "salesforce-jwt.yaml",
-    ] {
-        std::fs::remove_file(world.config().join(file)).unwrap();
-    }
-    let mut yaml = "sandbox: prod\nconnections:\n".to_owned();
-    for i in 0..12 {
-        yaml.push_str(&format!(
-            "  c{i:02}:\n    name: Connection {i:02}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u{i}\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
-        ));
-    }
-    world.write("many.yaml", &yaml);
+    let world = World::many(12, 120).await;
     // Start an apply, and kill it once some creates are recorded in the journal.
     world
         .kill_9_when(&["apply", "--auto-approve", "--parallelism", "2"], |journal| {
@@ -587,23 +566,7 @@ async fn kill_9_mid_apply_then_rerun_loses_nothing_and_duplicates_nothing() {
         "{}",
         run.stdout()
     );
-    let stored = world.stored().await;
-    let mut all_names: Vec<String> = stored
-        .iter()
-        .map(|c| c["item"]["name"].as_str().unwrap().to_owned())
-        .collect();
-    all_names.sort();
-    let unique: BTreeSet<&String> = all_names.iter().collect();
-    assert_eq!(all_names.len(), 12, "no duplicate: {all_names:?}");
-    assert_eq!(unique.len(), 12);
-    let state = world.recorded();
-    assert_eq!(state.connections.len(), 12, "no lost id");
-    assert!(state.pending.is_empty());
-    let ids: BTreeSet<String> = stored
-        .iter()
-        .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(state.connections.values().all(|r| ids.contains(&r.id)));
+    world.converged(12).await;
     world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
 }
 

@@ -18,6 +18,15 @@ async fn infra() -> (World, PathBuf) {
     (world, repo)
 }
 
+/// `init`, then apply everything.
+async fn applied(world: &World, repo: &Path) {
+    world.run_in(repo, &["init"]).await.expect_code(0);
+    world
+        .run_in(repo, &["apply", "--auto-approve"])
+        .await
+        .expect_code(0);
+}
+
 fn lines(text: &str) -> String {
     text.lines().collect::<Vec<_>>().join("\n")
 }
@@ -104,11 +113,7 @@ async fn without_a_project_nothing_is_planned_and_nothing_written() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_without_its_state_refuses_rather_than_start_an_empty_one() {
     let (world, repo) = infra().await;
-    world.run_in(&repo, &["init"]).await.expect_code(0);
-    world
-        .run_in(&repo, &["apply", "--auto-approve"])
-        .await
-        .expect_code(0);
+    applied(&world, &repo).await;
     // The state is lost (a clone that never had it, a careless `rm`): no command starts an
     // empty one, which would create every connection again.
     std::fs::remove_dir_all(repo.join("state")).unwrap();
@@ -262,11 +267,7 @@ async fn one_state_from_the_root_a_subdirectory_the_parent_and_a_narrowed_config
 async fn init_carries_on_a_state_named_the_old_way() {
     let (world, repo) = infra().await;
     // A flowform before projects kept `state/connections.json` for `-c connections`.
-    world.run_in(&repo, &["init"]).await.expect_code(0);
-    world
-        .run_in(&repo, &["apply", "--auto-approve"])
-        .await
-        .expect_code(0);
+    applied(&world, &repo).await;
     std::fs::rename(
         repo.join("state/flowform.json"),
         repo.join("state/connections.json"),

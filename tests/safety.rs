@@ -2,59 +2,12 @@
 //! crashes that tear the journal, two paths to one state, a plan without the id it needs,
 //! a connection disabled outside flowform, a stale copy of the state.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 
-use flowform::emulator::Options;
-use flowform::emulator::faults::FaultSettings;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::world::{World, copy_dir};
-
-/// A world whose configuration is `n` Salesforce connections (the examples removed).
-async fn many(n: usize, latency_ms: u64) -> World {
-    let world = World::with(Options {
-        faults: FaultSettings {
-            latency_ms,
-            ..FaultSettings::default()
-        },
-        ..Options::default()
-    })
-    .await;
-    for file in [
-        "salesforce-basic.yaml",
-        "salesforce-oauth2.yaml",
-        "salesforce-jwt.yaml",
-    ] {
-        std::fs::remove_file(world.config().join(file)).unwrap();
-    }
-    let mut yaml = "sandbox: prod\nconnections:\n".to_owned();
-    for i in 0..n {
-        yaml.push_str(&format!(
-            "  c{i:03}:\n    name: Connection {i:03}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u{i}\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
-        ));
-    }
-    world.write("many.yaml", &yaml);
-    world
-}
-
-/// Asserts the emulator holds exactly `n` connections, each name once, and the state
-/// records each of them with nothing pending.
-async fn converged(world: &World, n: usize) {
-    let stored = world.stored().await;
-    let names: Vec<&str> = stored
-        .iter()
-        .map(|c| c["item"]["name"].as_str().unwrap())
-        .collect();
-    let unique: BTreeSet<&str> = names.iter().copied().collect();
-    assert_eq!((names.len(), unique.len()), (n, n), "no duplicate: {names:?}");
-    let state = world.recorded();
-    assert_eq!(state.connections.len(), n, "no lost id");
-    assert!(state.pending.is_empty(), "{:?}", state.pending);
-    let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
-    assert!(state.connections.values().all(|r| ids.contains(r.id.as_str())));
-}
 
 fn tear(journal: &std::path::Path, fragment: &str) {
     std::fs::OpenOptions::new()
@@ -67,7 +20,7 @@ fn tear(journal: &std::path::Path, fragment: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_journal_then_a_second_crash_still_converges_without_a_duplicate() {
-    let world = many(30, 60).await;
+    let world = World::many(30, 60).await;
     let journal = flowform::state::journal::path_for(&world.state());
     let args = ["apply", "--auto-approve", "--parallelism", "3"];
     world
@@ -83,14 +36,14 @@ async fn a_torn_journal_then_a_second_crash_still_converges_without_a_duplicate(
     tear(&journal, r#"{"kind":"int"#);
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     assert!(!run.stderr().contains("damaged"), "{}", run.stderr());
-    converged(&world, 30).await;
+    world.converged(30).await;
     assert!(!journal.exists(), "folded in and removed");
     world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_journal_loses_no_intent_and_says_the_truth() {
-    let world = many(8, 40).await;
+    let world = World::many(8, 40).await;
     let journal = flowform::state::journal::path_for(&world.state());
     world
         .kill_9_when(&["apply", "--auto-approve", "--parallelism", "2"], |j| {
@@ -117,7 +70,7 @@ async fn a_damaged_journal_loses_no_intent_and_says_the_truth() {
     );
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
-    converged(&world, 8).await;
+    world.converged(8).await;
     assert!(
         flowform::state::journal::damaged_path_for(&journal).exists(),
         "the damaged journal is kept aside"

@@ -1,8 +1,10 @@
 //! A world for end-to-end tests: an in-process emulator, a directory holding a copy of the
 //! examples and a state file, and the binary run against them.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use flowform::emulator::faults::FaultSettings;
 use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
 use flowform::emulator::{Emulator, Options};
 use serde_json::{Value, json};
@@ -46,6 +48,50 @@ impl World {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         World { emulator, dir }
+    }
+
+    /// A world whose configuration is `n` Salesforce connections (the examples removed), answering after `latency_ms`.
+    pub async fn many(n: usize, latency_ms: u64) -> World {
+        let world = World::with(Options {
+            faults: FaultSettings {
+                latency_ms,
+                ..FaultSettings::default()
+            },
+            ..Options::default()
+        })
+        .await;
+        for file in [
+            "salesforce-basic.yaml",
+            "salesforce-oauth2.yaml",
+            "salesforce-jwt.yaml",
+        ] {
+            std::fs::remove_file(world.config().join(file)).unwrap();
+        }
+        let mut yaml = "sandbox: prod\nconnections:\n".to_owned();
+        for i in 0..n {
+            yaml.push_str(&format!(
+                "  c{i:03}:\n    name: Connection {i:03}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u{i}\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+            ));
+        }
+        world.write("many.yaml", &yaml);
+        world
+    }
+
+    /// Asserts the emulator holds exactly `n` connections, each name once, and the state
+    /// records each of them with nothing pending.
+    pub async fn converged(&self, n: usize) {
+        let stored = self.stored().await;
+        let names: Vec<&str> = stored
+            .iter()
+            .map(|c| c["item"]["name"].as_str().unwrap())
+            .collect();
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!((names.len(), unique.len()), (n, n), "no duplicate: {names:?}");
+        let state = self.recorded();
+        assert_eq!(state.connections.len(), n, "no lost id");
+        assert!(state.pending.is_empty(), "{:?}", state.pending);
+        let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
+        assert!(state.connections.values().all(|r| ids.contains(r.id.as_str())));
     }
 
     /// A world whose examples flowform has applied.
