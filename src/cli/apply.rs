@@ -115,7 +115,10 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
         return Ok(Exit::Success);
     }
     for failure in &report.failures {
-        writeln!(io.err, "\nError: {}: {}", failure.address, failure.message)?;
+        writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+        if let Some(help) = failure.error.help() {
+            writeln!(io.err, "help: {help}")?;
+        }
     }
     writeln!(
         io.err,

@@ -147,6 +147,11 @@ impl FlowError {
     pub fn status(&self) -> Option<StatusCode> {
         self.api().map(|e| e.status)
     }
+
+    /// AEP answered 412: the etag sent is no longer the connection's (changed meanwhile).
+    pub fn is_precondition_failed(&self) -> bool {
+        self.status() == Some(StatusCode::PRECONDITION_FAILED)
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Action, Change, Drift, DriftKind, Field, Live, Origin, Plan, Presence, Reason, fingerprint};
+use super::{
+    Action, Change, Drift, DriftKind, Field, Interrupted, Live, Origin, Plan, Presence, Reason, fingerprint,
+};
 use crate::config::{Connection, Param};
 use crate::flow::model::LiveConnection;
 use crate::state::{Pending, Record, State};
@@ -378,17 +380,14 @@ impl Context<'_> {
             ));
         }
         let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
-        let found: Vec<&LiveConnection> = self
-            .live
-            .in_sandbox(&p.sandbox, &p.spec_id)
-            .filter(|l| l.name == p.name && !managed.contains(l.id.as_str()))
-            .filter(|l| {
-                l.created_at
-                    .is_none_or(|t| t >= p.started_at - super::CLOCK_SKEW_MS)
-            })
-            .collect();
-        match found.as_slice() {
-            [] => {
+        let found = super::interrupted_create(
+            self.live.in_sandbox(&p.sandbox, &p.spec_id),
+            &p.name,
+            |id| managed.contains(id),
+            p.started_at,
+        );
+        match found {
+            Interrupted::Nothing => {
                 if self.name_is_taken(address, d) {
                     return;
                 }
@@ -396,7 +395,7 @@ impl Context<'_> {
                 change.notes.push("an interrupted apply began creating it, and AEP has no such connection: it is created now".into());
                 self.change(change);
             }
-            [one] => {
+            Interrupted::One(one) => {
                 let id = one.id.clone();
                 self.adopt(
                     address,
@@ -416,7 +415,7 @@ impl Context<'_> {
                     change.then_update = true;
                 }
             }
-            several => {
+            Interrupted::Several(several) => {
                 let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
                 self.error(format!(
                     "`{address}`: an interrupted apply began creating it, and AEP now has {} connections named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own\nhelp: delete the extra ones in AEP, or `import` the right one",

@@ -32,6 +32,41 @@ pub const FORMAT_VERSION: &str = "1.0";
 /// (clocks differ).
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
+/// What an interrupted create (a timeout, a dropped answer, a crash) may have made.
+#[derive(Debug, PartialEq)]
+pub enum Interrupted<'a> {
+    /// Nothing: it is safe to create again.
+    Nothing,
+    /// Exactly one: adopt it, never create another.
+    One(&'a LiveConnection),
+    /// Several: flowform will not guess which is its own.
+    Several(Vec<&'a LiveConnection>),
+}
+
+/// The one rule, shared by the planner (a create left pending by a crashed run) and the
+/// applier (a create whose answer was lost): among the connections seen of the create's
+/// sandbox and spec, those with its name, not already owned (`owned`), and created since it
+/// began (give or take clock skew). Names are unique per sandbox and spec in a configuration,
+/// and a create whose name is taken is refused, so a name finds the create's connection.
+pub fn interrupted_create<'a>(
+    seen: impl IntoIterator<Item = &'a LiveConnection>,
+    name: &str,
+    owned: impl Fn(&str) -> bool,
+    started_at: i64,
+) -> Interrupted<'a> {
+    let since = started_at.saturating_sub(CLOCK_SKEW_MS);
+    let mut found: Vec<&LiveConnection> = seen
+        .into_iter()
+        .filter(|l| l.name == name && !owned(&l.id))
+        .filter(|l| l.created_at.is_none_or(|t| t >= since))
+        .collect();
+    match found.len() {
+        0 => Interrupted::Nothing,
+        1 => Interrupted::One(found.remove(0)),
+        _ => Interrupted::Several(found),
+    }
+}
+
 /// What the refresh saw of AEP.
 #[derive(Clone, Debug, Default)]
 pub struct Live {

@@ -1,0 +1,165 @@
+//! Creating a connection: never twice. A create whose outcome is unknown is resolved by
+//! listing; one created `initializing` is waited for.
+
+use std::time::{Duration, Instant};
+
+use super::progress::elapsed;
+use super::request::create_body;
+use super::{ApplyError, Ctx, lock, now_ms};
+use crate::config::Connection;
+use crate::flow::model::LiveConnection;
+use crate::flow::{Filter, FlowError};
+use crate::plan::{self, Interrupted};
+use crate::state::journal::Outcome;
+use crate::state::{Action as Mutation, Record};
+
+/// Creates a connection, resolving an unknown outcome by listing, and waits for it to be
+/// enabled. Returns its id.
+pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Result<String, ApplyError> {
+    let started = Instant::now();
+    ctx.progress.line(format!("{address}: Creating..."));
+    let started_at = now_ms();
+    let seq = ctx.begin(Mutation::Create, address, conn, started_at)?;
+    let body = create_body(conn);
+    let mut tries = 0;
+    let (id, etag) = loop {
+        tries += 1;
+        match ctx.client.create_connection(&conn.sandbox, &body).await {
+            Ok(created) => break (created.id, created.etag),
+            Err(FlowError::OutcomeUnknown { reason, .. }) => {
+                ctx.progress.line(format!(
+                    "{address}: the create's outcome is unknown ({reason}); listing to find out"
+                ));
+                let listed = match find_created(ctx, conn).await {
+                    Ok(listed) => listed,
+                    Err(source) => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Unknown);
+                        return Err(ApplyError::UnknownAndUnlisted { reason, source });
+                    }
+                };
+                let claimed = lock(&ctx.claimed).clone();
+                match plan::interrupted_create(&listed, &conn.name, |id| claimed.contains(id), started_at) {
+                    Interrupted::One(one) => {
+                        ctx.note(format!(
+                            "{address}: AEP did make it: adopting {} (no duplicate)",
+                            one.id
+                        ));
+                        break (one.id.clone(), one.etag.clone());
+                    }
+                    Interrupted::Nothing if tries < 3 => {
+                        ctx.progress
+                            .line(format!("{address}: AEP made nothing: creating again"));
+                    }
+                    Interrupted::Nothing => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                        return Err(ApplyError::NothingMade { tries, reason });
+                    }
+                    Interrupted::Several(several) => {
+                        let _ = ctx.store().finish(seq, address, Outcome::Unknown);
+                        return Err(ApplyError::Ambiguous {
+                            name: conn.name.clone(),
+                            ids: several.iter().map(|c| c.id.clone()).collect(),
+                        });
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = ctx.store().finish(seq, address, Outcome::Failed);
+                return Err(e.into());
+            }
+        }
+    };
+    lock(&ctx.claimed).insert(id.clone());
+    // The id is durable from here on. AEP's answer to a create holds only the id and etag:
+    // the connection's state is recorded once AEP says it (read back at the end of the
+    // apply, or while waiting for an initializing one), never assumed.
+    let initializing = etag.is_none();
+    let record = {
+        let store = ctx.store();
+        Record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
+    };
+    ctx.store().finish(
+        seq,
+        address,
+        Outcome::Done {
+            record: Some(Box::new(record.clone())),
+        },
+    )?;
+    if initializing {
+        wait_enabled(ctx, address, conn, &id, record).await?;
+    }
+    ctx.progress.line(format!(
+        "{address}: Creation complete after {} [id={id}]",
+        elapsed(started.elapsed())
+    ));
+    Ok(id)
+}
+
+/// The sandbox's connections of `conn`'s spec and name: what an unknown create may have
+/// made is among them ([`plan::interrupted_create`] tells which).
+async fn find_created(ctx: &Ctx, conn: &Connection) -> Result<Vec<LiveConnection>, FlowError> {
+    let mut filters = vec![Filter::new(
+        "connectionSpec.id",
+        [conn.connection_spec.id.clone()],
+    )];
+    // A comma separates alternatives in a filter: such a name is matched here instead.
+    if !conn.name.contains(',') {
+        filters.push(Filter::new("name", [conn.name.clone()]));
+    }
+    ctx.client.list_connections(&conn.sandbox, &filters).await
+}
+
+/// Polls an initializing connection until it is enabled, then records its etag and state.
+async fn wait_enabled(
+    ctx: &Ctx,
+    address: &str,
+    conn: &Connection,
+    id: &str,
+    mut record: Record,
+) -> Result<(), ApplyError> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(250);
+    let mut said = Instant::now();
+    loop {
+        tokio::time::sleep(delay).await;
+        delay = (delay.mul_f64(1.5)).min(Duration::from_secs(5));
+        match ctx.client.get_connection(&conn.sandbox, id).await {
+            Ok(Some(live)) if !live.is_initializing() => {
+                record.etag = live.etag.clone();
+                record.state = live.state.clone();
+                record.created_at = live.created_at;
+                record.updated_at = live.updated_at;
+                return ctx.record(address, Some(record));
+            }
+            Ok(Some(live)) => {
+                if record.state != live.state {
+                    record.state = live.state.clone();
+                    record.created_at = live.created_at;
+                    record.updated_at = live.updated_at;
+                    ctx.record(address, Some(record.clone()))?;
+                }
+            }
+            Ok(None) => {
+                return Err(ApplyError::Gone {
+                    id: id.to_owned(),
+                    when: "disappeared from AEP while initializing",
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if started.elapsed() >= ctx.options.wait_timeout {
+            ctx.note(format!(
+                "{address}: still initializing after {}; it is recorded, and the next plan picks up its etag",
+                elapsed(started.elapsed())
+            ));
+            return Ok(());
+        }
+        if said.elapsed() >= Duration::from_secs(10) {
+            ctx.progress.line(format!(
+                "{address}: Still initializing... [{} elapsed]",
+                elapsed(started.elapsed())
+            ));
+            said = Instant::now();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Saved plans (`plan --out`, then `apply FILE`): whether one still applies.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use super::READ_BACK_BATCH;
+use crate::config::{Connection, Desired};
+use crate::flow::{Client, Filter, FlowError};
+use crate::plan::{self, Action, Plan};
+use crate::state::address;
+
+/// Why a saved plan no longer applies, if it does not: the state moved on (another lineage,
+/// or a newer serial), the configuration or a referenced secret changed (by digest), or a
+/// connection it touches changed in AEP (its etag). Empty: it still applies.
+pub async fn stale(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: Option<&Arc<Client>>,
+) -> Result<Vec<String>, FlowError> {
+    let mut problems = Vec::new();
+    // A state exists before any plan (`flowform init` starts it), so its lineage is fixed.
+    if plan.lineage != state.lineage {
+        problems.push(format!(
+            "the plan was made for another state (lineage {}; this state is {})",
+            plan.lineage, state.lineage
+        ));
+    } else if plan.serial != state.serial {
+        problems.push(format!(
+            "the state changed since the plan was made (serial {} then, {} now): another apply ran",
+            plan.serial, state.serial
+        ));
+    }
+    if let Some(id) = plan
+        .config_digest
+        .strip_prefix("hmac-sha256:")
+        .and_then(|rest| rest.split(':').next())
+        && state.digester.key_id() != Some(id)
+    {
+        problems.push(format!(
+            "the plan was made with the `FLOWFORM_DIGEST_KEY` whose id is {id}, and this run {}",
+            if state.digester.key_id().is_some() {
+                "has another"
+            } else {
+                "has none"
+            }
+        ));
+    } else if plan::config_digest(desired, &plan.digest_salt, &state.digester) != plan.config_digest {
+        problems
+            .push("the configuration (or a secret it references) changed since the plan was made".to_owned());
+    }
+    if let Some(client) = client {
+        for change in plan.actions() {
+            let (Some(id), Some(etag)) = (&change.id, &change.etag) else {
+                continue;
+            };
+            match client.get_connection(&change.sandbox, id).await? {
+                None => problems.push(format!(
+                    "`{}` ({id}) was deleted in AEP since the plan was made",
+                    change.address
+                )),
+                Some(l) if l.etag.as_deref() != Some(etag.as_str()) => problems.push(format!(
+                    "`{}` ({id}) changed in AEP since the plan was made (etag {etag}, now {})",
+                    change.address,
+                    l.etag.as_deref().unwrap_or("none")
+                )),
+                Some(_) => {}
+            }
+        }
+        problems.extend(names_taken_since(plan, desired, state, client).await?);
+    }
+    Ok(problems)
+}
+
+/// Creates in a saved plan whose name AEP has given to a connection this state does not
+/// manage since the plan was made: applying them would make a duplicate.
+async fn names_taken_since(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: &Arc<Client>,
+) -> Result<Vec<String>, FlowError> {
+    let declared: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
+    // Sandbox and spec → the names to be created there, and by which address.
+    let mut creates: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    for change in plan.actions() {
+        if !matches!(change.action, Action::Create | Action::Replace) {
+            continue;
+        }
+        if let Some(conn) = declared.get(&change.address) {
+            creates
+                .entry((conn.sandbox.clone(), conn.connection_spec.id.clone()))
+                .or_default()
+                .insert(conn.name.clone(), change.address.clone());
+        }
+    }
+    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+    let mut problems = Vec::new();
+    for ((sandbox, spec), names) in creates {
+        let mut filters = vec![Filter::new("connectionSpec.id", [spec.clone()])];
+        // A comma separates alternatives in a filter: with such a name, list the spec whole.
+        if names.keys().all(|n| !n.contains(',')) && names.len() <= READ_BACK_BATCH {
+            filters.push(Filter::new("name", names.keys().cloned()));
+        }
+        for live in client.list_connections(&sandbox, &filters).await? {
+            if let Some(address) = names.get(&live.name)
+                && !managed.contains(live.id.as_str())
+            {
+                problems.push(format!(
+                    "`{address}`: AEP now has a connection named `{}` in sandbox `{sandbox}` (id {}) that this state does not manage; creating another would make a duplicate",
+                    live.name, live.id
+                ));
+            }
+        }
+    }
+    Ok(problems)
+}

@@ -1,0 +1,92 @@
+//! What an apply changes in the state alone, sending nothing to AEP: lifecycle flags and
+//! secret fingerprints kept current, and `apply --refresh-only`.
+
+use crate::config::Desired;
+use crate::plan::{Live, Plan, masked};
+use crate::state::file::StateError;
+use crate::state::{Store, address};
+
+/// Records what changes in the state alone: the declared lifecycle flags of managed
+/// connections (a change to `protect` changes nothing in AEP, but the state must remember
+/// it), and secret fingerprints made in an older scheme (or before `FLOWFORM_DIGEST_KEY` was
+/// set), made anew when the declared secrets are still the ones they fingerprint. Returns how
+/// many records changed.
+pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, StateError> {
+    store.edit(|state| {
+        let mut changed = 0;
+        let mut refingerprinted = Vec::new();
+        for conn in desired.connections.values() {
+            let address = address(&conn.sandbox, &conn.key);
+            let Some(r) = state.connections.get(&address) else {
+                continue;
+            };
+            let mut r = r.clone();
+            let mut touched = false;
+            if r.protect != conn.lifecycle.protect {
+                r.protect = conn.lifecycle.protect;
+                touched = true;
+            }
+            let split = conn.split_params();
+            if let Some(stored) = &r.secrets_digest
+                && split.all_resolved()
+                && !state.digester.is_current(stored)
+                && state.secrets_match(stored, &split.secrets) == Ok(true)
+            {
+                r.secrets_digest = Some(state.secrets_digest(&split.secrets));
+                refingerprinted.push(address.clone());
+                touched = true;
+            }
+            if touched {
+                state.connections.insert(address, r);
+                changed += 1;
+            }
+        }
+        if !refingerprinted.is_empty() {
+            crate::info!(
+                "made the secret fingerprints of {} connection{} anew in this run's scheme ({})",
+                refingerprinted.len(),
+                if refingerprinted.len() == 1 { "" } else { "s" },
+                match state.digester.key_id() {
+                    Some(id) => format!("keyed, key id {id}"),
+                    None => "keyless".to_owned(),
+                }
+            );
+        }
+        changed
+    })
+}
+
+/// Makes the state match what AEP has (`apply --refresh-only`): drifted records take the live
+/// values, deleted ones go. Nothing is sent to AEP.
+pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize, StateError> {
+    let mut changed = 0;
+    store.edit(|state| {
+        for drift in &plan.drift {
+            match live.connections.get(&drift.id) {
+                None => {
+                    state.connections.remove(&drift.address);
+                }
+                Some((_, l)) => {
+                    if let Some(r) = state.connections.get_mut(&drift.address) {
+                        r.name = l.name.clone();
+                        r.description = l.description.clone();
+                        r.etag = l.etag.clone();
+                        if l.state.is_some() {
+                            r.state = l.state.clone();
+                        }
+                        r.updated_at = l.updated_at;
+                        if let Some(auth) = &l.auth {
+                            for (name, value) in r.params.iter_mut() {
+                                if let Some(v) = auth.params.get(name).filter(|v| !masked(v)) {
+                                    *value = v.clone();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            changed += 1;
+        }
+    })?;
+    Ok(changed)
+}
