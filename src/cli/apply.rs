@@ -199,8 +199,44 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         Ok(s) => s,
         Err(exit) => return Ok(exit),
     };
+    let exit = apply_in(args, &target, saved, &mut session, io);
+    fold(&mut session, exit, io)
+}
+
+/// Whatever came of an apply, what its state's journal holds (an interrupted run's ids,
+/// replayed when the state was opened) is folded into the state file before the command
+/// ends: a journal is local to one machine and one run, and a state committed without it
+/// would lose ids.
+pub(super) fn fold(
+    session: &mut Session,
+    exit: anyhow::Result<Exit>,
+    io: &mut Io<'_>,
+) -> anyhow::Result<Exit> {
+    let folded = session.store_mut().commit();
+    let exit = exit?;
+    match folded {
+        Err(e) if exit == Exit::Success => {
+            writeln!(io.err, "error: {e}")?;
+            writeln!(
+                io.err,
+                "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
+            )?;
+            Ok(Exit::Failure)
+        }
+        _ => Ok(exit),
+    }
+}
+
+fn apply_in(
+    args: &Args,
+    target: &Target,
+    saved: Option<Plan>,
+    session: &mut Session,
+    io: &mut Io<'_>,
+) -> anyhow::Result<Exit> {
+    let session = &mut *session;
     if let (Some(file), Some(plan)) = (&args.plan, saved) {
-        let problems = stale(&plan, &session)?;
+        let problems = stale(&plan, session)?;
         if !problems.is_empty() {
             writeln!(io.err, "error: the saved plan `{}` is stale:", file.display())?;
             for p in problems {
@@ -226,7 +262,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
             return Ok(Exit::Failure);
         }
         // Passing a saved plan is the approval.
-        return carry_out(&mut session, &plan, args.wait_timeout, "Apply", io);
+        return carry_out(session, &plan, args.wait_timeout, "Apply", io);
     }
     let mode = if args.refresh_only {
         Mode::RefreshOnly
@@ -242,9 +278,10 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         return Ok(Exit::Failure);
     }
     if !plan.has_changes() {
-        // Nothing to do in AEP; a changed `protect` is still recorded.
-        if mode == Mode::Normal && session.sync_lifecycle()? > 0 {
-            session.store_mut().commit()?;
+        // Nothing to do in AEP; a changed `protect` is still recorded (when the command
+        // ends, with the rest).
+        if mode == Mode::Normal {
+            session.sync_lifecycle()?;
         }
         writeln!(io.out, "\n{}", Report::default().summary_line("Apply"))?;
         return Ok(Exit::Success);
@@ -262,7 +299,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
     if args.refresh_only {
         let accepted = apply::accept_live(&plan, &live, session.store_mut())?;
         let report = Report::default();
-        let exit = finish(&mut session, &report, "Apply", io)?;
+        let exit = finish(session, &report, "Apply", io)?;
         writeln!(
             io.err,
             "The state now matches AEP for {accepted} connection{}.",
@@ -270,7 +307,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         )?;
         return Ok(exit);
     }
-    carry_out(&mut session, &plan, args.wait_timeout, "Apply", io)
+    carry_out(session, &plan, args.wait_timeout, "Apply", io)
 }
 
 pub fn destroy(args: &DestroyArgs, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
@@ -278,6 +315,11 @@ pub fn destroy(args: &DestroyArgs, env: &Environment, io: &mut Io<'_>) -> anyhow
         Ok(s) => s,
         Err(exit) => return Ok(exit),
     };
+    let exit = destroy_in(args, &mut session, io);
+    fold(&mut session, exit, io)
+}
+
+fn destroy_in(args: &DestroyArgs, session: &mut Session, io: &mut Io<'_>) -> anyhow::Result<Exit> {
     let (plan, _) = match session.plan(Mode::Destroy, io)? {
         Ok(p) => p,
         Err(exit) => return Ok(exit),
@@ -295,5 +337,5 @@ pub fn destroy(args: &DestroyArgs, env: &Environment, io: &mut Io<'_>) -> anyhow
     if let Some(exit) = approve(io, args.auto_approve, "Destroy", question, detail)? {
         return Ok(exit);
     }
-    carry_out(&mut session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
+    carry_out(session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
 }

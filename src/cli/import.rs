@@ -23,6 +23,11 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
         Ok(s) => s,
         Err(exit) => return Ok(exit),
     };
+    let exit = import_in(args, &mut session, io);
+    super::apply::fold(&mut session, exit, io)
+}
+
+fn import_in(args: &Args, session: &mut Session, io: &mut Io<'_>) -> anyhow::Result<Exit> {
     let key = args.key.rsplit_once('/').map_or(args.key.as_str(), |(_, k)| k);
     let Some(conn) = session.desired.connections.get(key).cloned() else {
         let keys: Vec<&str> = session.desired.connections.keys().map(String::as_str).collect();
@@ -111,7 +116,6 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
     }
     let record = crate::apply::adopted_record(&conn, &live, None);
     session.store_mut().record(&addr, Some(record))?;
-    session.store_mut().commit()?;
     writeln!(io.err, "{addr}: Import complete [id={}]", args.id)?;
     writeln!(
         io.out,

@@ -50,6 +50,13 @@ pub enum StateError {
     },
     /// `FLOWFORM_DIGEST_KEY` is unusable.
     Digest(super::digest::DigestError),
+    /// The state file is gone and its journal cannot rebuild it.
+    JournalWithoutState {
+        path: PathBuf,
+        journal: PathBuf,
+        /// The serial the journal began at, when it says.
+        serial: Option<u64>,
+    },
     /// The journal beside the state belongs to another state (another lineage).
     ForeignJournal {
         path: PathBuf,
@@ -150,6 +157,20 @@ impl fmt::Display for StateError {
                 waited.as_secs_f64()
             ),
             StateError::Digest(e) => write!(f, "{e}"),
+            StateError::JournalWithoutState {
+                path,
+                journal,
+                serial,
+            } => write!(
+                f,
+                "the state file `{}` is missing, but its journal `{}` is here{}; the journal holds only what happened since, so it cannot rebuild the state, and nothing was changed\nhelp: restore `{}` (from version control, or a `.backup.N` beside it), then run flowform again: it folds the journal in",
+                path.display(),
+                journal.display(),
+                serial
+                    .map(|s| format!(" (it began at serial {s})"))
+                    .unwrap_or_default(),
+                path.display()
+            ),
             StateError::NotInitialized { path } => write!(
                 f,
                 "there is no state at `{}`; flowform never starts an empty state by itself, since an empty state would create every connection again\nhelp: run `flowform init` to start this project's state; if it existed before, restore it (from version control or its backups) instead",

@@ -61,6 +61,15 @@ impl Store {
             "cannot resolve the state path `{}`",
             path.display()
         )))?;
+        let journal_path = journal::path_for(&real);
+        // Nothing at all where the state should be: refuse before creating anything (a lock
+        // file in a mistyped directory, say).
+        let anything = real.exists() || journal_path.exists() || !file::backups(&real).is_empty();
+        if !anything && missing == Missing::Refuse {
+            return Err(StateError::NotInitialized {
+                path: path.to_owned(),
+            });
+        }
         if missing == Missing::Create
             && let Some(dir) = real.parent()
         {
@@ -72,51 +81,62 @@ impl Store {
             Locking::None => None,
         };
         let found = file::read(&real).map_err(|e| e.named(path))?;
-        let journal_path = journal::path_for(&real);
         let read = journal::read(&journal_path)?;
         let mut warnings = Vec::new();
         let (mut state, on_disk, create) = match (found, &read.header) {
             (Some((state, bytes)), header) => {
-                if let Some(h) = header
-                    && h.lineage != state.lineage
-                {
-                    return Err(StateError::ForeignJournal {
-                        path: path.to_owned(),
-                        journal: journal_path,
-                        found: h.lineage.clone(),
-                        expected: state.lineage,
-                    });
+                match header {
+                    Some(h) if h.lineage != state.lineage => {
+                        return Err(StateError::ForeignJournal {
+                            path: path.to_owned(),
+                            journal: journal_path,
+                            found: h.lineage.clone(),
+                            expected: state.lineage,
+                        });
+                    }
+                    Some(h) if h.serial > state.serial => warnings.push(format!(
+                        "the journal `{}` began at serial {}, but the state file is at serial {} (restored from an older copy?); it is replayed, so no id it holds is lost: check the plan",
+                        journal_path.display(),
+                        h.serial,
+                        state.serial
+                    )),
+                    None if !read.entries.is_empty() => warnings.push(format!(
+                        "the journal `{}` does not say which state it belongs to (its first line is damaged, or an older flowform wrote it); it is replayed unchecked",
+                        journal_path.display()
+                    )),
+                    _ => {}
                 }
                 (state, Some(bytes), false)
             }
-            // A first apply stopped before the state file was ever written: its journal says
-            // which state it was, so the rerun carries on with the same lineage and salt.
-            (None, Some(h)) => {
+            // The state file is gone but its journal is here. When the journal began on a
+            // state that held nothing (serial 0: just started by `init`), replaying it onto
+            // that empty state is exact; otherwise the records before the journal are lost,
+            // and flowform will not pretend otherwise.
+            (None, Some(h)) if h.serial == 0 => {
                 warnings.push(format!(
-                    "the state file `{}` was never written; carrying on with the state its journal began (lineage {})",
+                    "the state file `{}` is missing; its journal began on the empty state `init` started (lineage {}), so the state is rebuilt from the journal",
                     path.display(),
                     h.lineage
                 ));
                 let mut state = State::new();
                 state.lineage = h.lineage.clone();
-                state.serial = h.serial;
                 state.salt = h.salt.clone();
-                (state, None, true)
+                (state, None, false)
             }
-            (None, None) if missing == Missing::Create => (State::new(), None, true),
-            (None, None) => {
+            (None, header) if !read.entries.is_empty() || header.is_some() => {
+                return Err(StateError::JournalWithoutState {
+                    path: path.to_owned(),
+                    journal: journal_path,
+                    serial: header.as_ref().map(|h| h.serial),
+                });
+            }
+            (None, _) if missing == Missing::Create => (State::new(), None, true),
+            (None, _) => {
                 return Err(StateError::NotInitialized {
                     path: path.to_owned(),
                 });
             }
         };
-        // Only the lock holder may write; a reader takes the journal's state as it is.
-        let create = create && lock.is_some();
-        if on_disk.is_none() && read.header.is_none() && !create {
-            return Err(StateError::NotInitialized {
-                path: path.to_owned(),
-            });
-        }
         if !read.entries.is_empty() {
             journal::replay(&mut state, &read.entries);
             warnings.push(format!(
@@ -147,6 +167,11 @@ impl Store {
             warnings,
         };
         if create {
+            if store.lock.is_none() {
+                return Err(StateError::NotInitialized {
+                    path: path.to_owned(),
+                });
+            }
             // Durable before anything else happens: a crash from here on reruns with the same
             // lineage and salt.
             let bytes = file::to_bytes(&store.state);
@@ -406,9 +431,9 @@ mod tests {
     }
 
     #[test]
-    fn no_state_is_started_unasked() {
+    fn no_state_is_started_unasked_and_nothing_is_created_looking_for_one() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
+        let path = dir.path().join("typo/s.json");
         for locking in [Locking::Wait(Duration::ZERO), Locking::None] {
             let err = Store::open(&path, locking, &holder(), Missing::Refuse)
                 .err()
@@ -416,7 +441,7 @@ mod tests {
             assert!(matches!(err, StateError::NotInitialized { .. }), "{err}");
             assert!(err.to_string().contains("flowform init"), "{err}");
         }
-        assert!(!path.exists());
+        assert!(!dir.path().join("typo").exists(), "no lock file, no directory");
     }
 
     #[test]
@@ -430,12 +455,32 @@ mod tests {
             (store.state().lineage.clone(), store.state().salt.clone())
         };
         // The state file is lost (never written, in the old way of things): the journal's
-        // header still knows the state.
+        // header still knows the state, which held nothing before it.
         std::fs::remove_file(&path).unwrap();
-        let store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse).unwrap();
+        let mut store =
+            Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse).unwrap();
         assert_eq!((&store.state().lineage, &store.state().salt), (&lineage, &salt));
         assert_eq!(store.state().pending, vec![pending()]);
+        assert!(!path.exists(), "opening writes nothing");
+        store.commit().unwrap();
         assert!(path.exists());
+        // A journal that began on a state holding records cannot rebuild it: refused.
+        store.put("prod/b", record("id-2")).unwrap();
+        store.commit().unwrap();
+        store.begin(pending()).unwrap();
+        drop(store);
+        std::fs::remove_file(&path).unwrap();
+        for backup in file::backups(&path) {
+            std::fs::remove_file(backup).unwrap();
+        }
+        let err = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Refuse)
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, StateError::JournalWithoutState { serial: Some(2), .. }),
+            "{err}"
+        );
+        assert!(!path.exists());
     }
 
     #[test]
