@@ -292,3 +292,131 @@ async fn secret_fingerprints_are_keyed_when_a_key_is_given_and_move_to_it() {
         .expect_code(2);
     assert!(run.stdout().contains("prod/acme-salesforce"), "{}", run.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_with_nothing_to_do_still_folds_the_journal_into_the_state() {
+    let world = World::many(6, 60).await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // One more connection; the run is killed as soon as its create is recorded.
+    let mut yaml = std::fs::read_to_string(world.config().join("many.yaml")).unwrap();
+    yaml.push_str("  extra:\n    name: Extra\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: extra\n        password: ${file:secrets/acme-password}\n        securityToken: ${file:secrets/acme-security-token}\n");
+    world.write("many.yaml", &yaml);
+    world
+        .kill_9_when(&["apply", "--auto-approve"], |j| {
+            j.contains("\"kind\":\"outcome\"") && j.contains("prod/extra")
+        })
+        .await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    assert!(journal.exists());
+    // Nothing left to do in AEP, but the id the killed run got must reach the state file,
+    // which is what a team commits (the journal never leaves this machine).
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(run.stdout().contains("0 added"), "{}", run.stdout());
+    assert!(!journal.exists(), "folded in");
+    let on_disk = flowform::state::file::read(&world.state()).unwrap().unwrap().0;
+    assert!(
+        on_disk.connections.contains_key("prod/extra"),
+        "the id is in the file"
+    );
+    world.converged(7).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_belongs_to_one_organization() {
+    let world = World::managed().await;
+    assert_eq!(
+        world.recorded().org.as_deref(),
+        Some(flowform::emulator::ims::DEMO_ORG),
+        "bound by the first apply"
+    );
+    // The same project pointed at another organization: every connection would look deleted
+    // there, and be created again.
+    let run = world
+        .run_with(&["plan"], &[("AEP_ORG_ID", "ANOTHERORG0000000000000@AdobeOrg")])
+        .await
+        .expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("belongs to the organization `FLOWFORMEMULATOR00000000@AdobeOrg`")
+            && run.stderr().contains("help: set `AEP_ORG_ID`"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_paths_that_are_not_the_projects_are_refused_and_nothing_is_made() {
+    let world = World::managed().await;
+    // Another project's state, or a mistyped one.
+    let other = world.dir.path().join("other/state.json");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    std::fs::copy(world.state(), &other).unwrap();
+    let other_s = other.to_str().unwrap().to_owned();
+    let run = world
+        .run_bare(["plan", "--state", &other_s].map(str::to_owned).to_vec())
+        .await
+        .expect_code(1);
+    assert!(
+        run.stderr().contains("is not this project's state") && run.stderr().contains("help: drop `--state`"),
+        "{}",
+        run.stderr()
+    );
+    // Outside a project, a state that is not there makes nothing (no lock, no directory).
+    let outside = tempfile::tempdir().unwrap();
+    let typo = outside.path().join("typo/dir/x.json");
+    let run = world
+        .run_in(
+            outside.path(),
+            &["state", "list", "--state", typo.to_str().unwrap()],
+        )
+        .await
+        .expect_code(1);
+    assert!(run.stderr().contains("there is no state at"), "{}", run.stderr());
+    assert!(!outside.path().join("typo").exists());
+    // A project whose `state` names a new file beside the real one: init refuses to start a
+    // second, empty state there.
+    let project = std::fs::read_to_string(world.dir.path().join("flowform.toml")).unwrap();
+    std::fs::write(
+        world.dir.path().join("flowform.toml"),
+        project.replace("state = \"state.json\"", "state = \"renamed.json\""),
+    )
+    .unwrap();
+    let run = world.run_bare(vec!["init".to_owned()]).await.expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("refusing to start an empty state next to another")
+            && run.stderr().contains("`state.json` is beside it"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!world.dir.path().join("renamed.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_state_is_not_rebuilt_from_a_journal_that_began_on_records() {
+    let world = World::many(8, 60).await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // Six of the eight go.
+    let yaml = std::fs::read_to_string(world.config().join("many.yaml")).unwrap();
+    let kept: String = yaml.split("  c002:").next().unwrap().to_owned();
+    world.write("many.yaml", &kept);
+    world
+        .kill_9_when(&["apply", "--auto-approve"], |j| {
+            j.matches("\"kind\":\"outcome\"").count() >= 2
+        })
+        .await;
+    // The state and its backups are gone; the journal stays.
+    std::fs::remove_file(world.state()).unwrap();
+    for backup in flowform::state::file::backups(&world.state()) {
+        std::fs::remove_file(backup).unwrap();
+    }
+    for args in [&["plan"][..], &["apply", "--auto-approve"][..]] {
+        let run = world.run(args).await.expect_code(1);
+        assert!(
+            run.stderr().contains("is missing, but its journal") && run.stderr().contains("help: restore"),
+            "{args:?}: {}",
+            run.stderr()
+        );
+        assert!(!world.state().exists(), "{args:?} wrote no state");
+    }
+}

@@ -10,7 +10,17 @@ use flowform::state::file;
 use flowform::state::lock::{Holder, Lock};
 use flowform::state::{Record, State, address};
 
-use crate::common::{flowform, root};
+use crate::common::{Flowform, root};
+
+/// The binary, run outside any project (these tests name a state explicitly with
+/// `--state`, which inside a project may only name the project's own).
+fn flowform<I, S>(args: I) -> Flowform
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    crate::common::flowform(args).current_dir(&std::env::temp_dir())
+}
 
 /// A state for the examples, as if they had been applied.
 fn applied_examples(dir: &Path) -> (PathBuf, State) {

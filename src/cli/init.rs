@@ -60,6 +60,7 @@ fn existing_states(dir: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+        .map(|p| p.strip_prefix(".").map(Path::to_owned).unwrap_or(p))
         .filter(|p| {
             std::fs::read(p)
                 .ok()
@@ -71,11 +72,13 @@ fn existing_states(dir: &Path) -> Vec<PathBuf> {
 }
 
 const GITIGNORE: &str = "\
-# flowform: a lock or a journal belongs to one run on one machine, and the embedded
-# emulator's demo data (--emulator) is local. The state files themselves may be committed.
+# flowform: a lock or a journal belongs to one run on one machine, backups are for this
+# machine's recovery, and the embedded emulator's demo data (--emulator) is local. The state
+# file itself may be committed.
 *.lock
 *.journal
 *.journal.damaged
+*.backup.*
 .*.tmp
 emulator/
 ";
@@ -93,7 +96,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
             if !args.config.is_empty() || args.state.path.is_some() {
                 writeln!(
                     io.err,
-                    "error: this is already a flowform project (`{}`); `init` with `-c` or `--state` writes a new project file\nhelp: edit `{}` instead",
+                    "error: this is already a flowform project (`{}`); `init` with `-c` or `--state` would write a new project file\nhelp: edit `{}` instead",
                     p.file.display(),
                     p.file.display()
                 )?;
@@ -122,6 +125,30 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Ex
             )?;
         }
         Err(StateError::NotInitialized { .. }) => {
+            // Another state beside where this one would go: the project file was changed to
+            // a new name, or a state was moved. An empty one beside it would plan every
+            // connection as new.
+            let others = existing_states(
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            );
+            if !others.is_empty() {
+                let names: Vec<String> = others.iter().map(|p| format!("`{}`", p.display())).collect();
+                writeln!(
+                    io.err,
+                    "error: `{}` names the state `{}`, which does not exist, but {} beside it; refusing to start an empty state next to another\nhelp: if that is this project's state, point `state` in `{}` at it (or rename it); to start afresh on purpose, move it away first",
+                    project.file.display(),
+                    path.display(),
+                    if others.len() == 1 {
+                        format!("{} is", names[0])
+                    } else {
+                        format!("{} are", names.join(", "))
+                    },
+                    project.file.display()
+                )?;
+                return Ok(Exit::Failure);
+            }
             let store = match args.state.open_at(path, true, command, env, Missing::Create) {
                 Ok(store) => store,
                 Err(e) => {

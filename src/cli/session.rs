@@ -100,6 +100,15 @@ impl std::fmt::Display for ScopeError {
     }
 }
 
+/// Whether two paths name one file (symlinks resolved; a file not there yet by its
+/// directory).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (crate::state::file::real_path(a), crate::state::file::real_path(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// The message for a command run outside any project.
 pub fn no_project() -> String {
     let here = std::env::current_dir()
@@ -117,10 +126,21 @@ impl Scope {
         let found = Project::discover(Path::new(".")).map_err(ScopeError::Project)?;
         let (project, all, narrowed, state_path) = match found {
             Some(p) => {
-                let state_path = match (state, &p.state) {
-                    (Some(given), _) => given.to_owned(),
-                    (None, StateLocation::File(path)) => path.clone(),
-                };
+                let StateLocation::File(own) = &p.state;
+                // Inside a project, `--state` may only name the project's own state: a
+                // project has one, and another project's would plan its connections away.
+                if let Some(given) = state
+                    && !same_file(given, own)
+                {
+                    return Err(ScopeError::Message(format!(
+                        "`--state {}` is not this project's state: `{}` names `{}`, and a project has one state\nhelp: drop `--state`; to keep the state elsewhere, change `state` in `{}`",
+                        given.display(),
+                        p.file.display(),
+                        own.display(),
+                        p.file.display()
+                    )));
+                }
+                let state_path = own.clone();
                 let all = p.config.clone();
                 (Some(p), all, config.to_vec(), state_path)
             }
@@ -356,6 +376,27 @@ impl Session {
         } else {
             None
         };
+        let mut store = store;
+        if let Some(client) = &client {
+            let org = &client.settings().org_id;
+            match &store.state().org {
+                Some(recorded) if recorded != org => {
+                    writeln!(
+                        io.err,
+                        "error: the state `{}` belongs to the organization `{recorded}`, and this run reaches `{org}`; nothing was read or changed, since every connection of the state would look deleted there\nhelp: set `AEP_ORG_ID` to `{recorded}` (and the credentials of that organization), or run in the project that belongs to `{org}`",
+                        scope.state.display()
+                    )?;
+                    return Ok(Err(Exit::Failure));
+                }
+                Some(_) => {}
+                // The first run that writes, with an organization, binds the state to it.
+                None if write => {
+                    let org = org.clone();
+                    store.edit(|s| s.org = Some(org))?;
+                }
+                None => {}
+            }
+        }
         Ok(Ok(Session {
             desired: loaded.desired,
             store: Some(store),

@@ -59,6 +59,7 @@ pub fn state() -> State {
         lineage: "lineage".into(),
         serial: 3,
         salt: "salt".into(),
+        org: None,
         connections: BTreeMap::new(),
         pending: Vec::new(),
         digester: crate::state::Digester::keyless(),

@@ -50,6 +50,15 @@ pub enum StateError {
     },
     /// `FLOWFORM_DIGEST_KEY` is unusable.
     Digest(super::digest::DigestError),
+    /// The file is not a flowform state at all (not JSON: a configuration file named by
+    /// mistake, say).
+    NotAState {
+        path: PathBuf,
+    },
+    /// The state path is a directory.
+    IsDirectory {
+        path: PathBuf,
+    },
     /// The state file is gone and its journal cannot rebuild it.
     JournalWithoutState {
         path: PathBuf,
@@ -79,6 +88,9 @@ impl StateError {
                 path: shown.to_owned(),
                 reason,
                 backups,
+            },
+            StateError::NotAState { .. } => StateError::NotAState {
+                path: shown.to_owned(),
             },
             StateError::Newer { found, .. } => StateError::Newer {
                 path: shown.to_owned(),
@@ -157,6 +169,16 @@ impl fmt::Display for StateError {
                 waited.as_secs_f64()
             ),
             StateError::Digest(e) => write!(f, "{e}"),
+            StateError::NotAState { path } => write!(
+                f,
+                "`{}` is not a flowform state: it does not hold JSON; nothing was changed\nhelp: check the project's `state` in `flowform.toml` (or `--state`): it names the state file, not a configuration file",
+                path.display()
+            ),
+            StateError::IsDirectory { path } => write!(
+                f,
+                "`{}` is a directory, not a state file\nhelp: name the file in the project's `state` (e.g. `state = \"state/flowform.json\"`)",
+                path.display()
+            ),
             StateError::JournalWithoutState {
                 path,
                 journal,
@@ -267,6 +289,15 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         reason,
         backups: backups(path),
     };
+    if !bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+    {
+        return Err(StateError::NotAState {
+            path: path.to_owned(),
+        });
+    }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| corrupt(format!("invalid JSON ({e})")))?;
     let version = value["version"]
         .as_u64()
@@ -281,12 +312,23 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
     serde_json::from_value(value).map_err(|e| corrupt(format!("not a flowform state ({e})")))
 }
 
-/// Brings an older format up to date, one version at a time. Version 1 is the first, so
-/// there is nothing to do yet; the next format change adds a step here.
-fn migrate(value: Value, version: u64) -> Result<Value, String> {
-    match version {
-        1 => Ok(value),
-        other => Err(format!("unknown format version {other}")),
+/// Brings an older format up to date, one version at a time.
+///
+/// - 1 → 2: version 2 adds what version 1 lacked and reads it as absent: the organization the
+///   state belongs to (`org`), records without a `state` (AEP has not said it yet), and
+///   secret fingerprints that name their scheme (a bare one is version 1's salted SHA-256,
+///   still read, and made anew on the next apply).
+fn migrate(mut value: Value, version: u64) -> Result<Value, String> {
+    let mut version = version;
+    loop {
+        match version {
+            1 => {
+                value["version"] = Value::from(2);
+                version = 2;
+            }
+            v if v == u64::from(FORMAT_VERSION) => return Ok(value),
+            other => return Err(format!("unknown format version {other}")),
+        }
     }
 }
 

@@ -28,8 +28,8 @@ use crate::secret::Secret;
 pub use digest::{DigestError, Digester};
 pub use store::Store;
 
-/// The format this flowform writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format this flowform writes (see `file::migrate` for what changed).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Everything flowform remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +42,11 @@ pub struct State {
     pub serial: u64,
     /// Salts `secretsDigest`; random per state file.
     pub salt: String,
+    /// The AEP organization (`…@AdobeOrg`) the state's connections live in, set by the first
+    /// command that reaches AEP with it: a run against another organization is refused, rather
+    /// than planning every connection as deleted there and creating it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
     /// By address: `sandbox/key`.
     pub connections: BTreeMap<String, Record>,
     /// Mutations that began and whose outcome was never learnt (a crash): creates are
@@ -169,6 +174,7 @@ impl State {
             lineage: uuid_v4(),
             serial: 0,
             salt: random_salt(),
+            org: None,
             connections: BTreeMap::new(),
             pending: Vec::new(),
             digester: Digester::default(),
