@@ -289,14 +289,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         reason,
         backups: backups(path),
     };
-    if !bytes
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'{')
-    {
-        return Err(StateError::NotAState {
-            path: path.to_owned(),
-        });
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(corrupt("the file is empty".to_owned())),
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(StateError::NotAState {
+                path: path.to_owned(),
+            });
+        }
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| corrupt(format!("invalid JSON ({e})")))?;
     let version = value["version"]
