@@ -128,7 +128,7 @@ pub fn config_schema() -> Value {
                             "protect": {"description": "Refuse to delete or replace this connection; remembered in state.", "type": "boolean"},
                             "ignoreChanges": {
                                 "type": "array",
-                                "items": {"type": "string", "pattern": "^(name|description|auth\\.params(\\.[^.]+)?)$"}
+                                "items": {"type": "string", "pattern": "^(name|description|state|auth\\.params(\\.[^.]+)?)$"}
                             }
                         }
                     },

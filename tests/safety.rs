@@ -192,9 +192,25 @@ async fn records_say_what_aep_says_and_a_disabled_connection_is_reported_by_name
         .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
         .await;
     assert_eq!(stored["item"]["state"], "disabled");
-    // Still said on every plan while it is disabled.
+    // Still said on every plan, and still drift, while it is disabled.
     let run = world.run(&["plan"]).await.expect_code(0);
     assert!(run.stdout().contains("is disabled in AEP"), "{}", run.stdout());
+    let run = world.run(&["drift"]).await.expect_code(2);
+    assert!(
+        run.stdout().contains("\"enabled\" -> \"disabled\""),
+        "{}",
+        run.stdout()
+    );
+    // Unless the configuration says it is disabled on purpose.
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "ignoreChanges: [description]",
+        "ignoreChanges: [description, state]",
+    );
+    let run = world.run(&["drift", "--ignore-unmanaged"]).await.expect_code(0);
+    assert!(!run.stdout().contains("disabled"), "{}", run.stdout());
+    let run = world.run(&["plan"]).await.expect_code(0);
+    assert!(!run.stdout().contains("is disabled in AEP"), "{}", run.stdout());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,7 +417,7 @@ async fn a_lost_state_is_not_rebuilt_from_a_journal_that_began_on_records() {
     let kept: String = yaml.split("  c002:").next().unwrap().to_owned();
     world.write("many.yaml", &kept);
     world
-        .kill_9_when(&["apply", "--auto-approve"], |j| {
+        .kill_9_when(&["apply", "--auto-approve", "--parallelism", "1"], |j| {
             j.matches("\"kind\":\"outcome\"").count() >= 2
         })
         .await;

@@ -760,12 +760,12 @@ impl<'a> Reader<'a> {
                 }
                 let known = match field.strip_prefix("auth.params.") {
                     Some(param) => !param.is_empty(),
-                    None => matches!(field.as_str(), "name" | "description" | "auth.params"),
+                    None => matches!(field.as_str(), "name" | "description" | "state" | "auth.params"),
                 };
                 if !known {
-                    let help = match did_you_mean(&field, ["name", "description", "auth.params"]) {
+                    let help = match did_you_mean(&field, ["name", "description", "state", "auth.params"]) {
                         Some(s) => format!("did you mean `{s}`?"),
-                        None => "changes can be ignored on `name`, `description`, `auth.params` or `auth.params.<param>`".to_owned(),
+                        None => "changes can be ignored on `name`, `description`, `state`, `auth.params` or `auth.params.<param>`".to_owned(),
                     };
                     self.error(at, item.location, format!("`{field}` cannot be ignored"))
                         .help = Some(help);

@@ -153,8 +153,9 @@ impl Connection {
 pub struct Lifecycle {
     /// Refuse to delete or replace the connection.
     pub protect: bool,
-    /// Fields whose differences never produce an update: `name`, `description`,
-    /// `auth.params`, or `auth.params.<param>`.
+    /// Fields whose differences never produce an update (or drift): `name`, `description`,
+    /// `state` (a connection disabled in AEP on purpose), `auth.params`, or
+    /// `auth.params.<param>`.
     pub ignore_changes: BTreeSet<String>,
 }
 

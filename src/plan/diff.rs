@@ -146,11 +146,17 @@ impl Context<'_> {
             push(format!("auth.params.{name}"), Some(recorded.clone()), now);
         }
         // A state AEP moved on its own (initializing → enabled) is no drift; any other is.
-        if let (Some(recorded), Some(now)) = (&r.state, &l.state)
-            && recorded != now
-            && recorded != "initializing"
-        {
-            push("state".into(), Some(text(recorded)), Some(text(now)));
+        // A disabled connection stays drift for as long as it is disabled, even once the
+        // state records it: flowform declares connections to be used, and cannot enable one
+        // (unless `ignoreChanges: [state]` says it is disabled on purpose).
+        match (&r.state, &l.state) {
+            (_, Some(now)) if now == "disabled" => {
+                push("state".into(), Some(text("enabled")), Some(text(now)));
+            }
+            (Some(recorded), Some(now)) if recorded != now && recorded != "initializing" => {
+                push("state".into(), Some(text(recorded)), Some(text(now)));
+            }
+            _ => {}
         }
         if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
             && live_spec != r.auth_spec_name
@@ -550,6 +556,7 @@ impl Context<'_> {
         }
         if let Some(l) = l
             && l.state.as_deref() == Some("disabled")
+            && !ignored(d, "state")
         {
             let note = "disabled in AEP; flowform cannot enable it: the Flow Service API changes only a base connection's `/name`, `/description` and `/auth/params`. Re-enable it in the AEP UI";
             self.plan
