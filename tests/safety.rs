@@ -2,6 +2,7 @@
 //! crashes that tear the journal, two paths to one state, a plan without the id it needs,
 //! a connection disabled outside flowform, a stale copy of the state.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 
 use reqwest::Method;
@@ -434,5 +435,65 @@ async fn a_lost_state_is_not_rebuilt_from_a_journal_that_began_on_records() {
             run.stderr()
         );
         assert!(!world.state().exists(), "{args:?} wrote no state");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_clones_applying_at_once_leave_one_connection_per_name_and_say_so() {
+    // Two clones, each with its own state (no shared backend), apply the same new
+    // connections at the same moment. Both may send their creates; after reading back, the
+    // later copy of each name is deleted by the run that made it, and both runs say so.
+    let world = World::many(10, 80).await;
+    let bob = world.dir.path().join("bob");
+    copy_dir(&world.config(), &bob.join("examples"));
+    std::fs::copy(world.dir.path().join("flowform.toml"), bob.join("flowform.toml")).unwrap();
+    std::fs::copy(world.state(), bob.join("state.json")).unwrap();
+    let (alice, bob_run) = tokio::join!(
+        world.run(&["apply", "--auto-approve"]),
+        world.run_in(&bob, &["apply", "--auto-approve"])
+    );
+    let stored = world.stored().await;
+    let names: Vec<&str> = stored
+        .iter()
+        .map(|c| c["item"]["name"].as_str().unwrap())
+        .collect();
+    let unique: BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(
+        (names.len(), unique.len()),
+        (10, 10),
+        "one connection per name\n--- alice\n{}\n--- bob\n{}",
+        alice.stderr(),
+        bob_run.stderr()
+    );
+    // Each state records only connections that exist, none twice, and together they hold
+    // each of the ten.
+    let bobs = flowform::state::file::read(&bob.join("state.json"))
+        .unwrap()
+        .unwrap()
+        .0;
+    let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
+    let mut owned = BTreeSet::new();
+    for state in [world.recorded(), bobs] {
+        for r in state.connections.values() {
+            assert!(ids.contains(r.id.as_str()), "{} is recorded but gone", r.id);
+            owned.insert(r.id.clone());
+        }
+    }
+    assert_eq!(owned.len(), 10);
+    // A race is never silent: whoever raced says what it kept or deleted.
+    assert!(
+        alice.code() == Some(1) || bob_run.code() == Some(1),
+        "both succeeded: a race went unreported"
+    );
+    for run in [&alice, &bob_run] {
+        if run.code() == Some(1) {
+            assert!(
+                run.stderr()
+                    .contains("created at the same moment by someone else")
+                    || run.stderr().contains("creating another would make a duplicate"),
+                "{}",
+                run.stderr()
+            );
+        }
     }
 }

@@ -39,6 +39,32 @@ pub enum ApplyError {
     )]
     Ambiguous { name: String, ids: Vec<String> },
     #[error(
+        "AEP now has a connection named `{name}` (id {id}) that this state does not manage; creating another would make a duplicate, so nothing was sent"
+    )]
+    NameTaken { name: String, id: String, key: String },
+    #[error("could not check with AEP that the name is still free ({reason}); nothing was sent")]
+    NameUnchecked { reason: String },
+    #[error(
+        "created as {ours}, but AEP also has {} named `{name}` that this state does not manage ({}), created at the same moment by someone else (another clone or CI run applying with another state, or a person); {}",
+        if others.len() == 1 { "another connection" } else { "other connections" },
+        others.join(", "),
+        match (kept == ours, deleted) {
+            (true, _) => format!("flowform keeps its own ({ours}, created first): a flowform run that made another deletes its copy"),
+            (false, Some(Ok(()))) => format!("{kept} was created first, so flowform deleted its own copy ({ours}) and forgot it"),
+            (false, Some(Err(e))) => format!("{kept} was created first, but flowform could not delete its own copy ({ours}): {e}"),
+            (false, None) => format!("{kept} was created first"),
+        }
+    )]
+    Duplicated {
+        name: String,
+        ours: String,
+        others: Vec<String>,
+        /// The one that stays: the first created.
+        kept: String,
+        /// Whether flowform deleted its own copy, when it was not the first.
+        deleted: Option<Result<(), String>>,
+    },
+    #[error(
         "the new connection was created, but the old one ({old}) could not be deleted: {source}; it stays in the state as `{deposed}`, and the next apply deletes it"
     )]
     OldNotDeleted {
@@ -73,6 +99,16 @@ impl ApplyError {
                 Some("the next plan finds out by listing, before anything is created again".into())
             }
             ApplyError::NothingMade { .. } => None,
+            ApplyError::NameTaken { id, key, .. } => Some(format!(
+                "to manage that one, run `flowform import {key} {id}` (or add `import: {{id: {id}}}` to `{key}`); if it is another connection, give `{key}` another name"
+            )),
+            ApplyError::NameUnchecked { .. } => Some("apply again once AEP answers".into()),
+            ApplyError::Duplicated { ours, kept, .. } if kept == ours => Some(format!(
+                "if a person made the other, delete it in AEP; flowform manages {ours}. Teams applying from several clones need one shared state (see the README's team section)"
+            )),
+            ApplyError::Duplicated { kept, .. } => Some(format!(
+                "the connection that stays is {kept}, which another state (or nobody) manages: plan again, and import it where it belongs. Teams applying from several clones need one shared state (see the README's team section)"
+            )),
             ApplyError::Ambiguous { .. } => Some(
                 "delete the extra ones in AEP (or `import` the right one), then plan again".into(),
             ),

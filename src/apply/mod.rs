@@ -15,6 +15,7 @@ mod adopt;
 mod create;
 mod delete;
 mod error;
+mod names;
 pub mod progress;
 mod request;
 mod saved;
@@ -30,6 +31,7 @@ use tokio::task::JoinSet;
 
 use self::progress::Progress;
 use crate::config::{Connection, Desired};
+use crate::flow::model::LiveConnection;
 use crate::flow::{Client, Filter, FlowError};
 use crate::plan::{self, Action, Change, Plan};
 use crate::state::{Action as Mutation, Pending, Record, Store, address};
@@ -174,6 +176,35 @@ pub fn is_connection_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The creates of `plan` whose name AEP now gives to a connection `state` does not manage:
+/// each address with the connection that has its name.
+async fn taken_names(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: &Arc<Client>,
+) -> Result<Vec<(String, LiveConnection)>, FlowError> {
+    let declared: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
+    let creates: Vec<(String, &Connection)> = plan
+        .actions()
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .filter_map(|c| declared.get(&c.address).map(|d| (c.address.clone(), *d)))
+        .collect();
+    if creates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+    Ok(names::named(client, &creates)
+        .await?
+        .into_iter()
+        .filter(|(_, live)| !managed.contains(live.id.as_str()))
+        .collect())
+}
+
 /// Carries out `plan`'s actions. `desired` must be the configuration the plan was made from.
 pub async fn apply(
     plan: &Plan,
@@ -199,18 +230,52 @@ pub async fn apply(
         .values()
         .map(|c| (address(&c.sandbox, &c.key), c))
         .collect();
-    let touched: Vec<String> = actions
+    let created: Vec<String> = actions
         .iter()
-        .filter(|c| {
-            matches!(
-                c.action,
-                Action::Create | Action::Update | Action::Replace | Action::Adopt
-            )
-        })
+        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
         .map(|c| c.address.clone())
         .collect();
+    let changed: Vec<String> = actions
+        .iter()
+        .filter(|c| matches!(c.action, Action::Update | Action::Adopt))
+        .map(|c| c.address.clone())
+        .collect();
+    let mut report = Report::default();
+    // The names to create are checked again now, however long ago the plan was made: a
+    // name AEP gave meanwhile to a connection this state does not manage is not created
+    // twice.
+    let state = ctx.store().state().clone();
+    let (taken, unchecked): (BTreeMap<String, LiveConnection>, BTreeSet<String>) =
+        match taken_names(plan, desired, &state, &ctx.client).await {
+            Ok(taken) => (taken.into_iter().collect(), BTreeSet::new()),
+            Err(source) => {
+                for address in &created {
+                    report.failures.push(Failure {
+                        address: address.clone(),
+                        error: ApplyError::NameUnchecked {
+                            reason: source.to_string(),
+                        },
+                    });
+                }
+                (BTreeMap::new(), created.iter().cloned().collect())
+            }
+        };
     let mut tasks = JoinSet::new();
     for change in actions {
+        if unchecked.contains(&change.address) {
+            continue;
+        }
+        if let Some(live) = taken.get(&change.address) {
+            report.failures.push(Failure {
+                address: change.address.clone(),
+                error: ApplyError::NameTaken {
+                    name: live.name.clone(),
+                    id: live.id.clone(),
+                    key: change.key.clone(),
+                },
+            });
+            continue;
+        }
         let declared = by_address.get(&change.address).map(|c| (*c).clone());
         let (ctx, gate) = (ctx.clone(), gate.clone());
         tasks.spawn(async move {
@@ -221,7 +286,6 @@ pub async fn apply(
             (change.address.clone(), result)
         });
     }
-    let mut report = Report::default();
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok((_, Ok(done))) => {
@@ -245,7 +309,10 @@ pub async fn apply(
             }),
         }
     }
-    read_back(&ctx, &touched).await;
+    read_back(&ctx, &changed).await;
+    report
+        .failures
+        .extend(check_created(&ctx, desired, &created).await);
     progress.finish();
     report.failures.sort_by(|a, b| a.address.cmp(&b.address));
     // Interrupted mutations of connections no longer declared: said at plan time, now let go.
@@ -336,6 +403,108 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
             }
         }
     }
+}
+
+/// Reads back what this apply created, by name: records AEP's state and timestamps for
+/// each, and settles a name AEP now gives to another connection too, one this state does
+/// not manage — another clone or CI run, applying with another state, or a person, created
+/// it at the same moment. Of the connections sharing the name, the first created stays
+/// (ties: the smaller id); if that is not flowform's own, flowform deletes its own copy, so
+/// that a race of two runs leaves one connection whichever run reads back first. Either way
+/// the apply fails, naming both: two states claim one connection, and a person must say
+/// which keeps it.
+async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) -> Vec<Failure> {
+    let declared: BTreeMap<String, &Connection> = desired
+        .connections
+        .values()
+        .map(|c| (address(&c.sandbox, &c.key), c))
+        .collect();
+    let wanted: Vec<(String, &Connection)> = {
+        let store = ctx.store();
+        created
+            .iter()
+            .filter(|a| store.state().connections.contains_key(*a))
+            .filter_map(|a| declared.get(a).map(|c| (a.clone(), *c)))
+            .collect()
+    };
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let found = match names::named(&ctx.client, &wanted).await {
+        Ok(found) => found,
+        Err(e) => {
+            ctx.note(format!(
+                "could not read back the {} connection{} created ({e}); the next plan reads them",
+                wanted.len(),
+                if wanted.len() == 1 { "" } else { "s" }
+            ));
+            return Vec::new();
+        }
+    };
+    // Address → every connection AEP has under its name that is not another of ours.
+    let mut sharing: BTreeMap<String, Vec<LiveConnection>> = BTreeMap::new();
+    {
+        let mut store = ctx.store();
+        let managed: BTreeSet<String> = store.state().connections.values().map(|r| r.id.clone()).collect();
+        for (address, live) in found {
+            let Some(mut record) = store.state().connections.get(&address).cloned() else {
+                continue;
+            };
+            if record.id != live.id {
+                if !managed.contains(&live.id) {
+                    sharing.entry(address).or_default().push(live);
+                }
+                continue;
+            }
+            sharing.entry(address.clone()).or_default().push(live.clone());
+            if record.etag != live.etag || live.etag.is_none() {
+                continue;
+            }
+            let before = (record.state.clone(), record.created_at, record.updated_at);
+            record.state = live.state.clone();
+            record.created_at = live.created_at;
+            record.updated_at = live.updated_at;
+            if before != (record.state.clone(), record.created_at, record.updated_at)
+                && let Err(e) = store.record(&address, Some(record))
+            {
+                ctx.note(format!("{address}: could not record what AEP says of it: {e}"));
+            }
+        }
+    }
+    let mut failures = Vec::new();
+    for (address, mut all) in sharing {
+        if all.len() < 2 {
+            continue;
+        }
+        let Some(ours) = ctx.store().state().connections.get(&address).cloned() else {
+            continue;
+        };
+        all.sort_by(|a, b| {
+            (a.created_at.unwrap_or(i64::MAX), &a.id).cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
+        });
+        let kept = all[0].id.clone();
+        let others: Vec<String> = all
+            .iter()
+            .map(|c| c.id.clone())
+            .filter(|id| *id != ours.id)
+            .collect();
+        let deleted = if kept == ours.id {
+            None
+        } else {
+            Some(delete::delete(ctx, &address, &ours.sandbox, &ours.id).await)
+        };
+        failures.push(Failure {
+            address,
+            error: ApplyError::Duplicated {
+                name: ours.name.clone(),
+                ours: ours.id.clone(),
+                others,
+                kept,
+                deleted: deleted.map(|d| d.map_err(|e| e.to_string())),
+            },
+        });
+    }
+    failures
 }
 
 async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Done, ApplyError> {

@@ -1,13 +1,10 @@
 //! Saved plans (`plan --out`, then `apply FILE`): whether one still applies.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use super::READ_BACK_BATCH;
-use crate::config::{Connection, Desired};
-use crate::flow::{Client, Filter, FlowError};
-use crate::plan::{self, Action, Plan};
-use crate::state::address;
+use crate::config::Desired;
+use crate::flow::{Client, FlowError};
+use crate::plan::{self, Plan};
 
 /// Why a saved plan no longer applies, if it does not: the state moved on (another lineage,
 /// or a newer serial), the configuration or a referenced secret changed (by digest), or a
@@ -80,42 +77,14 @@ async fn names_taken_since(
     state: &crate::state::State,
     client: &Arc<Client>,
 ) -> Result<Vec<String>, FlowError> {
-    let declared: BTreeMap<String, &Connection> = desired
-        .connections
-        .values()
-        .map(|c| (address(&c.sandbox, &c.key), c))
-        .collect();
-    // Sandbox and spec → the names to be created there, and by which address.
-    let mut creates: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
-    for change in plan.actions() {
-        if !matches!(change.action, Action::Create | Action::Replace) {
-            continue;
-        }
-        if let Some(conn) = declared.get(&change.address) {
-            creates
-                .entry((conn.sandbox.clone(), conn.connection_spec.id.clone()))
-                .or_default()
-                .insert(conn.name.clone(), change.address.clone());
-        }
-    }
-    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
-    let mut problems = Vec::new();
-    for ((sandbox, spec), names) in creates {
-        let mut filters = vec![Filter::new("connectionSpec.id", [spec.clone()])];
-        // A comma separates alternatives in a filter: with such a name, list the spec whole.
-        if names.keys().all(|n| !n.contains(',')) && names.len() <= READ_BACK_BATCH {
-            filters.push(Filter::new("name", names.keys().cloned()));
-        }
-        for live in client.list_connections(&sandbox, &filters).await? {
-            if let Some(address) = names.get(&live.name)
-                && !managed.contains(live.id.as_str())
-            {
-                problems.push(format!(
-                    "`{address}`: AEP now has a connection named `{}` in sandbox `{sandbox}` (id {}) that this state does not manage; creating another would make a duplicate",
-                    live.name, live.id
-                ));
-            }
-        }
-    }
-    Ok(problems)
+    let taken = super::taken_names(plan, desired, state, client).await?;
+    Ok(taken
+        .into_iter()
+        .map(|(address, live)| {
+            format!(
+                "`{address}`: AEP now has a connection named `{}` (id {}) that this state does not manage; creating another would make a duplicate",
+                live.name, live.id
+            )
+        })
+        .collect())
 }
