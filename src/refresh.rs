@@ -70,7 +70,8 @@ pub async fn refresh(
             None if !managed => {
                 must_list.insert(pair);
             }
-            _ if replaced => {
+            // A rename: its new name must be free too.
+            _ if replaced || record.is_some_and(|r| r.name != c.name) => {
                 must_list.insert(pair);
             }
             _ => {}

@@ -39,7 +39,7 @@ pub enum ApplyError {
     )]
     Ambiguous { name: String, ids: Vec<String> },
     #[error(
-        "AEP now has a connection named `{name}` (id {id}) that this state does not manage; creating another would make a duplicate, so nothing was sent"
+        "AEP now has a connection named `{name}` (id {id}) that this state does not manage; creating another (or renaming one to it) would make a duplicate, so nothing was sent"
     )]
     NameTaken { name: String, id: String, key: String },
     #[error("could not check with AEP that the name is still free ({reason}); nothing was sent")]

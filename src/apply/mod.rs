@@ -176,8 +176,8 @@ pub fn is_connection_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The creates of `plan` whose name AEP now gives to a connection `state` does not manage:
-/// each address with the connection that has its name.
+/// The creates and renames of `plan` whose name AEP now gives to a connection `state` does
+/// not manage: each address with the connection that has its name.
 async fn taken_names(
     plan: &Plan,
     desired: &Desired,
@@ -191,7 +191,10 @@ async fn taken_names(
         .collect();
     let creates: Vec<(String, &Connection)> = plan
         .actions()
-        .filter(|c| matches!(c.action, Action::Create | Action::Replace))
+        .filter(|c| {
+            matches!(c.action, Action::Create | Action::Replace)
+                || (c.action == Action::Update && c.fields.iter().any(|f| f.path == "name"))
+        })
         .filter_map(|c| declared.get(&c.address).map(|d| (c.address.clone(), *d)))
         .collect();
     if creates.is_empty() {
@@ -235,6 +238,12 @@ pub async fn apply(
         .filter(|c| matches!(c.action, Action::Create | Action::Replace))
         .map(|c| c.address.clone())
         .collect();
+    let named: Vec<String> = actions
+        .iter()
+        .filter(|c| c.action == Action::Update && c.fields.iter().any(|f| f.path == "name"))
+        .map(|c| c.address.clone())
+        .chain(created.iter().cloned())
+        .collect();
     let changed: Vec<String> = actions
         .iter()
         .filter(|c| matches!(c.action, Action::Update | Action::Adopt))
@@ -249,7 +258,7 @@ pub async fn apply(
         match taken_names(plan, desired, &state, &ctx.client).await {
             Ok(taken) => (taken.into_iter().collect(), BTreeSet::new()),
             Err(source) => {
-                for address in &created {
+                for address in &named {
                     report.failures.push(Failure {
                         address: address.clone(),
                         error: ApplyError::NameUnchecked {
@@ -257,7 +266,7 @@ pub async fn apply(
                         },
                     });
                 }
-                (BTreeMap::new(), created.iter().cloned().collect())
+                (BTreeMap::new(), named.iter().cloned().collect())
             }
         };
     let mut tasks = JoinSet::new();

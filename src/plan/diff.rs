@@ -251,18 +251,16 @@ impl Context<'_> {
         self.change(change);
     }
 
-    /// Whether creating `d` would make a second connection with its sandbox, spec and name —
-    /// the three by which an interrupted create is found again, so they must name one
-    /// connection. A taken name is an error (said here), never a warning: nothing bypasses
-    /// it. Without a listing of the sandbox and spec, a name cannot be known to be free.
+    /// Whether creating `d` (or renaming a connection to its name) would make a second
+    /// connection with its sandbox, spec and name — the three by which an interrupted create
+    /// is found again, so they must name one connection. A taken name is an error (said
+    /// here), never a warning: nothing bypasses it. Without a listing of the sandbox and spec
+    /// (`--refresh=false`) the plan cannot know; the applier checks every name with AEP just
+    /// before it creates or renames anyway.
     fn name_is_taken(&mut self, address: &str, d: &Connection) -> bool {
         let pair = (d.sandbox.clone(), d.connection_spec.id.clone());
         if !self.live.listed.contains(&pair) {
-            self.error(format!(
-                "`{address}`: creating it needs AEP's connections of its spec in sandbox `{}` listed first, to be sure no connection named `{}` is there already\nhelp: plan with a refresh (drop `--refresh=false`)",
-                d.sandbox, d.name
-            ));
-            return true;
+            return false;
         }
         let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
         let twins: Vec<&LiveConnection> = self
@@ -575,6 +573,13 @@ impl Context<'_> {
             Some(l) => compare(d, Some(r), l),
             None => compare_recorded(d, r),
         };
+        // A rename to a name AEP gives to a connection this state does not manage would make
+        // two of a name, as a create would (the refresh lists the sandbox and spec of every
+        // rename the configuration asks for).
+        let renamed = fields.iter().any(|f| f.path == "name");
+        if renamed && self.name_is_taken(address, d) {
+            return;
+        }
         // Secrets: the declared ones, by digest, against what flowform last sent.
         let split = d.split_params();
         let secret_names = &split.secret_names;

@@ -447,13 +447,27 @@ fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
         &live(vec![live_of(&d, "gone"), live_of(&conn("b", "A"), "theirs")]),
     );
     assert!(p.errors[0].contains("theirs"), "{p:?}");
-    // And without a listing, no create is planned blind.
+    // A rename to a taken name is refused the same way.
+    let mut s = state();
+    applied(&mut s, &d, "mine");
+    let mut renamed = d.clone();
+    renamed.name = "Theirs".into();
+    let p = run(
+        vec![renamed],
+        &s,
+        &live(vec![live_of(&d, "mine"), live_of(&conn("b", "Theirs"), "theirs")]),
+    );
+    assert!(
+        p.changes.is_empty() && p.errors[0].contains("named `Theirs`"),
+        "{p:?}"
+    );
+    // Without a listing, the plan cannot know (the applier checks before it creates).
     let unlisted = Live {
         refreshed: true,
         ..Live::default()
     };
     let p = run(vec![conn("c", "C")], &state(), &unlisted);
-    assert!(p.errors[0].contains("needs AEP's connections"), "{p:?}");
+    assert!(p.errors.is_empty() && only(&p).action == Action::Create, "{p:?}");
 }
 
 #[test]
