@@ -85,6 +85,7 @@ pub async fn refresh(
     }
     let mut live = Live {
         refreshed: true,
+        own_client: Some(client.settings().client_id.clone()),
         ..Live::default()
     };
     let mut report = Report::default();

@@ -497,3 +497,41 @@ async fn two_clones_applying_at_once_leave_one_connection_per_name_and_say_so() 
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_initializing_connection_gets_its_etag_recorded_once_enabled() {
+    let world = World::new().await;
+    let run = world
+        .run(&["apply", "--auto-approve", "--wait-timeout", "0s"])
+        .await
+        .expect_code(0);
+    assert!(run.stderr().contains("still initializing"), "{}", run.stderr());
+    let jwt = world.recorded().find("acme-salesforce-jwt").unwrap().1.clone();
+    assert_eq!(
+        (jwt.etag.as_deref(), jwt.state.as_deref()),
+        (None, Some("initializing"))
+    );
+    // Until AEP has enabled it, nothing is recorded but what it said.
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 5_000}))
+        .await;
+    // The next apply, with nothing to do in AEP, records what AEP finished on its own.
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let jwt = world.recorded().find("acme-salesforce-jwt").unwrap().1.clone();
+    assert!(jwt.etag.is_some(), "{jwt:?}");
+    assert_eq!(jwt.state.as_deref(), Some("enabled"));
+    // From then on, a secret changed in the AEP UI is seen.
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{}", jwt.id),
+            json!({"params": {"clientSecret": "rotated-in-the-ui"}}),
+        )
+        .await;
+    let run = world.run(&["drift", "--ignore-unmanaged"]).await.expect_code(2);
+    assert!(
+        run.stdout().contains("prod/acme-salesforce-jwt"),
+        "{}",
+        run.stdout()
+    );
+}

@@ -149,7 +149,7 @@ async fn wait_enabled(
         }
         if started.elapsed() >= ctx.options.wait_timeout {
             ctx.note(format!(
-                "{address}: still initializing after {}; it is recorded, and the next plan picks up its etag",
+                "{address}: still initializing after {}; it is recorded, and the next apply records its etag once AEP has enabled it",
                 elapsed(started.elapsed())
             ));
             return Ok(());

@@ -40,7 +40,7 @@ pub use self::adopt::adopted_record;
 pub use self::error::ApplyError;
 pub use self::request::create_body;
 pub use self::saved::stale;
-pub use self::state_only::{accept_live, sync_lifecycle};
+pub use self::state_only::{accept_live, settle, sync_lifecycle};
 
 /// How long a connection created `initializing` may take to become `enabled`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);

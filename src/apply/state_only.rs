@@ -90,3 +90,29 @@ pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize,
     })?;
     Ok(changed)
 }
+
+/// Records what AEP moved on its own since flowform last looked: a connection recorded while
+/// `initializing` (no etag yet) that AEP has since enabled gets its etag, state and
+/// timestamps, so that what changes next is seen. Nothing is sent to AEP. Returns how many.
+pub fn settle(live: &Live, store: &mut Store) -> Result<usize, StateError> {
+    store.edit(|state| {
+        let mut settled = 0;
+        for r in state.connections.values_mut() {
+            if r.etag.is_some() && r.state.as_deref() != Some("initializing") {
+                continue;
+            }
+            let Some((sandbox, l)) = live.connections.get(&r.id) else {
+                continue;
+            };
+            if *sandbox != r.sandbox || l.is_initializing() || l.etag.is_none() {
+                continue;
+            }
+            r.etag = l.etag.clone();
+            r.state = l.state.clone();
+            r.created_at = l.created_at;
+            r.updated_at = l.updated_at;
+            settled += 1;
+        }
+        settled
+    })
+}

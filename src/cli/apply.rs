@@ -274,6 +274,9 @@ fn apply_in(
         Err(exit) => return Ok(exit),
     };
     io.product(&crate::render::text::plan(&plan))?;
+    // What AEP finished on its own (an initializing connection enabled) is recorded, whatever
+    // else happens.
+    apply::settle(&live, session.store_mut())?;
     if !plan.errors.is_empty() {
         return Ok(Exit::Failure);
     }

@@ -104,8 +104,16 @@ impl Context<'_> {
     /// `declared`: the connection's configuration, whose `ignoreChanges` fields are not
     /// drift (the user said they do not matter; a scheduled check must not keep flagging them).
     pub fn drift(&mut self, address: &str, r: &Record, declared: Option<&Connection>) {
+        let interrupted = |action: crate::state::Action| {
+            self.state
+                .pending
+                .iter()
+                .find(|p| p.address == address && p.action == action)
+        };
         let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
             Presence::Unknown => return,
+            // An interrupted run was deleting it: gone is what it meant, not a change outside.
+            Presence::Absent if interrupted(crate::state::Action::Delete).is_some() => return,
             Presence::Absent => {
                 self.plan.drift.push(Drift {
                     address: address.to_owned(),
@@ -118,6 +126,13 @@ impl Context<'_> {
             }
             Presence::Found(l) => l,
         };
+        // An interrupted run was updating it, and AEP says flowform changed it since: what
+        // differs is that run's work, not a change made outside (the plan settles it).
+        if let Some(p) = interrupted(crate::state::Action::Update)
+            && self.live.changed_by_us_since(l, p.started_at)
+        {
+            return;
+        }
         let mut fields = Vec::new();
         let mut push = |path: String, before: Option<Value>, after: Option<Value>| {
             if before != after && !declared.is_some_and(|d| ignored(d, &path)) {
@@ -313,7 +328,12 @@ impl Context<'_> {
 
     /// Adopts connection `id` for `d`, then updates what differs.
     fn adopt(&mut self, address: &str, d: &Connection, id: &str, reason: Reason) {
-        if let Some((other, _)) = self.state.connections.iter().find(|(_, r)| r.id == id) {
+        if let Some((other, _)) = self
+            .state
+            .connections
+            .iter()
+            .find(|(a, r)| r.id == id && a.as_str() != address)
+        {
             return self.error(format!(
                 "`{address}` imports connection {id}, which the state already manages as `{other}`"
             ));
@@ -573,6 +593,36 @@ impl Context<'_> {
             Some(l) => compare(d, Some(r), l),
             None => compare_recorded(d, r),
         };
+        // An update an interrupted run sent that reached AEP: AEP shows flowform changed it
+        // since the update began, shows every declared value, and the update carried exactly
+        // this configuration (secrets included, by fingerprint). Then nothing is left to send:
+        // the record takes what AEP has, with the declared secrets' fingerprint.
+        if let Some(l) = l
+            && let Some(p) = self
+                .state
+                .pending
+                .iter()
+                .find(|p| p.address == address && p.action == crate::state::Action::Update)
+            && self.live.changed_by_us_since(l, p.started_at)
+            && fields.is_empty()
+            && p.fingerprint == fingerprint(d, self.state)
+        {
+            let id = r.id.clone();
+            self.adopt(
+                address,
+                d,
+                &id,
+                Reason::ImportBecauseRecoveredFromInterruptedApply,
+            );
+            if let Some(change) = self.plan.changes.last_mut()
+                && change.address == address
+            {
+                change.notes = vec![
+                    "an interrupted apply updated it (AEP shows it changed by flowform, as configured): recorded, nothing is sent".into(),
+                ];
+            }
+            return;
+        }
         // A rename to a name AEP gives to a connection this state does not manage would make
         // two of a name, as a create would (the refresh lists the sandbox and spec of every
         // rename the configuration asks for).

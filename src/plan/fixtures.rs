@@ -115,6 +115,7 @@ pub fn live(conns: Vec<LiveConnection>) -> Live {
             .collect(),
         listed: [("prod".to_owned(), SF.to_owned())].into(),
         fetched: BTreeSet::new(),
+        own_client: None,
     }
 }
 

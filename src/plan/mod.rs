@@ -78,6 +78,21 @@ pub struct Live {
     pub listed: BTreeSet<(String, String)>,
     /// Ids fetched one by one: one not seen is absent.
     pub fetched: BTreeSet<String>,
+    /// The client id flowform reaches AEP with (`x-api-key`): a connection AEP says it last
+    /// updated was changed by flowform (this run's credential), not by a person.
+    pub own_client: Option<String>,
+}
+
+impl Live {
+    /// Whether AEP says `conn` was last changed by this credential since `since` (give or
+    /// take clock skew): the work of an interrupted flowform run, not of someone outside.
+    pub fn changed_by_us_since(&self, conn: &LiveConnection, since: i64) -> bool {
+        self.own_client.is_some()
+            && conn.updated_client == self.own_client
+            && conn
+                .updated_at
+                .is_some_and(|t| t >= since.saturating_sub(CLOCK_SKEW_MS))
+    }
 }
 
 /// Whether AEP has a connection.

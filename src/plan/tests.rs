@@ -547,3 +547,91 @@ fn summaries_count_like_terraform() {
         }
     );
 }
+
+#[test]
+fn an_update_an_interrupted_run_sent_is_settled_not_reported_as_drift() {
+    let old = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &old, "id1");
+    let new = conn("a", "A renamed");
+    s.pending.push(Pending {
+        address: "prod/a".into(),
+        action: Mutation::Update,
+        sandbox: "prod".into(),
+        name: new.name.clone(),
+        spec_id: SF.into(),
+        started_at: 1_000,
+        fingerprint: fingerprint(&new, &s),
+    });
+    // AEP shows the rename, made by flowform's own credential after the update began.
+    let mut l = live_of(&new, "id1");
+    l.etag = Some("\"moved\"".into());
+    l.updated_at = Some(2_000);
+    l.updated_client = Some("flowform-client".into());
+    let mut seen = live(vec![l.clone()]);
+    seen.own_client = Some("flowform-client".into());
+    let p = run(vec![new.clone()], &s, &seen);
+    assert!(p.drift.is_empty(), "{:?}", p.drift);
+    let c = only(&p);
+    assert_eq!(
+        (c.action, c.reason, c.then_update, c.resend_secrets),
+        (
+            Action::Adopt,
+            Some(Reason::ImportBecauseRecoveredFromInterruptedApply),
+            false,
+            false
+        )
+    );
+    // Changed by someone else (the AEP UI): drift, and the update is sent again.
+    l.updated_client = Some("exc_app".into());
+    let mut seen = live(vec![l]);
+    seen.own_client = Some("flowform-client".into());
+    let p = run(vec![new], &s, &seen);
+    assert_eq!(p.drift.len(), 1);
+    assert_eq!(only(&p).action, Action::Update);
+}
+
+#[test]
+fn a_delete_an_interrupted_run_sent_is_not_drift() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    s.pending.push(Pending {
+        address: "prod/a".into(),
+        action: Mutation::Delete,
+        sandbox: "prod".into(),
+        name: "A".into(),
+        spec_id: SF.into(),
+        started_at: 1_000,
+        fingerprint: String::new(),
+    });
+    let p = run(vec![], &s, &live(vec![]));
+    assert!(p.drift.is_empty(), "{:?}", p.drift);
+    assert_eq!(only(&p).action, Action::Forget);
+}
+
+#[test]
+fn interrupted_create_candidates() {
+    let c = conn("a", "A");
+    let mut mine = live_of(&c, "mine");
+    mine.created_at = Some(1_000_000);
+    let mut old = live_of(&c, "old");
+    old.created_at = Some(0);
+    let other = live_of(&conn("b", "B"), "other");
+    let seen = [mine.clone(), old.clone(), other];
+    let none = |_: &str| false;
+    // Created since the intent (give or take skew), by name, not owned.
+    assert_eq!(
+        interrupted_create(&seen, "A", none, 1_000_000),
+        Interrupted::One(&seen[0])
+    );
+    assert_eq!(
+        interrupted_create(&seen, "A", |id| id == "mine", 1_000_000),
+        Interrupted::Nothing
+    );
+    assert!(matches!(
+        interrupted_create(&seen, "A", none, 0),
+        Interrupted::Several(found) if found.len() == 2
+    ));
+    assert_eq!(interrupted_create(&seen, "C", none, 0), Interrupted::Nothing);
+}
