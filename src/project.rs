@@ -101,7 +101,8 @@ impl Project {
         }
     }
 
-    /// Reads the project file in directory `root`.
+    /// Reads the project file in directory `root`; every configuration path it names must
+    /// exist.
     pub fn read(root: &Path) -> Result<Project, Diagnostics> {
         let file = root.join(FILE);
         let unreadable = |e: std::io::Error| {
@@ -120,7 +121,23 @@ impl Project {
         let bytes = std::fs::read(&file).map_err(unreadable)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| one(Diagnostic::error("the project file is not UTF-8 text").in_file(&file)))?;
-        Project::parse(root, &file, &text)
+        let project = Project::parse(root, &file, &text)?;
+        let mut problems = Diagnostics::default();
+        for (path, entry) in project.config.iter().zip(config_entries(&text)) {
+            if !path.exists() {
+                problems.push(
+                    Diagnostic::error(format!("`{}` (in `config`) does not exist", entry.0))
+                        .at(&file, entry.1)
+                        .field("config")
+                        .help("create it, or correct the path (relative to the project file)"),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(project)
+        } else {
+            Err(problems)
+        }
     }
 
     /// Parses a project file's text; `root` is its directory, `file` names it in messages.
@@ -137,8 +154,8 @@ impl Project {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help("a project file holds `config = [\"connections\"]` and `state = \"state/flowform.json\"`"),
                 };
-            } else if message.starts_with("missing field") {
-                d = d.help("a project file holds `config = [\"connections\"]` and `state = \"state/flowform.json\"`");
+            } else {
+                d = d.help("a project file holds `config = [\"connections\"]` (a list of paths) and `state = \"state/flowform.json\"`");
             }
             one(d)
         })?;
@@ -159,7 +176,8 @@ impl Project {
                 Err(why) => problems.push(
                     Diagnostic::error(format!("`{}` {why}", entry.get_ref()))
                         .at(file, at(entry.span()))
-                        .field("config"),
+                        .field("config")
+                        .help("name the configuration by its path under the project's directory, e.g. `connections`"),
                 ),
             }
         }
@@ -178,7 +196,8 @@ impl Project {
                 problems.push(
                     Diagnostic::error(format!("`{}` {why}", raw.state.get_ref()))
                         .at(file, at(raw.state.span()))
-                        .field("state"),
+                        .field("state")
+                        .help("keep the state under the project's directory, e.g. `state = \"state/flowform.json\"`"),
                 );
                 None
             }
@@ -215,6 +234,19 @@ impl Project {
                 .parent()
                 .map_or_else(|| PathBuf::from("emulator"), |p| p.join("emulator")),
         }
+    }
+}
+
+/// The `config` entries of a project file that parsed, with where each is written.
+fn config_entries(text: &str) -> Vec<(String, Location)> {
+    match toml::from_str::<Raw>(text) {
+        Ok(raw) => raw
+            .config
+            .into_inner()
+            .into_iter()
+            .map(|e| (e.get_ref().clone(), locate(text, e.span().start)))
+            .collect(),
+        Err(_) => Vec::new(),
     }
 }
 

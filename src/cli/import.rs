@@ -72,7 +72,11 @@ fn import_in(args: &Args, session: &mut Session, io: &mut Io<'_>) -> anyhow::Res
         .iter()
         .find(|(_, r)| r.id == args.id)
     {
-        writeln!(io.err, "error: {} is already managed as `{other}`", args.id)?;
+        writeln!(
+            io.err,
+            "error: {} is already managed as `{other}`\nhelp: one connection has one key: `flowform state mv {other} {}` gives it this key instead",
+            args.id, args.key
+        )?;
         return Ok(Exit::Failure);
     }
     let Some(client) = session.client.clone() else {

@@ -210,7 +210,15 @@ impl fmt::Display for StateError {
                 path.display()
             ),
             StateError::Io { context, source } => {
-                write!(f, "{context}: {}", crate::secret::io_reason(source))
+                write!(f, "{context}: {}", crate::secret::io_reason(source))?;
+                // EROFS: a read-only file system.
+                if source.kind() == io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(30) {
+                    write!(
+                        f,
+                        "\nhelp: flowform writes beside the state (its lock, journal and backups): the state's directory must be writable"
+                    )?;
+                }
+                Ok(())
             }
         }
     }
