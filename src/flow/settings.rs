@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::limits::{DEFAULT_COMMAND_TIMEOUT, REQUEST_TIMEOUT};
 use crate::secret::Secret;
 use crate::settings::Environment;
 
@@ -39,6 +40,8 @@ pub struct Overrides {
     pub ims_url: Option<String>,
     pub parallelism: Option<usize>,
     pub requests_per_second: Option<f64>,
+    /// `--timeout`: the whole command's deadline.
+    pub timeout: Option<Duration>,
 }
 
 /// Everything the client needs.
@@ -55,8 +58,11 @@ pub struct Settings {
     /// Requests per second at most, if capped.
     pub requests_per_second: Option<f64>,
     pub retry: RetryPolicy,
-    /// Per-request timeout.
+    /// Per-request timeout, from sending to the answer's last byte (IMS included).
     pub timeout: Duration,
+    /// The whole command's deadline (`--timeout`): no request, retry or wait of the client
+    /// goes past it; it runs from the client's creation.
+    pub command_timeout: Duration,
 }
 
 /// How hard to try.
@@ -187,6 +193,10 @@ impl Settings {
         {
             problems.push("--requests-per-second must be a positive number".to_owned());
         }
+        let command_timeout = overrides.timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
+        if command_timeout.is_zero() {
+            problems.push("--timeout must be longer than zero".to_owned());
+        }
         match (endpoint, client_id, org_id, credentials) {
             (Some(endpoint), Some(client_id), Some(org_id), Some(credentials)) if problems.is_empty() => {
                 Ok(Settings {
@@ -197,7 +207,8 @@ impl Settings {
                     parallelism,
                     requests_per_second: overrides.requests_per_second,
                     retry: RetryPolicy::default(),
-                    timeout: Duration::from_secs(30),
+                    timeout: REQUEST_TIMEOUT,
+                    command_timeout,
                 })
             }
             _ => Err(SettingsError { problems, help }),
