@@ -8,6 +8,7 @@ mod client;
 mod common;
 mod emulator;
 mod examples;
+mod hostile;
 mod live;
 mod plan;
 mod props;

@@ -91,7 +91,7 @@ pub fn start_emulator(
         parallelism: client.parallelism.unwrap_or(8).max(1),
         requests_per_second: client.requests_per_second,
         retry: RetryPolicy::default(),
-        timeout: crate::flow::limits::REQUEST_TIMEOUT,
+        timeout: std::time::Duration::from_secs(30),
         command_timeout: client.command_timeout(),
     };
     Ok((started, settings))
