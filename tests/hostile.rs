@@ -45,6 +45,16 @@ impl Request {
     fn is(&self, method: &str, path: &str) -> bool {
         self.method == method && self.path() == path
     }
+
+    /// `GET /connections?limit=…`: a list page (the count has `count=true` instead).
+    fn is_page(&self) -> bool {
+        self.is("GET", &format!("{FLOW}/connections")) && self.target.contains("limit=")
+    }
+
+    /// `POST /connections`.
+    fn is_create(&self) -> bool {
+        self.is("POST", &format!("{FLOW}/connections"))
+    }
 }
 
 /// What the server does with a request.
@@ -443,8 +453,7 @@ async fn a_redirected_create_is_a_failure_and_its_passwords_go_nowhere() {
     let other = Server::other_host().await;
     let location = format!("{}{FLOW}/connections", other.url);
     let server = Server::start(aep(move |r| {
-        r.is("POST", &format!("{FLOW}/connections"))
-            .then(|| Reply::Redirect(307, location.clone()))
+        r.is_create().then(|| Reply::Redirect(307, location.clone()))
     }))
     .await;
     let workspace = Workspace::new();
@@ -470,8 +479,7 @@ async fn a_create_answered_see_other_is_an_unknown_outcome_resolved_by_listing_h
     let other = Server::other_host().await;
     let location = format!("{}{FLOW}/connections/foreign-id-0001", other.url);
     let server = Server::start(aep(move |r| {
-        r.is("POST", &format!("{FLOW}/connections"))
-            .then(|| Reply::Redirect(303, location.clone()))
+        r.is_create().then(|| Reply::Redirect(303, location.clone()))
     }))
     .await;
     let workspace = Workspace::new();
@@ -488,8 +496,7 @@ async fn a_redirected_list_page_is_not_followed() {
     let other = Server::other_host().await;
     let location = format!("{}{FLOW}/connections?limit=100", other.url);
     let server = Server::start(aep(move |r| {
-        (r.is("GET", &format!("{FLOW}/connections")) && r.target.contains("limit="))
-            .then(|| Reply::Redirect(301, location.clone()))
+        r.is_page().then(|| Reply::Redirect(301, location.clone()))
     }))
     .await;
     let workspace = Workspace::new();
@@ -505,12 +512,10 @@ async fn a_redirected_list_page_is_not_followed() {
 async fn a_huge_list_page_is_cut_at_the_cap() {
     for (fill, declared) in [(b'x', true), (b' ', false)] {
         let server = Server::start(aep(move |r| {
-            (r.is("GET", &format!("{FLOW}/connections")) && r.target.contains("limit=")).then(|| {
-                Reply::Flood {
-                    size: 200 << 20,
-                    fill,
-                    declared,
-                }
+            r.is_page().then_some(Reply::Flood {
+                size: 200 << 20,
+                fill,
+                declared,
             })
         }))
         .await;
@@ -593,10 +598,7 @@ async fn an_absurd_token_lifetime_is_clamped_not_a_panic() {
 
 #[tokio::test]
 async fn a_silent_list_ends_at_the_deadline() {
-    let server = Server::start(aep(|r| {
-        (r.is("GET", &format!("{FLOW}/connections")) && r.target.contains("limit=")).then_some(Reply::Stall)
-    }))
-    .await;
+    let server = Server::start(aep(|r| r.is_page().then_some(Reply::Stall))).await;
     let workspace = Workspace::new();
     let outcome = workspace
         .run(Command::Plan, &server, &["--timeout", "3s"])
@@ -625,11 +627,7 @@ async fn a_silent_ims_ends_at_the_deadline() {
 
 #[tokio::test]
 async fn a_create_cut_off_by_the_deadline_has_an_unknown_outcome() {
-    let server = Server::start(aep(|r| {
-        r.is("POST", &format!("{FLOW}/connections"))
-            .then_some(Reply::Stall)
-    }))
-    .await;
+    let server = Server::start(aep(|r| r.is_create().then_some(Reply::Stall))).await;
     let workspace = Workspace::new();
     let outcome = workspace
         .run(Command::Apply, &server, &["--timeout", "3s"])
