@@ -10,6 +10,7 @@ mod emulator;
 mod examples;
 mod hostile;
 mod live;
+mod parsers;
 mod plan;
 mod props;
 mod schema;

@@ -23,6 +23,8 @@ pub mod auth;
 pub mod body;
 pub mod deadline;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod model;
 pub mod parse;
