@@ -682,3 +682,38 @@ async fn a_silent_ims_is_not_asked_again() {
     );
     assert_eq!(server.served("POST", "/ims/token/v3"), 1);
 }
+
+#[tokio::test]
+async fn a_server_that_echoes_a_secret_does_not_get_it_shown() {
+    // IMS repeats the client secret it was sent; AEP repeats the bearer token in a detail
+    // long enough to be cut short, but not before the token.
+    let padding = "x".repeat(400);
+    let server = Server::start(aep(move |r| {
+        r.is_page().then(|| {
+            Reply::Json(
+                400,
+                json!({"title": "Bad request", "detail": format!("{padding}{TOKEN} is not welcome")}),
+            )
+        })
+    }))
+    .await;
+    let workspace = Workspace::new();
+    workspace.run(Command::Plan, &server, &[]).await.refused(&[
+        "GET /connections",
+        "400 Bad Request",
+        "xxxxx",
+    ]);
+    let ims = Server::start(aep(|r| {
+        r.is("POST", "/ims/token/v3").then(|| {
+            Reply::Json(
+                401,
+                json!({"error": "invalid_client", "error_description": format!("bad secret {CLIENT_SECRET}")}),
+            )
+        })
+    }))
+    .await;
+    workspace
+        .run(Command::ValidateLive, &ims, &[])
+        .await
+        .refused(&["IMS refused the credential", "bad secret (redacted)"]);
+}

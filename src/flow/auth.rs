@@ -174,7 +174,8 @@ impl TokenSource {
                 continue;
             }
             if !status.is_success() {
-                let reason = parse::ims_refusal(&body)
+                // IMS was sent the client secret: should it repeat it, it is not shown.
+                let reason = parse::ims_refusal(&parse::redacted(&body, client_secret.expose()))
                     .map(|r| r.replace(client_secret.expose(), "(redacted)"))
                     .unwrap_or_else(|| "no reason given".to_owned());
                 return Err(FlowError::Auth(format!(

@@ -45,6 +45,26 @@ impl ApiError {
         }
     }
 
+    /// Replaces `secret` wherever the server's text repeats it.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for text in [
+            &mut self.code,
+            &mut self.title,
+            &mut self.detail,
+            &mut self.request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if text.contains(secret) {
+                *text = text.replace(secret, "(redacted)");
+            }
+        }
+    }
+
     /// The numeric part of a Flow Service code: `1404` for `FLOW-1404-412`.
     pub fn flow_code(&self) -> Option<u16> {
         self.code

@@ -438,14 +438,18 @@ impl Client {
                 continue;
             }
             if !status.is_success() {
-                return Err(FlowError::Api(Box::new(ApiError::from_response(
+                let mut error = ApiError::from_response(
                     call.method.as_str(),
                     &call.label,
                     call.sandbox,
                     status,
                     request_id,
-                    &body,
-                ))));
+                    // A server that echoes the bearer token it was sent must not get it
+                    // printed: out of the body before it is read, and out of what is shown.
+                    &parse::redacted(&body, token.expose()),
+                );
+                error.redact(token.expose());
+                return Err(FlowError::Api(Box::new(error)));
             }
             return Ok(Answer {
                 status,

@@ -287,6 +287,25 @@ fn json(body: &[u8]) -> Result<Value, String> {
     serde_json::from_slice(body).map_err(|e| format!("the answer is not JSON: {e}"))
 }
 
+/// `body` with every occurrence of `secret` replaced by `(redacted)`: for an error answer
+/// that may echo what it was sent, before it is read (so that no cut of a long text can leave
+/// part of the secret behind).
+pub fn redacted(body: &[u8], secret: &str) -> Vec<u8> {
+    let secret = secret.as_bytes();
+    if secret.is_empty() {
+        return body.to_vec();
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.windows(secret.len()).position(|w| w == secret) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(b"(redacted)");
+        rest = &rest[at + secret.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 /// A server's text made fit for a message: control characters (terminal escapes included)
 /// and invisible formatting characters become spaces, and past `max_chars` it is cut with `…`.
 pub fn clean(text: &str, max_chars: usize) -> String {
@@ -347,6 +366,13 @@ mod tests {
         }
         let err = token(b"{\"access_token\":\"sekrit\\r\\nx-evil: 1\"}").unwrap_err();
         assert!(!err.contains("sekrit"), "{err}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_from_bodies() {
+        assert_eq!(redacted(b"a tok b tok", "tok"), b"a (redacted) b (redacted)");
+        assert_eq!(redacted(b"to", "tok"), b"to");
+        assert_eq!(redacted(b"x", ""), b"x");
     }
 
     #[test]
