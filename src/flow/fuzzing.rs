@@ -3,6 +3,7 @@
 //! panics if a property breaks. The fuzz targets (`fuzz/`) and the regression tests
 //! (`tests/parsers.rs`) call these same functions, so the properties are written once.
 
+use reqwest::Url;
 use serde_json::json;
 
 use super::limits::{MAX_LINK_LEN, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
@@ -49,15 +50,39 @@ pub fn connection(data: &[u8]) {
     let _ = parse::test_result(data);
 }
 
-/// List pages: every item's id is safe in a path; a next link is bounded.
+/// List pages: every item's id is safe in a path; a next link is bounded, and the request it
+/// leads to goes to the Flow Service's own host.
 pub fn list_page(data: &[u8]) {
     if let Ok(page) = parse::list_page(data) {
         assert!(page.items.iter().all(|c| parse::usable_id(&c.id)));
         if let Some(Next::Href(link) | Next::Token(link)) = &page.next {
             assert!(!link.is_empty() && link.len() <= MAX_LINK_LEN);
         }
+        if let Some(Next::Href(href)) = &page.next {
+            stays_home(href);
+        }
     }
     let _ = parse::count(data);
+}
+
+/// The URL the client would request for a next link (as `Client::url` builds it) is on the
+/// base's host, or the link is refused.
+fn stays_home(href: &str) {
+    for base in [
+        "https://platform.adobe.io/data/foundation/flowservice",
+        "http://127.0.0.1:8080",
+    ] {
+        let base = Url::parse(base).expect("a valid base");
+        if let Ok(path) = parse::next_path(&base, href)
+            && let Ok(url) = Url::parse(&format!("{}{path}", base.as_str().trim_end_matches('/')))
+        {
+            assert_eq!(
+                (url.scheme(), url.host_str(), url.port_or_known_default()),
+                (base.scheme(), base.host_str(), base.port_or_known_default()),
+                "{href:?} -> {url}"
+            );
+        }
+    }
 }
 
 /// Error answers: never a failure; what is shown is bounded and has no control character.

@@ -628,41 +628,7 @@ impl Client {
     /// Turns an href into a path under the base, refusing another host (the bearer token
     /// must not follow a link elsewhere).
     fn next_href(&self, call: &Call<'_>, href: &str) -> Result<String, FlowError> {
-        if href.starts_with('/') {
-            let base_path = self.settings.endpoint.path().trim_end_matches('/');
-            // Relative to the Flow Service base; tolerate one that repeats the base path.
-            // (Appended to the base URL, it cannot change the host.)
-            return Ok(href
-                .strip_prefix(base_path)
-                .filter(|rest| rest.starts_with('/'))
-                .unwrap_or(href)
-                .to_owned());
-        }
-        let url = reqwest::Url::parse(href).map_err(|_| {
-            Self::protocol(
-                call,
-                format!("unreadable next link `{}`", parse::clean(href, 120)),
-            )
-        })?;
-        let base = &self.settings.endpoint;
-        if url.scheme() != base.scheme()
-            || url.host_str() != base.host_str()
-            || url.port_or_known_default() != base.port_or_known_default()
-        {
-            return Err(Self::protocol(
-                call,
-                format!(
-                    "the next link points to another host ({}); the access token never follows a link elsewhere",
-                    parse::redirect_target(base, Some(href)).trim_start_matches("towards ")
-                ),
-            ));
-        }
-        let base_path = base.path().trim_end_matches('/');
-        let path = url.path().strip_prefix(base_path).unwrap_or(url.path());
-        Ok(match url.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        })
+        parse::next_path(&self.settings.endpoint, href).map_err(|e| Self::protocol(call, e))
     }
 
     /// How many of the sandbox's connections match every filter (`count=true`: one request).

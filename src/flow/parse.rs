@@ -189,6 +189,39 @@ pub fn list_page(body: &[u8]) -> Result<Page, String> {
     Ok(Page { items, next })
 }
 
+/// The path under the Flow Service base (`base`) that a `_links.next.href` leads to: an href
+/// relative to the base (tolerating one that repeats the base's path), or an absolute URL on
+/// the base's own scheme, host and port. Any other host is refused: the access token never
+/// follows a link elsewhere. Appended to the base URL, the path cannot change its host.
+pub fn next_path(base: &reqwest::Url, href: &str) -> Result<String, String> {
+    let base_path = base.path().trim_end_matches('/');
+    let under_base = |path: &str| -> String {
+        path.strip_prefix(base_path)
+            .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+            .unwrap_or(path)
+            .to_owned()
+    };
+    if href.starts_with('/') {
+        return Ok(under_base(href));
+    }
+    let url = reqwest::Url::parse(href)
+        .map_err(|_| format!("unreadable next link `{}`", clean(href, SHORT_CHARS)))?;
+    if url.scheme() != base.scheme()
+        || url.host_str() != base.host_str()
+        || url.port_or_known_default() != base.port_or_known_default()
+    {
+        return Err(format!(
+            "the next link points to another host ({}); the access token never follows a link elsewhere",
+            redirect_target(base, Some(href)).trim_start_matches("towards ")
+        ));
+    }
+    let path = under_base(url.path());
+    Ok(match url.query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path,
+    })
+}
+
 /// `GET /connections?count=true`: `{"count": 95}`.
 pub fn count(body: &[u8]) -> Result<u64, String> {
     json(body)?["count"]
@@ -423,6 +456,40 @@ mod tests {
             (None, "with no Location"),
         ] {
             assert_eq!(redirect_target(&request, location), text, "{location:?}");
+        }
+    }
+
+    #[test]
+    fn next_links_stay_on_the_base_host() {
+        let base = reqwest::Url::parse("https://platform.adobe.io/data/foundation/flowservice").unwrap();
+        for (href, path) in [
+            (
+                "/connections?continuationToken=a",
+                "/connections?continuationToken=a",
+            ),
+            ("/data/foundation/flowservice/connections?t=a", "/connections?t=a"),
+            (
+                "https://platform.adobe.io/data/foundation/flowservice/connections?t=a",
+                "/connections?t=a",
+            ),
+            ("https://platform.adobe.io:443/connections", "/connections"),
+            ("//another-host/connections", "//another-host/connections"),
+        ] {
+            assert_eq!(next_path(&base, href).as_deref(), Ok(path), "{href}");
+        }
+        for (href, error) in [
+            (
+                "https://another-host:8443/x?token=s",
+                "another host (another-host:8443)",
+            ),
+            (
+                "http://platform.adobe.io/connections",
+                "another host (platform.adobe.io:80)",
+            ),
+            ("connections?x", "unreadable next link `connections?x`"),
+        ] {
+            let e = next_path(&base, href).unwrap_err();
+            assert!(e.contains(error), "{href}: {e}");
         }
     }
 
