@@ -53,7 +53,7 @@ pub struct ClientArgs {
     /// Requests to AEP per second at most
     #[arg(long, value_name = "N")]
     pub requests_per_second: Option<f64>,
-    /// The most the command may spend talking to AEP, retries and waits included [default: 30m]
+    /// The most the command may spend talking to AEP, retries and waits included (e.g. 90s, 30m) [default: 30m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<std::time::Duration>,
 }

@@ -266,4 +266,29 @@ mod tests {
         assert!(err.problems[0].contains("plain http"), "{err}");
         assert!(!format!("{err} {err:?}").contains("\"s\""));
     }
+
+    #[test]
+    fn the_command_deadline_defaults_to_30m_and_must_be_positive() {
+        let env = Environment::from_pairs([
+            ("AEP_ACCESS_TOKEN", "t"),
+            ("AEP_CLIENT_ID", "c"),
+            ("AEP_ORG_ID", "o"),
+        ]);
+        let s = Settings::from_env(&env, &Overrides::default()).unwrap();
+        assert_eq!(s.command_timeout, Duration::from_secs(1800));
+        let three = Overrides {
+            timeout: Some(Duration::from_secs(3)),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Settings::from_env(&env, &three).unwrap().command_timeout,
+            Duration::from_secs(3)
+        );
+        let zero = Overrides {
+            timeout: Some(Duration::ZERO),
+            ..Overrides::default()
+        };
+        let err = Settings::from_env(&env, &zero).unwrap_err();
+        assert_eq!(err.problems, ["--timeout must be longer than zero"]);
+    }
 }
