@@ -288,46 +288,11 @@ impl Client {
                         status.as_u16(),
                         elapsed.as_secs_f64() * 1000.0
                     );
-                    let redirect = FlowError::Redirect {
-                        method: call.method.to_string(),
-                        path: call.label.clone(),
-                        service: "AEP",
-                        status,
-                        towards: parse::redirect_target(&self.settings.endpoint, location.as_deref()),
-                    };
-                    // A create answered 301, 302, 307 or 308 was not carried out: those say
-                    // the resource is at another URI and the request is to be made there
-                    // (RFC 9110 §15.4), so nothing was made here and saying "failed" is true.
-                    // A 303, by contrast, is how a server points to the result of a POST it
-                    // did process, and the other 3xx say nothing either way: for those the
-                    // outcome is unknown, and the caller finds out by listing (on this host)
-                    // rather than risk a duplicate. Nothing is ever sent to the Location.
-                    let not_processed = matches!(status.as_u16(), 301 | 302 | 307 | 308);
-                    if call.repeat == Repeat::Create && !not_processed {
-                        return Err(FlowError::OutcomeUnknown {
-                            method: call.method.to_string(),
-                            path: call.label.clone(),
-                            reason: redirect.to_string(),
-                        });
-                    }
-                    return Err(redirect);
+                    return Err(self.redirected(call, status, location.as_deref()));
                 }
                 Ok(Reply::TooLarge { status }) => {
                     drop(permit);
-                    let reason = format!(
-                        "AEP's answer ({status}) is larger than the {} flowform reads; stopped reading",
-                        body::size(ANSWER_CAP)
-                    );
-                    crate::debug!("{} {}: {reason}", call.method, call.label);
-                    // A create that succeeded made a connection this answer cannot name.
-                    if call.repeat == Repeat::Create {
-                        return Err(FlowError::OutcomeUnknown {
-                            method: call.method.to_string(),
-                            path: call.label.clone(),
-                            reason,
-                        });
-                    }
-                    return Err(Self::protocol(call, reason));
+                    return Err(Self::too_large(call, status));
                 }
                 Err(failure) => {
                     drop(permit);
@@ -457,6 +422,50 @@ impl Client {
                 attempts,
             });
         }
+    }
+
+    /// The error for a redirect, which is never followed.
+    fn redirected(&self, call: &Call<'_>, status: StatusCode, location: Option<&str>) -> FlowError {
+        let towards = parse::redirect_target(&self.settings.endpoint, location);
+        // A create answered 301, 302, 307 or 308 was not carried out: those say the resource
+        // is at another URI and the request is to be made there (RFC 9110 §15.4), so nothing
+        // was made here and "failed" is the truth. A 303, by contrast, is how a server points
+        // to the result of a POST it did process, and the other 3xx say nothing either way:
+        // for those the outcome is unknown, and the caller finds out by listing (on this
+        // host) rather than risk a duplicate. Nothing is ever sent to the Location.
+        let not_processed = matches!(status.as_u16(), 301 | 302 | 307 | 308);
+        if call.repeat == Repeat::Create && !not_processed {
+            return FlowError::OutcomeUnknown {
+                method: call.method.to_string(),
+                path: call.label.clone(),
+                reason: format!("AEP answered {status} {towards}, a redirect flowform does not follow"),
+            };
+        }
+        FlowError::Redirect {
+            method: call.method.to_string(),
+            path: call.label.clone(),
+            service: "AEP",
+            status,
+            towards,
+        }
+    }
+
+    /// The error for a successful answer too large to read.
+    fn too_large(call: &Call<'_>, status: StatusCode) -> FlowError {
+        let reason = format!(
+            "AEP's answer ({status}) is larger than the {} flowform reads; stopped reading",
+            body::size(ANSWER_CAP)
+        );
+        crate::debug!("{} {}: {reason}", call.method, call.label);
+        // A create that succeeded made a connection this answer cannot name.
+        if call.repeat == Repeat::Create {
+            return FlowError::OutcomeUnknown {
+                method: call.method.to_string(),
+                path: call.label.clone(),
+                reason,
+            };
+        }
+        Self::protocol(call, reason)
     }
 
     /// One attempt: the request, and the answer's body up to its cap. The caller bounds it
