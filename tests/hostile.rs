@@ -60,6 +60,8 @@ impl Request {
 /// What the server does with a request.
 enum Reply {
     Json(u16, Value),
+    /// A JSON answer with extra header lines (`name: value`).
+    Headed(u16, Vec<String>, Value),
     /// A redirect with this `Location`, and a body saying where.
     Redirect(u16, String),
     /// `size` bytes of `fill` after `{"items":[`, sent as fast as the client reads; with a
@@ -142,6 +144,11 @@ impl Server {
     async fn answer(&self, stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
         let (status, extra, body) = match reply {
             Reply::Json(status, value) => (status, String::new(), value.to_string()),
+            Reply::Headed(status, headers, value) => (
+                status,
+                headers.iter().map(|h| format!("{h}\r\n")).collect(),
+                value.to_string(),
+            ),
             Reply::Redirect(status, location) => (
                 status,
                 format!("location: {location}\r\n"),
@@ -193,6 +200,7 @@ impl Server {
             303 => "See Other",
             307 => "Temporary Redirect",
             308 => "Permanent Redirect",
+            429 => "Too Many Requests",
             _ => "Whatever",
         };
         let head = format!(
@@ -716,4 +724,48 @@ async fn a_server_that_echoes_a_secret_does_not_get_it_shown() {
         .run(Command::ValidateLive, &ims, &[])
         .await
         .refused(&["IMS refused the credential", "bad secret (redacted)"]);
+}
+
+#[tokio::test]
+async fn a_huge_token_answer_is_cut_at_its_cap() {
+    let server = Server::start(aep(|r| {
+        r.is("POST", "/ims/token/v3").then_some(Reply::Flood {
+            size: 50 << 20,
+            fill: b' ',
+            declared: false,
+        })
+    }))
+    .await;
+    Workspace::new()
+        .run(Command::ValidateLive, &server, &[])
+        .await
+        .refused(&[
+            "POST /ims/token/v3",
+            "IMS's answer is larger than the 64 KiB flowform reads for a token",
+        ]);
+    assert!(server.written.load(Ordering::SeqCst) < 32 << 20);
+}
+
+#[tokio::test]
+async fn an_absurd_retry_after_is_bounded_and_never_outlasts_the_deadline() {
+    for retry_after in ["18446744073709551615", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        let server = Server::start(aep(move |r| {
+            r.is_page().then(|| {
+                Reply::Headed(
+                    429,
+                    vec![format!("retry-after: {retry_after}")],
+                    json!({"error_code": "429050", "message": "Too many requests"}),
+                )
+            })
+        }))
+        .await;
+        let outcome = Workspace::new()
+            .run(Command::Plan, &server, &["--timeout", "5s"])
+            .await
+            .refused(&[
+                "GET /connections",
+                "the command's deadline (--timeout 5s) would pass during the 60.0 s wait before a retry (AEP answered 429 Too Many Requests)",
+            ]);
+        assert!(outcome.elapsed < Duration::from_secs(20), "{:?}", outcome.elapsed);
+    }
 }
