@@ -101,7 +101,11 @@ pub async fn refresh(
         let list = list_all || must_list.contains(&pair) || pages <= rounds;
         if list {
             for conn in client
-                .list_connections(sandbox, &[Filter::new("connectionSpec.id", [spec.clone()])])
+                .list_counted(
+                    sandbox,
+                    &[Filter::new("connectionSpec.id", [spec.clone()])],
+                    count,
+                )
                 .await?
             {
                 live.connections.insert(conn.id.clone(), (sandbox.clone(), conn));

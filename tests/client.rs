@@ -35,6 +35,7 @@ fn settings(emulator: &Emulator) -> Settings {
             budget: Duration::from_secs(20),
         },
         timeout: Duration::from_secs(5),
+        command_timeout: Duration::from_secs(120),
     }
 }
 

@@ -57,6 +57,9 @@ pub struct ClientArgs {
     /// Requests to AEP per second at most
     #[arg(long, value_name = "N")]
     pub requests_per_second: Option<f64>,
+    /// The most the command may spend talking to AEP, retries and waits included (e.g. 90s, 30m) [default: 30m]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl ClientArgs {
@@ -66,7 +69,14 @@ impl ClientArgs {
             ims_url: self.ims_url.clone(),
             parallelism: self.parallelism,
             requests_per_second: self.requests_per_second,
+            timeout: self.timeout,
         }
+    }
+
+    /// `--timeout`, or its default.
+    pub fn command_timeout(&self) -> std::time::Duration {
+        self.timeout
+            .unwrap_or(crate::flow::limits::DEFAULT_COMMAND_TIMEOUT)
     }
 }
 
@@ -193,7 +203,8 @@ pub fn duration(text: &str) -> Result<std::time::Duration, String> {
         "h" => number * 3600.0,
         _ => return Err(format!("`{text}` is not a duration such as 30s or 5m")),
     };
-    Ok(std::time::Duration::from_secs_f64(seconds))
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| format!("`{text}` is not a duration flowform can wait"))
 }
 
 #[cfg(test)]
@@ -208,5 +219,6 @@ mod tests {
         assert_eq!(super::duration("2"), Ok(Duration::from_secs(2)));
         assert!(super::duration("soon").is_err());
         assert!(super::duration("5d").is_err());
+        assert!(super::duration("99999999999999999999h").is_err());
     }
 }

@@ -290,6 +290,7 @@ pub fn start_emulator(
         requests_per_second: client.requests_per_second,
         retry: RetryPolicy::default(),
         timeout: std::time::Duration::from_secs(30),
+        command_timeout: client.command_timeout(),
     };
     Ok((started, settings))
 }

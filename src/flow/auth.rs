@@ -1,14 +1,22 @@
 //! Bearer tokens: a static one, or OAuth server-to-server tokens from IMS, cached in memory,
 //! renewed before they expire and once after a 401. A token is a [`Secret`]: it never
-//! reaches a log line.
+//! reaches a log line. The client secret goes to IMS's own URL and nowhere else: a redirect
+//! is an error, never followed.
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use reqwest::header::LOCATION;
 
+use super::body::{self, BodyError};
+use super::deadline::{Deadline, Human};
 use super::error::FlowError;
+use super::limits::{ERROR_BODY_CAP, REQUEST_TIMEOUT, TOKEN_ANSWER_CAP, TOKEN_ATTEMPTS};
+use super::parse;
 use super::settings::Credentials;
 use crate::secret::Secret;
+
+/// Where IMS hands out OAuth server-to-server tokens, under the IMS base URL.
+pub const TOKEN_PATH: &str = "/ims/token/v3";
 
 struct Cached {
     token: Secret,
@@ -35,8 +43,21 @@ impl TokenSource {
         matches!(self.credentials, Credentials::Ims { .. })
     }
 
-    /// A token that is good for a while yet.
+    /// A token that is good for a while yet, with no deadline but each attempt's
+    /// [`REQUEST_TIMEOUT`] (for callers outside a command, such as the benchmarks).
     pub async fn token(&self, http: &reqwest::Client) -> Result<Secret, FlowError> {
+        self.token_within(http, &Deadline::after(Duration::MAX), REQUEST_TIMEOUT)
+            .await
+    }
+
+    /// A token that is good for a while yet. Each attempt at IMS is bounded by `timeout` and
+    /// the command's deadline; IMS's redirects are refused, its answer read up to a cap.
+    pub async fn token_within(
+        &self,
+        http: &reqwest::Client,
+        deadline: &Deadline,
+        timeout: Duration,
+    ) -> Result<Secret, FlowError> {
         let (url, client_secret, scopes) = match &self.credentials {
             Credentials::Static(token) => return Ok(token.clone()),
             Credentials::Ims {
@@ -50,7 +71,7 @@ impl TokenSource {
         if let Some(cached) = cache.as_ref().filter(|c| Instant::now() < c.renew_at) {
             return Ok(cached.token.clone());
         }
-        let token_url = format!("{}/ims/token/v3", url.as_str().trim_end_matches('/'));
+        let token_url = format!("{}{TOKEN_PATH}", url.as_str().trim_end_matches('/'));
         let form = form_urlencoded::Serializer::new(String::new())
             .append_pair("grant_type", "client_credentials")
             .append_pair("client_id", &self.client_id)
@@ -58,56 +79,122 @@ impl TokenSource {
             .append_pair("scope", scopes)
             .finish();
         crate::trace!("requesting an access token from {token_url}");
+        let passed = |what: String| FlowError::Deadline {
+            method: "POST".to_owned(),
+            path: TOKEN_PATH.to_owned(),
+            flag: deadline.flag(),
+            what,
+        };
         let mut last = String::new();
-        for attempt in 0..3u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(500) * attempt).await;
+        for attempt in 1..=TOKEN_ATTEMPTS {
+            if attempt > 1 {
+                let wait = Duration::from_millis(500) * (attempt - 1);
+                if !deadline.allows(wait) {
+                    return Err(passed(format!(
+                        "would pass before IMS could be asked again ({last})"
+                    )));
+                }
+                tokio::time::sleep(wait).await;
             }
-            let response = http
-                .post(&token_url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form.clone())
-                .timeout(Duration::from_secs(30))
-                .send()
-                .await;
-            let response = match response {
-                Ok(r) => r,
-                Err(e) => {
+            if deadline.passed() {
+                return Err(passed("passed before IMS could be asked for a token".to_owned()));
+            }
+            let (bound, by_deadline) = deadline.bound(timeout);
+            let exchange = async {
+                let mut response = http
+                    .post(&token_url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form.clone())
+                    .send()
+                    .await?;
+                let status = response.status();
+                let location = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                let body = if status.is_redirection() {
+                    Ok(Vec::new())
+                } else if status.is_success() {
+                    body::read(&mut response, TOKEN_ANSWER_CAP).await
+                } else {
+                    body::read_prefix(&mut response, ERROR_BODY_CAP)
+                        .await
+                        .map_err(BodyError::Transport)
+                };
+                Ok::<_, reqwest::Error>((status, location, body))
+            };
+            let (status, location, body) = match tokio::time::timeout(bound, exchange).await {
+                Err(_) if by_deadline => {
+                    return Err(passed("passed while waiting for IMS to answer".to_owned()));
+                }
+                // A server that says nothing for the whole timeout is not asked again: that
+                // would only multiply the wait (three times 30 s) for the same silence.
+                Err(_) => {
+                    return Err(FlowError::Auth(format!(
+                        "POST {TOKEN_PATH}: IMS sent no complete answer within {} (attempt {attempt} of {TOKEN_ATTEMPTS}); a silent IMS is not asked again{}",
+                        Human(timeout),
+                        if last.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (before: {last})")
+                        }
+                    )));
+                }
+                Ok(Err(e)) => {
+                    last = super::describe(&e);
+                    continue;
+                }
+                Ok(Ok(answer)) => answer,
+            };
+            if status.is_redirection() {
+                return Err(FlowError::Redirect {
+                    method: "POST".to_owned(),
+                    path: TOKEN_PATH.to_owned(),
+                    service: "IMS",
+                    status,
+                    towards: parse::redirect_target(url, location.as_deref()),
+                });
+            }
+            let body = match body {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => {
+                    return Err(FlowError::Auth(format!(
+                        "POST {TOKEN_PATH}: IMS's answer is larger than the {} flowform reads for a token; stopped reading",
+                        body::size(TOKEN_ANSWER_CAP)
+                    )));
+                }
+                Err(BodyError::Transport(e)) => {
                     last = super::describe(&e);
                     continue;
                 }
             };
-            let status = response.status();
-            let body = response.bytes().await.unwrap_or_default();
-            let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if status.is_server_error() || status == 429 {
                 last = format!("IMS answered {status}");
                 continue;
             }
             if !status.is_success() {
-                let reason = json["error_description"]
-                    .as_str()
-                    .or(json["error"].as_str())
-                    .unwrap_or("no reason given");
+                // IMS was sent the client secret: should it repeat it, it is not shown.
+                let reason = parse::ims_refusal(&parse::redacted(&body, client_secret.expose()))
+                    .map(|r| r.replace(client_secret.expose(), "(redacted)"))
+                    .unwrap_or_else(|| "no reason given".to_owned());
                 return Err(FlowError::Auth(format!(
                     "IMS refused the credential ({status}: {reason}); check AEP_CLIENT_ID, AEP_CLIENT_SECRET and AEP_SCOPES"
                 )));
             }
-            let Some(token) = json["access_token"].as_str() else {
-                return Err(FlowError::Auth("IMS answered without an access_token".to_owned()));
-            };
-            // `expires_in` is in seconds on /ims/token/v3 (the old JWT exchange used ms).
-            let lifetime = Duration::from_secs(json["expires_in"].as_u64().unwrap_or(3600));
-            let margin = (lifetime / 10).min(Duration::from_secs(300));
-            let token = Secret::new(token);
+            let answer = parse::token(&body).map_err(FlowError::Auth)?;
+            let margin = (answer.lifetime / 10).min(Duration::from_secs(300));
+            let now = Instant::now();
             *cache = Some(Cached {
-                token: token.clone(),
-                renew_at: Instant::now() + lifetime - margin,
+                token: answer.access_token.clone(),
+                renew_at: now.checked_add(answer.lifetime - margin).unwrap_or(now),
             });
-            crate::trace!("got an access token valid for {} s", lifetime.as_secs());
-            return Ok(token);
+            crate::trace!("got an access token valid for {} s", answer.lifetime.as_secs());
+            return Ok(answer.access_token);
         }
-        Err(FlowError::Auth(format!("IMS did not answer: {last}")))
+        Err(FlowError::Auth(format!(
+            "IMS did not answer after {TOKEN_ATTEMPTS} attempts: {last}"
+        )))
     }
 
     /// Forgets `rejected` (AEP answered 401 to it), unless another task already renewed it.

@@ -4,7 +4,6 @@
 use std::fmt;
 
 use reqwest::StatusCode;
-use serde_json::Value;
 
 /// An error answer from AEP (or the Adobe I/O gateway in front of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,38 +30,38 @@ impl ApiError {
         header_request_id: Option<String>,
         body: &[u8],
     ) -> ApiError {
-        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-        let text = |v: &Value| match v {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        let code = json["type"]
-            .as_str()
-            .and_then(|t| t.rsplit('/').next())
-            .filter(|c| c.starts_with("FLOW-"))
-            .map(str::to_owned)
-            .or_else(|| text(&json["error_code"]))
-            .or_else(|| text(&json["error"]));
-        let detail = text(&json["report"]["detailed-message"])
-            .or_else(|| text(&json["detail"]))
-            .or_else(|| text(&json["errorMessage"]))
-            .or_else(|| text(&json["message"]))
-            .or_else(|| text(&json["error_description"]))
-            .or_else(|| {
-                // Not JSON at all: a short plain-text body is still worth showing.
-                let plain = String::from_utf8_lossy(body).trim().to_owned();
-                (json.is_null() && !plain.is_empty() && plain.len() <= 200).then_some(plain)
-            });
+        let envelope = super::parse::error_envelope(body);
         ApiError {
             method: method.to_owned(),
             path: path.to_owned(),
             sandbox: sandbox.map(str::to_owned),
             status,
-            code,
-            title: text(&json["title"]),
-            detail,
-            request_id: text(&json["report"]["request-id"]).or(header_request_id),
+            code: envelope.code,
+            title: envelope.title,
+            detail: envelope.detail,
+            request_id: envelope
+                .request_id
+                .or_else(|| header_request_id.map(|id| super::parse::clean(&id, 120))),
+        }
+    }
+
+    /// Replaces `secret` wherever the server's text repeats it.
+    pub fn redact(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        for text in [
+            &mut self.code,
+            &mut self.title,
+            &mut self.detail,
+            &mut self.request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if text.contains(secret) {
+                *text = text.replace(secret, "(redacted)");
+            }
         }
     }
 
@@ -134,6 +133,30 @@ pub enum FlowError {
     /// No token could be had.
     #[error("cannot get an access token from IMS: {0}")]
     Auth(String),
+    /// A server answered with a redirect. flowform never follows one: it would carry the
+    /// credentials, and a create's body with its secrets, to wherever the server points.
+    #[error(
+        "{method} {path}: {service} answered {status} {towards}; flowform never follows redirects (they would carry credentials and bodies elsewhere)"
+    )]
+    Redirect {
+        method: String,
+        path: String,
+        /// `AEP` or `IMS`.
+        service: &'static str,
+        status: StatusCode,
+        /// `towards another-host:8443`, or why there is no host to name.
+        towards: String,
+    },
+    /// The command's deadline (`--timeout`) passed, or would pass during a wait.
+    #[error("{method} {path}: the command's deadline ({flag}) {what}")]
+    Deadline {
+        method: String,
+        path: String,
+        /// `--timeout 30m`.
+        flag: String,
+        /// `passed while waiting for AEP's answer`.
+        what: String,
+    },
 }
 
 impl FlowError {

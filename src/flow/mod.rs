@@ -7,13 +7,27 @@
 //! (timeout, 5xx, reset) comes back as [`FlowError::OutcomeUnknown`], for the caller to
 //! resolve by listing.
 //!
+//! A server is not trusted to behave: redirects are never followed (they would carry the
+//! credentials and a create's secrets elsewhere), every body is read up to a cap, a listing
+//! follows a bounded number of pages on the same host, numbers from answers are clamped, and
+//! the command's deadline (`--timeout`) bounds every request, retry and wait ([`limits`]).
+//!
 //! - [`settings`]: endpoint, credentials and limits from the environment and flags.
-//! - [`model`]: request and answer shapes. [`error`]: typed failures.
+//! - [`model`]: request and answer shapes. [`parse`]: reading answers, pure and fuzzed.
+//!   [`error`]: typed failures.
+//! - [`limits`]: every bound, with why it is that size. [`deadline`]: the command's deadline.
+//!   [`body`]: reading a body up to a cap.
 //! - [`specs`]: checking a configuration against the live connection specs.
 
 pub mod auth;
+pub mod body;
+pub mod deadline;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod limits;
 pub mod model;
+pub mod parse;
 pub mod retry;
 pub mod settings;
 pub mod specs;
@@ -23,15 +37,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, IF_MATCH, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, IF_MATCH, LOCATION, RETRY_AFTER, USER_AGENT};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use self::auth::TokenSource;
+use self::body::BodyError;
+use self::deadline::{Deadline, Human};
 pub use self::error::{ApiError, FlowError};
+use self::limits::{ANSWER_CAP, CONNECT_TIMEOUT, ERROR_BODY_CAP, MAX_PAGES, MAX_RETRY_AFTER, page_ceiling};
 use self::model::{Created, LiveConnection, LiveSpec, PatchOp};
+use self::parse::Next;
 use self::retry::{Limiter, backoff};
 use self::settings::Settings;
+use crate::secret::Secret;
 
 /// How a request may be repeated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +88,31 @@ impl<'a> Call<'a> {
             repeat,
         }
     }
+}
+
+/// What one attempt came to, short of a failure.
+enum Reply {
+    /// An answer, its body read (an error answer's only up to [`ERROR_BODY_CAP`]).
+    Answer {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    },
+    /// A 3xx: not followed, its body not read.
+    Redirect {
+        status: StatusCode,
+        location: Option<String>,
+    },
+    /// A success whose body went past [`ANSWER_CAP`]: reading stopped there.
+    TooLarge { status: StatusCode },
+}
+
+/// An attempt that got no answer.
+enum Failure {
+    /// `sent`: whether AEP may have received the request (anything but a failed connect).
+    Transport(reqwest::Error, bool),
+    /// No complete answer in time; `by_deadline`: the command's deadline was the bound.
+    TimedOut { by_deadline: bool },
 }
 
 /// An answer AEP gave.
@@ -117,6 +162,7 @@ pub struct Client {
     limiter: Limiter,
     specs: Mutex<HashMap<String, Option<Arc<LiveSpec>>>>,
     requests: AtomicU64,
+    deadline: Deadline,
 }
 
 /// A reqwest error in words, with its causes (reqwest's own message is terse).
@@ -149,8 +195,12 @@ pub fn install_crypto() {
 impl Client {
     pub fn new(settings: Settings) -> anyhow::Result<Client> {
         install_crypto();
+        let deadline = Deadline::after(settings.command_timeout);
+        // The only HTTP client flowform builds (IMS requests use it too). AEP's APIs do not
+        // redirect; a redirect is reported, never followed (see `send`).
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT)
             .pool_max_idle_per_host(settings.parallelism)
             .user_agent(concat!("flowform/", env!("CARGO_PKG_VERSION")))
             .build()?;
@@ -161,6 +211,7 @@ impl Client {
             settings,
             specs: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
+            deadline,
         })
     }
 
@@ -182,8 +233,9 @@ impl Client {
         format!("{}{path}", self.settings.endpoint.as_str().trim_end_matches('/'))
     }
 
-    /// Sends a call, retrying what is safe to retry, and returns AEP's answer (any status:
-    /// the caller decides what a 404 means) or a failure.
+    /// Sends a call, retrying what is safe to retry, and returns AEP's answer (any status
+    /// but a redirect: the caller decides what a 404 means) or a failure. Every attempt, and
+    /// every wait between attempts, ends before the command's deadline.
     async fn send(&self, call: &Call<'_>) -> Result<Answer, FlowError> {
         let policy = self.settings.retry;
         let started = Instant::now();
@@ -196,133 +248,76 @@ impl Client {
             attempts += 1;
             let in_budget = started.elapsed() < policy.budget;
             let may_retry = failures + 1 < policy.attempts && in_budget;
-            let token = self.tokens.token(&self.http).await?;
-            let permit = self.limiter.acquire().await;
+            if self.deadline.passed() {
+                return Err(self.passed(call, "passed before the request could be sent"));
+            }
+            let token = self
+                .tokens
+                .token_within(&self.http, &self.deadline, self.settings.timeout)
+                .await?;
+            let permit = match self.deadline.left() {
+                None => self.limiter.acquire().await,
+                Some(left) => tokio::time::timeout(left, self.limiter.acquire())
+                    .await
+                    .map_err(|_| {
+                        self.passed(
+                            call,
+                            "passed while waiting for a place among the requests in flight",
+                        )
+                    })?,
+            };
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent_at = Instant::now();
-            let mut request = self
-                .http
-                .request(call.method.clone(), self.url(&call.path))
-                .bearer_auth(token.expose())
-                .header("x-api-key", &self.settings.client_id)
-                .header("x-gw-ims-org-id", &self.settings.org_id)
-                .header(ACCEPT, "application/json")
-                .header(USER_AGENT, concat!("flowform/", env!("CARGO_PKG_VERSION")))
-                .timeout(self.settings.timeout);
-            if let Some(sandbox) = call.sandbox {
-                request = request.header("x-sandbox-name", sandbox);
-            }
-            if let Some(etag) = call.if_match {
-                request = request.header(IF_MATCH, etag);
-            }
-            if let Some(body) = &call.body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    response
-                        .bytes()
-                        .await
-                        .map(|b| (status, headers, b.to_vec()))
-                        .map_err(|e| (e, true))
-                }
-                Err(e) => {
-                    // A connect error means nothing was sent; anything else may have been.
-                    let sent = !e.is_connect();
-                    Err((e, sent))
-                }
-            };
+            let (bound, by_deadline) = self.deadline.bound(self.settings.timeout);
+            let outcome = tokio::time::timeout(bound, self.attempt(call, &token))
+                .await
+                .unwrap_or(Err(Failure::TimedOut { by_deadline }));
             let elapsed = sent_at.elapsed();
-            match outcome {
-                Ok((status, headers, body)) => {
-                    let request_id = header(&headers, "x-request-id");
+            let (status, headers, body) = match outcome {
+                Ok(Reply::Answer {
+                    status,
+                    headers,
+                    body,
+                }) => (status, headers, body),
+                Ok(Reply::Redirect { status, location }) => {
+                    drop(permit);
                     crate::debug!(
-                        "{} {} -> {} in {:.0} ms (attempt {attempts}{})",
+                        "{} {} -> {} (a redirect, not followed) in {:.0} ms",
                         call.method,
                         call.label,
                         status.as_u16(),
-                        elapsed.as_secs_f64() * 1000.0,
-                        request_id
-                            .as_deref()
-                            .map(|id| format!(", request id {id}"))
-                            .unwrap_or_default()
+                        elapsed.as_secs_f64() * 1000.0
                     );
-                    // 401: the request was refused at the gateway, so even a POST is safe to
-                    // send again, once, with a new token.
-                    if status == StatusCode::UNAUTHORIZED && !renewed && self.tokens.renewable() {
-                        drop(permit);
-                        crate::trace!("401 from AEP: renewing the access token and trying once more");
-                        self.tokens.invalidate(&token).await;
-                        renewed = true;
-                        continue;
-                    }
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        permit.throttled();
-                        if in_budget {
-                            let wait = header(&headers, RETRY_AFTER.as_str())
-                                .and_then(|v| retry::retry_after(&v, SystemTime::now()))
-                                .unwrap_or_else(|| backoff(&policy, attempts.min(8)))
-                                .min(policy.max_delay.max(Duration::from_secs(60)));
-                            crate::trace!(
-                                "429 from AEP: waiting {:.1} s (in-flight limit now {})",
-                                wait.as_secs_f64(),
-                                self.limiter.limit()
-                            );
-                            tokio::time::sleep(wait).await;
-                            continue;
-                        }
-                    } else {
-                        permit.success();
-                    }
-                    let transient = matches!(status.as_u16(), 500 | 502 | 503 | 504);
-                    if transient && call.repeat == Repeat::Create {
-                        return Err(FlowError::OutcomeUnknown {
-                            method: call.method.to_string(),
-                            path: call.label.clone(),
-                            reason: format!(
-                                "AEP answered {status}{}",
-                                request_id
-                                    .map(|id| format!(" [request id {id}]"))
-                                    .unwrap_or_default()
-                            ),
-                        });
-                    }
-                    if transient && may_retry {
-                        failures += 1;
-                        let wait = backoff(&policy, failures);
-                        crate::trace!("{status} from AEP: retrying in {:.1} s", wait.as_secs_f64());
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
-                    if !status.is_success() {
-                        return Err(FlowError::Api(Box::new(ApiError::from_response(
-                            call.method.as_str(),
-                            &call.label,
-                            call.sandbox,
-                            status,
-                            request_id,
-                            &body,
-                        ))));
-                    }
-                    return Ok(Answer {
-                        status,
-                        body,
-                        attempts,
-                    });
+                    return Err(self.redirected(call, status, location.as_deref()));
                 }
-                Err((e, sent)) => {
+                Ok(Reply::TooLarge { status }) => {
                     drop(permit);
-                    let reason = describe(&e);
+                    return Err(Self::too_large(call, status));
+                }
+                Err(failure) => {
+                    drop(permit);
+                    let (reason, sent) = match &failure {
+                        Failure::Transport(e, sent) => (describe(e), *sent),
+                        Failure::TimedOut { by_deadline: true } => (
+                            format!(
+                                "the command's deadline ({}) passed while waiting for AEP's answer",
+                                self.deadline.flag()
+                            ),
+                            true,
+                        ),
+                        Failure::TimedOut { by_deadline: false } => (
+                            format!("no complete answer within {}", Human(self.settings.timeout)),
+                            true,
+                        ),
+                    };
                     crate::debug!(
                         "{} {} failed after {:.0} ms (attempt {attempts}): {reason}",
                         call.method,
                         call.label,
                         elapsed.as_secs_f64() * 1000.0
                     );
+                    // Whatever cut it off (a reset, a timeout, the deadline), a create that
+                    // reached AEP may have been carried out.
                     if call.repeat == Repeat::Create && sent {
                         return Err(FlowError::OutcomeUnknown {
                             method: call.method.to_string(),
@@ -330,9 +325,12 @@ impl Client {
                             reason,
                         });
                     }
+                    if matches!(failure, Failure::TimedOut { by_deadline: true }) {
+                        return Err(self.passed(call, "passed while waiting for AEP's answer"));
+                    }
                     if may_retry {
                         failures += 1;
-                        tokio::time::sleep(backoff(&policy, failures)).await;
+                        self.pause(call, backoff(&policy, failures), &reason).await?;
                         continue;
                     }
                     return Err(FlowError::Transport {
@@ -341,7 +339,209 @@ impl Client {
                         reason,
                     });
                 }
+            };
+            let request_id = header(&headers, "x-request-id");
+            crate::debug!(
+                "{} {} -> {} in {:.0} ms (attempt {attempts}{})",
+                call.method,
+                call.label,
+                status.as_u16(),
+                elapsed.as_secs_f64() * 1000.0,
+                request_id
+                    .as_deref()
+                    .map(|id| format!(", request id {}", parse::clean(id, 120)))
+                    .unwrap_or_default()
+            );
+            // 401: the request was refused at the gateway, so even a POST is safe to send
+            // again, once, with a new token.
+            if status == StatusCode::UNAUTHORIZED && !renewed && self.tokens.renewable() {
+                drop(permit);
+                crate::trace!("401 from AEP: renewing the access token and trying once more");
+                self.tokens.invalidate(&token).await;
+                renewed = true;
+                continue;
             }
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                permit.throttled();
+                if in_budget {
+                    // `Retry-After` is the server's number: bounded here, and by the deadline
+                    // in `pause`.
+                    let wait = header(&headers, RETRY_AFTER.as_str())
+                        .and_then(|v| retry::retry_after(&v, SystemTime::now()))
+                        .unwrap_or_else(|| backoff(&policy, attempts.min(8)))
+                        .min(policy.max_delay.max(MAX_RETRY_AFTER));
+                    crate::trace!(
+                        "429 from AEP: waiting {:.1} s (in-flight limit now {})",
+                        wait.as_secs_f64(),
+                        self.limiter.limit()
+                    );
+                    self.pause(call, wait, "AEP answered 429 Too Many Requests")
+                        .await?;
+                    continue;
+                }
+            } else {
+                permit.success();
+            }
+            let transient = matches!(status.as_u16(), 500 | 502 | 503 | 504);
+            if transient && call.repeat == Repeat::Create {
+                return Err(FlowError::OutcomeUnknown {
+                    method: call.method.to_string(),
+                    path: call.label.clone(),
+                    reason: format!(
+                        "AEP answered {status}{}",
+                        request_id
+                            .map(|id| format!(" [request id {}]", parse::clean(&id, 120)))
+                            .unwrap_or_default()
+                    ),
+                });
+            }
+            if transient && may_retry {
+                failures += 1;
+                let wait = backoff(&policy, failures);
+                crate::trace!("{status} from AEP: retrying in {:.1} s", wait.as_secs_f64());
+                self.pause(call, wait, &format!("AEP answered {status}")).await?;
+                continue;
+            }
+            if !status.is_success() {
+                let mut error = ApiError::from_response(
+                    call.method.as_str(),
+                    &call.label,
+                    call.sandbox,
+                    status,
+                    request_id,
+                    // A server that echoes the bearer token it was sent must not get it
+                    // printed: out of the body before it is read, and out of what is shown.
+                    &parse::redacted(&body, token.expose()),
+                );
+                error.redact(token.expose());
+                return Err(FlowError::Api(Box::new(error)));
+            }
+            return Ok(Answer {
+                status,
+                body,
+                attempts,
+            });
+        }
+    }
+
+    /// The error for a redirect, which is never followed.
+    fn redirected(&self, call: &Call<'_>, status: StatusCode, location: Option<&str>) -> FlowError {
+        let towards = parse::redirect_target(&self.settings.endpoint, location);
+        // A create answered 301, 302, 307 or 308 was not carried out: those say the resource
+        // is at another URI and the request is to be made there (RFC 9110 §15.4), so nothing
+        // was made here and "failed" is the truth. A 303, by contrast, is how a server points
+        // to the result of a POST it did process, and the other 3xx say nothing either way:
+        // for those the outcome is unknown, and the caller finds out by listing (on this
+        // host) rather than risk a duplicate. Nothing is ever sent to the Location.
+        let not_processed = matches!(status.as_u16(), 301 | 302 | 307 | 308);
+        if call.repeat == Repeat::Create && !not_processed {
+            return FlowError::OutcomeUnknown {
+                method: call.method.to_string(),
+                path: call.label.clone(),
+                reason: format!("AEP answered {status} {towards}, a redirect flowform does not follow"),
+            };
+        }
+        FlowError::Redirect {
+            method: call.method.to_string(),
+            path: call.label.clone(),
+            service: "AEP",
+            status,
+            towards,
+        }
+    }
+
+    /// The error for a successful answer too large to read.
+    fn too_large(call: &Call<'_>, status: StatusCode) -> FlowError {
+        let reason = format!(
+            "AEP's answer ({status}) is larger than the {} flowform reads; stopped reading",
+            body::size(ANSWER_CAP)
+        );
+        crate::debug!("{} {}: {reason}", call.method, call.label);
+        // A create that succeeded made a connection this answer cannot name.
+        if call.repeat == Repeat::Create {
+            return FlowError::OutcomeUnknown {
+                method: call.method.to_string(),
+                path: call.label.clone(),
+                reason,
+            };
+        }
+        Self::protocol(call, reason)
+    }
+
+    /// One attempt: the request, and the answer's body up to its cap. The caller bounds it
+    /// in time (reading the body included).
+    async fn attempt(&self, call: &Call<'_>, token: &Secret) -> Result<Reply, Failure> {
+        let mut request = self
+            .http
+            .request(call.method.clone(), self.url(&call.path))
+            .bearer_auth(token.expose())
+            .header("x-api-key", &self.settings.client_id)
+            .header("x-gw-ims-org-id", &self.settings.org_id)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, concat!("flowform/", env!("CARGO_PKG_VERSION")));
+        if let Some(sandbox) = call.sandbox {
+            request = request.header("x-sandbox-name", sandbox);
+        }
+        if let Some(etag) = call.if_match {
+            request = request.header(IF_MATCH, etag);
+        }
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let mut response = request.send().await.map_err(|e| {
+            // A connect error means nothing was sent; anything else may have been.
+            let sent = !e.is_connect();
+            Failure::Transport(e, sent)
+        })?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Ok(Reply::Redirect {
+                status,
+                location: header(response.headers(), LOCATION.as_str()),
+            });
+        }
+        let headers = response.headers().clone();
+        let body = if status.is_success() {
+            match body::read(&mut response, ANSWER_CAP).await {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => return Ok(Reply::TooLarge { status }),
+                Err(BodyError::Transport(e)) => return Err(Failure::Transport(e, true)),
+            }
+        } else {
+            body::read_prefix(&mut response, ERROR_BODY_CAP)
+                .await
+                .map_err(|e| Failure::Transport(e, true))?
+        };
+        Ok(Reply::Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// Waits `wait` before a retry, unless that would outlast the command's deadline.
+    async fn pause(&self, call: &Call<'_>, wait: Duration, after: &str) -> Result<(), FlowError> {
+        if !self.deadline.allows(wait) {
+            return Err(self.passed(
+                call,
+                format!(
+                    "would pass during the {:.1} s wait before a retry ({after})",
+                    wait.as_secs_f64()
+                ),
+            ));
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+
+    fn passed(&self, call: &Call<'_>, what: impl Into<String>) -> FlowError {
+        FlowError::Deadline {
+            method: call.method.to_string(),
+            path: call.label.clone(),
+            flag: self.deadline.flag(),
+            what: what.into(),
         }
     }
 
@@ -353,98 +553,91 @@ impl Client {
         }
     }
 
-    fn json(call: &Call<'_>, body: &[u8]) -> Result<Value, FlowError> {
-        serde_json::from_slice(body).map_err(|e| Self::protocol(call, format!("the answer is not JSON: {e}")))
-    }
-
-    /// Lists the sandbox's connections matching every filter, following every page.
+    /// Lists the sandbox's connections matching every filter, following every page (at most
+    /// [`MAX_PAGES`]).
     pub async fn list_connections(
         &self,
         sandbox: &str,
         filters: &[Filter],
     ) -> Result<Vec<LiveConnection>, FlowError> {
+        self.list(sandbox, filters, None).await
+    }
+
+    /// Lists them as [`Client::list_connections`] does, for a caller that has just counted
+    /// them ([`Client::count_connections`]): the walk then stops at the pages that count
+    /// allows, with room for connections created meanwhile ([`limits::page_ceiling`]).
+    pub async fn list_counted(
+        &self,
+        sandbox: &str,
+        filters: &[Filter],
+        count: u64,
+    ) -> Result<Vec<LiveConnection>, FlowError> {
+        self.list(sandbox, filters, Some(count)).await
+    }
+
+    async fn list(
+        &self,
+        sandbox: &str,
+        filters: &[Filter],
+        count: Option<u64>,
+    ) -> Result<Vec<LiveConnection>, FlowError> {
         let first = {
             let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("limit", "100");
+            query.append_pair("limit", &limits::PAGE_SIZE.to_string());
             for f in filters {
                 query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
             }
             format!("/connections?{}", query.finish())
         };
+        let ceiling = page_ceiling(count);
         let mut path = first.clone();
+        // Digests of every next link followed: a server that repeats one would loop.
         let mut seen = HashSet::new();
         let mut items = Vec::new();
+        let mut pages = 0u64;
         loop {
             let call = Call::on(Method::GET, path.clone(), sandbox, Repeat::Safe);
             let answer = self.send(&call).await?;
-            let page = Self::json(&call, &answer.body)?;
-            let Some(page_items) = page["items"].as_array() else {
-                return Err(Self::protocol(&call, "the answer has no `items`"));
-            };
-            for item in page_items {
-                let conn: LiveConnection = serde_json::from_value(item.clone()).map_err(|e| {
-                    Self::protocol(&call, format!("a connection in the answer is unreadable: {e}"))
-                })?;
-                items.push(conn);
-            }
+            pages += 1;
+            let page = parse::list_page(&answer.body).map_err(|e| Self::protocol(&call, e))?;
+            items.extend(page.items);
             // The next page: `_links.next.href` if given (relative to the Flow Service base,
             // or absolute on the same host), else a top-level continuation token.
-            let next = match (
-                page["_links"]["next"]["href"].as_str(),
-                page["continuationToken"].as_str(),
-            ) {
-                (Some(href), _) if !href.is_empty() => Some(self.next_href(&call, href)?),
-                (_, Some(token)) if !token.is_empty() => {
-                    let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
-                    Some(format!("{first}&continuationToken={token}"))
-                }
-                _ => None,
-            };
-            match next {
+            let next = match page.next {
                 None => return Ok(items),
-                Some(next) => {
-                    if !seen.insert(next.clone()) {
-                        return Err(Self::protocol(
-                            &call,
-                            "AEP repeated a continuation token; stopping rather than loop",
-                        ));
-                    }
-                    path = next;
+                Some(Next::Href(href)) => self.next_href(&call, &href)?,
+                Some(Next::Token(token)) => {
+                    let token: String = form_urlencoded::byte_serialize(token.as_bytes()).collect();
+                    format!("{first}&continuationToken={token}")
                 }
+            };
+            if pages >= ceiling {
+                let bound = match count {
+                    Some(count) => format!("AEP counted {count} just before"),
+                    None => format!("flowform follows at most {MAX_PAGES} pages"),
+                };
+                return Err(Self::protocol(
+                    &call,
+                    format!(
+                        "AEP's listing goes on past {pages} pages ({} connections so far; {bound}); stopping rather than follow it further",
+                        items.len()
+                    ),
+                ));
             }
+            if !seen.insert(Sha256::digest(next.as_bytes())) {
+                return Err(Self::protocol(
+                    &call,
+                    "AEP repeated a continuation token; stopping rather than loop",
+                ));
+            }
+            path = next;
         }
     }
 
     /// Turns an href into a path under the base, refusing another host (the bearer token
     /// must not follow a link elsewhere).
     fn next_href(&self, call: &Call<'_>, href: &str) -> Result<String, FlowError> {
-        if href.starts_with('/') {
-            let base_path = self.settings.endpoint.path().trim_end_matches('/');
-            // Relative to the Flow Service base; tolerate one that repeats the base path.
-            return Ok(href
-                .strip_prefix(base_path)
-                .filter(|rest| rest.starts_with('/'))
-                .unwrap_or(href)
-                .to_owned());
-        }
-        let url = reqwest::Url::parse(href)
-            .map_err(|_| Self::protocol(call, format!("unreadable next link `{href}`")))?;
-        let base = &self.settings.endpoint;
-        if url.scheme() != base.scheme()
-            || url.host_str() != base.host_str()
-            || url.port_or_known_default() != base.port_or_known_default()
-        {
-            return Err(Self::protocol(
-                call,
-                format!("the next link points to another host: `{href}`"),
-            ));
-        }
-        let base_path = base.path().trim_end_matches('/');
-        let path = url.path().strip_prefix(base_path).unwrap_or(url.path());
-        Ok(match url.query() {
-            Some(q) => format!("{path}?{q}"),
-            None => path.to_owned(),
-        })
+        parse::next_path(&self.settings.endpoint, href).map_err(|e| Self::protocol(call, e))
     }
 
     /// How many of the sandbox's connections match every filter (`count=true`: one request).
@@ -467,9 +660,7 @@ impl Client {
             repeat: Repeat::Safe,
         };
         let answer = self.send(&call).await?;
-        Self::json(&call, &answer.body)?["count"]
-            .as_u64()
-            .ok_or_else(|| Self::protocol(&call, "the answer has no `count`"))
+        parse::count(&answer.body).map_err(|e| Self::protocol(&call, e))
     }
 
     /// One connection; `None` when AEP has no such connection (404).
@@ -479,12 +670,15 @@ impl Client {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
             other => other?,
         };
-        let page = Self::json(&call, &answer.body)?;
-        match page["items"].as_array().and_then(|items| items.first()) {
-            None => Ok(None),
-            Some(item) => serde_json::from_value(item.clone())
-                .map(Some)
-                .map_err(|e| Self::protocol(&call, format!("the connection is unreadable: {e}"))),
+        match parse::connection(&answer.body).map_err(|e| Self::protocol(&call, e))? {
+            Some(conn) if conn.id != id => Err(Self::protocol(
+                &call,
+                format!(
+                    "AEP answered with another connection, `{}`",
+                    parse::clean(&conn.id, 120)
+                ),
+            )),
+            found => Ok(found),
         }
     }
 
@@ -502,10 +696,10 @@ impl Client {
         };
         let answer = self.send(&call).await?;
         // A success whose body is unreadable still made a connection we cannot name.
-        serde_json::from_slice(&answer.body).map_err(|e| FlowError::OutcomeUnknown {
+        parse::created(&answer.body).map_err(|e| FlowError::OutcomeUnknown {
             method: "POST".to_owned(),
             path: call.label.clone(),
-            reason: format!("AEP answered {} with an unreadable body: {e}", answer.status),
+            reason: format!("AEP answered {}, but {e}", answer.status),
         })
     }
 
@@ -529,8 +723,7 @@ impl Client {
         };
         match self.send(&call).await {
             Ok(answer) => {
-                let json = Self::json(&call, &answer.body)?;
-                let etag = json["etag"].as_str().map(str::to_owned);
+                let etag = parse::etag(&answer.body).map_err(|e| Self::protocol(&call, e))?;
                 if answer.attempts > 1 {
                     crate::trace!("PATCH {} succeeded on attempt {}", call.label, answer.attempts);
                 }
@@ -588,9 +781,7 @@ impl Client {
             Repeat::Safe,
         );
         let answer = self.send(&call).await?;
-        Ok(Self::json(&call, &answer.body)?["result"]
-            .as_bool()
-            .unwrap_or(false))
+        parse::test_result(&answer.body).map_err(|e| Self::protocol(&call, e))
     }
 
     /// A connection spec, fetched once per run; `None` when AEP has no such spec.
@@ -607,17 +798,9 @@ impl Client {
         let spec = match self.send(&call).await {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => None,
             Err(e) => return Err(e),
-            Ok(answer) => {
-                let json = Self::json(&call, &answer.body)?;
-                match json["items"].as_array().and_then(|i| i.first()) {
-                    None => None,
-                    Some(item) => {
-                        Some(Arc::new(serde_json::from_value(item.clone()).map_err(|e| {
-                            Self::protocol(&call, format!("the spec is unreadable: {e}"))
-                        })?))
-                    }
-                }
-            }
+            Ok(answer) => parse::connection_spec(&answer.body)
+                .map_err(|e| Self::protocol(&call, e))?
+                .map(Arc::new),
         };
         self.specs
             .lock()

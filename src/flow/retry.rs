@@ -74,7 +74,13 @@ impl Limiter {
             }),
             released: Notify::new(),
             max: max.max(1),
-            interval: requests_per_second.map(|r| Duration::from_secs_f64(1.0 / r)),
+            // A rate below one a day is one a day (the command's deadline ends it sooner):
+            // that keeps every slot computable.
+            interval: requests_per_second.map(|r| {
+                Duration::try_from_secs_f64(1.0 / r)
+                    .unwrap_or(Duration::MAX)
+                    .min(Duration::from_secs(86_400))
+            }),
         }
     }
 
@@ -100,7 +106,7 @@ impl Limiter {
                     s.in_flight += 1;
                     Some(self.interval.map(|interval| {
                         let slot = s.next_slot.max(Instant::now());
-                        s.next_slot = slot + interval;
+                        s.next_slot = slot.checked_add(interval).unwrap_or(slot);
                         slot
                     }))
                 } else {

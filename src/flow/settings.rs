@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
+use super::limits::{DEFAULT_COMMAND_TIMEOUT, REQUEST_TIMEOUT};
 use crate::secret::Secret;
 use crate::settings::Environment;
 
@@ -39,6 +40,8 @@ pub struct Overrides {
     pub ims_url: Option<String>,
     pub parallelism: Option<usize>,
     pub requests_per_second: Option<f64>,
+    /// `--timeout`: the whole command's deadline.
+    pub timeout: Option<Duration>,
 }
 
 /// Everything the client needs.
@@ -55,8 +58,11 @@ pub struct Settings {
     /// Requests per second at most, if capped.
     pub requests_per_second: Option<f64>,
     pub retry: RetryPolicy,
-    /// Per-request timeout.
+    /// Per-request timeout, from sending to the answer's last byte (IMS included).
     pub timeout: Duration,
+    /// The whole command's deadline (`--timeout`): no request, retry or wait of the client
+    /// goes past it; it runs from the client's creation.
+    pub command_timeout: Duration,
 }
 
 /// How hard to try.
@@ -187,6 +193,10 @@ impl Settings {
         {
             problems.push("--requests-per-second must be a positive number".to_owned());
         }
+        let command_timeout = overrides.timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
+        if command_timeout.is_zero() {
+            problems.push("--timeout must be longer than zero".to_owned());
+        }
         match (endpoint, client_id, org_id, credentials) {
             (Some(endpoint), Some(client_id), Some(org_id), Some(credentials)) if problems.is_empty() => {
                 Ok(Settings {
@@ -197,7 +207,8 @@ impl Settings {
                     parallelism,
                     requests_per_second: overrides.requests_per_second,
                     retry: RetryPolicy::default(),
-                    timeout: Duration::from_secs(30),
+                    timeout: REQUEST_TIMEOUT,
+                    command_timeout,
                 })
             }
             _ => Err(SettingsError { problems, help }),
@@ -254,5 +265,30 @@ mod tests {
         let err = Settings::from_env(&env, &Overrides::default()).unwrap_err();
         assert!(err.problems[0].contains("plain http"), "{err}");
         assert!(!format!("{err} {err:?}").contains("\"s\""));
+    }
+
+    #[test]
+    fn the_command_deadline_defaults_to_30m_and_must_be_positive() {
+        let env = Environment::from_pairs([
+            ("AEP_ACCESS_TOKEN", "t"),
+            ("AEP_CLIENT_ID", "c"),
+            ("AEP_ORG_ID", "o"),
+        ]);
+        let s = Settings::from_env(&env, &Overrides::default()).unwrap();
+        assert_eq!(s.command_timeout, Duration::from_secs(1800));
+        let three = Overrides {
+            timeout: Some(Duration::from_secs(3)),
+            ..Overrides::default()
+        };
+        assert_eq!(
+            Settings::from_env(&env, &three).unwrap().command_timeout,
+            Duration::from_secs(3)
+        );
+        let zero = Overrides {
+            timeout: Some(Duration::ZERO),
+            ..Overrides::default()
+        };
+        let err = Settings::from_env(&env, &zero).unwrap_err();
+        assert_eq!(err.problems, ["--timeout must be longer than zero"]);
     }
 }

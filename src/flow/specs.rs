@@ -36,6 +36,25 @@ pub async fn check_all(
     Ok(diagnostics)
 }
 
+/// The problems of `params` against an auth spec's JSON Schema, as (field, message); `Err`
+/// when the schema does not compile. AEP's answer is the schema, so this must hold for any
+/// value (it is fuzzed with the connection spec parser).
+pub fn against_schema(schema: &Value, params: &Value) -> Result<Vec<(String, String)>, String> {
+    let validator = jsonschema::draft7::new(schema).map_err(|e| super::parse::clean(&e.to_string(), 500))?;
+    Ok(validator
+        .iter_errors(params)
+        .map(|error| {
+            let pointer = error.instance_path().to_string();
+            let field = match pointer.trim_start_matches('/').split('/').next() {
+                Some(p) if !p.is_empty() => format!("auth.params.{p}"),
+                _ => "auth.params".to_owned(),
+            };
+            // The schema is AEP's text, quoted in the message: cleaned as any server text.
+            (field, super::parse::clean(&error.to_string(), 500))
+        })
+        .collect())
+}
+
 /// Problems with `conn` against `spec` (`None`: AEP has no such spec).
 pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
     let at = |field: &str, message: String| {
@@ -109,18 +128,12 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
         }
     }
     if auth.spec.is_object() {
-        match jsonschema::draft7::new(&auth.spec) {
-            Ok(validator) => {
-                let instance = Value::Object(instance);
-                for error in validator.iter_errors(&instance) {
-                    let pointer = error.instance_path().to_string();
-                    let field = match pointer.trim_start_matches('/').split('/').next() {
-                        Some(p) if !p.is_empty() => format!("auth.params.{p}"),
-                        _ => "auth.params".to_owned(),
-                    };
+        match against_schema(&auth.spec, &Value::Object(instance)) {
+            Ok(errors) => {
+                for (field, message) in errors {
                     problems.push(at(
                         &field,
-                        format!("{error} (auth spec `{}` of `{}`)", auth.name, spec.name),
+                        format!("{message} (auth spec `{}` of `{}`)", auth.name, spec.name),
                     ));
                 }
             }
