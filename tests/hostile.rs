@@ -320,6 +320,11 @@ impl Workspace {
             config.join("salesforce-basic.yaml"),
         )
         .unwrap();
+        // A project, and its empty state.
+        flowform(["init", "-c", "config", "--state", "state.json"])
+            .current_dir(dir.path())
+            .run()
+            .expect_code(0);
         Workspace { dir }
     }
 
@@ -650,6 +655,22 @@ async fn a_create_cut_off_by_the_deadline_has_an_unknown_outcome() {
         1,
         "never re-sent"
     );
+    // Nobody knows whether AEP made it: the state keeps the create pending, so the next plan
+    // looks for it by name before anything is created again.
+    let state = flowform::state::file::read(&workspace.state())
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(
+        state
+            .pending
+            .iter()
+            .map(|p| p.address.as_str())
+            .collect::<Vec<_>>(),
+        ["prod/acme-salesforce"],
+        "{state:?}"
+    );
+    assert!(state.connections.is_empty());
 }
 
 /// Without a deadline near, a silent IMS costs one request timeout, not one per attempt.

@@ -86,6 +86,14 @@ fn approve(
     }
 }
 
+/// After a person approved at the prompt: `--timeout` counts from now, not from before the
+/// time they took to read the plan.
+fn restart_deadline(session: &Session, auto_approved: bool) {
+    if let (false, Some(client)) = (auto_approved, &session.client) {
+        client.restart_deadline();
+    }
+}
+
 /// Why a saved plan no longer applies (see [`apply::stale`]).
 fn stale(plan: &Plan, session: &Session) -> anyhow::Result<Vec<String>> {
     let state = session.store().state();
@@ -299,6 +307,7 @@ fn apply_in(
     )? {
         return Ok(exit);
     }
+    restart_deadline(session, args.auto_approve);
     if args.refresh_only {
         let accepted = apply::accept_live(&plan, &live, session.store_mut())?;
         let report = Report::default();
@@ -340,5 +349,6 @@ fn destroy_in(args: &DestroyArgs, session: &mut Session, io: &mut Io<'_>) -> any
     if let Some(exit) = approve(io, args.auto_approve, "Destroy", question, detail)? {
         return Ok(exit);
     }
+    restart_deadline(session, args.auto_approve);
     carry_out(session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
 }

@@ -162,7 +162,9 @@ pub struct Client {
     limiter: Limiter,
     specs: Mutex<HashMap<String, Option<Arc<LiveSpec>>>>,
     requests: AtomicU64,
-    deadline: Deadline,
+    /// The command's deadline; restarted once a person has approved the plan (time spent at
+    /// the prompt is not AEP's).
+    deadline: Mutex<Deadline>,
 }
 
 /// A reqwest error in words, with its causes (reqwest's own message is terse).
@@ -211,8 +213,20 @@ impl Client {
             settings,
             specs: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
-            deadline,
+            deadline: Mutex::new(deadline),
         })
+    }
+
+    /// The command's deadline as it stands.
+    fn deadline(&self) -> Deadline {
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the command's deadline again (`--timeout` from now): after a person approved a
+    /// plan at the prompt, which may have taken longer than the whole budget.
+    pub fn restart_deadline(&self) {
+        let budget = self.settings.command_timeout;
+        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Deadline::after(budget);
     }
 
     pub fn settings(&self) -> &Settings {
@@ -248,14 +262,14 @@ impl Client {
             attempts += 1;
             let in_budget = started.elapsed() < policy.budget;
             let may_retry = failures + 1 < policy.attempts && in_budget;
-            if self.deadline.passed() {
+            if self.deadline().passed() {
                 return Err(self.passed(call, "passed before the request could be sent"));
             }
             let token = self
                 .tokens
-                .token_within(&self.http, &self.deadline, self.settings.timeout)
+                .token_within(&self.http, &self.deadline(), self.settings.timeout)
                 .await?;
-            let permit = match self.deadline.left() {
+            let permit = match self.deadline().left() {
                 None => self.limiter.acquire().await,
                 Some(left) => tokio::time::timeout(left, self.limiter.acquire())
                     .await
@@ -268,7 +282,7 @@ impl Client {
             };
             self.requests.fetch_add(1, Ordering::Relaxed);
             let sent_at = Instant::now();
-            let (bound, by_deadline) = self.deadline.bound(self.settings.timeout);
+            let (bound, by_deadline) = self.deadline().bound(self.settings.timeout);
             let outcome = tokio::time::timeout(bound, self.attempt(call, &token))
                 .await
                 .unwrap_or(Err(Failure::TimedOut { by_deadline }));
@@ -301,7 +315,7 @@ impl Client {
                         Failure::TimedOut { by_deadline: true } => (
                             format!(
                                 "the command's deadline ({}) passed while waiting for AEP's answer",
-                                self.deadline.flag()
+                                self.deadline().flag()
                             ),
                             true,
                         ),
@@ -523,7 +537,7 @@ impl Client {
 
     /// Waits `wait` before a retry, unless that would outlast the command's deadline.
     async fn pause(&self, call: &Call<'_>, wait: Duration, after: &str) -> Result<(), FlowError> {
-        if !self.deadline.allows(wait) {
+        if !self.deadline().allows(wait) {
             return Err(self.passed(
                 call,
                 format!(
@@ -540,7 +554,7 @@ impl Client {
         FlowError::Deadline {
             method: call.method.to_string(),
             path: call.label.clone(),
-            flag: self.deadline.flag(),
+            flag: self.deadline().flag(),
             what: what.into(),
         }
     }

@@ -43,6 +43,8 @@ pub struct Store {
     /// Whether the journal had damaged lines (it is then kept aside, not removed).
     journal_damaged: bool,
     next_seq: u64,
+    /// Intents begun in this run, by sequence number, whose outcome is not recorded yet.
+    open: std::collections::BTreeMap<u64, Pending>,
     lock: Option<Lock>,
     /// What opening found worth saying (a journal replayed, a damaged line skipped).
     warnings: Vec<String>,
@@ -163,6 +165,7 @@ impl Store {
             journal_found: !read.is_empty() || read.torn,
             journal_damaged: !read.damaged.is_empty(),
             next_seq: journal::last_seq(&read.entries),
+            open: std::collections::BTreeMap::new(),
             lock,
             warnings,
         };
@@ -235,8 +238,28 @@ impl Store {
         self.require_lock()?;
         let journal = self.journal()?;
         let seq = journal.next_seq();
-        journal.append(&Entry::Intent { seq, pending })?;
+        journal.append(&Entry::Intent {
+            seq,
+            pending: pending.clone(),
+        })?;
+        self.open.insert(seq, pending);
         Ok(seq)
+    }
+
+    /// Makes a mutation whose outcome nobody knows pending in the state, as replaying the
+    /// journal after a crash would: so that a commit never drops it with the journal.
+    fn keep_pending(&mut self, pending: Pending) {
+        let known = self
+            .state
+            .pending
+            .iter()
+            .any(|p| p.address == pending.address && p.action == pending.action);
+        if !known {
+            self.state.pending.push(pending);
+            self.state
+                .pending
+                .sort_by(|a, b| (&a.address, a.action).cmp(&(&b.address, b.action)));
+        }
     }
 
     /// Records, durably, what came of mutation `seq`, and applies it to the state.
@@ -248,6 +271,7 @@ impl Store {
             result,
         };
         self.journal()?.append(&entry)?;
+        let intent = self.open.remove(&seq);
         if let Entry::Outcome { result, .. } = &entry {
             match result {
                 Outcome::Done { record } => {
@@ -260,9 +284,15 @@ impl Store {
                         }
                     }
                     self.state.pending.retain(|p| p.address != address);
+                    // What began on this address before is settled too.
+                    self.open.retain(|s, p| p.address != address || *s > seq);
                 }
                 Outcome::Failed => {}
-                Outcome::Unknown => {}
+                Outcome::Unknown => {
+                    if let Some(p) = intent {
+                        self.keep_pending(p);
+                    }
+                }
             }
         }
         Ok(())
@@ -300,6 +330,11 @@ impl Store {
     /// journal, whose every entry the file now holds. Returns whether the file was written.
     pub fn commit(&mut self) -> Result<bool, StateError> {
         self.require_lock()?;
+        // An intent that never got an outcome (a task that stopped half-way) stays pending,
+        // as after a crash: the journal that holds it is about to go.
+        for (_, pending) in std::mem::take(&mut self.open) {
+            self.keep_pending(pending);
+        }
         let unchanged = self
             .on_disk
             .as_ref()
@@ -522,5 +557,23 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
         assert_eq!(store.state().connections["prod/a"].id, "id-1");
+    }
+
+    #[test]
+    fn a_create_whose_outcome_is_unknown_stays_pending_through_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut store =
+            Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
+        let seq = store.begin(pending()).unwrap();
+        store.finish(seq, "prod/a", Outcome::Unknown).unwrap();
+        // And one that never got an outcome at all.
+        let mut other = pending();
+        other.address = "prod/b".into();
+        store.begin(other.clone()).unwrap();
+        store.commit().unwrap();
+        assert!(!journal::path_for(&path).exists());
+        let store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
+        assert_eq!(store.state().pending, vec![pending(), other]);
     }
 }
