@@ -34,7 +34,10 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
                     Ok(listed) => listed,
                     Err(source) => {
                         let _ = ctx.store().finish(seq, address, Outcome::Unknown);
-                        return Err(ApplyError::UnknownAndUnlisted { reason, source });
+                        return Err(ApplyError::UnknownAndUnlisted {
+                            reason,
+                            source: Box::new(source),
+                        });
                     }
                 };
                 let claimed = lock(&ctx.claimed).clone();

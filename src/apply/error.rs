@@ -28,7 +28,7 @@ pub enum ApplyError {
     UnknownAndUnlisted {
         reason: String,
         #[source]
-        source: FlowError,
+        source: Box<FlowError>,
     },
     #[error("AEP made nothing after {tries} attempts ({reason})")]
     NothingMade { tries: u32, reason: String },
