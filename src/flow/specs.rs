@@ -106,8 +106,18 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
     let mut problems = Vec::new();
     let secrets = auth.secret_params();
     let mut instance = Map::new();
+    // Values given by reference that AEP does not mark secret (an `environmentUrl` from the
+    // environment, say) are checked as they are, since a placeholder would fail their format;
+    // they are then scrubbed from the validator's messages.
+    let mut scrub: Vec<&str> = Vec::new();
     for (name, param) in &conn.auth.params {
         match param {
+            Param::Secret {
+                value: Some(value), ..
+            } if !secrets.contains(name) => {
+                scrub.push(value.expose());
+                instance.insert(name.clone(), Value::String(value.expose().to_owned()));
+            }
             Param::Secret { .. } => {
                 instance.insert(name.clone(), Value::String(PLACEHOLDER.to_owned()));
             }
@@ -131,6 +141,7 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
         match against_schema(&auth.spec, &Value::Object(instance)) {
             Ok(errors) => {
                 for (field, message) in errors {
+                    let message = scrubbed(&message, &scrub);
                     problems.push(at(
                         &field,
                         format!("{message} (auth spec `{}` of `{}`)", auth.name, spec.name),
@@ -144,6 +155,20 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
         }
     }
     problems
+}
+
+/// `message` with every value of `values` (as it is, and as a JSON string would quote it)
+/// replaced by the placeholder.
+fn scrubbed(message: &str, values: &[&str]) -> String {
+    let mut out = message.to_owned();
+    for value in values.iter().filter(|v| !v.is_empty()) {
+        if let Ok(quoted) = serde_json::to_string(value) {
+            out = out.replace(&quoted, &format!("\"{PLACEHOLDER}\""));
+            out = out.replace(&quoted[1..quoted.len() - 1], PLACEHOLDER);
+        }
+        out = out.replace(*value, PLACEHOLDER);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -255,5 +280,40 @@ mod tests {
             .map(|d| format!("{d} {d:?}"))
             .collect();
         assert!(!all.contains("top-secret-value"), "{all}");
+    }
+
+    #[test]
+    fn a_referenced_value_aep_does_not_mark_secret_is_checked_as_it_is_never_echoed() {
+        let spec: LiveSpec = serde_json::from_value(json!({
+            "id": "s", "name": "crm", "authSpec": [{"name": "Key", "type": "KeyBased", "spec": {
+                "type": "object",
+                "properties": {"host": {"type": "string", "pattern": "^https://"}, "apiKey": {"type": "string", "format": "password"}},
+                "required": ["host", "apiKey"]}}]
+        }))
+        .unwrap();
+        // Given by reference and right: it passes (a placeholder would not).
+        let good = conn(
+            "Key",
+            vec![("host", secret("https://crm.example")), ("apiKey", secret("k"))],
+        );
+        assert!(
+            check(&good, Some(&spec)).is_empty(),
+            "{:?}",
+            check(&good, Some(&spec))
+        );
+        // Wrong: said so, without the value.
+        let bad = conn(
+            "Key",
+            vec![
+                ("host", secret("http://in-the-clear.example")),
+                ("apiKey", secret("k")),
+            ],
+        );
+        let all: String = check(&bad, Some(&spec))
+            .iter()
+            .map(|d| format!("{d} {d:?}"))
+            .collect();
+        assert!(all.contains("does not match"), "{all}");
+        assert!(!all.contains("in-the-clear"), "{all}");
     }
 }
