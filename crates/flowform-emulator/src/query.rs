@@ -1,219 +1,125 @@
 //! The query language of `GET /connections`: `property` filters, `orderby`, `limit`,
 //! `count` and `continuationToken`, with AEP's error codes for each mistake
-//! (flow-service-notes §3).
+//! (flow-service-notes §3). It reads what [`crate::select`] describes.
 
-use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::errors::ApiError;
-use super::store::Connection;
+use crate::errors::ApiError;
+use crate::select::{Field, Filter, Key, Op, Order};
 
 /// The largest page AEP returns.
 pub const MAX_LIMIT: usize = 100;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Field {
-    Id,
-    Name,
-    Description,
-    SpecId,
-    State,
-    CreatedAt,
-    UpdatedAt,
-}
-
-impl Field {
-    fn parse(name: &str) -> Option<Field> {
-        Some(match name {
-            "id" => Field::Id,
-            "name" => Field::Name,
-            "description" => Field::Description,
-            "connectionSpec.id" => Field::SpecId,
-            "state" => Field::State,
-            "createdAt" => Field::CreatedAt,
-            "updatedAt" => Field::UpdatedAt,
-            _ => return None,
-        })
-    }
-
-    fn is_numeric(self) -> bool {
-        matches!(self, Field::CreatedAt | Field::UpdatedAt)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    Eq,
-    Gt,
-    Lt,
-    Ge,
-    Le,
-}
-
-/// One `property=field<op>value[,value…]` filter.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Filter {
-    pub field: Field,
-    pub op: Op,
-    pub values: Vec<String>,
-}
 
 fn invalid(code: u16, detail: impl Into<String>) -> ApiError {
     ApiError::flow(StatusCode::BAD_REQUEST, code, "Bad request", detail)
 }
 
-impl Filter {
-    pub fn parse(expr: &str) -> Result<Filter, ApiError> {
-        const OPS: [(&str, Option<Op>); 7] = [
-            ("==", Some(Op::Eq)),
-            (">=", Some(Op::Ge)),
-            ("<=", Some(Op::Le)),
-            ("!=", None),
-            ("~", None),
-            (">", Some(Op::Gt)),
-            ("<", Some(Op::Lt)),
-        ];
-        let found = OPS
+/// The field a `property` filter names.
+fn field(name: &str) -> Option<Field> {
+    Some(match name {
+        "id" => Field::Id,
+        "name" => Field::Name,
+        "description" => Field::Description,
+        "connectionSpec.id" => Field::SpecId,
+        "state" => Field::State,
+        "createdAt" => Field::CreatedAt,
+        "updatedAt" => Field::UpdatedAt,
+        _ => return None,
+    })
+}
+
+/// One `property` value, `field<op>value[,value…]`.
+pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
+    const OPS: [(&str, Option<Op>); 7] = [
+        ("==", Some(Op::Eq)),
+        (">=", Some(Op::Ge)),
+        ("<=", Some(Op::Le)),
+        ("!=", None),
+        ("~", None),
+        (">", Some(Op::Gt)),
+        ("<", Some(Op::Lt)),
+    ];
+    let found = OPS
+        .iter()
+        .filter_map(|(text, op)| expr.find(text).map(|i| (i, *text, *op)))
+        .min_by_key(|(i, text, _)| (*i, std::cmp::Reverse(text.len())));
+    let Some((at, text, op)) = found else {
+        return Err(invalid(1450, format!("Invalid operator in property '{expr}'")));
+    };
+    let op = match (text, op) {
+        ("~", _) => return Err(invalid(1440, "Operator '~' is not implemented")),
+        (_, Some(op)) => op,
+        (text, None) => return Err(invalid(1450, format!("Invalid operator '{text}'"))),
+    };
+    let name = &expr[..at];
+    let Some(field) = field(name) else {
+        return Err(invalid(
+            1451,
+            format!("Invalid params: property '{name}' cannot be filtered"),
+        ));
+    };
+    let values: Vec<String> = expr[at + text.len()..]
+        .split(',')
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .collect();
+    if values.iter().any(String::is_empty) {
+        return Err(invalid(1453, format!("Empty value in property '{expr}'")));
+    }
+    if op != Op::Eq && values.len() > 1 {
+        return Err(invalid(
+            1443,
+            format!("Operator '{text}' is not allowed for multiple values"),
+        ));
+    }
+    if op != Op::Eq && !field.is_numeric() {
+        return Err(invalid(
+            1450,
+            format!("Operator '{text}' is not allowed for property '{name}'"),
+        ));
+    }
+    if field.is_numeric() && values.iter().any(|v| v.parse::<i64>().is_err()) {
+        return Err(invalid(1452, format!("Invalid value in property '{expr}'")));
+    }
+    if field == Field::State
+        && let Some(bad) = values
             .iter()
-            .filter_map(|(text, op)| expr.find(text).map(|i| (i, *text, *op)))
-            .min_by_key(|(i, text, _)| (*i, std::cmp::Reverse(text.len())));
-        let Some((at, text, op)) = found else {
-            return Err(invalid(1450, format!("Invalid operator in property '{expr}'")));
-        };
-        let op = match (text, op) {
-            ("~", _) => return Err(invalid(1440, "Operator '~' is not implemented")),
-            (_, Some(op)) => op,
-            (text, None) => return Err(invalid(1450, format!("Invalid operator '{text}'"))),
-        };
-        let name = &expr[..at];
-        let Some(field) = Field::parse(name) else {
-            return Err(invalid(
-                1451,
-                format!("Invalid params: property '{name}' cannot be filtered"),
-            ));
-        };
-        let values: Vec<String> = expr[at + text.len()..]
-            .split(',')
-            .map(|v| v.trim().trim_matches('"').to_owned())
-            .collect();
-        if values.iter().any(String::is_empty) {
-            return Err(invalid(1453, format!("Empty value in property '{expr}'")));
-        }
-        if op != Op::Eq && values.len() > 1 {
-            return Err(invalid(
-                1443,
-                format!("Operator '{text}' is not allowed for multiple values"),
-            ));
-        }
-        if op != Op::Eq && !field.is_numeric() {
-            return Err(invalid(
-                1450,
-                format!("Operator '{text}' is not allowed for property '{name}'"),
-            ));
-        }
-        if field.is_numeric() && values.iter().any(|v| v.parse::<i64>().is_err()) {
-            return Err(invalid(1452, format!("Invalid value in property '{expr}'")));
-        }
-        if field == Field::State
-            && let Some(bad) = values
-                .iter()
-                .find(|v| !["enabled", "disabled", "initializing"].contains(&v.as_str()))
-        {
-            return Err(invalid(
-                1456,
-                format!(
-                    "State {bad} is not a valid value. Allowed values are [enabled, disabled, initializing]"
-                ),
-            ));
-        }
-        Ok(Filter { field, op, values })
+            .find(|v| !["enabled", "disabled", "initializing"].contains(&v.as_str()))
+    {
+        return Err(invalid(
+            1456,
+            format!("State {bad} is not a valid value. Allowed values are [enabled, disabled, initializing]"),
+        ));
     }
-
-    pub fn matches(&self, c: &Connection) -> bool {
-        let text = |v: &str| -> bool {
-            match self.field {
-                Field::Id => c.id == v,
-                Field::Name => c.name == v,
-                Field::Description => c.description.as_deref() == Some(v),
-                Field::SpecId => c.spec_id.eq_ignore_ascii_case(v),
-                Field::State => c.state.as_str() == v,
-                Field::CreatedAt | Field::UpdatedAt => false,
-            }
-        };
-        if self.field.is_numeric() {
-            let actual = if self.field == Field::CreatedAt {
-                c.created_at
-            } else {
-                c.updated_at
-            };
-            return self
-                .values
-                .iter()
-                .filter_map(|v| v.parse::<i64>().ok())
-                .any(|v| match self.op {
-                    Op::Eq => actual == v,
-                    Op::Gt => actual > v,
-                    Op::Lt => actual < v,
-                    Op::Ge => actual >= v,
-                    Op::Le => actual <= v,
-                });
-        }
-        self.values.iter().any(|v| text(v))
-    }
+    Ok(Filter { field, op, values })
 }
 
-/// The order of a listing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Order {
-    /// The default: most recently created or updated first.
-    #[serde(rename = "-updatedAt")]
-    UpdatedDesc,
-    #[serde(rename = "updatedAt")]
-    UpdatedAsc,
-    #[serde(rename = "name")]
-    NameAsc,
-    #[serde(rename = "-name")]
-    NameDesc,
-}
-
-impl Order {
-    pub fn parse(text: &str) -> Result<Order, ApiError> {
-        Ok(match text.trim() {
-            "name" | "+name" => Order::NameAsc,
-            "-name" => Order::NameDesc,
-            "updatedAt" | "+updatedAt" => Order::UpdatedAsc,
-            "-updatedAt" => Order::UpdatedDesc,
-            other => {
-                return Err(invalid(
-                    1432,
-                    format!("Invalid orderby '{other}': supported are name, -name, updatedAt, -updatedAt"),
-                ));
-            }
-        })
-    }
-
-    pub fn compare(self, a: &Key, b: &Key) -> Ordering {
-        let natural = a.cmp(b);
-        match self {
-            Order::UpdatedDesc | Order::NameDesc => natural.reverse(),
-            Order::UpdatedAsc | Order::NameAsc => natural,
+/// An `orderby` value.
+pub fn parse_order(text: &str) -> Result<Order, ApiError> {
+    Ok(match text.trim() {
+        "name" | "+name" => Order::NameAsc,
+        "-name" => Order::NameDesc,
+        "updatedAt" | "+updatedAt" => Order::UpdatedAsc,
+        "-updatedAt" => Order::UpdatedDesc,
+        other => {
+            return Err(invalid(
+                1432,
+                format!("Invalid orderby '{other}': supported are name, -name, updatedAt, -updatedAt"),
+            ));
         }
-    }
-
-    /// Whether `key` comes after `cursor` in this order.
-    pub fn follows(self, key: &Key, cursor: &Key) -> bool {
-        self.compare(key, cursor) == Ordering::Greater
-    }
+    })
 }
 
-/// A connection's position in an order: its sequence number, or its name (then id).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Key {
-    Seq(u64),
-    Name(String, String),
+/// The `orderby` value that asks for `order`.
+pub fn order_param(order: Order) -> &'static str {
+    match order {
+        Order::UpdatedDesc => "-updatedAt",
+        Order::UpdatedAsc => "updatedAt",
+        Order::NameAsc => "name",
+        Order::NameDesc => "-name",
+    }
 }
 
 /// What a continuation token carries: everything needed for the next page, so that a
@@ -259,8 +165,15 @@ impl Cursor {
 }
 
 /// The parameters of one `GET /connections`.
+///
+/// A parameter may come more than once with the same value: a client that follows
+/// `_links.next.href` and sends its own parameters again (as aepp does, with `requests`'
+/// `params=`) repeats every one of them, and AEP pages such a listing. Distinct `property`
+/// filters are ANDed; identical ones count once. A single-valued parameter (`limit`,
+/// `orderby`, `count`, `continuationToken`) given twice with different values is refused.
 #[derive(Clone, Debug, Default)]
 pub struct ListParams {
+    /// The distinct `property` values, in the order first given.
     pub properties: Vec<String>,
     pub filters: Vec<Filter>,
     pub order: Option<Order>,
@@ -269,18 +182,36 @@ pub struct ListParams {
     pub token: Option<String>,
 }
 
+/// Sets a single-valued parameter, refusing a second, different value.
+fn once<T: PartialEq>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), ApiError> {
+    match slot {
+        Some(earlier) if *earlier != value => Err(invalid(
+            1451,
+            format!("Invalid params: {name} is given more than once, with different values"),
+        )),
+        _ => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
 impl ListParams {
     pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
         let mut params = ListParams::default();
+        let mut count = None;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
             match key.as_ref() {
                 "property" => {
-                    params.filters.push(Filter::parse(&value)?);
-                    params.properties.push(value.into_owned());
+                    if !params.properties.iter().any(|p| *p == value) {
+                        params.filters.push(parse_filter(&value)?);
+                        params.properties.push(value.into_owned());
+                    }
                 }
-                "orderby" => params.order = Some(Order::parse(&value)?),
+                "orderby" => once(&mut params.order, parse_order(&value)?, "orderby")?,
+                // Compared as capped: `limit=500` asks for the same pages as `limit=100`.
                 "limit" => match value.parse::<usize>() {
-                    Ok(n) if n > 0 => params.limit = Some(n.min(MAX_LIMIT)),
+                    Ok(n) if n > 0 => once(&mut params.limit, n.min(MAX_LIMIT), "limit")?,
                     _ => {
                         return Err(invalid(
                             1451,
@@ -289,8 +220,8 @@ impl ListParams {
                     }
                 },
                 "count" => match value.as_ref() {
-                    "true" => params.count = true,
-                    "false" => params.count = false,
+                    "true" => once(&mut count, true, "count")?,
+                    "false" => once(&mut count, false, "count")?,
                     _ => {
                         return Err(invalid(
                             1451,
@@ -298,11 +229,12 @@ impl ListParams {
                         ));
                     }
                 },
-                "continuationToken" => params.token = Some(value.into_owned()),
+                "continuationToken" => once(&mut params.token, value.into_owned(), "continuationToken")?,
                 // Other parameters are not connections' business; AEP ignores them too.
                 _ => {}
             }
         }
+        params.count = count.unwrap_or(false);
         if params.count && params.limit.is_some() {
             return Err(invalid(
                 1401,
@@ -310,6 +242,13 @@ impl ListParams {
             ));
         }
         Ok(params)
+    }
+
+    /// Whether `properties` are the same filters as this request's (in any order: they are
+    /// ANDed).
+    pub fn same_properties(&self, properties: &[String]) -> bool {
+        let mine: BTreeSet<&String> = self.properties.iter().collect();
+        mine == properties.iter().collect::<BTreeSet<_>>()
     }
 }
 
@@ -355,17 +294,17 @@ mod tests {
 
     #[test]
     fn filters_parse_like_aep() {
-        let f = Filter::parse("connectionSpec.id==a,b").unwrap();
+        let f = parse_filter("connectionSpec.id==a,b").unwrap();
         assert_eq!(
             (f.field, f.op, f.values.clone()),
             (Field::SpecId, Op::Eq, vec!["a".into(), "b".into()])
         );
         assert_eq!(
-            Filter::parse("name==\"salesforce\"").unwrap().values,
+            parse_filter("name==\"salesforce\"").unwrap().values,
             vec!["salesforce"]
         );
-        assert_eq!(Filter::parse("createdAt>=5").unwrap().op, Op::Ge);
-        let code = |expr: &str| match Filter::parse(expr).unwrap_err() {
+        assert_eq!(parse_filter("createdAt>=5").unwrap().op, Op::Ge);
+        let code = |expr: &str| match parse_filter(expr).unwrap_err() {
             ApiError::Flow { code, .. } => code,
             other => panic!("{other:?}"),
         };
@@ -406,5 +345,46 @@ mod tests {
             ListParams::parse(Some("limit=500&property=state%3D%3Denabled&property=name==a%20b")).unwrap();
         assert_eq!(p.limit, Some(MAX_LIMIT));
         assert_eq!(p.filters[1].values, vec!["a b"]);
+    }
+
+    #[test]
+    fn repeated_parameters_count_once_unless_they_conflict() {
+        // (query, accepted, distinct property filters)
+        let cases: &[(&str, bool, usize)] = &[
+            ("property=name==a&property=name==a", true, 1),
+            ("property=name==a&property=state==enabled", true, 2),
+            (
+                "property=name==a&property=state==enabled&property=name==a",
+                true,
+                2,
+            ),
+            ("limit=10&limit=10", true, 0),
+            ("limit=100&limit=500", true, 0),
+            ("limit=10&limit=20", false, 0),
+            ("orderby=name&orderby=%2Bname", true, 0),
+            ("orderby=name&orderby=-name", false, 0),
+            ("count=true&count=true", true, 0),
+            ("count=true&count=false", false, 0),
+            ("continuationToken=abc&continuationToken=abc", true, 0),
+            ("continuationToken=abc&continuationToken=abd", false, 0),
+        ];
+        for (query, accepted, filters) in cases {
+            match ListParams::parse(Some(query)) {
+                Ok(p) => {
+                    assert!(accepted, "{query} was accepted");
+                    assert_eq!(p.filters.len(), *filters, "{query}");
+                    assert_eq!(p.properties.len(), *filters, "{query}");
+                }
+                Err(ApiError::Flow { code, detail, .. }) => {
+                    assert!(!accepted, "{query} was refused: {detail}");
+                    assert_eq!(code, 1451, "{query}");
+                    assert!(detail.contains("more than once"), "{detail}");
+                }
+                Err(other) => panic!("{query}: {other:?}"),
+            }
+        }
+        let p = ListParams::parse(Some("property=state==enabled&property=name==a")).unwrap();
+        assert!(p.same_properties(&["name==a".into(), "state==enabled".into()]));
+        assert!(!p.same_properties(&["name==a".into()]));
     }
 }

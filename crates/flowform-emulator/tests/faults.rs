@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use flowform::emulator::Options;
-use flowform::emulator::faults::FaultSettings;
+use flowform_emulator::Options;
+use flowform_emulator::faults::FaultSettings;
 use reqwest::Method;
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use flowform::emulator::{Options, PageStyle};
+use flowform_emulator::{Options, PageStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
