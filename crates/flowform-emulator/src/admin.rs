@@ -87,6 +87,10 @@ pub async fn script(
         other => serde_json::from_value(other).map(|one| vec![one]),
     }
     .map_err(|e| ApiError::bad_request(format!("Invalid scripted fault: {e}")))?;
+    for item in &items {
+        item.check()
+            .map_err(|e| ApiError::bad_request(format!("Invalid scripted fault: {e}")))?;
+    }
     let mut faults = lock(&shared.faults);
     faults.settings.script.extend(items);
     Ok(axum::Json(json!({"script": faults.settings.script})).into_response())
