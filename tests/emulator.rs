@@ -1,14 +1,26 @@
-//! `flowform emulator` as a person runs it: prints its URL, serves, saves on SIGTERM.
+//! `flowform emulator` as a person runs it: prints its URL, serves, saves on SIGTERM. (The
+//! emulator's own behaviour is tested in its crate, `crates/flowform-emulator/tests/`.)
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
 
 #[tokio::test]
 async fn the_command_prints_its_url_serves_and_saves_on_terminate() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("emulator.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_flowform"))
-        .args(["emulator", "--listen", "127.0.0.1:0", "--seed", "3", "--data"])
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "3",
+            "--page-style",
+            "token",
+        ])
+        .arg("--data")
         .arg(&data)
         .env_clear()
         .stdout(Stdio::piped())
@@ -35,6 +47,32 @@ async fn the_command_prints_its_url_serves_and_saves_on_terminate() {
     assert!(seeded.status().is_success());
     let stats = http.get(format!("{base}/__emulator/stats")).send().await.unwrap();
     assert!(stats.status().is_success());
+    // `--page-style token`: a page names the next by a top-level token, not a link.
+    let token: serde_json::Value = http
+        .post(format!("{base}/ims/token/v3"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}&scope=openid"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: serde_json::Value = http
+        .get(format!("{base}/data/foundation/flowservice/connections?limit=1"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("x-api-key", DEMO_CLIENT_ID)
+        .header("x-gw-ims-org-id", DEMO_ORG)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(page["continuationToken"].is_string(), "{page}");
+    assert!(page.get("_links").is_none(), "{page}");
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -54,11 +92,21 @@ async fn the_command_prints_its_url_serves_and_saves_on_terminate() {
 
 #[test]
 fn bad_flags_are_refused() {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowform"))
-        .args(["emulator", "--rate-limit", "1.5"])
-        .env_clear()
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("not a share between 0 and 1"));
+    for (flag, value, says) in [
+        ("--rate-limit", "1.5", "not a share between 0 and 1"),
+        (
+            "--page-style",
+            "sideways",
+            "[possible values: links, token, both]",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_flowform"))
+            .args(["emulator", flag, value])
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
 }

@@ -196,8 +196,7 @@ impl Faults {
         let delay = Duration::from_millis(s.latency_ms + jitter);
         let writes = matches!(method, "POST" | "PATCH");
         let scripted = self.settings.script.iter().position(|f| {
-            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && f.fault.applies_to(method)
+            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)) && f.fault.applies_to(method)
         });
         if let Some(i) = scripted {
             let fault = self.settings.script.remove(i).map(|f| f.fault);

@@ -202,11 +202,11 @@ impl ListParams {
         let mut count = None;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
             match key.as_ref() {
+                // A filter given again adds nothing to the AND.
+                "property" if params.properties.iter().any(|p| *p == value) => {}
                 "property" => {
-                    if !params.properties.iter().any(|p| *p == value) {
-                        params.filters.push(parse_filter(&value)?);
-                        params.properties.push(value.into_owned());
-                    }
+                    params.filters.push(parse_filter(&value)?);
+                    params.properties.push(value.into_owned());
                 }
                 "orderby" => once(&mut params.order, parse_order(&value)?, "orderby")?,
                 // Compared as capped: `limit=500` asks for the same pages as `limit=100`.
