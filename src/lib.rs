@@ -32,8 +32,9 @@
 //! - [`plan`]: the pure `plan()` and the [`plan::Plan`] value every command shares.
 //! - [`render`]: plans and drift reports as text, Markdown and JSON.
 //! - [`apply`]: carries a plan out, journalling every mutation, never duplicating a create.
-//! - [`emulator`]: a Flow Service and IMS emulator over real HTTP, for tests, demos and
-//!   offline trials. Nothing in the product depends on it but `--emulator` and its command.
+//! - The Flow Service and IMS emulator (for tests, demos and offline trials) is a crate of
+//!   its own, `flowform_emulator` (`crates/flowform-emulator/`); nothing here uses it but
+//!   `--emulator` and the `emulator` command.
 //! - [`settings`]: the process environment, read once and passed down. [`log`]: leveled
 //!   progress on stderr (`-v`…`-vvv`), never a secret.
 //! - [`cli`]: the commands, each a thin adapter over the above; `main` maps its result to an
@@ -44,7 +45,6 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
-pub mod emulator;
 pub mod flow;
 pub mod log;
 pub mod plan;

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use flowform::emulator::Options;
-use flowform::emulator::faults::FaultSettings;
 use flowform::settings::Environment;
 use flowform::state::lock::{Holder, Lock};
+use flowform_emulator::Options;
+use flowform_emulator::faults::FaultSettings;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -644,7 +644,7 @@ async fn no_secret_reaches_any_output_at_the_most_verbose_level() {
         "the log is verbose: {outputs}"
     );
     let mut secrets = vec![
-        flowform::emulator::ims::DEMO_CLIENT_SECRET.to_owned(),
+        flowform_emulator::ims::DEMO_CLIENT_SECRET.to_owned(),
         "eyJemulator".to_owned(),
     ];
     for entry in std::fs::read_dir(world.config().join("secrets")).unwrap() {

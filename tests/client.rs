@@ -3,13 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use flowform::emulator::faults::FaultSettings;
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options, PageStyle};
 use flowform::flow::model::PatchOp;
 use flowform::flow::settings::{Credentials, RetryPolicy, Settings};
 use flowform::flow::{Client, Deleted, Filter, FlowError};
 use flowform::secret::Secret;
+use flowform_emulator::faults::FaultSettings;
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform_emulator::{Emulator, Options, PageStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use flowform::emulator::faults::FaultSettings;
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options};
+use flowform_emulator::faults::FaultSettings;
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform_emulator::{Emulator, Options};
 
 use crate::common::{Run, flowform, root};
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use flowform::emulator::Options;
+use flowform_emulator::Options;
 
 use crate::common::root;
 use crate::world::{World, copy_dir};

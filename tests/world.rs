@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use flowform::emulator::faults::FaultSettings;
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options};
+use flowform_emulator::faults::FaultSettings;
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform_emulator::{Emulator, Options};
 use serde_json::{Value, json};
 
 use crate::common::{Run, flowform, root};

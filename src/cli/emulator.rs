@@ -3,10 +3,12 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use flowform_emulator::faults::FaultSettings;
+use flowform_emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_ORG};
+use flowform_emulator::{ADMIN_BASE, Emulator, FLOW_BASE, IMS_PATH, Options, PageStyle};
+
 use super::{Exit, Io};
-use crate::emulator::faults::FaultSettings;
-use crate::emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_ORG};
-use crate::emulator::{ADMIN_BASE, Emulator, FLOW_BASE, IMS_PATH, Options, PageStyle};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -57,8 +59,9 @@ pub struct Args {
     /// Start every new connection `initializing`, not only OAuth2 JWT ones
     #[arg(long)]
     pub all_initializing: bool,
-    /// How list pages point at the next one
-    #[arg(long, value_enum, default_value_t = PageStyle::Links)]
+    /// How list pages point at the next one: `_links.next.href`, a top-level
+    /// `continuationToken`, or both
+    #[arg(long, default_value_t = PageStyle::Links, value_parser = page_style())]
     pub page_style: PageStyle,
     /// Accepted client credentials, instead of the demo one (repeatable)
     #[arg(long = "client", value_name = "ID:SECRET[:ORG]", value_parser = Credential::parse)]
@@ -66,6 +69,11 @@ pub struct Args {
     /// Do not log each request on stderr
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--page-style`: the emulator's names, listed in `--help` and in the error for others.
+fn page_style() -> impl TypedValueParser<Value = PageStyle> {
+    PossibleValuesParser::new(PageStyle::NAMES).try_map(|name| name.parse::<PageStyle>())
 }
 
 fn share(text: &str) -> Result<f64, String> {

@@ -5,11 +5,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use flowform_emulator::{Emulator, Options as EmulatorOptions, ims};
+
 use super::state::StateArgs;
 use super::{ClientArgs, Exit, Io};
 use crate::config::{self, Desired, LoadOptions};
 use crate::diagnostic::Diagnostics;
-use crate::emulator::{Emulator, Options as EmulatorOptions, ims};
 use crate::flow::settings::{Credentials, RetryPolicy, Settings};
 use crate::flow::{Client, specs};
 use crate::plan::{self, Live, Mode, Options, Plan};

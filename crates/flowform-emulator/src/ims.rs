@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::errors::ApiError;
-use super::rng::Rng;
+use crate::errors::ApiError;
+use crate::rng::Rng;
 
 /// The credential the emulator accepts out of the box (documented in the README).
 pub const DEMO_CLIENT_ID: &str = "flowform-emulator";

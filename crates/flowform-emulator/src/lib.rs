@@ -3,155 +3,100 @@
 //!
 //! It follows the official OpenAPI and `flow-service-notes.md`, not guesses: the same paths,
 //! headers, status codes, error envelopes, quoted etags, JSON Patch semantics and
-//! pagination. It runs as `flowform emulator` for people, and in-process
-//! ([`Emulator::start`], bound to `127.0.0.1:0`) for tests and `--emulator` runs.
+//! pagination; its connection specs are fixtures written from Adobe's documentation
+//! (`specs/`). It runs as `flowform emulator` for people, and in-process
+//! ([`Emulator::start`], bound to `127.0.0.1:0`) for tests and flowform's `--emulator` runs.
+//! It knows nothing of flowform: flowform depends on it, never the other way.
 //!
-//! - [`store`]: the connections, their indexes, and snapshot-consistent paging.
-//! - [`query`]: `property` filters, `orderby`, `limit`, `count`, continuation tokens.
-//! - `http`: the router and the gateway (auth, sandbox, faults, request ids, stats, logs).
-//! - `connections` / `specs`: the Flow Service handlers. `admin`: `/__emulator/…`.
-//! - [`ims`]: the token endpoint. [`faults`]: what goes wrong, and when.
+//! The modules, each depending only on those above it:
 //!
-//! Nothing else in flowform depends on this module, except the `--emulator` switch.
+//! - [`errors`]: AEP's error bodies. [`rng`]: seeded ids, etags and dice.
+//! - [`connection`]: one stored connection (secrets as digests) and how a read shows it.
+//! - [`select`]: filters, orders and positions of a listing. [`store`]: the connections,
+//!   their indexes, and snapshot-consistent paging. [`query`]: `property`, `orderby`,
+//!   `limit`, `count` and continuation tokens read from a query string.
+//! - [`specs`]: the connection-spec fixtures and `GET /connectionSpecs`. [`faults`]: what goes
+//!   wrong, and when. [`ims`]: the token endpoint's credentials and tokens.
+//! - `context`: options, clock, and the state every handler shares. `request`: JSON bodies.
+//! - `connections`: the Flow Service handlers. `gateway`: what stands in front of them
+//!   (auth, sandbox, faults, request ids, stats, logs). `admin`: `/__emulator/…`.
+//! - This file: the routes, all in one place, and the server's start, stop and `--data`.
 
 mod admin;
+pub mod connection;
 mod connections;
+mod context;
 pub mod errors;
 pub mod faults;
-mod http;
+mod gateway;
 pub mod ims;
 pub mod query;
+mod request;
 pub mod rng;
-mod specs;
+pub mod select;
+pub mod specs;
 pub mod store;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
+use anyhow::Context as _;
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post, put};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use self::faults::{FaultSettings, Faults};
-use self::ims::{Credential, Ims};
+pub use self::context::{ADMIN_BASE, Clock, FLOW_BASE, IMS_PATH, Options, PageStyle, Stats};
+use self::context::{Shared, lock};
+use self::faults::Faults;
+use self::ims::Ims;
 use self::rng::Rng;
 use self::store::{Snapshot, Store};
 
-/// The Flow Service base path, as on `platform.adobe.io`.
-pub const FLOW_BASE: &str = "/data/foundation/flowservice";
-/// The IMS token path.
-pub const IMS_PATH: &str = "/ims/token/v3";
-/// Where the emulator's own endpoints live (clearly not AEP's).
-pub const ADMIN_BASE: &str = "/__emulator";
-
-/// Where a list page tells the client how to get the next one. AEP's spec is ambiguous
-/// (flow-service-notes §3), so the emulator can answer either way, or both.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum PageStyle {
-    /// `_links.next.href`, as aepp reads it.
-    #[default]
-    Links,
-    /// A top-level `continuationToken`.
-    Token,
-    /// Both.
-    Both,
-}
-
-/// How to run an emulator.
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub listen: SocketAddr,
-    /// Load the store from this file at start and keep it saved there (atomically).
-    pub data: Option<PathBuf>,
-    /// Seeds ids, etags, tokens and fault dice; random when `None`.
-    pub seed: Option<u64>,
-    pub faults: FaultSettings,
-    /// `expires_in` of issued tokens, in seconds (IMS issues ~24 h).
-    pub token_lifetime_s: u64,
-    /// How long an initializing connection takes to become enabled.
-    pub initializing_ms: u64,
-    /// Start every new connection `initializing` (not only OAuth2 JWT ones).
-    pub all_initializing: bool,
-    pub page_style: PageStyle,
-    pub credentials: Vec<Credential>,
-    /// One line per request on stderr.
-    pub log: bool,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            data: None,
-            seed: None,
-            faults: FaultSettings::default(),
-            token_lifetime_s: 86_399,
-            initializing_ms: 3_000,
-            all_initializing: false,
-            page_style: PageStyle::Links,
-            credentials: vec![Credential::demo()],
-            log: false,
-        }
-    }
-}
-
-/// The emulator's clock: wall time plus an offset that `/__emulator/clock` advances, so tests
-/// can let a token expire or a connection finish initializing without sleeping.
-#[derive(Debug, Default)]
-pub struct Clock {
-    offset_ms: AtomicI64,
-}
-
-impl Clock {
-    pub fn now_ms(&self) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        wall + self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    pub fn advance(&self, ms: i64) {
-        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-}
-
-/// Requests served, by method, route and status.
-pub type Stats = BTreeMap<(String, String, u16), u64>;
-
-/// What every request handler shares.
-pub(crate) struct Shared {
-    pub options: Options,
-    pub store: Mutex<Store>,
-    pub ims: Mutex<Ims>,
-    pub faults: Mutex<Faults>,
-    pub stats: Mutex<Stats>,
-    pub rng: Mutex<Rng>,
-    pub clock: Clock,
-    /// Identifies this run in continuation tokens.
-    pub epoch: u64,
-    /// Wakes the `--data` writer.
-    pub dirty: Notify,
-    /// Becomes true at shutdown; hanging requests give up then.
-    pub stopping: watch::Receiver<bool>,
-}
-
-/// Locks a mutex, carrying on if a panicking thread poisoned it (the data is still whole:
-/// no handler panics while half-way through a change).
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Shared {
-    /// Marks the store changed, for the `--data` writer.
-    pub fn changed(&self) {
-        if self.options.data.is_some() {
-            self.dirty.notify_one();
-        }
-    }
+/// Every route: the Flow Service behind the gateway, IMS, and the admin endpoints.
+fn router(shared: Arc<Shared>) -> Router {
+    let flow = Router::new()
+        .route("/connections", get(connections::list).post(connections::create))
+        .route(
+            "/connections/{id}",
+            get(connections::get)
+                .patch(connections::patch)
+                .delete(connections::delete),
+        )
+        // The OpenAPI spells PATCH and DELETE with a trailing slash; the tutorials without.
+        .route(
+            "/connections/{id}/",
+            get(connections::get)
+                .patch(connections::patch)
+                .delete(connections::delete),
+        )
+        .route("/connections/{id}/test", get(connections::test))
+        .route("/connectionSpecs", get(specs::list))
+        .route("/connectionSpecs/{id}", get(specs::get))
+        .route_layer(from_fn_with_state(shared.clone(), gateway::gateway));
+    let admin = Router::new()
+        .route("/stats", get(admin::stats).delete(admin::reset_stats))
+        .route("/reset", post(admin::reset))
+        .route("/faults", get(admin::faults).put(admin::set_faults))
+        .route("/faults/script", post(admin::script))
+        .route("/seed", post(admin::seed_connections))
+        .route("/connections", get(admin::dump))
+        .route(
+            "/connections/{id}",
+            get(admin::inspect).patch(admin::edit).delete(admin::remove),
+        )
+        .route("/connections/{id}/in-use", put(admin::in_use))
+        .route("/clock", post(admin::clock));
+    Router::new()
+        .nest(FLOW_BASE, flow)
+        .route(IMS_PATH, post(gateway::ims_token))
+        .nest(ADMIN_BASE, admin)
+        .fallback(gateway::not_found)
+        .layer(from_fn_with_state(shared.clone(), gateway::envelope))
+        .with_state(shared)
 }
 
 /// A running emulator.
@@ -195,7 +140,7 @@ impl Emulator {
             stopping: stopping.clone(),
             options,
         });
-        let app = http::router(shared.clone());
+        let app = router(shared.clone());
         let mut until = stopping.clone();
         let server = tokio::spawn(async move {
             let shutdown = async move {

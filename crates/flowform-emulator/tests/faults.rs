@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use flowform::emulator::Options;
-use flowform::emulator::faults::FaultSettings;
+use flowform_emulator::Options;
+use flowform_emulator::faults::FaultSettings;
 use reqwest::Method;
 use serde_json::json;
 
@@ -153,4 +153,58 @@ async fn fault_settings_are_validated() {
     api.admin(Method::POST, "/faults/script", Some(&json!({"fault": "explode"})))
         .await
         .expect(400);
+}
+
+#[tokio::test]
+async fn a_concurrent_edit_hits_only_a_patch_or_delete() {
+    let api = Api::start().await;
+    let (id, etag) = api.create(&basic("raced")).await;
+    let etag = etag.unwrap();
+    // Aimed at any other method, it is refused, by script or by settings.
+    for method in ["GET", "POST"] {
+        let r = api
+            .admin(
+                Method::POST,
+                "/faults/script",
+                Some(&json!({"method": method, "fault": "concurrent-edit"})),
+            )
+            .await
+            .expect(400);
+        let message = r.body["report"]["detailed-message"].as_str().unwrap();
+        assert!(
+            message.contains("`concurrent-edit` can only be scripted for PATCH or DELETE"),
+            "{message}"
+        );
+    }
+    let settings = json!({"script": [{"method": "GET", "fault": "concurrent-edit"}]});
+    api.admin(Method::PUT, "/faults", Some(&settings))
+        .await
+        .expect(400);
+    assert_eq!(
+        api.admin(Method::GET, "/faults", None).await.body["script"],
+        json!([])
+    );
+
+    // Without a method, it waits for the next PATCH or DELETE: reads pass it by.
+    api.admin(
+        Method::POST,
+        "/faults/script",
+        Some(&json!({"fault": "concurrent-edit"})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(api.item(&id).await["etag"], etag.as_str());
+    api.get("/connections").await.expect(200);
+    let r = api
+        .patch(
+            &id,
+            &etag,
+            &json!([{"op": "replace", "path": "/name", "value": "mine"}]),
+        )
+        .await
+        .expect(412);
+    assert_eq!(r.flow_code(), "FLOW-1404-412");
+    let item = api.item(&id).await;
+    assert_eq!(item["name"], "raced");
+    assert_eq!(item["updatedClient"], "exc_app");
 }

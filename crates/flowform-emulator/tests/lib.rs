@@ -1,8 +1,10 @@
 //! The emulator over real HTTP: every behaviour the Flow Service has, as a client sees it.
+//!
+//! One test binary with a module per concern, so that cargo links it once. [`api::Api`]
+//! starts an in-process emulator and talks to it as a client does.
 
 mod admin;
 mod api;
-mod cli;
 mod connections;
 mod faults;
 mod gateway;

@@ -1,7 +1,7 @@
 //! The gateway's checks, IMS, and how sandboxes and organizations partition the data.
 
-use flowform::emulator::Options;
-use flowform::emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_ORG};
+use flowform_emulator::Options;
+use flowform_emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_ORG};
 use serde_json::json;
 
 use super::api::{Api, basic, reply, token};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -33,28 +33,69 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// Whether the fault is decided after the handler ran.
-    pub fn after_commit(self) -> bool {
-        matches!(self, Fault::CommitThenFail | Fault::CommitThenDrop)
+    /// The methods the fault can happen to; `None`: any.
+    pub fn methods(self) -> Option<&'static [&'static str]> {
+        match self {
+            Fault::CommitThenFail | Fault::CommitThenDrop => Some(&["POST", "PATCH"]),
+            // It edits the connection the request names: only a PATCH or DELETE of one
+            // meets the new etag (a GET would merely edit what it reads).
+            Fault::ConcurrentEdit => Some(&["PATCH", "DELETE"]),
+            _ => None,
+        }
     }
 
     /// Whether the fault can happen to a request with this method.
     pub fn applies_to(self, method: &str) -> bool {
-        match self {
-            Fault::CommitThenFail | Fault::CommitThenDrop => matches!(method, "POST" | "PATCH"),
-            Fault::ConcurrentEdit => matches!(method, "PATCH" | "DELETE"),
-            _ => true,
+        self.methods()
+            .is_none_or(|methods| methods.iter().any(|m| m.eq_ignore_ascii_case(method)))
+    }
+}
+
+impl std::fmt::Display for Fault {
+    /// The fault's name, as the script and the settings spell it (`concurrent-edit`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::String(name)) => f.write_str(&name),
+            _ => write!(f, "{self:?}"),
         }
     }
 }
 
-/// A one-shot fault for the next request with this method (any method when `None`).
+/// A one-shot fault for the next request with this method (when `None`, the next request
+/// the fault can happen to).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scripted {
     #[serde(default)]
     pub method: Option<String>,
     pub fault: Fault,
+}
+
+/// The methods the Flow Service routes answer.
+const METHODS: [&str; 4] = ["GET", "POST", "PATCH", "DELETE"];
+
+impl Scripted {
+    /// Refuses a fault aimed at a method that could never take it: it would wait in the
+    /// script for ever, or (`concurrent-edit` on a GET) do what it does not say.
+    pub fn check(&self) -> Result<(), String> {
+        let Some(method) = &self.method else {
+            return Ok(());
+        };
+        if !METHODS.iter().any(|m| m.eq_ignore_ascii_case(method)) {
+            return Err(format!(
+                "`{method}` is not a method of the Flow Service routes; use {}",
+                METHODS.join(", ")
+            ));
+        }
+        match self.fault.methods() {
+            Some(methods) if !self.fault.applies_to(method) => Err(format!(
+                "`{}` can only be scripted for {}, not {method}",
+                self.fault,
+                methods.join(" or ")
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The fault settings, as flags set them at start and `PUT /__emulator/faults` at run time.
@@ -103,8 +144,11 @@ impl Default for FaultSettings {
 }
 
 impl FaultSettings {
-    /// Checks shares are shares.
+    /// Checks shares are shares, and that every scripted fault can happen.
     pub fn validate(&self) -> Result<(), String> {
+        for scripted in &self.script {
+            scripted.check()?;
+        }
         for (name, share) in [
             ("rateLimit", self.rate_limit),
             ("serverError", self.server_error),
@@ -152,8 +196,7 @@ impl Faults {
         let delay = Duration::from_millis(s.latency_ms + jitter);
         let writes = matches!(method, "POST" | "PATCH");
         let scripted = self.settings.script.iter().position(|f| {
-            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-                && (writes || !f.fault.after_commit())
+            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)) && f.fault.applies_to(method)
         });
         if let Some(i) = scripted {
             let fault = self.settings.script.remove(i).map(|f| f.fault);
@@ -228,5 +271,53 @@ mod tests {
         assert_eq!(run(3), run(3));
         let hits = run(3).iter().filter(|h| **h).count();
         assert!((16..48).contains(&hits), "{hits}");
+    }
+
+    #[test]
+    fn scripted_faults_wait_for_a_method_they_can_happen_to() {
+        let scripted = |method: Option<&str>, fault| Scripted {
+            method: method.map(str::to_owned),
+            fault,
+        };
+        let mut faults = Faults::new(
+            FaultSettings {
+                script: VecDeque::from([
+                    scripted(None, Fault::ConcurrentEdit),
+                    scripted(None, Fault::CommitThenFail),
+                ]),
+                ..FaultSettings::default()
+            },
+            1,
+        );
+        assert_eq!(faults.decide("GET").fault, None);
+        assert_eq!(faults.decide("DELETE").fault, Some(Fault::ConcurrentEdit));
+        assert_eq!(faults.decide("DELETE").fault, None);
+        assert_eq!(faults.decide("POST").fault, Some(Fault::CommitThenFail));
+
+        // (method, fault, accepted)
+        let cases = [
+            (Some("PATCH"), Fault::ConcurrentEdit, true),
+            (Some("delete"), Fault::ConcurrentEdit, true),
+            (None, Fault::ConcurrentEdit, true),
+            (Some("GET"), Fault::ConcurrentEdit, false),
+            (Some("POST"), Fault::ConcurrentEdit, false),
+            (Some("POST"), Fault::CommitThenDrop, true),
+            (Some("DELETE"), Fault::CommitThenFail, false),
+            (Some("GET"), Fault::Hang, true),
+            (Some("PATHC"), Fault::RateLimit, false),
+        ];
+        for (method, fault, accepted) in cases {
+            let item = scripted(method, fault);
+            assert_eq!(item.check().is_ok(), accepted, "{item:?}");
+            let settings = FaultSettings {
+                script: VecDeque::from([item]),
+                ..FaultSettings::default()
+            };
+            assert_eq!(settings.validate().is_ok(), accepted, "{settings:?}");
+        }
+        assert_eq!(
+            scripted(Some("GET"), Fault::ConcurrentEdit).check().unwrap_err(),
+            "`concurrent-edit` can only be scripted for PATCH or DELETE, not GET"
+        );
     }
 }

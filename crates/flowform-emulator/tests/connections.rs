@@ -1,7 +1,7 @@
 //! Create, read, update, delete and test, with AEP's validation and error codes.
 
-use flowform::emulator::Options;
-use flowform::emulator::store::MASK;
+use flowform_emulator::Options;
+use flowform_emulator::connection::MASK;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,64 +1,27 @@
-//! The router, and what stands in front of the handlers as Adobe's gateway does: request ids,
-//! authentication, the sandbox header, latency and faults, error rendering, statistics and
-//! the request log.
+//! What stands in front of the handlers as Adobe's gateway does: request ids, authentication,
+//! the sandbox header, latency and faults, error rendering, statistics and the request log;
+//! and the IMS token endpoint, which the gateway does not guard.
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::json;
 
-use super::errors::ApiError;
-use super::faults::Fault;
-use super::{ADMIN_BASE, FLOW_BASE, IMS_PATH, Shared, admin, connections, lock, specs};
+use crate::connections;
+use crate::context::{Caller, Shared, lock};
+use crate::errors::ApiError;
+use crate::faults::Fault;
 
-/// Who is calling, once the gateway let the request through.
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub org: String,
-    pub sandbox: String,
-    pub client_id: String,
-}
-
-pub fn router(shared: Arc<Shared>) -> Router {
-    let flow = Router::new()
-        .route("/connections", get(connections::list).post(connections::create))
-        .route(
-            "/connections/{id}",
-            get(connections::get)
-                .patch(connections::patch)
-                .delete(connections::delete),
-        )
-        // The OpenAPI spells PATCH and DELETE with a trailing slash; the tutorials without.
-        .route(
-            "/connections/{id}/",
-            get(connections::get)
-                .patch(connections::patch)
-                .delete(connections::delete),
-        )
-        .route("/connections/{id}/test", get(connections::test))
-        .route("/connectionSpecs", get(specs::list))
-        .route("/connectionSpecs/{id}", get(specs::get))
-        .route_layer(from_fn_with_state(shared.clone(), gateway));
-    Router::new()
-        .nest(FLOW_BASE, flow)
-        .route(IMS_PATH, post(ims_token))
-        .nest(ADMIN_BASE, admin::router())
-        .fallback(not_found)
-        .layer(from_fn_with_state(shared.clone(), envelope))
-        .with_state(shared)
-}
-
-async fn not_found(request: Request) -> ApiError {
+/// Any path no route serves.
+pub(crate) async fn not_found(request: Request) -> ApiError {
     ApiError::flow(
         StatusCode::NOT_FOUND,
         1101,
@@ -69,7 +32,7 @@ async fn not_found(request: Request) -> ApiError {
 
 /// Outermost: gives every response an `x-request-id`, renders errors into their JSON
 /// bodies, counts the request and logs it.
-async fn envelope(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+pub(crate) async fn envelope(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().to_string();
     let path = request.uri().path().to_owned();
@@ -117,7 +80,7 @@ async fn envelope(State(shared): State<Arc<Shared>>, request: Request, next: Nex
 }
 
 /// In front of the Flow Service routes: latency, the gateway's checks, then faults.
-async fn gateway(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
+pub(crate) async fn gateway(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let now = shared.clock.now_ms();
     connections::enable_due(&shared, now);
     let decision = lock(&shared.faults).decide(request.method().as_str());
@@ -289,7 +252,10 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, now: i64) -> Result<Caller
 }
 
 /// `POST /ims/token/v3`: the form body, or the query string (IMS accepts both).
-async fn ims_token(State(shared): State<Arc<Shared>>, request: Request) -> Result<Response, ApiError> {
+pub(crate) async fn ims_token(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+) -> Result<Response, ApiError> {
     let query = request.uri().query().unwrap_or_default().to_owned();
     let body = axum::body::to_bytes(request.into_body(), 64 * 1024)
         .await

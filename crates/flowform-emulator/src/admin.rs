@@ -15,35 +15,27 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
-use super::connections::{digest, json_body, seed, with_store};
-use super::errors::ApiError;
-use super::faults::{FaultSettings, Scripted};
-use super::ims::DEMO_ORG;
-use super::store::{Connection, State as ConnState, Store};
-use super::{Shared, lock};
+use crate::connection::{Connection, State as ConnState, digest};
+use crate::connections::seed;
+use crate::context::{Shared, lock};
+use crate::errors::ApiError;
+use crate::faults::{FaultSettings, Scripted};
+use crate::ims::DEMO_ORG;
+use crate::request::json_body;
+use crate::store::Store;
 
-pub fn router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/stats", get(stats).delete(reset_stats))
-        .route("/reset", post(reset))
-        .route("/faults", get(faults).put(set_faults))
-        .route("/faults/script", post(script))
-        .route("/seed", post(seed_connections))
-        .route("/connections", get(dump))
-        .route("/connections/{id}", get(inspect).patch(edit).delete(remove))
-        .route("/connections/{id}/in-use", put(in_use))
-        .route("/clock", post(clock))
+/// Runs `f` on the store, under its lock.
+fn with_store<T>(shared: &Shared, f: impl FnOnce(&mut Store) -> T) -> T {
+    f(&mut lock(&shared.store))
 }
 
-async fn stats(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     let stats = lock(&shared.stats);
     let rows: Vec<Value> = stats
         .iter()
@@ -53,12 +45,12 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(json!({"total": total, "requests": rows})).into_response()
 }
 
-async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
+pub async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
     lock(&shared.stats).clear();
     StatusCode::NO_CONTENT
 }
 
-async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
+pub async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
     *lock(&shared.store) = Store::default();
     lock(&shared.stats).clear();
     lock(&shared.faults).settings = shared.options.faults.clone();
@@ -66,11 +58,11 @@ async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn faults(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn faults(State(shared): State<Arc<Shared>>) -> Response {
     axum::Json(lock(&shared.faults).settings.clone()).into_response()
 }
 
-async fn set_faults(
+pub async fn set_faults(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
@@ -84,7 +76,7 @@ async fn set_faults(
 }
 
 /// Appends one fault (an object) or several (an array) to the script.
-async fn script(
+pub async fn script(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
@@ -95,12 +87,16 @@ async fn script(
         other => serde_json::from_value(other).map(|one| vec![one]),
     }
     .map_err(|e| ApiError::bad_request(format!("Invalid scripted fault: {e}")))?;
+    for item in &items {
+        item.check()
+            .map_err(|e| ApiError::bad_request(format!("Invalid scripted fault: {e}")))?;
+    }
     let mut faults = lock(&shared.faults);
     faults.settings.script.extend(items);
     Ok(axum::Json(json!({"script": faults.settings.script})).into_response())
 }
 
-async fn seed_connections(
+pub async fn seed_connections(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,
@@ -144,7 +140,7 @@ fn record(c: &Connection) -> Value {
     })
 }
 
-async fn dump(State(shared): State<Arc<Shared>>) -> Response {
+pub async fn dump(State(shared): State<Arc<Shared>>) -> Response {
     let store = lock(&shared.store);
     let mut all: Vec<&Connection> = store.all().collect();
     all.sort_by_key(|c| c.seq);
@@ -155,7 +151,10 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found("connections", id)
 }
 
-async fn inspect(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn inspect(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let store = lock(&shared.store);
     let conn = store.locate(&id).ok_or_else(|| not_found(&id))?;
     Ok(axum::Json(record(conn)).into_response())
@@ -164,7 +163,7 @@ async fn inspect(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> R
 /// An out-of-band change, as a person in the AEP UI makes it: `name`, `description`,
 /// `params` (merged; secrets by name are re-digested), `state`. The etag changes and
 /// `updatedClient` becomes `exc_app`.
-async fn edit(
+pub async fn edit(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -225,7 +224,10 @@ async fn edit(
         .ok_or_else(|| not_found(&id))
 }
 
-async fn remove(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     with_store(&shared, |store| {
         let (org, sandbox) = store.location_of(&id)?;
         store.remove(&org, &sandbox, &id)
@@ -235,7 +237,7 @@ async fn remove(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Re
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn in_use(
+pub async fn in_use(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -259,7 +261,7 @@ async fn in_use(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn clock(
+pub async fn clock(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     body: Body,

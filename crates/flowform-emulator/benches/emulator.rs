@@ -15,11 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options};
-use flowform::flow::auth::TokenSource;
-use flowform::flow::settings::Credentials;
-use flowform::secret::Secret;
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform_emulator::{Emulator, IMS_PATH, Options};
 
 /// The URL of a route's `i`-th request.
 type UrlFor = Box<dyn Fn(u64) -> String + Send + Sync>;
@@ -76,7 +73,9 @@ async fn main() {
     .await
     .expect("the emulator starts");
     let base = emulator.base_url();
-    flowform::flow::install_crypto();
+    // Features are unified across the workspace: reqwest may carry flowform's
+    // `rustls-no-provider`, and then wants a TLS provider even for `http://`.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .build()
@@ -102,16 +101,20 @@ async fn main() {
         (after - before) * 1024.0 / args.connections.max(1) as f64
     );
 
-    // The token comes the way flowform's own client gets it.
-    let tokens = TokenSource::new(
-        Credentials::Ims {
-            url: reqwest::Url::parse(&base).unwrap(),
-            client_secret: Secret::new(DEMO_CLIENT_SECRET),
-            scopes: "openid".to_owned(),
-        },
-        DEMO_CLIENT_ID.to_owned(),
-    );
-    let token = tokens.token(&http).await.unwrap().expose().to_owned();
+    // A token, as any client of IMS gets one.
+    let issued: serde_json::Value = http
+        .post(format!("{base}{IMS_PATH}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={DEMO_CLIENT_ID}&client_secret={DEMO_CLIENT_SECRET}&scope=openid"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
 
     // Ids to read: a page of them, spread over the set by name order.
     let flow = emulator.flow_url();

@@ -1,9 +1,16 @@
 //! A small client for talking to an in-process emulator in tests.
 
-use flowform::emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform::emulator::{Emulator, Options};
+use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform_emulator::{Emulator, FLOW_BASE, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+/// A plain HTTP client. When the whole workspace is built, reqwest carries flowform's
+/// `rustls-no-provider` feature and wants a process-wide TLS provider, even for `http://`.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
 
 pub const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
 
@@ -73,7 +80,7 @@ impl Api {
 
     pub async fn with(options: Options) -> Api {
         let emulator = Emulator::start(options).await.expect("the emulator starts");
-        let http = crate::common::http();
+        let http = http();
         let token = token(&http, &emulator.base_url(), DEMO_CLIENT_ID, DEMO_CLIENT_SECRET).await;
         Api {
             emulator,
@@ -163,7 +170,14 @@ impl Api {
     /// Requests counted for a method and route (relative to the Flow Service base).
     pub async fn count(&self, method: &str, route: &str) -> u64 {
         let stats = self.admin(Method::GET, "/stats", None).await.body;
-        crate::common::served(&stats, method, route)
+        let route = format!("{FLOW_BASE}{route}");
+        stats["requests"]
+            .as_array()
+            .expect("the stats body lists requests")
+            .iter()
+            .filter(|r| r["method"] == method && r["route"] == route.as_str())
+            .map(|r| r["count"].as_u64().expect("each request row has a count"))
+            .sum()
     }
 
     /// Every stored connection, as the admin dump shows them.

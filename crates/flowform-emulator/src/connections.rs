@@ -1,5 +1,6 @@
-//! The base-connection handlers: list, get, create, patch, delete, test; and the move of
-//! initializing connections to enabled.
+//! The base-connection handlers: list, get, create, patch, delete, test; and what happens to
+//! connections besides requests: initializing ones become enabled, someone edits one
+//! concurrently (a fault), the admin endpoint seeds many.
 //!
 //! Validation, status codes and messages follow AEP as documented (flow-service-notes §3–§8,
 //! the OpenAPI and the error catalogue): quoted etags that change on every update,
@@ -16,50 +17,19 @@ use axum::http::header::{CONTENT_TYPE, IF_MATCH, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
-use super::errors::ApiError;
-use super::http::Caller;
-use super::query::{Cursor, ListParams, MAX_LIMIT, Order};
-use super::store::{CURSOR_LIFETIME_MS, Connection, State as ConnState, Store, Walk};
-use super::{FLOW_BASE, PageStyle, Shared, lock, specs};
-use crate::catalog::{AuthSpec, ConnectionSpec};
+use crate::connection::{Connection, State as ConnState, digest, sandbox_id};
+use crate::context::{Caller, FLOW_BASE, PageStyle, Shared, lock};
+use crate::errors::ApiError;
+use crate::query::{Cursor, ListParams, MAX_LIMIT, order_param, parse_filter};
+use crate::request::json_body;
+use crate::select::Order;
+use crate::specs::{self, AuthSpec, ConnectionSpec, SALESFORCE_ID};
+use crate::store::{CURSOR_LIFETIME_MS, Store, Walk};
 
-/// Request bodies larger than this are refused.
-const MAX_BODY: usize = 1024 * 1024;
-
-/// SHA-256 of a secret param's value, as hex: all the emulator keeps of a secret.
-pub fn digest(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Reads a JSON request body, refusing what AEP refuses.
-pub async fn json_body(headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    let content_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type.to_ascii_lowercase().starts_with("application/json") {
-        // The troubleshooting guide's body for this case, word for word.
-        return Err(ApiError::Raw {
-            status: StatusCode::BAD_REQUEST,
-            body: json!({"type": "/placeholder/type/uri", "status": 400, "title": "BadRequestError",
-                         "detail": "A valid content-type must be specified"}),
-        });
-    }
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::bad_request(format!("The request body is larger than {MAX_BODY} bytes")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("The request body is not valid JSON: {e}")))
-}
+/// The auth spec whose connections start `initializing` and gain a server-side `orgId`
+/// (Salesforce on AEP on AWS, as the tutorial shows).
+const JWT_AUTH_SPEC: &str = "OAuth2 JWT Token Credential";
 
 /// The caller's connection `id`, or the Flow Service's 404 for it.
 fn find_connection<'s>(store: &'s Store, caller: &Caller, id: &str) -> Result<&'s Connection, ApiError> {
@@ -148,7 +118,7 @@ pub async fn list(
             let filters = c
                 .properties
                 .iter()
-                .map(|p| super::query::Filter::parse(p))
+                .map(|p| parse_filter(p))
                 .collect::<Result<Vec<_>, _>>()?;
             (c.properties.clone(), filters, c.order, c.snapshot, Some(&c.after))
         }
@@ -192,7 +162,7 @@ pub async fn list(
                 query.append_pair("property", p);
             }
             if order != Order::UpdatedDesc {
-                query.append_pair("orderby", order_text(order));
+                query.append_pair("orderby", order_param(order));
             }
             query.append_pair("continuationToken", &token);
             extra.insert(
@@ -210,15 +180,6 @@ pub async fn list(
     ))
 }
 
-fn order_text(order: Order) -> &'static str {
-    match order {
-        Order::UpdatedDesc => "-updatedAt",
-        Order::UpdatedAsc => "updatedAt",
-        Order::NameAsc => "name",
-        Order::NameDesc => "-name",
-    }
-}
-
 /// Decodes a continuation token and checks it belongs with this request.
 fn resume(shared: &Shared, params: &ListParams, token: &str, now: i64) -> Result<Cursor, ApiError> {
     let cursor = Cursor::decode(token)?;
@@ -228,7 +189,7 @@ fn resume(shared: &Shared, params: &ListParams, token: &str, now: i64) -> Result
             "The continuation token has expired; list again from the first page",
         ));
     }
-    if !params.properties.is_empty() && params.properties != cursor.properties {
+    if !params.properties.is_empty() && !params.same_properties(&cursor.properties) {
         return Err(bad(
             "The continuation token was issued for other `property` filters",
         ));
@@ -364,8 +325,8 @@ type Split = (Map<String, Value>, BTreeMap<String, String>);
 /// Checks params against the auth spec's schema (`required`, string types) and separates
 /// the secrets, which are kept only as digests.
 fn split_params(auth: &AuthSpec, given: Map<String, Value>) -> Result<Split, ApiError> {
-    for p in auth.params {
-        match given.get(p.name) {
+    for p in &auth.params {
+        match given.get(&p.name) {
             None | Some(Value::Null) if p.required => {
                 return Err(ApiError::bad_request(format!(
                     "Missing required field 'auth.params.{}' for auth spec '{}'",
@@ -378,7 +339,7 @@ fn split_params(auth: &AuthSpec, given: Map<String, Value>) -> Result<Split, Api
                     p.name
                 )));
             }
-            Some(v) if !v.is_string() && !v.is_null() => {
+            Some(v) if p.string && !v.is_string() && !v.is_null() => {
                 return Err(ApiError::bad_request(format!(
                     "Field 'auth.params.{}' must be a string",
                     p.name
@@ -390,7 +351,7 @@ fn split_params(auth: &AuthSpec, given: Map<String, Value>) -> Result<Split, Api
     let mut params = Map::new();
     let mut secrets = BTreeMap::new();
     for (name, value) in given {
-        if auth.param(&name).is_some_and(|p| p.secret) {
+        if auth.is_secret(&name) {
             secrets.insert(name, digest(&value));
         } else {
             params.insert(name, value);
@@ -410,7 +371,7 @@ pub async fn create(
     let body = json_body(&headers, body).await?;
     let new = validate_create(&body)?;
     let now = shared.clock.now_ms();
-    let jwt = new.auth.name == "OAuth2 JWT Token Credential";
+    let jwt = new.auth.name == JWT_AUTH_SPEC;
     let initializing = jwt || shared.options.all_initializing;
     let (id, etag, sandbox_id) = {
         let mut rng = lock(&shared.rng);
@@ -431,14 +392,14 @@ pub async fn create(
         updated_client: caller.client_id.clone(),
         name: new.name,
         description: new.description,
-        spec_id: new.spec.id.to_owned(),
+        spec_id: new.spec.id.clone(),
         spec_version: new.version,
         state: if initializing {
             ConnState::Initializing
         } else {
             ConnState::Enabled
         },
-        auth_spec: new.auth.name.to_owned(),
+        auth_spec: new.auth.name.clone(),
         params: new.params,
         secrets: new.secrets,
         etag: (!initializing).then(|| etag.clone()),
@@ -461,19 +422,6 @@ pub async fn create(
         response.headers_mut().insert(LOCATION, location);
     }
     Ok(response)
-}
-
-/// A stable sandbox id per organization and sandbox name.
-pub fn sandbox_id(org: &str, sandbox: &str) -> String {
-    let hex = digest(&Value::String(format!("{org}/{sandbox}")));
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }
 
 /// What a PATCH may change.
@@ -560,7 +508,7 @@ fn apply_ops(ops: &Value, mut edit: Editable, auth: &AuthSpec) -> Result<Editabl
                 };
                 let name = name.replace("~1", "/").replace("~0", "~");
                 let exists = edit.params.contains_key(&name) || edit.secrets.contains_key(&name);
-                let secret = auth.param(&name).is_some_and(|p| p.secret);
+                let secret = auth.is_secret(&name);
                 match (op_name.as_str(), value) {
                     ("remove" | "replace", _) if !exists => {
                         return Err(missing_field(&format!("auth.params.{name}")));
@@ -690,7 +638,7 @@ pub async fn delete(
 /// benchmarks). Returns how many the store then holds.
 pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &str) -> usize {
     let now = shared.clock.now_ms();
-    let spec = specs::find(crate::catalog::SALESFORCE_ID).expect("the catalog serves Salesforce");
+    let spec = specs::find(SALESFORCE_ID).expect("a fixture serves Salesforce");
     let sandbox_id = sandbox_id(org, sandbox);
     let mut store = lock(&shared.store);
     let mut rng = lock(&shared.rng);
@@ -720,8 +668,8 @@ pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &st
             updated_client: "exc_app".into(),
             name: format!("{prefix} {i:06}"),
             description: Some(format!("seeded connection {i}")),
-            spec_id: spec.id.to_owned(),
-            spec_version: spec.version.to_owned(),
+            spec_id: spec.id.clone(),
+            spec_version: spec.version.clone(),
             state: ConnState::Enabled,
             auth_spec: "Basic Authentication".into(),
             params,
@@ -763,9 +711,4 @@ pub fn edit_concurrently(shared: &Shared, id: &str) {
     });
     drop(store);
     shared.changed();
-}
-
-/// Exposes `Store` to the admin module without making it depend on handler details.
-pub fn with_store<T>(shared: &Shared, f: impl FnOnce(&mut Store) -> T) -> T {
-    f(&mut lock(&shared.store))
 }

@@ -1,22 +1,56 @@
 //! The emulator's responses, route by route, against the response schemas of Adobe's own
-//! OpenAPI files in `../shared/reference` (read here, not copied).
+//! OpenAPI files in `shared/reference/` beside the repository (read here, not copied).
+
+use std::path::PathBuf;
 
 use reqwest::Method;
-use serde_json::{Value, json};
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use serde_json::{Map, Value, json};
 
 use super::api::{Api, SF, basic, reply};
-use crate::common::root;
 
+/// Adobe's OpenAPI file `file`, from `shared/reference/` beside the repository.
 fn spec(file: &str) -> Value {
-    let path = root().join("../shared/reference").join(file);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/reference")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e} (shared/ must sit beside the repository, as in CI)",
             path.display()
         )
     });
-    let docs = flowform::yaml::parse(&text).expect("Adobe's OpenAPI parses");
-    docs[0].to_json()
+    let docs = Yaml::load_from_str(&text).expect("Adobe's OpenAPI parses");
+    to_json(&docs[0])
+}
+
+/// A YAML node as JSON; mapping keys become strings (`200:` and `'200':` alike).
+fn to_json(node: &Yaml<'_>) -> Value {
+    let scalar = |s: &Scalar<'_>| match s {
+        Scalar::Null => Value::Null,
+        Scalar::Boolean(b) => Value::Bool(*b),
+        Scalar::Integer(i) => json!(i),
+        Scalar::FloatingPoint(f) => json!(f.into_inner()),
+        Scalar::String(s) => Value::String(s.to_string()),
+    };
+    match node {
+        Yaml::Value(s) => scalar(s),
+        Yaml::Sequence(items) => Value::Array(items.iter().map(to_json).collect()),
+        Yaml::Mapping(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect::<Map<_, _>>(),
+        ),
+        Yaml::Tagged(_, inner) => to_json(inner),
+        other => panic!("the OpenAPI holds a YAML node this test does not read: {other:?}"),
+    }
 }
 
 /// The schema of a documented response, validating against the spec's own components.

@@ -39,7 +39,7 @@ async fn out_of_band_edits_change_the_etag_like_the_ui_does() {
     assert_eq!(item["auth"]["params"]["username"], "ui-user");
     assert_eq!(
         item["auth"]["params"]["password"],
-        flowform::emulator::store::MASK
+        flowform_emulator::connection::MASK
     );
     api.admin(Method::DELETE, &format!("/connections/{id}"), None)
         .await

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use flowform::emulator::{Options, PageStyle};
+use flowform_emulator::{Options, PageStyle};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -305,4 +305,91 @@ async fn tokens_expire() {
             .unwrap()
             .contains("expired")
     );
+}
+
+/// Walks a listing as aepp's `getConnections` does: it follows `_links.next.href` and, with
+/// `requests`' `params=`, appends its own original parameters to it again.
+async fn walk_like_aepp(api: &Api, params: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut path = format!("/connections?{params}");
+    for _ in 0..100 {
+        let r = api.get(&path).await.expect(200);
+        names.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_owned()),
+        );
+        match r.body["_links"]["next"]["href"].as_str() {
+            Some(href) => path = format!("{href}&{params}"),
+            None => return names,
+        }
+    }
+    panic!("runaway pagination");
+}
+
+#[tokio::test]
+async fn a_filtered_listing_pages_when_the_client_resends_its_parameters_with_the_link() {
+    let api = Api::start().await;
+    seed(&api, 60).await;
+    for i in 0..45 {
+        api.create(&basic(&format!("mine {i:02}"))).await;
+    }
+    let mine: Vec<String> = (0..45).map(|i| format!("mine {i:02}")).collect();
+    let newest_first: Vec<String> = mine.iter().rev().cloned().collect();
+    let filter = "property=description==a%20test%20connection";
+    for (params, expected) in [
+        (format!("limit=20&{filter}"), &newest_first),
+        (format!("limit=20&{filter}&orderby=name"), &mine),
+        (
+            format!("limit=7&{filter}&property=state==enabled&orderby=name"),
+            &mine,
+        ),
+        // More than AEP's 100 asks for 100 a page, as the link then says.
+        (format!("limit=500&{filter}"), &newest_first),
+    ] {
+        let walked = walk_like_aepp(&api, &params).await;
+        assert_eq!(&walked, expected, "{params}: skipped, repeated or out of order");
+    }
+}
+
+#[tokio::test]
+async fn conflicting_repeats_of_a_single_valued_parameter_are_refused() {
+    let api = Api::start().await;
+    seed(&api, 5).await;
+    let r = api.get("/connections?limit=2").await.expect(200);
+    let token = r.body["_links"]["next"]["href"]
+        .as_str()
+        .unwrap()
+        .split("continuationToken=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    for query in [
+        "limit=10&limit=20".to_owned(),
+        "orderby=name&orderby=-name".to_owned(),
+        "count=true&count=false".to_owned(),
+        format!("continuationToken={token}&continuationToken=other"),
+    ] {
+        let r = api.get(&format!("/connections?{query}")).await.expect(400);
+        assert_eq!(r.flow_code(), "FLOW-1451-400", "{query}");
+    }
+    // The same repeated is one parameter; different filters are still ANDed.
+    for (query, n) in [
+        // The token carries the first page's limit, 2.
+        (format!("continuationToken={token}&continuationToken={token}"), 2),
+        ("limit=2&limit=2".to_owned(), 2),
+        (
+            "property=name==Seeded%20000001&property=name==Seeded%20000001".to_owned(),
+            1,
+        ),
+        (
+            "property=name==Seeded%20000001&property=name==Seeded%20000002".to_owned(),
+            0,
+        ),
+    ] {
+        let r = api.get(&format!("/connections?{query}")).await.expect(200);
+        assert_eq!(r.body["items"].as_array().unwrap().len(), n, "{query}");
+    }
 }

@@ -12,142 +12,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::OnceLock;
 
-use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use super::query::{Filter, Key, Order};
-
-/// What a GET shows in place of a secret param (AEP never returns secrets in clear).
-pub const MASK: &str = "********";
+use crate::connection::{Connection, Earlier};
+use crate::select::{Field, Filter, Key, Op, Order};
 
 /// How long a continuation token stays valid, and so how long a connection's earlier
 /// positions are kept.
 pub const CURSOR_LIFETIME_MS: i64 = 10 * 60 * 1000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Enabled,
-    Disabled,
-    Initializing,
-}
-
-impl State {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Enabled => "enabled",
-            State::Disabled => "disabled",
-            State::Initializing => "initializing",
-        }
-    }
-}
-
-/// A place the connection held earlier: its sequence number and name until `until_ms`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Earlier {
-    pub seq: u64,
-    pub name: String,
-    pub until_ms: i64,
-}
-
-/// One base connection as the emulator keeps it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Connection {
-    pub id: String,
-    pub org: String,
-    pub sandbox: String,
-    pub sandbox_id: String,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub created_by: String,
-    pub updated_by: String,
-    pub created_client: String,
-    pub updated_client: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub spec_id: String,
-    pub spec_version: String,
-    pub state: State,
-    pub auth_spec: String,
-    /// Params that are not secret, as given.
-    pub params: Map<String, Value>,
-    /// Secret params: name → SHA-256 of the value. The emulator never needs a secret back,
-    /// so it keeps none (not in memory, not in `--data`).
-    pub secrets: BTreeMap<String, String>,
-    /// `None` while initializing (AEP shows neither etag nor version then).
-    pub etag: Option<String>,
-    pub seq: u64,
-    #[serde(default)]
-    pub earlier: Vec<Earlier>,
-    /// Used by a dataflow: deleting it answers 1418.
-    #[serde(default)]
-    pub in_use: bool,
-    /// When an initializing connection becomes enabled.
-    pub enable_at: Option<i64>,
-    /// Whether enabling adds the server-side `orgId` param (OAuth2 JWT connections do).
-    #[serde(default)]
-    pub adds_org_id: bool,
-    /// The rendered JSON item, made once per version of the connection.
-    #[serde(skip)]
-    pub rendered: OnceLock<Bytes>,
-}
-
-impl Connection {
-    /// The item as `GET /connections` shows it.
-    pub fn to_json(&self) -> Value {
-        let mut params = self.params.clone();
-        for name in self.secrets.keys() {
-            params.insert(name.clone(), Value::String(MASK.to_owned()));
-        }
-        let mut item = serde_json::json!({
-            "id": self.id,
-            "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
-            "createdBy": self.created_by,
-            "updatedBy": self.updated_by,
-            "createdClient": self.created_client,
-            "updatedClient": self.updated_client,
-            "sandboxId": self.sandbox_id,
-            "sandboxName": self.sandbox,
-            "imsOrgId": self.org,
-            "name": self.name,
-            "connectionSpec": {"id": self.spec_id, "version": self.spec_version},
-            "state": self.state.as_str(),
-            "auth": {"specName": self.auth_spec, "params": params},
-        });
-        if let Some(description) = &self.description {
-            item["description"] = Value::String(description.clone());
-        }
-        if let Some(etag) = &self.etag {
-            item["version"] = Value::String(etag.clone());
-            item["etag"] = Value::String(etag.clone());
-        }
-        item
-    }
-
-    /// The rendered item, cached until the connection changes.
-    pub fn rendered(&self) -> &Bytes {
-        self.rendered
-            .get_or_init(|| Bytes::from(serde_json::to_vec(&self.to_json()).unwrap_or_default()))
-    }
-
-    /// The connection's sort key as it stood at sequence number `at`; `None` if it did not
-    /// exist yet.
-    fn key_as_of(&self, order: Order, at: u64) -> Option<Key> {
-        let (seq, name) = if self.seq <= at {
-            (self.seq, &self.name)
-        } else {
-            let e = self.earlier.iter().rev().find(|e| e.seq <= at)?;
-            (e.seq, &e.name)
-        };
-        Some(match order {
-            Order::UpdatedDesc | Order::UpdatedAsc => Key::Seq(seq),
-            Order::NameAsc | Order::NameDesc => Key::Name(name.clone(), self.id.clone()),
-        })
-    }
-}
 
 /// The connections of one organization's sandbox.
 #[derive(Debug, Default)]
@@ -330,7 +202,7 @@ impl Store {
         if let Some(candidates) = indexed_candidates(part, filters) {
             // Few candidates (an `id==` or `name==` filter): take them all, then order.
             for conn in candidates {
-                if let Some(key) = conn.key_as_of(order, snapshot)
+                if let Some(key) = key_as_of(conn, order, snapshot)
                     && follows(&key)
                     && matches_all(conn, filters)
                 {
@@ -398,7 +270,7 @@ impl Store {
             }
             for (_, id) in part.by_seq.range((Bound::Excluded(snapshot), Bound::Unbounded)) {
                 let Some(conn) = part.by_id.get(id) else { continue };
-                if let Some(key) = conn.key_as_of(order, snapshot)
+                if let Some(key) = key_as_of(conn, order, snapshot)
                     && follows(&key)
                     && take(conn)
                 {
@@ -470,7 +342,6 @@ fn matches_all(conn: &Connection, filters: &[Filter]) -> bool {
 
 /// The connections an `id==` or `name==` filter narrows the sandbox to, if there is one.
 fn indexed_candidates<'a>(part: &'a Partition, filters: &[Filter]) -> Option<Vec<&'a Connection>> {
-    use super::query::{Field, Op};
     let filter = filters
         .iter()
         .find(|f| f.op == Op::Eq && matches!(f.field, Field::Id | Field::Name))?;
@@ -492,4 +363,19 @@ fn indexed_candidates<'a>(part: &'a Partition, filters: &[Filter]) -> Option<Vec
     out.sort_by(|a, b| a.id.cmp(&b.id));
     out.dedup_by(|a, b| a.id == b.id);
     Some(out)
+}
+
+/// The connection's sort key as it stood at sequence number `at`; `None` if it did not
+/// exist yet.
+fn key_as_of(conn: &Connection, order: Order, at: u64) -> Option<Key> {
+    let (seq, name) = if conn.seq <= at {
+        (conn.seq, &conn.name)
+    } else {
+        let e = conn.earlier.iter().rev().find(|e| e.seq <= at)?;
+        (e.seq, &e.name)
+    };
+    Some(match order {
+        Order::UpdatedDesc | Order::UpdatedAsc => Key::Seq(seq),
+        Order::NameAsc | Order::NameDesc => Key::Name(name.clone(), conn.id.clone()),
+    })
 }

@@ -1,0 +1,390 @@
+//! The query language of `GET /connections`: `property` filters, `orderby`, `limit`,
+//! `count` and `continuationToken`, with AEP's error codes for each mistake
+//! (flow-service-notes §3). It reads what [`crate::select`] describes.
+
+use std::collections::BTreeSet;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+use crate::errors::ApiError;
+use crate::select::{Field, Filter, Key, Op, Order};
+
+/// The largest page AEP returns.
+pub const MAX_LIMIT: usize = 100;
+
+fn invalid(code: u16, detail: impl Into<String>) -> ApiError {
+    ApiError::flow(StatusCode::BAD_REQUEST, code, "Bad request", detail)
+}
+
+/// The field a `property` filter names.
+fn field(name: &str) -> Option<Field> {
+    Some(match name {
+        "id" => Field::Id,
+        "name" => Field::Name,
+        "description" => Field::Description,
+        "connectionSpec.id" => Field::SpecId,
+        "state" => Field::State,
+        "createdAt" => Field::CreatedAt,
+        "updatedAt" => Field::UpdatedAt,
+        _ => return None,
+    })
+}
+
+/// One `property` value, `field<op>value[,value…]`.
+pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
+    const OPS: [(&str, Option<Op>); 7] = [
+        ("==", Some(Op::Eq)),
+        (">=", Some(Op::Ge)),
+        ("<=", Some(Op::Le)),
+        ("!=", None),
+        ("~", None),
+        (">", Some(Op::Gt)),
+        ("<", Some(Op::Lt)),
+    ];
+    let found = OPS
+        .iter()
+        .filter_map(|(text, op)| expr.find(text).map(|i| (i, *text, *op)))
+        .min_by_key(|(i, text, _)| (*i, std::cmp::Reverse(text.len())));
+    let Some((at, text, op)) = found else {
+        return Err(invalid(1450, format!("Invalid operator in property '{expr}'")));
+    };
+    let op = match (text, op) {
+        ("~", _) => return Err(invalid(1440, "Operator '~' is not implemented")),
+        (_, Some(op)) => op,
+        (text, None) => return Err(invalid(1450, format!("Invalid operator '{text}'"))),
+    };
+    let name = &expr[..at];
+    let Some(field) = field(name) else {
+        return Err(invalid(
+            1451,
+            format!("Invalid params: property '{name}' cannot be filtered"),
+        ));
+    };
+    let values: Vec<String> = expr[at + text.len()..]
+        .split(',')
+        .map(|v| v.trim().trim_matches('"').to_owned())
+        .collect();
+    if values.iter().any(String::is_empty) {
+        return Err(invalid(1453, format!("Empty value in property '{expr}'")));
+    }
+    if op != Op::Eq && values.len() > 1 {
+        return Err(invalid(
+            1443,
+            format!("Operator '{text}' is not allowed for multiple values"),
+        ));
+    }
+    if op != Op::Eq && !field.is_numeric() {
+        return Err(invalid(
+            1450,
+            format!("Operator '{text}' is not allowed for property '{name}'"),
+        ));
+    }
+    if field.is_numeric() && values.iter().any(|v| v.parse::<i64>().is_err()) {
+        return Err(invalid(1452, format!("Invalid value in property '{expr}'")));
+    }
+    if field == Field::State
+        && let Some(bad) = values
+            .iter()
+            .find(|v| !["enabled", "disabled", "initializing"].contains(&v.as_str()))
+    {
+        return Err(invalid(
+            1456,
+            format!("State {bad} is not a valid value. Allowed values are [enabled, disabled, initializing]"),
+        ));
+    }
+    Ok(Filter { field, op, values })
+}
+
+/// An `orderby` value.
+pub fn parse_order(text: &str) -> Result<Order, ApiError> {
+    Ok(match text.trim() {
+        "name" | "+name" => Order::NameAsc,
+        "-name" => Order::NameDesc,
+        "updatedAt" | "+updatedAt" => Order::UpdatedAsc,
+        "-updatedAt" => Order::UpdatedDesc,
+        other => {
+            return Err(invalid(
+                1432,
+                format!("Invalid orderby '{other}': supported are name, -name, updatedAt, -updatedAt"),
+            ));
+        }
+    })
+}
+
+/// The `orderby` value that asks for `order`.
+pub fn order_param(order: Order) -> &'static str {
+    match order {
+        Order::UpdatedDesc => "-updatedAt",
+        Order::UpdatedAsc => "updatedAt",
+        Order::NameAsc => "name",
+        Order::NameDesc => "-name",
+    }
+}
+
+/// What a continuation token carries: everything needed for the next page, so that a
+/// client may follow `_links.next.href` alone or resend its own parameters with the token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The emulator run that issued it (tokens do not outlive a restart).
+    #[serde(rename = "e")]
+    pub epoch: u64,
+    #[serde(rename = "s")]
+    pub snapshot: u64,
+    #[serde(rename = "o")]
+    pub order: Order,
+    #[serde(rename = "k")]
+    pub after: Key,
+    #[serde(rename = "p")]
+    pub properties: Vec<String>,
+    #[serde(rename = "l")]
+    pub limit: usize,
+    /// When it was issued (ms), for expiry.
+    #[serde(rename = "t")]
+    pub issued: i64,
+}
+
+impl Cursor {
+    /// Base64 with padding: real tokens contain `=` too, and a client that cuts the token
+    /// out of an href at the first `=` (as aepp does) breaks on them, as it should in a test.
+    pub fn encode(&self) -> String {
+        let mut json = serde_json::to_vec(self).unwrap_or_default();
+        // Trailing spaces (which JSON ignores) make the length 1 more than a multiple of 3,
+        // so every token ends in `==`.
+        while json.len() % 3 != 1 {
+            json.push(b' ');
+        }
+        base64_encode(&json)
+    }
+
+    pub fn decode(token: &str) -> Result<Cursor, ApiError> {
+        let bad = || invalid(1451, "Invalid params: the continuation token is not valid");
+        let bytes = base64_decode(token).ok_or_else(bad)?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+}
+
+/// The parameters of one `GET /connections`.
+///
+/// A parameter may come more than once with the same value: a client that follows
+/// `_links.next.href` and sends its own parameters again (as aepp does, with `requests`'
+/// `params=`) repeats every one of them, and AEP pages such a listing. Distinct `property`
+/// filters are ANDed; identical ones count once. A single-valued parameter (`limit`,
+/// `orderby`, `count`, `continuationToken`) given twice with different values is refused.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    /// The distinct `property` values, in the order first given.
+    pub properties: Vec<String>,
+    pub filters: Vec<Filter>,
+    pub order: Option<Order>,
+    pub limit: Option<usize>,
+    pub count: bool,
+    pub token: Option<String>,
+}
+
+/// Sets a single-valued parameter, refusing a second, different value.
+fn once<T: PartialEq>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), ApiError> {
+    match slot {
+        Some(earlier) if *earlier != value => Err(invalid(
+            1451,
+            format!("Invalid params: {name} is given more than once, with different values"),
+        )),
+        _ => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
+impl ListParams {
+    pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
+        let mut params = ListParams::default();
+        let mut count = None;
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match key.as_ref() {
+                // A filter given again adds nothing to the AND.
+                "property" if params.properties.iter().any(|p| *p == value) => {}
+                "property" => {
+                    params.filters.push(parse_filter(&value)?);
+                    params.properties.push(value.into_owned());
+                }
+                "orderby" => once(&mut params.order, parse_order(&value)?, "orderby")?,
+                // Compared as capped: `limit=500` asks for the same pages as `limit=100`.
+                "limit" => match value.parse::<usize>() {
+                    Ok(n) if n > 0 => once(&mut params.limit, n.min(MAX_LIMIT), "limit")?,
+                    _ => {
+                        return Err(invalid(
+                            1451,
+                            format!("Invalid params: limit '{value}' is not a positive number"),
+                        ));
+                    }
+                },
+                "count" => match value.as_ref() {
+                    "true" => once(&mut count, true, "count")?,
+                    "false" => once(&mut count, false, "count")?,
+                    _ => {
+                        return Err(invalid(
+                            1451,
+                            format!("Invalid params: count '{value}' is not a boolean"),
+                        ));
+                    }
+                },
+                "continuationToken" => once(&mut params.token, value.into_owned(), "continuationToken")?,
+                // Other parameters are not connections' business; AEP ignores them too.
+                _ => {}
+            }
+        }
+        params.count = count.unwrap_or(false);
+        if params.count && params.limit.is_some() {
+            return Err(invalid(
+                1401,
+                "The limit and count parameters cannot be given together in the same request",
+            ));
+        }
+        Ok(params)
+    }
+
+    /// Whether `properties` are the same filters as this request's (in any order: they are
+    /// ANDed).
+    pub fn same_properties(&self, properties: &[String]) -> bool {
+        let mine: BTreeSet<&String> = self.properties.iter().collect();
+        mine == properties.iter().collect::<BTreeSet<_>>()
+    }
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in text.bytes() {
+        let v = BASE64.iter().position(|&b| b == c)? as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_parse_like_aep() {
+        let f = parse_filter("connectionSpec.id==a,b").unwrap();
+        assert_eq!(
+            (f.field, f.op, f.values.clone()),
+            (Field::SpecId, Op::Eq, vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            parse_filter("name==\"salesforce\"").unwrap().values,
+            vec!["salesforce"]
+        );
+        assert_eq!(parse_filter("createdAt>=5").unwrap().op, Op::Ge);
+        let code = |expr: &str| match parse_filter(expr).unwrap_err() {
+            ApiError::Flow { code, .. } => code,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code("name~x"), 1440);
+        assert_eq!(code("name!=x"), 1450);
+        assert_eq!(code("name"), 1450);
+        assert_eq!(code("colour==red"), 1451);
+        assert_eq!(code("name=="), 1453);
+        assert_eq!(code("createdAt<=1,2"), 1443);
+        assert_eq!(code("createdAt>=soon"), 1452);
+        assert_eq!(code("state==deleted"), 1456);
+    }
+
+    #[test]
+    fn tokens_round_trip_and_carry_padding() {
+        for len in 0..10 {
+            let bytes: Vec<u8> = (0..len).map(|i: u32| (i * 37 % 256) as u8).collect();
+            assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
+        }
+        let cursor = Cursor {
+            epoch: 1,
+            snapshot: 9,
+            order: Order::NameDesc,
+            after: Key::Name("a b".into(), "id".into()),
+            properties: vec!["name==x".into()],
+            limit: 100,
+            issued: 5,
+        };
+        assert_eq!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(cursor.encode().ends_with("=="));
+        assert!(Cursor::decode("not base64!").is_err());
+    }
+
+    #[test]
+    fn count_and_limit_exclude_each_other() {
+        assert!(ListParams::parse(Some("count=true&limit=5")).is_err());
+        let p =
+            ListParams::parse(Some("limit=500&property=state%3D%3Denabled&property=name==a%20b")).unwrap();
+        assert_eq!(p.limit, Some(MAX_LIMIT));
+        assert_eq!(p.filters[1].values, vec!["a b"]);
+    }
+
+    #[test]
+    fn repeated_parameters_count_once_unless_they_conflict() {
+        // (query, accepted, distinct property filters)
+        let cases: &[(&str, bool, usize)] = &[
+            ("property=name==a&property=name==a", true, 1),
+            ("property=name==a&property=state==enabled", true, 2),
+            (
+                "property=name==a&property=state==enabled&property=name==a",
+                true,
+                2,
+            ),
+            ("limit=10&limit=10", true, 0),
+            ("limit=100&limit=500", true, 0),
+            ("limit=10&limit=20", false, 0),
+            ("orderby=name&orderby=%2Bname", true, 0),
+            ("orderby=name&orderby=-name", false, 0),
+            ("count=true&count=true", true, 0),
+            ("count=true&count=false", false, 0),
+            ("continuationToken=abc&continuationToken=abc", true, 0),
+            ("continuationToken=abc&continuationToken=abd", false, 0),
+        ];
+        for (query, accepted, filters) in cases {
+            match ListParams::parse(Some(query)) {
+                Ok(p) => {
+                    assert!(accepted, "{query} was accepted");
+                    assert_eq!(p.filters.len(), *filters, "{query}");
+                    assert_eq!(p.properties.len(), *filters, "{query}");
+                }
+                Err(ApiError::Flow { code, detail, .. }) => {
+                    assert!(!accepted, "{query} was refused: {detail}");
+                    assert_eq!(code, 1451, "{query}");
+                    assert!(detail.contains("more than once"), "{detail}");
+                }
+                Err(other) => panic!("{query}: {other:?}"),
+            }
+        }
+        let p = ListParams::parse(Some("property=state==enabled&property=name==a")).unwrap();
+        assert!(p.same_properties(&["name==a".into(), "state==enabled".into()]));
+        assert!(!p.same_properties(&["name==a".into()]));
+    }
+}
