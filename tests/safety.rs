@@ -343,7 +343,7 @@ async fn a_state_belongs_to_one_organization() {
     let world = World::managed().await;
     assert_eq!(
         world.recorded().org.as_deref(),
-        Some(flowform::emulator::ims::DEMO_ORG),
+        Some(flowform_emulator::ims::DEMO_ORG),
         "bound by the first apply"
     );
     // The same project pointed at another organization: every connection would look deleted
