@@ -12,6 +12,7 @@ mod live;
 mod plan;
 mod project;
 mod props;
+mod reliability;
 mod safety;
 mod schema;
 mod state;
