@@ -626,3 +626,160 @@ async fn kill_9_at_random_moments_of_creates_updates_and_deletes_loses_and_dupli
         (0, 0, 0, 0)
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. A fault storm
+// ---------------------------------------------------------------------------------------
+
+/// 429 on 30 % of requests, 5xx on 10 % (500 and 503), 10 % of writes carried out then
+/// answered 500, 10 % carried out then dropped, and `hang` of requests answered only after
+/// the client's 30 s per-request timeout. Shares are drawn one after the other (a request
+/// that escapes the 429 may still draw a 5xx), so the figures report what was served.
+fn storm(hang: f64) -> FaultSettings {
+    FaultSettings {
+        latency_ms: 2,
+        jitter_ms: 8,
+        rate_limit: 0.3,
+        retry_after_s: 0,
+        server_error: 0.05,
+        unavailable: 0.05,
+        commit_then_fail: 0.1,
+        commit_then_drop: 0.1,
+        hang,
+        hang_ms: 31_000,
+        ..FaultSettings::default()
+    }
+}
+
+/// Requests the emulator served on the Flow Service routes: in all, and by status.
+async fn served_by_status(world: &World) -> (u64, BTreeMap<u64, u64>) {
+    let stats = world.admin(Method::GET, "/stats", Value::Null).await;
+    let mut total = 0;
+    let mut by_status = BTreeMap::new();
+    for row in stats["requests"].as_array().unwrap() {
+        if !row["route"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("/data/foundation/flowservice")
+        {
+            continue;
+        }
+        let count = row["count"].as_u64().unwrap();
+        total += count;
+        *by_status.entry(row["status"].as_u64().unwrap()).or_default() += count;
+    }
+    (total, by_status)
+}
+
+/// How a phase of the storm went.
+#[derive(Debug, Default)]
+struct Phase {
+    /// Applies until one found nothing to do (`None`: never, within the bound).
+    applies: Option<usize>,
+    /// Applies that exited 1 on the way.
+    failed: usize,
+    /// Creates whose request timed out (a hang), resolved by listing.
+    timeouts: usize,
+    said: Vec<String>,
+}
+
+/// Applies until an apply finds nothing to do, at most `max` times.
+async fn apply_until_no_changes(world: &World, max: usize) -> Phase {
+    let mut phase = Phase::default();
+    for attempt in 1..=max {
+        let run = world.run(&["apply", "--auto-approve"]).await;
+        phase.timeouts += run.stderr().matches("outcome is unknown (timed out").count();
+        if run.code() == Some(0) && run.stdout().starts_with("No changes.") {
+            phase.applies = Some(attempt);
+            return phase;
+        }
+        if run.code() != Some(0) {
+            phase.failed += 1;
+            let stderr = run.stderr();
+            let tail: Vec<&str> = stderr.lines().rev().take(12).collect();
+            phase.said.push(format!(
+                "apply {attempt} exited {:?}: …{}",
+                run.code(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            ));
+        }
+    }
+    phase
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_storm_converges_by_rerunning_apply_without_a_duplicate() {
+    let seed = seed();
+    let size = setting("FLOWFORM_RELIABILITY_STORM_SIZE", 20) as usize;
+    let hang = share("FLOWFORM_RELIABILITY_HANG", 0.0);
+    let hangs = setting("FLOWFORM_RELIABILITY_HANGS", 1);
+    assert!(size >= 6, "FLOWFORM_RELIABILITY_STORM_SIZE is at least 6");
+    eprintln!(
+        "fault storm: seed {seed}, {size} connections, hang share {hang}, {hangs} scripted hang(s)"
+    );
+    let started = Instant::now();
+    let (world, members) = fleet_world(size, seed, storm(hang)).await;
+    // Hangs past the client's timeout, aimed at creates: the outcome is unknown, and AEP
+    // made nothing.
+    for _ in 0..hangs {
+        world.script("POST", "hang").await;
+    }
+    let max = 25;
+    // Phase one: every connection created.
+    let created = apply_until_no_changes(&world, max).await;
+    let first = Expected::initial(
+        &members,
+        &[Role::Rename, Role::Rotate, Role::Remove],
+        "rotate-password-0001",
+    );
+    let audit_a = audit(&world, &first).await;
+    // Phase two: a third renamed, a third rotated, a third removed, new ones created.
+    let expected = mutate(&world, &members, 1);
+    let changed = apply_until_no_changes(&world, max).await;
+    let (requests, by_status) = served_by_status(&world).await;
+    set_faults(&world, &FaultSettings::default()).await;
+    let plan = world.run(&["plan", "--detailed-exitcode"]).await;
+    let audit_b = audit(&world, &expected).await;
+    let elapsed = started.elapsed();
+    let count = |status: u64| by_status.get(&status).copied().unwrap_or(0);
+    let applies = |p: &Phase| p.applies.map_or("never".to_owned(), |n| n.to_string());
+    println!(
+        "| fault storm | seed {seed} | {size} connections, then {} changes | applies to converge {} + {} ({} exited 1) | requests {requests} (429: {}, 500: {}, 503: {}; creates timed out: {}) | duplicates {} | lost ids {} | orphans {} | mismatches {} | {:.1} s |",
+        members.len(),
+        applies(&created),
+        applies(&changed),
+        created.failed + changed.failed,
+        count(429),
+        count(500),
+        count(503),
+        created.timeouts + changed.timeouts,
+        audit_a.duplicates + audit_b.duplicates,
+        audit_a.lost + audit_b.lost,
+        audit_a.orphans + audit_b.orphans,
+        audit_a.mismatches + audit_b.mismatches,
+        elapsed.as_secs_f64()
+    );
+    let said = [created.said, changed.said].concat().join("\n");
+    assert!(
+        audit_a.is_clean() && audit_b.is_clean(),
+        "seed {seed}: {:#?}\n{:#?}\n{said}",
+        audit_a.details,
+        audit_b.details
+    );
+    assert!(
+        created.applies.is_some() && changed.applies.is_some(),
+        "seed {seed}: the storm did not converge in {max} applies\n{said}"
+    );
+    assert_eq!(
+        plan.code(),
+        Some(0),
+        "seed {seed}: once the storm is over, nothing is left to do\n{}\n{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    assert!(count(429) > 0 && count(500) > 0, "the storm blew: {by_status:?}");
+    assert!(
+        created.timeouts + changed.timeouts >= hangs as usize,
+        "every scripted hang timed a create out"
+    );
+}
