@@ -19,13 +19,16 @@
 //! never asserted.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flowform::emulator::faults::FaultSettings;
 use flowform::emulator::rng::Rng;
-use flowform::emulator::Options;
+use flowform::emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform::emulator::{Emulator, Options};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::common::{Run, flowform};
@@ -781,5 +784,480 @@ async fn a_fault_storm_converges_by_rerunning_apply_without_a_duplicate() {
     assert!(
         created.timeouts + changed.timeouts >= hangs as usize,
         "every scripted hang timed a create out"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. A secrets scan
+// ---------------------------------------------------------------------------------------
+
+/// Base64, standard (`+/`) or URL-safe (`-_`), with padding.
+fn base64(bytes: &[u8], url_safe: bool) -> String {
+    let alphabet: &[u8; 64] = if url_safe {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(alphabet[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// The texts that betray `secret`: itself, and its base64 (standard and URL-safe) wherever it
+/// starts in a longer encoded text (`Basic …`, a JSON body, a token): for each of the three
+/// alignments, the characters that depend on the secret's bytes alone.
+fn betrayals(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    for url_safe in [false, true] {
+        for offset in 0..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend(secret.as_bytes());
+            let encoded = base64(&bytes, url_safe);
+            let start = if offset == 0 { 0 } else { 4 };
+            let end = if bytes.len() % 3 == 0 {
+                encoded.len()
+            } else {
+                encoded.len() - 4
+            };
+            if end >= start + 8 {
+                forms.push(encoded[start..end].to_owned());
+            }
+        }
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+/// The secrets of the scan, by name.
+struct Secrets {
+    named: Vec<(String, Vec<String>)>,
+}
+
+impl Secrets {
+    fn new() -> Secrets {
+        Secrets { named: Vec::new() }
+    }
+
+    fn add(&mut self, name: &str, value: &str) {
+        assert!(value.len() >= 8, "`{name}` is too short to scan for");
+        if !self.named.iter().any(|(n, _)| n == name) {
+            self.named.push((name.to_owned(), betrayals(value)));
+        }
+    }
+
+    /// The secrets (by name) that `text` gives away.
+    fn found_in(&self, text: &str) -> Vec<String> {
+        self.named
+            .iter()
+            .filter(|(_, forms)| forms.iter().any(|f| text.contains(f.as_str())))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+}
+
+/// Every file under `dir` but the configuration's own secrets, with its bytes as text.
+fn files_under(dir: &Path, skip: &Path, into: &mut Vec<(PathBuf, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path == skip {
+            continue;
+        }
+        if path.is_dir() {
+            files_under(&path, skip, into);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            into.push((path, String::from_utf8_lossy(&bytes).into_owned()));
+        }
+    }
+}
+
+/// An IMS in front of the emulator's that keeps every access token it hands out, so the
+/// scan can look for the very tokens flowform used.
+struct ImsProxy {
+    base_url: String,
+    tokens: Arc<Mutex<Vec<String>>>,
+}
+
+type Forward = Arc<(String, Arc<Mutex<Vec<String>>>)>;
+
+async fn forward_token_request(
+    axum::extract::State(to): axum::extract::State<Forward>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+    let mut request = crate::common::http()
+        .post(format!("{}/ims/token/v3{query}", to.0))
+        .body(body.to_vec());
+    if let Some(kind) = headers.get(reqwest::header::CONTENT_TYPE) {
+        request = request.header(reqwest::header::CONTENT_TYPE, kind.clone());
+    }
+    let answer = request.send().await.unwrap();
+    let status = answer.status();
+    let bytes = answer.bytes().await.unwrap().to_vec();
+    if let Ok(value) = serde_json::from_slice::<Value>(&bytes)
+        && let Some(token) = value["access_token"].as_str()
+    {
+        to.1.lock().unwrap().push(token.to_owned());
+    }
+    (
+        status,
+        [(reqwest::header::CONTENT_TYPE, "application/json")],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn ims_proxy(emulator: &Emulator) -> ImsProxy {
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let to: Forward = Arc::new((emulator.base_url(), tokens.clone()));
+    let app = axum::Router::new()
+        .route(
+            "/ims/token/v3",
+            axum::routing::post(forward_token_request),
+        )
+        .with_state(to);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    ImsProxy { base_url, tokens }
+}
+
+const SCAN_YAML: &str = r#"sandbox: prod
+connections:
+  scan-env:
+    name: Scan env
+    source: salesforce
+    auth:
+      specName: Basic Authentication
+      params:
+        username: scan
+        password: ${env:FLOWFORM_SCAN_PASSWORD}
+        securityToken: ${file:secrets/scan-token}
+  scan-oauth:
+    name: Scan OAuth
+    source: salesforce
+    auth:
+      specName: OAuth2 Client Credential
+      params:
+        environmentUrl: https://scan.my.salesforce.com
+        clientId: scan-client
+        clientSecret: ${env:FLOWFORM_SCAN_CLIENT_SECRET}
+        apiVersion: "60.0"
+  scan-import:
+    name: Scan seeded 000000
+    source: salesforce
+    auth:
+      specName: Basic Authentication
+      params:
+        username: imported
+        password: ${env:FLOWFORM_SCAN_PASSWORD}
+        securityToken: ${file:secrets/scan-token}
+"#;
+
+/// What the scan ran and found.
+#[derive(Default)]
+struct Scanned {
+    commands: usize,
+    bytes: usize,
+    files: BTreeSet<PathBuf>,
+    leaks: Vec<String>,
+    /// Every stdout and stderr, to check the logs said something.
+    outputs: String,
+}
+
+impl Scanned {
+    /// Scans a command's output and every file the project holds now.
+    fn check(&mut self, world: &World, secrets: &Secrets, label: &str, run: &Run) {
+        self.commands += 1;
+        for (stream, text) in [("stdout", run.stdout()), ("stderr", run.stderr())] {
+            self.bytes += text.len();
+            for name in secrets.found_in(&text) {
+                self.leaks
+                    .push(format!("`{label}`: its {stream} gives away {name}"));
+            }
+            self.outputs.push_str(&text);
+        }
+        self.check_files(world, secrets, label);
+    }
+
+    fn check_files(&mut self, world: &World, secrets: &Secrets, label: &str) {
+        let mut files = Vec::new();
+        files_under(world.dir.path(), &world.config().join("secrets"), &mut files);
+        for (path, text) in files {
+            self.bytes += text.len();
+            for name in secrets.found_in(&text) {
+                self.leaks.push(format!(
+                    "after `{label}`: `{}` gives away {name}",
+                    path.display()
+                ));
+            }
+            self.files.insert(path);
+        }
+    }
+}
+
+const SCAN_PASSWORD: &str = "scan-env-password-7f3a9c1e";
+const SCAN_PASSWORD_ROTATED: &str = "scan-env-password-rotated-4b8d2e60";
+const SCAN_OAUTH_SECRET: &str = "scan-env-oauth-secret-91c4d7aa";
+const SCAN_FILE_TOKEN: &str = "scan-file-security-token-2d5e8f13";
+const SCAN_FILE_TOKEN_ROTATED: &str = "scan-file-security-token-rotated-8c1f";
+const SCAN_CLIENT_SECRET: &str = "scan-aep-client-secret-6a1f0b37";
+const SCAN_WRONG_CLIENT_SECRET: &str = "scan-wrong-client-secret-0e9d3c58";
+const SCAN_DIGEST_KEY: &str = "scan-digest-key-3c7e1a9f5b2d8e4c6a0f1b3d5e7c9a2b";
+
+#[test]
+fn the_scan_finds_a_secret_in_any_of_its_forms() {
+    let mut secrets = Secrets::new();
+    secrets.add("the password", SCAN_PASSWORD);
+    let s = SCAN_PASSWORD.as_bytes();
+    for prefix in ["", "a", "ab", "Basic "] {
+        for url_safe in [false, true] {
+            let mut bytes = prefix.as_bytes().to_vec();
+            bytes.extend(s);
+            bytes.extend(b"\"}");
+            let text = format!("log: {}", base64(&bytes, url_safe));
+            assert_eq!(secrets.found_in(&text), ["the password"], "{prefix:?} {text}");
+        }
+    }
+    assert_eq!(secrets.found_in(&format!("x{SCAN_PASSWORD}y")).len(), 1);
+    assert!(secrets.found_in("scan-env-password-7f3a9c1").is_empty());
+    assert_eq!(base64(b"Man", false), "TWFu");
+    assert_eq!(base64(b"Ma", false), "TWE=");
+    assert_eq!(base64(&[0xfb, 0xff], true), "-_8=");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_command_at_any_verbosity_gives_away_a_secret_in_its_output_or_its_files() {
+    let started = Instant::now();
+    let world = World::with(Options {
+        credentials: vec![Credential {
+            client_id: DEMO_CLIENT_ID.to_owned(),
+            client_secret: SCAN_CLIENT_SECRET.to_owned(),
+            org: Some(DEMO_ORG.to_owned()),
+        }],
+        faults: FaultSettings {
+            rate_limit: 0.2,
+            retry_after_s: 0,
+            server_error: 0.05,
+            unavailable: 0.05,
+            commit_then_fail: 0.1,
+            commit_then_drop: 0.1,
+            ..FaultSettings::default()
+        },
+        ..Options::default()
+    })
+    .await;
+    let proxy = ims_proxy(&world.emulator).await;
+    world.write("scan.yaml", SCAN_YAML);
+    world.write("secrets/scan-token", SCAN_FILE_TOKEN);
+    let mut secrets = Secrets::new();
+    for (name, value) in [
+        ("the ${env:} password", SCAN_PASSWORD),
+        ("the rotated ${env:} password", SCAN_PASSWORD_ROTATED),
+        ("the ${env:} OAuth client secret", SCAN_OAUTH_SECRET),
+        ("the ${file:} security token", SCAN_FILE_TOKEN),
+        ("the rotated ${file:} security token", SCAN_FILE_TOKEN_ROTATED),
+        ("AEP_CLIENT_SECRET", SCAN_CLIENT_SECRET),
+        ("a wrong AEP_CLIENT_SECRET", SCAN_WRONG_CLIENT_SECRET),
+        ("FLOWFORM_DIGEST_KEY", SCAN_DIGEST_KEY),
+        ("the emulator's demo client secret", DEMO_CLIENT_SECRET),
+        ("an emulator access token", "eyJemulator."),
+    ] {
+        secrets.add(name, value);
+    }
+    for entry in std::fs::read_dir(world.config().join("secrets")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none() {
+            let value = std::fs::read_to_string(&path).unwrap().trim().to_owned();
+            secrets.add(&format!("`{}`", path.display()), &value);
+        }
+    }
+    let base = |password: &str| -> Vec<(&'static str, String)> {
+        vec![
+            ("AEP_IMS_URL", proxy.base_url.clone()),
+            ("AEP_CLIENT_SECRET", SCAN_CLIENT_SECRET.to_owned()),
+            ("FLOWFORM_DIGEST_KEY", SCAN_DIGEST_KEY.to_owned()),
+            ("FLOWFORM_SCAN_PASSWORD", password.to_owned()),
+            ("FLOWFORM_SCAN_CLIENT_SECRET", SCAN_OAUTH_SECRET.to_owned()),
+        ]
+    };
+    let vars = base(SCAN_PASSWORD);
+    let mut scanned = Scanned::default();
+    let mut codes: Vec<(String, Option<i32>)> = Vec::new();
+    macro_rules! scan {
+        ($args:expr, $vars:expr) => {{
+            let mut args: Vec<&str> = $args.to_vec();
+            args.push("-vvv");
+            let run = here(&world, &args, $vars).await;
+            let label = args.join(" ");
+            scanned.check(&world, &secrets, &label, &run);
+            codes.push((label, run.code()));
+            run
+        }};
+    }
+
+    scan!(["init"], &vars).expect_code(0);
+    scan!(["validate"], &vars).expect_code(0);
+    scan!(["validate", "--live"], &vars).expect_code(0);
+    scan!(["validate", "--live", "--emulator"], &vars).expect_code(0);
+    let seeded = world
+        .admin(
+            Method::POST,
+            "/seed",
+            json!({"count": 1, "namePrefix": "Scan seeded"}),
+        )
+        .await;
+    assert_eq!(seeded["created"], 1);
+    let seeded_id = world
+        .stored()
+        .await
+        .iter()
+        .find(|c| c["item"]["name"] == "Scan seeded 000000")
+        .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    scan!(["import", "scan-import", &seeded_id], &vars);
+    scan!(["plan"], &vars);
+    scan!(["plan", "--format", "markdown"], &vars);
+    scan!(["plan", "--format", "json"], &vars);
+    scan!(["plan", "--detailed-exitcode"], &vars);
+    scan!(["plan", "--out", "plan.out"], &vars);
+    assert!(world.dir.path().join("plan.out").exists(), "{codes:?}");
+    scan!(["show", "plan.out"], &vars).expect_code(0);
+    scan!(["show", "plan.out", "--format", "markdown"], &vars).expect_code(0);
+    scan!(["show", "plan.out", "--format", "json"], &vars).expect_code(0);
+    scan!(["apply", "plan.out"], &vars);
+    let mut converged = false;
+    for _ in 0..6 {
+        let run = scan!(["apply", "--auto-approve"], &vars);
+        if run.code() == Some(0) && run.stdout().starts_with("No changes.") {
+            converged = true;
+            break;
+        }
+    }
+    assert!(converged, "the scan's applies converged: {codes:?}");
+
+    // Secrets rotated, and an apply killed mid-way: its journal is scanned too.
+    let rotated = base(SCAN_PASSWORD_ROTATED);
+    world.write("secrets/scan-token", SCAN_FILE_TOKEN_ROTATED);
+    for (file, from, to) in [
+        ("salesforce-basic.yaml", "name: ACME Salesforce account", "name: ACME basic"),
+        ("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: ACME JWT"),
+        ("salesforce-oauth2.yaml", "name: ACME Salesforce (OAuth 2)", "name: ACME OAuth"),
+    ] {
+        world.edit(file, from, to);
+    }
+    scan!(["plan"], &rotated);
+    let slow = world.admin(Method::GET, "/faults", Value::Null).await;
+    let mut slower = slow.clone();
+    slower["latencyMs"] = json!(150);
+    world.admin(Method::PUT, "/faults", slower).await;
+    let mut kill_vars: Vec<(&str, String)> = rotated.clone();
+    kill_vars.push(("FLOWFORM_SCAN_UNUSED", String::new()));
+    let journal = kill_9_when(
+        &world,
+        &["apply", "--auto-approve", "--parallelism", "2", "-vvv"],
+        &kill_vars,
+        |j| j.contains("\"kind\":\"outcome\""),
+    )
+    .await;
+    scanned.check_files(&world, &secrets, "apply killed mid-way");
+    world.admin(Method::PUT, "/faults", slow).await;
+    scan!(["state", "list"], &rotated).expect_code(0);
+    for _ in 0..6 {
+        let run = scan!(["apply", "--auto-approve"], &rotated);
+        if run.code() == Some(0) && run.stdout().starts_with("No changes.") {
+            break;
+        }
+    }
+    scan!(["drift"], &rotated);
+    scan!(["drift", "--format", "json"], &rotated);
+    scan!(["drift", "--format", "markdown"], &rotated);
+    scan!(["state", "list"], &rotated).expect_code(0);
+    scan!(["state", "show", "scan-env"], &rotated).expect_code(0);
+    scan!(["state", "show", "scan-oauth"], &rotated).expect_code(0);
+    scan!(["state", "mv", "scan-env", "scan-env-moved"], &rotated).expect_code(0);
+    scan!(["state", "mv", "scan-env-moved", "scan-env"], &rotated).expect_code(0);
+    let oauth_id = world.id_of("scan-oauth").await;
+    scan!(["state", "rm", "scan-oauth"], &rotated).expect_code(0);
+    scan!(["import", "scan-oauth", &oauth_id], &rotated);
+    scan!(["plan", "--emulator"], &rotated);
+    scan!(["apply", "--emulator", "--auto-approve"], &rotated);
+    // Failures say what went wrong, never with what.
+    let mut wrong = rotated.clone();
+    wrong.retain(|(k, _)| *k != "AEP_CLIENT_SECRET");
+    wrong.push(("AEP_CLIENT_SECRET", SCAN_WRONG_CLIENT_SECRET.to_owned()));
+    scan!(["plan"], &wrong).expect_code(1);
+    let mut unset = rotated.clone();
+    unset.retain(|(k, _)| *k != "FLOWFORM_SCAN_PASSWORD");
+    scan!(["plan"], &unset).expect_code(1);
+    let tokens = proxy.tokens.lock().unwrap().clone();
+    assert!(!tokens.is_empty(), "the IMS proxy saw flowform's token requests");
+    for (i, token) in tokens.iter().enumerate() {
+        secrets.add(&format!("access token {i}"), token);
+    }
+    let mut static_token = rotated.clone();
+    static_token.push(("AEP_ACCESS_TOKEN", tokens[0].clone()));
+    scan!(["drift"], &static_token);
+    world.edit("salesforce-basic.yaml", "protect: true", "protect: false");
+    scan!(["apply", "--auto-approve"], &rotated);
+    scan!(["destroy", "--auto-approve"], &rotated).expect_code(0);
+
+    // Now that every token is known, everything is scanned again for them.
+    let mut rescan = Scanned::default();
+    for name in secrets.found_in(&scanned.outputs) {
+        rescan.leaks.push(format!("the outputs give away {name}"));
+    }
+    rescan.check_files(&world, &secrets, "the end");
+    scanned.leaks.extend(rescan.leaks);
+    scanned.leaks.sort();
+    scanned.leaks.dedup();
+    let elapsed = started.elapsed();
+    let exits = |code: i32| codes.iter().filter(|(_, c)| *c == Some(code)).count();
+    println!(
+        "| secrets scan | {} commands at -vvv (exit 0/1/2: {}/{}/{}) | {} secrets × {} forms | {} files, {} KiB scanned | {} access tokens captured | journal of a killed apply {} | leaks {} | {:.1} s |",
+        scanned.commands,
+        exits(0),
+        exits(1),
+        exits(2),
+        secrets.named.len(),
+        secrets.named.iter().map(|(_, f)| f.len()).sum::<usize>(),
+        scanned.files.len(),
+        scanned.bytes / 1024,
+        tokens.len(),
+        if journal.is_some() { "scanned" } else { "(finished first)" },
+        scanned.leaks.len(),
+        elapsed.as_secs_f64()
+    );
+    // The logs were verbose and the run did its work: the scan is not vacuous.
+    assert!(
+        scanned.outputs.contains("-> 201") && scanned.outputs.contains("requesting an access token"),
+        "the log is verbose"
+    );
+    for name in ["state.json", "state.json.backup.1", "plan.out", "state.json.lock"] {
+        assert!(
+            scanned.files.contains(&world.dir.path().join(name)),
+            "`{name}` was scanned: {:?}",
+            scanned.files
+        );
+    }
+    assert!(
+        scanned.leaks.is_empty(),
+        "secrets given away:\n{}",
+        scanned.leaks.join("\n")
     );
 }
