@@ -24,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use flowform::emulator::faults::FaultSettings;
-use flowform::emulator::rng::Rng;
 use flowform::emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
+use flowform::emulator::rng::Rng;
 use flowform::emulator::{Emulator, Options};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -173,7 +173,10 @@ fn in_flight(journal: &str) -> BTreeMap<String, usize> {
 async fn set_faults(world: &World, faults: &FaultSettings) {
     let body = serde_json::to_value(faults).unwrap();
     let answer = world.admin(Method::PUT, "/faults", body).await;
-    assert!(answer.is_object(), "the emulator took the fault settings: {answer}");
+    assert!(
+        answer.is_object(),
+        "the emulator took the fault settings: {answer}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -365,7 +368,10 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
         by_name
             .entry((
                 c["sandbox"].as_str().unwrap_or_default().to_owned(),
-                item["connectionSpec"]["id"].as_str().unwrap_or_default().to_owned(),
+                item["connectionSpec"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 item["name"].as_str().unwrap_or_default().to_owned(),
             ))
             .or_default()
@@ -396,9 +402,10 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
         };
         let Some(live) = by_id.get(&record.id) else {
             audit.lost += 1;
-            audit
-                .details
-                .push(format!("lost: `{key}` is recorded as {}, which AEP lacks", record.id));
+            audit.details.push(format!(
+                "lost: `{key}` is recorded as {}, which AEP lacks",
+                record.id
+            ));
             continue;
         };
         if live["item"]["name"] != name.as_str() {
@@ -410,17 +417,18 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
         }
         if live["secretDigests"]["password"] != sha256_hex(password).as_str() {
             audit.mismatches += 1;
-            audit
-                .details
-                .push(format!("mismatch: `{key}` does not have the declared password in AEP"));
+            audit.details.push(format!(
+                "mismatch: `{key}` does not have the declared password in AEP"
+            ));
         }
     }
     for (address, record) in &state.connections {
         if !expected.declared.contains_key(&record.key) {
             audit.mismatches += 1;
-            audit
-                .details
-                .push(format!("mismatch: the state still records `{address}` ({})", record.id));
+            audit.details.push(format!(
+                "mismatch: the state still records `{address}` ({})",
+                record.id
+            ));
         }
     }
     for pending in &state.pending {
@@ -486,7 +494,10 @@ const KINDS: [&str; 3] = ["create", "update", "delete"];
 /// Whether the journal shows the first intent of `kind` and `extra` lines after it.
 fn after_first(journal: &str, kind: &str, extra: usize) -> bool {
     let action = format!("\"action\":\"{kind}\"");
-    let lines: Vec<&str> = journal.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+    let lines: Vec<&str> = journal
+        .split_inclusive('\n')
+        .filter(|l| l.ends_with('\n'))
+        .collect();
     lines
         .iter()
         .position(|l| l.contains("\"kind\":\"intent\"") && l.contains(&action))
@@ -590,11 +601,16 @@ async fn kill_9_at_random_moments_of_creates_updates_and_deletes_loses_and_dupli
             None => non_converged += 1,
         }
         eprintln!(
-            "  round {round} (seed {round_seed}): kill after the first {kind} + {} lines; in flight {:?}; reruns {:?}; {}",
+            "  round {round} (seed {round_seed}): kill after the first {} + {} lines; in flight {:?}; reruns {:?}; {}",
+            result.kind,
             result.extra,
             result.killed,
             result.reruns,
-            if result.audit.is_clean() { "clean" } else { "NOT CLEAN" }
+            if result.audit.is_clean() {
+                "clean"
+            } else {
+                "NOT CLEAN"
+            }
         );
         if !result.audit.is_clean() || result.reruns.is_none() {
             failures.push(format!(
@@ -717,9 +733,7 @@ async fn a_fault_storm_converges_by_rerunning_apply_without_a_duplicate() {
     let hang = share("FLOWFORM_RELIABILITY_HANG", 0.0);
     let hangs = setting("FLOWFORM_RELIABILITY_HANGS", 1);
     assert!(size >= 6, "FLOWFORM_RELIABILITY_STORM_SIZE is at least 6");
-    eprintln!(
-        "fault storm: seed {seed}, {size} connections, hang share {hang}, {hangs} scripted hang(s)"
-    );
+    eprintln!("fault storm: seed {seed}, {size} connections, hang share {hang}, {hangs} scripted hang(s)");
     let started = Instant::now();
     let (world, members) = fleet_world(size, seed, storm(hang)).await;
     // Hangs past the client's timeout, aimed at creates: the outcome is unknown, and AEP
@@ -924,10 +938,7 @@ async fn ims_proxy(emulator: &Emulator) -> ImsProxy {
     let tokens = Arc::new(Mutex::new(Vec::new()));
     let to: Forward = Arc::new((emulator.base_url(), tokens.clone()));
     let app = axum::Router::new()
-        .route(
-            "/ims/token/v3",
-            axum::routing::post(forward_token_request),
-        )
+        .route("/ims/token/v3", axum::routing::post(forward_token_request))
         .with_state(to);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -1001,10 +1012,8 @@ impl Scanned {
         for (path, text) in files {
             self.bytes += text.len();
             for name in secrets.found_in(&text) {
-                self.leaks.push(format!(
-                    "after `{label}`: `{}` gives away {name}",
-                    path.display()
-                ));
+                self.leaks
+                    .push(format!("after `{label}`: `{}` gives away {name}", path.display()));
             }
             self.files.insert(path);
         }
@@ -1155,9 +1164,21 @@ async fn no_command_at_any_verbosity_gives_away_a_secret_in_its_output_or_its_fi
     let rotated = base(SCAN_PASSWORD_ROTATED);
     world.write("secrets/scan-token", SCAN_FILE_TOKEN_ROTATED);
     for (file, from, to) in [
-        ("salesforce-basic.yaml", "name: ACME Salesforce account", "name: ACME basic"),
-        ("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: ACME JWT"),
-        ("salesforce-oauth2.yaml", "name: ACME Salesforce (OAuth 2)", "name: ACME OAuth"),
+        (
+            "salesforce-basic.yaml",
+            "name: ACME Salesforce account",
+            "name: ACME basic",
+        ),
+        (
+            "salesforce-jwt.yaml",
+            "name: ACME Salesforce (JWT)",
+            "name: ACME JWT",
+        ),
+        (
+            "salesforce-oauth2.yaml",
+            "name: ACME Salesforce (OAuth 2)",
+            "name: ACME OAuth",
+        ),
     ] {
         world.edit(file, from, to);
     }
@@ -1239,7 +1260,11 @@ async fn no_command_at_any_verbosity_gives_away_a_secret_in_its_output_or_its_fi
         scanned.files.len(),
         scanned.bytes / 1024,
         tokens.len(),
-        if journal.is_some() { "scanned" } else { "(finished first)" },
+        if journal.is_some() {
+            "scanned"
+        } else {
+            "(finished first)"
+        },
         scanned.leaks.len(),
         elapsed.as_secs_f64()
     );
@@ -1260,4 +1285,573 @@ async fn no_command_at_any_verbosity_gives_away_a_secret_in_its_output_or_its_fi
         "secrets given away:\n{}",
         scanned.leaks.join("\n")
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. A bad-state corpus
+// ---------------------------------------------------------------------------------------
+
+/// Every file under `dir`, with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(dir: &Path, into: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, into);
+            } else {
+                into.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(dir, &mut files);
+    files
+}
+
+/// What differs between two snapshots, by path.
+fn differences(before: &BTreeMap<PathBuf, Vec<u8>>, after: &BTreeMap<PathBuf, Vec<u8>>) -> Vec<String> {
+    let mut changed = Vec::new();
+    for (path, bytes) in after {
+        match before.get(path) {
+            None => changed.push(format!("`{}` was written", path.display())),
+            Some(old) if old != bytes => changed.push(format!("`{}` was changed", path.display())),
+            Some(_) => {}
+        }
+    }
+    for path in before.keys().filter(|p| !after.contains_key(*p)) {
+        changed.push(format!("`{}` was removed", path.display()));
+    }
+    changed
+}
+
+/// The state file's text with the number after its top-level `"key": ` replaced by
+/// `number`.
+fn with_number(valid: &[u8], key: &str, number: &str) -> Vec<u8> {
+    let text = String::from_utf8(valid.to_vec()).unwrap();
+    let top = format!("\n  \"{key}\": ");
+    let at = text.find(&top).unwrap() + top.len();
+    let end = at + text[at..].find([',', '\n']).unwrap();
+    format!("{}{number}{}", &text[..at], &text[end..]).into_bytes()
+}
+
+/// The state file's JSON, changed by `change`.
+fn with_json(valid: &[u8], change: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut value: Value = serde_json::from_slice(valid).unwrap();
+    change(&mut value);
+    serde_json::to_vec_pretty(&value).unwrap()
+}
+
+/// Damaged state files (`None`: the file is gone, its backups are not), each with what the
+/// refusal must say.
+fn bad_states(valid: &[u8]) -> Vec<(&'static str, Option<Vec<u8>>, &'static str)> {
+    let mut nul = valid.to_vec();
+    let middle = nul.len() / 2;
+    nul[middle..middle + 16].fill(0);
+    let deep = format!(
+        "{{\"version\": 1, \"lineage\": {}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    // Deeper than a parser may go, where a param's value (any JSON) is.
+    let deep_record = {
+        let text = String::from_utf8(valid.to_vec()).unwrap();
+        let at = text.find("\"username\": ").unwrap() + "\"username\": ".len();
+        let end = at + text[at..].find([',', '\n']).unwrap();
+        format!(
+            "{}{}{}{}",
+            &text[..at],
+            "[".repeat(5_000),
+            "]".repeat(5_000),
+            &text[end..]
+        )
+        .into_bytes()
+    };
+    let first_record = |v: &mut Value| -> String {
+        v["connections"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .clone()
+    };
+    vec![
+        (
+            "truncated",
+            Some(valid[..valid.len() / 2].to_vec()),
+            "invalid JSON",
+        ),
+        ("an empty file", Some(Vec::new()), "invalid JSON"),
+        (
+            "not JSON",
+            Some(b"this is not a flowform state\n".to_vec()),
+            "invalid JSON",
+        ),
+        ("NUL bytes in the middle", Some(nul), "invalid JSON"),
+        (
+            "a UTF-8 byte-order mark",
+            Some([b"\xef\xbb\xbf".as_slice(), valid].concat()),
+            "invalid JSON",
+        ),
+        ("JSON null", Some(b"null\n".to_vec()), "no `version`"),
+        ("a JSON array", Some(b"[]\n".to_vec()), "no `version`"),
+        (
+            "wrong type: serial a string",
+            Some(with_json(valid, |v| v["serial"] = json!("seven"))),
+            "not a flowform state",
+        ),
+        (
+            "wrong type: connections an array",
+            Some(with_json(valid, |v| v["connections"] = json!([]))),
+            "not a flowform state",
+        ),
+        (
+            "wrong type: an id a number",
+            Some(with_json(valid, |v| {
+                let first = first_record(v);
+                v["connections"][first]["id"] = json!(42);
+            })),
+            "not a flowform state",
+        ),
+        (
+            "wrong type: version a string",
+            Some(with_json(valid, |v| v["version"] = json!("1"))),
+            "no `version`",
+        ),
+        (
+            "a future version",
+            Some(with_json(valid, |v| v["version"] = json!(99))),
+            "written by a newer flowform",
+        ),
+        (
+            "a huge serial",
+            Some(with_number(valid, "serial", "184467440737095516160000")),
+            "not a flowform state",
+        ),
+        (
+            "a serial out of range",
+            Some(with_number(valid, "serial", "1e999")),
+            "invalid JSON",
+        ),
+        (
+            "a huge version",
+            Some(with_number(valid, "version", "18446744073709551616")),
+            "no `version`",
+        ),
+        ("deep nesting", Some(deep.into_bytes()), "invalid JSON"),
+        ("deep nesting in a record", Some(deep_record), "invalid JSON"),
+        ("missing, with backups", None, "is missing, but its backups exist"),
+    ]
+}
+
+/// Runs every command that reads the state and checks each refuses, naming the file, with a
+/// `help:` line, and writes nothing. `no_lock`: the lock file is removed before each, and may
+/// then be the one file written, empty (a command takes the lock before it reads the
+/// state). Returns how many refusals were as they should be, and the problems found.
+async fn refused_by_all(
+    world: &World,
+    case: &str,
+    says: &str,
+    names: &str,
+    no_lock: bool,
+) -> (usize, Vec<String>) {
+    let lock = flowform::state::lock::path_for(&world.state());
+    let unmanaged = "00000000-0000-4000-8000-000000000000";
+    let commands: [&[&str]; 12] = [
+        &["plan"],
+        &["plan", "--out", "bad.out"],
+        &["apply", "--auto-approve"],
+        &["apply", "saved.out"],
+        &["destroy", "--auto-approve"],
+        &["drift"],
+        &["import", "acme-salesforce", unmanaged],
+        &["state", "list"],
+        &["state", "show", "acme-salesforce"],
+        &["state", "mv", "acme-salesforce", "acme-sf"],
+        &["state", "rm", "acme-salesforce"],
+        &["init"],
+    ];
+    let (mut good, mut problems) = (0, Vec::new());
+    for args in commands {
+        if no_lock {
+            let _ = std::fs::remove_file(&lock);
+        }
+        let before = snapshot(world.dir.path());
+        let run = here(world, args, &[]).await;
+        let mut after = snapshot(world.dir.path());
+        if no_lock && after.get(&lock).is_some_and(Vec::is_empty) {
+            after.remove(&lock);
+        }
+        let found = problems.len();
+        let label = format!("{case}: `flowform {}`", args.join(" "));
+        let err = run.stderr();
+        if run.code() != Some(1) {
+            problems.push(format!(
+                "{label} exited {:?}\n{}\n{err}",
+                run.code(),
+                run.stdout()
+            ));
+        } else if !(err.contains(says) && err.contains(names) && err.contains("help:")) {
+            problems.push(format!(
+                "{label}: the message does not say `{says}`, name `{names}` and help:\n{err}"
+            ));
+        }
+        if err.contains("panicked") {
+            problems.push(format!("{label} panicked:\n{err}"));
+        }
+        for change in differences(&before, &after) {
+            problems.push(format!("{label}: {change}"));
+        }
+        if problems.len() == found {
+            good += 1;
+        }
+    }
+    if no_lock {
+        std::fs::write(&lock, b"").unwrap();
+    }
+    (good, problems)
+}
+
+/// Cuts the journal's last line in the middle, as a crash mid-write leaves it.
+fn tear_last_line(journal: &Path) {
+    let bytes = std::fs::read(journal).unwrap();
+    let body = &bytes[..bytes.len() - 1];
+    let start = body.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let cut = start + (body.len() - start) / 2;
+    std::fs::write(journal, &bytes[..cut]).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_states_are_refused_untouched_and_damaged_journals_lose_nothing() {
+    let seed = seed();
+    let started = Instant::now();
+    let mut problems = Vec::new();
+    let mut cases = 0;
+    let mut refusals = 0;
+
+    // The state file itself: refused by every command that reads it, and left as it is.
+    let world = World::managed().await;
+    world.edit(
+        "salesforce-jwt.yaml",
+        "name: ACME Salesforce (JWT)",
+        "name: ACME JWT",
+    );
+    here(&world, &["plan", "--out", "saved.out"], &[])
+        .await
+        .expect_code(0);
+    let state = world.state();
+    let valid = std::fs::read(&state).unwrap();
+    assert!(
+        !flowform::state::file::backups(&state).is_empty(),
+        "the corpus is refused with backups to offer"
+    );
+    for (case, bytes, says) in bad_states(&valid) {
+        cases += 1;
+        match &bytes {
+            Some(bytes) => std::fs::write(&state, bytes).unwrap(),
+            None => std::fs::remove_file(&state).unwrap(),
+        }
+        let (good, found) = refused_by_all(&world, case, says, "state.json", false).await;
+        refusals += good;
+        problems.extend(found);
+        // Without a lock file: the lock is taken before the state is read, so an empty lock
+        // file is all a refused command may leave.
+        if case == "truncated" {
+            let (good, found) =
+                refused_by_all(&world, "truncated, no lock file", says, "state.json", true).await;
+            refusals += good;
+            problems.extend(found);
+        }
+        std::fs::write(&state, &valid).unwrap();
+    }
+
+    // A journal of another state beside it: refused too.
+    cases += 1;
+    let journal = flowform::state::journal::path_for(&state);
+    let other = flowform::state::State::new();
+    let header = flowform::state::journal::Entry::Header(flowform::state::journal::Header::of(&other));
+    std::fs::write(&journal, format!("{}\n", serde_json::to_string(&header).unwrap())).unwrap();
+    let (good, found) = refused_by_all(
+        &world,
+        "a journal of another lineage",
+        "belongs to another state",
+        "state.json.journal",
+        false,
+    )
+    .await;
+    refusals += good;
+    problems.extend(found);
+    std::fs::remove_file(&journal).unwrap();
+
+    // An empty journal, and one that is nothing but garbage: warned about, never fatal.
+    cases += 1;
+    std::fs::write(&journal, b"").unwrap();
+    let run = here(&world, &["plan", "--detailed-exitcode"], &[]).await;
+    if run.code() != Some(2) {
+        problems.push(format!(
+            "an empty journal: plan exited {:?}\n{}",
+            run.code(),
+            run.stderr()
+        ));
+    }
+    cases += 1;
+    std::fs::write(&journal, b"\x00\x00garbage\nnot json at all\n").unwrap();
+    let run = here(&world, &["apply", "--auto-approve"], &[]).await;
+    if run.code() != Some(0) || !run.stderr().contains("has damaged lines (1, 2)") {
+        problems.push(format!(
+            "a journal of garbage: apply exited {:?}\n{}",
+            run.code(),
+            run.stderr()
+        ));
+    }
+    if !flowform::state::journal::damaged_path_for(&journal).exists() {
+        problems.push("a journal of garbage is not kept aside".to_owned());
+    }
+    let stored = world.stored().await;
+    if stored.len() != 3 {
+        problems.push(format!(
+            "a journal of garbage: AEP holds {} connections",
+            stored.len()
+        ));
+    }
+
+    // Garbage in the middle of a journal a kill -9 left: the lines around it replay, and the
+    // next apply converges without a duplicate.
+    cases += 1;
+    problems.extend(garbage_in_the_middle(seed).await);
+    // A torn tail, then a second crash, torn again: converges without a duplicate.
+    cases += 1;
+    problems.extend(torn_twice(seed).await);
+    // The state file lost after a first apply was killed (no backups yet): the journal
+    // carries the state on.
+    cases += 1;
+    problems.extend(journal_without_its_state(seed).await);
+    // A create both of whose lines are damaged: nothing is created again; the name is taken,
+    // the plan says which id to import, and with it the apply converges.
+    cases += 1;
+    problems.extend(a_create_no_line_remembers(seed).await);
+
+    println!(
+        "| bad-state corpus | seed {seed} | {cases} cases | {refusals} refusals checked (exit 1, the file named, help:, nothing written) | problems {} | {:.1} s |",
+        problems.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(problems.is_empty(), "seed {seed}:\n{}", problems.join("\n\n"));
+}
+
+/// A fleet world killed mid-apply, with its journal. `None` if the apply finished first.
+async fn killed_fleet(n: usize, seed: u64, after_outcomes: usize) -> (World, Vec<Member>, String) {
+    let (world, members) = fleet_world(
+        n,
+        seed,
+        FaultSettings {
+            latency_ms: 60,
+            ..FaultSettings::default()
+        },
+    )
+    .await;
+    let journal = kill_9_when(
+        &world,
+        &["apply", "--auto-approve", "--parallelism", "3"],
+        &[],
+        |j| j.matches("\"kind\":\"outcome\"").count() >= after_outcomes,
+    )
+    .await
+    .expect("the apply was killed mid-way");
+    (world, members, journal)
+}
+
+fn all_initial(members: &[Member]) -> Expected {
+    Expected::initial(
+        members,
+        &[Role::Rename, Role::Rotate, Role::Remove],
+        "rotate-password-0001",
+    )
+}
+
+async fn garbage_in_the_middle(seed: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (world, members, text) = killed_fleet(12, seed, 4).await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    // An outcome whose intent stays (the create stays pending, resolved by listing), and an
+    // intent whose outcome stays (the outcome alone records it).
+    let outcome = lines.iter().position(|l| l.contains("\"kind\":\"outcome\""));
+    if let Some(i) = outcome {
+        lines[i] = "\u{0}\u{0}garbage".to_owned();
+    }
+    let seq_of = |l: &str| serde_json::from_str::<Value>(l).ok().map(|v| v["seq"].clone());
+    let answered = lines
+        .iter()
+        .rposition(|l| l.contains("\"kind\":\"outcome\""))
+        .unwrap();
+    let answered_seq = seq_of(&lines[answered]);
+    if let Some(i) = lines
+        .iter()
+        .position(|l| l.contains("\"kind\":\"intent\"") && seq_of(l) == answered_seq)
+    {
+        lines[i] = "{\"kind\":\"intent\",\"seq\":".to_owned();
+    }
+    lines.insert(1, "not json at all".to_owned());
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+    let run = world.run(&["plan"]).await;
+    let err = run.stderr();
+    if run.code() != Some(0)
+        || !(err.contains("has damaged lines (") && err.contains("they were skipped and the rest replayed"))
+    {
+        problems.push(format!(
+            "garbage in the middle: plan exited {:?}\n{err}",
+            run.code()
+        ));
+    }
+    let (converged, said) = converge(&world, 3).await;
+    if converged.is_none() {
+        problems.push(format!(
+            "garbage in the middle: never converged\n{}",
+            said.join("\n")
+        ));
+    }
+    let audit = audit(&world, &all_initial(&members)).await;
+    if !audit.is_clean() {
+        problems.push(format!("garbage in the middle: {:#?}", audit.details));
+    }
+    if !flowform::state::journal::damaged_path_for(&journal).exists() {
+        problems.push("garbage in the middle: the damaged journal is not kept aside".to_owned());
+    }
+    problems
+}
+
+async fn torn_twice(seed: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (world, members, _) = killed_fleet(30, seed, 4).await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    tear_last_line(&journal);
+    let lines_before = std::fs::read_to_string(&journal).unwrap().lines().count();
+    let killed = kill_9_when(
+        &world,
+        &["apply", "--auto-approve", "--parallelism", "3"],
+        &[],
+        |j| j.lines().count() >= lines_before + 6,
+    )
+    .await;
+    if killed.is_none() {
+        problems.push("torn twice: the second apply finished before the kill".to_owned());
+    }
+    tear_last_line(&journal);
+    let run = world.run(&["apply", "--auto-approve"]).await;
+    if run.code() != Some(0) || run.stderr().contains("damaged") {
+        problems.push(format!(
+            "torn twice: apply exited {:?}\n{}",
+            run.code(),
+            run.stderr()
+        ));
+    }
+    let (converged, said) = converge(&world, 2).await;
+    if converged.is_none() {
+        problems.push(format!("torn twice: never converged\n{}", said.join("\n")));
+    }
+    let audit = audit(&world, &all_initial(&members)).await;
+    if !audit.is_clean() {
+        problems.push(format!("torn twice: {:#?}", audit.details));
+    }
+    if journal.exists() {
+        problems.push("torn twice: the journal was not folded in".to_owned());
+    }
+    problems
+}
+
+async fn journal_without_its_state(seed: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (world, members, _) = killed_fleet(12, seed, 3).await;
+    if !flowform::state::file::backups(&world.state()).is_empty() {
+        problems.push("journal without its state: backups exist already".to_owned());
+    }
+    std::fs::remove_file(world.state()).unwrap();
+    let run = world.run(&["plan"]).await;
+    if run.code() != Some(0)
+        || !run
+            .stderr()
+            .contains("was never written; carrying on with the state its journal began")
+    {
+        problems.push(format!(
+            "journal without its state: plan exited {:?}\n{}",
+            run.code(),
+            run.stderr()
+        ));
+    }
+    let (converged, said) = converge(&world, 2).await;
+    if converged.is_none() {
+        problems.push(format!(
+            "journal without its state: never converged\n{}",
+            said.join("\n")
+        ));
+    }
+    let audit = audit(&world, &all_initial(&members)).await;
+    if !audit.is_clean() {
+        problems.push(format!("journal without its state: {:#?}", audit.details));
+    }
+    problems
+}
+
+async fn a_create_no_line_remembers(seed: u64) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (world, members, text) = killed_fleet(12, seed, 3).await;
+    let journal = flowform::state::journal::path_for(&world.state());
+    // The first create that came back: both its lines damaged.
+    let entries: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or(Value::Null))
+        .collect();
+    let done = entries
+        .iter()
+        .find(|e| e["kind"] == "outcome" && e["result"]["status"] == "done")
+        .unwrap();
+    let (seq, address) = (done["seq"].clone(), done["address"].as_str().unwrap().to_owned());
+    let id = done["result"]["record"]["id"].as_str().unwrap().to_owned();
+    let key = address.trim_start_matches("prod/").to_owned();
+    let lines: Vec<String> = text
+        .lines()
+        .zip(&entries)
+        .map(|(line, e)| {
+            if e["seq"] == seq {
+                "#### damaged ####".to_owned()
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect();
+    std::fs::write(&journal, lines.join("\n") + "\n").unwrap();
+    let run = world.run(&["apply", "--auto-approve"]).await;
+    let out = run.stdout();
+    let hint = format!("flowform import {key} {id}");
+    if run.code() != Some(1) || !out.contains(&hint) {
+        problems.push(format!(
+            "a create no line remembers: apply exited {:?} without `{hint}`\n{out}\n{}",
+            run.code(),
+            run.stderr()
+        ));
+    }
+    let names: Vec<String> = world
+        .stored()
+        .await
+        .iter()
+        .map(|c| c["item"]["name"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: BTreeSet<&String> = names.iter().collect();
+    if unique.len() != names.len() {
+        problems.push(format!("a create no line remembers: a duplicate: {names:?}"));
+    }
+    world.run(&["import", &key, &id]).await.expect_code(0);
+    let (converged, said) = converge(&world, 2).await;
+    if converged.is_none() {
+        problems.push(format!(
+            "a create no line remembers: never converged\n{}",
+            said.join("\n")
+        ));
+    }
+    let audit = audit(&world, &all_initial(&members)).await;
+    if !audit.is_clean() {
+        problems.push(format!("a create no line remembers: {:#?}", audit.details));
+    }
+    problems
 }
