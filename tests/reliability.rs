@@ -340,7 +340,7 @@ struct Audit {
     /// Connections in AEP that no state record owns, or that were meant to be deleted.
     orphans: usize,
     /// A recorded connection whose name or secret in AEP is not the declared one; a record
-    /// of nothing declared; a mutation still pending.
+    /// of nothing declared; a mutation still pending; a journal left unfolded.
     mismatches: usize,
     details: Vec<String>,
 }
@@ -433,6 +433,14 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
                 record.id
             ));
         }
+    }
+    // What a team commits is the state file: a journal left beside it holds what the file
+    // lacks (it is folded in at the end of every run).
+    if flowform::state::journal::path_for(&world.state()).exists() {
+        audit.mismatches += 1;
+        audit
+            .details
+            .push("mismatch: a journal is left beside the state file, not folded in".to_owned());
     }
     for pending in &state.pending {
         audit.mismatches += 1;
