@@ -14,6 +14,7 @@ mod parsers;
 mod plan;
 mod project;
 mod props;
+mod reliability;
 mod safety;
 mod schema;
 mod state;

@@ -129,6 +129,8 @@ impl Context<'_> {
         // An interrupted run was updating it, and AEP says flowform changed it since: what
         // differs is that run's work, not a change made outside (the plan settles it).
         if let Some(p) = interrupted(crate::state::Action::Update)
+            && r.etag.is_some()
+            && l.etag != r.etag
             && self.live.changed_by_us_since(l, p.started_at)
         {
             return;
@@ -593,16 +595,20 @@ impl Context<'_> {
             Some(l) => compare(d, Some(r), l),
             None => compare_recorded(d, r),
         };
-        // An update an interrupted run sent that reached AEP: AEP shows flowform changed it
-        // since the update began, shows every declared value, and the update carried exactly
-        // this configuration (secrets included, by fingerprint). Then nothing is left to send:
-        // the record takes what AEP has, with the declared secrets' fingerprint.
+        // An update an interrupted run sent that reached AEP: the etag moved since the record
+        // was made, AEP says flowform's credential changed it since the update began, it
+        // shows every declared value, and the update carried exactly this configuration
+        // (secrets included, by fingerprint). Then nothing is left to send: the record takes
+        // what AEP has, with the declared secrets' fingerprint. (An etag that did not move
+        // means the update never arrived: it is sent again.)
         if let Some(l) = l
             && let Some(p) = self
                 .state
                 .pending
                 .iter()
                 .find(|p| p.address == address && p.action == crate::state::Action::Update)
+            && r.etag.is_some()
+            && l.etag != r.etag
             && self.live.changed_by_us_since(l, p.started_at)
             && fields.is_empty()
             && p.fingerprint == fingerprint(d, self.state)

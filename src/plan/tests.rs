@@ -582,6 +582,22 @@ fn an_update_an_interrupted_run_sent_is_settled_not_reported_as_drift() {
             false
         )
     );
+    // The update never arrived (the etag did not move, though flowform made the connection
+    // recently): the rotated secrets are sent again, never taken as sent.
+    let mut rotated = old.clone();
+    if let Some(Param::Secret { value, .. }) = rotated.auth.params.get_mut("password") {
+        *value = Some(Secret::new("rotated"));
+    }
+    s.pending[0].fingerprint = fingerprint(&rotated, &s);
+    let mut unchanged = live_of(&old, "id1");
+    unchanged.updated_at = Some(2_000);
+    unchanged.updated_client = Some("flowform-client".into());
+    let mut seen = live(vec![unchanged]);
+    seen.own_client = Some("flowform-client".into());
+    let p = run(vec![rotated], &s, &seen);
+    assert_eq!(only(&p).action, Action::Update, "{p:?}");
+    assert!(only(&p).resend_secrets);
+    s.pending[0].fingerprint = fingerprint(&new, &s);
     // Changed by someone else (the AEP UI): drift, and the update is sent again.
     l.updated_client = Some("exc_app".into());
     let mut seen = live(vec![l]);

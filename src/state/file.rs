@@ -297,16 +297,21 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
         reason,
         backups: backups(path),
     };
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        None => return Err(corrupt("the file is empty".to_owned())),
-        Some(b'{') => {}
-        Some(_) => {
-            return Err(StateError::NotAState {
-                path: path.to_owned(),
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(e) => {
+            let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+            return Err(match first {
+                None => corrupt("the file is empty".to_owned()),
+                // JSON that broke (or a byte-order mark before it): a damaged state.
+                Some(b'{' | b'[' | 0xef) => corrupt(format!("invalid JSON ({e})")),
+                // Not JSON at all: another file named as the state.
+                Some(_) => StateError::NotAState {
+                    path: path.to_owned(),
+                },
             });
         }
-    }
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| corrupt(format!("invalid JSON ({e})")))?;
+    };
     let version = value["version"]
         .as_u64()
         .ok_or_else(|| corrupt("no `version`".to_owned()))?;
