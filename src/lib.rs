@@ -46,6 +46,8 @@ pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod log;
 pub mod plan;
 pub mod project;

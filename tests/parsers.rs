@@ -1,6 +1,8 @@
-//! The parsers of server answers (`flowform::flow::parse`), with the properties the fuzz
-//! targets check (`flowform::flow::fuzzing`): on every committed fuzz seed and regression
-//! (`fuzz/corpus/<target>/`, `fuzz/regressions/<target>/`), and on generated JSON-ish answers.
+//! The parsers of server answers (`flowform::flow::parse`) and the readers of local inputs
+//! (configuration, state, journal, saved plan), with the properties the fuzz targets check
+//! (`flowform::flow::fuzzing`, `flowform::fuzzing`): on every committed fuzz seed and
+//! regression (`fuzz/corpus/<target>/`, `fuzz/regressions/<target>/`), on generated JSON-ish
+//! answers, and on committed inputs damaged at random.
 
 use std::time::Duration;
 
@@ -12,10 +14,15 @@ use serde_json::{Value, json};
 
 use crate::common::root;
 
+/// Every fuzz target: the server answers' and the local inputs'.
+fn all_targets() -> impl Iterator<Item = &'static (&'static str, fn(&[u8]))> {
+    TARGETS.iter().chain(flowform::fuzzing::TARGETS)
+}
+
 #[test]
 fn every_committed_seed_and_regression_passes() {
     let mut fed = 0;
-    for (name, check) in TARGETS {
+    for (name, check) in all_targets() {
         for dir in ["corpus", "regressions"] {
             let dir = root().join("fuzz").join(dir).join(name);
             let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -32,7 +39,10 @@ fn every_committed_seed_and_regression_passes() {
         }
     }
     // The seeds are committed: an empty run would mean the paths are wrong.
-    assert!(fed >= TARGETS.len() * 3, "only {fed} files");
+    assert!(
+        fed >= (TARGETS.len() + flowform::fuzzing::TARGETS.len()) * 2,
+        "only {fed} files"
+    );
 }
 
 /// JSON values as servers might send them: extreme numbers, odd types, nesting.
@@ -142,8 +152,31 @@ proptest! {
 
     #[test]
     fn no_bytes_break_a_parser(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        for (_, check) in TARGETS {
+        for (_, check) in all_targets() {
             check(&bytes);
+        }
+    }
+
+    /// Committed inputs, damaged: bytes flipped, cut short, lines repeated or dropped.
+    #[test]
+    fn damaged_local_inputs_break_no_reader(
+        seed in 0usize..1_000,
+        cut in 0usize..4_096,
+        flips in prop::collection::vec((0usize..4_096, any::<u8>()), 0..8),
+    ) {
+        for (name, check) in flowform::fuzzing::TARGETS {
+            let dir = root().join("fuzz/corpus").join(name);
+            let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            let mut data = std::fs::read(&files[seed % files.len()]).unwrap();
+            for (at, byte) in &flips {
+                if !data.is_empty() {
+                    let at = at % data.len();
+                    data[at] = *byte;
+                }
+            }
+            data.truncate(cut.max(1).min(data.len()));
+            check(&data);
         }
     }
 

@@ -353,6 +353,20 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// Reads a saved plan's bytes (`plan --out`): the format and its version checked. A
+    /// saved plan is input like any other file: it may be damaged or hand-edited.
+    pub fn from_saved(bytes: &[u8]) -> Result<Plan, String> {
+        let plan: Plan =
+            serde_json::from_slice(bytes).map_err(|e| format!("it is not a flowform saved plan: {e}"))?;
+        if plan.format_version != FORMAT_VERSION {
+            return Err(format!(
+                "it is saved-plan format {}; this flowform reads {FORMAT_VERSION}",
+                plan.format_version
+            ));
+        }
+        Ok(plan)
+    }
+
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();
         for c in &self.changes {

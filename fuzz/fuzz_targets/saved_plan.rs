@@ -1,0 +1,5 @@
+//! Fuzzes flowform's reader of a local input; the properties checked are in
+//! `flowform::fuzzing::saved_plan`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| flowform::fuzzing::saved_plan(data));
