@@ -41,6 +41,7 @@
 //!   exit code.
 
 pub mod apply;
+pub mod atomic;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -49,6 +50,7 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod log;
+pub mod ops;
 pub mod plan;
 pub mod project;
 pub mod refresh;

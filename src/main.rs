@@ -1,7 +1,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use flowform::cli::{self, Exit, Io};
+use flowform::cli;
+use flowform::ops::{Exit, Io, render_error};
 use flowform::settings::Environment;
 
 fn main() -> ExitCode {
@@ -12,7 +13,7 @@ fn main() -> ExitCode {
     let mut err = std::io::stderr();
     // Colour only for a terminal, and never with NO_COLOR (anstream's rules).
     let color = anstream::AutoStream::choice(&out) != anstream::ColorChoice::Never;
-    let result = cli::run(
+    let outcome = cli::run(
         std::env::args_os(),
         &env,
         &mut Io {
@@ -22,20 +23,27 @@ fn main() -> ExitCode {
         },
     );
     let flushed = out.flush();
-    match result.and_then(|exit| flushed.map(|()| exit).map_err(Into::into)) {
-        Ok(Exit::Success) => ExitCode::SUCCESS,
-        Ok(exit) => ExitCode::from(exit as u8),
-        // A reader that went away (`flowform schema | head`) is not an error.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(err, "error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let exit = match (outcome, flushed) {
+        (Ok(exit), Ok(())) => exit,
+        (Ok(_), Err(e)) => fail(&anyhow::Error::from(e), Exit::Failure, &mut err),
+        (Err(e), _) => match e.cause {
+            Some(cause) => fail(&cause, e.exit, &mut err),
+            None => e.exit,
+        },
+    };
+    ExitCode::from(exit as u8)
 }
 
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
+/// Says what went wrong, once; a reader that went away (`flowform schema | head`) is not an
+/// error.
+fn fail(e: &anyhow::Error, exit: Exit, err: &mut dyn Write) -> Exit {
+    let broken_pipe = e
+        .chain()
         .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe);
+    if broken_pipe {
+        return Exit::Success;
+    }
+    let _ = render_error(e, err);
+    exit
 }

@@ -1,62 +1,28 @@
-//! `flowform drift`: for a scheduled check. Compares AEP with the state (never changing
-//! either) and lists the connections of the declared specs in the declared sandboxes that
-//! flowform does not manage. Exit 0 in sync, 2 drift, 1 error.
+//! `flowform drift`.
 
-use super::session::{Session, Target};
-use super::{Exit, Io};
-use crate::plan::Mode;
-use crate::render::{self, DriftReport, Format, Unmanaged};
+use super::TargetArgs;
+use crate::ops::drift::DriftRequest;
+use crate::ops::{Io, Outcome};
+use crate::render::Format;
 use crate::settings::Environment;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: Target,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub target: TargetArgs,
+    /// How to show the report: for a terminal, an issue, or a tool
+    #[arg(long, default_value = "text", value_parser = super::args::format())]
     pub format: Format,
     /// Report unmanaged connections without counting them as drift
     #[arg(long)]
     pub ignore_unmanaged: bool,
 }
 
-pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
-    let mut target = args.target.clone();
-    target.refresh = true;
-    target.state.lock = false;
-    let session = match Session::open(&target, env, io, "flowform drift", false)? {
-        Ok(s) => s,
-        Err(exit) => return Ok(exit),
+pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    let request = DriftRequest {
+        target: args.target.target(),
+        format: args.format,
+        ignore_unmanaged: args.ignore_unmanaged,
     };
-    let (plan, live) = match session.plan(Mode::RefreshOnly, io)? {
-        Ok(p) => p,
-        Err(exit) => return Ok(exit),
-    };
-    let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, session.store().state(), &live)
-        .into_iter()
-        .map(|(sandbox, c)| Unmanaged {
-            sandbox: sandbox.to_owned(),
-            id: c.id.clone(),
-            name: c.name.clone(),
-            spec_id: c.spec_id().unwrap_or_default().to_owned(),
-        })
-        .collect();
-    let recorded = session
-        .store()
-        .state()
-        .connections
-        .iter()
-        .filter(|(address, r)| session.in_scope(address, &r.key))
-        .count();
-    let report = DriftReport::new(plan, unmanaged, recorded, args.ignore_unmanaged);
-    let text = match args.format {
-        Format::Text => render::text::drift(&report),
-        Format::Markdown => render::markdown::drift_report(&report),
-        Format::Json => render::json::drift_report(&report),
-    };
-    io.product(&text)?;
-    Ok(if report.in_sync() {
-        Exit::Success
-    } else {
-        Exit::Changes
-    })
+    crate::ops::drift::drift(&request, env, io)
 }

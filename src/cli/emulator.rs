@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use flowform_emulator::faults::FaultSettings;
-use flowform_emulator::ims::{Credential, DEMO_CLIENT_ID, DEMO_ORG};
-use flowform_emulator::{ADMIN_BASE, Emulator, FLOW_BASE, IMS_PATH, Options, PageStyle};
+use flowform_emulator::ims::Credential;
+use flowform_emulator::{Options, PageStyle};
 
-use super::{Exit, Io};
+use crate::ops::{Io, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -116,53 +116,6 @@ impl Args {
     }
 }
 
-pub fn run(args: &Args, io: &mut Io<'_>) -> anyhow::Result<Exit> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let emulator = Emulator::start(args.options()).await?;
-        let base = emulator.base_url();
-        writeln!(io.out, "{base}")?;
-        io.out.flush()?;
-        writeln!(io.err, "flowform emulator listening on {base}")?;
-        writeln!(io.err, "  Flow Service: {base}{FLOW_BASE}")?;
-        writeln!(io.err, "  IMS tokens:   {base}{IMS_PATH}")?;
-        writeln!(
-            io.err,
-            "  admin:        {base}{ADMIN_BASE}/stats (and others; see the README)"
-        )?;
-        if args.clients.is_empty() {
-            writeln!(
-                io.err,
-                "  demo client:  {DEMO_CLIENT_ID} in org {DEMO_ORG} (secret: see the README)"
-            )?;
-        }
-        if let Some(data) = &args.data {
-            writeln!(
-                io.err,
-                "  data:         {} ({} connections)",
-                data.display(),
-                emulator.len()
-            )?;
-        }
-        wait_for_stop().await;
-        writeln!(io.err, "stopping")?;
-        emulator.shutdown().await?;
-        Ok(Exit::Success)
-    })
-}
-
-/// Ctrl-C, or SIGTERM where there are signals.
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
+pub fn run(args: &Args, io: &mut Io<'_>) -> Outcome {
+    crate::ops::emulator::serve(args.options(), args.clients.is_empty(), io)
 }

@@ -1,27 +1,28 @@
-//! The command line: flags become validated arguments, and each command is a thin adapter
-//! over one library operation.
+//! The command line: flags become validated arguments, mapped to one request value of
+//! [`crate::ops`] each; no command does more than that.
 //!
-//! stdout carries the product (summaries, schemas, later plans); stderr carries diagnostics
-//! and progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for
-//! "changes present" (`plan --detailed-exitcode`), which is why usage errors are not 2 here.
+//! stdout carries the product (summaries, schemas, plans); stderr carries diagnostics and
+//! progress. Exit codes: 0 success, 1 error (including bad flags), 2 reserved for "changes
+//! present" (`plan --detailed-exitcode`, `drift`), which is why usage errors are not 2 here.
 
 mod apply;
+mod args;
 mod drift;
 mod emulator;
 mod import;
 mod init;
-pub mod plan;
+mod plan;
 mod schema;
-pub mod session;
 mod show;
-pub mod state;
+mod state;
 mod validate;
 
 use std::ffi::OsString;
-use std::io::Write;
 
 use clap::{Parser, Subcommand};
 
+pub use self::args::{ClientArgs, StateArgs, TargetArgs, duration};
+use crate::ops::{Error, Exit, Io, Outcome};
 use crate::settings::Environment;
 
 #[derive(Debug, Parser)]
@@ -40,44 +41,6 @@ struct Cli {
     /// Run as if flowform was started in DIR (as `git -C` and `cargo -C` do)
     #[arg(short = 'C', long = "chdir", value_name = "DIR", global = true)]
     chdir: Option<std::path::PathBuf>,
-}
-
-/// Where AEP is and how hard to push it; shared by the commands that talk to it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ClientArgs {
-    /// Flow Service base URL [env: FLOWFORM_ENDPOINT] [default: https://platform.adobe.io/data/foundation/flowservice]
-    #[arg(long, value_name = "URL")]
-    pub endpoint: Option<String>,
-    /// IMS base URL for OAuth server-to-server tokens [env: AEP_IMS_URL] [default: https://ims-na1.adobelogin.com]
-    #[arg(long, value_name = "URL")]
-    pub ims_url: Option<String>,
-    /// Requests to AEP in flight at most (the limit halves on 429 and recovers) [default: 8]
-    #[arg(long, value_name = "N")]
-    pub parallelism: Option<usize>,
-    /// Requests to AEP per second at most
-    #[arg(long, value_name = "N")]
-    pub requests_per_second: Option<f64>,
-    /// The most the command may spend talking to AEP, retries and waits included (e.g. 90s, 30m) [default: 30m]
-    #[arg(long, value_name = "DURATION", value_parser = duration)]
-    pub timeout: Option<std::time::Duration>,
-}
-
-impl ClientArgs {
-    pub fn overrides(&self) -> crate::flow::settings::Overrides {
-        crate::flow::settings::Overrides {
-            endpoint: self.endpoint.clone(),
-            ims_url: self.ims_url.clone(),
-            parallelism: self.parallelism,
-            requests_per_second: self.requests_per_second,
-            timeout: self.timeout,
-        }
-    }
-
-    /// `--timeout`, or its default.
-    pub fn command_timeout(&self) -> std::time::Duration {
-        self.timeout
-            .unwrap_or(crate::flow::limits::DEFAULT_COMMAND_TIMEOUT)
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,41 +69,9 @@ enum Command {
     State(state::Args),
 }
 
-/// How the process should exit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    Success = 0,
-    Failure = 1,
-    /// `plan --detailed-exitcode` with changes; `drift` with drift.
-    Changes = 2,
-}
-
-/// Where commands write: the product to `out`, everything else to `err`.
-pub struct Io<'a> {
-    pub out: &'a mut dyn Write,
-    pub err: &'a mut dyn Write,
-    /// Whether `out` takes ANSI colour (a terminal, and `NO_COLOR` unset).
-    pub color: bool,
-}
-
-impl Io<'_> {
-    /// Writes a render to stdout, without its colour unless the terminal takes it.
-    pub fn product(&mut self, text: &str) -> std::io::Result<()> {
-        if self.color {
-            self.out.write_all(text.as_bytes())
-        } else {
-            write!(self.out, "{}", anstream::adapter::strip_str(text))
-        }
-    }
-}
-
 /// Parses `args` and runs the command. Errors that are not about the user's input (a
 /// failed write to stdout, say) come back as `Err` for `main` to print once.
-pub fn run(
-    args: impl IntoIterator<Item = OsString>,
-    env: &Environment,
-    io: &mut Io<'_>,
-) -> anyhow::Result<Exit> {
+pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -163,13 +94,14 @@ pub fn run(
     if let Some(dir) = &cli.chdir
         && let Err(e) = std::env::set_current_dir(dir)
     {
-        writeln!(
-            io.err,
-            "error: cannot run in `{}`: {}",
-            dir.display(),
-            crate::secret::io_reason(&e)
-        )?;
-        return Ok(Exit::Failure);
+        return Err(Error::message(
+            format!(
+                "cannot run in `{}`: {}",
+                dir.display(),
+                crate::secret::io_reason(&e)
+            ),
+            None,
+        ));
     }
     match cli.command {
         Command::Init(args) => init::run(&args, env, io),
@@ -183,42 +115,5 @@ pub fn run(
         Command::Schema(args) => schema::run(&args, io),
         Command::Emulator(args) => emulator::run(&args, io),
         Command::State(args) => state::run(&args, env, io),
-    }
-}
-
-/// Parses `500ms`, `30s`, `5m`, `1h`, or a number of seconds.
-pub fn duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30s or 5m"))?;
-    let seconds = match unit {
-        "ms" => number / 1000.0,
-        "" | "s" => number,
-        "m" => number * 60.0,
-        "h" => number * 3600.0,
-        _ => return Err(format!("`{text}` is not a duration such as 30s or 5m")),
-    };
-    std::time::Duration::try_from_secs_f64(seconds)
-        .map_err(|_| format!("`{text}` is not a duration flowform can wait"))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(super::duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(super::duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(super::duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(super::duration("2"), Ok(Duration::from_secs(2)));
-        assert!(super::duration("soon").is_err());
-        assert!(super::duration("5d").is_err());
-        assert!(super::duration("99999999999999999999h").is_err());
     }
 }

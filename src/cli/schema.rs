@@ -1,11 +1,11 @@
 //! `flowform schema`: the configuration format as a JSON Schema.
 
-use super::{Exit, Io};
+use crate::ops::{Exit, Io, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: &Args, io: &mut Io<'_>) -> anyhow::Result<Exit> {
+pub fn run(_args: &Args, io: &mut Io<'_>) -> Outcome {
     let schema = crate::schema::config_schema();
     // Rendered first, so a closed pipe (`flowform schema | head`) is an io error main knows.
     let mut text = serde_json::to_string_pretty(&schema)?;

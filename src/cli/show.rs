@@ -1,27 +1,19 @@
-//! `flowform show FILE`: a saved plan, in any format.
+//! `flowform show FILE`.
 
 use std::path::PathBuf;
 
-use super::{Exit, Io};
+use crate::ops::{Io, Outcome};
 use crate::render::Format;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A plan saved with `flowform plan --out FILE`
     pub file: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
+    /// How to show the plan: for a terminal, a pull-request comment, or a tool
+    #[arg(long, default_value = "text", value_parser = super::args::format())]
     pub format: Format,
 }
 
-pub fn run(args: &Args, io: &mut Io<'_>) -> anyhow::Result<Exit> {
-    let plan = match super::plan::load(&args.file) {
-        Ok(plan) => plan,
-        Err(e) => {
-            writeln!(io.err, "error: {e}")?;
-            return Ok(Exit::Failure);
-        }
-    };
-    let see_all = format!("`flowform show {}`", args.file.display());
-    io.product(&super::plan::render(&plan, args.format, &see_all))?;
-    Ok(Exit::Success)
+pub fn run(args: &Args, io: &mut Io<'_>) -> Outcome {
+    crate::ops::plan::show(&args.file, args.format, io)
 }

@@ -1,15 +1,10 @@
-//! `flowform validate`: load the configuration and report every problem, touching nothing.
+//! `flowform validate`.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::{Exit, Io};
-use crate::catalog;
-use crate::config::{self, Desired, LoadOptions};
-use crate::diagnostic::Diagnostics;
-use crate::flow::settings::Settings;
-use crate::flow::{Client, specs};
-use crate::project::Project;
+use super::ClientArgs;
+use crate::ops::validate::ValidateRequest;
+use crate::ops::{Io, Outcome};
 use crate::settings::Environment;
 
 #[derive(Debug, clap::Args)]
@@ -28,113 +23,16 @@ pub struct Args {
     #[arg(long, requires = "live")]
     pub emulator: bool,
     #[command(flatten)]
-    pub client: super::ClientArgs,
+    pub client: ClientArgs,
 }
 
-pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> anyhow::Result<Exit> {
-    let options = LoadOptions {
-        resolve_secrets: !args.skip_secrets,
-        secrets_only_in: None,
+pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    let request = ValidateRequest {
+        config: args.config.clone(),
+        skip_secrets: args.skip_secrets,
+        live: args.live,
+        emulator: args.emulator,
+        client: args.client.overrides(),
     };
-    // Validating reads no state: `-c` names any files; without it, the project's
-    // configuration, or outside a project `flowform.yaml`, else `connections/`.
-    let project = match Project::discover(Path::new(".")) {
-        Ok(project) => project,
-        Err(diagnostics) => return report(&diagnostics, io),
-    };
-    let inputs = match (&project, args.config.is_empty()) {
-        (Some(p), true) => p.config.clone(),
-        _ => args.config.clone(),
-    };
-    let loaded = match config::load(&inputs, env, &options) {
-        Ok(loaded) => loaded,
-        Err(diagnostics) => return report(&diagnostics, io),
-    };
-    for warning in loaded.warnings.iter() {
-        writeln!(io.err, "{warning}\n")?;
-    }
-    if args.live {
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let (settings, emulator) = if args.emulator {
-            let dir = project.as_ref().map(Project::emulator_dir);
-            let (emulator, settings) =
-                super::session::start_emulator(&runtime, &args.client, dir.as_deref())?;
-            (settings, Some(emulator))
-        } else {
-            match Settings::from_env(env, &args.client.overrides()) {
-                Ok(settings) => (settings, None),
-                Err(e) => {
-                    writeln!(io.err, "error: {e}")?;
-                    return Ok(Exit::Failure);
-                }
-            }
-        };
-        let client = Client::new(settings)?;
-        let checked = runtime.block_on(specs::check_all(&client, &loaded.desired));
-        if let Some(emulator) = emulator {
-            runtime.block_on(emulator.shutdown())?;
-        }
-        let diagnostics = checked.map_err(anyhow::Error::from)?;
-        crate::info!(
-            "checked against {} live connection specs in {} requests",
-            count_specs(&loaded.desired),
-            client.requests()
-        );
-        if diagnostics.has_errors() {
-            return report(&diagnostics, io);
-        }
-        for warning in diagnostics.iter() {
-            writeln!(io.err, "{warning}\n")?;
-        }
-    }
-    for line in summary(&loaded.desired) {
-        writeln!(io.out, "{line}")?;
-    }
-    Ok(Exit::Success)
-}
-
-fn report(diagnostics: &Diagnostics, io: &mut Io<'_>) -> anyhow::Result<Exit> {
-    write!(io.err, "{diagnostics}")?;
-    let errors = diagnostics.error_count();
-    let plural = if errors == 1 { "" } else { "s" };
-    writeln!(io.err, "\nerror: the configuration has {errors} error{plural}")?;
-    Ok(Exit::Failure)
-}
-
-fn count_specs(desired: &Desired) -> usize {
-    desired
-        .connections
-        .values()
-        .map(|c| &c.connection_spec.id)
-        .collect::<BTreeSet<_>>()
-        .len()
-}
-
-/// One line per sandbox: `prod: 3 connections valid (Salesforce 3)`.
-fn summary(desired: &Desired) -> Vec<String> {
-    let mut by_sandbox: BTreeMap<&str, BTreeMap<String, usize>> = desired
-        .sandboxes
-        .iter()
-        .map(|s| (s.as_str(), BTreeMap::new()))
-        .collect();
-    for c in desired.connections.values() {
-        let spec = match catalog::by_id(&c.connection_spec.id) {
-            Some(s) => s.title.to_owned(),
-            None => format!("spec {}", c.connection_spec.id),
-        };
-        *by_sandbox.entry(&c.sandbox).or_default().entry(spec).or_default() += 1;
-    }
-    by_sandbox
-        .into_iter()
-        .map(|(sandbox, specs)| {
-            let total: usize = specs.values().sum();
-            let noun = if total == 1 { "connection" } else { "connections" };
-            let detail: Vec<String> = specs.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            if detail.is_empty() {
-                format!("{sandbox}: 0 connections, valid")
-            } else {
-                format!("{sandbox}: {total} {noun} valid ({})", detail.join(", "))
-            }
-        })
-        .collect()
+    crate::ops::validate::validate(&request, env, io)
 }

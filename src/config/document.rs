@@ -29,9 +29,6 @@ const AUTH_FIELDS: &[&str] = &["specName", "params"];
 const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges"];
 const IMPORT_FIELDS: &[&str] = &["id"];
 
-/// The longest connection key flowform accepts.
-const MAX_KEY: usize = 128;
-
 /// What one document declares.
 pub(super) struct Declared {
     pub sandbox: String,
@@ -188,20 +185,13 @@ impl<'a> Reader<'a> {
             );
             return None;
         };
-        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && key.len() <= MAX_KEY;
-        if !valid {
+        if !crate::config::is_valid_key(key) {
             self.error(
                 at,
                 node.location,
                 format!("`{key}` is not a valid connection key"),
             )
-            .help = Some(format!(
-                "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most {MAX_KEY}), e.g. `acme-salesforce`"
-            ));
+            .help = Some(crate::config::KEY_RULE.to_owned());
             return None;
         }
         Some(key.to_owned())

@@ -34,6 +34,22 @@ use crate::secret::{Secret, SecretRef};
 use crate::settings::Environment;
 use crate::yaml::Location;
 
+/// The longest connection key flowform accepts.
+pub const MAX_KEY: usize = 128;
+
+/// What a connection key is, for messages.
+pub const KEY_RULE: &str = "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most 128), e.g. `acme-salesforce`";
+
+/// Whether `key` can be a connection key: it is part of addresses (`sandbox/key`) and of
+/// command lines.
+pub fn is_valid_key(key: &str) -> bool {
+    key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && key.len() <= MAX_KEY
+}
+
 /// Every connection the configuration declares, by key.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Desired {

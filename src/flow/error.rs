@@ -175,6 +175,20 @@ impl FlowError {
     pub fn is_precondition_failed(&self) -> bool {
         self.status() == Some(StatusCode::PRECONDITION_FAILED)
     }
+
+    /// What to do about it, when there is an obvious fix.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            FlowError::Deadline { .. } => {
+                Some("give the command more time with a longer `--timeout`".to_owned())
+            }
+            FlowError::Redirect { .. } => Some(
+                "check `FLOWFORM_ENDPOINT` / `AEP_IMS_URL` (or `--endpoint` / `--ims-url`): they must name AEP's own hosts"
+                    .to_owned(),
+            ),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -95,11 +95,14 @@ pub struct SettingsError {
 
 impl fmt::Display for SettingsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cannot talk to AEP: {}", self.problems.join("; "))?;
-        for help in &self.help {
-            write!(f, "\nhelp: {help}")?;
-        }
-        Ok(())
+        write!(f, "cannot talk to AEP: {}", self.problems.join("; "))
+    }
+}
+
+impl SettingsError {
+    /// What to do about it: one line per fix.
+    pub fn help(&self) -> Option<String> {
+        (!self.help.is_empty()).then(|| self.help.join("\nhelp: "))
     }
 }
 
@@ -247,7 +250,10 @@ mod tests {
             err.problems[0],
             "AEP_CLIENT_ID, AEP_ORG_ID, AEP_CLIENT_SECRET not set"
         );
-        assert!(err.to_string().contains("help: set AEP_CLIENT_ID"));
+        assert!(
+            err.help().is_some_and(|h| h.contains("set AEP_CLIENT_ID")),
+            "{err:?}"
+        );
         let env = Environment::from_pairs([
             ("AEP_ACCESS_TOKEN", "t"),
             ("AEP_CLIENT_ID", "c"),

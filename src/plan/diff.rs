@@ -459,11 +459,7 @@ impl Context<'_> {
         let Some(p) = self.state.pending.iter().find(|p| p.address == address) else {
             return;
         };
-        let verb = match p.action {
-            crate::state::Action::Create => "create",
-            crate::state::Action::Update => "update",
-            crate::state::Action::Delete => "delete",
-        };
+        let verb = p.action.verb();
         self.plan.warnings.push(format!(
             "`{address}`: an interrupted apply began to {verb} it, and it is no longer declared; if AEP has a connection named `{}` in sandbox `{}` that nobody wants, delete it there",
             p.name, p.sandbox

@@ -15,13 +15,34 @@ use serde_json::Value;
 
 use crate::plan::{Drift, DriftKind, Plan};
 
-/// `--format`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+/// How a plan or a drift report is shown (`--format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {
+    /// For a terminal: Terraform's idiom.
     #[default]
     Text,
+    /// For a pull-request comment or an issue.
     Markdown,
+    /// For tools.
     Json,
+}
+
+impl Format {
+    /// The names `--format` takes.
+    pub const NAMES: [&'static str; 3] = ["text", "markdown", "json"];
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "text" => Ok(Format::Text),
+            "markdown" => Ok(Format::Markdown),
+            "json" => Ok(Format::Json),
+            other => Err(format!("`{other}` is not a format: text, markdown or json")),
+        }
+    }
 }
 
 /// A connection AEP has that flowform does not manage.

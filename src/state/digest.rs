@@ -77,20 +77,34 @@ impl Eq for Digester {}
 /// Why a fingerprint cannot be checked in this run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DigestError {
-    #[error(
-        "`{KEY_VAR}` is {0} characters long; a key shorter than {MIN_KEY_LEN} could itself be guessed\nhelp: generate one with `openssl rand -hex 32` and keep it in your CI's secret store"
-    )]
+    #[error("`{KEY_VAR}` is {0} characters long; a key shorter than {MIN_KEY_LEN} could itself be guessed")]
     ShortKey(usize),
     #[error(
-        "the state's secret fingerprints were made with the key `{KEY_VAR}` whose id is {0}, and it is not set\nhelp: set `{KEY_VAR}` as your CI does (it is kept in the same secret store as the connections' secrets)"
+        "the state's secret fingerprints were made with the key `{KEY_VAR}` whose id is {0}, and it is not set"
     )]
     KeyMissing(String),
     #[error(
-        "the state's secret fingerprints were made with another `{KEY_VAR}` (key id {stored}; this one is {given})\nhelp: set the key the state was made with"
+        "the state's secret fingerprints were made with another `{KEY_VAR}` (key id {stored}; this one is {given})"
     )]
     OtherKey { stored: String, given: String },
     #[error("a secret fingerprint in the state is unreadable: `{0}`")]
     Unreadable(String),
+}
+
+impl DigestError {
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        match self {
+            DigestError::ShortKey(_) => Some(
+                "generate one with `openssl rand -hex 32` and keep it in your CI's secret store".to_owned(),
+            ),
+            DigestError::KeyMissing(_) => Some(format!(
+                "set `{KEY_VAR}` as your CI does (it is kept in the same secret store as the connections' secrets)"
+            )),
+            DigestError::OtherKey { .. } => Some("set the key the state was made with".to_owned()),
+            DigestError::Unreadable(_) => None,
+        }
+    }
 }
 
 impl Digester {

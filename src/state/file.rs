@@ -7,13 +7,14 @@
 //! flushes the directory. A crash at any point leaves the old content or the new, whole.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::{FORMAT_VERSION, State};
+use crate::atomic;
 
 /// How many earlier versions are kept beside the state file.
 pub const BACKUPS: usize = 3;
@@ -121,81 +122,56 @@ fn list(paths: &[PathBuf]) -> String {
 impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StateError::Corrupt {
-                path,
-                reason,
-                backups,
-            } => {
-                write!(
-                    f,
-                    "state file `{}` cannot be read: {reason}; nothing was changed",
-                    path.display()
-                )?;
-                if backups.is_empty() {
-                    write!(
-                        f,
-                        "\nhelp: there is no backup; restore the file from version control"
-                    )
-                } else {
-                    write!(
-                        f,
-                        "\nhelp: the previous versions are {} (newest first); copy one over `{}` after checking it",
-                        list(backups),
-                        path.display()
-                    )
-                }
-            }
+            StateError::Corrupt { path, reason, .. } => write!(
+                f,
+                "state file `{}` cannot be read: {reason}; nothing was changed",
+                path.display()
+            ),
             StateError::Newer { path, found } => write!(
                 f,
-                "state file `{}` is format version {found}, written by a newer flowform; this one reads up to version {FORMAT_VERSION}\nhelp: upgrade flowform",
+                "state file `{}` is format version {found}, written by a newer flowform; this one reads up to version {FORMAT_VERSION}",
                 path.display()
             ),
             StateError::Missing { path, backups } => write!(
                 f,
-                "state file `{}` is missing, but its backups exist ({}); refusing to start a new state that would forget every connection\nhelp: copy the newest backup over `{}`, or delete the backups to start afresh",
+                "state file `{}` is missing, but its backups exist ({}); refusing to start a new state that would forget every connection",
                 path.display(),
-                list(backups),
-                path.display()
+                list(backups)
             ),
-            StateError::Locked { path, holder, waited } if waited.is_zero() => write!(
-                f,
-                "state `{}` is locked by {holder}\nhelp: wait for it to finish, or pass `--lock-timeout 5m` to wait",
-                path.display()
-            ),
+            StateError::Locked { path, holder, waited } if waited.is_zero() => {
+                write!(f, "state `{}` is locked by {holder}", path.display())
+            }
             StateError::Locked { path, holder, waited } => write!(
                 f,
-                "state `{}` is still locked by {holder} after waiting {:.1}s\nhelp: wait for it to finish, or pass a longer `--lock-timeout`",
+                "state `{}` is still locked by {holder} after waiting {:.1}s",
                 path.display(),
                 waited.as_secs_f64()
             ),
             StateError::Digest(e) => write!(f, "{e}"),
             StateError::NotAState { path } => write!(
                 f,
-                "`{}` is not a flowform state: it does not hold JSON; nothing was changed\nhelp: check the project's `state` in `flowform.toml` (or `--state`): it names the state file, not a configuration file",
+                "`{}` is not a flowform state: it does not hold JSON; nothing was changed",
                 path.display()
             ),
-            StateError::IsDirectory { path } => write!(
-                f,
-                "`{}` is a directory, not a state file\nhelp: name the file in the project's `state` (e.g. `state = \"state/flowform.json\"`)",
-                path.display()
-            ),
+            StateError::IsDirectory { path } => {
+                write!(f, "`{}` is a directory, not a state file", path.display())
+            }
             StateError::JournalWithoutState {
                 path,
                 journal,
                 serial,
             } => write!(
                 f,
-                "the state file `{}` is missing, but its journal `{}` is here{}; the journal holds only what happened since, so it cannot rebuild the state, and nothing was changed\nhelp: restore `{}` (from version control, or a `.backup.N` beside it), then run flowform again: it folds the journal in",
+                "the state file `{}` is missing, but its journal `{}` is here{}; the journal holds only what happened since, so it cannot rebuild the state, and nothing was changed",
                 path.display(),
                 journal.display(),
                 serial
                     .map(|s| format!(" (it began at serial {s})"))
-                    .unwrap_or_default(),
-                path.display()
+                    .unwrap_or_default()
             ),
             StateError::NotInitialized { path } => write!(
                 f,
-                "there is no state at `{}`; flowform never starts an empty state by itself, since an empty state would create every connection again\nhelp: run `flowform init` to start this project's state; if it existed before, restore it (from version control or its backups) instead",
+                "there is no state at `{}`; flowform never starts an empty state by itself, since an empty state would create every connection again",
                 path.display()
             ),
             StateError::ForeignJournal {
@@ -205,26 +181,78 @@ impl fmt::Display for StateError {
                 expected,
             } => write!(
                 f,
-                "the journal `{}` belongs to another state (lineage {found}) than `{}` (lineage {expected}); nothing was changed\nhelp: the state file was replaced since the journal was written: put back the state the journal belongs to (see its backups), let flowform fold the journal in, then replace it; moving the journal aside loses the ids it holds",
+                "the journal `{}` belongs to another state (lineage {found}) than `{}` (lineage {expected}); nothing was changed",
                 journal.display(),
                 path.display()
             ),
             StateError::Io { context, source } => {
-                write!(f, "{context}: {}", crate::secret::io_reason(source))?;
-                // EROFS: a read-only file system.
-                if source.kind() == io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(30) {
-                    write!(
-                        f,
-                        "\nhelp: flowform writes beside the state (its lock, journal and backups): the state's directory must be writable"
-                    )?;
-                }
-                Ok(())
+                write!(f, "{context}: {}", crate::secret::io_reason(source))
             }
         }
     }
 }
 
-impl std::error::Error for StateError {}
+impl StateError {
+    /// What to do about it.
+    pub fn help(&self) -> Option<String> {
+        Some(match self {
+            StateError::Corrupt { backups, .. } if backups.is_empty() => {
+                "there is no backup; restore the file from version control".to_owned()
+            }
+            StateError::Corrupt { path, backups, .. } => format!(
+                "the previous versions are {} (newest first); copy one over `{}` after checking it",
+                list(backups),
+                path.display()
+            ),
+            StateError::Newer { .. } => "upgrade flowform".to_owned(),
+            StateError::Missing { path, .. } => format!(
+                "copy the newest backup over `{}`, or delete the backups to start afresh",
+                path.display()
+            ),
+            StateError::Locked { waited, .. } if waited.is_zero() => {
+                "wait for it to finish, or pass `--lock-timeout 5m` to wait".to_owned()
+            }
+            StateError::Locked { .. } => {
+                "wait for it to finish, or pass a longer `--lock-timeout`".to_owned()
+            }
+            StateError::Digest(e) => return e.help(),
+            StateError::NotAState { .. } => {
+                "check the project's `state` in `flowform.toml` (or `--state`): it names the state file, not a configuration file".to_owned()
+            }
+            StateError::IsDirectory { .. } => {
+                "name the file in the project's `state` (e.g. `state = \"state/flowform.json\"`)".to_owned()
+            }
+            StateError::JournalWithoutState { path, .. } => format!(
+                "restore `{}` (from version control, or a `.backup.N` beside it), then run flowform again: it folds the journal in",
+                path.display()
+            ),
+            StateError::NotInitialized { .. } => {
+                "run `flowform init` to start this project's state; if it existed before, restore it (from version control or its backups) instead".to_owned()
+            }
+            StateError::ForeignJournal { .. } => {
+                "the state file was replaced since the journal was written: put back the state the journal belongs to (see its backups), let flowform fold the journal in, then replace it; moving the journal aside loses the ids it holds".to_owned()
+            }
+            // EROFS: a read-only file system.
+            StateError::Io { source, .. }
+                if source.kind() == io::ErrorKind::PermissionDenied || source.raw_os_error() == Some(30) =>
+            {
+                "flowform writes beside the state (its lock, journal and backups): the state's directory must be writable".to_owned()
+            }
+            StateError::Io { .. } => return None,
+        })
+    }
+}
+
+impl std::error::Error for StateError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StateError::Digest(e) => Some(e),
+            // The reason is in the message already (`io_reason`); the chain keeps the error.
+            StateError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 /// The state file's real path, symlinks resolved, for the lock, the journal and every write:
 /// two paths to one file share one lock and one journal, and a symlink to the state stays a
@@ -263,13 +291,6 @@ pub fn backup_path(path: &Path, n: usize) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".backup.{n}"));
     PathBuf::from(name)
-}
-
-fn tmp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "state".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp"))
 }
 
 /// The backups that exist, newest first.
@@ -395,24 +416,15 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
 /// The write protocol, stopping after `crash_after` as a crash would (tests only pass one).
 pub fn write_until(path: &Path, bytes: &[u8], crash_after: Option<Step>) -> Result<(), StateError> {
     let stop = |step: Step| crash_after == Some(step);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = atomic::dir_of(path);
     fs::create_dir_all(&dir).map_err(StateError::io(format!("cannot create `{}`", dir.display())))?;
-    let tmp = tmp_path(path);
     let io = |what: &str| StateError::io(format!("cannot {what} `{}`", path.display()));
-    {
-        let mut file = File::create(&tmp).map_err(io("write a temporary file beside"))?;
-        if stop(Step::TempWritten) {
-            // A crash mid-write leaves a partial temporary file.
-            let _ = file.write_all(&bytes[..bytes.len() / 2]);
-            return Ok(());
-        }
-        file.write_all(bytes)
-            .map_err(io("write a temporary file beside"))?;
-        file.sync_all().map_err(io("flush a temporary file beside"))?;
+    if stop(Step::TempWritten) {
+        // A crash mid-write leaves a partial temporary file.
+        let _ = fs::write(atomic::temp_path(path), &bytes[..bytes.len() / 2]);
+        return Ok(());
     }
+    let tmp = atomic::write_temp(path, bytes).map_err(io("write a temporary file beside"))?;
     if stop(Step::TempSynced) {
         return Ok(());
     }
@@ -441,10 +453,7 @@ pub fn write_until(path: &Path, bytes: &[u8], crash_after: Option<Step>) -> Resu
         return Ok(());
     }
     // The rename is durable only once the directory is flushed.
-    if let Ok(d) = File::open(&dir) {
-        d.sync_all().map_err(io("flush the directory of"))?;
-    }
-    Ok(())
+    atomic::sync_dir(&dir).map_err(io("flush the directory of"))
 }
 
 #[cfg(test)]
@@ -543,10 +552,11 @@ mod tests {
         write(&path, &to_bytes(&sample(2))).unwrap();
         let whole = to_bytes(&sample(3));
         fs::write(&path, &whole[..whole.len() / 3]).unwrap();
-        let err = read(&path).unwrap_err().to_string();
+        let err = read(&path).unwrap_err();
+        let help = err.help().unwrap_or_default();
         assert!(
-            err.contains("cannot be read: invalid JSON") && err.contains("s.json.backup.1"),
-            "{err}"
+            err.to_string().contains("cannot be read: invalid JSON") && help.contains("s.json.backup.1"),
+            "{err}\nhelp: {help}"
         );
         fs::write(&path, br#"{"version": 9}"#).unwrap();
         assert!(

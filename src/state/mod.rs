@@ -120,6 +120,17 @@ pub enum Action {
     Delete,
 }
 
+impl Action {
+    /// The verb, for messages.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
 impl Record {
     /// The record of a declared connection as flowform applied it to AEP: the non-secret
     /// params as declared, the names of the secret ones, and the salted digest of their

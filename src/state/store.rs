@@ -474,7 +474,7 @@ mod tests {
                 .err()
                 .unwrap();
             assert!(matches!(err, StateError::NotInitialized { .. }), "{err}");
-            assert!(err.to_string().contains("flowform init"), "{err}");
+            assert!(err.help().is_some_and(|h| h.contains("flowform init")), "{err}");
         }
         assert!(!dir.path().join("typo").exists(), "no lock file, no directory");
     }

@@ -1,0 +1,276 @@
+//! `apply` and `destroy`: plan (or take a saved plan), show, ask, carry out, and whatever
+//! happens, fold the journal into the state.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::approve::{Question, approve};
+use super::session::Session;
+use super::{Error, Exit, Io, Outcome, Target};
+use crate::apply::{self, ApplyOptions, Report};
+use crate::plan::{Mode, Plan};
+use crate::settings::Environment;
+
+/// `flowform apply`.
+#[derive(Clone, Debug)]
+pub struct ApplyRequest {
+    /// A saved plan (`plan --out`), applied as it is or refused if stale.
+    pub plan: Option<PathBuf>,
+    pub target: Target,
+    pub auto_approve: bool,
+    /// Change nothing in AEP; make the state match it.
+    pub refresh_only: bool,
+    /// How long a new connection may take to become `enabled`.
+    pub wait_timeout: Duration,
+}
+
+/// `flowform destroy`.
+#[derive(Clone, Debug)]
+pub struct DestroyRequest {
+    pub target: Target,
+    pub auto_approve: bool,
+}
+
+pub fn apply(request: &ApplyRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    if request.plan.is_some() && request.refresh_only {
+        return Err(Error::message(
+            "a saved plan is applied as it was made; --refresh-only plans anew",
+            None,
+        ));
+    }
+    if request.plan.is_some() && !request.target.targets.is_empty() {
+        return Err(Error::message(
+            "a saved plan is applied whole; --target belongs to `flowform plan`",
+            None,
+        ));
+    }
+    // A saved plan knows its configuration, state and whether it was made with --emulator.
+    let saved = request.plan.as_deref().map(super::plan::load).transpose()?;
+    let mut target = request.target.clone();
+    if let Some(plan) = &saved {
+        if target.config.is_empty() {
+            target.config = plan.origin.config.clone();
+        }
+        if target.state.path.is_none() {
+            target.state.path = plan.origin.state.clone();
+        }
+        target.emulator |= plan.origin.emulator;
+    }
+    let mut session = Session::open(&target, env, io, "flowform apply", true)?;
+    let outcome = match saved {
+        Some(plan) => apply_saved(request, &target, plan, &mut session, io),
+        None => apply_planned(request, &mut session, io),
+    };
+    fold(&mut session, outcome, io)
+}
+
+pub fn destroy(request: &DestroyRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    let mut session = Session::open(&request.target, env, io, "flowform destroy", true)?;
+    let outcome = destroy_in(request, &mut session, io);
+    fold(&mut session, outcome, io)
+}
+
+/// Whatever came of an apply, what its state's journal holds (an interrupted run's ids,
+/// replayed when the state was opened) is folded into the state file before the command
+/// ends: a journal is local to one machine and one run, and a state committed without it
+/// would lose ids.
+pub(super) fn fold(session: &mut Session, outcome: Outcome, io: &mut Io<'_>) -> Outcome {
+    let folded = session.store_mut().commit();
+    let exit = outcome?;
+    match folded {
+        Err(e) if exit == Exit::Success => {
+            let e = anyhow::Error::from(e);
+            super::render_error(&e, io.err)?;
+            writeln!(
+                io.err,
+                "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
+            )?;
+            Err(Error::reported(Exit::Failure))
+        }
+        _ => Ok(exit),
+    }
+}
+
+fn apply_saved(
+    request: &ApplyRequest,
+    target: &Target,
+    plan: Plan,
+    session: &mut Session,
+    io: &mut Io<'_>,
+) -> Outcome {
+    let file = request
+        .plan
+        .as_deref()
+        .unwrap_or(std::path::Path::new("plan.out"));
+    let problems = session.runtime.block_on(apply::stale(
+        &plan,
+        &session.desired,
+        session.store().state(),
+        session.client.as_ref(),
+    ))?;
+    if !problems.is_empty() {
+        writeln!(io.err, "error: the saved plan `{}` is stale:", file.display())?;
+        for p in problems {
+            writeln!(io.err, "  - {p}")?;
+        }
+        let mut again = vec!["flowform plan".to_owned()];
+        for c in &target.config {
+            again.push(format!("-c {}", c.display()));
+        }
+        if target.emulator {
+            again.push("--emulator".to_owned());
+        }
+        again.push(format!("--out {}", file.display()));
+        writeln!(
+            io.err,
+            "help: run `{}` again, review it, and apply that",
+            again.join(" ")
+        )?;
+        return Err(Error::reported(Exit::Failure));
+    }
+    if !plan.errors.is_empty() {
+        return Err(Error::message("the saved plan has errors; plan again", None));
+    }
+    // Passing a saved plan is the approval.
+    carry_out(session, &plan, request.wait_timeout, "Apply", io)
+}
+
+fn apply_planned(request: &ApplyRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
+    let mode = if request.refresh_only {
+        Mode::RefreshOnly
+    } else {
+        Mode::Normal
+    };
+    let (plan, live) = session.plan(mode, io)?;
+    io.product(&crate::render::text::plan(&plan))?;
+    // What AEP finished on its own (an initializing connection enabled) is recorded, whatever
+    // else happens.
+    apply::settle(&live, session.store_mut())?;
+    if !plan.errors.is_empty() {
+        return Err(Error::reported(Exit::Failure));
+    }
+    if !plan.has_changes() {
+        // Nothing to do in AEP; a changed `protect` is still recorded (when the command
+        // ends, with the rest).
+        if mode == Mode::Normal {
+            session.sync_lifecycle()?;
+        }
+        writeln!(io.out, "\n{}", Report::default().summary_line("Apply"))?;
+        return Ok(Exit::Success);
+    }
+    approve(
+        io,
+        request.auto_approve,
+        &Question {
+            verb: "Apply",
+            question: "Do you want to perform these actions?",
+            detail: "flowform will perform the actions described above.",
+        },
+    )?;
+    restart_deadline(session, request.auto_approve);
+    if request.refresh_only {
+        let accepted = apply::accept_live(&plan, &live, session.store_mut())?;
+        let exit = finish(session, &Report::default(), "Apply", io)?;
+        writeln!(
+            io.err,
+            "The state now matches AEP for {accepted} connection{}.",
+            if accepted == 1 { "" } else { "s" }
+        )?;
+        return Ok(exit);
+    }
+    carry_out(session, &plan, request.wait_timeout, "Apply", io)
+}
+
+fn destroy_in(request: &DestroyRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
+    let (plan, _) = session.plan(Mode::Destroy, io)?;
+    io.product(&crate::render::text::plan(&plan))?;
+    if !plan.errors.is_empty() {
+        return Err(Error::reported(Exit::Failure));
+    }
+    if !plan.has_changes() {
+        writeln!(io.out, "\n{}", Report::default().summary_line("Destroy"))?;
+        return Ok(Exit::Success);
+    }
+    approve(
+        io,
+        request.auto_approve,
+        &Question {
+            verb: "Destroy",
+            question: "Do you really want to destroy all managed connections?",
+            detail: "flowform will delete every connection listed above from AEP. There is no undo.",
+        },
+    )?;
+    restart_deadline(session, request.auto_approve);
+    carry_out(session, &plan, apply::DEFAULT_WAIT, "Destroy", io)
+}
+
+/// After a person approved at the prompt: `--timeout` counts from now, not from before the
+/// time they took to read the plan.
+fn restart_deadline(session: &Session, auto_approved: bool) {
+    if let (false, Some(client)) = (auto_approved, &session.client) {
+        client.restart_deadline();
+    }
+}
+
+/// Commits what the apply recorded, and says how it went: the summary line, or each failure
+/// with its fix.
+fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -> Outcome {
+    let committed = session.store_mut().commit();
+    for note in &report.notes {
+        crate::info!("{note}");
+    }
+    if let Err(e) = committed {
+        super::render_error(&anyhow::Error::from(e), io.err)?;
+        writeln!(
+            io.err,
+            "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
+        )?;
+        return Err(Error::reported(Exit::Failure));
+    }
+    if report.failures.is_empty() {
+        writeln!(io.out, "\n{}", report.summary_line(verb))?;
+        return Ok(Exit::Success);
+    }
+    for failure in &report.failures {
+        writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+        if let Some(help) = failure.error.help() {
+            writeln!(io.err, "help: {help}")?;
+        }
+    }
+    writeln!(
+        io.err,
+        "\n{verb} failed: {} of the actions failed; everything that succeeded is in the state ({} added, {} changed, {} destroyed, {} imported).",
+        report.failures.len(),
+        report.added,
+        report.changed,
+        report.destroyed,
+        report.imported
+    )?;
+    Err(Error::reported(Exit::Failure))
+}
+
+fn carry_out(
+    session: &mut Session,
+    plan: &Plan,
+    wait_timeout: Duration,
+    verb: &str,
+    io: &mut Io<'_>,
+) -> Outcome {
+    let Some(client) = session.client.clone() else {
+        return Err(Error::message("applying needs AEP (or --emulator)", None));
+    };
+    if plan.mode == Mode::Normal {
+        session.sync_lifecycle()?;
+    }
+    let options = ApplyOptions {
+        parallelism: client.settings().parallelism,
+        wait_timeout,
+    };
+    let store = session.take_store();
+    let (store, report) =
+        session
+            .runtime
+            .block_on(apply::apply(plan, &session.desired, store, client, options));
+    session.give_back(store);
+    finish(session, &report, verb, io)
+}

@@ -1,0 +1,289 @@
+//! What `plan`, `apply`, `destroy`, `drift` and `import` share: load the configuration,
+//! open the state, connect to AEP, check against the live specs, refresh, plan.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use flowform_emulator::{Emulator, Options as EmulatorOptions, ims};
+
+use super::scope::Scope;
+use super::{Error, Exit, Io, Target};
+use crate::config::{self, Desired, LoadOptions};
+use crate::diagnostic::Diagnostics;
+use crate::flow::settings::{Credentials, Overrides, RetryPolicy, Settings};
+use crate::flow::{Client, specs};
+use crate::plan::{self, Live, Mode, Options, Plan};
+use crate::secret::Secret;
+use crate::settings::Environment;
+use crate::state::store::Store;
+
+/// A planning command's configuration, state and connection to AEP.
+pub struct Session {
+    pub desired: Desired,
+    store: Option<Store>,
+    pub client: Option<Arc<Client>>,
+    pub runtime: tokio::runtime::Runtime,
+    pub refresh: bool,
+    pub targets: Vec<String>,
+    /// The addresses `-c` narrowed the plan to (every declared one when not narrowed).
+    pub narrowed: Option<BTreeSet<String>>,
+    /// The in-process emulator (`--emulator`), saved and stopped when the session ends.
+    emulator: Option<Emulator>,
+    /// What a saved plan records of how it was made.
+    origin: crate::plan::PlanOrigin,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(emulator) = self.emulator.take()
+            && let Err(e) = self.runtime.block_on(emulator.shutdown())
+        {
+            eprintln!("error: the emulator could not save its data: {e:#}");
+        }
+    }
+}
+
+/// Starts the in-process emulator of `--emulator` (data in `dir`) and the client settings
+/// that reach it with its demo credential.
+pub fn start_emulator(
+    runtime: &tokio::runtime::Runtime,
+    client: &Overrides,
+    dir: Option<&Path>,
+) -> anyhow::Result<(Emulator, Settings)> {
+    let data = dir.map(|d| d.join("aep.json"));
+    let started = runtime.block_on(Emulator::start(EmulatorOptions {
+        data: data.clone(),
+        initializing_ms: 1_500,
+        ..EmulatorOptions::default()
+    }))?;
+    crate::info!(
+        "using the in-process emulator at {}{}",
+        started.base_url(),
+        data.map(|d| format!(" (data in {})", d.display()))
+            .unwrap_or_default()
+    );
+    let settings = Settings {
+        endpoint: reqwest::Url::parse(&started.flow_url())?,
+        org_id: ims::DEMO_ORG.to_owned(),
+        client_id: ims::DEMO_CLIENT_ID.to_owned(),
+        credentials: Credentials::Ims {
+            url: reqwest::Url::parse(&started.base_url())?,
+            client_secret: Secret::new(ims::DEMO_CLIENT_SECRET),
+            scopes: crate::flow::settings::DEFAULT_SCOPES.to_owned(),
+        },
+        parallelism: client.parallelism.unwrap_or(8).max(1),
+        requests_per_second: client.requests_per_second,
+        retry: RetryPolicy::default(),
+        timeout: std::time::Duration::from_secs(30),
+        command_timeout: client
+            .timeout
+            .unwrap_or(crate::flow::limits::DEFAULT_COMMAND_TIMEOUT),
+    };
+    Ok((started, settings))
+}
+
+/// Prints configuration diagnostics and the count line; the command then exits 1.
+pub fn report(diagnostics: &Diagnostics, io: &mut Io<'_>) -> Error {
+    let errors = diagnostics.error_count();
+    let plural = if errors == 1 { "" } else { "s" };
+    let printed = write!(io.err, "{diagnostics}")
+        .and_then(|()| writeln!(io.err, "\nerror: the configuration has {errors} error{plural}"));
+    match printed {
+        Ok(()) => Error::reported(Exit::Failure),
+        Err(e) => Error::from(e),
+    }
+}
+
+impl Session {
+    /// Loads, opens and connects.
+    pub fn open(
+        args: &Target,
+        env: &Environment,
+        io: &mut Io<'_>,
+        command: &str,
+        write: bool,
+    ) -> Result<Session, Error> {
+        let scope = Scope::settle(&args.config, args.state.path.as_deref(), args.emulator)
+            .map_err(|e| e.report(io))?;
+        let narrowed_files = scope.narrowed_files().map_err(|e| e.report(io))?;
+        let options = LoadOptions {
+            secrets_only_in: narrowed_files.clone(),
+            ..LoadOptions::default()
+        };
+        let loaded = config::load(&scope.config, env, &options).map_err(|d| report(&d, io))?;
+        for warning in loaded.warnings.iter() {
+            writeln!(io.err, "{warning}\n")?;
+        }
+        let narrowed = narrowed_files.map(|files| {
+            loaded
+                .desired
+                .connections
+                .values()
+                .filter(|c| std::fs::canonicalize(&c.origin.file).is_ok_and(|real| files.contains(&real)))
+                .map(|c| crate::state::address(&c.sandbox, &c.key))
+                .collect::<BTreeSet<String>>()
+        });
+        let mut store = scope.open_state(&args.state, write, command, env)?;
+        for warning in store.warnings() {
+            writeln!(io.err, "warning: {warning}")?;
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let needs_aep = args.refresh || write;
+        let mut emulator = None;
+        let client = if let Some(dir) = &scope.emulator_dir {
+            let (started, settings) = start_emulator(&runtime, &args.client, Some(dir))?;
+            emulator = Some(started);
+            Some(Arc::new(Client::new(settings)?))
+        } else if needs_aep {
+            Some(Arc::new(Client::new(Settings::from_env(env, &args.client)?)?))
+        } else {
+            None
+        };
+        if let Some(client) = &client {
+            let org = &client.settings().org_id;
+            match &store.state().org {
+                Some(recorded) if recorded != org => {
+                    return Err(Error::message(
+                        format!(
+                            "the state `{}` belongs to the organization `{recorded}`, and this run reaches `{org}`; nothing was read or changed, since every connection of the state would look deleted there",
+                            scope.state.display()
+                        ),
+                        Some(format!(
+                            "set `AEP_ORG_ID` to `{recorded}` (and the credentials of that organization), or run in the project that belongs to `{org}`"
+                        )),
+                    ));
+                }
+                Some(_) => {}
+                // The first run that writes, with an organization, binds the state to it.
+                None if write => {
+                    let org = org.clone();
+                    store.edit(|s| s.org = Some(org))?;
+                }
+                None => {}
+            }
+        }
+        Ok(Session {
+            desired: loaded.desired,
+            store: Some(store),
+            client,
+            runtime,
+            refresh: args.refresh,
+            targets: args.targets.clone(),
+            narrowed,
+            origin: crate::plan::PlanOrigin {
+                config: args.config.clone(),
+                state: args.state.path.clone(),
+                emulator: args.emulator,
+            },
+            emulator,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        match &self.store {
+            Some(store) => store,
+            None => unreachable!("the store is only lent out while applying"),
+        }
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        match &mut self.store {
+            Some(store) => store,
+            None => unreachable!("the store is only lent out while applying"),
+        }
+    }
+
+    /// Lends the store out (to the applier), to be given back with [`Session::give_back`].
+    pub fn take_store(&mut self) -> Store {
+        match self.store.take() {
+            Some(store) => store,
+            None => unreachable!("the store is lent out once"),
+        }
+    }
+
+    /// Records the declared `protect` flags (see [`crate::apply::sync_lifecycle`]).
+    pub fn sync_lifecycle(&mut self) -> Result<usize, crate::state::file::StateError> {
+        match &mut self.store {
+            Some(store) => crate::apply::sync_lifecycle(&self.desired, store),
+            None => Ok(0),
+        }
+    }
+
+    pub fn give_back(&mut self, store: Store) {
+        self.store = Some(store);
+    }
+
+    /// Checks the configuration against the live specs, refreshes, and plans.
+    pub fn plan(&self, mode: Mode, io: &mut Io<'_>) -> Result<(Plan, Live), Error> {
+        let live = match (&self.client, self.refresh) {
+            (Some(client), true) => {
+                let desired = &self.desired;
+                let state = self.store().state();
+                let checked = self.runtime.block_on(async {
+                    let diagnostics = specs::check_all(client, desired).await?;
+                    let refreshed =
+                        crate::refresh::refresh(client, desired, state, mode == Mode::RefreshOnly).await?;
+                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed.0))
+                });
+                let (diagnostics, live) = checked?;
+                if diagnostics.has_errors() {
+                    return Err(report(&diagnostics, io));
+                }
+                live
+            }
+            _ => Live::default(),
+        };
+        let options = Options {
+            targets: self.targets.iter().cloned().collect(),
+            scope: self.narrowed.clone(),
+            mode,
+            digest_salt: crate::state::random_salt(),
+        };
+        let mut planned = plan::plan(&self.desired, self.store().state(), &live, &options);
+        planned.origin = self.origin.clone();
+        // Targets that match nothing are a mistake, not an empty plan.
+        let state = self.store().state();
+        for target in &self.targets {
+            let known = self
+                .desired
+                .connections
+                .values()
+                .any(|c| c.key == *target || crate::state::address(&c.sandbox, &c.key) == *target)
+                || state.find(target).is_some();
+            if !known {
+                planned.errors.push(format!(
+                    "--target `{target}` matches no declared or managed connection"
+                ));
+            }
+        }
+        if let Some(narrowed) = &self.narrowed
+            && planned.errors.is_empty()
+        {
+            let inputs: Vec<String> = self
+                .origin
+                .config
+                .iter()
+                .map(|c| format!("-c {}", c.display()))
+                .collect();
+            planned.warnings.push(format!(
+                "the plan is limited to the {} connection{} declared in `{}`, against the project's one state; connections declared elsewhere, or no longer declared, are not shown. A plan without `-c` covers the whole project",
+                narrowed.len(),
+                if narrowed.len() == 1 { "" } else { "s" },
+                inputs.join(" ")
+            ));
+        }
+        if !self.targets.is_empty() && planned.errors.is_empty() {
+            planned.warnings.push(
+                "the plan is limited to --target; other connections may have changes it does not show. Targeting is for exceptional cases, not routine use".to_owned(),
+            );
+        }
+        Ok((planned, live))
+    }
+
+    /// Whether a connection is within the plan's reach (`--target`, `-c` narrowing).
+    pub fn in_scope(&self, address: &str, key: &str) -> bool {
+        (self.targets.is_empty() || self.targets.iter().any(|t| t == address || t == key))
+            && self.narrowed.as_ref().is_none_or(|n| n.contains(address))
+    }
+}

@@ -1,0 +1,204 @@
+//! `state list | show | rm | mv`: look at and repair the state, never touching AEP.
+
+use serde_json::Value;
+
+use super::scope::{Scope, open_state};
+use super::{Error, Exit, Io, Outcome, StateOptions};
+use crate::diagnostic::did_you_mean;
+use crate::settings::Environment;
+use crate::state::store::Missing;
+use crate::state::{self, State};
+
+/// What to do with the state.
+#[derive(Clone, Debug)]
+pub enum StateCommand {
+    List,
+    Show { key: String },
+    Rm { keys: Vec<String> },
+    Mv { old: String, new: String },
+}
+
+/// `flowform state …`.
+#[derive(Clone, Debug)]
+pub struct StateRequest {
+    pub command: StateCommand,
+    pub state: StateOptions,
+    /// The state `--emulator` runs keep.
+    pub emulator: bool,
+}
+
+fn not_found(state: &State, key: &str) -> Error {
+    let addresses: Vec<&str> = state.connections.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = state.connections.values().map(|r| r.key.as_str()).collect();
+    // Compare like with like: an address with addresses, a key with keys.
+    let candidates: Vec<&str> = if key.contains('/') { addresses } else { keys };
+    let help = did_you_mean(key, candidates.iter().copied())
+        .map(|s| format!("did you mean `{s}`?"))
+        .unwrap_or_else(|| "`flowform state list` shows what the state holds".to_owned());
+    Error::message(format!("the state has no connection `{key}`"), Some(help))
+}
+
+/// Epoch milliseconds as RFC 3339 (UTC), as people read times.
+fn rfc3339(ms: i64) -> Option<String> {
+    if ms < 0 {
+        return None;
+    }
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days.checked_add(719_468)?;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    ))
+}
+
+pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    let command = match &request.command {
+        StateCommand::List => "flowform state list".to_owned(),
+        StateCommand::Show { key } => format!("flowform state show {key}"),
+        StateCommand::Rm { keys } => format!("flowform state rm {}", keys.join(" ")),
+        StateCommand::Mv { old, new } => format!("flowform state mv {old} {new}"),
+    };
+    let writes = matches!(request.command, StateCommand::Rm { .. } | StateCommand::Mv { .. });
+    // Reading the state needs no lock (and must work while an apply holds it).
+    let mut options = request.state.clone();
+    options.lock = writes;
+    let scope =
+        Scope::settle_state(request.state.path.as_deref(), request.emulator).map_err(|e| e.report(io))?;
+    let mut store = open_state(&options, &scope.state, writes, &command, env, Missing::Refuse)?;
+    match &request.command {
+        StateCommand::List => {
+            let state = store.state();
+            if state.connections.is_empty() && state.pending.is_empty() {
+                writeln!(
+                    io.err,
+                    "the state `{}` manages no connections",
+                    store.path().display()
+                )?;
+            }
+            let width = state.connections.keys().map(String::len).max().unwrap_or(0);
+            for (address, r) in &state.connections {
+                let protect = if r.protect { "  protected" } else { "" };
+                writeln!(
+                    io.out,
+                    "{address:<width$}  {}  {:<12}  {}{protect}",
+                    r.id,
+                    r.state.as_deref().unwrap_or("-"),
+                    r.name
+                )?;
+            }
+            for p in &state.pending {
+                writeln!(
+                    io.out,
+                    "{:<width$}  pending {} (interrupted; resolved at the next plan)",
+                    p.address,
+                    p.action.verb()
+                )?;
+            }
+        }
+        StateCommand::Show { key } => {
+            let Some((address, record)) = store.state().find(key) else {
+                return Err(not_found(store.state(), key));
+            };
+            let mut value = serde_json::to_value(record)?;
+            value["address"] = Value::String(address.clone());
+            for field in ["createdAt", "updatedAt", "appliedAt"] {
+                if let Some(text) = value[field].as_i64().and_then(rfc3339) {
+                    value[field] = Value::String(text);
+                }
+            }
+            writeln!(io.out, "{}", serde_json::to_string_pretty(&value)?)?;
+        }
+        StateCommand::Rm { keys } => {
+            let mut addresses = Vec::new();
+            for key in keys {
+                match store.state().find(key) {
+                    Some((address, _)) => addresses.push(address.clone()),
+                    None => return Err(not_found(store.state(), key)),
+                }
+            }
+            store.edit(|s| {
+                for address in &addresses {
+                    s.connections.remove(address);
+                }
+            })?;
+            store.commit()?;
+            for address in addresses {
+                writeln!(
+                    io.err,
+                    "removed `{address}` from the state; the connection in AEP is untouched"
+                )?;
+            }
+        }
+        StateCommand::Mv { old, new } => {
+            let Some((old_address, record)) = store.state().find(old).map(|(a, r)| (a.clone(), r.clone()))
+            else {
+                return Err(not_found(store.state(), old));
+            };
+            let (sandbox, key) = match new.split_once('/') {
+                Some((sandbox, key)) => (sandbox.to_owned(), key.to_owned()),
+                None => (record.sandbox.clone(), new.clone()),
+            };
+            if sandbox != record.sandbox {
+                return Err(Error::message(
+                    format!(
+                        "`{old_address}` lives in sandbox `{}`; a key cannot move it to `{sandbox}`",
+                        record.sandbox
+                    ),
+                    Some("a connection in another sandbox is another connection: change the configuration and let flowform replace it".to_owned()),
+                ));
+            }
+            if !crate::config::is_valid_key(&key) {
+                return Err(Error::message(
+                    format!("`{key}` is not a valid connection key"),
+                    Some(crate::config::KEY_RULE.to_owned()),
+                ));
+            }
+            let new_address = state::address(&sandbox, &key);
+            if store.state().connections.contains_key(&new_address) {
+                return Err(Error::message(
+                    format!("the state already has `{new_address}`"),
+                    None,
+                ));
+            }
+            store.edit(|s| {
+                if let Some(mut r) = s.connections.remove(&old_address) {
+                    r.key = key.clone();
+                    s.connections.insert(new_address.clone(), r);
+                }
+            })?;
+            store.commit()?;
+            writeln!(io.err, "moved `{old_address}` to `{new_address}`")?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_read_as_rfc_3339() {
+        assert_eq!(super::rfc3339(0).as_deref(), Some("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            super::rfc3339(1_795_947_141_213).as_deref(),
+            Some("2026-11-29T10:12:21Z")
+        );
+        assert_eq!(
+            super::rfc3339(951_782_400_000).as_deref(),
+            Some("2000-02-29T00:00:00Z")
+        );
+        assert_eq!(super::rfc3339(-5), None);
+        assert!(super::rfc3339(i64::MAX).is_some());
+    }
+}

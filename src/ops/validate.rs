@@ -1,0 +1,119 @@
+//! `validate`: load the configuration and report every problem, touching nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use super::session::report;
+use super::{Exit, Io, Outcome};
+use crate::catalog;
+use crate::config::{self, Desired, LoadOptions};
+use crate::flow::settings::{Overrides, Settings};
+use crate::flow::{Client, specs};
+use crate::project::Project;
+use crate::settings::Environment;
+
+/// `flowform validate`.
+#[derive(Clone, Debug, Default)]
+pub struct ValidateRequest {
+    /// Files or directories; default: the project's, or `flowform.yaml`, else `connections/`.
+    pub config: Vec<PathBuf>,
+    /// Check references' syntax without resolving them.
+    pub skip_secrets: bool,
+    /// Also check against AEP's live connection specs.
+    pub live: bool,
+    /// With `live`: against the in-process emulator.
+    pub emulator: bool,
+    pub client: Overrides,
+}
+
+pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    let args = request;
+    let options = LoadOptions {
+        resolve_secrets: !args.skip_secrets,
+        secrets_only_in: None,
+    };
+    // Validating reads no state: `-c` names any files; without it, the project's
+    // configuration, or outside a project `flowform.yaml`, else `connections/`.
+    let project = match Project::discover(Path::new(".")) {
+        Ok(project) => project,
+        Err(diagnostics) => return Err(report(&diagnostics, io)),
+    };
+    let inputs = match (&project, args.config.is_empty()) {
+        (Some(p), true) => p.config.clone(),
+        _ => args.config.clone(),
+    };
+    let loaded = config::load(&inputs, env, &options).map_err(|d| report(&d, io))?;
+    for warning in loaded.warnings.iter() {
+        writeln!(io.err, "{warning}\n")?;
+    }
+    if args.live {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        let (settings, emulator) = if args.emulator {
+            let dir = project.as_ref().map(Project::emulator_dir);
+            let (emulator, settings) =
+                super::session::start_emulator(&runtime, &args.client, dir.as_deref())?;
+            (settings, Some(emulator))
+        } else {
+            (Settings::from_env(env, &args.client)?, None)
+        };
+        let client = Client::new(settings)?;
+        let checked = runtime.block_on(specs::check_all(&client, &loaded.desired));
+        if let Some(emulator) = emulator {
+            runtime.block_on(emulator.shutdown())?;
+        }
+        let diagnostics = checked.map_err(anyhow::Error::from)?;
+        crate::info!(
+            "checked against {} live connection specs in {} requests",
+            count_specs(&loaded.desired),
+            client.requests()
+        );
+        if diagnostics.has_errors() {
+            return Err(report(&diagnostics, io));
+        }
+        for warning in diagnostics.iter() {
+            writeln!(io.err, "{warning}\n")?;
+        }
+    }
+    for line in summary(&loaded.desired) {
+        writeln!(io.out, "{line}")?;
+    }
+    Ok(Exit::Success)
+}
+
+fn count_specs(desired: &Desired) -> usize {
+    desired
+        .connections
+        .values()
+        .map(|c| &c.connection_spec.id)
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// One line per sandbox: `prod: 3 connections valid (Salesforce 3)`.
+fn summary(desired: &Desired) -> Vec<String> {
+    let mut by_sandbox: BTreeMap<&str, BTreeMap<String, usize>> = desired
+        .sandboxes
+        .iter()
+        .map(|s| (s.as_str(), BTreeMap::new()))
+        .collect();
+    for c in desired.connections.values() {
+        let spec = match catalog::by_id(&c.connection_spec.id) {
+            Some(s) => s.title.to_owned(),
+            None => format!("spec {}", c.connection_spec.id),
+        };
+        *by_sandbox.entry(&c.sandbox).or_default().entry(spec).or_default() += 1;
+    }
+    by_sandbox
+        .into_iter()
+        .map(|(sandbox, specs)| {
+            let total: usize = specs.values().sum();
+            let noun = if total == 1 { "connection" } else { "connections" };
+            let detail: Vec<String> = specs.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            if detail.is_empty() {
+                format!("{sandbox}: 0 connections, valid")
+            } else {
+                format!("{sandbox}: {total} {noun} valid ({})", detail.join(", "))
+            }
+        })
+        .collect()
+}
