@@ -58,5 +58,7 @@ pub mod render;
 pub mod schema;
 pub mod secret;
 pub mod settings;
+pub mod specs;
 pub mod state;
+pub mod sync;
 pub mod yaml;

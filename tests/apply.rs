@@ -58,7 +58,7 @@ async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
             c["item"]["etag"].as_str(),
             "the final etag is recorded"
         );
-        assert_eq!(record.state.as_deref(), Some("enabled"));
+        assert_eq!(record.state.as_ref().map(|s| s.as_str()), Some("enabled"));
     }
     // The JWT connection went through initializing and gained AEP's orgId.
     let jwt = stored

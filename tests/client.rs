@@ -369,7 +369,7 @@ async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() 
     let etag = created.etag.unwrap();
     let rename = |name: &str| {
         vec![PatchOp {
-            op: "replace",
+            op: flowform::flow::model::PatchKind::Replace,
             path: "/name".into(),
             value: Some(json!(name)),
         }]

@@ -37,7 +37,7 @@ fn applied_examples(dir: &Path) -> (PathBuf, State) {
             conn,
             &id,
             Some("\"etag\""),
-            Some("enabled"),
+            Some("enabled".into()),
             &state,
             1_700_000_000_000,
         );

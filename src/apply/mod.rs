@@ -35,6 +35,7 @@ use crate::flow::model::LiveConnection;
 use crate::flow::{Client, Filter, FlowError};
 use crate::plan::{self, Action, Change, Plan};
 use crate::state::{Action as Mutation, Pending, Record, Store, address};
+use crate::sync::lock;
 
 pub use self::adopt::adopted_record;
 pub use self::error::ApplyError;
@@ -108,10 +109,6 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Ctx {
@@ -334,8 +331,8 @@ pub async fn apply(
         Ok(ctx) => ctx,
         Err(_) => unreachable!("every task has finished"),
     };
-    report.notes = ctx.notes.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut store = ctx.store.into_inner().unwrap_or_else(|p| p.into_inner());
+    report.notes = crate::sync::into_inner(ctx.notes);
+    let mut store = crate::sync::into_inner(ctx.store);
     if report.failures.is_empty() {
         let _ = store.edit(|s| s.pending.retain(|p| declared.contains(&p.address)));
     }

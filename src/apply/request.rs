@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use crate::config::{Connection, Param};
-use crate::flow::model::{LiveConnection, PatchOp};
-use crate::plan::{self, Change, masked};
+use crate::flow::model::is_masked;
+use crate::flow::model::{LiveConnection, PatchKind, PatchOp};
+use crate::plan::{self, Change};
 use crate::state::Record;
 
 /// The params a create or an update sends: plain values and secrets, in clear. The only
@@ -51,7 +52,7 @@ pub(super) fn patch_ops(
     let changes = |path: &str| change.fields.iter().any(|f| f.path == path);
     if changes("name") {
         ops.push(PatchOp {
-            op: "replace",
+            op: PatchKind::Replace,
             path: "/name".into(),
             value: Some(Value::String(conn.name.clone())),
         });
@@ -59,12 +60,12 @@ pub(super) fn patch_ops(
     if changes("description") {
         match (&conn.description, &live.description) {
             (Some(d), _) => ops.push(PatchOp {
-                op: "add",
+                op: PatchKind::Add,
                 path: "/description".into(),
                 value: Some(Value::String(d.clone())),
             }),
             (None, Some(_)) => ops.push(PatchOp {
-                op: "remove",
+                op: PatchKind::Remove,
                 path: "/description".into(),
                 value: None,
             }),
@@ -83,7 +84,7 @@ pub(super) fn patch_ops(
                 && plan::ignored(conn, &format!("auth.params.{name}"))
                 && let Some(kept) = live_params
                     .and_then(|p| p.get(name))
-                    .filter(|v| !masked(v))
+                    .filter(|v| !is_masked(v))
                     .or_else(|| recorded.and_then(|r| r.params.get(name)))
             {
                 params.insert(name.clone(), kept.clone());
@@ -96,13 +97,13 @@ pub(super) fn patch_ops(
             .unwrap_or_default();
         if let Some(auth) = &live.auth {
             for (name, value) in &auth.params {
-                if !conn.auth.params.contains_key(name) && !managed.contains(name) && !masked(value) {
+                if !conn.auth.params.contains_key(name) && !managed.contains(name) && !is_masked(value) {
                     params.insert(name.clone(), value.clone());
                 }
             }
         }
         ops.push(PatchOp {
-            op: "replace",
+            op: PatchKind::Replace,
             path: "/auth/params".into(),
             value: Some(Value::Object(params)),
         });

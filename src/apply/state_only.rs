@@ -2,7 +2,8 @@
 //! secret fingerprints kept current, and `apply --refresh-only`.
 
 use crate::config::Desired;
-use crate::plan::{Live, Plan, masked};
+use crate::flow::model::{ConnectionState, is_masked};
+use crate::plan::{Live, Plan};
 use crate::state::file::StateError;
 use crate::state::{Store, address};
 
@@ -77,7 +78,7 @@ pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize,
                         r.updated_at = l.updated_at;
                         if let Some(auth) = &l.auth {
                             for (name, value) in r.params.iter_mut() {
-                                if let Some(v) = auth.params.get(name).filter(|v| !masked(v)) {
+                                if let Some(v) = auth.params.get(name).filter(|v| !is_masked(v)) {
                                     *value = v.clone();
                                 }
                             }
@@ -98,7 +99,7 @@ pub fn settle(live: &Live, store: &mut Store) -> Result<usize, StateError> {
     store.edit(|state| {
         let mut settled = 0;
         for r in state.connections.values_mut() {
-            if r.etag.is_some() && r.state.as_deref() != Some("initializing") {
+            if r.etag.is_some() && r.state != Some(ConnectionState::Initializing) {
                 continue;
             }
             let Some((sandbox, l)) = live.connections.get(&r.id) else {

@@ -55,7 +55,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                         conn,
                         &id,
                         updated.etag.as_deref(),
-                        live.state.as_deref(),
+                        live.state.clone(),
                         store.state(),
                         now_ms(),
                     );

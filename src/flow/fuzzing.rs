@@ -110,7 +110,7 @@ pub fn connection_spec(data: &[u8]) {
     for auth in &spec.auth_spec {
         let _ = auth.secret_params();
         if auth.spec.is_object() {
-            match super::specs::against_schema(&auth.spec, &params) {
+            match auth.problems(&params) {
                 Ok(problems) => problems.iter().for_each(|(_, m)| shown(m, 501)),
                 Err(e) => shown(&e, 501),
             }

@@ -17,7 +17,6 @@
 //!   [`error`]: typed failures.
 //! - [`limits`]: every bound, with why it is that size. [`deadline`]: the command's deadline.
 //!   [`body`]: reading a body up to a cap.
-//! - [`specs`]: checking a configuration against the live connection specs.
 
 pub mod auth;
 pub mod body;
@@ -30,7 +29,6 @@ pub mod model;
 pub mod parse;
 pub mod retry;
 pub mod settings;
-pub mod specs;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -219,14 +217,14 @@ impl Client {
 
     /// The command's deadline as it stands.
     fn deadline(&self) -> Deadline {
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner())
+        *crate::sync::lock(&self.deadline)
     }
 
     /// Starts the command's deadline again (`--timeout` from now): after a person approved a
     /// plan at the prompt, which may have taken longer than the whole budget.
     pub fn restart_deadline(&self) {
         let budget = self.settings.command_timeout;
-        *self.deadline.lock().unwrap_or_else(|p| p.into_inner()) = Deadline::after(budget);
+        *crate::sync::lock(&self.deadline) = Deadline::after(budget);
     }
 
     pub fn settings(&self) -> &Settings {
@@ -800,7 +798,7 @@ impl Client {
 
     /// A connection spec, fetched once per run; `None` when AEP has no such spec.
     pub async fn connection_spec(&self, sandbox: &str, id: &str) -> Result<Option<Arc<LiveSpec>>, FlowError> {
-        if let Some(cached) = self.specs.lock().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(cached) = crate::sync::lock(&self.specs).get(id) {
             return Ok(cached.clone());
         }
         let call = Call::on(
@@ -816,10 +814,7 @@ impl Client {
                 .map_err(|e| Self::protocol(&call, e))?
                 .map(Arc::new),
         };
-        self.specs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_owned(), spec.clone());
+        crate::sync::lock(&self.specs).insert(id.to_owned(), spec.clone());
         Ok(spec)
     }
 }
@@ -835,26 +830,18 @@ fn shows(live: &LiveConnection, ops: &[PatchOp]) -> bool {
     let param_shows = |name: &str, value: &Value| {
         params
             .and_then(|p| p.get(name))
-            .is_some_and(|live| live == value || is_masked(Some(live)))
+            .is_some_and(|live| live == value || model::is_masked(live))
     };
-    ops.iter().all(|op| match (op.op, op.path.as_str(), &op.value) {
-        (_, "/name", Some(Value::String(v))) => live.name == *v,
-        ("remove", "/description", _) => live.description.is_none(),
-        (_, "/description", Some(Value::String(v))) => live.description.as_deref() == Some(v),
-        (_, "/auth/params", Some(Value::Object(all))) => all.iter().all(|(k, v)| param_shows(k, v)),
-        (op_name, path, value) => match (path.strip_prefix("/auth/params/"), op_name, value) {
-            (Some(name), "remove", _) => params.is_none_or(|p| !p.contains_key(name)),
-            (Some(name), _, Some(v)) => param_shows(name, v),
-            _ => false,
-        },
-    })
-}
-
-/// A value AEP returns in place of a secret (the emulator's `********`, placeholders like
-/// `{PASSWORD}`): anything made only of `*`, or wrapped in braces.
-fn is_masked(value: Option<&Value>) -> bool {
-    match value.and_then(Value::as_str) {
-        Some(s) => !s.is_empty() && (s.chars().all(|c| c == '*') || (s.starts_with('{') && s.ends_with('}'))),
-        None => false,
-    }
+    ops.iter()
+        .all(|op| match (op.op.as_str(), op.path.as_str(), &op.value) {
+            (_, "/name", Some(Value::String(v))) => live.name == *v,
+            ("remove", "/description", _) => live.description.is_none(),
+            (_, "/description", Some(Value::String(v))) => live.description.as_deref() == Some(v),
+            (_, "/auth/params", Some(Value::Object(all))) => all.iter().all(|(k, v)| param_shows(k, v)),
+            (op_name, path, value) => match (path.strip_prefix("/auth/params/"), op_name, value) {
+                (Some(name), "remove", _) => params.is_none_or(|p| !p.contains_key(name)),
+                (Some(name), _, Some(v)) => param_shows(name, v),
+                _ => false,
+            },
+        })
 }

@@ -1,7 +1,58 @@
 //! The shapes of Flow Service requests and answers, as flowform reads and writes them.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
+
+/// A base connection's state. AEP documents `enabled` and `disabled` (a connection may be
+/// disabled in the UI), and `initializing` for OAuth2 JWT connections just created; its
+/// errors name passing ones (`updating`, `delete-finalizing`, …), kept as they come.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ConnectionState {
+    Enabled,
+    Disabled,
+    Initializing,
+    Other(String),
+}
+
+impl ConnectionState {
+    pub fn as_str(&self) -> &str {
+        match self {
+            ConnectionState::Enabled => "enabled",
+            ConnectionState::Disabled => "disabled",
+            ConnectionState::Initializing => "initializing",
+            ConnectionState::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for ConnectionState {
+    fn from(text: &str) -> ConnectionState {
+        match text {
+            "enabled" => ConnectionState::Enabled,
+            "disabled" => ConnectionState::Disabled,
+            "initializing" => ConnectionState::Initializing,
+            other => ConnectionState::Other(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for ConnectionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ConnectionState {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ConnectionState {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ConnectionState, D::Error> {
+        Ok(ConnectionState::from(String::deserialize(d)?.as_str()))
+    }
+}
 
 /// A base connection as `GET /connections` returns it. Lenient: AEP adds fields without
 /// notice, and an `initializing` connection has no etag.
@@ -16,7 +67,7 @@ pub struct LiveConnection {
     #[serde(default)]
     pub connection_spec: Option<SpecInfo>,
     #[serde(default)]
-    pub state: Option<String>,
+    pub state: Option<ConnectionState>,
     #[serde(default)]
     pub auth: Option<LiveAuth>,
     #[serde(default)]
@@ -55,7 +106,7 @@ impl LiveConnection {
     }
 
     pub fn is_initializing(&self) -> bool {
-        self.state.as_deref() == Some("initializing")
+        self.state == Some(ConnectionState::Initializing)
     }
 }
 
@@ -70,15 +121,44 @@ pub struct Created {
 /// A JSON Patch operation (RFC 6902) on a connection.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PatchOp {
-    pub op: &'static str,
+    pub op: PatchKind,
     pub path: String,
     /// The value to send. Built by the caller, secrets included; never logged.
     pub value: Option<Value>,
 }
 
+/// A JSON Patch operation's kind: those AEP takes on a base connection (RFC 6902's `move`,
+/// `copy` and `test` it refuses, FLOW-1434).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatchKind {
+    Add,
+    Replace,
+    Remove,
+}
+
+impl PatchKind {
+    /// As JSON Patch spells it (lower case, as every Adobe example does).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchKind::Add => "add",
+            PatchKind::Replace => "replace",
+            PatchKind::Remove => "remove",
+        }
+    }
+}
+
+/// A value AEP returns in place of a secret (the emulator's `********`, the documentation's
+/// placeholders such as `{PASSWORD}`): anything made only of `*`, or wrapped in braces.
+pub fn is_masked(value: &Value) -> bool {
+    match value.as_str() {
+        Some(s) => !s.is_empty() && (s.chars().all(|c| c == '*') || (s.starts_with('{') && s.ends_with('}'))),
+        None => false,
+    }
+}
+
 impl PatchOp {
     pub fn to_json(&self) -> Value {
-        let mut op = serde_json::json!({"op": self.op, "path": self.path});
+        let mut op = serde_json::json!({"op": self.op.as_str(), "path": self.path});
         if let Some(value) = &self.value {
             op["value"] = value.clone();
         }
@@ -122,5 +202,25 @@ impl LiveAuthSpec {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The problems of `params` against the auth spec's JSON Schema, as (field, message);
+    /// `Err` when the schema does not compile. AEP's answer is the schema, so this must hold
+    /// for any value (it is fuzzed with the connection spec parser).
+    pub fn problems(&self, params: &Value) -> Result<Vec<(String, String)>, String> {
+        let validator =
+            jsonschema::draft7::new(&self.spec).map_err(|e| super::parse::clean(&e.to_string(), 500))?;
+        Ok(validator
+            .iter_errors(params)
+            .map(|error| {
+                let pointer = error.instance_path().to_string();
+                let field = match pointer.trim_start_matches('/').split('/').next() {
+                    Some(p) if !p.is_empty() => format!("auth.params.{p}"),
+                    _ => "auth.params".to_owned(),
+                };
+                // The schema is AEP's text, quoted in the message: cleaned as any server text.
+                (field, super::parse::clean(&error.to_string(), 500))
+            })
+            .collect())
     }
 }

@@ -11,11 +11,12 @@ use super::scope::Scope;
 use super::{Error, Exit, Io, Target};
 use crate::config::{self, Desired, LoadOptions};
 use crate::diagnostic::Diagnostics;
+use crate::flow::Client;
 use crate::flow::settings::{Credentials, Overrides, RetryPolicy, Settings};
-use crate::flow::{Client, specs};
 use crate::plan::{self, Live, Mode, Options, Plan};
 use crate::secret::Secret;
 use crate::settings::Environment;
+use crate::specs;
 use crate::state::store::Store;
 
 /// A planning command's configuration, state and connection to AEP.

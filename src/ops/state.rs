@@ -94,7 +94,7 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
                     io.out,
                     "{address:<width$}  {}  {:<12}  {}{protect}",
                     r.id,
-                    r.state.as_deref().unwrap_or("-"),
+                    r.state.as_ref().map_or("-", |s| s.as_str()),
                     r.name
                 )?;
             }

@@ -7,10 +7,11 @@ use super::session::report;
 use super::{Exit, Io, Outcome};
 use crate::catalog;
 use crate::config::{self, Desired, LoadOptions};
+use crate::flow::Client;
 use crate::flow::settings::{Overrides, Settings};
-use crate::flow::{Client, specs};
 use crate::project::Project;
 use crate::settings::Environment;
+use crate::specs;
 
 /// `flowform validate`.
 #[derive(Clone, Debug, Default)]

@@ -9,21 +9,13 @@ use super::{
     Action, Change, Drift, DriftKind, Field, Interrupted, Live, Origin, Plan, Presence, Reason, fingerprint,
 };
 use crate::config::{Connection, Param};
-use crate::flow::model::LiveConnection;
+use crate::flow::model::{ConnectionState, LiveConnection, is_masked};
 use crate::state::{Pending, Record, State};
 
 pub(super) struct Context<'a> {
     pub state: &'a State,
     pub live: &'a Live,
     pub plan: &'a mut Plan,
-}
-
-/// Whether a value is what AEP shows in place of a secret.
-pub fn masked(value: &Value) -> bool {
-    match value.as_str() {
-        Some(s) => !s.is_empty() && (s.chars().all(|c| c == '*') || (s.starts_with('{') && s.ends_with('}'))),
-        None => false,
-    }
 }
 
 fn text(v: &str) -> Value {
@@ -158,7 +150,7 @@ impl Context<'_> {
         for (name, recorded) in &r.params {
             let now = live_params
                 .and_then(|p| p.get(name))
-                .filter(|v| !masked(v))
+                .filter(|v| !is_masked(v))
                 .cloned();
             push(format!("auth.params.{name}"), Some(recorded.clone()), now);
         }
@@ -167,11 +159,15 @@ impl Context<'_> {
         // state records it: flowform declares connections to be used, and cannot enable one
         // (unless `ignoreChanges: [state]` says it is disabled on purpose).
         match (&r.state, &l.state) {
-            (_, Some(now)) if now == "disabled" => {
-                push("state".into(), Some(text("enabled")), Some(text(now)));
+            (_, Some(now @ ConnectionState::Disabled)) => {
+                push("state".into(), Some(text("enabled")), Some(text(now.as_str())));
             }
-            (Some(recorded), Some(now)) if recorded != now && recorded != "initializing" => {
-                push("state".into(), Some(text(recorded)), Some(text(now)));
+            (Some(recorded), Some(now)) if recorded != now && *recorded != ConnectionState::Initializing => {
+                push(
+                    "state".into(),
+                    Some(text(recorded.as_str())),
+                    Some(text(now.as_str())),
+                );
             }
             _ => {}
         }
@@ -497,7 +493,7 @@ impl Context<'_> {
             resend_secrets: false,
             then_update: false,
             initializing: l.map_or(
-                r.state.as_deref() == Some("initializing"),
+                r.state == Some(ConnectionState::Initializing),
                 LiveConnection::is_initializing,
             ),
             notes: Vec::new(),
@@ -571,7 +567,7 @@ impl Context<'_> {
             return self.change(change);
         }
         if let Some(l) = l
-            && l.state.as_deref() == Some("disabled")
+            && l.state == Some(ConnectionState::Disabled)
             && !ignored(d, "state")
         {
             let note = "disabled in AEP; flowform cannot enable it: the Flow Service API changes only a base connection's `/name`, `/description` and `/auth/params`. Re-enable it in the AEP UI";
@@ -772,7 +768,7 @@ fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field
     for name in names {
         let now = live_params
             .and_then(|p| p.get(name))
-            .filter(|v| !masked(v))
+            .filter(|v| !is_masked(v))
             .cloned();
         let applied = r.and_then(|r| r.params.get(name)).cloned();
         consider(

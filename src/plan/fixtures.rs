@@ -68,7 +68,14 @@ pub fn state() -> State {
 
 /// The state after applying `c` as connection `id`.
 pub fn applied(state: &mut State, c: &Connection, id: &str) {
-    let record = Record::applied(c, id, Some(&format!("\"etag-{id}\"")), Some("enabled"), state, 1);
+    let record = Record::applied(
+        c,
+        id,
+        Some(&format!("\"etag-{id}\"")),
+        Some("enabled".into()),
+        state,
+        1,
+    );
     state.connections.insert(address(&c.sandbox, &c.key), record);
 }
 

@@ -569,4 +569,4 @@ pub fn unmanaged<'a>(
     found
 }
 
-pub use self::diff::{ignored, masked};
+pub use self::diff::ignored;

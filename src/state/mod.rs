@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::{Connection, SpecRef};
+use crate::flow::model::ConnectionState;
 use crate::secret::Secret;
 
 pub use digest::{DigestError, Digester};
@@ -84,7 +85,7 @@ pub struct Record {
     /// `enabled`, `disabled`, `initializing`, … as AEP last said; absent when AEP has not said
     /// since flowform last changed the connection (never assumed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<ConnectionState>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -139,7 +140,7 @@ impl Record {
         conn: &Connection,
         id: &str,
         etag: Option<&str>,
-        live_state: Option<&str>,
+        live_state: Option<ConnectionState>,
         state: &State,
         now: i64,
     ) -> Record {
@@ -156,7 +157,7 @@ impl Record {
             secrets_digest: declared_secrets_digest(conn, state),
             params: split.plain,
             secret_params: split.secret_names,
-            state: live_state.map(str::to_owned),
+            state: live_state,
             created_at: None,
             updated_at: None,
             protect: conn.lifecycle.protect,

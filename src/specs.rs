@@ -1,17 +1,18 @@
-//! Checking declared connections against AEP's live connection specs
-//! (`flowform validate --live`, and every plan): the auth spec must exist, the params must
-//! satisfy its JSON Schema, and a param it marks secret must not be written literally.
+//! The configuration checked against AEP's live connection specs (`flowform validate
+//! --live`, and every plan): the auth spec must exist, the params must satisfy its JSON
+//! Schema, and a param it marks secret must not be written literally. The client fetches
+//! the specs ([`crate::flow::Client::connection_spec`]); [`check`] is pure.
 //!
-//! The check is pure: the caller fetches the specs. Secret values never reach the schema
-//! validator (whose messages quote values): they are replaced by a placeholder first.
+//! Secret values never reach the schema validator (whose messages quote values): they are
+//! replaced by a placeholder first.
 
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use super::model::LiveSpec;
 use crate::config::{Connection, Param};
 use crate::diagnostic::{Diagnostic, did_you_mean};
+use crate::flow::model::LiveSpec;
 use crate::yaml::Location;
 
 /// What a secret's value is replaced by before validation.
@@ -20,9 +21,9 @@ const PLACEHOLDER: &str = "(sensitive)";
 /// Fetches each connection spec in use (once: the client caches them) and checks every
 /// declared connection against it.
 pub async fn check_all(
-    client: &super::Client,
+    client: &crate::flow::Client,
     desired: &crate::config::Desired,
-) -> Result<crate::diagnostic::Diagnostics, super::FlowError> {
+) -> Result<crate::diagnostic::Diagnostics, crate::flow::FlowError> {
     let mut diagnostics = crate::diagnostic::Diagnostics::default();
     for conn in desired.connections.values() {
         let spec = client
@@ -34,25 +35,6 @@ pub async fn check_all(
     }
     diagnostics.sort();
     Ok(diagnostics)
-}
-
-/// The problems of `params` against an auth spec's JSON Schema, as (field, message); `Err`
-/// when the schema does not compile. AEP's answer is the schema, so this must hold for any
-/// value (it is fuzzed with the connection spec parser).
-pub fn against_schema(schema: &Value, params: &Value) -> Result<Vec<(String, String)>, String> {
-    let validator = jsonschema::draft7::new(schema).map_err(|e| super::parse::clean(&e.to_string(), 500))?;
-    Ok(validator
-        .iter_errors(params)
-        .map(|error| {
-            let pointer = error.instance_path().to_string();
-            let field = match pointer.trim_start_matches('/').split('/').next() {
-                Some(p) if !p.is_empty() => format!("auth.params.{p}"),
-                _ => "auth.params".to_owned(),
-            };
-            // The schema is AEP's text, quoted in the message: cleaned as any server text.
-            (field, super::parse::clean(&error.to_string(), 500))
-        })
-        .collect())
 }
 
 /// Problems with `conn` against `spec` (`None`: AEP has no such spec).
@@ -138,7 +120,7 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
         }
     }
     if auth.spec.is_object() {
-        match against_schema(&auth.spec, &Value::Object(instance)) {
+        match auth.problems(&Value::Object(instance)) {
             Ok(errors) => {
                 for (field, message) in errors {
                     let message = scrubbed(&message, &scrub);
