@@ -11,6 +11,9 @@
 //! It works in a directory under `target/`, on the same disk as the repository (a tmpfs
 //! `/tmp` would hide the cost of fsync).
 
+// Test and benchmark code: a failed `unwrap` is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Instant;
 
 use flowform::config::SpecRef;

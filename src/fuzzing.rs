@@ -4,6 +4,9 @@
 //! fuzz targets (`fuzz/`) and the regression tests (`tests/parsers.rs`) call these same
 //! functions; the readers of server answers have theirs in [`crate::flow::fuzzing`].
 
+// A property check panics when the property breaks: that is what the fuzzer looks for.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use crate::config::{LoadOptions, Loader};

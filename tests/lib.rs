@@ -3,6 +3,9 @@
 //! One test binary with a module per command (as casey/just does), so that cargo links it
 //! once. [`common::flowform`] builds an invocation; the modules say what must come of it.
 
+// Test and benchmark code: a failed `unwrap` is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod apply;
 mod client;
 mod common;

@@ -605,9 +605,8 @@ impl<'a> Reader<'a> {
                 };
                 // A referenced value is checked without being quoted back.
                 if let (Some(spec), Some(v)) = (spec, &value)
-                    && spec.format.check(v.expose()).is_err()
+                    && let Err(expected) = spec.format.check(v.expose())
                 {
-                    let expected = spec.format.check(v.expose()).unwrap_err();
                     self.error(at, node.location, format!("the value of {reference} {expected}"));
                     return None;
                 }

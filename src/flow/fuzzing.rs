@@ -3,6 +3,9 @@
 //! panics if a property breaks. The fuzz targets (`fuzz/`) and the regression tests
 //! (`tests/parsers.rs`) call these same functions, so the properties are written once.
 
+// A property check panics when the property breaks: that is what the fuzzer looks for.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use reqwest::Url;
 use serde_json::json;
 

@@ -11,6 +11,9 @@
 //! reports requests per second and the process's resident memory. Client and server share
 //! the machine's cores, so the figures are a lower bound on what the emulator can serve.
 
+// Test and benchmark code: a failed `unwrap` is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

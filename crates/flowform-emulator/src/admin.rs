@@ -124,7 +124,8 @@ pub async fn seed_connections(
     let shared2 = shared.clone();
     let total = tokio::task::spawn_blocking(move || seed(&shared2, &org, &sandbox, count as usize, &prefix))
         .await
-        .map_err(|_| ApiError::internal())?;
+        .map_err(|_| ApiError::internal())?
+        .ok_or_else(ApiError::internal)?;
     Ok(axum::Json(json!({"created": count, "total": total})).into_response())
 }
 

@@ -635,10 +635,11 @@ pub async fn delete(
 }
 
 /// Inserts `count` Salesforce connections into one sandbox, fast (admin seeding for
-/// benchmarks). Returns how many the store then holds.
-pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &str) -> usize {
+/// benchmarks). Returns how many the store then holds; `None` if the Salesforce fixture is
+/// missing (a broken build).
+pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &str) -> Option<usize> {
     let now = shared.clock.now_ms();
-    let spec = specs::find(SALESFORCE_ID).expect("a fixture serves Salesforce");
+    let spec = specs::find(SALESFORCE_ID)?;
     let sandbox_id = sandbox_id(org, sandbox);
     let mut store = lock(&shared.store);
     let mut rng = lock(&shared.rng);
@@ -692,7 +693,7 @@ pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &st
     drop(rng);
     drop(store);
     shared.changed();
-    total
+    Some(total)
 }
 
 /// The `concurrent-edit` fault: the connection gets a new etag (and a touched description)

@@ -3,6 +3,9 @@
 //! One test binary with a module per concern, so that cargo links it once. [`api::Api`]
 //! starts an in-process emulator and talks to it as a client does.
 
+// Test and benchmark code: a failed `unwrap` is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod admin;
 mod api;
 mod connections;
