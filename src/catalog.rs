@@ -10,19 +10,14 @@
 //! not here is still accepted; it is checked structurally offline and against the live
 //! `GET /connectionSpecs/{id}` schema when flowform talks to AEP.
 
-use serde_json::{Map, Value, json};
-
 /// A source's connection spec.
 #[derive(Debug)]
 pub struct ConnectionSpec {
     pub id: &'static str,
     /// The `source:` shorthand in the configuration.
     pub source: &'static str,
-    /// AEP's own name for the spec (`GET /connectionSpecs?property=name==…`).
-    pub name: &'static str,
     pub title: &'static str,
     pub version: &'static str,
-    pub provider_id: &'static str,
     /// The auth specs; empty when Adobe's documentation does not publish them, in which case
     /// the spec name and params are checked only structurally offline.
     pub auth_specs: &'static [AuthSpec],
@@ -32,9 +27,6 @@ pub struct ConnectionSpec {
 #[derive(Debug)]
 pub struct AuthSpec {
     pub name: &'static str,
-    /// AEP's `type` (e.g. `BasicAuthentication`).
-    pub kind: &'static str,
-    pub description: &'static str,
     pub params: &'static [ParamSpec],
 }
 
@@ -154,15 +146,11 @@ static SPECS: &[ConnectionSpec] = &[
     ConnectionSpec {
         id: SALESFORCE_ID,
         source: "salesforce",
-        name: "salesforce",
         title: "Salesforce",
         version: "1.0",
-        provider_id: "0ed90a81-07f4-4586-8190-b40eccef1c5a",
         auth_specs: &[
             AuthSpec {
                 name: "Basic Authentication",
-                kind: "Basic_Authentication",
-                description: "Salesforce username, password and security token",
                 params: &[
                     formatted(
                         "environmentUrl",
@@ -183,8 +171,6 @@ static SPECS: &[ConnectionSpec] = &[
             },
             AuthSpec {
                 name: "OAuth2 Client Credential",
-                kind: "OAuth2ClientCredential",
-                description: "Salesforce connected app, OAuth 2 client credentials (AEP on Azure)",
                 params: &[
                     formatted(
                         "environmentUrl",
@@ -204,8 +190,6 @@ static SPECS: &[ConnectionSpec] = &[
             },
             AuthSpec {
                 name: "OAuth2 JWT Token Credential",
-                kind: "OAuth2JWTTokenCredential",
-                description: "Salesforce connected app, OAuth 2 JWT bearer token (AEP on AWS)",
                 params: &[
                     secret("jwtToken", "The signed JWT for the connected app"),
                     param("clientId", true, "The connected app's consumer key"),
@@ -223,15 +207,11 @@ static SPECS: &[ConnectionSpec] = &[
     ConnectionSpec {
         id: "38ad80fe-8b06-4938-94f4-d4ee80266b07",
         source: "microsoft-dynamics",
-        name: "dynamics-online",
         title: "Microsoft Dynamics",
         version: "1.0",
-        provider_id: "0ed90a81-07f4-4586-8190-b40eccef1c5a",
         auth_specs: &[
             AuthSpec {
                 name: "Basic Authentication for Dynamics-Online",
-                kind: "BasicAuthentication",
-                description: "Defines auth params required for connecting to dynamics-online",
                 params: &[
                     formatted(
                         "serviceUri",
@@ -245,8 +225,6 @@ static SPECS: &[ConnectionSpec] = &[
             },
             AuthSpec {
                 name: "Service Principal Key Based Authentication",
-                kind: "KeyBased",
-                description: "Dynamics service principal and key",
                 params: &[
                     formatted(
                         "serviceUri",
@@ -268,28 +246,22 @@ static SPECS: &[ConnectionSpec] = &[
     ConnectionSpec {
         id: "cc6a4487-9e91-433e-a3a3-9cf6626c1806",
         source: "hubspot",
-        name: "hubspot",
         title: "HubSpot",
         version: "1.0",
-        provider_id: "",
         auth_specs: &[],
     },
     ConnectionSpec {
         id: "fcad62f3-09b0-41d3-be11-449d5a621b69",
         source: "veeva-crm",
-        name: "veeva",
         title: "Veeva CRM",
         version: "1.0",
-        provider_id: "",
         auth_specs: &[],
     },
     ConnectionSpec {
         id: "929e4450-0237-4ed2-9404-b7e1e0a00309",
         source: "zoho-crm",
-        name: "zoho-crm",
         title: "Zoho CRM",
         version: "1.0",
-        provider_id: "",
         auth_specs: &[],
     },
 ];
@@ -321,44 +293,6 @@ impl ConnectionSpec {
 impl AuthSpec {
     pub fn param(&self, name: &str) -> Option<&'static ParamSpec> {
         self.params.iter().find(|p| p.name == name)
-    }
-
-    /// The auth spec as AEP publishes it: a draft-07 JSON Schema with `"format": "password"`
-    /// on secrets.
-    pub fn json_schema(&self) -> Value {
-        let mut properties = Map::new();
-        for p in self.params {
-            let mut prop = Map::new();
-            prop.insert("type".into(), json!("string"));
-            prop.insert("description".into(), json!(p.description));
-            if p.secret {
-                prop.insert("format".into(), json!("password"));
-            }
-            match p.format {
-                Format::Text => {}
-                Format::HttpsUrl => {
-                    prop.insert("format".into(), json!("uri"));
-                    prop.insert("pattern".into(), json!("^https://"));
-                }
-                Format::DecimalVersion => {
-                    prop.insert("pattern".into(), json!("^[0-9]+\\.[0-9]+$"));
-                }
-            }
-            properties.insert(p.name.into(), Value::Object(prop));
-        }
-        let required: Vec<&str> = self
-            .params
-            .iter()
-            .filter(|p| p.required)
-            .map(|p| p.name)
-            .collect();
-        json!({
-            "$schema": "http://json-schema.org/draft-07/schema#",
-            "type": "object",
-            "description": self.description,
-            "properties": properties,
-            "required": required,
-        })
     }
 }
 
@@ -429,21 +363,6 @@ mod tests {
                 .param("apiVersion")
                 .unwrap()
                 .required
-        );
-    }
-
-    #[test]
-    fn auth_specs_render_as_aep_publishes_them() {
-        let basic = by_id(SALESFORCE_ID)
-            .unwrap()
-            .auth_spec("Basic Authentication")
-            .unwrap();
-        let schema = basic.json_schema();
-        assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
-        assert_eq!(schema["properties"]["password"]["format"], "password");
-        assert_eq!(
-            schema["required"],
-            json!(["username", "password", "securityToken"])
         );
     }
 

@@ -77,11 +77,6 @@ impl Diagnostic {
         self
     }
 
-    pub fn maybe_help(mut self, help: Option<String>) -> Diagnostic {
-        self.help = help;
-        self
-    }
-
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

@@ -40,25 +40,25 @@
 //! - [`cli`]: the commands, each a thin adapter over the above; `main` maps its result to an
 //!   exit code.
 
-pub mod apply;
-pub mod atomic;
-pub mod catalog;
+pub(crate) mod apply;
+pub(crate) mod atomic;
+pub(crate) mod catalog;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod log;
+pub(crate) mod log;
 pub mod ops;
-pub mod plan;
-pub mod project;
-pub mod refresh;
-pub mod render;
-pub mod schema;
+pub(crate) mod plan;
+pub(crate) mod project;
+pub(crate) mod refresh;
+pub(crate) mod render;
+pub(crate) mod schema;
 pub mod secret;
 pub mod settings;
-pub mod specs;
+pub(crate) mod specs;
 pub mod state;
-pub mod sync;
+pub(crate) mod sync;
 pub mod yaml;

@@ -39,7 +39,7 @@ use crate::sync::lock;
 
 pub use self::adopt::adopted_record;
 pub use self::error::ApplyError;
-pub use self::request::create_body;
+
 pub use self::saved::stale;
 pub use self::state_only::{accept_live, settle, sync_lifecycle};
 

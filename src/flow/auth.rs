@@ -10,7 +10,7 @@ use reqwest::header::LOCATION;
 use super::body::{self, BodyError};
 use super::deadline::{Deadline, Human};
 use super::error::FlowError;
-use super::limits::{ERROR_BODY_CAP, REQUEST_TIMEOUT, TOKEN_ANSWER_CAP, TOKEN_ATTEMPTS};
+use super::limits::{ERROR_BODY_CAP, TOKEN_ANSWER_CAP, TOKEN_ATTEMPTS};
 use super::parse;
 use super::settings::Credentials;
 use crate::secret::Secret;
@@ -41,13 +41,6 @@ impl TokenSource {
     /// Whether a rejected token can be replaced by asking again.
     pub fn renewable(&self) -> bool {
         matches!(self.credentials, Credentials::Ims { .. })
-    }
-
-    /// A token that is good for a while yet, with no deadline but each attempt's
-    /// [`REQUEST_TIMEOUT`] (for callers outside a command, such as the benchmarks).
-    pub async fn token(&self, http: &reqwest::Client) -> Result<Secret, FlowError> {
-        self.token_within(http, &Deadline::after(Duration::MAX), REQUEST_TIMEOUT)
-            .await
     }
 
     /// A token that is good for a while yet. Each attempt at IMS is bounded by `timeout` and

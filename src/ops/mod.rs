@@ -9,18 +9,18 @@
 //! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`import`],
 //!   [`init`], [`state`], [`validate`], [`emulator`]: one operation each.
 
-pub mod apply;
+pub(crate) mod apply;
 mod approve;
-pub mod drift;
-pub mod emulator;
+pub(crate) mod drift;
+pub(crate) mod emulator;
 mod error;
-pub mod import;
-pub mod init;
-pub mod plan;
-pub mod scope;
-pub mod session;
-pub mod state;
-pub mod validate;
+pub(crate) mod import;
+pub(crate) mod init;
+pub(crate) mod plan;
+pub(crate) mod scope;
+pub(crate) mod session;
+pub(crate) mod state;
+pub(crate) mod validate;
 
 use std::io::Write;
 use std::path::PathBuf;

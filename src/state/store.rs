@@ -203,10 +203,6 @@ impl Store {
         &self.state
     }
 
-    pub fn is_locked(&self) -> bool {
-        self.lock.is_some()
-    }
-
     fn require_lock(&self) -> Result<(), StateError> {
         if self.lock.is_some() {
             Ok(())
