@@ -33,14 +33,25 @@ fn applied_examples(dir: &Path) -> (PathBuf, State) {
     let mut state = State::new();
     for (i, conn) in loaded.desired.connections.values().enumerate() {
         let id = format!("00000000-0000-4000-8000-00000000000{i}");
-        let record = Record::applied(
-            conn,
-            &id,
-            Some("\"etag\""),
-            Some("enabled".into()),
-            &state,
-            1_700_000_000_000,
-        );
+        let split = conn.split_params();
+        let record = Record {
+            key: conn.key.clone(),
+            sandbox: conn.sandbox.clone(),
+            id,
+            etag: Some("\"etag\"".into()),
+            name: conn.name.clone(),
+            description: conn.description.clone(),
+            connection_spec: conn.connection_spec.clone(),
+            auth_spec_name: conn.auth.spec_name.clone(),
+            secrets_digest: Some(state.secrets_digest(&split.secrets)),
+            params: split.plain,
+            secret_params: split.secret_names,
+            state: Some("enabled".into()),
+            created_at: None,
+            updated_at: None,
+            protect: conn.lifecycle.protect,
+            applied_at: Some(1_700_000_000_000),
+        };
         state
             .connections
             .insert(address(&conn.sandbox, &conn.key), record);

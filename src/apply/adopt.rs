@@ -31,7 +31,7 @@ pub(super) async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Resu
         let recovered = change.reason == Some(plan::Reason::ImportBecauseRecoveredFromInterruptedApply)
             && !change.resend_secrets;
         recovered
-            .then(|| crate::state::declared_secrets_digest(conn, store.state()))
+            .then(|| super::record::declared_secrets_digest(conn, store.state()))
             .flatten()
     };
     lock(&ctx.claimed).insert(id.clone());

@@ -79,7 +79,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     let initializing = etag.is_none();
     let record = {
         let store = ctx.store();
-        Record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
+        super::record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
     };
     ctx.store().finish(
         seq,

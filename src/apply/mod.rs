@@ -17,6 +17,7 @@ mod delete;
 mod error;
 mod names;
 pub mod progress;
+pub(crate) mod record;
 mod request;
 mod saved;
 mod state_only;

@@ -51,7 +51,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                     let store = ctx.store();
                     // A PATCH changes no connection's state: it is what AEP showed just
                     // before. The new `updatedAt` is read back at the end of the apply.
-                    let mut record = Record::applied(
+                    let mut record = super::record::applied(
                         conn,
                         &id,
                         updated.etag.as_deref(),

@@ -88,13 +88,7 @@ pub struct Places {
     pub import_id: Option<Location>,
 }
 
-/// `connectionSpec: {id, version}`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpecRef {
-    pub id: String,
-    pub version: String,
-}
+pub use crate::flow::model::SpecRef;
 
 /// `auth: {specName, params}`.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -54,6 +54,15 @@ impl<'de> Deserialize<'de> for ConnectionState {
     }
 }
 
+/// `connectionSpec: {id, version}`, as a connection names its spec (the configuration
+/// declares it, the state records it).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecRef {
+    pub id: String,
+    pub version: String,
+}
+
 /// A base connection as `GET /connections` returns it. Lenient: AEP adds fields without
 /// notice, and an `initializing` connection has no etag.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

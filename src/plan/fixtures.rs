@@ -9,7 +9,7 @@ use super::Live;
 use crate::config::{Auth, Connection, Desired, Lifecycle, Origin as Declared, Param, SpecRef};
 use crate::flow::model::{LiveAuth, LiveConnection, SpecInfo};
 use crate::secret::{Secret, SecretRef};
-use crate::state::{Record, State, address};
+use crate::state::{State, address};
 
 pub const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
 /// The fixtures' secret values: no render, plan or state may contain them.
@@ -68,7 +68,7 @@ pub fn state() -> State {
 
 /// The state after applying `c` as connection `id`.
 pub fn applied(state: &mut State, c: &Connection, id: &str) {
-    let record = Record::applied(
+    let record = crate::apply::record::applied(
         c,
         id,
         Some(&format!("\"etag-{id}\"")),

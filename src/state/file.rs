@@ -473,7 +473,7 @@ mod tests {
                 etag: Some("\"3600e378-0000-0200-0000-5f40212f0000\"".into()),
                 name: "ACME".into(),
                 description: None,
-                connection_spec: crate::config::SpecRef {
+                connection_spec: crate::flow::model::SpecRef {
                     id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
                     version: "1.0".into(),
                 },
