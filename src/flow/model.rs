@@ -217,8 +217,7 @@ impl LiveAuthSpec {
     /// `Err` when the schema does not compile. AEP's answer is the schema, so this must hold
     /// for any value (it is fuzzed with the connection spec parser).
     pub fn problems(&self, params: &Value) -> Result<Vec<(String, String)>, String> {
-        let validator =
-            jsonschema::draft7::new(&self.spec).map_err(|e| super::parse::clean(&e.to_string(), 500))?;
+        let validator = jsonschema::draft7::new(&self.spec).map_err(|e| clean(&e.to_string(), 500))?;
         Ok(validator
             .iter_errors(params)
             .map(|error| {
@@ -228,8 +227,23 @@ impl LiveAuthSpec {
                     _ => "auth.params".to_owned(),
                 };
                 // The schema is AEP's text, quoted in the message: cleaned as any server text.
-                (field, super::parse::clean(&error.to_string(), 500))
+                (field, clean(&error.to_string(), 500))
             })
             .collect())
     }
+}
+
+/// A server's text made fit for a message: control characters (terminal escapes included)
+/// and invisible formatting characters become spaces, and past `max_chars` it is cut with `…`.
+pub fn clean(text: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max_chars * 4));
+    for (i, c) in text.chars().enumerate() {
+        if i == max_chars {
+            out.push('…');
+            break;
+        }
+        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
+        out.push(if c.is_control() || invisible { ' ' } else { c });
+    }
+    out.trim().to_owned()
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::limits::{DEFAULT_TOKEN_LIFETIME, MAX_LINK_LEN, MAX_TOKEN_LIFETIME, MIN_TOKEN_LIFETIME};
+pub use super::model::clean;
 use super::model::{Created, LiveConnection, LiveSpec};
 use crate::secret::Secret;
 
@@ -337,21 +338,6 @@ pub fn redacted(body: &[u8], secret: &str) -> Vec<u8> {
     }
     out.extend_from_slice(rest);
     out
-}
-
-/// A server's text made fit for a message: control characters (terminal escapes included)
-/// and invisible formatting characters become spaces, and past `max_chars` it is cut with `…`.
-pub fn clean(text: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(text.len().min(max_chars * 4));
-    for (i, c) in text.chars().enumerate() {
-        if i == max_chars {
-            out.push('…');
-            break;
-        }
-        let invisible = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
-        out.push(if c.is_control() || invisible { ' ' } else { c });
-    }
-    out.trim().to_owned()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use super::Live;
 use crate::config::{Auth, Connection, Desired, Lifecycle, Origin as Declared, Param, SpecRef};
 use crate::flow::model::{LiveAuth, LiveConnection, SpecInfo};
 use crate::secret::{Secret, SecretRef};
-use crate::state::{State, address};
+use crate::state::{Record, State, address};
 
 pub const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
 /// The fixtures' secret values: no render, plan or state may contain them.
@@ -68,14 +68,28 @@ pub fn state() -> State {
 
 /// The state after applying `c` as connection `id`.
 pub fn applied(state: &mut State, c: &Connection, id: &str) {
-    let record = crate::apply::record::applied(
-        c,
-        id,
-        Some(&format!("\"etag-{id}\"")),
-        Some("enabled".into()),
-        state,
-        1,
-    );
+    // As the applier records it (`apply::record::applied`), built here so that the planner's
+    // tests need nothing of the applier.
+    let split = c.split_params();
+    let record = Record {
+        key: c.key.clone(),
+        sandbox: c.sandbox.clone(),
+        id: id.to_owned(),
+        etag: Some(format!("\"etag-{id}\"")),
+        name: c.name.clone(),
+        description: c.description.clone(),
+        connection_spec: c.connection_spec.clone(),
+        auth_spec_name: c.auth.spec_name.clone(),
+        secrets_digest: (split.all_resolved() && !split.secret_names.is_empty())
+            .then(|| state.secrets_digest(&split.secrets)),
+        params: split.plain,
+        secret_params: split.secret_names,
+        state: Some("enabled".into()),
+        created_at: None,
+        updated_at: None,
+        protect: c.lifecycle.protect,
+        applied_at: Some(1),
+    };
     state.connections.insert(address(&c.sandbox, &c.key), record);
 }
 
