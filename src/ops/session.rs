@@ -253,9 +253,9 @@ impl Session {
                 .any(|c| c.key == *target || crate::state::address(&c.sandbox, &c.key) == *target)
                 || state.find(target).is_some();
             if !known {
-                planned.errors.push(format!(
+                planned.errors.push(crate::plan::Problem::new(format!(
                     "--target `{target}` matches no declared or managed connection"
-                ));
+                )));
             }
         }
         if let Some(narrowed) = &self.narrowed

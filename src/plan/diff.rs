@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::{
-    Action, Change, Drift, DriftKind, Field, Interrupted, Live, Origin, Plan, Presence, Reason, fingerprint,
+    Action, Change, Drift, DriftKind, Field, Interrupted, Live, Origin, Plan, Presence, Problem, Reason,
+    fingerprint,
 };
 use crate::config::{Connection, Param};
 use crate::flow::model::{ConnectionState, LiveConnection, is_masked};
@@ -38,7 +39,11 @@ impl Context<'_> {
     }
 
     fn error(&mut self, message: String) {
-        self.plan.errors.push(message);
+        self.plan.errors.push(Problem::new(message));
+    }
+
+    fn error_with_help(&mut self, message: String, help: impl Into<String>) {
+        self.plan.errors.push(Problem::new(message).with_help(help));
     }
 
     /// Every attribute of a connection about to be created.
@@ -234,10 +239,13 @@ impl Context<'_> {
             } else {
                 "declare it again with `lifecycle: {protect: false}` and apply, then remove it; or stop managing it without deleting it: `flowform state rm`"
             };
-            self.error(format!(
-                "`{address}` ({}) is protected and cannot be deleted; protection is remembered in the state, so removing it from the configuration does not lift it\nhelp: {help}",
-                r.id
-            ));
+            self.error_with_help(
+                format!(
+                    "`{address}` ({}) is protected and cannot be deleted; protection is remembered in the state, so removing it from the configuration does not lift it",
+                    r.id
+                ),
+                help,
+            );
             return;
         }
         let change = Change {
@@ -285,21 +293,32 @@ impl Context<'_> {
         match twins.as_slice() {
             [] => false,
             [twin] => {
-                self.error(format!(
-                    "`{address}`: AEP already has a connection named `{}` of this spec in sandbox `{}` (id {}) that this state does not manage; creating another would make a duplicate\nhelp: to manage that one, run `flowform import {key} {}`, or add `import: {{id: {}}}` to `{key}`; if it is another connection, give `{key}` another name",
-                    d.name, d.sandbox, twin.id, twin.id, twin.id
-                ));
+                self.error_with_help(
+                    format!(
+                        "`{address}`: AEP already has a connection named `{}` of this spec in sandbox `{}` (id {}) that this state does not manage; creating another would make a duplicate",
+                        d.name, d.sandbox, twin.id
+                    ),
+                    format!(
+                        "to manage that one, run `flowform import {key} {}`, or add `import: {{id: {}}}` to `{key}`; if it is another connection, give `{key}` another name",
+                        twin.id, twin.id
+                    ),
+                );
                 true
             }
             several => {
                 let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
-                self.error(format!(
-                    "`{address}`: AEP already has {} connections named `{}` of this spec in sandbox `{}` ({}) that this state does not manage; creating another would make one more\nhelp: keep one: `flowform import {key} ID` (or `import: {{id: ID}}` on `{key}`), and delete or rename the others in AEP",
-                    several.len(),
-                    d.name,
-                    d.sandbox,
-                    ids.join(", ")
-                ));
+                self.error_with_help(
+                    format!(
+                        "`{address}`: AEP already has {} connections named `{}` of this spec in sandbox `{}` ({}) that this state does not manage; creating another would make one more",
+                        several.len(),
+                        d.name,
+                        d.sandbox,
+                        ids.join(", ")
+                    ),
+                    format!(
+                        "keep one: `flowform import {key} ID` (or `import: {{id: ID}}` on `{key}`), and delete or rename the others in AEP"
+                    ),
+                );
                 true
             }
         }
@@ -439,13 +458,16 @@ impl Context<'_> {
             }
             Interrupted::Several(several) => {
                 let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
-                self.error(format!(
-                    "`{address}`: an interrupted apply began creating it, and AEP now has {} connections named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own\nhelp: delete the extra ones in AEP, or `import` the right one",
-                    several.len(),
-                    p.name,
-                    p.sandbox,
-                    ids.join(", ")
-                ));
+                self.error_with_help(
+                    format!(
+                        "`{address}`: an interrupted apply began creating it, and AEP now has {} connections named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own",
+                        several.len(),
+                        p.name,
+                        p.sandbox,
+                        ids.join(", ")
+                    ),
+                    "delete the extra ones in AEP, or `import` the right one",
+                );
             }
         }
     }
@@ -522,11 +544,18 @@ impl Context<'_> {
         }
         if !forcing.is_empty() {
             if r.protect || d.lifecycle.protect {
-                return self.error(format!(
-                    "`{address}` ({}) must be replaced ({} cannot change in place), but it is protected\nhelp: set `lifecycle: {{protect: false}}` and apply first",
-                    r.id,
-                    forcing.iter().map(|f| format!("`{}`", f.path)).collect::<Vec<_>>().join(", ")
-                ));
+                return self.error_with_help(
+                    format!(
+                        "`{address}` ({}) must be replaced ({} cannot change in place), but it is protected",
+                        r.id,
+                        forcing
+                            .iter()
+                            .map(|f| format!("`{}`", f.path))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    "set `lifecycle: {protect: false}` and apply first",
+                );
             }
             let mut fields = forcing;
             // The new connection's attributes against the old one's: what stays is hidden.
@@ -641,9 +670,12 @@ impl Context<'_> {
             (Some(stored), true) if considered => match self.state.secrets_match(stored, &split.secrets) {
                 Ok(same) => same,
                 Err(e) => {
-                    let message = e.to_string();
-                    if !self.plan.errors.contains(&message) {
-                        self.error(message);
+                    let problem = Problem {
+                        message: e.to_string(),
+                        help: e.help(),
+                    };
+                    if !self.plan.errors.contains(&problem) {
+                        self.plan.errors.push(problem);
                     }
                     return;
                 }

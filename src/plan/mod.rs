@@ -25,8 +25,8 @@ use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
 use crate::state::{Action as Mutation, State, address};
 
-/// The version of the saved-plan and JSON format.
-pub const FORMAT_VERSION: &str = "1.0";
+/// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`.
+pub const FORMAT_VERSION: &str = "1.1";
 
 /// How far back from an interrupted create's start a connection AEP made may be dated
 /// (clocks differ).
@@ -193,7 +193,34 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     pub warnings: Vec<String>,
     /// Why the plan cannot be applied (a protected connection to delete, …).
-    pub errors: Vec<String>,
+    pub errors: Vec<Problem>,
+}
+
+/// Why a plan cannot be applied, and what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Problem {
+        Problem {
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Whether the message or the help says `text` (for tests and tools).
+    pub fn says(&self, text: &str) -> bool {
+        self.message.contains(text) || self.help.as_deref().is_some_and(|h| h.contains(text))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -168,7 +168,7 @@ fn a_spec_change_is_a_replace_and_protect_refuses_it() {
     changed.lifecycle.protect = true;
     let p = run(vec![changed], &s, &live(vec![live_of(&c, "id1")]));
     assert!(p.changes.is_empty());
-    assert!(p.errors[0].contains("is protected"), "{:?}", p.errors);
+    assert!(p.errors[0].says("is protected"), "{:?}", p.errors);
 }
 
 #[test]
@@ -194,8 +194,8 @@ fn removed_from_config_is_a_delete_unless_protected_in_state() {
     applied(&mut s, &protected, "id1");
     let p = run(vec![], &s, &live(vec![live_of(&c, "id1")]));
     assert!(p.changes.is_empty());
-    assert!(p.errors[0].contains("protection is remembered in the state"));
-    assert!(p.errors[0].contains("flowform state rm"));
+    assert!(p.errors[0].says("protection is remembered in the state"));
+    assert!(p.errors[0].says("flowform state rm"));
 }
 
 #[test]
@@ -328,11 +328,7 @@ fn import_blocks_adopt_and_then_update() {
         }
     );
     let p = run(vec![d], &state(), &live(vec![]));
-    assert!(
-        p.errors[0].contains("AEP has no such connection"),
-        "{:?}",
-        p.errors
-    );
+    assert!(p.errors[0].says("AEP has no such connection"), "{:?}", p.errors);
 }
 
 #[test]
@@ -369,14 +365,14 @@ fn an_interrupted_create_is_adopted_recreated_or_refused() {
     );
     assert!(p.changes.is_empty());
     assert!(
-        p.errors[0].contains("2 connections named `A`") && p.errors[0].contains("one, two"),
+        p.errors[0].says("2 connections named `A`") && p.errors[0].says("one, two"),
         "{:?}",
         p.errors
     );
     let mut unrefreshed = live(vec![]);
     unrefreshed.listed.clear();
     unrefreshed.refreshed = false;
-    assert!(run(vec![d], &s, &unrefreshed).errors[0].contains("needs a refresh"));
+    assert!(run(vec![d], &s, &unrefreshed).errors[0].says("needs a refresh"));
 }
 
 #[test]
@@ -428,7 +424,7 @@ fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
         "flowform import a theirs",
         "import: {id: theirs}",
     ] {
-        assert!(error.contains(part), "{part}: {error}");
+        assert!(error.says(part), "{part}: {error:?}");
     }
     // Also when it is recreated after a delete outside, and when it is replaced.
     let mut s = state();
@@ -438,7 +434,7 @@ fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
         &s,
         &live(vec![live_of(&conn("b", "A"), "theirs")]),
     );
-    assert!(p.changes.is_empty() && p.errors[0].contains("theirs"), "{p:?}");
+    assert!(p.changes.is_empty() && p.errors[0].says("theirs"), "{p:?}");
     let mut replaced = d.clone();
     replaced.auth.spec_name = "OAuth2 Client Credential".into();
     let p = run(
@@ -446,7 +442,7 @@ fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
         &s,
         &live(vec![live_of(&d, "gone"), live_of(&conn("b", "A"), "theirs")]),
     );
-    assert!(p.errors[0].contains("theirs"), "{p:?}");
+    assert!(p.errors[0].says("theirs"), "{p:?}");
     // A rename to a taken name is refused the same way.
     let mut s = state();
     applied(&mut s, &d, "mine");
@@ -458,7 +454,7 @@ fn a_taken_name_is_an_error_naming_the_import_never_a_second_create() {
         &live(vec![live_of(&d, "mine"), live_of(&conn("b", "Theirs"), "theirs")]),
     );
     assert!(
-        p.changes.is_empty() && p.errors[0].contains("named `Theirs`"),
+        p.changes.is_empty() && p.errors[0].says("named `Theirs`"),
         "{p:?}"
     );
     // Without a listing, the plan cannot know (the applier checks before it creates).

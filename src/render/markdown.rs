@@ -82,7 +82,10 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
     if !plan.errors.is_empty() {
         let _ = writeln!(head, "> [!CAUTION]\n> **This plan cannot be applied:**");
         for e in &plan.errors {
-            let _ = writeln!(head, "> - {}", e.replace('\n', " "));
+            let _ = writeln!(head, "> - {}", e.message.replace('\n', " "));
+            if let Some(help) = &e.help {
+                let _ = writeln!(head, ">   *help:* {}", help.replace('\n', " "));
+            }
         }
         let _ = writeln!(head);
     }

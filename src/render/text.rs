@@ -359,7 +359,10 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(out, "\n{} {warning}", paint(YELLOW.bold(), "Warning:"));
     }
     for error in &plan.errors {
-        let _ = writeln!(out, "\n{} {error}", paint(RED.bold(), "Error:"));
+        let _ = writeln!(out, "\n{} {}", paint(RED.bold(), "Error:"), error.message);
+        if let Some(help) = &error.help {
+            let _ = writeln!(out, "help: {help}");
+        }
     }
     out
 }
