@@ -139,6 +139,22 @@ fn every_bad_input_is_refused_with_its_place() {
     }
 }
 
+/// Whole messages, not substrings: what each bad input prints, kept as a snapshot, so a
+/// change to any message (its place, its wording, its help) is seen in review.
+#[test]
+fn every_bad_input_prints_exactly_its_messages() {
+    for (input, _) in CASES {
+        let path = format!("tests/bad/{input}");
+        let run = flowform(["validate", "-c", &path])
+            .env("PASSWORD", "p")
+            .env("TOKEN", "t")
+            .run()
+            .expect_code(1);
+        let name = format!("bad_{}", input.replace(['/', '.', '-'], "_"));
+        insta::assert_snapshot!(name, run.stderr());
+    }
+}
+
 #[test]
 fn the_corpus_is_all_covered() {
     let on_disk: BTreeSet<String> = std::fs::read_dir(root().join("tests/bad"))
