@@ -15,16 +15,7 @@ pub(super) async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Resu
     let address = &change.address;
     let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Importing... [id={id}]"));
-    let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
-        Ok(Some(live)) => live,
-        Ok(None) => {
-            return Err(ApplyError::Gone {
-                id,
-                when: "is gone from AEP since the plan",
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let live = ctx.read(&conn.sandbox, &id).await?;
     // An interrupted create that carried exactly this configuration sent these secrets.
     let digest = {
         let store = ctx.store();

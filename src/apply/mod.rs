@@ -122,6 +122,38 @@ impl Ctx {
         lock(&self.notes).push(text);
     }
 
+    /// The connection a planned change acts on, as AEP has it now.
+    async fn read(&self, sandbox: &str, id: &str) -> Result<LiveConnection, ApplyError> {
+        match self.client.get_connection(sandbox, id).await? {
+            Some(live) => Ok(live),
+            None => Err(ApplyError::Gone {
+                id: id.to_owned(),
+                when: "is gone from AEP since the plan",
+            }),
+        }
+    }
+
+    /// Records what AEP said of a connection flowform just created or changed (its state and
+    /// timestamps), when its etag is still the one flowform recorded; a failure to record it
+    /// is a note (the next plan reads it anyway).
+    fn record_read_back(&self, store: &mut Store, address: &str, live: &LiveConnection) {
+        let Some(mut record) = store.state().connections.get(address).cloned() else {
+            return;
+        };
+        if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
+            return;
+        }
+        let before = (record.state.clone(), record.created_at, record.updated_at);
+        record.state = live.state.clone();
+        record.created_at = live.created_at;
+        record.updated_at = live.updated_at;
+        if before != (record.state.clone(), record.created_at, record.updated_at)
+            && let Err(e) = store.record(address, Some(record))
+        {
+            self.note(format!("{address}: could not record what AEP says of it: {e}"));
+        }
+    }
+
     /// Journals a state-only change (adopt, forget, a final etag) at once.
     fn record(&self, address: &str, record: Option<Record>) -> Result<(), ApplyError> {
         Ok(self.store().record(address, record)?)
@@ -392,22 +424,7 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
                 continue;
             };
             let mut store = ctx.store();
-            let Some(mut record) = store.state().connections.get(address).cloned() else {
-                continue;
-            };
-            if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
-                continue;
-            }
-            let before = (record.state.clone(), record.created_at, record.updated_at);
-            record.state = live.state.clone();
-            record.created_at = live.created_at;
-            record.updated_at = live.updated_at;
-            if before != (record.state.clone(), record.created_at, record.updated_at)
-                && let Err(e) = store.record(address, Some(record))
-            {
-                drop(store);
-                ctx.note(format!("{address}: could not record what AEP says of it: {e}"));
-            }
+            ctx.record_read_back(&mut store, address, &live);
         }
     }
 }
@@ -454,28 +471,17 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
         let mut store = ctx.store();
         let managed: BTreeSet<String> = store.state().connections.values().map(|r| r.id.clone()).collect();
         for (address, live) in found {
-            let Some(mut record) = store.state().connections.get(&address).cloned() else {
+            let Some(ours) = store.state().connections.get(&address).map(|r| r.id.clone()) else {
                 continue;
             };
-            if record.id != live.id {
+            if ours != live.id {
                 if !managed.contains(&live.id) {
                     sharing.entry(address).or_default().push(live);
                 }
                 continue;
             }
-            sharing.entry(address.clone()).or_default().push(live.clone());
-            if record.etag != live.etag || live.etag.is_none() {
-                continue;
-            }
-            let before = (record.state.clone(), record.created_at, record.updated_at);
-            record.state = live.state.clone();
-            record.created_at = live.created_at;
-            record.updated_at = live.updated_at;
-            if before != (record.state.clone(), record.created_at, record.updated_at)
-                && let Err(e) = store.record(&address, Some(record))
-            {
-                ctx.note(format!("{address}: could not record what AEP says of it: {e}"));
-            }
+            ctx.record_read_back(&mut store, &address, &live);
+            sharing.entry(address).or_default().push(live);
         }
     }
     let mut failures = Vec::new();

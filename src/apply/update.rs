@@ -21,16 +21,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
     let address = &change.address;
     let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Modifying... [id={id}]"));
-    let live = match ctx.client.get_connection(&conn.sandbox, &id).await {
-        Ok(Some(live)) => live,
-        Ok(None) => {
-            return Err(ApplyError::Gone {
-                id,
-                when: "is gone from AEP since the plan",
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let live = ctx.read(&conn.sandbox, &id).await?;
     let recorded = ctx.store().state().connections.get(address.as_str()).cloned();
     let mut change = change.clone();
     let mut live = live;

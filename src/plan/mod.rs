@@ -217,7 +217,8 @@ impl Problem {
         self
     }
 
-    /// Whether the message or the help says `text` (for tests and tools).
+    /// Whether the message or the help says `text`.
+    #[cfg(test)]
     pub fn says(&self, text: &str) -> bool {
         self.message.contains(text) || self.help.as_deref().is_some_and(|h| h.contains(text))
     }
