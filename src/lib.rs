@@ -12,33 +12,41 @@
 //!                                                                       (Flow Service + state journal)
 //! ```
 //!
-//! The modules, in that order:
+//! Commands run top-down and never back up: `main` → [`cli`] (flags → one request value)
+//! → [`ops`] (one operation per command: which project and state, a session, approval,
+//! saved plans) → the library below. The modules, from the top:
 //!
-//! - [`project`]: the project file (`flowform.toml`), found by walking up from the working
+//! - [`cli`]: the command line; each file maps its flags to a request of [`ops`].
+//! - [`ops`]: the operations, with no command-line parsing; one error type carrying its exit
+//!   code and its help, printed once.
+//! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
+//!   (split by concern: requests — where secrets leave flowform —, create, update, delete
+//!   and replace, adopt, saved plans, state-only changes, typed errors).
+//! - `render`: plans and drift reports as text, Markdown and JSON.
+//! - `refresh`: reads AEP before planning, by the cheaper of listing and fetching by id.
+//! - `plan`: the pure `plan()`, the `plan::Plan` value every command shares, and the
+//!   rules planner and applier share (an interrupted create's candidates).
+//! - `specs`: the configuration checked against AEP's live connection specs.
+//! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups,
+//!   lock and secret fingerprints.
+//! - [`config`]: the desired state: finds the configuration files, reads each document into
+//!   [`config::Connection`]s, checks them against the `catalog`, resolves secret references.
+//! - `project`: the project file (`flowform.toml`), found by walking up from the working
 //!   directory: which configuration belongs to the project and where its one state lives.
-//! - [`yaml`]: YAML text → a tree of nodes that know their line and column.
-//! - [`config`]: the desired state. Finds the configuration files, reads each document into
-//!   [`config::Connection`]s, checks them against the [`catalog`], resolves secret references.
-//! - [`catalog`]: the connection specs flowform knows offline (Salesforce first).
+//! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
+//!   retries that never duplicate a create, bounded answers read by pure parsers, pagination.
 //! - [`secret`]: `${env:…}`/`${file:…}` references and the [`secret::Secret`] type that
 //!   redacts itself everywhere.
-//! - [`diagnostic`]: problems in the input, with file, line, column, key, field and help.
-//! - [`schema`]: the configuration format as a JSON Schema, for editors.
-//! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups
-//!   and lock.
-//! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
-//!   retries that never duplicate a create, pagination, live checks against connection specs.
-//! - [`refresh`]: reads AEP before planning, by the cheaper of listing and fetching by id.
-//! - [`plan`]: the pure `plan()` and the [`plan::Plan`] value every command shares.
-//! - [`render`]: plans and drift reports as text, Markdown and JSON.
-//! - [`apply`]: carries a plan out, journalling every mutation, never duplicating a create.
-//! - The Flow Service and IMS emulator (for tests, demos and offline trials) is a crate of
-//!   its own, `flowform_emulator` (`crates/flowform-emulator/`); nothing here uses it but
-//!   `--emulator` and the `emulator` command.
-//! - [`settings`]: the process environment, read once and passed down. [`log`]: leveled
-//!   progress on stderr (`-v`…`-vvv`), never a secret.
-//! - [`cli`]: the commands, each a thin adapter over the above; `main` maps its result to an
-//!   exit code.
+//! - `schema`, [`diagnostic`], [`yaml`], `catalog`: the editor schema, problems with
+//!   their place, YAML that knows its lines, the connection specs known offline.
+//! - [`settings`], `log`, `atomic`, `sync`: the environment read once, leveled
+//!   progress on stderr (never a secret), atomic file writes, locks that outlive a panic.
+//! - [`fuzzing`]: the properties the fuzz targets check on local inputs (the server answers'
+//!   are in `flow::fuzzing`).
+//!
+//! The Flow Service and IMS emulator (for tests, demos and offline trials) is a crate of its
+//! own, `flowform_emulator` (`crates/flowform-emulator/`); nothing here uses it but
+//! `--emulator` and the `emulator` command.
 
 pub(crate) mod apply;
 pub(crate) mod atomic;
