@@ -1,36 +1,18 @@
-//! How each connection is planned: the cases of declared / recorded / live presence, and
-//! the field-by-field comparison.
+//! How each connection is planned: the cases of declared / recorded / live presence (the
+//! field-by-field comparison is in `compare`, drift in `drift`).
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
-
-use super::{
-    Action, Change, Drift, DriftKind, Field, Interrupted, Live, Origin, Plan, Presence, Problem, Reason,
-    fingerprint,
-};
+use super::compare::{compare, compare_recorded, ignored, opt_text, sensitive_field, text};
+use super::{Action, Change, Field, Interrupted, Live, Origin, Plan, Presence, Problem, Reason, fingerprint};
 use crate::config::{Connection, Param};
-use crate::flow::model::{ConnectionState, LiveConnection, is_masked};
+use crate::flow::model::{ConnectionState, LiveConnection};
 use crate::state::{Pending, Record, State};
 
 pub(super) struct Context<'a> {
     pub state: &'a State,
     pub live: &'a Live,
     pub plan: &'a mut Plan,
-}
-
-fn text(v: &str) -> Value {
-    Value::String(v.to_owned())
-}
-
-fn opt_text(v: Option<&str>) -> Option<Value> {
-    v.map(text)
-}
-
-/// Whether `conn`'s `lifecycle.ignoreChanges` covers `path`.
-pub fn ignored(conn: &Connection, path: &str) -> bool {
-    let ignore = &conn.lifecycle.ignore_changes;
-    ignore.contains(path) || (path.starts_with("auth.params.") && ignore.contains("auth.params"))
 }
 
 impl Context<'_> {
@@ -95,107 +77,6 @@ impl Context<'_> {
             });
         }
         fields
-    }
-
-    /// Drift: AEP differs from what the state recorded.
-    /// `declared`: the connection's configuration, whose `ignoreChanges` fields are not
-    /// drift (the user said they do not matter; a scheduled check must not keep flagging them).
-    pub fn drift(&mut self, address: &str, r: &Record, declared: Option<&Connection>) {
-        let interrupted = |action: crate::state::Action| {
-            self.state
-                .pending
-                .iter()
-                .find(|p| p.address == address && p.action == action)
-        };
-        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
-            Presence::Unknown => return,
-            // An interrupted run was deleting it: gone is what it meant, not a change outside.
-            Presence::Absent if interrupted(crate::state::Action::Delete).is_some() => return,
-            Presence::Absent => {
-                self.plan.drift.push(Drift {
-                    address: address.to_owned(),
-                    id: r.id.clone(),
-                    kind: DriftKind::Deleted,
-                    fields: Vec::new(),
-                    etag_changed: false,
-                });
-                return;
-            }
-            Presence::Found(l) => l,
-        };
-        // An interrupted run was updating it, and AEP says flowform changed it since: what
-        // differs is that run's work, not a change made outside (the plan settles it).
-        if let Some(p) = interrupted(crate::state::Action::Update)
-            && r.etag.is_some()
-            && l.etag != r.etag
-            && self.live.changed_by_us_since(l, p.started_at)
-        {
-            return;
-        }
-        let mut fields = Vec::new();
-        let mut push = |path: String, before: Option<Value>, after: Option<Value>| {
-            if before != after && !declared.is_some_and(|d| ignored(d, &path)) {
-                fields.push(Field {
-                    path,
-                    before,
-                    after,
-                    sensitive: false,
-                    origin: Some(Origin::Outside),
-                    forces_replacement: false,
-                });
-            }
-        };
-        push("name".into(), Some(text(&r.name)), Some(text(&l.name)));
-        push(
-            "description".into(),
-            opt_text(r.description.as_deref()),
-            opt_text(l.description.as_deref()),
-        );
-        let live_params = l.auth.as_ref().map(|a| &a.params);
-        for (name, recorded) in &r.params {
-            let now = live_params
-                .and_then(|p| p.get(name))
-                .filter(|v| !is_masked(v))
-                .cloned();
-            push(format!("auth.params.{name}"), Some(recorded.clone()), now);
-        }
-        // A state AEP moved on its own (initializing → enabled) is no drift; any other is.
-        // A disabled connection stays drift for as long as it is disabled, even once the
-        // state records it: flowform declares connections to be used, and cannot enable one
-        // (unless `ignoreChanges: [state]` says it is disabled on purpose).
-        match (&r.state, &l.state) {
-            (_, Some(now @ ConnectionState::Disabled)) => {
-                push("state".into(), Some(text("enabled")), Some(text(now.as_str())));
-            }
-            (Some(recorded), Some(now)) if recorded != now && *recorded != ConnectionState::Initializing => {
-                push(
-                    "state".into(),
-                    Some(text(recorded.as_str())),
-                    Some(text(now.as_str())),
-                );
-            }
-            _ => {}
-        }
-        if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
-            && live_spec != r.auth_spec_name
-        {
-            push(
-                "auth.specName".into(),
-                Some(text(&r.auth_spec_name)),
-                Some(text(live_spec)),
-            );
-        }
-        // An initializing connection has no etag yet; the first one it gets is no drift.
-        let etag_changed = r.etag.is_some() && l.etag.is_some() && r.etag != l.etag;
-        if !fields.is_empty() || etag_changed {
-            self.plan.drift.push(Drift {
-                address: address.to_owned(),
-                id: r.id.clone(),
-                kind: DriftKind::Changed,
-                fields,
-                etag_changed,
-            });
-        }
     }
 
     /// Delete (or forget) a managed connection: no longer declared, or being destroyed.
@@ -737,104 +618,4 @@ impl Context<'_> {
             ..base
         });
     }
-}
-
-fn sensitive_field(name: &str, origin: Option<Origin>) -> Field {
-    Field {
-        path: format!("auth.params.{name}"),
-        before: None,
-        after: None,
-        sensitive: true,
-        origin,
-        forces_replacement: false,
-    }
-}
-
-/// Compares what is declared with what AEP has, field by field (declared params only:
-/// AEP adds its own, such as `orgId`). `r`, when given, says whether a difference came from
-/// the configuration (it differs from what was applied) or from outside.
-fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field>, usize) {
-    let split = d.split_params();
-    let (plain, secret_names) = (&split.plain, &split.secret_names);
-    let mut fields = Vec::new();
-    let mut unchanged = 0;
-    let mut consider = |path: String, applied: Option<Value>, now: Option<Value>, want: Option<Value>| {
-        if ignored(d, &path) {
-            return;
-        }
-        if now == want {
-            unchanged += 1;
-            return;
-        }
-        let origin = match r {
-            Some(_) if applied != want => Origin::Config,
-            Some(_) => Origin::Outside,
-            None => Origin::Config,
-        };
-        fields.push(Field {
-            path,
-            before: now,
-            after: want,
-            sensitive: false,
-            origin: Some(origin),
-            forces_replacement: false,
-        });
-    };
-    consider(
-        "name".into(),
-        r.map(|r| text(&r.name)),
-        Some(text(&l.name)),
-        Some(text(&d.name)),
-    );
-    consider(
-        "description".into(),
-        r.and_then(|r| opt_text(r.description.as_deref())),
-        opt_text(l.description.as_deref()),
-        opt_text(d.description.as_deref()),
-    );
-    let live_params = l.auth.as_ref().map(|a| &a.params);
-    let mut names: BTreeSet<&String> = plain.keys().collect();
-    if let Some(r) = r {
-        names.extend(r.params.keys().filter(|k| !secret_names.contains(*k)));
-    }
-    for name in names {
-        let now = live_params
-            .and_then(|p| p.get(name))
-            .filter(|v| !is_masked(v))
-            .cloned();
-        let applied = r.and_then(|r| r.params.get(name)).cloned();
-        consider(
-            format!("auth.params.{name}"),
-            applied,
-            now,
-            plain.get(name).cloned(),
-        );
-    }
-    (fields, unchanged)
-}
-
-/// Without a refresh: the declared connection against what the state recorded.
-fn compare_recorded(d: &Connection, r: &Record) -> (Vec<Field>, usize) {
-    let live = LiveConnection {
-        id: r.id.clone(),
-        name: r.name.clone(),
-        description: r.description.clone(),
-        connection_spec: None,
-        state: r.state.clone(),
-        auth: Some(crate::flow::model::LiveAuth {
-            spec_name: r.auth_spec_name.clone(),
-            params: r.params.clone(),
-        }),
-        etag: r.etag.clone(),
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        created_client: None,
-        updated_client: None,
-        sandbox_name: Some(r.sandbox.clone()),
-    };
-    let (mut fields, unchanged) = compare(d, Some(r), &live);
-    for f in &mut fields {
-        f.origin = Some(Origin::Config);
-    }
-    (fields, unchanged)
 }

@@ -9,7 +9,9 @@
 //! AEP changed outside flowform (`Origin::Outside`, also listed as drift), as Terraform's
 //! "Objects have changed outside of Terraform" keeps the two apart.
 
+mod compare;
 mod diff;
+mod drift;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
@@ -597,4 +599,4 @@ pub fn unmanaged<'a>(
     found
 }
 
-pub use self::diff::ignored;
+pub use self::compare::ignored;
