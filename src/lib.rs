@@ -57,6 +57,7 @@ pub mod diagnostic;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod generate;
 pub(crate) mod log;
 pub mod ops;
 pub(crate) mod plan;

@@ -634,7 +634,8 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
             } else {
                 "it was deleted outside flowform"
             };
-            ctx.progress.line(format!("{}: forgotten ({why})", change.address));
+            ctx.progress
+                .line(format!("{}: forgotten ({why})", change.address));
             Ok(Done {
                 forgotten: 1,
                 ..Done::default()

@@ -25,6 +25,8 @@ mod document;
 pub mod files;
 pub mod moved;
 
+pub(crate) use self::document::{env_name, looks_secret};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -90,7 +90,13 @@ pub(super) fn read_moved(file: &Path, node: &Node, diagnostics: &mut Diagnostics
 /// Reads one document's `removed:` list.
 pub(super) fn read_removed(file: &Path, node: &Node, diagnostics: &mut Diagnostics) -> Vec<Removed> {
     let mut out = Vec::new();
-    for (i, entry) in entries(file, node, "removed", "{key: old-key, destroy: false}", diagnostics) {
+    for (i, entry) in entries(
+        file,
+        node,
+        "removed",
+        "{key: old-key, destroy: false}",
+        diagnostics,
+    ) {
         let field = format!("removed[{i}]");
         let Some(fields) = mapping(file, entry, &field, &["key", "destroy"], diagnostics) else {
             continue;
@@ -200,7 +206,11 @@ fn mapping<'n>(
                     Some(s) => format!("did you mean `{s}`?"),
                     None => format!(
                         "expected {}",
-                        known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+                        known
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     ),
                 };
                 diagnostics.push(

@@ -14,6 +14,7 @@ mod approve;
 pub(crate) mod drift;
 pub(crate) mod emulator;
 mod error;
+pub(crate) mod generate;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;

@@ -273,7 +273,9 @@ impl Context<'_> {
         if recovered {
             notes.push("adopted: recovered from an interrupted apply (the create reached AEP; its answer did not reach flowform)".to_owned());
         } else if resend {
-            notes.push("secrets: sent, with the param that differs (AEP replaces the auth params whole)".to_owned());
+            notes.push(
+                "secrets: sent, with the param that differs (AEP replaces the auth params whole)".to_owned(),
+            );
         } else if !secret_names.is_empty() {
             notes.push("secrets: not sent (AEP keeps its values; flowform records the digests of the declared ones, and sends them when they change)".to_owned());
         }

@@ -70,7 +70,10 @@ pub(super) fn resolve(
             continue;
         };
         if found.len() > 1 {
-            let held: Vec<String> = found.iter().map(|(a, r, _)| format!("`{a}` ({})", r.id)).collect();
+            let held: Vec<String> = found
+                .iter()
+                .map(|(a, r, _)| format!("`{a}` ({})", r.id))
+                .collect();
             problems.push(
                 Problem::new(format!(
                     "the moves into `{to}` would bring {} connections there: the state holds {}",

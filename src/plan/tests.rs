@@ -43,7 +43,8 @@ fn create_when_neither_recorded_nor_live() {
             import: 0,
             add: 1,
             change: 0,
-            destroy: 0
+            destroy: 0,
+            ..Summary::default()
         }
     );
 }
@@ -162,7 +163,8 @@ fn a_spec_change_is_a_replace_and_protect_refuses_it() {
             import: 0,
             add: 1,
             change: 0,
-            destroy: 1
+            destroy: 1,
+            ..Summary::default()
         }
     );
     changed.lifecycle.protect = true;
@@ -324,7 +326,8 @@ fn import_blocks_adopt_and_then_update() {
             import: 1,
             add: 0,
             change: 1,
-            destroy: 0
+            destroy: 0,
+            ..Summary::default()
         }
     );
     let p = run(vec![d], &state(), &live(vec![]));
@@ -539,7 +542,8 @@ fn summaries_count_like_terraform() {
             import: 2,
             add: 2,
             change: 2,
-            destroy: 2
+            destroy: 2,
+            ..Summary::default()
         }
     );
 }

@@ -126,7 +126,11 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
     ] {
         listing(&mut head, label, &addresses(action));
     }
-    let moves: Vec<String> = plan.moves.iter().map(|m| format!("{} → {}", m.from, m.to)).collect();
+    let moves: Vec<String> = plan
+        .moves
+        .iter()
+        .map(|m| format!("{} → {}", m.from, m.to))
+        .collect();
     let moves: Vec<&str> = moves.iter().map(String::as_str).collect();
     listing(&mut head, "Move", &moves);
     listing(&mut head, "Forget", &addresses(Action::Forget));

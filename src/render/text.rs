@@ -10,7 +10,9 @@ use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::{DriftReport, show, summary_line};
-use crate::plan::{Action, Change, Drift, DriftKind, Field, Mode, Move, Origin, Plan, Reason, moves_by_target};
+use crate::plan::{
+    Action, Change, Drift, DriftKind, Field, Mode, Move, Origin, Plan, Reason, moves_by_target,
+};
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -233,10 +235,7 @@ fn move_block(out: &mut String, m: &Move) {
         "{indent}      {}",
         paint(
             DIM,
-            &format!(
-                "# `moved` at {}: state only, nothing is sent to AEP",
-                m.origin
-            )
+            &format!("# `moved` at {}: state only, nothing is sent to AEP", m.origin)
         )
     );
     let _ = writeln!(out, "{indent}  }}\n");
