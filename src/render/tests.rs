@@ -89,7 +89,36 @@ fn every_action() -> Plan {
     let new = conn("new", "Brand new");
     declared.push(new);
 
-    plan(&desired(declared), &s, &live(seen), &Options::default())
+    // `moved:` one key to another; `removed:` one from management.
+    let mut was = conn("was", "Moved");
+    applied(&mut s, &was, "id-was");
+    seen.push(live_of(&was, "id-was"));
+    was.key = "moved".into();
+    declared.push(was);
+    let kept = conn("kept", "Kept in AEP");
+    applied(&mut s, &kept, "id-kept");
+    seen.push(live_of(&kept, "id-kept"));
+    let origin = |line| crate::config::Origin {
+        file: "moves.yaml".into(),
+        line,
+        column: 5,
+    };
+    let key = |k: &str| crate::config::moved::KeyRef {
+        sandbox: None,
+        key: k.into(),
+    };
+    let mut desired = desired(declared);
+    desired.moved.push(crate::config::moved::Moved {
+        from: key("was"),
+        to: key("moved"),
+        origin: origin(2),
+    });
+    desired.removed.push(crate::config::moved::Removed {
+        key: key("kept"),
+        origin: origin(4),
+    });
+
+    plan(&desired, &s, &live(seen), &Options::default())
 }
 
 #[test]
@@ -136,10 +165,11 @@ fn summary_lines_are_terraforms() {
     let p = every_action();
     assert_eq!(
         summary_line(&p),
-        "Plan: 2 to import, 3 to add, 3 to change, 2 to destroy."
+        "Plan: 2 to import, 3 to add, 3 to change, 2 to destroy, 1 to move, 2 to forget."
     );
     let mut none = p.clone();
     none.changes.retain(|c| c.action == Action::NoOp);
+    none.moves.clear();
     none.drift.clear();
     assert_eq!(
         summary_line(&none),
