@@ -175,11 +175,16 @@ async fn an_organisation_comes_under_management_in_one_generate_plan_and_apply()
         "{}",
         generated.stdout()
     );
+    let schema: Value = serde_json::from_str(&flowform(["schema"]).run().expect_code(0).stdout()).unwrap();
+    let schema = jsonschema::draft7::new(&schema).unwrap();
     for file in ["prod.yaml", "dev.yaml"] {
         let text = std::fs::read_to_string(world.dir.path().join("connections").join(file)).unwrap();
         for secret in ["the-real", "****"] {
             assert!(!text.contains(secret), "{file}: {text}");
         }
+        // What an editor checks as it is typed holds too.
+        let doc = flowform::yaml::parse(&text).unwrap()[0].to_json();
+        assert!(schema.is_valid(&doc), "{file}: {text}");
     }
     let stderr = generated.stderr();
     assert!(
