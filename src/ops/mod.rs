@@ -6,7 +6,7 @@
 //!
 //! - [`scope`]: which configuration and which state a command works on (the project).
 //! - [`session`]: what the planning commands share: load, open the state, connect, plan.
-//! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`import`],
+//! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`generate`], [`import`],
 //!   [`init`], [`state`], [`validate`], [`emulator`]: one operation each.
 
 pub(crate) mod apply;
