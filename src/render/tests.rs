@@ -213,3 +213,55 @@ fn no_secret_reaches_any_render_or_saved_plan() {
     );
     let _ = json!(null);
 }
+
+#[test]
+fn a_plan_of_moves_alone_says_so_and_shows_a_moved_update_as_moved() {
+    let mut s = state();
+    let was = conn("was", "Moved");
+    applied(&mut s, &was, "id-was");
+    let other = conn("other", "Other");
+    applied(&mut s, &other, "id-other");
+    let mut moved = was.clone();
+    moved.key = "moved".into();
+    let mut renamed = other.clone();
+    renamed.key = "renamed".into();
+    renamed.name = "Other, renamed".into();
+    let key = |k: &str| crate::config::moved::KeyRef {
+        sandbox: None,
+        key: k.into(),
+    };
+    let entry = |from: &str, to: &str| crate::config::moved::Moved {
+        from: key(from),
+        to: key(to),
+        origin: crate::config::Origin {
+            file: "moves.yaml".into(),
+            line: 2,
+            column: 5,
+        },
+    };
+    let mut d = desired(vec![moved]);
+    d.moved.push(entry("was", "moved"));
+    let seen = || live(vec![live_of(&was, "id-was"), live_of(&other, "id-other")]);
+    d.connections.insert("other".into(), other.clone());
+    let p = plan(&d, &s, &seen(), &Options::default());
+    let text = anstream::adapter::strip_str(&text::plan(&p)).to_string();
+    assert!(
+        text.starts_with(
+            "flowform will perform the following actions:\n\n  # prod/was has moved to prod/moved\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Plan: 0 to add, 0 to change, 0 to destroy, 1 to move.\n"),
+        "{text}"
+    );
+    let mut d = desired(vec![renamed, was.clone()]);
+    d.moved.push(entry("other", "renamed"));
+    let p = plan(&d, &s, &seen(), &Options::default());
+    let text = anstream::adapter::strip_str(&text::plan(&p)).to_string();
+    assert!(
+        text.contains("  # prod/renamed will be updated in-place\n  # (moved from prod/other: state only)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("has moved to"), "{text}");
+}

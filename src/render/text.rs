@@ -345,14 +345,18 @@ fn legend(out: &mut String, plan: &Plan) {
     }
     let order = ["+", "~", "+/-", "-", "=", "."];
     seen.sort_by_key(|(m, ..)| order.iter().position(|o| o == m));
-    let _ = writeln!(
-        out,
-        "Connection actions are indicated with the following symbols:"
-    );
-    for (mark, style, meaning) in seen {
-        let _ = writeln!(out, "  {} {meaning}", paint(style, mark));
+    // A plan of moves alone has no symbol to explain.
+    if !seen.is_empty() {
+        let _ = writeln!(
+            out,
+            "Connection actions are indicated with the following symbols:"
+        );
+        for (mark, style, meaning) in seen {
+            let _ = writeln!(out, "  {} {meaning}", paint(style, mark));
+        }
+        let _ = writeln!(out);
     }
-    let _ = writeln!(out, "\nflowform will perform the following actions:\n");
+    let _ = writeln!(out, "flowform will perform the following actions:\n");
 }
 
 /// The whole plan.
