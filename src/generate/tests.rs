@@ -384,3 +384,21 @@ fn required_secrets_aep_leaves_out_are_still_declared() {
     let params = &desired.connections["bare"].auth.params;
     assert!(params["password"].is_secret() && params["securityToken"].is_secret());
 }
+
+#[test]
+fn a_param_that_yaml_would_read_as_a_merge_is_never_written() {
+    let merge = live(
+        &id(1),
+        "Merge",
+        OTHER,
+        "Key",
+        json!({"host": "h", "<<": {"injected": "x"}}),
+    );
+    let generated = generate(&[listed("prod", vec![merge])], &Existing::default());
+    assert!(generated.files.is_empty());
+    assert!(
+        generated.skipped[0].reason.contains("would not"),
+        "{:?}",
+        generated.skipped
+    );
+}
