@@ -402,3 +402,88 @@ fn a_param_that_yaml_would_read_as_a_merge_is_never_written() {
         generated.skipped
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Pieces that YAML, the loader's references and terminals read specially, and anything.
+    fn hostile() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            proptest::sample::select(vec![
+                "\n",
+                "\r\n",
+                ": ",
+                "- ",
+                "#",
+                "'",
+                "\"",
+                "\\",
+                "{",
+                "}",
+                "[",
+                "]",
+                "&a",
+                "*a",
+                "<<",
+                "!!str",
+                "---",
+                "...",
+                "${env:P}",
+                "${",
+                "$${",
+                "}",
+                "~",
+                "null",
+                "true",
+                "1.0",
+                "\t",
+                "\u{1b}[2J",
+                "\u{202e}",
+                "\u{2028}",
+                "\u{85}",
+                "\u{feff}",
+                "\0",
+                "é",
+                "🦀",
+            ])
+            .prop_map(str::to_owned),
+            any::<String>(),
+        ];
+        proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Whatever AEP calls a connection and puts in it, what `generate` writes loads and
+        /// reads back exactly, or the connection is skipped with a reason: never written
+        /// otherwise.
+        #[test]
+        fn what_is_written_reads_back_exactly(name in hostile(), description in hostile(), username in hostile(), extra in hostile()) {
+            let mut l = basic(&id(1), &name);
+            l.description = Some(description.clone());
+            let params = &mut l.auth.as_mut().unwrap().params;
+            params.insert("username".into(), json!(username));
+            let mut other = live(&id(2), &format!("{name} other"), OTHER, "Key", json!({"value": extra, "nested": [extra, {"k": extra}]}));
+            other.description = Some(extra.clone());
+            let generated = generate(&[listed("prod", vec![l, other])], &Existing::default());
+            let written: usize = generated.files.iter().map(|f| f.connections.len()).sum();
+            prop_assert_eq!(written + generated.skipped.len(), 2);
+            // Only a name the loader refuses (nothing but spaces) keeps one out.
+            prop_assert_eq!(written, if name.trim().is_empty() { 1 } else { 2 }, "{:?}", generated.skipped);
+            let desired = load(&generated);
+            for c in desired.connections.values() {
+                if c.import.as_deref() == Some(id(1).as_str()) {
+                    prop_assert_eq!(&c.name, &name);
+                    prop_assert_eq!(c.description.as_deref(), Some(description.as_str()));
+                    prop_assert_eq!(&c.auth.params["username"], &Param::Plain(json!(username)));
+                } else {
+                    prop_assert_eq!(&c.auth.params["value"], &Param::Plain(json!(extra)));
+                    prop_assert_eq!(&c.auth.params["nested"], &Param::Plain(json!([extra, {"k": extra}])));
+                }
+            }
+        }
+    }
+}
