@@ -542,11 +542,13 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     };
     // Moves first: the rest is planned against the state as the moves leave it.
     let view;
+    let mut held = BTreeSet::new();
     let state = if options.mode == Mode::Normal && !desired.moved.is_empty() {
-        let (moves, problems) = moved::resolve(desired, state, in_scope);
-        out.errors.extend(problems);
-        view = moved::view(state, &moves);
-        out.moves = moves;
+        let resolved = moved::resolve(desired, state, in_scope);
+        out.errors.extend(resolved.problems);
+        held = resolved.held;
+        view = moved::view(state, &resolved.moves);
+        out.moves = resolved.moves;
         &view
     } else {
         state
@@ -562,7 +564,8 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
             .map(|c| c.key.as_str())
             .or(r.map(|r| r.key.as_str()))
             .unwrap_or_else(|| address.split_once('/').map_or(address.as_str(), |(_, k)| k));
-        if !in_scope(address, key) {
+        // A connection whose move cannot be made is kept as it is, never planned away.
+        if !in_scope(address, key) || held.contains(address.as_str()) {
             continue;
         }
         let mut ctx = diff::Context {

@@ -37,15 +37,22 @@ fn held<'s>(state: &'s State, key: &KeyRef) -> Vec<(&'s String, &'s Record)> {
         .collect()
 }
 
+/// What the moves come to.
+#[derive(Debug, Default)]
+pub(super) struct Resolved {
+    pub moves: Vec<Move>,
+    pub problems: Vec<Problem>,
+    /// The old keys of moves that cannot be made: their connections are neither moved nor
+    /// planned as deleted (the configuration meant to keep them).
+    pub held: BTreeSet<String>,
+}
+
 /// The moves the configuration asks for that the state still needs, each chain followed to
 /// its declared end; and what stops one. `in_scope` limits them to the plan's reach.
-pub(super) fn resolve(
-    desired: &Desired,
-    state: &State,
-    in_scope: impl Fn(&str, &str) -> bool,
-) -> (Vec<Move>, Vec<Problem>) {
+pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, &str) -> bool) -> Resolved {
     let mut moves = Vec::new();
     let mut problems = Vec::new();
+    let mut held_back = BTreeSet::new();
     let mut into: BTreeMap<&str, Vec<&Moved>> = BTreeMap::new();
     for m in &desired.moved {
         into.entry(m.to.key.as_str()).or_default().push(m);
@@ -69,6 +76,7 @@ pub(super) fn resolve(
         let Some((from, record, m)) = found.first().copied() else {
             continue;
         };
+        held_back.extend(found.iter().map(|(a, ..)| (*a).clone()));
         if found.len() > 1 {
             let held: Vec<String> = found
                 .iter()
@@ -110,6 +118,7 @@ pub(super) fn resolve(
             );
             continue;
         }
+        held_back.remove(from);
         moves.push(Move {
             from: from.clone(),
             to,
@@ -118,7 +127,11 @@ pub(super) fn resolve(
         });
     }
     moves.sort_by(|a, b| a.to.cmp(&b.to));
-    (moves, problems)
+    Resolved {
+        moves,
+        problems,
+        held: held_back,
+    }
 }
 
 /// The entries of the chain that ends at `end`, nearest first (bounded: the configuration

@@ -808,6 +808,11 @@ fn chains_are_followed_and_conflicts_refused() {
         "{:?}",
         p.errors
     );
+    assert!(
+        !p.changes.iter().any(|c| c.action == Action::Delete),
+        "what a move meant to keep is never planned away: {:?}",
+        p.changes
+    );
     // Two keys of one chain both held: which one goes there is not flowform's to guess.
     let mut both = s.clone();
     let mut b = a.clone();
