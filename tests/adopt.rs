@@ -539,6 +539,10 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
         out.contains("help: if `prod/acme-basic-000000` is the connection to keep"),
         "{out}"
     );
+    assert!(
+        !out.contains("will be destroyed"),
+        "what the move meant to keep is not planned away: {out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
