@@ -22,15 +22,18 @@
 //! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
 //!   (split by concern: requests — where secrets leave flowform —, create, update, delete
 //!   and replace, adopt, saved plans, state-only changes, typed errors).
+//! - `generate`: configuration written from the connections AEP has (`flowform generate`),
+//!   read back through the loader before it is kept.
 //! - `render`: plans and drift reports as text, Markdown and JSON.
 //! - `refresh`: reads AEP before planning, by the cheaper of listing and fetching by id.
 //! - `plan`: the pure `plan()`, the `plan::Plan` value every command shares, and the
-//!   rules planner and applier share (an interrupted create's candidates).
+//!   rules planner and applier share (an interrupted create's candidates, a move's rekeying).
 //! - `specs`: the configuration checked against AEP's live connection specs.
 //! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups,
 //!   lock and secret fingerprints.
 //! - [`config`]: the desired state: finds the configuration files, reads each document into
-//!   [`config::Connection`]s, checks them against the `catalog`, resolves secret references.
+//!   [`config::Connection`]s (and `moved:` / `removed:` entries), checks them against the
+//!   `catalog`, resolves secret references.
 //! - `project`: the project file (`flowform.toml`), found by walking up from the working
 //!   directory: which configuration belongs to the project and where its one state lives.
 //! - [`flow`]: the Flow Service client, the only module that talks to AEP: credentials,
@@ -57,6 +60,7 @@ pub mod diagnostic;
 pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
+pub(crate) mod generate;
 pub(crate) mod log;
 pub mod ops;
 pub(crate) mod plan;

@@ -65,10 +65,40 @@ pub fn config_schema() -> Value {
         "title": "flowform configuration",
         "description": "Flow Service base connections for one AEP sandbox, as flowform declares them. The shape follows the body of `POST /connections`.",
         "type": "object",
-        "required": ["sandbox", "connections"],
+        "anyOf": [
+            {"required": ["sandbox", "connections"]},
+            {"required": ["moved"], "not": {"anyOf": [{"required": ["sandbox"]}, {"required": ["connections"]}]}},
+            {"required": ["removed"], "not": {"anyOf": [{"required": ["sandbox"]}, {"required": ["connections"]}]}}
+        ],
         "additionalProperties": false,
         "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors shared by connections."}},
         "properties": {
+            "moved": {
+                "description": "Keys renamed without recreating the connection: the state follows on apply, AEP is not called (Terraform's `moved`). Chains are followed.",
+                "type": ["array", "null"],
+                "items": {
+                    "type": "object",
+                    "required": ["from", "to"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "from": {"$ref": "#/definitions/keyRef"},
+                        "to": {"$ref": "#/definitions/keyRef"}
+                    }
+                }
+            },
+            "removed": {
+                "description": "Connections that leave flowform's management on apply; AEP keeps them (Terraform's `removed`).",
+                "type": ["array", "null"],
+                "items": {
+                    "type": "object",
+                    "required": ["key", "destroy"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "key": {"$ref": "#/definitions/keyRef"},
+                        "destroy": {"const": false}
+                    }
+                }
+            },
             "sandbox": {"$ref": "#/definitions/sandbox"},
             "connections": {
                 "description": "The connections, keyed by a stable name that addresses them in state and plans.",
@@ -78,6 +108,11 @@ pub fn config_schema() -> Value {
             }
         },
         "definitions": {
+            "keyRef": {
+                "description": "A connection key, or `sandbox/key`.",
+                "type": "string",
+                "pattern": "^([a-z0-9][a-z0-9-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+            },
             "sandbox": {
                 "description": "The sandbox name sent as `x-sandbox-name`. Never defaulted: AEP silently falls back to `prod` when none is named.",
                 "type": "string",

@@ -6,6 +6,7 @@
 // Test and benchmark code: a failed `unwrap` is a failed run, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod adopt;
 mod apply;
 mod client;
 mod common;

@@ -68,3 +68,25 @@ fn the_committed_schema_is_current() {
         "flowform.schema.json is stale: run `cargo run -- schema > flowform.schema.json`"
     );
 }
+
+#[test]
+fn moved_and_removed_documents_match_the_schema() {
+    let validator = jsonschema::draft7::new(&schema()).unwrap();
+    let doc = |text: &str| flowform::yaml::parse(text).unwrap()[0].to_json();
+    for good in [
+        "moved:\n  - {from: old, to: new}\nremoved:\n  - {key: prod/legacy, destroy: false}\n",
+        "removed:\n  - {key: legacy, destroy: false}\n",
+        "sandbox: prod\nconnections: {}\nmoved:\n  - {from: a, to: b}\n",
+    ] {
+        assert!(validator.is_valid(&doc(good)), "{good}");
+    }
+    for bad in [
+        "removed:\n  - {key: legacy, destroy: true}\n",
+        "removed:\n  - {key: legacy}\n",
+        "moved:\n  - {from: old}\n",
+        "moved:\n  - {from: 'bad key', to: new}\n",
+        "sandbox: prod\nmoved: []\n",
+    ] {
+        assert!(!validator.is_valid(&doc(bad)), "{bad}");
+    }
+}

@@ -109,6 +109,27 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         &[("garbage.yaml:1:1", "the file is not UTF-8 text")],
     ),
     ("tabs.yaml", &[("tabs.yaml:3:2", "invalid YAML: tabs disallowed")]),
+    (
+        "moved-and-removed.yaml",
+        &[
+            (
+                "moved-and-removed.yaml:14:5",
+                "`acme-sf` is moved to `acme-crm`, but `acme-sf` is still declared, at tests/bad/moved-and-removed.yaml:3:3",
+            ),
+            (
+                "moved-and-removed.yaml:14:5",
+                "`acme-sf` is moved to `acme-crm`, which is not declared",
+            ),
+            (
+                "moved-and-removed.yaml:15:5",
+                "the moves go round in a circle: a → b → a",
+            ),
+            (
+                "moved-and-removed.yaml:18:28",
+                "`destroy: true` is not what `removed` is for",
+            ),
+        ],
+    ),
 ];
 
 #[test]

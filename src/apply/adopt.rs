@@ -7,7 +7,7 @@ use super::update::update;
 use super::{ApplyError, Ctx, Done, lock, now_ms, required_id};
 use crate::config::{Connection, Param};
 use crate::flow::model::LiveConnection;
-use crate::plan::{self, Change};
+use crate::plan::Change;
 use crate::state::Record;
 
 /// Adopt: record what AEP has, then update it if the plan says so.
@@ -16,12 +16,13 @@ pub(super) async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Resu
     let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Importing... [id={id}]"));
     let live = ctx.read(&conn.sandbox, &id).await?;
-    // An interrupted create that carried exactly this configuration sent these secrets.
+    // Secrets not sent are taken as AEP's (an import takes the connection as it is; an
+    // interrupted create that carried exactly this configuration sent these very ones): the
+    // state records the declared ones' digest, so that a change to them is sent from now on.
+    // Sent ones are recorded by the update.
     let digest = {
         let store = ctx.store();
-        let recovered = change.reason == Some(plan::Reason::ImportBecauseRecoveredFromInterruptedApply)
-            && !change.resend_secrets;
-        recovered
+        (!change.resend_secrets)
             .then(|| super::record::declared_secrets_digest(conn, store.state()))
             .flatten()
     };

@@ -24,6 +24,8 @@ pub enum ApplyError {
     NotInState { address: String },
     #[error("{id} {when}")]
     Gone { id: String, when: &'static str },
+    #[error("could not move `{from}` here: {reason}; nothing was moved or sent")]
+    NotMoved { from: String, reason: String },
     #[error("the create's outcome is unknown ({reason}), and listing to find out failed: {source}")]
     UnknownAndUnlisted {
         reason: String,
@@ -94,6 +96,7 @@ impl ApplyError {
             | ApplyError::BadId { .. }
             | ApplyError::NotDeclared { .. }
             | ApplyError::NotInState { .. }
+            | ApplyError::NotMoved { .. }
             | ApplyError::Gone { .. } => Some("plan again".into()),
             ApplyError::UnknownAndUnlisted { .. } => {
                 Some("the next plan finds out by listing, before anything is created again".into())

@@ -60,6 +60,9 @@ pub struct Report {
     pub changed: usize,
     pub destroyed: usize,
     pub imported: usize,
+    /// State only: keys moved, connections let go (AEP untouched).
+    pub moved: usize,
+    pub forgotten: usize,
     pub failures: Vec<Failure>,
     /// Things worth saying that are not failures (a 412 resolved, a connection still
     /// initializing).
@@ -67,15 +70,23 @@ pub struct Report {
 }
 
 impl Report {
-    /// `Apply complete! Resources: [N imported, ]X added, Y changed, Z destroyed.`
+    /// `Apply complete! Resources: [N imported, ]X added, Y changed, Z destroyed[, M moved][,
+    /// F forgotten].`
     pub fn summary_line(&self, verb: &str) -> String {
         let imported = if self.imported > 0 {
             format!("{} imported, ", self.imported)
         } else {
             String::new()
         };
+        let mut state_only = String::new();
+        if self.moved > 0 {
+            state_only.push_str(&format!(", {} moved", self.moved));
+        }
+        if self.forgotten > 0 {
+            state_only.push_str(&format!(", {} forgotten", self.forgotten));
+        }
         format!(
-            "{verb} complete! Resources: {imported}{} added, {} changed, {} destroyed.",
+            "{verb} complete! Resources: {imported}{} added, {} changed, {} destroyed{state_only}.",
             self.added, self.changed, self.destroyed
         )
     }
@@ -94,6 +105,7 @@ struct Done {
     changed: usize,
     destroyed: usize,
     imported: usize,
+    forgotten: usize,
 }
 
 struct Ctx {
@@ -242,10 +254,23 @@ async fn taken_names(
 pub async fn apply(
     plan: &Plan,
     desired: &Desired,
-    store: Store,
+    mut store: Store,
     client: Arc<Client>,
     options: ApplyOptions,
 ) -> (Store, Report) {
+    // Moves first, in one atomic write of the state, before anything is sent: every action
+    // below addresses the connections by their new keys. A crash leaves the state before or
+    // after every move, never between.
+    let moved = match move_keys(plan, &mut store) {
+        Ok(moved) => moved,
+        Err(failures) => {
+            let report = Report {
+                failures,
+                ..Report::default()
+            };
+            return (store, report);
+        }
+    };
     let actions: Vec<Change> = plan.actions().cloned().collect();
     let progress = Progress::new(actions.len());
     let claimed = store.state().connections.values().map(|r| r.id.clone()).collect();
@@ -279,7 +304,10 @@ pub async fn apply(
         .filter(|c| matches!(c.action, Action::Update | Action::Adopt))
         .map(|c| c.address.clone())
         .collect();
-    let mut report = Report::default();
+    let mut report = Report {
+        moved,
+        ..Report::default()
+    };
     // The names to create are checked again now, however long ago the plan was made: a
     // name AEP gave meanwhile to a connection this state does not manage is not created
     // twice.
@@ -332,6 +360,7 @@ pub async fn apply(
                 report.changed += done.changed;
                 report.destroyed += done.destroyed;
                 report.imported += done.imported;
+                report.forgotten += done.forgotten;
             }
             Ok((address, Err(error))) => {
                 progress.line(format!("{address}: failed: {error}"));
@@ -370,6 +399,53 @@ pub async fn apply(
         let _ = store.edit(|s| s.pending.retain(|p| declared.contains(&p.address)));
     }
     (store, report)
+}
+
+/// Makes the plan's moves in the state and writes it at once. Returns how many, or why none
+/// could be made (then nothing else is done: every action addresses the new keys).
+fn move_keys(plan: &Plan, store: &mut Store) -> Result<usize, Vec<Failure>> {
+    if plan.moves.is_empty() {
+        return Ok(0);
+    }
+    let failed = |reason: String| -> Vec<Failure> {
+        plan.moves
+            .iter()
+            .map(|m| Failure {
+                address: m.to.clone(),
+                error: ApplyError::NotMoved {
+                    from: m.from.clone(),
+                    reason: reason.clone(),
+                },
+            })
+            .collect()
+    };
+    // What the plan saw must still hold: the record under the old key, the new key free.
+    for m in &plan.moves {
+        let state = store.state();
+        let held = state.connections.get(&m.from).is_some_and(|r| r.id == m.id);
+        if !held || state.connections.contains_key(&m.to) {
+            return Err(failed(format!(
+                "the state no longer holds {} as `{}` with `{}` free; plan again",
+                m.id, m.from, m.to
+            )));
+        }
+    }
+    let written = store
+        .edit(|state| {
+            for m in &plan.moves {
+                plan::rekey(state, m);
+            }
+        })
+        .and_then(|()| store.commit());
+    match written {
+        Ok(_) => {
+            for m in &plan.moves {
+                crate::info!("{}: moved to {} (state only)", m.from, m.to);
+            }
+            Ok(plan.moves.len())
+        }
+        Err(e) => Err(failed(e.to_string())),
+    }
 }
 
 /// How many ids one read-back request names (`property=id==a,b,…`): about 2 KB of URL.
@@ -553,11 +629,17 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
         Action::Adopt => adopt::adopt(ctx, change, need()?).await,
         Action::Forget => {
             ctx.record(&change.address, None)?;
-            ctx.progress.line(format!(
-                "{}: forgotten (it was deleted outside flowform)",
-                change.address
-            ));
-            Ok(Done::default())
+            let why = if change.reason == Some(plan::Reason::ForgetBecauseRemoved) {
+                "no longer managed; AEP keeps it"
+            } else {
+                "it was deleted outside flowform"
+            };
+            ctx.progress
+                .line(format!("{}: forgotten ({why})", change.address));
+            Ok(Done {
+                forgotten: 1,
+                ..Done::default()
+            })
         }
         Action::NoOp => Ok(Done::default()),
     }

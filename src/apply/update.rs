@@ -125,6 +125,7 @@ fn replan(ctx: &Ctx, conn: &Connection, live: &LiveConnection) -> Option<Change>
         connections: [(conn.key.clone(), conn.clone())].into(),
         sandboxes: [conn.sandbox.clone()].into(),
         files: Vec::new(),
+        ..Desired::default()
     };
     let options = Options {
         targets: [address(&conn.sandbox, &conn.key)].into(),

@@ -9,6 +9,7 @@ mod apply;
 mod args;
 mod drift;
 mod emulator;
+mod generate;
 mod import;
 mod init;
 mod plan;
@@ -57,6 +58,8 @@ enum Command {
     Destroy(Box<apply::DestroyArgs>),
     /// Take an existing connection under management, by the key that declares it
     Import(Box<import::Args>),
+    /// Write configuration for the connections AEP has that the project does not manage yet
+    Generate(Box<generate::Args>),
     /// Show a saved plan
     Show(show::Args),
     /// Compare AEP with the state, and list connections flowform does not manage (for cron)
@@ -110,6 +113,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut
         Command::Apply(args) => apply::run(&args, env, io),
         Command::Destroy(args) => apply::destroy(&args, env, io),
         Command::Import(args) => import::run(&args, env, io),
+        Command::Generate(args) => generate::run(&args, env, io),
         Command::Show(args) => show::run(&args, io),
         Command::Drift(args) => drift::run(&args, env, io),
         Command::Schema(args) => schema::run(&args, io),

@@ -13,7 +13,7 @@ use crate::secret::{self, Parsed};
 use crate::settings::Environment;
 use crate::yaml::{Location, Node, Value};
 
-const DOCUMENT_FIELDS: &[&str] = &["sandbox", "connections"];
+const DOCUMENT_FIELDS: &[&str] = &["sandbox", "connections", "moved", "removed"];
 const CONNECTION_FIELDS: &[&str] = &[
     "name",
     "description",
@@ -31,8 +31,11 @@ const IMPORT_FIELDS: &[&str] = &["id"];
 
 /// What one document declares.
 pub(super) struct Declared {
-    pub sandbox: String,
+    /// `None` for a document of `moved:` and `removed:` entries alone.
+    pub sandbox: Option<String>,
     pub connections: Vec<Connection>,
+    pub moved: Vec<super::moved::Moved>,
+    pub removed: Vec<super::moved::Removed>,
 }
 
 pub(super) struct Reader<'a> {
@@ -121,6 +124,28 @@ impl<'a> Reader<'a> {
     pub fn document(&mut self, doc: &Node) -> Option<Declared> {
         let top = At::top("");
         let fields = self.fields(doc, top, DOCUMENT_FIELDS, "the document", true)?;
+        let moved = fields
+            .get("moved")
+            .map(|n| super::moved::read_moved(self.file, n, self.diagnostics))
+            .unwrap_or_default();
+        let removed = fields
+            .get("removed")
+            .map(|n| super::moved::read_removed(self.file, n, self.diagnostics))
+            .unwrap_or_default();
+        // A document of `moved:` and `removed:` entries alone names no sandbox: keys are
+        // unique across the configuration.
+        let state_only = (fields.get("moved").is_some() || fields.get("removed").is_some())
+            && ["sandbox", "connections"]
+                .iter()
+                .all(|f| fields.get(f).is_none() && !fields.misspelt(f));
+        if state_only {
+            return Some(Declared {
+                sandbox: None,
+                connections: Vec::new(),
+                moved,
+                removed,
+            });
+        }
         let sandbox = match fields.get("sandbox") {
             Some(node) => self.sandbox(node, At::top("sandbox")),
             None if fields.misspelt("sandbox") => None,
@@ -170,8 +195,10 @@ impl<'a> Reader<'a> {
             }
         }
         Some(Declared {
-            sandbox: sandbox?,
+            sandbox: Some(sandbox?),
             connections,
+            moved,
+            removed,
         })
     }
 
@@ -641,8 +668,11 @@ impl<'a> Reader<'a> {
                     return None;
                 }
             },
-            Value::String(s) => {
-                if s.contains("${") {
+            // Inside a structured value, `$${` writes a literal `${` as it does in a param's
+            // own value; a reference is read only as the whole value of a param.
+            Value::String(s) => match secret::parse(s) {
+                Ok(Parsed::Literal(literal)) => literal.into(),
+                Ok(Parsed::Reference(_)) | Err(_) => {
                     self.error(
                         at,
                         node.location,
@@ -653,8 +683,7 @@ impl<'a> Reader<'a> {
                     );
                     return None;
                 }
-                s.clone().into()
-            }
+            },
             Value::Sequence(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -944,7 +973,7 @@ fn backticked(names: &[&str]) -> String {
 }
 
 /// A param of an unknown spec whose name says it holds a credential.
-fn looks_secret(name: &str) -> bool {
+pub(crate) fn looks_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [
         "password",
@@ -960,7 +989,7 @@ fn looks_secret(name: &str) -> bool {
 }
 
 /// The environment variable name suggested in help lines: `ACME_SALESFORCE_PASSWORD`.
-fn env_name(key: &str, param: &str) -> String {
+pub(crate) fn env_name(key: &str, param: &str) -> String {
     let mut out = String::new();
     for c in key.chars() {
         out.push(if c.is_ascii_alphanumeric() {

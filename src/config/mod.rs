@@ -23,6 +23,9 @@
 
 mod document;
 pub mod files;
+pub mod moved;
+
+pub(crate) use self::document::{env_name, looks_secret};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -58,6 +61,10 @@ pub struct Desired {
     pub sandboxes: BTreeSet<String>,
     /// The files read, in the order they were read.
     pub files: Vec<PathBuf>,
+    /// `moved:` entries: keys renamed in the state, without a call to AEP.
+    pub moved: Vec<moved::Moved>,
+    /// `removed:` entries: connections that leave management, kept in AEP.
+    pub removed: Vec<moved::Removed>,
 }
 
 /// One declared base connection.
@@ -178,7 +185,7 @@ pub struct Origin {
 }
 
 impl Origin {
-    fn new(file: &Path, location: Location) -> Origin {
+    pub(crate) fn new(file: &Path, location: Location) -> Origin {
         Origin {
             file: file.to_owned(),
             line: location.line,
@@ -319,7 +326,9 @@ impl<'a> Loader<'a> {
             .filter_map(|doc| reader.document(doc))
             .collect();
         for d in declared {
-            self.desired.sandboxes.insert(d.sandbox);
+            self.desired.sandboxes.extend(d.sandbox);
+            self.desired.moved.extend(d.moved);
+            self.desired.removed.extend(d.removed);
             for connection in d.connections {
                 self.insert(connection);
             }
@@ -347,6 +356,7 @@ impl<'a> Loader<'a> {
     pub fn finish(mut self) -> Result<Loaded, Diagnostics> {
         self.check_unique_names();
         self.check_unique_imports();
+        moved::check(&self.desired, &mut self.diagnostics);
         self.diagnostics.sort();
         if self.diagnostics.has_errors() {
             Err(self.diagnostics)

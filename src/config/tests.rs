@@ -621,3 +621,103 @@ fn every_duplicate_key_is_reported_and_the_rest_still_checked() {
         .collect();
     assert_eq!(duplicates.len(), 2, "{diagnostics}");
 }
+
+#[test]
+fn moved_and_removed_sit_beside_connections_or_alone() {
+    let text = format!(
+        "{}moved:\n  - {{from: old, to: k}}\n  - {{from: older, to: old}}\n---\nremoved:\n  - {{key: prod/legacy, destroy: false}}\n",
+        doc(BASIC)
+    );
+    let loaded = load_text(&text).unwrap();
+    let d = &loaded.desired;
+    assert_eq!(d.connections.len(), 1);
+    let moves: Vec<(String, String, usize)> = d
+        .moved
+        .iter()
+        .map(|m| (m.from.to_string(), m.to.to_string(), m.origin.line))
+        .collect();
+    assert_eq!(
+        moves,
+        [("old".into(), "k".into(), 13), ("older".into(), "old".into(), 14)]
+    );
+    assert_eq!(d.removed[0].key.to_string(), "prod/legacy");
+    assert_eq!((d.removed[0].origin.line, d.removed[0].origin.column), (17, 5));
+    assert_eq!(d.sandboxes.len(), 1, "a document of moves names no sandbox");
+}
+
+#[test]
+fn moved_and_removed_mistakes() {
+    let with = |extra: &str| format!("{}{extra}", doc(BASIC));
+    check_errors(
+        "self, removed and declared, a sandbox move",
+        &with(
+            "moved:\n  - {from: k, to: k}\n  - {from: dev/x, to: k}\nremoved:\n  - {key: k, destroy: false}\n  - {key: x, destroy: yes}\n  - {key: 'bad key', destroy: false}\n",
+        ),
+        &[
+            Expect {
+                line: 13,
+                column: 5,
+                field: "moved",
+                message: "`k` is moved to itself",
+            },
+            Expect {
+                line: 14,
+                column: 5,
+                field: "moved",
+                message: "a move cannot change a connection's sandbox",
+            },
+            Expect {
+                line: 16,
+                column: 5,
+                field: "removed",
+                message: "`k` is removed from management, but it is still declared, at t/conf.yaml:3:3",
+            },
+            Expect {
+                line: 16,
+                column: 5,
+                field: "removed",
+                message: "`k` is removed from management, and moved at",
+            },
+            Expect {
+                line: 17,
+                column: 23,
+                field: "removed[1].destroy",
+                message: "expected `false`, found a string",
+            },
+            Expect {
+                line: 18,
+                column: 11,
+                field: "removed[2].key",
+                message: "`bad key` is not a connection key",
+            },
+        ],
+    );
+    check_errors(
+        "not a list",
+        &with("moved: {from: a, to: k}\n"),
+        &[Expect {
+            line: 12,
+            column: 8,
+            field: "moved",
+            message: "expected a list, found a mapping",
+        }],
+    );
+}
+
+#[test]
+fn a_literal_dollar_brace_inside_a_structured_value() {
+    let text = "sandbox: prod\nconnections:\n  k:\n    name: N\n    connectionSpec: {id: 0a1b2c3d-0000-4000-8000-00000000beef, version: \"1.0\"}\n    auth:\n      specName: S\n      params:\n        list: [\"$${literal}\", plain]\n";
+    let loaded = load_text(text).unwrap();
+    assert_eq!(
+        loaded.desired.connections["k"].auth.params["list"],
+        Param::Plain(serde_json::json!(["${literal}", "plain"]))
+    );
+    let text = text.replace("$${literal}", "${env:SF_PASSWORD}");
+    let errors = load_text(&text).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("only read as the whole value of a param"),
+        "{errors}"
+    );
+}

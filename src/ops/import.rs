@@ -115,12 +115,15 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
             None,
         ));
     }
-    let record = crate::apply::adopted_record(&conn, &live, None);
+    // As an `import:` block: the connection is taken as it is, its secrets not sent; the
+    // declared ones' digest is recorded, so that a change to them is sent from now on.
+    let digest = crate::apply::record::declared_secrets_digest(&conn, session.store().state());
+    let record = crate::apply::adopted_record(&conn, &live, digest);
     session.store_mut().record(&addr, Some(record))?;
     writeln!(io.err, "{addr}: Import complete [id={id}]")?;
     writeln!(
         io.out,
-        "\nImport successful! `{addr}` is now managed by flowform. Its secrets are unknown to flowform, so the next plan sends the declared ones."
+        "\nImport successful! `{addr}` is now managed by flowform. Nothing was sent to AEP: the connection is taken as it is (AEP keeps its secrets; flowform sends the declared ones when they change). The next plan shows anything else that differs."
     )?;
     Ok(Exit::Success)
 }

@@ -6,7 +6,7 @@
 //!
 //! - [`scope`]: which configuration and which state a command works on (the project).
 //! - [`session`]: what the planning commands share: load, open the state, connect, plan.
-//! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`import`],
+//! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`generate`], [`import`],
 //!   [`init`], [`state`], [`validate`], [`emulator`]: one operation each.
 
 pub(crate) mod apply;
@@ -14,6 +14,7 @@ mod approve;
 pub(crate) mod drift;
 pub(crate) mod emulator;
 mod error;
+pub(crate) mod generate;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;

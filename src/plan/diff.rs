@@ -260,21 +260,31 @@ impl Context<'_> {
             ));
         }
         let (mut fields, unchanged) = compare(d, None, l);
-        // What secrets it has, flowform cannot know; the declared ones are sent.
+        // AEP never returns a secret, so what the connection has cannot be compared. An import
+        // takes the connection as it is: the declared secrets are not sent (a wrong one would
+        // break a working connection); the state records their digests, and a change to them
+        // is sent from then on. Only when a plain param differs do they go, with it: AEP
+        // replaces the auth params whole.
         let secret_names = d.split_params().secret_names;
-        let resend = !secret_names.is_empty() && !ignored(d, "auth.params");
+        let params_differ = fields.iter().any(|f| f.path.starts_with("auth.params."));
+        let resend = params_differ && !secret_names.is_empty() && !ignored(d, "auth.params");
         let recovered = reason == Reason::ImportBecauseRecoveredFromInterruptedApply;
         let mut notes = Vec::new();
         if recovered {
             notes.push("adopted: recovered from an interrupted apply (the create reached AEP; its answer did not reach flowform)".to_owned());
+        } else if resend {
+            notes.push(
+                "secrets: sent, with the param that differs (AEP replaces the auth params whole)".to_owned(),
+            );
+        } else if !secret_names.is_empty() {
+            notes.push("secrets: not sent (AEP keeps its values; flowform records the digests of the declared ones, and sends them when they change)".to_owned());
         }
-        if resend && !recovered {
-            notes.push("its secrets are unknown to flowform, so the declared ones are sent".to_owned());
+        if resend {
             for name in &secret_names {
                 fields.push(sensitive_field(name, None));
             }
         }
-        let then_update = !fields.is_empty() || (resend && !recovered);
+        let then_update = !fields.is_empty();
         self.change(Change {
             address: address.to_owned(),
             key: d.key.clone(),
@@ -286,7 +296,7 @@ impl Context<'_> {
             name: d.name.clone(),
             fields,
             unchanged,
-            resend_secrets: then_update && resend,
+            resend_secrets: resend,
             then_update,
             initializing: l.is_initializing(),
             notes,

@@ -145,5 +145,6 @@ pub fn desired(conns: Vec<Connection>) -> Desired {
         sandboxes: conns.iter().map(|c| c.sandbox.clone()).collect(),
         connections: conns.into_iter().map(|c| (c.key.clone(), c)).collect(),
         files: Vec::new(),
+        ..Desired::default()
     }
 }

@@ -14,6 +14,7 @@ mod diff;
 mod drift;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod moved;
 #[cfg(test)]
 mod tests;
 
@@ -27,8 +28,15 @@ use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
 use crate::state::{Action as Mutation, State, address};
 
-/// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`.
-pub const FORMAT_VERSION: &str = "1.1";
+/// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`. 1.2:
+/// `moves` (state-only renames), the `forget_because_removed` reason, and the summary's
+/// `move` and `forget` counts.
+pub const FORMAT_VERSION: &str = "1.2";
+
+/// The saved-plan formats this flowform reads: each minor version only adds to the last.
+const READABLE_VERSIONS: &[&str] = &["1.1", FORMAT_VERSION];
+
+pub use self::moved::{Move, by_target as moves_by_target, rekey};
 
 /// How far back from an interrupted create's start a connection AEP made may be dated
 /// (clocks differ).
@@ -191,6 +199,9 @@ pub struct Plan {
     pub refreshed: bool,
     /// Every managed or declared connection in scope, by address, no-ops included.
     pub changes: Vec<Change>,
+    /// Keys the state gives another key (`moved:`), made before anything else; state only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
     /// Differences between AEP and the state made outside flowform.
     pub drift: Vec<Drift>,
     pub warnings: Vec<String>,
@@ -281,6 +292,8 @@ pub enum Reason {
     DeleteBecauseDestroy,
     /// Forget: gone from AEP (and from the configuration, or being destroyed).
     ForgetBecauseDeletedOutside,
+    /// Forget: a `removed` entry lets it go; AEP keeps it.
+    ForgetBecauseRemoved,
     /// Adopt: an `import` block names it.
     ImportBecauseImportBlock,
     /// Adopt: an interrupted apply created it; listing found it.
@@ -380,6 +393,12 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// State-only: keys moved (`moved:`).
+    #[serde(default, rename = "move")]
+    pub moved: usize,
+    /// State-only: connections let go, kept in AEP (`removed:`, or deleted outside).
+    #[serde(default)]
+    pub forget: usize,
 }
 
 impl Plan {
@@ -388,10 +407,11 @@ impl Plan {
     pub fn from_saved(bytes: &[u8]) -> Result<Plan, String> {
         let plan: Plan =
             serde_json::from_slice(bytes).map_err(|e| format!("it is not a flowform saved plan: {e}"))?;
-        if plan.format_version != FORMAT_VERSION {
+        if !READABLE_VERSIONS.contains(&plan.format_version.as_str()) {
             return Err(format!(
-                "it is saved-plan format {}; this flowform reads {FORMAT_VERSION}",
-                plan.format_version
+                "it is saved-plan format {}; this flowform reads {}",
+                plan.format_version,
+                READABLE_VERSIONS.join(" and ")
             ));
         }
         Ok(plan)
@@ -414,15 +434,18 @@ impl Plan {
                         s.change += 1;
                     }
                 }
-                Action::NoOp | Action::Forget => {}
+                Action::Forget => s.forget += 1,
+                Action::NoOp => {}
             }
         }
+        s.moved = self.moves.len();
         s
     }
 
     /// Whether applying would change anything (in AEP or the state).
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(Change::is_change)
+            || !self.moves.is_empty()
             || (self.mode == Mode::RefreshOnly && !self.drift.is_empty())
     }
 
@@ -482,6 +505,12 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
     for sandbox in &desired.sandboxes {
         put(sandbox.as_bytes());
     }
+    for m in &desired.moved {
+        put(format!("moved {} {}", m.from, m.to).as_bytes());
+    }
+    for r in &desired.removed {
+        put(format!("removed {}", r.key).as_bytes());
+    }
     digester.once(salt, &hasher.finalize())
 }
 
@@ -497,6 +526,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         origin: PlanOrigin::default(),
         refreshed: live.refreshed,
         changes: Vec::new(),
+        moves: Vec::new(),
         drift: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
@@ -506,13 +536,27 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         .values()
         .map(|c| (address(&c.sandbox, &c.key), c))
         .collect();
-    let mut addresses: BTreeSet<&String> = declared.keys().collect();
-    addresses.extend(state.connections.keys());
-    addresses.extend(state.pending.iter().map(|p| &p.address));
     let in_scope = |address: &str, key: &str| {
         (options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key))
             && options.scope.as_ref().is_none_or(|scope| scope.contains(address))
     };
+    // Moves first: the rest is planned against the state as the moves leave it.
+    let view;
+    let mut held = BTreeSet::new();
+    let state = if options.mode == Mode::Normal && !desired.moved.is_empty() {
+        let resolved = moved::resolve(desired, state, in_scope);
+        out.errors.extend(resolved.problems);
+        held = resolved.held;
+        view = moved::view(state, &resolved.moves);
+        out.moves = resolved.moves;
+        &view
+    } else {
+        state
+    };
+    let removals = moved::removals(desired, state);
+    let mut addresses: BTreeSet<&String> = declared.keys().collect();
+    addresses.extend(state.connections.keys());
+    addresses.extend(state.pending.iter().map(|p| &p.address));
     for address in addresses {
         let d = declared.get(address).copied();
         let r = state.connections.get(address);
@@ -520,7 +564,8 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
             .map(|c| c.key.as_str())
             .or(r.map(|r| r.key.as_str()))
             .unwrap_or_else(|| address.split_once('/').map_or(address.as_str(), |(_, k)| k));
-        if !in_scope(address, key) {
+        // A connection whose move cannot be made is kept as it is, never planned away.
+        if !in_scope(address, key) || held.contains(address.as_str()) {
             continue;
         }
         let mut ctx = diff::Context {
@@ -530,6 +575,13 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         };
         if let Some(r) = r {
             ctx.drift(address, r, d);
+        }
+        // Let go, not deleted, whatever the mode: AEP keeps it.
+        if let (Some(r), None, Some(removed)) = (r, d, removals.get(address.as_str()))
+            && options.mode != Mode::RefreshOnly
+        {
+            out.changes.push(moved::forget(address, r, removed));
+            continue;
         }
         match options.mode {
             Mode::RefreshOnly => {}

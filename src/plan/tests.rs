@@ -43,7 +43,8 @@ fn create_when_neither_recorded_nor_live() {
             import: 0,
             add: 1,
             change: 0,
-            destroy: 0
+            destroy: 0,
+            ..Summary::default()
         }
     );
 }
@@ -162,7 +163,8 @@ fn a_spec_change_is_a_replace_and_protect_refuses_it() {
             import: 0,
             add: 1,
             change: 0,
-            destroy: 1
+            destroy: 1,
+            ..Summary::default()
         }
     );
     changed.lifecycle.protect = true;
@@ -215,7 +217,13 @@ fn deleted_in_aep_is_recreated_or_forgotten() {
         (only(&p).action, only(&p).reason),
         (Action::Forget, Some(Reason::ForgetBecauseDeletedOutside))
     );
-    assert_eq!(p.summary(), Summary::default());
+    assert_eq!(
+        p.summary(),
+        Summary {
+            forget: 1,
+            ..Summary::default()
+        }
+    );
     assert!(p.has_changes(), "the state still changes");
 }
 
@@ -316,7 +324,9 @@ fn import_blocks_adopt_and_then_update() {
         (ch.action, ch.reason),
         (Action::Adopt, Some(Reason::ImportBecauseImportBlock))
     );
-    assert!(ch.then_update && ch.resend_secrets);
+    // A rename is sent; the secrets, which AEP never shows, are not.
+    assert!(ch.then_update && !ch.resend_secrets);
+    assert_eq!(ch.fields.len(), 1);
     assert_eq!(ch.fields[0].path, "name");
     assert_eq!(
         p.summary(),
@@ -324,8 +334,41 @@ fn import_blocks_adopt_and_then_update() {
             import: 1,
             add: 0,
             change: 1,
-            destroy: 0
+            destroy: 0,
+            ..Summary::default()
         }
+    );
+    // As AEP has it: imported, nothing sent, and the plan says so.
+    let p = run(vec![d.clone()], &state(), &live(vec![live_of(&d, "id9")]));
+    let ch = only(&p);
+    assert!(!ch.then_update && !ch.resend_secrets && ch.fields.is_empty());
+    assert!(
+        ch.notes.iter().any(|n| n.starts_with("secrets: not sent")),
+        "{:?}",
+        ch.notes
+    );
+    assert_eq!(
+        p.summary(),
+        Summary {
+            import: 1,
+            ..Summary::default()
+        }
+    );
+    // A plain param that differs goes with the secrets: AEP replaces the params whole.
+    let mut l = live_of(&d, "id9");
+    l.auth
+        .as_mut()
+        .unwrap()
+        .params
+        .insert("username".into(), json!("someone else"));
+    let p = run(vec![d.clone()], &state(), &live(vec![l]));
+    let ch = only(&p);
+    assert!(ch.then_update && ch.resend_secrets);
+    assert!(ch.fields.iter().any(|f| f.sensitive));
+    assert!(
+        ch.notes.iter().any(|n| n.starts_with("secrets: sent")),
+        "{:?}",
+        ch.notes
     );
     let p = run(vec![d], &state(), &live(vec![]));
     assert!(p.errors[0].says("AEP has no such connection"), "{:?}", p.errors);
@@ -539,7 +582,9 @@ fn summaries_count_like_terraform() {
             import: 2,
             add: 2,
             change: 2,
-            destroy: 2
+            destroy: 2,
+            forget: 1,
+            ..Summary::default()
         }
     );
 }
@@ -646,4 +691,193 @@ fn interrupted_create_candidates() {
         Interrupted::Several(found) if found.len() == 2
     ));
     assert_eq!(interrupted_create(&seen, "C", none, 0), Interrupted::Nothing);
+}
+
+fn key_ref(key: &str) -> crate::config::moved::KeyRef {
+    crate::config::moved::KeyRef {
+        sandbox: None,
+        key: key.into(),
+    }
+}
+
+fn moved(from: &str, to: &str) -> crate::config::moved::Moved {
+    crate::config::moved::Moved {
+        from: key_ref(from),
+        to: key_ref(to),
+        origin: crate::config::Origin {
+            file: "moves.yaml".into(),
+            line: 3,
+            column: 5,
+        },
+    }
+}
+
+fn removed(key: &str) -> crate::config::moved::Removed {
+    crate::config::moved::Removed {
+        key: key_ref(key),
+        origin: crate::config::Origin {
+            file: "moves.yaml".into(),
+            line: 7,
+            column: 5,
+        },
+    }
+}
+
+#[test]
+fn a_move_is_state_only_and_the_rest_is_planned_under_the_new_key() {
+    let old = conn("old", "A");
+    let mut s = state();
+    applied(&mut s, &old, "id1");
+    let mut new = old.clone();
+    new.key = "new".into();
+    let mut d = desired(vec![new.clone()]);
+    d.moved.push(moved("old", "new"));
+    let l = live(vec![live_of(&old, "id1")]);
+    let p = plan(&d, &s, &l, &Options::default());
+    assert_eq!(
+        p.moves,
+        [Move {
+            from: "prod/old".into(),
+            to: "prod/new".into(),
+            id: "id1".into(),
+            origin: "moves.yaml:3:5".into()
+        }]
+    );
+    // Not a delete and a create: the connection is unchanged under its new key.
+    assert_eq!(
+        (only(&p).address.as_str(), only(&p).action),
+        ("prod/new", Action::NoOp)
+    );
+    assert!(p.has_changes());
+    assert_eq!(
+        p.summary(),
+        Summary {
+            moved: 1,
+            ..Summary::default()
+        }
+    );
+    // Moved and renamed in AEP too: an update of the moved connection.
+    new.name = "A renamed".into();
+    let mut d = desired(vec![new]);
+    d.moved.push(moved("old", "new"));
+    let p = plan(&d, &s, &l, &Options::default());
+    assert_eq!(
+        (only(&p).address.as_str(), only(&p).action),
+        ("prod/new", Action::Update)
+    );
+    // Once made, the entry plans nothing.
+    let mut after = s.clone();
+    rekey(&mut after, &p.moves[0]);
+    let mut done = conn("new", "A");
+    done.key = "new".into();
+    let mut d = desired(vec![done]);
+    d.moved.push(moved("old", "new"));
+    let p = plan(&d, &after, &l, &Options::default());
+    assert!(p.moves.is_empty() && !p.has_changes(), "{p:?}");
+}
+
+#[test]
+fn chains_are_followed_and_conflicts_refused() {
+    let a = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &a, "id1");
+    let mut c = a.clone();
+    c.key = "c".into();
+    let l = live(vec![live_of(&a, "id1")]);
+    let mut d = desired(vec![c.clone()]);
+    d.moved.extend([moved("a", "b"), moved("b", "c")]);
+    let p = plan(&d, &s, &l, &Options::default());
+    assert_eq!(
+        (p.moves[0].from.as_str(), p.moves[0].to.as_str()),
+        ("prod/a", "prod/c")
+    );
+    // The state already holds the target: an error, never a guess.
+    let mut held = s.clone();
+    let mut other = conn("c", "C");
+    other.name = "C".into();
+    applied(&mut held, &other, "id2");
+    let p = plan(&d, &held, &l, &Options::default());
+    assert!(p.moves.is_empty());
+    assert!(
+        p.errors[0].says("but the state already holds `prod/c` (id2)"),
+        "{:?}",
+        p.errors
+    );
+    assert!(
+        p.errors[0].says("removed: [{key: a, destroy: false}]"),
+        "{:?}",
+        p.errors
+    );
+    assert!(
+        !p.changes.iter().any(|c| c.action == Action::Delete),
+        "what a move meant to keep is never planned away: {:?}",
+        p.changes
+    );
+    // Two keys of one chain both held: which one goes there is not flowform's to guess.
+    let mut both = s.clone();
+    let mut b = a.clone();
+    b.key = "b".into();
+    b.name = "B".into();
+    applied(&mut both, &b, "id3");
+    let p = plan(&d, &both, &l, &Options::default());
+    assert!(
+        p.errors[0].says("would bring 2 connections there"),
+        "{:?}",
+        p.errors
+    );
+}
+
+#[test]
+fn a_removed_connection_is_forgotten_never_deleted() {
+    let a = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &a, "id1");
+    s.connections.get_mut("prod/a").unwrap().protect = true;
+    let mut d = desired(vec![]);
+    d.removed.push(removed("a"));
+    let l = live(vec![live_of(&a, "id1")]);
+    for mode in [Mode::Normal, Mode::Destroy] {
+        let p = plan(
+            &d,
+            &s,
+            &l,
+            &Options {
+                mode,
+                ..Options::default()
+            },
+        );
+        assert!(
+            p.errors.is_empty(),
+            "protection is about deleting: {:?}",
+            p.errors
+        );
+        let ch = only(&p);
+        assert_eq!(
+            (ch.action, ch.reason),
+            (Action::Forget, Some(Reason::ForgetBecauseRemoved))
+        );
+        assert!(ch.notes[0].contains("`removed` at moves.yaml:7:5: AEP keeps the connection"));
+        assert_eq!(
+            p.summary(),
+            Summary {
+                forget: 1,
+                ..Summary::default()
+            }
+        );
+    }
+}
+
+#[test]
+fn saved_plans_of_the_older_format_still_read() {
+    let mut p = run(vec![conn("a", "A")], &state(), &live(vec![]));
+    p.format_version = "1.1".into();
+    let bytes = serde_json::to_vec(&p).unwrap();
+    assert_eq!(Plan::from_saved(&bytes).unwrap(), p);
+    p.format_version = "1.0".into();
+    let bytes = serde_json::to_vec(&p).unwrap();
+    assert!(
+        Plan::from_saved(&bytes)
+            .unwrap_err()
+            .contains("reads 1.1 and 1.2")
+    );
 }

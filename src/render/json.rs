@@ -54,7 +54,7 @@ fn insert(map: &mut Map<String, Value>, path: &str, value: Value) {
     }
 }
 
-fn change(c: &Change) -> Value {
+fn change(c: &Change, moved_from: Option<&str>) -> Value {
     let (before, after, sensitive) = sides(&c.fields);
     // Terraform shows an import as the action done to the imported object, with `importing`.
     let (actions, importing) = match c.action {
@@ -64,6 +64,7 @@ fn change(c: &Change) -> Value {
     };
     json!({
         "address": c.address,
+        "previous_address": moved_from,
         "key": c.key,
         "sandbox": c.sandbox,
         "id": c.id,
@@ -100,6 +101,7 @@ fn drift(d: &Drift) -> Value {
 
 pub fn plan_value(plan: &Plan) -> Value {
     let s = plan.summary();
+    let moves = crate::plan::moves_by_target(&plan.moves);
     json!({
         "format_version": plan.format_version,
         "flowform_version": env!("CARGO_PKG_VERSION"),
@@ -110,11 +112,16 @@ pub fn plan_value(plan: &Plan) -> Value {
         "refreshed": plan.refreshed,
         "applyable": plan.errors.is_empty() && plan.has_changes(),
         "errored": !plan.errors.is_empty(),
-        "resource_changes": plan.changes.iter().map(change).collect::<Vec<_>>(),
+        "resource_changes": plan
+            .changes
+            .iter()
+            .map(|c| change(c, moves.get(c.address.as_str()).map(|m| m.from.as_str())))
+            .collect::<Vec<_>>(),
+        "moves": plan.moves,
         "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "errors": plan.errors,
-        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy},
+        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "move": s.moved, "forget": s.forget},
         "summary_line": super::summary_line(plan),
     })
 }

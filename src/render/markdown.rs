@@ -123,10 +123,17 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         ("Replace", Action::Replace),
         ("Delete", Action::Delete),
         ("Import", Action::Adopt),
-        ("Forget", Action::Forget),
     ] {
         listing(&mut head, label, &addresses(action));
     }
+    let moves: Vec<String> = plan
+        .moves
+        .iter()
+        .map(|m| format!("{} → {}", m.from, m.to))
+        .collect();
+    let moves: Vec<&str> = moves.iter().map(String::as_str).collect();
+    listing(&mut head, "Move", &moves);
+    listing(&mut head, "Forget", &addresses(Action::Forget));
     for w in &plan.warnings {
         let _ = writeln!(head, "\n:warning: {}", w.replace('\n', " "));
     }

@@ -114,8 +114,8 @@ pub(crate) fn show(value: &Value) -> String {
     value.to_string()
 }
 
-/// `Plan: [N to import, ]X to add, Y to change, Z to destroy.`, or the no-change sentence:
-/// exactly Terraform's, which tools parse.
+/// `Plan: [N to import, ]X to add, Y to change, Z to destroy[, M to move][, F to forget].`, or
+/// the no-change sentence: exactly Terraform's, which tools parse.
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
     if plan.mode == crate::plan::Mode::RefreshOnly {
@@ -135,8 +135,16 @@ pub fn summary_line(plan: &Plan) -> String {
     } else {
         String::new()
     };
+    // State-only counts follow Terraform's `, N to forget`, said only when there are some.
+    let mut state_only = String::new();
+    if s.moved > 0 {
+        state_only.push_str(&format!(", {} to move", s.moved));
+    }
+    if s.forget > 0 {
+        state_only.push_str(&format!(", {} to forget", s.forget));
+    }
     format!(
-        "Plan: {import}{} to add, {} to change, {} to destroy.",
+        "Plan: {import}{} to add, {} to change, {} to destroy{state_only}.",
         s.add, s.change, s.destroy
     )
 }

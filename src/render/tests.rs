@@ -89,7 +89,36 @@ fn every_action() -> Plan {
     let new = conn("new", "Brand new");
     declared.push(new);
 
-    plan(&desired(declared), &s, &live(seen), &Options::default())
+    // `moved:` one key to another; `removed:` one from management.
+    let mut was = conn("was", "Moved");
+    applied(&mut s, &was, "id-was");
+    seen.push(live_of(&was, "id-was"));
+    was.key = "moved".into();
+    declared.push(was);
+    let kept = conn("kept", "Kept in AEP");
+    applied(&mut s, &kept, "id-kept");
+    seen.push(live_of(&kept, "id-kept"));
+    let origin = |line| crate::config::Origin {
+        file: "moves.yaml".into(),
+        line,
+        column: 5,
+    };
+    let key = |k: &str| crate::config::moved::KeyRef {
+        sandbox: None,
+        key: k.into(),
+    };
+    let mut desired = desired(declared);
+    desired.moved.push(crate::config::moved::Moved {
+        from: key("was"),
+        to: key("moved"),
+        origin: origin(2),
+    });
+    desired.removed.push(crate::config::moved::Removed {
+        key: key("kept"),
+        origin: origin(4),
+    });
+
+    plan(&desired, &s, &live(seen), &Options::default())
 }
 
 #[test]
@@ -136,10 +165,11 @@ fn summary_lines_are_terraforms() {
     let p = every_action();
     assert_eq!(
         summary_line(&p),
-        "Plan: 2 to import, 3 to add, 3 to change, 2 to destroy."
+        "Plan: 2 to import, 3 to add, 3 to change, 2 to destroy, 1 to move, 2 to forget."
     );
     let mut none = p.clone();
     none.changes.retain(|c| c.action == Action::NoOp);
+    none.moves.clear();
     none.drift.clear();
     assert_eq!(
         summary_line(&none),
@@ -182,4 +212,56 @@ fn no_secret_reaches_any_render_or_saved_plan() {
         matches!(&declared.auth.params["password"], Param::Secret { value: Some(v), .. } if v.expose() == PASSWORD)
     );
     let _ = json!(null);
+}
+
+#[test]
+fn a_plan_of_moves_alone_says_so_and_shows_a_moved_update_as_moved() {
+    let mut s = state();
+    let was = conn("was", "Moved");
+    applied(&mut s, &was, "id-was");
+    let other = conn("other", "Other");
+    applied(&mut s, &other, "id-other");
+    let mut moved = was.clone();
+    moved.key = "moved".into();
+    let mut renamed = other.clone();
+    renamed.key = "renamed".into();
+    renamed.name = "Other, renamed".into();
+    let key = |k: &str| crate::config::moved::KeyRef {
+        sandbox: None,
+        key: k.into(),
+    };
+    let entry = |from: &str, to: &str| crate::config::moved::Moved {
+        from: key(from),
+        to: key(to),
+        origin: crate::config::Origin {
+            file: "moves.yaml".into(),
+            line: 2,
+            column: 5,
+        },
+    };
+    let mut d = desired(vec![moved]);
+    d.moved.push(entry("was", "moved"));
+    let seen = || live(vec![live_of(&was, "id-was"), live_of(&other, "id-other")]);
+    d.connections.insert("other".into(), other.clone());
+    let p = plan(&d, &s, &seen(), &Options::default());
+    let text = anstream::adapter::strip_str(&text::plan(&p)).to_string();
+    assert!(
+        text.starts_with(
+            "flowform will perform the following actions:\n\n  # prod/was has moved to prod/moved\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Plan: 0 to add, 0 to change, 0 to destroy, 1 to move.\n"),
+        "{text}"
+    );
+    let mut d = desired(vec![renamed, was.clone()]);
+    d.moved.push(entry("other", "renamed"));
+    let p = plan(&d, &s, &seen(), &Options::default());
+    let text = anstream::adapter::strip_str(&text::plan(&p)).to_string();
+    assert!(
+        text.contains("  # prod/renamed will be updated in-place\n  # (moved from prod/other: state only)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("has moved to"), "{text}");
 }

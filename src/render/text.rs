@@ -10,7 +10,9 @@ use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
 use super::{DriftReport, show, summary_line};
-use crate::plan::{Action, Change, Drift, DriftKind, Field, Mode, Origin, Plan, Reason};
+use crate::plan::{
+    Action, Change, Drift, DriftKind, Field, Mode, Move, Origin, Plan, Reason, moves_by_target,
+};
 
 const GREEN: Style = AnsiColor::Green.on_default();
 const YELLOW: Style = AnsiColor::Yellow.on_default();
@@ -59,6 +61,9 @@ fn header(change: &Change) -> Vec<String> {
         }
         Some(Reason::ForgetBecauseDeletedOutside) => {
             Some("because it was deleted outside flowform".to_owned())
+        }
+        Some(Reason::ForgetBecauseRemoved) => {
+            Some("because of a `removed` entry: AEP keeps it, nothing is sent".to_owned())
         }
         Some(Reason::ImportBecauseImportBlock) => {
             change.id.as_ref().map(|id| format!("imported from \"{id}\""))
@@ -162,9 +167,13 @@ fn multiline(value: &serde_json::Value, indent: &str) -> String {
     }
 }
 
-fn change_block(out: &mut String, change: &Change) {
+fn change_block(out: &mut String, change: &Change, moved: Option<&Move>) {
     let indent = "  ";
-    for line in header(change) {
+    let mut lines = header(change);
+    if let Some(m) = moved {
+        lines.insert(1, format!("# (moved from {}: state only)", m.from));
+    }
+    for line in lines {
         let _ = writeln!(out, "{indent}{}", paint(BOLD, &line));
     }
     let (mark, style) = symbol(change.action, change.then_update);
@@ -208,6 +217,27 @@ fn change_block(out: &mut String, change: &Change) {
     for note in &change.notes {
         let _ = writeln!(out, "{indent}      {}", paint(DIM, &format!("# {note}")));
     }
+    let _ = writeln!(out, "{indent}  }}\n");
+}
+
+/// A move that changes nothing else: the state alone follows (Terraform's "has moved to").
+fn move_block(out: &mut String, m: &Move) {
+    let indent = "  ";
+    let _ = writeln!(
+        out,
+        "{indent}{}",
+        paint(BOLD, &format!("# {} has moved to {}", m.from, m.to))
+    );
+    let _ = writeln!(out, "{indent}  connection \"{}\" {{", m.to);
+    let _ = writeln!(out, "{indent}      id = \"{}\"", m.id);
+    let _ = writeln!(
+        out,
+        "{indent}      {}",
+        paint(
+            DIM,
+            &format!("# `moved` at {}: state only, nothing is sent to AEP", m.origin)
+        )
+    );
     let _ = writeln!(out, "{indent}  }}\n");
 }
 
@@ -315,14 +345,18 @@ fn legend(out: &mut String, plan: &Plan) {
     }
     let order = ["+", "~", "+/-", "-", "=", "."];
     seen.sort_by_key(|(m, ..)| order.iter().position(|o| o == m));
-    let _ = writeln!(
-        out,
-        "Connection actions are indicated with the following symbols:"
-    );
-    for (mark, style, meaning) in seen {
-        let _ = writeln!(out, "  {} {meaning}", paint(style, mark));
+    // A plan of moves alone has no symbol to explain.
+    if !seen.is_empty() {
+        let _ = writeln!(
+            out,
+            "Connection actions are indicated with the following symbols:"
+        );
+        for (mark, style, meaning) in seen {
+            let _ = writeln!(out, "  {} {meaning}", paint(style, mark));
+        }
+        let _ = writeln!(out);
     }
-    let _ = writeln!(out, "\nflowform will perform the following actions:\n");
+    let _ = writeln!(out, "flowform will perform the following actions:\n");
 }
 
 /// The whole plan.
@@ -339,10 +373,16 @@ pub fn plan(plan: &Plan) -> String {
         );
     }
     drift_section(&mut out, plan);
-    if plan.actions().next().is_some() {
+    let moves = moves_by_target(&plan.moves);
+    if plan.actions().next().is_some() || !plan.moves.is_empty() {
         legend(&mut out, plan);
+        // Moves that change nothing else first, as Terraform shows them.
+        let acted: std::collections::BTreeSet<&str> = plan.actions().map(|c| c.address.as_str()).collect();
+        for m in plan.moves.iter().filter(|m| !acted.contains(m.to.as_str())) {
+            move_block(&mut out, m);
+        }
         for change in plan.actions() {
-            change_block(&mut out, change);
+            change_block(&mut out, change, moves.get(change.address.as_str()).copied());
         }
     }
     for c in plan.changes.iter().filter(|c| c.initializing && !c.is_change()) {

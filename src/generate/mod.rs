@@ -1,0 +1,516 @@
+//! `flowform generate`: configuration written from what AEP has, so an organisation whose
+//! connections were made by hand comes under management in one reviewed pull request
+//! (Terraform's `plan -generate-config-out`).
+//!
+//! [`generate`] is pure: the connections listed, the specs AEP gave, and what the project
+//! already holds in; one file's text per sandbox, the variables those files need, and every
+//! connection left out with why, out. Each connection it writes is read back through the
+//! loader and compared with what AEP showed before it is kept, so a file `generate` writes
+//! loads as it is and plans as exactly one import per connection.
+//!
+//! - [`emit`]: YAML scalars that read back exactly, whatever AEP's names and params hold.
+//! - [`keys`]: keys from names, variable names for secrets; unique and stable.
+
+pub mod emit;
+pub mod keys;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use self::keys::{Keys, Variables};
+use crate::catalog;
+use crate::config::{Connection, LoadOptions, Loader, Param};
+use crate::flow::model::{LiveConnection, LiveSpec, clean, is_masked};
+use crate::settings::Environment;
+
+/// A name, a description or a param's value longer than this is not written: no connection
+/// needs it, and a reviewer could not read it.
+pub const MAX_TEXT: usize = 64 * 1024;
+
+/// More params than this on one connection are not written.
+pub const MAX_PARAMS: usize = 256;
+
+/// A param name longer than this is not written (it names a variable).
+pub const MAX_PARAM_NAME: usize = 256;
+
+/// What one sandbox's listing gave.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub sandbox: String,
+    pub connections: Vec<LiveConnection>,
+    /// The connection specs of those connections, by id in lower case (`None`: AEP has no
+    /// such spec, or did not say).
+    pub specs: BTreeMap<String, Option<Arc<LiveSpec>>>,
+}
+
+/// What the project already holds, which generated configuration must not collide with.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// Connection ids the state manages, with their addresses.
+    pub managed: BTreeMap<String, String>,
+    /// Connection ids the configuration imports (`import: {id}`), with their keys.
+    pub imported: BTreeMap<String, String>,
+    /// Declared connections by (sandbox, spec id in lower case, name), with their keys.
+    pub names: BTreeMap<(String, String, String), String>,
+    /// Keys declared or in the state.
+    pub keys: BTreeSet<String>,
+    /// `${env:…}` variables the configuration references.
+    pub variables: BTreeSet<String>,
+}
+
+/// One file to write: a sandbox's connections.
+#[derive(Debug, PartialEq, Eq)]
+pub struct File {
+    pub sandbox: String,
+    pub text: String,
+    /// The connections it declares: (key, id).
+    pub connections: Vec<(String, String)>,
+}
+
+/// A secret the generated configuration reads from the environment.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Variable {
+    pub name: String,
+    /// `sandbox/key`.
+    pub address: String,
+    pub param: String,
+}
+
+/// A connection AEP has that is not written, and why.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Skipped {
+    pub sandbox: String,
+    pub id: String,
+    /// As AEP names it, made safe to print.
+    pub name: String,
+    pub reason: String,
+}
+
+/// What [`generate`] made.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub files: Vec<File>,
+    pub variables: Vec<Variable>,
+    pub skipped: Vec<Skipped>,
+    /// Params AEP showed that are not written: (address, param, why).
+    pub left_out: Vec<(String, String, String)>,
+}
+
+/// The text printed for a name from AEP.
+fn shown(name: &str) -> String {
+    clean(name, 120)
+}
+
+/// A param as it will be written.
+#[derive(Debug, Clone)]
+enum Written {
+    Plain(Value),
+    Secret,
+}
+
+/// A connection that can be written, before it has a key.
+#[derive(Debug)]
+struct Candidate<'l> {
+    live: &'l LiveConnection,
+    spec_id: String,
+    version: String,
+    /// `source:` shorthand, when the catalog's spec and version are AEP's.
+    source: Option<&'static str>,
+    spec_name: String,
+    params: BTreeMap<String, Written>,
+    left_out: Vec<(String, String)>,
+}
+
+/// Writes configuration for every connection listed that the project does not have yet.
+/// `sandboxes` come in the order they were asked for; that order and each sandbox's
+/// connections by name (ignoring case), then id, decide who gets a key first.
+pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
+    let mut out = Generated::default();
+    let mut keys = Keys::default();
+    for key in &existing.keys {
+        keys.reserve(key);
+    }
+    let mut variables = Variables::default();
+    for name in &existing.variables {
+        variables.reserve(name);
+    }
+    for listed in sandboxes {
+        let sandbox = &listed.sandbox;
+        let mut live: Vec<&LiveConnection> = listed.connections.iter().collect();
+        live.sort_by_cached_key(|l| (l.name.to_lowercase(), l.name.clone(), l.id.clone()));
+        live.dedup_by(|a, b| a.id == b.id);
+        let skip = |out: &mut Generated, l: &LiveConnection, reason: String| {
+            out.skipped.push(Skipped {
+                sandbox: sandbox.clone(),
+                id: l.id.clone(),
+                name: shown(&l.name),
+                reason,
+            });
+        };
+        // What the project has already, by id or by name.
+        let mut fresh: Vec<&LiveConnection> = Vec::new();
+        for l in live {
+            let spec = l.spec_id().unwrap_or_default().to_ascii_lowercase();
+            if let Some(address) = existing.managed.get(&l.id) {
+                skip(&mut out, l, format!("already managed, as `{address}`"));
+            } else if let Some(key) = existing.imported.get(&l.id) {
+                skip(
+                    &mut out,
+                    l,
+                    format!("already declared, as `{key}` (`import: {{id}}`)"),
+                );
+            } else if let Some(key) = existing.names.get(&(sandbox.clone(), spec, l.name.clone())) {
+                skip(
+                    &mut out,
+                    l,
+                    format!(
+                        "the configuration declares `{key}` with this name (not yet applied); if it is this connection, add `import: {{id: {}}}` to `{key}`",
+                        l.id
+                    ),
+                );
+            } else {
+                fresh.push(l);
+            }
+        }
+        // A name names one connection: AEP's duplicates cannot all be managed, and flowform
+        // will not guess which one is meant.
+        let mut by_name: BTreeMap<(String, &str), Vec<&LiveConnection>> = BTreeMap::new();
+        for l in &fresh {
+            let spec = l.spec_id().unwrap_or_default().to_ascii_lowercase();
+            by_name.entry((spec, l.name.as_str())).or_default().push(l);
+        }
+        let mut candidates = Vec::new();
+        for l in fresh {
+            let spec = l.spec_id().unwrap_or_default().to_ascii_lowercase();
+            let twins = &by_name[&(spec, l.name.as_str())];
+            if twins.len() > 1 {
+                let ids: Vec<&str> = twins.iter().map(|t| t.id.as_str()).collect();
+                skip(
+                    &mut out,
+                    l,
+                    format!(
+                        "AEP has {} connections of this name and spec here ({}); flowform manages a name once: rename all but one in AEP, then generate again",
+                        twins.len(),
+                        ids.join(", ")
+                    ),
+                );
+                continue;
+            }
+            match candidate(
+                l,
+                listed
+                    .specs
+                    .get(&l.spec_id().unwrap_or_default().to_ascii_lowercase()),
+            ) {
+                Ok(c) => match round_trip(sandbox, &c) {
+                    Ok(()) => candidates.push(c),
+                    Err(reason) => skip(&mut out, l, reason),
+                },
+                Err(reason) => skip(&mut out, l, reason),
+            }
+        }
+        if candidates.is_empty() {
+            continue;
+        }
+        let mut text = header(sandbox, candidates.len());
+        let mut written = Vec::new();
+        for c in &candidates {
+            let key = keys.take(&c.live.name, sandbox);
+            let address = crate::state::address(sandbox, &key);
+            let mut vars = BTreeMap::new();
+            for (param, w) in &c.params {
+                if let Written::Secret = w {
+                    let name = variables.take(sandbox, &key, param);
+                    out.variables.push(Variable {
+                        name: name.clone(),
+                        address: address.clone(),
+                        param: param.clone(),
+                    });
+                    vars.insert(param.clone(), name);
+                }
+            }
+            for (param, why) in &c.left_out {
+                out.left_out.push((address.clone(), shown(param), why.clone()));
+            }
+            text.push_str(&block(&key, c, &|param| vars.get(param).cloned()));
+            written.push((key, c.live.id.clone()));
+        }
+        out.files.push(File {
+            sandbox: sandbox.clone(),
+            text,
+            connections: written,
+        });
+    }
+    out
+}
+
+/// The top of a generated file. Nothing in it comes from AEP but counts.
+fn header(sandbox: &str, count: usize) -> String {
+    format!(
+        "# Generated by `flowform generate` from the connections AEP has in sandbox `{sandbox}`
+# ({count} connection{}). Each is imported as it is (`import: {{id}}`): review, then
+# `flowform plan` shows exactly {count} to import and `flowform apply` takes them under management.
+# AEP never returns secrets: each is read from an environment variable named
+# FLOWFORM_<SANDBOX>_<KEY>_<PARAM>, listed by `flowform generate`. They are not sent on import.
+sandbox: {}
+connections:
+",
+        if count == 1 { "" } else { "s" },
+        emit::key(sandbox),
+        sandbox = clean(sandbox, 256)
+    )
+}
+
+/// What of a live connection can be written, or why it cannot.
+fn candidate<'l>(
+    l: &'l LiveConnection,
+    spec: Option<&Option<Arc<LiveSpec>>>,
+) -> Result<Candidate<'l>, String> {
+    let Some(spec_ref) = &l.connection_spec else {
+        return Err("AEP shows no connection spec for it".to_owned());
+    };
+    let Some(auth) = &l.auth else {
+        return Err("AEP shows no auth for it".to_owned());
+    };
+    for (what, text) in [
+        ("name", Some(l.name.as_str())),
+        ("description", l.description.as_deref()),
+    ] {
+        if text.is_some_and(|t| t.len() > MAX_TEXT) {
+            return Err(format!("its {what} is longer than {} KiB", MAX_TEXT / 1024));
+        }
+    }
+    if auth.params.len() > MAX_PARAMS {
+        return Err(format!(
+            "it has {} params; flowform writes at most {MAX_PARAMS}",
+            auth.params.len()
+        ));
+    }
+    let catalog_spec = catalog::by_id(&spec_ref.id);
+    let version = spec_ref
+        .version
+        .clone()
+        .or_else(|| catalog_spec.map(|s| s.version.to_owned()))
+        .ok_or("AEP shows no version of its connection spec")?;
+    let source = catalog_spec.filter(|s| s.version == version).map(|s| s.source);
+    let live_auth = spec
+        .and_then(Option::as_ref)
+        .and_then(|s| s.auth_spec.iter().find(|a| a.name == auth.spec_name));
+    let catalog_auth = catalog_spec.and_then(|s| s.auth_spec(&auth.spec_name));
+    // Which params the auth spec lists, when AEP or the catalog says.
+    let listed: Option<BTreeSet<String>> = match (live_auth, catalog_auth) {
+        (None, None) => None,
+        (live, cat) => {
+            let mut names: BTreeSet<String> = live
+                .and_then(|a| a.spec["properties"].as_object())
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default();
+            names.extend(
+                cat.iter()
+                    .flat_map(|a| a.params.iter().map(|p| p.name.to_owned())),
+            );
+            Some(names)
+        }
+    };
+    let live_secrets: BTreeSet<String> = live_auth
+        .map(|a| a.secret_params().into_iter().collect())
+        .unwrap_or_default();
+    let secret = |name: &str, value: Option<&Value>| {
+        live_secrets.contains(name)
+            || value.is_some_and(is_masked)
+            || match catalog_auth.and_then(|a| a.param(name)) {
+                Some(p) => p.secret,
+                // What the loader holds to the same rule where flowform does not know a param.
+                None => crate::config::looks_secret(name),
+            }
+    };
+    let mut params = BTreeMap::new();
+    let mut left_out = Vec::new();
+    for (name, value) in &auth.params {
+        if name.len() > MAX_PARAM_NAME {
+            return Err(format!(
+                "a param's name is longer than {MAX_PARAM_NAME} characters"
+            ));
+        }
+        if listed.as_ref().is_some_and(|l| !l.contains(name)) {
+            left_out.push((
+                name.clone(),
+                format!("`{}` does not list it: AEP sets it itself", auth.spec_name),
+            ));
+            continue;
+        }
+        if secret(name, Some(value)) {
+            params.insert(name.clone(), Written::Secret);
+            continue;
+        }
+        if value.is_null() {
+            left_out.push((name.clone(), "AEP shows it empty (null)".to_owned()));
+            continue;
+        }
+        if value.as_str().is_some_and(|s| s.len() > MAX_TEXT) || value.to_string().len() > MAX_TEXT {
+            return Err(format!(
+                "param `{}` is longer than {} KiB",
+                shown(name),
+                MAX_TEXT / 1024
+            ));
+        }
+        params.insert(name.clone(), Written::Plain(value.clone()));
+    }
+    // Secrets the auth spec requires, which AEP may leave out of its answer altogether.
+    let mut required: Vec<String> = live_auth
+        .and_then(|a| a.spec["required"].as_array())
+        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    required.extend(
+        catalog_auth
+            .iter()
+            .flat_map(|a| a.params.iter().filter(|p| p.required).map(|p| p.name.to_owned())),
+    );
+    for name in required {
+        if !params.contains_key(&name) && secret(&name, None) {
+            params.insert(name, Written::Secret);
+        }
+    }
+    Ok(Candidate {
+        live: l,
+        spec_id: spec_ref.id.clone(),
+        version,
+        source,
+        spec_name: auth.spec_name.clone(),
+        params,
+        left_out,
+    })
+}
+
+/// One connection's entry under `connections:`. `variable` names each secret's variable.
+fn block(key: &str, c: &Candidate<'_>, variable: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "  {}:", emit::key(key));
+    let _ = writeln!(out, "    name: {}", emit::quoted(&c.live.name));
+    if let Some(d) = &c.live.description {
+        let _ = writeln!(out, "    description: {}", emit::quoted(d));
+    }
+    match c.source {
+        Some(source) => {
+            let _ = writeln!(out, "    source: {source}");
+        }
+        None => {
+            let _ = writeln!(out, "    connectionSpec:");
+            let _ = writeln!(out, "      id: {}", emit::quoted(&c.spec_id));
+            let _ = writeln!(out, "      version: {}", emit::quoted(&c.version));
+        }
+    }
+    let _ = writeln!(out, "    auth:");
+    let _ = writeln!(out, "      specName: {}", emit::quoted(&c.spec_name));
+    if c.params.is_empty() {
+        let _ = writeln!(out, "      params: {{}}");
+    } else {
+        let _ = writeln!(out, "      params:");
+    }
+    for (name, w) in &c.params {
+        let value = match w {
+            // Written already once, by `round_trip`: it cannot fail here.
+            Written::Plain(v) => emit::value(v).unwrap_or_default(),
+            Written::Secret => {
+                let var = variable(name).unwrap_or_else(|| "FLOWFORM_SECRET".to_owned());
+                emit::quoted(&format!("${{env:{var}}}"))
+            }
+        };
+        let _ = writeln!(out, "        {}: {value}", emit::key(name));
+    }
+    let _ = writeln!(out, "    import:");
+    let _ = writeln!(out, "      id: {}", emit::quoted(&c.live.id));
+    out
+}
+
+/// Reads the candidate's entry back through the loader and checks it says what AEP showed:
+/// what is written loads, and plans as an import that changes nothing.
+fn round_trip(sandbox: &str, c: &Candidate<'_>) -> Result<(), String> {
+    for (name, w) in &c.params {
+        if let Written::Plain(v) = w {
+            emit::value(v).map_err(|e| format!("param `{}` cannot be written: {e}", shown(name)))?;
+        }
+    }
+    let text = format!(
+        "sandbox: {}\nconnections:\n{}",
+        emit::key(sandbox),
+        block("k", c, &|_| Some("FLOWFORM_CHECK".to_owned()))
+    );
+    let env = Environment::default();
+    let options = LoadOptions {
+        resolve_secrets: false,
+        secrets_only_in: None,
+    };
+    let mut loader = Loader::new(&env, &options);
+    loader.add(Path::new("generated.yaml"), &text);
+    let loaded = loader.finish().map_err(|d| {
+        let first = d.iter().find(|d| d.is_error()).map(|d| {
+            let field = d.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
+            format!("{field}{}", d.message)
+        });
+        format!(
+            "the configuration written for it would not load: {}",
+            clean(&first.unwrap_or_default(), 300)
+        )
+    })?;
+    let Some(conn) = loaded.desired.connections.get("k") else {
+        return Err("the configuration written for it would not load".to_owned());
+    };
+    same(conn, c).map_err(|what| format!("its {what} would not read back as AEP has it"))
+}
+
+/// Whether the loaded connection says what AEP showed; else the first field that does not.
+fn same(conn: &Connection, c: &Candidate<'_>) -> Result<(), &'static str> {
+    let l = c.live;
+    if conn.name != l.name {
+        return Err("name");
+    }
+    if conn.description != l.description {
+        return Err("description");
+    }
+    if !conn.connection_spec.id.eq_ignore_ascii_case(&c.spec_id) || conn.connection_spec.version != c.version
+    {
+        return Err("connection spec");
+    }
+    if conn.auth.spec_name != c.spec_name {
+        return Err("auth spec");
+    }
+    if conn.import.as_deref() != Some(l.id.as_str()) {
+        return Err("id");
+    }
+    let mut plain = Map::new();
+    let mut secrets = BTreeSet::new();
+    for (name, p) in &conn.auth.params {
+        match p {
+            Param::Plain(v) => {
+                plain.insert(name.clone(), v.clone());
+            }
+            Param::Secret { .. } => {
+                secrets.insert(name.clone());
+            }
+        }
+    }
+    let mut want_plain = Map::new();
+    let mut want_secrets = BTreeSet::new();
+    for (name, w) in &c.params {
+        match w {
+            Written::Plain(v) => {
+                want_plain.insert(name.clone(), v.clone());
+            }
+            Written::Secret => {
+                want_secrets.insert(name.clone());
+            }
+        }
+    }
+    if plain != want_plain || secrets != want_secrets {
+        return Err("params");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
