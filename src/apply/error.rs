@@ -24,6 +24,10 @@ pub enum ApplyError {
     NotInState { address: String },
     #[error("{id} {when}")]
     Gone { id: String, when: &'static str },
+    #[error(
+        "the plan asks to record `{path}` in the state, which flowform does not keep there; nothing was changed"
+    )]
+    NotRecordable { path: String },
     #[error("the create's outcome is unknown ({reason}), and listing to find out failed: {source}")]
     UnknownAndUnlisted {
         reason: String,
@@ -94,6 +98,7 @@ impl ApplyError {
             | ApplyError::BadId { .. }
             | ApplyError::NotDeclared { .. }
             | ApplyError::NotInState { .. }
+            | ApplyError::NotRecordable { .. }
             | ApplyError::Gone { .. } => Some("plan again".into()),
             ApplyError::UnknownAndUnlisted { .. } => {
                 Some("the next plan finds out by listing, before anything is created again".into())

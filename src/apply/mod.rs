@@ -106,7 +106,7 @@ struct Ctx {
     claimed: Mutex<BTreeSet<String>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -557,6 +557,10 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
                 "{}: forgotten (it was deleted outside flowform)",
                 change.address
             ));
+            Ok(Done::default())
+        }
+        Action::StateOnly => {
+            state_only::record_change(ctx, change)?;
             Ok(Done::default())
         }
         Action::NoOp => Ok(Done::default()),

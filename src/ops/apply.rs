@@ -102,6 +102,24 @@ fn apply_saved(
         .plan
         .as_deref()
         .unwrap_or(std::path::Path::new("plan.out"));
+    if plan.mode == Mode::RefreshOnly {
+        return Err(Error::message(
+            format!(
+                "`{}` is a refresh-only plan, which flowform never saves",
+                file.display()
+            ),
+            Some("run `flowform apply --refresh-only`".to_owned()),
+        ));
+    }
+    if let Some(applied) = session
+        .store()
+        .state()
+        .applied_plan
+        .clone()
+        .filter(|a| a.id == plan.digest_salt && plan.lineage == session.store().state().lineage)
+    {
+        return already_applied(session, &applied, file, io);
+    }
     let problems = session.runtime.block_on(apply::stale(
         &plan,
         &session.desired,
@@ -132,7 +150,47 @@ fn apply_saved(
         return Err(Error::message("the saved plan has errors; plan again", None));
     }
     // Passing a saved plan is the approval.
-    carry_out(session, &plan, request.wait_timeout, "Apply", io)
+    let verb = if plan.mode == Mode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
+    carry_out_saved(session, &plan, request.wait_timeout, verb, true, io)
+}
+
+/// A saved plan applied before: said so, rather than called stale. Nothing to do (exit 0)
+/// when it was applied whole and the state has not changed since; otherwise plan again.
+fn already_applied(
+    session: &Session,
+    applied: &crate::state::AppliedPlan,
+    file: &std::path::Path,
+    io: &mut Io<'_>,
+) -> Outcome {
+    let when = crate::render::rfc3339(applied.at).unwrap_or_else(|| applied.at.to_string());
+    let serial = session.store().state().serial;
+    if applied.complete && serial == applied.serial {
+        writeln!(
+            io.err,
+            "The saved plan `{}` was already applied, at {when} (the state is still at serial {serial}, as that apply left it). Nothing to do.",
+            file.display()
+        )?;
+        return Ok(Exit::Success);
+    }
+    let since = if applied.complete {
+        format!(
+            "the state changed since (serial {} then, {serial} now)",
+            applied.serial
+        )
+    } else {
+        "some of its actions failed".to_owned()
+    };
+    writeln!(
+        io.err,
+        "error: the saved plan `{}` was already applied, at {when}, and {since}",
+        file.display()
+    )?;
+    writeln!(io.err, "help: run `flowform plan` to see what remains")?;
+    Err(Error::reported(Exit::Failure))
 }
 
 fn apply_planned(request: &ApplyRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
@@ -256,6 +314,19 @@ fn carry_out(
     verb: &str,
     io: &mut Io<'_>,
 ) -> Outcome {
+    carry_out_saved(session, plan, wait_timeout, verb, false, io)
+}
+
+/// Carries `plan` out; `saved`: it is a saved plan, which the state then remembers as
+/// applied.
+fn carry_out_saved(
+    session: &mut Session,
+    plan: &Plan,
+    wait_timeout: Duration,
+    verb: &str,
+    saved: bool,
+    io: &mut Io<'_>,
+) -> Outcome {
     let Some(client) = session.client.clone() else {
         return Err(Error::message("applying needs AEP (or --emulator)", None));
     };
@@ -272,5 +343,17 @@ fn carry_out(
             .runtime
             .block_on(apply::apply(plan, &session.desired, store, client, options));
     session.give_back(store);
+    if saved {
+        let complete = report.failures.is_empty();
+        session.store_mut().edit(|s| {
+            // The commit that ends this apply bumps the serial once.
+            s.applied_plan = Some(crate::state::AppliedPlan {
+                id: plan.digest_salt.clone(),
+                serial: s.serial.saturating_add(1),
+                at: crate::apply::now_ms(),
+                complete,
+            });
+        })?;
+    }
     finish(session, &report, verb, io)
 }

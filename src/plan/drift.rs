@@ -32,6 +32,10 @@ impl Context<'_> {
                     kind: DriftKind::Deleted,
                     fields: Vec::new(),
                     etag_changed: false,
+                    updated_at: None,
+                    updated_client: None,
+                    updated_by: None,
+                    secret_params: Vec::new(),
                 });
                 return;
             }
@@ -56,6 +60,7 @@ impl Context<'_> {
                     sensitive: false,
                     origin: Some(Origin::Outside),
                     forces_replacement: false,
+                    removed: false,
                 });
             }
         };
@@ -108,6 +113,10 @@ impl Context<'_> {
                 kind: DriftKind::Changed,
                 fields,
                 etag_changed,
+                updated_at: l.updated_at,
+                updated_client: l.updated_client.clone(),
+                updated_by: l.updated_by.clone(),
+                secret_params: r.secret_params.iter().cloned().collect(),
             });
         }
     }

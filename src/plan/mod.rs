@@ -27,8 +27,14 @@ use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
 use crate::state::{Action as Mutation, State, address};
 
-/// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`.
-pub const FORMAT_VERSION: &str = "1.1";
+/// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`. 1.2:
+/// state-only changes (`state-only`), replaces asked for (`--replace`), params a replace
+/// drops (`removed`), who last changed a drifted connection.
+pub const FORMAT_VERSION: &str = "1.2";
+
+/// Saved-plan formats this flowform still reads: each newer one only adds fields that an
+/// older plan reads as absent.
+const READABLE_VERSIONS: [&str; 2] = ["1.1", FORMAT_VERSION];
 
 /// How far back from an interrupted create's start a connection AEP made may be dated
 /// (clocks differ).
@@ -159,6 +165,9 @@ pub struct Options {
     /// Salts the secrets in the configuration digest (drawn at random by the caller: the
     /// planner itself uses no randomness).
     pub digest_salt: String,
+    /// Replace these managed connections (keys or addresses) even if nothing forces it
+    /// (`plan --replace KEY`, Terraform's `-replace`).
+    pub replace: BTreeSet<String>,
 }
 
 /// The inputs a plan was made from (not part of the planning: filled by the command).
@@ -239,6 +248,9 @@ pub enum Action {
     Adopt,
     /// Drop from the state without calling AEP (it is already gone).
     Forget,
+    /// Change the state alone, sending nothing to AEP (`lifecycle.protect`, which the state
+    /// remembers); its `fields` say what changes.
+    StateOnly,
 }
 
 impl Action {
@@ -252,6 +264,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Adopt => "import",
             Action::Forget => "forget",
+            Action::StateOnly => "record",
         }
     }
 
@@ -265,6 +278,7 @@ impl Action {
             Action::Delete => &["delete"],
             Action::Adopt => &["import"],
             Action::Forget => &["forget"],
+            Action::StateOnly => &["state-only"],
         }
     }
 }
@@ -277,6 +291,8 @@ pub enum Reason {
     RecreateBecauseDeletedOutside,
     /// The connection spec or auth spec changed; AEP cannot change them in place.
     ReplaceBecauseCannotUpdate,
+    /// `plan --replace KEY` asked for it.
+    ReplaceByRequest,
     DeleteBecauseNoResourceConfig,
     DeleteBecauseDestroy,
     /// Forget: gone from AEP (and from the configuration, or being destroyed).
@@ -315,6 +331,9 @@ pub struct Field {
     /// Changing it forces a replacement.
     #[serde(default)]
     pub forces_replacement: bool,
+    /// It goes away: a param of the old connection that a replacement does not have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -371,6 +390,17 @@ pub struct Drift {
     pub fields: Vec<Field>,
     /// The etag moved (something changed, perhaps a secret, perhaps unseen).
     pub etag_changed: bool,
+    /// Who last changed it, as AEP says: when (epoch ms), and with which client (`exc_app`
+    /// is the AEP UI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    /// The secret params, which AEP never shows: a change nothing else explains may be theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_params: Vec<String>,
 }
 
 /// Counts in Terraform's summary line.
@@ -380,6 +410,9 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Connections whose change is to the state alone.
+    #[serde(default)]
+    pub state_only: usize,
 }
 
 impl Plan {
@@ -388,10 +421,11 @@ impl Plan {
     pub fn from_saved(bytes: &[u8]) -> Result<Plan, String> {
         let plan: Plan =
             serde_json::from_slice(bytes).map_err(|e| format!("it is not a flowform saved plan: {e}"))?;
-        if plan.format_version != FORMAT_VERSION {
+        if !READABLE_VERSIONS.contains(&plan.format_version.as_str()) {
             return Err(format!(
-                "it is saved-plan format {}; this flowform reads {FORMAT_VERSION}",
-                plan.format_version
+                "it is saved-plan format {}; this flowform reads {}",
+                plan.format_version,
+                READABLE_VERSIONS.join(" and ")
             ));
         }
         Ok(plan)
@@ -414,6 +448,7 @@ impl Plan {
                         s.change += 1;
                     }
                 }
+                Action::StateOnly => s.state_only += 1,
                 Action::NoOp | Action::Forget => {}
             }
         }
@@ -509,6 +544,8 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     let mut addresses: BTreeSet<&String> = declared.keys().collect();
     addresses.extend(state.connections.keys());
     addresses.extend(state.pending.iter().map(|p| &p.address));
+    // Keys and addresses `--replace` may name.
+    let mut replaceable: BTreeSet<&str> = BTreeSet::new();
     let in_scope = |address: &str, key: &str| {
         (options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key))
             && options.scope.as_ref().is_none_or(|scope| scope.contains(address))
@@ -523,10 +560,15 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         if !in_scope(address, key) {
             continue;
         }
+        if options.mode == Mode::Normal && d.is_some() && r.is_some() {
+            replaceable.insert(address.as_str());
+            replaceable.insert(key);
+        }
         let mut ctx = diff::Context {
             state,
             live,
             plan: &mut out,
+            replace: options.replace.contains(address) || options.replace.contains(key),
         };
         if let Some(r) = r {
             ctx.drift(address, r, d);
@@ -550,6 +592,16 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
                 (None, Some(r)) => ctx.destroy(address, r, None, Reason::DeleteBecauseNoResourceConfig),
                 (None, None) => ctx.orphaned_pending(address),
             },
+        }
+    }
+    for wanted in &options.replace {
+        if !replaceable.contains(wanted.as_str()) {
+            out.errors.push(
+                Problem::new(format!(
+                    "--replace `{wanted}` names no connection that is both declared and managed"
+                ))
+                .with_help("name a key from `flowform state list` that the configuration still declares"),
+            );
         }
     }
     out.changes.sort_by(|a, b| a.address.cmp(&b.address));

@@ -95,6 +95,9 @@ fn drift(d: &Drift) -> Value {
         "actions": match d.kind { DriftKind::Changed => ["update"], DriftKind::Deleted => ["delete"] },
         "change": {"before": before, "after": after, "fields": d.fields},
         "etag_changed": d.etag_changed,
+        "updated_at": d.updated_at,
+        "updated_by": d.updated_by,
+        "updated_client": d.updated_client,
     })
 }
 
@@ -114,7 +117,7 @@ pub fn plan_value(plan: &Plan) -> Value {
         "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "errors": plan.errors,
-        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy},
+        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "state_only": s.state_only},
         "summary_line": super::summary_line(plan),
     })
 }

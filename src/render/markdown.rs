@@ -29,6 +29,10 @@ fn diff_lines(text: &str) -> String {
             .iter()
             .find(|m| trimmed.starts_with(**m));
         match marker {
+            // A replace keeps its `+/-` (GitHub colours the line by its first character).
+            Some(&"+/- ") if indent >= 1 => {
+                let _ = writeln!(out, "+/-{}{}", &line[1..indent], &trimmed[3..]);
+            }
             Some(m) if indent >= 1 => {
                 let sign = match m.chars().next() {
                     Some('~') => '!',
@@ -52,11 +56,12 @@ fn diff_lines(text: &str) -> String {
     out
 }
 
-fn listing(out: &mut String, label: &str, keys: &[&str]) {
+/// `keys`: the addresses, as Markdown.
+fn listing(out: &mut String, label: &str, keys: &[String]) {
     if keys.is_empty() {
         return;
     }
-    let shown: Vec<String> = keys.iter().take(LIST_LIMIT).map(|k| format!("`{k}`")).collect();
+    let shown: Vec<&str> = keys.iter().take(LIST_LIMIT).map(String::as_str).collect();
     let more = keys.len().saturating_sub(LIST_LIMIT);
     let tail = if more > 0 {
         format!(" and {more} more")
@@ -71,11 +76,11 @@ fn listing(out: &mut String, label: &str, keys: &[&str]) {
 pub fn plan(plan: &Plan, see_all: &str) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "{}\n", summary_line(plan));
-    let addresses = |action: Action| -> Vec<&str> {
+    let addresses = |action: Action| -> Vec<String> {
         plan.changes
             .iter()
             .filter(|c| c.action == action)
-            .map(|c| c.address.as_str())
+            .map(|c| format!("`{}`", c.address))
             .collect()
     };
     let (deletes, replaces) = (addresses(Action::Delete), addresses(Action::Replace));
@@ -90,11 +95,12 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         let _ = writeln!(head);
     }
     if !deletes.is_empty() || !replaces.is_empty() {
+        // One list item per line: consecutive quoted lines would run together as one paragraph.
         let _ = writeln!(head, "> [!WARNING]");
         if !deletes.is_empty() {
             let _ = writeln!(
                 head,
-                "> **{} connection{} will be deleted** in AEP; check before approving.",
+                "> - **{} connection{} will be deleted** in AEP; check before approving.",
                 deletes.len(),
                 if deletes.len() == 1 { "" } else { "s" }
             );
@@ -102,10 +108,26 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         if !replaces.is_empty() {
             let _ = writeln!(
                 head,
-                "> **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
+                "> - **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
                 replaces.len(),
                 if replaces.len() == 1 { "" } else { "s" }
             );
+        }
+        for c in plan.changes.iter().filter(|c| c.action == Action::Replace) {
+            let gone: Vec<String> = c
+                .fields
+                .iter()
+                .filter(|f| f.removed)
+                .map(|f| format!("`{}`", f.path.trim_start_matches("auth.params.")))
+                .collect();
+            if !gone.is_empty() {
+                let _ = writeln!(
+                    head,
+                    "> - `{}`: the new connection will not have {}.",
+                    c.address,
+                    gone.join(", ")
+                );
+            }
         }
         let _ = writeln!(head);
     }
@@ -124,8 +146,19 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         ("Delete", Action::Delete),
         ("Import", Action::Adopt),
         ("Forget", Action::Forget),
+        ("State only", Action::StateOnly),
     ] {
-        listing(&mut head, label, &addresses(action));
+        let mut keys = addresses(action);
+        // An import that is then updated counts under "to change" too: list it there.
+        if action == Action::Update {
+            keys.extend(
+                plan.changes
+                    .iter()
+                    .filter(|c| c.action == Action::Adopt && c.then_update)
+                    .map(|c| format!("`{}` (imported, then updated)", c.address)),
+            );
+        }
+        listing(&mut head, label, &keys);
     }
     for w in &plan.warnings {
         let _ = writeln!(head, "\n:warning: {}", w.replace('\n', " "));

@@ -31,6 +31,7 @@ fn symbol(action: Action, then_update: bool) -> (&'static str, Style) {
         Action::Adopt if then_update => ("~", YELLOW),
         Action::Adopt => ("=", GREEN),
         Action::Forget => (".", DIM),
+        Action::StateOnly => ("~", DIM),
         Action::NoOp => (" ", Style::new()),
     }
 }
@@ -45,6 +46,7 @@ fn header(change: &Change) -> Vec<String> {
         Action::Adopt if change.then_update => vec![format!("# {a} will be imported, then updated in-place")],
         Action::Adopt => vec![format!("# {a} will be imported")],
         Action::Forget => vec![format!("# {a} will no longer be managed by flowform")],
+        Action::StateOnly => vec![format!("# {a} will change in the state only")],
         Action::NoOp => vec![format!("# {a} is unchanged")],
     };
     let because = match change.reason {
@@ -71,6 +73,7 @@ fn header(change: &Change) -> Vec<String> {
         Some(Reason::ReplaceBecauseCannotUpdate) => {
             Some("because its connection spec or auth spec cannot change in place".to_owned())
         }
+        Some(Reason::ReplaceByRequest) => Some("as requested with --replace".to_owned()),
         Some(Reason::DeleteBecauseDestroy) | None => None,
     };
     if let Some(because) = because {
@@ -80,9 +83,13 @@ fn header(change: &Change) -> Vec<String> {
 }
 
 /// One field line (or several, for a multi-line string), at `indent`.
-fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize) {
+/// `secrets_together`: how many secrets of the change changed by one fingerprint (when more
+/// than one, each line says it may not be the one).
+fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize, secrets_together: usize) {
     let (mark, style) = if f.forces_replacement {
         ("~", YELLOW)
+    } else if f.removed {
+        ("-", RED)
     } else {
         match (action, &f.before, &f.after, f.sensitive) {
             (Action::Delete | Action::Forget, ..) => ("-", RED),
@@ -121,7 +128,9 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
             }
             (Some(b), Some(a)) => format!("{} -> {}", show(b), show(a)),
             (None, Some(a)) => multiline(a, indent),
-            (Some(b), None) if matches!(action, Action::Delete | Action::Forget) => multiline(b, indent),
+            (Some(b), None) if matches!(action, Action::Delete | Action::Forget) || f.removed => {
+                multiline(b, indent)
+            }
             (Some(b), None) => format!("{} -> null", show(b)),
             (None, None) => "(known after apply)".to_owned(),
         }
@@ -129,6 +138,12 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
     let mut comment = String::new();
     if f.forces_replacement {
         comment = paint(RED, " # forces replacement");
+    } else if f.removed {
+        comment = paint(DIM, " # the new connection will not have it");
+    } else if f.path.starts_with("lifecycle.") {
+        comment = paint(DIM, " # in the state only");
+    } else if f.sensitive && f.origin == Some(Origin::Config) && secrets_together > 1 {
+        comment = paint(DIM, " # one or more of these secrets changed");
     } else if f.origin == Some(Origin::Outside) {
         // A secret cannot be read back: that it changed outside is a guess, and says so.
         comment = paint(
@@ -184,8 +199,18 @@ fn change_block(out: &mut String, change: &Change) {
     if let Some(id) = &change.id {
         let _ = writeln!(out, "{indent}      {:<width$} = \"{id}\"", "id");
     }
+    let secrets_together = change
+        .fields
+        .iter()
+        .filter(|f| f.sensitive && !f.removed && f.origin == Some(Origin::Config))
+        .count();
+    let secrets_together = if change.action == Action::Update {
+        secrets_together
+    } else {
+        0
+    };
     for f in &change.fields {
-        field(out, indent, change.action, f, width);
+        field(out, indent, change.action, f, width, secrets_together);
     }
     if change.unchanged > 0 {
         let s = if change.unchanged == 1 { "" } else { "s" };
@@ -251,7 +276,7 @@ fn drift_block(out: &mut String, drift: &Drift) {
             for f in &drift.fields {
                 let mut f = f.clone();
                 f.origin = None;
-                field(out, indent, Action::Update, &f, width);
+                field(out, indent, Action::Update, &f, width, 0);
             }
             if drift.etag_changed {
                 let _ = writeln!(
@@ -307,14 +332,15 @@ fn legend(out: &mut String, plan: &Plan) {
             (Action::Delete, _) => "destroy",
             (Action::Adopt, false) => "import",
             (Action::Forget, _) => "forget (no longer managed, not destroyed)",
+            (Action::StateOnly, _) => "change in the state only (nothing is sent to AEP)",
             (Action::NoOp, _) => continue,
         };
-        if !seen.iter().any(|(m, ..)| *m == mark) {
+        if !seen.iter().any(|(m, _, said)| *m == mark && *said == meaning) {
             seen.push((mark, style, meaning));
         }
     }
     let order = ["+", "~", "+/-", "-", "=", "."];
-    seen.sort_by_key(|(m, ..)| order.iter().position(|o| o == m));
+    seen.sort_by_key(|(m, _, meaning)| (order.iter().position(|o| o == m), meaning.contains("state only")));
     let _ = writeln!(
         out,
         "Connection actions are indicated with the following symbols:"

@@ -30,7 +30,7 @@ pub use digest::{DigestError, Digester};
 pub use store::Store;
 
 /// The format this flowform writes (see `file::migrate` for what changed).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything flowform remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,10 @@ pub struct State {
     /// resolved by listing before the next plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// The last saved plan applied to this state, so that applying it again says so rather
+    /// than call it stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_plan: Option<AppliedPlan>,
     /// How this run fingerprints secrets (`FLOWFORM_DIGEST_KEY`); not part of the file.
     #[serde(skip)]
     pub digester: Digester,
@@ -96,6 +100,20 @@ pub struct Record {
     /// When flowform last changed or adopted it (epoch ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<i64>,
+}
+
+/// A saved plan that was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppliedPlan {
+    /// The plan's own random id (its `digest_salt`, drawn afresh for every plan).
+    pub id: String,
+    /// The serial the apply left the state at.
+    pub serial: u64,
+    /// When it was applied (epoch ms).
+    pub at: i64,
+    /// Whether every action succeeded.
+    pub complete: bool,
 }
 
 /// A mutation begun and never finished.
@@ -148,6 +166,7 @@ impl State {
             org: None,
             connections: BTreeMap::new(),
             pending: Vec::new(),
+            applied_plan: None,
             digester: Digester::default(),
         }
     }
