@@ -9,6 +9,7 @@
 mod apply;
 mod client;
 mod common;
+mod drift;
 mod emulator;
 mod examples;
 mod hostile;
@@ -18,6 +19,7 @@ mod plan;
 mod project;
 mod props;
 mod reliability;
+mod reviews;
 mod safety;
 mod schema;
 mod state;

@@ -111,12 +111,12 @@ fn apply_saved(
             Some("run `flowform apply --refresh-only`".to_owned()),
         ));
     }
-    if let Some(applied) = session
-        .store()
-        .state()
-        .applied_plan
-        .clone()
-        .filter(|a| a.id == plan.digest_salt && plan.lineage == session.store().state().lineage)
+    let state = session.store().state();
+    if let Some(applied) = state
+        .applied_plans
+        .iter()
+        .find(|a| a.id == plan.digest_salt && plan.lineage == state.lineage)
+        .cloned()
     {
         return already_applied(session, &applied, file, io);
     }
@@ -347,9 +347,10 @@ fn carry_out_saved(
         let complete = report.failures.is_empty();
         session.store_mut().edit(|s| {
             // The commit that ends this apply bumps the serial once.
-            s.applied_plan = Some(crate::state::AppliedPlan {
+            let serial = s.serial.saturating_add(1);
+            s.remember_applied(crate::state::AppliedPlan {
                 id: plan.digest_salt.clone(),
-                serial: s.serial.saturating_add(1),
+                serial,
                 at: crate::apply::now_ms(),
                 complete,
             });

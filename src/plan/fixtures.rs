@@ -62,7 +62,7 @@ pub fn state() -> State {
         org: None,
         connections: BTreeMap::new(),
         pending: Vec::new(),
-        applied_plan: None,
+        applied_plans: Vec::new(),
         digester: crate::state::Digester::keyless(),
     }
 }

@@ -398,6 +398,10 @@ pub struct Drift {
     pub updated_client: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_by: Option<String>,
+    /// The last change was made with flowform's own credential (another run, perhaps from
+    /// another clone), not by a person.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_flowform: bool,
     /// The secret params, which AEP never shows: a change nothing else explains may be theirs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_params: Vec<String>,
@@ -652,3 +656,4 @@ pub fn unmanaged<'a>(
 }
 
 pub use self::compare::ignored;
+pub use self::drift::unapplied;

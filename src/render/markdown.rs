@@ -31,7 +31,8 @@ fn diff_lines(text: &str) -> String {
         match marker {
             // A replace keeps its `+/-` (GitHub colours the line by its first character).
             Some(&"+/- ") if indent >= 1 => {
-                let _ = writeln!(out, "+/-{}{}", &line[1..indent], &trimmed[3..]);
+                // Where the text render has it, moved to the first column.
+                let _ = writeln!(out, "+/-{}{}", " ".repeat(indent), &trimmed[3..]);
             }
             Some(m) if indent >= 1 => {
                 let sign = match m.chars().next() {
@@ -193,7 +194,8 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
     out
 }
 
-/// A drift report, for an issue body.
+/// A drift report, for an issue body: the status line, one line per checked section with
+/// its count and keys, then the whole text report folded.
 pub fn drift_report(report: &DriftReport) -> String {
     let mut out = String::new();
     let status = if report.in_sync() {
@@ -203,16 +205,58 @@ pub fn drift_report(report: &DriftReport) -> String {
     };
     let _ = writeln!(
         out,
-        "**{status}**: {} managed, {} unmanaged, {} missing, {} changed outside flowform; {}% coverage.\n",
-        report.managed,
-        report.unmanaged.len(),
-        report.missing,
-        report.changed,
-        report.coverage
+        "**{status}**: {} managed, {}% coverage.\n",
+        report.managed, report.coverage
     );
+    let keys =
+        |addresses: Vec<String>| -> Vec<String> { addresses.into_iter().map(|a| format!("`{a}`")).collect() };
+    if report.sections.outside {
+        listing_always(
+            &mut out,
+            "Changed outside flowform",
+            &keys(report.outside().iter().map(|d| d.address.clone()).collect()),
+        );
+    }
+    if report.sections.unapplied {
+        let mut items = keys(report.not_applied().iter().map(|c| c.address.clone()).collect());
+        items.extend(
+            report
+                .problems()
+                .iter()
+                .map(|p| format!("error: {}", p.message.replace('\n', " "))),
+        );
+        listing_always(&mut out, "Not yet applied", &items);
+    }
+    if report.sections.unmanaged {
+        let label = if report.ignore_unmanaged {
+            "Not managed by flowform (ignored)"
+        } else {
+            "Not managed by flowform"
+        };
+        listing_always(
+            &mut out,
+            label,
+            &report
+                .unmanaged()
+                .iter()
+                .map(|u| format!("`{}/{}` ({})", u.sandbox, u.id, u.name))
+                .collect::<Vec<_>>(),
+        );
+    }
+    if let Some(check) = &report.credentials {
+        listing_always(
+            &mut out,
+            &format!(
+                "Credentials rejected by their source (of {} tested)",
+                check.tested
+            ),
+            &keys(check.rejected.iter().map(|r| r.address.clone()).collect()),
+        );
+    }
+    let _ = writeln!(out);
     let body = plain(&super::text::drift(report));
-    let body = if body.chars().count() > BUDGET - 500 {
-        let kept: String = body.chars().take(BUDGET - 1000).collect();
+    let body = if body.chars().count() > BUDGET - 2_000 {
+        let kept: String = body.chars().take(BUDGET - 3_000).collect();
         format!("{kept}\n... (cut; run `flowform drift` to see all of it)\n")
     } else {
         body
@@ -223,4 +267,13 @@ pub fn drift_report(report: &DriftReport) -> String {
         diff_lines(&body)
     );
     out
+}
+
+/// A section's line with its count, even when it is empty (a reader sees what was checked).
+fn listing_always(out: &mut String, label: &str, items: &[String]) {
+    if items.is_empty() {
+        let _ = writeln!(out, "- **{label}** (0)");
+    } else {
+        listing(out, label, items);
+    }
 }

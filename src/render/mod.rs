@@ -13,7 +13,7 @@ pub mod text;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::{Drift, DriftKind, Plan};
+use crate::plan::{Change, Drift, DriftKind, Plan};
 
 /// How a plan or a drift report is shown (`--format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,13 +54,58 @@ pub struct Unmanaged {
     pub spec_id: String,
 }
 
+/// The sections `flowform drift` reports, each counted and listed (`--only` narrows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sections {
+    /// Managed connections AEP shows differently from the state: changed outside flowform.
+    pub outside: bool,
+    /// The configuration not yet applied: it differs from the state (secrets by fingerprint).
+    pub unapplied: bool,
+    /// Connections of the declared sandboxes and specs that flowform does not manage.
+    pub unmanaged: bool,
+}
+
+impl Default for Sections {
+    fn default() -> Sections {
+        Sections {
+            outside: true,
+            unapplied: true,
+            unmanaged: true,
+        }
+    }
+}
+
+/// A managed connection whose source refused its credentials (`GET /connections/{id}/test`
+/// answered `false`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    pub address: String,
+    pub id: String,
+    pub name: String,
+}
+
+/// What `drift --check-credentials` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CredentialCheck {
+    /// How many connections were tested.
+    pub tested: usize,
+    pub rejected: Vec<Rejected>,
+    /// Not tested, with why (disabled or initializing in AEP, or gone).
+    pub skipped: Vec<(String, String)>,
+}
+
 /// What `flowform drift` found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DriftReport {
-    /// The refresh-only plan: its `drift` is the managed connections' drift.
-    #[serde(skip)]
+    /// The plan against what the refresh read: its `drift` is the managed connections'
+    /// changes outside flowform, its changes hold the configuration not yet applied.
     pub plan: Plan,
+    pub sections: Sections,
+    /// The configuration not yet applied ([`crate::plan::unapplied`]).
+    pub unapplied: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// `--check-credentials`.
+    pub credentials: Option<CredentialCheck>,
     /// Managed connections AEP still has.
     pub managed: usize,
     /// Managed connections AEP no longer has.
@@ -76,13 +121,14 @@ pub struct DriftReport {
 impl DriftReport {
     pub fn new(
         plan: Plan,
+        sections: Sections,
         unmanaged: Vec<Unmanaged>,
         recorded: usize,
         ignore_unmanaged: bool,
     ) -> DriftReport {
         let missing = plan.drift.iter().filter(|d| d.kind == DriftKind::Deleted).count();
         let changed = plan.drift.iter().filter(|d| d.kind == DriftKind::Changed).count();
-        let managed = recorded - missing;
+        let managed = recorded.saturating_sub(missing);
         let total = managed + unmanaged.len();
         let coverage = if total == 0 {
             100.0
@@ -90,8 +136,11 @@ impl DriftReport {
             (managed as f64 * 100.0 / total as f64).floor()
         };
         DriftReport {
+            unapplied: crate::plan::unapplied(&plan),
             plan,
+            sections,
             unmanaged,
+            credentials: None,
             managed,
             missing,
             changed,
@@ -100,12 +149,58 @@ impl DriftReport {
         }
     }
 
-    pub fn in_sync(&self) -> bool {
-        self.plan.drift.is_empty() && (self.ignore_unmanaged || self.unmanaged.is_empty())
+    /// Changed outside flowform, when that section is checked.
+    pub fn outside(&self) -> &[Drift] {
+        if self.sections.outside {
+            &self.plan.drift
+        } else {
+            &[]
+        }
     }
 
-    pub fn drift(&self) -> &[Drift] {
-        &self.plan.drift
+    /// Not yet applied, when that section is checked.
+    pub fn not_applied(&self) -> &[Change] {
+        if self.sections.unapplied {
+            &self.unapplied
+        } else {
+            &[]
+        }
+    }
+
+    /// Why the configuration cannot be applied as it is (a protected connection no longer
+    /// declared, a name AEP gives to another connection, a fingerprint key missing), when the
+    /// unapplied section is checked.
+    pub fn problems(&self) -> &[crate::plan::Problem] {
+        if self.sections.unapplied {
+            &self.plan.errors
+        } else {
+            &[]
+        }
+    }
+
+    /// Unmanaged connections, when that section is checked.
+    pub fn unmanaged(&self) -> &[Unmanaged] {
+        if self.sections.unmanaged {
+            &self.unmanaged
+        } else {
+            &[]
+        }
+    }
+
+    /// How many things the unapplied section counts: changes and problems.
+    pub fn unapplied_count(&self) -> usize {
+        self.not_applied().len() + self.problems().len()
+    }
+
+    pub fn rejected(&self) -> &[Rejected] {
+        self.credentials.as_ref().map_or(&[], |c| c.rejected.as_slice())
+    }
+
+    pub fn in_sync(&self) -> bool {
+        self.outside().is_empty()
+            && self.unapplied_count() == 0
+            && (self.ignore_unmanaged || self.unmanaged().is_empty())
+            && self.rejected().is_empty()
     }
 }
 

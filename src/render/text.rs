@@ -236,6 +236,24 @@ fn change_block(out: &mut String, change: &Change) {
     let _ = writeln!(out, "{indent}  }}\n");
 }
 
+/// "last changed at … by … in the AEP UI", as far as AEP says.
+fn changed_by(drift: &Drift) -> Option<String> {
+    let at = drift.updated_at.and_then(super::rfc3339)?;
+    let by = drift
+        .updated_by
+        .as_deref()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    let through = match drift.updated_client.as_deref() {
+        _ if drift.by_flowform => " with flowform's own credential (an apply)".to_owned(),
+        // Experience Cloud's own client id: a person in the AEP UI.
+        Some("exc_app") => " in the AEP UI".to_owned(),
+        Some(client) => format!(" through the API client `{client}`"),
+        None => String::new(),
+    };
+    Some(format!("last changed at {at}{by}{through}"))
+}
+
 fn drift_block(out: &mut String, drift: &Drift) {
     let indent = "  ";
     match drift.kind {
@@ -278,12 +296,33 @@ fn drift_block(out: &mut String, drift: &Drift) {
                 f.origin = None;
                 field(out, indent, Action::Update, &f, width, 0);
             }
-            if drift.etag_changed {
+            // What changed is said field by field; an etag that moved with nothing to show
+            // for it is a change AEP does not show, such as a secret.
+            if drift.etag_changed && drift.fields.is_empty() {
+                let what = if drift.secret_params.is_empty() {
+                    "something AEP does not show".to_owned()
+                } else {
+                    format!(
+                        "perhaps a secret, which AEP never shows ({})",
+                        drift
+                            .secret_params
+                            .iter()
+                            .map(|n| format!("`auth.params.{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 let _ = writeln!(
                     out,
                     "{indent}      {}",
-                    paint(DIM, "# its etag changed: something changed, perhaps a secret")
+                    paint(
+                        DIM,
+                        &format!("# nothing AEP shows changed, yet its etag moved: {what}")
+                    )
                 );
+            }
+            if let Some(who) = changed_by(drift) {
+                let _ = writeln!(out, "{indent}      {}", paint(DIM, &format!("# {who}")));
             }
         }
     }
@@ -393,43 +432,133 @@ pub fn plan(plan: &Plan) -> String {
     out
 }
 
-/// A drift report.
+/// A section's heading with its count.
+fn section(out: &mut String, title: &str, count: usize) {
+    let _ = writeln!(out, "{}\n", paint(BOLD, &format!("{title}: {count}")));
+}
+
+/// A drift report: each checked section counted and listed, then one line that says it all.
 pub fn drift(report: &DriftReport) -> String {
     let mut out = String::new();
     let total = report.managed + report.unmanaged.len();
     let _ = writeln!(
         out,
-        "Found {total} connection{} in the declared sandboxes and connection specs: {} managed by flowform, {} not managed ({}% coverage). {} managed connection{} missing from AEP, {} changed outside flowform.\n",
+        "Found {total} connection{} in the declared sandboxes and connection specs: {} managed by flowform, {} not managed ({}% coverage).\n",
         if total == 1 { "" } else { "s" },
         report.managed,
         report.unmanaged.len(),
         report.coverage,
-        report.missing,
-        if report.missing == 1 { " is" } else { "s are" },
-        report.changed,
     );
-    for d in report.drift() {
-        drift_block(&mut out, d);
-    }
-    if !report.unmanaged.is_empty() {
-        let _ = writeln!(
-            out,
-            "Connections not managed by flowform{}:",
-            if report.ignore_unmanaged { " (ignored)" } else { "" }
+    if report.sections.outside {
+        section(
+            &mut out,
+            "Changed outside flowform (AEP differs from the state)",
+            report.outside().len(),
         );
-        for u in &report.unmanaged {
+        for d in report.outside() {
+            drift_block(&mut out, d);
+        }
+    }
+    if report.sections.unapplied {
+        section(
+            &mut out,
+            "Not yet applied (the configuration differs from the state)",
+            report.unapplied_count(),
+        );
+        for change in report.not_applied() {
+            change_block(&mut out, change);
+        }
+        for problem in report.problems() {
+            let _ = writeln!(out, "  {} {}", paint(RED.bold(), "Error:"), problem.message);
+            if let Some(help) = &problem.help {
+                let _ = writeln!(out, "  help: {help}");
+            }
+            let _ = writeln!(out);
+        }
+        if report.unapplied_count() > 0 {
+            let _ = writeln!(
+                out,
+                "  Run `flowform plan` to review these changes, and `flowform apply` to make them.\n"
+            );
+        }
+    }
+    if report.sections.unmanaged {
+        section(
+            &mut out,
+            &format!(
+                "Not managed by flowform{}",
+                if report.ignore_unmanaged { " (ignored)" } else { "" }
+            ),
+            report.unmanaged().len(),
+        );
+        for u in report.unmanaged() {
             let _ = writeln!(
                 out,
                 "  {}/{}  \"{}\"  (spec {})",
                 u.sandbox, u.id, u.name, u.spec_id
             );
         }
-        let _ = writeln!(out, "\nTo manage one, declare it with `import: {{id: …}}`.\n");
+        if !report.unmanaged().is_empty() {
+            let _ = writeln!(out, "\n  To manage one, declare it with `import: {{id: …}}`.\n");
+        }
     }
-    if report.in_sync() {
-        let _ = writeln!(out, "{}", paint(BOLD, "In sync: AEP matches the state."));
-    } else {
-        let _ = writeln!(out, "{}", paint(BOLD, "Drift detected."));
+    if let Some(check) = &report.credentials {
+        section(
+            &mut out,
+            &format!(
+                "Credentials rejected by their source (of {} tested)",
+                check.tested
+            ),
+            check.rejected.len(),
+        );
+        for r in &check.rejected {
+            let _ = writeln!(
+                out,
+                "  {} ({}) \"{}\": AEP's connection test failed; its source refuses the credentials flowform last sent (a password rotated at the source?)",
+                r.address, r.id, r.name
+            );
+        }
+        for (address, why) in &check.skipped {
+            let _ = writeln!(out, "  {address}: not tested ({why})");
+        }
+        if !check.rejected.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n  Put the source's current credentials where the configuration references them, then `flowform apply`."
+            );
+        }
+        if !check.rejected.is_empty() || !check.skipped.is_empty() {
+            let _ = writeln!(out);
+        }
     }
+    let _ = writeln!(out, "{}", paint(BOLD, &drift_summary(report)));
     out
+}
+
+/// The report's last line: `In sync.` or `Drift detected: …`, with each checked section's
+/// count.
+pub fn drift_summary(report: &DriftReport) -> String {
+    let mut counts = Vec::new();
+    if report.sections.outside {
+        counts.push(format!("{} changed outside flowform", report.outside().len()));
+    }
+    if report.sections.unapplied {
+        counts.push(format!("{} not yet applied", report.unapplied_count()));
+    }
+    if report.sections.unmanaged {
+        counts.push(format!(
+            "{} not managed{}",
+            report.unmanaged().len(),
+            if report.ignore_unmanaged { " (ignored)" } else { "" }
+        ));
+    }
+    if let Some(check) = &report.credentials {
+        counts.push(format!("{} with credentials rejected", check.rejected.len()));
+    }
+    let status = if report.in_sync() {
+        "In sync"
+    } else {
+        "Drift detected"
+    };
+    format!("{status}: {}.", counts.join(", "))
 }
