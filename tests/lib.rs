@@ -13,6 +13,7 @@ mod drift;
 mod emulator;
 mod examples;
 mod hostile;
+mod interrupt;
 mod live;
 mod parsers;
 mod plan;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::approve::{Question, approve};
 use super::session::Session;
 use super::{Error, Exit, Io, Outcome, Target};
+use crate::apply::interrupt::{GRACE, Interrupt};
 use crate::apply::{self, ApplyOptions, Report};
 use crate::plan::{Mode, Plan};
 use crate::settings::Environment;
@@ -270,6 +271,28 @@ fn restart_deadline(session: &Session, auto_approved: bool) {
     }
 }
 
+/// While an apply runs, the first Ctrl-C stops it starting anything new and lets what is in
+/// flight finish (for [`GRACE`] at most); a second one ends the process at once, which is
+/// as safe as a crash: every intent and outcome is already in the journal.
+async fn on_ctrl_c(interrupt: Interrupt) {
+    loop {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if interrupt.is_set() {
+            eprintln!(
+                "\nInterrupted again: exiting now. Every id flowform learnt is in the journal beside the state; run `flowform plan` to see what remains (it resolves what was in flight)."
+            );
+            std::process::exit(super::Exit::Interrupted as i32);
+        }
+        interrupt.trigger();
+        eprintln!(
+            "\nInterrupt received: no new changes will be started; waiting up to {}s for those in flight to finish and be recorded (Ctrl-C again to exit at once).",
+            GRACE.as_secs()
+        );
+    }
+}
+
 /// Commits what the apply recorded, and says how it went: the summary line, or each failure
 /// with its fix.
 fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -> Outcome {
@@ -284,6 +307,43 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
             "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
         )?;
         return Err(Error::reported(Exit::Failure));
+    }
+    if let Some(stopped) = &report.interrupted {
+        for failure in &report.failures {
+            writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+        }
+        let list = |addresses: &[String]| {
+            addresses
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            io.err,
+            "\n{verb} interrupted: {} added, {} changed, {} destroyed, {} imported before it stopped; all of it is in the state.",
+            report.added, report.changed, report.destroyed, report.imported
+        )?;
+        if !stopped.finished.is_empty() {
+            writeln!(
+                io.err,
+                "  In flight when interrupted, finished and recorded: {}.",
+                list(&stopped.finished)
+            )?;
+        }
+        if !stopped.abandoned.is_empty() {
+            writeln!(
+                io.err,
+                "  In flight, and no answer within {}s: {}. Their requests may have reached AEP; each is recorded as begun, and the next plan finds out what came of it (a create by listing, never by creating again).",
+                GRACE.as_secs(),
+                list(&stopped.abandoned)
+            )?;
+        }
+        if !stopped.not_started.is_empty() {
+            writeln!(io.err, "  Not started: {}.", list(&stopped.not_started))?;
+        }
+        writeln!(io.err, "Run `flowform plan` to see what remains.")?;
+        return Err(Error::reported(Exit::Interrupted));
     }
     if report.failures.is_empty() {
         writeln!(io.out, "\n{}", report.summary_line(verb))?;
@@ -333,15 +393,21 @@ fn carry_out_saved(
     if plan.mode == Mode::Normal {
         session.sync_lifecycle()?;
     }
+    let interrupt = Interrupt::new();
     let options = ApplyOptions {
         parallelism: client.settings().parallelism,
         wait_timeout,
+        interrupt: interrupt.clone(),
     };
+    let listener = session.runtime.spawn(on_ctrl_c(interrupt));
     let store = session.take_store();
     let (store, report) =
         session
             .runtime
             .block_on(apply::apply(plan, &session.desired, store, client, options));
+    // From here on the state is written: a Ctrl-C is the default again only once the
+    // process ends (the journal keeps every outcome meanwhile).
+    listener.abort();
     session.give_back(store);
     if saved {
         let complete = report.failures.is_empty();
