@@ -21,7 +21,7 @@
 //!   code and its help, printed once.
 //! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
 //!   (split by concern: requests — where secrets leave flowform —, create, update, delete
-//!   and replace, adopt, saved plans, state-only changes, typed errors).
+//!   and replace, adopt, saved plans, state-only changes, interrupts, typed errors).
 //! - `render`: plans and drift reports as text, Markdown and JSON.
 //! - `refresh`: reads AEP before planning, by the cheaper of listing and fetching by id.
 //! - `plan`: the pure `plan()`, the `plan::Plan` value every command shares, and the
