@@ -177,3 +177,40 @@ async fn a_rotated_secret_is_one_or_more_secrets_changed() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_then_updated_is_listed_where_it_is_counted() {
+    let world = World::new().await;
+    world
+        .admin(
+            reqwest::Method::POST,
+            "/seed",
+            serde_json::json!({"count": 1, "namePrefix": "Existing"}),
+        )
+        .await;
+    let id = world.stored().await[0]["item"]["id"].as_str().unwrap().to_owned();
+    for file in [
+        "salesforce-basic.yaml",
+        "salesforce-oauth2.yaml",
+        "salesforce-jwt.yaml",
+    ] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    world.write(
+        "existing.yaml",
+        &format!(
+            "sandbox: prod\nconnections:\n  existing:\n    name: Existing, renamed\n    source: salesforce\n    import: {{id: {id}}}\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+        ),
+    );
+    let md = world
+        .run(&["plan", "--format", "markdown"])
+        .await
+        .expect_code(0)
+        .stdout();
+    assert!(
+        md.starts_with("Plan: 1 to import, 0 to add, 1 to change, 0 to destroy.")
+            && md.contains("- **Update** (1): `prod/existing` (imported, then updated)")
+            && md.contains("- **Import** (1): `prod/existing`"),
+        "{md}"
+    );
+}

@@ -112,11 +112,13 @@ fn apply_saved(
             Some("run `flowform apply --refresh-only`".to_owned()),
         ));
     }
-    let state = session.store().state();
-    if let Some(applied) = state
+    // A plan's id is drawn at random when it is made: found here, it was applied here.
+    if let Some(applied) = session
+        .store()
+        .state()
         .applied_plans
         .iter()
-        .find(|a| a.id == plan.digest_salt && plan.lineage == state.lineage)
+        .find(|a| !plan.digest_salt.is_empty() && a.id == plan.digest_salt)
         .cloned()
     {
         return already_applied(session, &applied, file, io);
@@ -409,8 +411,8 @@ fn carry_out_saved(
     // process ends (the journal keeps every outcome meanwhile).
     listener.abort();
     session.give_back(store);
-    if saved {
-        let complete = report.failures.is_empty();
+    if saved && !plan.digest_salt.is_empty() {
+        let complete = report.failures.is_empty() && report.interrupted.is_none();
         session.store_mut().edit(|s| {
             // The commit that ends this apply bumps the serial once.
             let serial = s.serial.saturating_add(1);
