@@ -21,7 +21,7 @@
 //!   code and its help, printed once.
 //! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
 //!   (split by concern: requests — where secrets leave flowform —, create, update, delete
-//!   and replace, adopt, saved plans, state-only changes, typed errors).
+//!   and replace, adopt, saved plans, state-only changes, interrupts, typed errors).
 //! - `generate`: configuration written from the connections AEP has (`flowform generate`),
 //!   read back through the loader before it is kept.
 //! - `render`: plans and drift reports as text, Markdown and JSON.

@@ -235,7 +235,7 @@ async fn an_organisation_comes_under_management_in_one_generate_plan_and_apply()
     let json: Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(
         json["summary"],
-        json!({"import": 7, "add": 0, "change": 0, "destroy": 0, "move": 0, "forget": 0})
+        json!({"import": 7, "add": 0, "change": 0, "destroy": 0, "move": 0, "forget": 0, "state_only": 0})
     );
     assert!(
         json["resource_changes"]
@@ -435,7 +435,7 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
     assert!(
         markdown
             .stdout()
-            .contains("- **Move** (1): `prod/acme-jwt → prod/salesforce-jwt`"),
+            .contains("- **Move** (1): `prod/acme-jwt` → `prod/salesforce-jwt`"),
         "{}",
         markdown.stdout()
     );

@@ -282,8 +282,19 @@ async fn apply_refresh_only_accepts_what_aep_has() {
             .as_deref(),
         Some("edited in the UI")
     );
-    world.run(&["drift"]).await.expect_code(0);
-    // The configuration still says otherwise: a normal plan wants it back.
+    // AEP and the state agree now; the configuration still says otherwise, which drift
+    // reports as not yet applied, and a normal plan wants back.
+    world
+        .run(&["drift", "--only", "outside", "--only", "unmanaged"])
+        .await
+        .expect_code(0);
+    let run = world.run(&["drift"]).await.expect_code(2);
+    assert!(
+        run.stdout()
+            .contains("0 changed outside flowform, 1 not yet applied"),
+        "{}",
+        run.stdout()
+    );
     world.run(&["plan", "--detailed-exitcode"]).await.expect_code(2);
 }
 
@@ -431,16 +442,40 @@ async fn saved_plans_apply_once_and_stale_ones_are_refused() {
         "{}",
         run.stderr()
     );
-    // Planned again, it applies; applied, the state moved on, so the same file is stale.
+    // Planned again, it applies; applied again, it says so, and does nothing.
     world.run(&["plan", "--out", out_s]).await.expect_code(0);
     let run = world.run(&["apply", out_s]).await.expect_code(0);
     assert!(run.stdout().contains("Apply complete!"), "{}", run.stdout());
-    let run = world.run(&["apply", out_s]).await.expect_code(1);
+    let run = world.run(&["apply", out_s]).await.expect_code(0);
     assert!(
-        run.stderr().contains("the state changed since the plan was made"),
+        run.stderr().contains("was already applied") && run.stderr().contains("Nothing to do."),
         "{}",
         run.stderr()
     );
+    // Once another apply ran, it is still said to be applied, and the next step is a plan.
+    let other = world.dir.path().join("other.out");
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "apiVersion: \"61.0\"",
+        "apiVersion: \"62.0\"",
+    );
+    world
+        .run(&["plan", "--out", other.to_str().unwrap()])
+        .await
+        .expect_code(0);
+    world
+        .run(&["apply", other.to_str().unwrap()])
+        .await
+        .expect_code(0);
+    let run = world.run(&["apply", out_s]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("was already applied")
+            && run.stderr().contains("the state changed since")
+            && run.stderr().contains("flowform plan"),
+        "{}",
+        run.stderr()
+    );
+    assert!(!run.stderr().contains("another state"), "{}", run.stderr());
     // A configuration changed after the plan is refused too.
     world.run(&["plan", "--out", out_s]).await.expect_code(0);
     world.edit("salesforce-jwt.yaml", "name: ACME Salesforce (JWT)", "name: JWT");

@@ -70,9 +70,16 @@ async fn a_change_in_aep_is_drift_in_the_plan_and_in_drift() {
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(report["summary"]["changed"], 1);
     assert_eq!(
-        report["resource_drift"][0]["address"],
+        report["outside"]["resource_drift"][0]["address"],
         "prod/acme-salesforce-oauth"
     );
+    // Said by what changed, and who changed it: not only that its etag moved.
+    let drift = &report["outside"]["resource_drift"][0];
+    assert_eq!(drift["change"]["after"]["name"], "Renamed in the UI");
+    assert_eq!(drift["updated_client"], "exc_app");
+    let run = world.run(&["drift"]).await.expect_code(2);
+    assert!(run.stdout().contains("in the AEP UI"), "{}", run.stdout());
+    assert!(!run.stdout().contains("etag moved"), "{}", run.stdout());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,9 +98,13 @@ async fn drift_lists_unmanaged_connections_and_coverage() {
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(
         report["summary"],
-        json!({"total": 4, "managed": 3, "unmanaged": 1, "missing": 0, "changed": 0, "coverage": 75.0})
+        json!({"total": 4, "managed": 3, "unmanaged": 1, "missing": 0, "changed": 0, "unapplied": 0, "credentials_rejected": 0, "coverage": 75.0})
     );
-    assert_eq!(report["unmanaged"][0]["name"], "Made by hand 000000");
+    assert_eq!(report["unmanaged"]["count"], 1);
+    assert_eq!(
+        report["unmanaged"]["connections"][0]["name"],
+        "Made by hand 000000"
+    );
     world.run(&["drift", "--ignore-unmanaged"]).await.expect_code(0);
     let run = world.run(&["drift", "--format", "markdown"]).await.expect_code(2);
     assert!(run.stdout().starts_with("**Drift detected**"), "{}", run.stdout());

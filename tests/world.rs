@@ -246,6 +246,39 @@ impl World {
         child.wait().unwrap();
     }
 
+    /// Starts the binary with `args` (and this world's state), its output captured, and
+    /// returns once its journal satisfies `now` (polled; it must not finish first).
+    pub async fn start_until(&self, args: &[&str], now: impl Fn(&str) -> bool) -> std::process::Child {
+        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        all.extend(self.where_args());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowform"));
+        command
+            .args(&all)
+            .env_clear()
+            .current_dir(self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in self.env() {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let journal = flowform::state::journal::path_for(&self.state());
+        let started = std::time::Instant::now();
+        while !now(&std::fs::read_to_string(&journal).unwrap_or_default()) {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the run finished before the moment came"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the run made no progress"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        child
+    }
+
     pub fn edit(&self, file: &str, from: &str, to: &str) {
         let path = self.config().join(file);
         let text = std::fs::read_to_string(&path).unwrap();

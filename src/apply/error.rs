@@ -26,6 +26,10 @@ pub enum ApplyError {
     Gone { id: String, when: &'static str },
     #[error("could not move `{from}` here: {reason}; nothing was moved or sent")]
     NotMoved { from: String, reason: String },
+    #[error(
+        "the plan asks to record `{path}` in the state, which flowform does not keep there; nothing was changed"
+    )]
+    NotRecordable { path: String },
     #[error("the create's outcome is unknown ({reason}), and listing to find out failed: {source}")]
     UnknownAndUnlisted {
         reason: String,
@@ -97,6 +101,7 @@ impl ApplyError {
             | ApplyError::NotDeclared { .. }
             | ApplyError::NotInState { .. }
             | ApplyError::NotMoved { .. }
+            | ApplyError::NotRecordable { .. }
             | ApplyError::Gone { .. } => Some("plan again".into()),
             ApplyError::UnknownAndUnlisted { .. } => {
                 Some("the next plan finds out by listing, before anything is created again".into())

@@ -15,6 +15,7 @@ mod adopt;
 mod create;
 mod delete;
 mod error;
+pub mod interrupt;
 mod names;
 pub mod progress;
 pub(crate) mod record;
@@ -30,6 +31,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use self::interrupt::{GRACE, Interrupt, Interrupted};
 use self::progress::Progress;
 use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
@@ -51,6 +53,8 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 pub struct ApplyOptions {
     pub parallelism: usize,
     pub wait_timeout: Duration,
+    /// Stops the apply part-way (Ctrl-C): see [`interrupt`].
+    pub interrupt: Interrupt,
 }
 
 /// What an apply did.
@@ -67,6 +71,8 @@ pub struct Report {
     /// Things worth saying that are not failures (a 412 resolved, a connection still
     /// initializing).
     pub notes: Vec<String>,
+    /// Stopped part-way (Ctrl-C): what was in flight, and what never started.
+    pub interrupted: Option<Interrupted>,
 }
 
 impl Report {
@@ -116,9 +122,11 @@ struct Ctx {
     notes: Mutex<Vec<String>>,
     /// Ids already claimed by a connection in this run (never adopted twice).
     claimed: Mutex<BTreeSet<String>>,
+    /// The addresses whose action is under way.
+    in_flight: Mutex<BTreeSet<String>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -281,6 +289,7 @@ pub async fn apply(
         options: options.clone(),
         notes: Mutex::new(Vec::new()),
         claimed: Mutex::new(claimed),
+        in_flight: Mutex::new(BTreeSet::new()),
     });
     let gate = Arc::new(Semaphore::new(options.parallelism.max(1)));
     let by_address: BTreeMap<String, &Connection> = desired
@@ -328,6 +337,7 @@ pub async fn apply(
             }
         };
     let mut tasks = JoinSet::new();
+    let mut spawned = Vec::new();
     for change in actions {
         if unchecked.contains(&change.address) {
             continue;
@@ -345,24 +355,62 @@ pub async fn apply(
         }
         let declared = by_address.get(&change.address).map(|c| (*c).clone());
         let (ctx, gate) = (ctx.clone(), gate.clone());
+        spawned.push(change.address.clone());
         tasks.spawn(async move {
             let _permit = gate.acquire_owned().await;
+            // Interrupted: nothing new is started.
+            if ctx.options.interrupt.is_set() {
+                return (change.address.clone(), None);
+            }
+            lock(&ctx.in_flight).insert(change.address.clone());
             ctx.progress.working_on(&change.address);
             let result = run(&ctx, &change, declared.as_ref()).await;
             ctx.progress.done_one();
-            (change.address.clone(), result)
+            lock(&ctx.in_flight).remove(&change.address);
+            (change.address.clone(), Some(result))
         });
     }
-    while let Some(joined) = tasks.join_next().await {
+    // In flight when the apply was interrupted, and how long they may still take.
+    let mut stopping: Option<(BTreeSet<String>, tokio::time::Instant)> = None;
+    let mut answered: BTreeSet<String> = BTreeSet::new();
+    let mut abandoned: BTreeSet<String> = BTreeSet::new();
+    loop {
+        let joined = match &stopping {
+            None => tokio::select! {
+                joined = tasks.join_next() => joined,
+                () = options.interrupt.wait() => {
+                    let in_flight = lock(&ctx.in_flight).clone();
+                    stopping = Some((in_flight, tokio::time::Instant::now() + GRACE));
+                    continue;
+                }
+            },
+            Some((_, until)) => match tokio::time::timeout_at(*until, tasks.join_next()).await {
+                Ok(joined) => joined,
+                Err(_) => {
+                    // The grace ran out: what is still under way stays an intent without an
+                    // outcome (pending), as after a crash.
+                    abandoned = lock(&ctx.in_flight).clone();
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    break;
+                }
+            },
+        };
+        let Some(joined) = joined else {
+            break;
+        };
         match joined {
-            Ok((_, Ok(done))) => {
+            Ok((_, None)) => {}
+            Ok((address, Some(Ok(done)))) => {
+                answered.insert(address);
                 report.added += done.added;
                 report.changed += done.changed;
                 report.destroyed += done.destroyed;
                 report.imported += done.imported;
                 report.forgotten += done.forgotten;
             }
-            Ok((address, Err(error))) => {
+            Ok((address, Some(Err(error)))) => {
+                answered.insert(address.clone());
                 progress.line(format!("{address}: failed: {error}"));
                 report.failures.push(Failure { address, error });
             }
@@ -377,10 +425,26 @@ pub async fn apply(
             }),
         }
     }
-    read_back(&ctx, &changed).await;
-    report
-        .failures
-        .extend(check_created(&ctx, desired, &created).await);
+    if let Some((in_flight, _)) = stopping {
+        // Interrupted: no more requests (the next plan reads back what this one did).
+        report.interrupted = Some(Interrupted {
+            finished: in_flight
+                .iter()
+                .filter(|a| answered.contains(*a))
+                .cloned()
+                .collect(),
+            abandoned: abandoned.iter().cloned().collect(),
+            not_started: spawned
+                .into_iter()
+                .filter(|a| !answered.contains(a) && !abandoned.contains(a))
+                .collect(),
+        });
+    } else {
+        read_back(&ctx, &changed).await;
+        report
+            .failures
+            .extend(check_created(&ctx, desired, &created).await);
+    }
     progress.finish();
     report.failures.sort_by(|a, b| a.address.cmp(&b.address));
     // Interrupted mutations of connections no longer declared: said at plan time, now let go.
@@ -640,6 +704,10 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
                 forgotten: 1,
                 ..Done::default()
             })
+        }
+        Action::StateOnly => {
+            state_only::record_change(ctx, change)?;
+            Ok(Done::default())
         }
         Action::NoOp => Ok(Done::default()),
     }

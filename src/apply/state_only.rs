@@ -1,9 +1,10 @@
 //! What an apply changes in the state alone, sending nothing to AEP: lifecycle flags and
 //! secret fingerprints kept current, and `apply --refresh-only`.
 
+use super::{ApplyError, Ctx};
 use crate::config::Desired;
 use crate::flow::model::{ConnectionState, is_masked};
-use crate::plan::{Live, Plan};
+use crate::plan::{Change, Live, Plan};
 use crate::state::file::StateError;
 use crate::state::{Store, address};
 
@@ -116,4 +117,44 @@ pub fn settle(live: &Live, store: &mut Store) -> Result<usize, StateError> {
         }
         settled
     })
+}
+
+/// Carries out a state-only change (`lifecycle.protect`): the record takes each field's
+/// `after`, and nothing is sent to AEP. A field the state does not keep (a hand-edited plan)
+/// is refused before anything changes.
+pub(super) fn record_change(ctx: &Ctx, change: &Change) -> Result<(), ApplyError> {
+    let Some(mut record) = ctx.store().state().connections.get(&change.address).cloned() else {
+        return Err(ApplyError::NotInState {
+            address: change.address.clone(),
+        });
+    };
+    for field in &change.fields {
+        match (
+            field.path.as_str(),
+            field.after.as_ref().and_then(serde_json::Value::as_bool),
+        ) {
+            ("lifecycle.protect", Some(protect)) => record.protect = protect,
+            _ => {
+                return Err(ApplyError::NotRecordable {
+                    path: field.path.clone(),
+                });
+            }
+        }
+    }
+    ctx.record(&change.address, Some(record))?;
+    ctx.progress.line(format!(
+        "{}: recorded in the state ({}); nothing was sent to AEP",
+        change.address,
+        change
+            .fields
+            .iter()
+            .map(|f| format!(
+                "{} = {}",
+                f.path,
+                f.after.as_ref().map_or("null".to_owned(), ToString::to_string)
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(())
 }

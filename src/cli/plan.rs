@@ -21,6 +21,14 @@ pub struct Args {
     /// Exit 0 with no changes, 2 with changes, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Plan the deletion of every managed connection (save it with --out, review it, and
+    /// carry it out with `flowform apply FILE`)
+    #[arg(long)]
+    pub destroy: bool,
+    /// Replace this connection (key or sandbox/key; repeatable) even though nothing forces
+    /// it: create it anew, then delete the old one, as Terraform's -replace
+    #[arg(long, value_name = "KEY", conflicts_with = "destroy")]
+    pub replace: Vec<String>,
 }
 
 pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
@@ -29,6 +37,8 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
         out: args.out.clone(),
         format: args.format,
         detailed_exitcode: args.detailed_exitcode,
+        destroy: args.destroy,
+        replace: args.replace.clone(),
     };
     crate::ops::plan::plan(&request, env, io)
 }

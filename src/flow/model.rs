@@ -89,6 +89,9 @@ pub struct LiveConnection {
     pub created_client: Option<String>,
     #[serde(default)]
     pub updated_client: Option<String>,
+    /// Who last changed it (an IMS user or technical account id).
+    #[serde(default)]
+    pub updated_by: Option<String>,
     #[serde(default)]
     pub sandbox_name: Option<String>,
 }

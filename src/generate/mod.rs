@@ -319,14 +319,18 @@ fn candidate<'l>(
     let live_secrets: BTreeSet<String> = live_auth
         .map(|a| a.secret_params().into_iter().collect())
         .unwrap_or_default();
+    // What the specs say comes first: a plain param whose value merely looks masked
+    // (`{placeholder}`) stays plain. Where no spec knows the param, a masked value or a
+    // credential-like name makes it a secret, as the loader's rule does.
     let secret = |name: &str, value: Option<&Value>| {
-        live_secrets.contains(name)
-            || value.is_some_and(is_masked)
-            || match catalog_auth.and_then(|a| a.param(name)) {
-                Some(p) => p.secret,
-                // What the loader holds to the same rule where flowform does not know a param.
-                None => crate::config::looks_secret(name),
-            }
+        if live_secrets.contains(name) {
+            return true;
+        }
+        match catalog_auth.and_then(|a| a.param(name)) {
+            Some(p) => p.secret,
+            None if live_auth.is_some_and(|a| a.spec["properties"].get(name).is_some()) => false,
+            None => value.is_some_and(is_masked) || crate::config::looks_secret(name),
+        }
     };
     let mut params = BTreeMap::new();
     let mut left_out = Vec::new();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::approve::{Question, approve};
 use super::session::Session;
 use super::{Error, Exit, Io, Outcome, Target};
+use crate::apply::interrupt::{GRACE, Interrupt};
 use crate::apply::{self, ApplyOptions, Report};
 use crate::plan::{Mode, Plan};
 use crate::settings::Environment;
@@ -102,6 +103,26 @@ fn apply_saved(
         .plan
         .as_deref()
         .unwrap_or(std::path::Path::new("plan.out"));
+    if plan.mode == Mode::RefreshOnly {
+        return Err(Error::message(
+            format!(
+                "`{}` is a refresh-only plan, which flowform never saves",
+                file.display()
+            ),
+            Some("run `flowform apply --refresh-only`".to_owned()),
+        ));
+    }
+    // A plan's id is drawn at random when it is made: found here, it was applied here.
+    if let Some(applied) = session
+        .store()
+        .state()
+        .applied_plans
+        .iter()
+        .find(|a| !plan.digest_salt.is_empty() && a.id == plan.digest_salt)
+        .cloned()
+    {
+        return already_applied(session, &applied, file, io);
+    }
     let problems = session.runtime.block_on(apply::stale(
         &plan,
         &session.desired,
@@ -132,7 +153,47 @@ fn apply_saved(
         return Err(Error::message("the saved plan has errors; plan again", None));
     }
     // Passing a saved plan is the approval.
-    carry_out(session, &plan, request.wait_timeout, "Apply", io)
+    let verb = if plan.mode == Mode::Destroy {
+        "Destroy"
+    } else {
+        "Apply"
+    };
+    carry_out_saved(session, &plan, request.wait_timeout, verb, true, io)
+}
+
+/// A saved plan applied before: said so, rather than called stale. Nothing to do (exit 0)
+/// when it was applied whole and the state has not changed since; otherwise plan again.
+fn already_applied(
+    session: &Session,
+    applied: &crate::state::AppliedPlan,
+    file: &std::path::Path,
+    io: &mut Io<'_>,
+) -> Outcome {
+    let when = crate::render::rfc3339(applied.at).unwrap_or_else(|| applied.at.to_string());
+    let serial = session.store().state().serial;
+    if applied.complete && serial == applied.serial {
+        writeln!(
+            io.err,
+            "The saved plan `{}` was already applied, at {when} (the state is still at serial {serial}, as that apply left it). Nothing to do.",
+            file.display()
+        )?;
+        return Ok(Exit::Success);
+    }
+    let since = if applied.complete {
+        format!(
+            "the state changed since (serial {} then, {serial} now)",
+            applied.serial
+        )
+    } else {
+        "some of its actions failed".to_owned()
+    };
+    writeln!(
+        io.err,
+        "error: the saved plan `{}` was already applied, at {when}, and {since}",
+        file.display()
+    )?;
+    writeln!(io.err, "help: run `flowform plan` to see what remains")?;
+    Err(Error::reported(Exit::Failure))
 }
 
 fn apply_planned(request: &ApplyRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
@@ -212,6 +273,28 @@ fn restart_deadline(session: &Session, auto_approved: bool) {
     }
 }
 
+/// While an apply runs, the first Ctrl-C stops it starting anything new and lets what is in
+/// flight finish (for [`GRACE`] at most); a second one ends the process at once, which is
+/// as safe as a crash: every intent and outcome is already in the journal.
+async fn on_ctrl_c(interrupt: Interrupt) {
+    loop {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        if interrupt.is_set() {
+            eprintln!(
+                "\nInterrupted again: exiting now. Every id flowform learnt is in the journal beside the state; run `flowform plan` to see what remains (it resolves what was in flight)."
+            );
+            std::process::exit(super::Exit::Interrupted as i32);
+        }
+        interrupt.trigger();
+        eprintln!(
+            "\nInterrupt received: no new changes will be started; waiting up to {}s for those in flight to finish and be recorded (Ctrl-C again to exit at once).",
+            GRACE.as_secs()
+        );
+    }
+}
+
 /// Commits what the apply recorded, and says how it went: the summary line, or each failure
 /// with its fix.
 fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -> Outcome {
@@ -226,6 +309,43 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
             "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
         )?;
         return Err(Error::reported(Exit::Failure));
+    }
+    if let Some(stopped) = &report.interrupted {
+        for failure in &report.failures {
+            writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+        }
+        let list = |addresses: &[String]| {
+            addresses
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            io.err,
+            "\n{verb} interrupted: {} added, {} changed, {} destroyed, {} imported before it stopped; all of it is in the state.",
+            report.added, report.changed, report.destroyed, report.imported
+        )?;
+        if !stopped.finished.is_empty() {
+            writeln!(
+                io.err,
+                "  In flight when interrupted, finished and recorded: {}.",
+                list(&stopped.finished)
+            )?;
+        }
+        if !stopped.abandoned.is_empty() {
+            writeln!(
+                io.err,
+                "  In flight, and no answer within {}s: {}. Their requests may have reached AEP; each is recorded as begun, and the next plan finds out what came of it (a create by listing, never by creating again).",
+                GRACE.as_secs(),
+                list(&stopped.abandoned)
+            )?;
+        }
+        if !stopped.not_started.is_empty() {
+            writeln!(io.err, "  Not started: {}.", list(&stopped.not_started))?;
+        }
+        writeln!(io.err, "Run `flowform plan` to see what remains.")?;
+        return Err(Error::reported(Exit::Interrupted));
     }
     if report.failures.is_empty() {
         writeln!(io.out, "\n{}", report.summary_line(verb))?;
@@ -256,21 +376,53 @@ fn carry_out(
     verb: &str,
     io: &mut Io<'_>,
 ) -> Outcome {
+    carry_out_saved(session, plan, wait_timeout, verb, false, io)
+}
+
+/// Carries `plan` out; `saved`: it is a saved plan, which the state then remembers as
+/// applied.
+fn carry_out_saved(
+    session: &mut Session,
+    plan: &Plan,
+    wait_timeout: Duration,
+    verb: &str,
+    saved: bool,
+    io: &mut Io<'_>,
+) -> Outcome {
     let Some(client) = session.client.clone() else {
         return Err(Error::message("applying needs AEP (or --emulator)", None));
     };
     if plan.mode == Mode::Normal {
         session.sync_lifecycle()?;
     }
+    let interrupt = Interrupt::new();
     let options = ApplyOptions {
         parallelism: client.settings().parallelism,
         wait_timeout,
+        interrupt: interrupt.clone(),
     };
+    let listener = session.runtime.spawn(on_ctrl_c(interrupt));
     let store = session.take_store();
     let (store, report) =
         session
             .runtime
             .block_on(apply::apply(plan, &session.desired, store, client, options));
+    // From here on the state is written: a Ctrl-C is the default again only once the
+    // process ends (the journal keeps every outcome meanwhile).
+    listener.abort();
     session.give_back(store);
+    if saved && !plan.digest_salt.is_empty() {
+        let complete = report.failures.is_empty() && report.interrupted.is_none();
+        session.store_mut().edit(|s| {
+            // The commit that ends this apply bumps the serial once.
+            let serial = s.serial.saturating_add(1);
+            s.remember_applied(crate::state::AppliedPlan {
+                id: plan.digest_salt.clone(),
+                serial,
+                at: crate::apply::now_ms(),
+                complete,
+            });
+        })?;
+    }
     finish(session, &report, verb, io)
 }

@@ -49,10 +49,13 @@ pub fn approve(io: &mut Io<'_>, auto: bool, q: &Question<'_>) -> Result<(), Erro
                     "applying"
                 }
             ),
-            Some(
+            Some(if q.verb == "Destroy" {
+                "pass --auto-approve, or save the plan with `flowform plan --destroy --out FILE`, review it, and apply that file"
+                    .to_owned()
+            } else {
                 "pass --auto-approve, or save the plan with `flowform plan --out FILE` and apply that file"
-                    .to_owned(),
-            ),
+                    .to_owned()
+            }),
         )),
     }
 }

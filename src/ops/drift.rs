@@ -1,11 +1,22 @@
-//! `drift`: for a scheduled check. Compares AEP with the state (never changing either) and
-//! lists the connections of the declared specs in the declared sandboxes that flowform does
-//! not manage. Exit 0 in sync, 2 drift, 1 error.
+//! `drift`: for a scheduled check. Reports three things, each counted and listed, never
+//! changing AEP or the state: managed connections changed outside flowform (AEP against the
+//! state), the configuration not yet applied (the configuration against the state, secrets
+//! by fingerprint: a secret rotated in the CI's secret store shows here), and connections of
+//! the declared specs in the declared sandboxes that flowform does not manage. With
+//! `--check-credentials`, also asks AEP to test each managed connection against its source
+//! (`GET /connections/{id}/test`), so a password rotated at the source shows before the
+//! dataflows fail. Exit 0 in sync, 2 drift, 1 error.
+
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
 
 use super::session::Session;
 use super::{Exit, Io, Outcome, Target};
-use crate::plan::Mode;
-use crate::render::{self, DriftReport, Format, Unmanaged};
+use crate::flow::model::ConnectionState;
+use crate::flow::{Client, FlowError};
+use crate::plan::{Live, Mode};
+use crate::render::{self, CredentialCheck, DriftReport, Format, Rejected, Sections, Unmanaged};
 use crate::settings::Environment;
 
 /// `flowform drift`.
@@ -15,6 +26,10 @@ pub struct DriftRequest {
     pub format: Format,
     /// Report unmanaged connections without counting them as drift.
     pub ignore_unmanaged: bool,
+    /// Which sections to check and report (`--only`; all by default).
+    pub sections: Sections,
+    /// Test every managed connection's credentials with its source.
+    pub check_credentials: bool,
 }
 
 pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
@@ -22,8 +37,11 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     target.refresh = true;
     target.state.lock = false;
     let session = Session::open(&target, env, io, "flowform drift", false)?;
-    let (plan, live) = session.plan(Mode::RefreshOnly, io)?;
-    let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, session.store().state(), &live)
+    // Every declared sandbox and spec is listed in full: unmanaged connections must be seen.
+    let live = session.refresh(true, io)?;
+    let plan = session.plan_against(Mode::Normal, &[], &live);
+    let state = session.store().state();
+    let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, state, &live)
         .into_iter()
         .map(|(sandbox, c)| Unmanaged {
             sandbox: sandbox.to_owned(),
@@ -32,14 +50,31 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             spec_id: c.spec_id().unwrap_or_default().to_owned(),
         })
         .collect();
-    let recorded = session
-        .store()
-        .state()
+    let in_scope: Vec<(String, String, String, String)> = state
         .connections
         .iter()
         .filter(|(address, r)| session.in_scope(address, &r.key))
-        .count();
-    let report = DriftReport::new(plan, unmanaged, recorded, request.ignore_unmanaged);
+        .map(|(address, r)| (address.clone(), r.sandbox.clone(), r.id.clone(), r.name.clone()))
+        .collect();
+    let mut report = DriftReport::new(
+        plan,
+        request.sections,
+        unmanaged,
+        in_scope.len(),
+        request.ignore_unmanaged,
+    );
+    if request.check_credentials {
+        let Some(client) = session.client.clone() else {
+            return Err(super::Error::message(
+                "checking credentials needs AEP (or --emulator)",
+                None,
+            ));
+        };
+        let check = session
+            .runtime
+            .block_on(check_credentials(client, in_scope, &live))?;
+        report.credentials = Some(check);
+    }
     let text = match request.format {
         Format::Text => render::text::drift(&report),
         Format::Markdown => render::markdown::drift_report(&report),
@@ -51,4 +86,51 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     } else {
         Exit::Changes
     })
+}
+
+/// Asks AEP to test each managed connection it shows enabled (`GET /connections/{id}/test`:
+/// `false` when the source refuses its credentials). Disabled, initializing and missing
+/// connections are not tested, and say why.
+async fn check_credentials(
+    client: Arc<Client>,
+    managed: Vec<(String, String, String, String)>,
+    live: &Live,
+) -> Result<CredentialCheck, FlowError> {
+    let mut check = CredentialCheck::default();
+    let mut tests = JoinSet::new();
+    for (address, sandbox, id, name) in managed {
+        let state = match live.connections.get(&id) {
+            Some((seen_in, l)) if *seen_in == sandbox => l.state.clone(),
+            _ => {
+                check.skipped.push((address, "not in AEP".to_owned()));
+                continue;
+            }
+        };
+        match state {
+            Some(ConnectionState::Enabled) | None => {}
+            Some(other) => {
+                check
+                    .skipped
+                    .push((address, format!("{} in AEP", other.as_str())));
+                continue;
+            }
+        }
+        let client = client.clone();
+        tests.spawn(async move {
+            let passed = client.test_connection(&sandbox, &id).await;
+            (Rejected { address, id, name }, passed)
+        });
+    }
+    while let Some(joined) = tests.join_next().await {
+        let Ok((connection, passed)) = joined else {
+            continue;
+        };
+        check.tested += 1;
+        if !passed? {
+            check.rejected.push(connection);
+        }
+    }
+    check.rejected.sort_by(|a, b| a.address.cmp(&b.address));
+    check.skipped.sort();
+    Ok(check)
 }

@@ -37,6 +37,8 @@ pub enum Exit {
     Failure = 1,
     /// `plan --detailed-exitcode` with changes; `drift` with drift.
     Changes = 2,
+    /// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+    Interrupted = 130,
 }
 
 /// What an operation ends with.

@@ -18,6 +18,10 @@ pub struct PlanRequest {
     pub format: Format,
     /// Exit 2 when there are changes.
     pub detailed_exitcode: bool,
+    /// Plan to delete every managed connection (`plan --destroy`).
+    pub destroy: bool,
+    /// Replace these connections even though nothing forces it (`plan --replace KEY`).
+    pub replace: Vec<String>,
 }
 
 /// Renders a plan in a format. `see_all` tells a Markdown reader how to see a cut plan.
@@ -65,7 +69,12 @@ pub fn load(path: &Path) -> anyhow::Result<Plan> {
 
 pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let session = Session::open(&request.target, env, io, "flowform plan", false)?;
-    let (plan, _) = session.plan(Mode::Normal, io)?;
+    let mode = if request.destroy {
+        Mode::Destroy
+    } else {
+        Mode::Normal
+    };
+    let (plan, _) = session.plan_replacing(mode, &request.replace, io)?;
     let see_all = match &request.out {
         Some(out) => format!("`flowform show {}`", out.display()),
         None => "`flowform plan`".to_owned(),

@@ -217,14 +217,32 @@ impl Session {
 
     /// Checks the configuration against the live specs, refreshes, and plans.
     pub fn plan(&self, mode: Mode, io: &mut Io<'_>) -> Result<(Plan, Live), Error> {
+        self.plan_replacing(mode, &[], io)
+    }
+
+    /// [`Session::plan`], replacing the connections `replace` names (`plan --replace`).
+    pub fn plan_replacing(
+        &self,
+        mode: Mode,
+        replace: &[String],
+        io: &mut Io<'_>,
+    ) -> Result<(Plan, Live), Error> {
+        let live = self.refresh(mode == Mode::RefreshOnly, io)?;
+        let plan = self.plan_against(mode, replace, &live);
+        Ok((plan, live))
+    }
+
+    /// Checks the configuration against the live specs and reads AEP (`list_all`: every
+    /// declared sandbox and spec in full, as drift detection needs); without a refresh, an
+    /// empty view.
+    pub fn refresh(&self, list_all: bool, io: &mut Io<'_>) -> Result<Live, Error> {
         let live = match (&self.client, self.refresh) {
             (Some(client), true) => {
                 let desired = &self.desired;
                 let state = self.store().state();
                 let checked = self.runtime.block_on(async {
                     let diagnostics = specs::check_all(client, desired).await?;
-                    let refreshed =
-                        crate::refresh::refresh(client, desired, state, mode == Mode::RefreshOnly).await?;
+                    let refreshed = crate::refresh::refresh(client, desired, state, list_all).await?;
                     Ok::<_, crate::flow::FlowError>((diagnostics, refreshed.0))
                 });
                 let (diagnostics, live) = checked?;
@@ -235,13 +253,19 @@ impl Session {
             }
             _ => Live::default(),
         };
+        Ok(live)
+    }
+
+    /// Plans against what a refresh read.
+    pub fn plan_against(&self, mode: Mode, replace: &[String], live: &Live) -> Plan {
         let options = Options {
             targets: self.targets.iter().cloned().collect(),
             scope: self.narrowed.clone(),
             mode,
             digest_salt: crate::state::random_salt(),
+            replace: replace.iter().cloned().collect(),
         };
-        let mut planned = plan::plan(&self.desired, self.store().state(), &live, &options);
+        let mut planned = plan::plan(&self.desired, self.store().state(), live, &options);
         planned.origin = self.origin.clone();
         // Targets that match nothing are a mistake, not an empty plan.
         let state = self.store().state();
@@ -279,7 +303,7 @@ impl Session {
                 "the plan is limited to --target; other connections may have changes it does not show. Targeting is for exceptional cases, not routine use".to_owned(),
             );
         }
-        Ok((planned, live))
+        planned
     }
 
     /// Whether a connection is within the plan's reach (`--target`, `-c` narrowing).

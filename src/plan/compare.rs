@@ -18,6 +18,7 @@ pub(super) fn sensitive_field(name: &str, origin: Option<Origin>) -> Field {
         sensitive: true,
         origin,
         forces_replacement: false,
+        removed: false,
     }
 }
 
@@ -63,6 +64,7 @@ pub(super) fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) ->
             sensitive: false,
             origin: Some(origin),
             forces_replacement: false,
+            removed: false,
         });
     };
     consider(
@@ -115,6 +117,7 @@ pub(super) fn compare_recorded(d: &Connection, r: &Record) -> (Vec<Field>, usize
         updated_at: r.updated_at,
         created_client: None,
         updated_client: None,
+        updated_by: None,
         sandbox_name: Some(r.sandbox.clone()),
     };
     let (mut fields, unchanged) = compare(d, Some(r), &live);

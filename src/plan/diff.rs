@@ -3,6 +3,8 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
+
 use super::compare::{compare, compare_recorded, ignored, opt_text, sensitive_field, text};
 use super::{Action, Change, Field, Interrupted, Live, Origin, Plan, Presence, Problem, Reason, fingerprint};
 use crate::config::{Connection, Param};
@@ -13,6 +15,27 @@ pub(super) struct Context<'a> {
     pub state: &'a State,
     pub live: &'a Live,
     pub plan: &'a mut Plan,
+    /// `--replace` names this connection.
+    pub replace: bool,
+}
+
+/// What changes in the state alone: the declared `lifecycle.protect` against the one the
+/// state remembers (the state keeps it so that removing the block and the connection
+/// together cannot bypass it). `ignoreChanges` is not kept in the state: it is read from the
+/// configuration on every plan, so changing it changes only what the plan compares.
+fn state_only_fields(d: &Connection, r: &Record) -> Vec<Field> {
+    if r.protect == d.lifecycle.protect {
+        return Vec::new();
+    }
+    vec![Field {
+        path: "lifecycle.protect".into(),
+        before: Some(Value::Bool(r.protect)),
+        after: Some(Value::Bool(d.lifecycle.protect)),
+        sensitive: false,
+        origin: Some(Origin::Config),
+        forces_replacement: false,
+        removed: false,
+    }]
 }
 
 impl Context<'_> {
@@ -37,6 +60,7 @@ impl Context<'_> {
             sensitive: false,
             origin: None,
             forces_replacement: false,
+            removed: false,
         }];
         if let Some(d) = &conn.description {
             fields.push(Field {
@@ -46,6 +70,7 @@ impl Context<'_> {
                 sensitive: false,
                 origin: None,
                 forces_replacement: false,
+                removed: false,
             });
         }
         for (path, value) in [
@@ -60,6 +85,7 @@ impl Context<'_> {
                 sensitive: false,
                 origin: None,
                 forces_replacement: false,
+                removed: false,
             });
         }
         for (name, param) in &conn.auth.params {
@@ -74,6 +100,7 @@ impl Context<'_> {
                 sensitive,
                 origin: None,
                 forces_replacement: false,
+                removed: false,
             });
         }
         fields
@@ -88,6 +115,7 @@ impl Context<'_> {
             sensitive: false,
             origin: None,
             forces_replacement: false,
+            removed: false,
         }];
         let base = Change {
             address: address.to_owned(),
@@ -430,24 +458,33 @@ impl Context<'_> {
                     sensitive: false,
                     origin: Some(Origin::Config),
                     forces_replacement: true,
+                    removed: false,
                 });
             }
         }
-        if !forcing.is_empty() {
+        if !forcing.is_empty() || self.replace {
             if r.protect || d.lifecycle.protect {
-                return self.error_with_help(
+                let why = if forcing.is_empty() {
+                    "`--replace` asks for it".to_owned()
+                } else {
                     format!(
-                        "`{address}` ({}) must be replaced ({} cannot change in place), but it is protected",
-                        r.id,
+                        "{} cannot change in place",
                         forcing
                             .iter()
                             .map(|f| format!("`{}`", f.path))
                             .collect::<Vec<_>>()
                             .join(", ")
+                    )
+                };
+                return self.error_with_help(
+                    format!(
+                        "`{address}` ({}) must be replaced ({why}), but it is protected",
+                        r.id,
                     ),
                     "set `lifecycle: {protect: false}` and apply first",
                 );
             }
+            let requested = forcing.is_empty();
             let mut fields = forcing;
             // The new connection's attributes against the old one's: what stays is hidden.
             let mut unchanged = 0;
@@ -470,12 +507,38 @@ impl Context<'_> {
                 }
                 fields.push(f);
             }
+            // What the old connection has and the new one will not.
+            for (name, value) in &r.params {
+                if !d.auth.params.contains_key(name) {
+                    fields.push(Field {
+                        path: format!("auth.params.{name}"),
+                        before: Some(value.clone()),
+                        after: None,
+                        sensitive: false,
+                        origin: Some(Origin::Config),
+                        forces_replacement: false,
+                        removed: true,
+                    });
+                }
+            }
+            for name in &r.secret_params {
+                if !d.auth.params.contains_key(name) {
+                    fields.push(Field {
+                        removed: true,
+                        ..sensitive_field(name, Some(Origin::Config))
+                    });
+                }
+            }
             if self.name_is_taken(address, d) {
                 return;
             }
             let mut change = Change {
                 action: Action::Replace,
-                reason: Some(Reason::ReplaceBecauseCannotUpdate),
+                reason: Some(if requested {
+                    Reason::ReplaceByRequest
+                } else {
+                    Reason::ReplaceBecauseCannotUpdate
+                }),
                 fields,
                 unchanged,
                 resend_secrets: true,
@@ -484,6 +547,12 @@ impl Context<'_> {
             change
                 .notes
                 .push("the new connection is created first, then the old one deleted".into());
+            if r.protect != d.lifecycle.protect {
+                change.notes.push(format!(
+                    "the new connection is recorded with `lifecycle.protect: {}`",
+                    d.lifecycle.protect
+                ));
+            }
             return self.change(change);
         }
         if let Some(l) = l
@@ -496,11 +565,16 @@ impl Context<'_> {
                 .push(format!("`{address}` ({}) is {note}", r.id));
             base.notes.push(format!("is {note}"));
         }
+        let state_only = state_only_fields(d, r);
         if base.initializing {
             let mut change = base;
             change
                 .notes
                 .push("initializing in AEP: it cannot be updated until it is enabled".into());
+            if !state_only.is_empty() {
+                change.action = Action::StateOnly;
+                change.fields = state_only;
+            }
             return self.change(change);
         }
         let (mut fields, unchanged) = match l {
@@ -579,6 +653,14 @@ impl Context<'_> {
             for name in secret_names {
                 fields.push(sensitive_field(name, Some(Origin::Config)));
             }
+            // One fingerprint covers a connection's secrets together (one per secret would let
+            // each be guessed apart), so which of them changed is not known.
+            if secret_names.len() > 1 && r.secrets_digest.is_some() && !same {
+                notes.push(format!(
+                    "one or more of its {} secrets changed (flowform keeps one fingerprint of a connection's secrets together, so it cannot say which): all are sent",
+                    secret_names.len()
+                ));
+            }
             if r.secrets_digest.is_none() {
                 notes.push("flowform has never sent its secrets (it was imported): they are sent".to_owned());
             }
@@ -613,11 +695,15 @@ impl Context<'_> {
                 ));
             }
         }
-        let action = if fields.is_empty() {
-            Action::NoOp
-        } else {
-            Action::Update
+        let action = match (fields.is_empty(), state_only.is_empty()) {
+            (true, true) => Action::NoOp,
+            (true, false) => Action::StateOnly,
+            (false, _) => Action::Update,
         };
+        if action == Action::StateOnly {
+            notes.push("changes the state only: nothing is sent to AEP".to_owned());
+        }
+        fields.extend(state_only);
         self.change(Change {
             action,
             reason,

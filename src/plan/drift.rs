@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::compare::{ignored, opt_text, text};
 use super::diff::Context;
-use super::{Drift, DriftKind, Field, Origin, Presence};
+use super::{Action, Change, Drift, DriftKind, Field, Origin, Plan, Presence, Reason};
 use crate::config::Connection;
 use crate::flow::model::{ConnectionState, is_masked};
 use crate::state::Record;
@@ -32,6 +32,11 @@ impl Context<'_> {
                     kind: DriftKind::Deleted,
                     fields: Vec::new(),
                     etag_changed: false,
+                    updated_at: None,
+                    updated_client: None,
+                    updated_by: None,
+                    by_flowform: false,
+                    secret_params: Vec::new(),
                 });
                 return;
             }
@@ -56,6 +61,7 @@ impl Context<'_> {
                     sensitive: false,
                     origin: Some(Origin::Outside),
                     forces_replacement: false,
+                    removed: false,
                 });
             }
         };
@@ -108,7 +114,37 @@ impl Context<'_> {
                 kind: DriftKind::Changed,
                 fields,
                 etag_changed,
+                updated_at: l.updated_at,
+                updated_client: l.updated_client.clone(),
+                updated_by: l.updated_by.clone(),
+                by_flowform: self.live.own_client.is_some() && l.updated_client == self.live.own_client,
+                secret_params: r.secret_params.iter().cloned().collect(),
             });
         }
     }
+}
+
+/// What of a plan the configuration asks for and the state does not have yet — the
+/// configuration not yet applied, compared with the state (secrets by fingerprint) — apart
+/// from what AEP changed outside flowform (the plan's drift, and the updates, recreates and
+/// forgets that only answer it). An update keeps only the fields the configuration changed.
+pub fn unapplied(plan: &Plan) -> Vec<Change> {
+    plan.actions()
+        .filter_map(|c| match (c.action, c.reason) {
+            (Action::Create, Some(Reason::RecreateBecauseDeletedOutside))
+            | (Action::Update, Some(Reason::UpdateBecauseChangedOutside))
+            | (Action::Forget, _)
+            | (Action::NoOp, _) => None,
+            (Action::Update, _) => {
+                let fields: Vec<Field> = c
+                    .fields
+                    .iter()
+                    .filter(|f| f.origin != Some(Origin::Outside))
+                    .cloned()
+                    .collect();
+                (!fields.is_empty()).then(|| Change { fields, ..c.clone() })
+            }
+            _ => Some(c.clone()),
+        })
+        .collect()
 }

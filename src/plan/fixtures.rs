@@ -62,6 +62,7 @@ pub fn state() -> State {
         org: None,
         connections: BTreeMap::new(),
         pending: Vec::new(),
+        applied_plans: Vec::new(),
         digester: crate::state::Digester::keyless(),
     }
 }
@@ -123,6 +124,7 @@ pub fn live_of(c: &Connection, id: &str) -> LiveConnection {
         updated_at: Some(100),
         created_client: None,
         updated_client: None,
+        updated_by: None,
         sandbox_name: Some("prod".into()),
     }
 }

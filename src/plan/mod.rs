@@ -29,11 +29,14 @@ use crate::flow::model::LiveConnection;
 use crate::state::{Action as Mutation, State, address};
 
 /// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`. 1.2:
-/// `moves` (state-only renames), the `forget_because_removed` reason, and the summary's
-/// `move` and `forget` counts.
+/// state-only changes (`state-only`: protect), replaces asked for (`--replace`), params a
+/// replace drops (`removed`), who last changed a drifted connection; `moves` (state-only
+/// renames), the `forget_because_removed` reason, and the summary's `move`, `forget` and
+/// `state_only` counts.
 pub const FORMAT_VERSION: &str = "1.2";
 
-/// The saved-plan formats this flowform reads: each minor version only adds to the last.
+/// Saved-plan formats this flowform still reads: each newer one only adds fields that an
+/// older plan reads as absent.
 const READABLE_VERSIONS: &[&str] = &["1.1", FORMAT_VERSION];
 
 pub use self::moved::{Move, by_target as moves_by_target, rekey};
@@ -167,6 +170,9 @@ pub struct Options {
     /// Salts the secrets in the configuration digest (drawn at random by the caller: the
     /// planner itself uses no randomness).
     pub digest_salt: String,
+    /// Replace these managed connections (keys or addresses) even if nothing forces it
+    /// (`plan --replace KEY`, Terraform's `-replace`).
+    pub replace: BTreeSet<String>,
 }
 
 /// The inputs a plan was made from (not part of the planning: filled by the command).
@@ -250,6 +256,9 @@ pub enum Action {
     Adopt,
     /// Drop from the state without calling AEP (it is already gone).
     Forget,
+    /// Change the state alone, sending nothing to AEP (`lifecycle.protect`, which the state
+    /// remembers); its `fields` say what changes.
+    StateOnly,
 }
 
 impl Action {
@@ -263,6 +272,7 @@ impl Action {
             Action::Delete => "delete",
             Action::Adopt => "import",
             Action::Forget => "forget",
+            Action::StateOnly => "record",
         }
     }
 
@@ -276,6 +286,7 @@ impl Action {
             Action::Delete => &["delete"],
             Action::Adopt => &["import"],
             Action::Forget => &["forget"],
+            Action::StateOnly => &["state-only"],
         }
     }
 }
@@ -288,6 +299,8 @@ pub enum Reason {
     RecreateBecauseDeletedOutside,
     /// The connection spec or auth spec changed; AEP cannot change them in place.
     ReplaceBecauseCannotUpdate,
+    /// `plan --replace KEY` asked for it.
+    ReplaceByRequest,
     DeleteBecauseNoResourceConfig,
     DeleteBecauseDestroy,
     /// Forget: gone from AEP (and from the configuration, or being destroyed).
@@ -328,6 +341,9 @@ pub struct Field {
     /// Changing it forces a replacement.
     #[serde(default)]
     pub forces_replacement: bool,
+    /// It goes away: a param of the old connection that a replacement does not have.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -384,6 +400,21 @@ pub struct Drift {
     pub fields: Vec<Field>,
     /// The etag moved (something changed, perhaps a secret, perhaps unseen).
     pub etag_changed: bool,
+    /// Who last changed it, as AEP says: when (epoch ms), and with which client (`exc_app`
+    /// is the AEP UI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_client: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+    /// The last change was made with flowform's own credential (another run, perhaps from
+    /// another clone), not by a person.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_flowform: bool,
+    /// The secret params, which AEP never shows: a change nothing else explains may be theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_params: Vec<String>,
 }
 
 /// Counts in Terraform's summary line.
@@ -399,6 +430,9 @@ pub struct Summary {
     /// State-only: connections let go, kept in AEP (`removed:`, or deleted outside).
     #[serde(default)]
     pub forget: usize,
+    /// Connections whose change is to the state alone.
+    #[serde(default)]
+    pub state_only: usize,
 }
 
 impl Plan {
@@ -435,6 +469,7 @@ impl Plan {
                     }
                 }
                 Action::Forget => s.forget += 1,
+                Action::StateOnly => s.state_only += 1,
                 Action::NoOp => {}
             }
         }
@@ -557,6 +592,8 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     let mut addresses: BTreeSet<&String> = declared.keys().collect();
     addresses.extend(state.connections.keys());
     addresses.extend(state.pending.iter().map(|p| &p.address));
+    // Keys and addresses `--replace` may name.
+    let mut replaceable: BTreeSet<&str> = BTreeSet::new();
     for address in addresses {
         let d = declared.get(address).copied();
         let r = state.connections.get(address);
@@ -568,10 +605,15 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         if !in_scope(address, key) || held.contains(address.as_str()) {
             continue;
         }
+        if options.mode == Mode::Normal && d.is_some() && r.is_some() {
+            replaceable.insert(address.as_str());
+            replaceable.insert(key);
+        }
         let mut ctx = diff::Context {
             state,
             live,
             plan: &mut out,
+            replace: options.replace.contains(address) || options.replace.contains(key),
         };
         if let Some(r) = r {
             ctx.drift(address, r, d);
@@ -602,6 +644,16 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
                 (None, Some(r)) => ctx.destroy(address, r, None, Reason::DeleteBecauseNoResourceConfig),
                 (None, None) => ctx.orphaned_pending(address),
             },
+        }
+    }
+    for wanted in &options.replace {
+        if !replaceable.contains(wanted.as_str()) {
+            out.errors.push(
+                Problem::new(format!(
+                    "--replace `{wanted}` names no connection that is both declared and managed"
+                ))
+                .with_help("name a key from `flowform state list` that the configuration still declares"),
+            );
         }
     }
     out.changes.sort_by(|a, b| a.address.cmp(&b.address));
@@ -652,3 +704,4 @@ pub fn unmanaged<'a>(
 }
 
 pub use self::compare::ignored;
+pub use self::drift::unapplied;

@@ -202,6 +202,7 @@ pub(super) fn forget(address: &str, r: &Record, removed: &Removed) -> Change {
             sensitive: false,
             origin: None,
             forces_replacement: false,
+            removed: false,
         }],
         unchanged: 0,
         resend_secrets: false,

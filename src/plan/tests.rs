@@ -881,3 +881,101 @@ fn saved_plans_of_the_older_format_still_read() {
             .contains("reads 1.1 and 1.2")
     );
 }
+
+#[test]
+fn a_protect_change_is_a_state_only_change_never_no_changes() {
+    let mut c = conn("a", "A");
+    c.lifecycle.protect = true;
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    if let Some(r) = s.connections.get_mut("prod/a") {
+        r.protect = true;
+    }
+    let seen = live(vec![live_of(&c, "id1")]);
+    assert!(!run(vec![c.clone()], &s, &seen).has_changes());
+    c.lifecycle.protect = false;
+    let p = run(vec![c.clone()], &s, &seen);
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::StateOnly);
+    assert_eq!(paths(ch), ["lifecycle.protect"]);
+    assert_eq!(
+        (ch.fields[0].before.clone(), ch.fields[0].after.clone()),
+        (Some(json!(true)), Some(json!(false)))
+    );
+    assert!(p.has_changes());
+    assert_eq!(p.summary().state_only, 1);
+    // With a change to send as well, it rides along on the update.
+    c.name = "A renamed".into();
+    let p = run(vec![c], &s, &seen);
+    let ch = only(&p);
+    assert_eq!(ch.action, Action::Update);
+    assert_eq!(paths(ch), ["name", "lifecycle.protect"]);
+}
+
+#[test]
+fn replace_by_request_rebuilds_what_nothing_forces_and_names_what_goes() {
+    let c = conn("a", "A");
+    let mut s = state();
+    applied(&mut s, &c, "id1");
+    let seen = live(vec![live_of(&c, "id1")]);
+    let replacing = |keys: &[&str], d: Vec<Connection>, s: &State| {
+        plan(
+            &desired(d),
+            s,
+            &seen,
+            &Options {
+                replace: keys.iter().map(|k| (*k).to_owned()).collect(),
+                ..Options::default()
+            },
+        )
+    };
+    let p = replacing(&["a"], vec![c.clone()], &s);
+    let ch = only(&p);
+    assert_eq!(
+        (ch.action, ch.reason),
+        (Action::Replace, Some(Reason::ReplaceByRequest))
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    // By address too; a key nobody manages is an error, never a silent no-op.
+    assert_eq!(
+        only(&replacing(&["prod/a"], vec![c.clone()], &s)).action,
+        Action::Replace
+    );
+    let p = replacing(&["nope"], vec![c.clone()], &s);
+    assert!(p.errors[0].says("--replace `nope`"), "{:?}", p.errors);
+    // A replace that drops params says which.
+    let mut other = c.clone();
+    other.auth.spec_name = "OAuth2 Client Credential".into();
+    other.auth.params.remove("username");
+    other.auth.params.remove("securityToken");
+    let p = run(vec![other], &s, &seen);
+    let removed: Vec<(&str, bool)> = only(&p)
+        .fields
+        .iter()
+        .filter(|f| f.removed)
+        .map(|f| (f.path.as_str(), f.sensitive))
+        .collect();
+    assert_eq!(
+        removed,
+        [
+            ("auth.params.username", false),
+            ("auth.params.securityToken", true)
+        ]
+    );
+    // Protected: refused, with the reason.
+    let mut protected = c.clone();
+    protected.lifecycle.protect = true;
+    let p = replacing(&["a"], vec![protected], &s);
+    assert!(p.errors[0].says("`--replace` asks for it"), "{:?}", p.errors);
+}
+
+#[test]
+fn saved_plans_of_the_previous_format_are_still_read() {
+    let p = run(vec![conn("a", "A")], &state(), &live(vec![]));
+    let mut old = serde_json::to_value(&p).unwrap();
+    old["format_version"] = json!("1.1");
+    assert!(Plan::from_saved(old.to_string().as_bytes()).is_ok());
+    old["format_version"] = json!("1.0");
+    let refused = Plan::from_saved(old.to_string().as_bytes()).unwrap_err();
+    assert!(refused.contains("reads 1.1 and 1.2"), "{refused}");
+}

@@ -96,6 +96,9 @@ fn drift(d: &Drift) -> Value {
         "actions": match d.kind { DriftKind::Changed => ["update"], DriftKind::Deleted => ["delete"] },
         "change": {"before": before, "after": after, "fields": d.fields},
         "etag_changed": d.etag_changed,
+        "updated_at": d.updated_at,
+        "updated_by": d.updated_by,
+        "updated_client": d.updated_client,
     })
 }
 
@@ -121,7 +124,7 @@ pub fn plan_value(plan: &Plan) -> Value {
         "resource_drift": plan.drift.iter().map(drift).collect::<Vec<_>>(),
         "warnings": plan.warnings,
         "errors": plan.errors,
-        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "move": s.moved, "forget": s.forget},
+        "summary": {"import": s.import, "add": s.add, "change": s.change, "destroy": s.destroy, "move": s.moved, "forget": s.forget, "state_only": s.state_only},
         "summary_line": super::summary_line(plan),
     })
 }
@@ -132,7 +135,19 @@ pub fn plan(plan: &Plan) -> String {
     text
 }
 
+/// `flowform drift --format json`: each section checked, counted and listed (a section not
+/// checked, by `--only`, says `"checked": false` and lists nothing).
 pub fn drift_report(report: &DriftReport) -> String {
+    let credentials = match &report.credentials {
+        Some(check) => json!({
+            "checked": true,
+            "count": check.rejected.len(),
+            "tested": check.tested,
+            "rejected": check.rejected,
+            "skipped": check.skipped.iter().map(|(address, why)| json!({"address": address, "reason": why})).collect::<Vec<_>>(),
+        }),
+        None => json!({"checked": false}),
+    };
     let value = json!({
         "format_version": crate::plan::FORMAT_VERSION,
         "in_sync": report.in_sync(),
@@ -142,11 +157,30 @@ pub fn drift_report(report: &DriftReport) -> String {
             "unmanaged": report.unmanaged.len(),
             "missing": report.missing,
             "changed": report.changed,
+            "unapplied": report.unapplied_count(),
+            "credentials_rejected": report.rejected().len(),
             "coverage": report.coverage,
         },
-        "resource_drift": report.drift().iter().map(drift).collect::<Vec<_>>(),
-        "unmanaged": report.unmanaged,
-        "ignore_unmanaged": report.ignore_unmanaged,
+        "summary_line": super::text::drift_summary(report),
+        "outside": {
+            "checked": report.sections.outside,
+            "count": report.outside().len(),
+            "resource_drift": report.outside().iter().map(drift).collect::<Vec<_>>(),
+        },
+        "unapplied": {
+            "checked": report.sections.unapplied,
+            "count": report.unapplied_count(),
+            "resource_changes": report.not_applied().iter().map(|c| change(c, None)).collect::<Vec<_>>(),
+            "moves": report.moves_not_applied(),
+            "errors": report.problems(),
+        },
+        "unmanaged": {
+            "checked": report.sections.unmanaged,
+            "count": report.unmanaged().len(),
+            "ignored": report.ignore_unmanaged,
+            "connections": report.unmanaged(),
+        },
+        "credentials": credentials,
     });
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');

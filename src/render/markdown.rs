@@ -29,6 +29,11 @@ fn diff_lines(text: &str) -> String {
             .iter()
             .find(|m| trimmed.starts_with(**m));
         match marker {
+            // A replace keeps its `+/-` (GitHub colours the line by its first character).
+            Some(&"+/- ") if indent >= 1 => {
+                // Where the text render has it, moved to the first column.
+                let _ = writeln!(out, "+/-{}{}", " ".repeat(indent), &trimmed[3..]);
+            }
             Some(m) if indent >= 1 => {
                 let sign = match m.chars().next() {
                     Some('~') => '!',
@@ -52,11 +57,12 @@ fn diff_lines(text: &str) -> String {
     out
 }
 
-fn listing(out: &mut String, label: &str, keys: &[&str]) {
+/// `keys`: the addresses, as Markdown.
+fn listing(out: &mut String, label: &str, keys: &[String]) {
     if keys.is_empty() {
         return;
     }
-    let shown: Vec<String> = keys.iter().take(LIST_LIMIT).map(|k| format!("`{k}`")).collect();
+    let shown: Vec<&str> = keys.iter().take(LIST_LIMIT).map(String::as_str).collect();
     let more = keys.len().saturating_sub(LIST_LIMIT);
     let tail = if more > 0 {
         format!(" and {more} more")
@@ -71,11 +77,11 @@ fn listing(out: &mut String, label: &str, keys: &[&str]) {
 pub fn plan(plan: &Plan, see_all: &str) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "{}\n", summary_line(plan));
-    let addresses = |action: Action| -> Vec<&str> {
+    let addresses = |action: Action| -> Vec<String> {
         plan.changes
             .iter()
             .filter(|c| c.action == action)
-            .map(|c| c.address.as_str())
+            .map(|c| format!("`{}`", c.address))
             .collect()
     };
     let (deletes, replaces) = (addresses(Action::Delete), addresses(Action::Replace));
@@ -90,11 +96,12 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         let _ = writeln!(head);
     }
     if !deletes.is_empty() || !replaces.is_empty() {
+        // One list item per line: consecutive quoted lines would run together as one paragraph.
         let _ = writeln!(head, "> [!WARNING]");
         if !deletes.is_empty() {
             let _ = writeln!(
                 head,
-                "> **{} connection{} will be deleted** in AEP; check before approving.",
+                "> - **{} connection{} will be deleted** in AEP; check before approving.",
                 deletes.len(),
                 if deletes.len() == 1 { "" } else { "s" }
             );
@@ -102,10 +109,26 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         if !replaces.is_empty() {
             let _ = writeln!(
                 head,
-                "> **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
+                "> - **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
                 replaces.len(),
                 if replaces.len() == 1 { "" } else { "s" }
             );
+        }
+        for c in plan.changes.iter().filter(|c| c.action == Action::Replace) {
+            let gone: Vec<String> = c
+                .fields
+                .iter()
+                .filter(|f| f.removed)
+                .map(|f| format!("`{}`", f.path.trim_start_matches("auth.params.")))
+                .collect();
+            if !gone.is_empty() {
+                let _ = writeln!(
+                    head,
+                    "> - `{}`: the new connection will not have {}.",
+                    c.address,
+                    gone.join(", ")
+                );
+            }
         }
         let _ = writeln!(head);
     }
@@ -124,16 +147,26 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         ("Delete", Action::Delete),
         ("Import", Action::Adopt),
     ] {
-        listing(&mut head, label, &addresses(action));
+        let mut keys = addresses(action);
+        // An import that is then updated counts under "to change" too: list it there.
+        if action == Action::Update {
+            keys.extend(
+                plan.changes
+                    .iter()
+                    .filter(|c| c.action == Action::Adopt && c.then_update)
+                    .map(|c| format!("`{}` (imported, then updated)", c.address)),
+            );
+        }
+        listing(&mut head, label, &keys);
     }
     let moves: Vec<String> = plan
         .moves
         .iter()
-        .map(|m| format!("{} → {}", m.from, m.to))
+        .map(|m| format!("`{}` → `{}`", m.from, m.to))
         .collect();
-    let moves: Vec<&str> = moves.iter().map(String::as_str).collect();
     listing(&mut head, "Move", &moves);
     listing(&mut head, "Forget", &addresses(Action::Forget));
+    listing(&mut head, "State only", &addresses(Action::StateOnly));
     for w in &plan.warnings {
         let _ = writeln!(head, "\n:warning: {}", w.replace('\n', " "));
     }
@@ -167,7 +200,8 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
     out
 }
 
-/// A drift report, for an issue body.
+/// A drift report, for an issue body: the status line, one line per checked section with
+/// its count and keys, then the whole text report folded.
 pub fn drift_report(report: &DriftReport) -> String {
     let mut out = String::new();
     let status = if report.in_sync() {
@@ -177,16 +211,65 @@ pub fn drift_report(report: &DriftReport) -> String {
     };
     let _ = writeln!(
         out,
-        "**{status}**: {} managed, {} unmanaged, {} missing, {} changed outside flowform; {}% coverage.\n",
-        report.managed,
-        report.unmanaged.len(),
-        report.missing,
-        report.changed,
-        report.coverage
+        "**{status}**: {} managed, {}% coverage.\n",
+        report.managed, report.coverage
     );
+    let keys =
+        |addresses: Vec<String>| -> Vec<String> { addresses.into_iter().map(|a| format!("`{a}`")).collect() };
+    if report.sections.outside {
+        listing_always(
+            &mut out,
+            "Changed outside flowform",
+            &keys(report.outside().iter().map(|d| d.address.clone()).collect()),
+        );
+    }
+    if report.sections.unapplied {
+        let mut items: Vec<String> = report
+            .moves_not_applied()
+            .iter()
+            .map(|m| format!("`{}` → `{}` (moved)", m.from, m.to))
+            .collect();
+        items.extend(keys(
+            report.not_applied().iter().map(|c| c.address.clone()).collect(),
+        ));
+        items.extend(
+            report
+                .problems()
+                .iter()
+                .map(|p| format!("error: {}", p.message.replace('\n', " "))),
+        );
+        listing_always(&mut out, "Not yet applied", &items);
+    }
+    if report.sections.unmanaged {
+        let label = if report.ignore_unmanaged {
+            "Not managed by flowform (ignored)"
+        } else {
+            "Not managed by flowform"
+        };
+        listing_always(
+            &mut out,
+            label,
+            &report
+                .unmanaged()
+                .iter()
+                .map(|u| format!("`{}/{}` ({})", u.sandbox, u.id, u.name))
+                .collect::<Vec<_>>(),
+        );
+    }
+    if let Some(check) = &report.credentials {
+        listing_always(
+            &mut out,
+            &format!(
+                "Credentials rejected by their source (of {} tested)",
+                check.tested
+            ),
+            &keys(check.rejected.iter().map(|r| r.address.clone()).collect()),
+        );
+    }
+    let _ = writeln!(out);
     let body = plain(&super::text::drift(report));
-    let body = if body.chars().count() > BUDGET - 500 {
-        let kept: String = body.chars().take(BUDGET - 1000).collect();
+    let body = if body.chars().count() > BUDGET - 2_000 {
+        let kept: String = body.chars().take(BUDGET - 3_000).collect();
         format!("{kept}\n... (cut; run `flowform drift` to see all of it)\n")
     } else {
         body
@@ -197,4 +280,13 @@ pub fn drift_report(report: &DriftReport) -> String {
         diff_lines(&body)
     );
     out
+}
+
+/// A section's line with its count, even when it is empty (a reader sees what was checked).
+fn listing_always(out: &mut String, label: &str, items: &[String]) {
+    if items.is_empty() {
+        let _ = writeln!(out, "- **{label}** (0)");
+    } else {
+        listing(out, label, items);
+    }
 }

@@ -13,7 +13,7 @@ pub mod text;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::{Drift, DriftKind, Plan};
+use crate::plan::{Change, Drift, DriftKind, Plan};
 
 /// How a plan or a drift report is shown (`--format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,13 +54,58 @@ pub struct Unmanaged {
     pub spec_id: String,
 }
 
+/// The sections `flowform drift` reports, each counted and listed (`--only` narrows them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Sections {
+    /// Managed connections AEP shows differently from the state: changed outside flowform.
+    pub outside: bool,
+    /// The configuration not yet applied: it differs from the state (secrets by fingerprint).
+    pub unapplied: bool,
+    /// Connections of the declared sandboxes and specs that flowform does not manage.
+    pub unmanaged: bool,
+}
+
+impl Default for Sections {
+    fn default() -> Sections {
+        Sections {
+            outside: true,
+            unapplied: true,
+            unmanaged: true,
+        }
+    }
+}
+
+/// A managed connection whose source refused its credentials (`GET /connections/{id}/test`
+/// answered `false`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rejected {
+    pub address: String,
+    pub id: String,
+    pub name: String,
+}
+
+/// What `drift --check-credentials` found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CredentialCheck {
+    /// How many connections were tested.
+    pub tested: usize,
+    pub rejected: Vec<Rejected>,
+    /// Not tested, with why (disabled or initializing in AEP, or gone).
+    pub skipped: Vec<(String, String)>,
+}
+
 /// What `flowform drift` found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DriftReport {
-    /// The refresh-only plan: its `drift` is the managed connections' drift.
-    #[serde(skip)]
+    /// The plan against what the refresh read: its `drift` is the managed connections'
+    /// changes outside flowform, its changes hold the configuration not yet applied.
     pub plan: Plan,
+    pub sections: Sections,
+    /// The configuration not yet applied ([`crate::plan::unapplied`]).
+    pub unapplied: Vec<Change>,
     pub unmanaged: Vec<Unmanaged>,
+    /// `--check-credentials`.
+    pub credentials: Option<CredentialCheck>,
     /// Managed connections AEP still has.
     pub managed: usize,
     /// Managed connections AEP no longer has.
@@ -76,13 +121,14 @@ pub struct DriftReport {
 impl DriftReport {
     pub fn new(
         plan: Plan,
+        sections: Sections,
         unmanaged: Vec<Unmanaged>,
         recorded: usize,
         ignore_unmanaged: bool,
     ) -> DriftReport {
         let missing = plan.drift.iter().filter(|d| d.kind == DriftKind::Deleted).count();
         let changed = plan.drift.iter().filter(|d| d.kind == DriftKind::Changed).count();
-        let managed = recorded - missing;
+        let managed = recorded.saturating_sub(missing);
         let total = managed + unmanaged.len();
         let coverage = if total == 0 {
             100.0
@@ -90,8 +136,11 @@ impl DriftReport {
             (managed as f64 * 100.0 / total as f64).floor()
         };
         DriftReport {
+            unapplied: crate::plan::unapplied(&plan),
             plan,
+            sections,
             unmanaged,
+            credentials: None,
             managed,
             missing,
             changed,
@@ -100,13 +149,94 @@ impl DriftReport {
         }
     }
 
-    pub fn in_sync(&self) -> bool {
-        self.plan.drift.is_empty() && (self.ignore_unmanaged || self.unmanaged.is_empty())
+    /// Changed outside flowform, when that section is checked.
+    pub fn outside(&self) -> &[Drift] {
+        if self.sections.outside {
+            &self.plan.drift
+        } else {
+            &[]
+        }
     }
 
-    pub fn drift(&self) -> &[Drift] {
-        &self.plan.drift
+    /// Not yet applied, when that section is checked.
+    pub fn not_applied(&self) -> &[Change] {
+        if self.sections.unapplied {
+            &self.unapplied
+        } else {
+            &[]
+        }
     }
+
+    /// Why the configuration cannot be applied as it is (a protected connection no longer
+    /// declared, a name AEP gives to another connection, a fingerprint key missing), when the
+    /// unapplied section is checked.
+    pub fn problems(&self) -> &[crate::plan::Problem] {
+        if self.sections.unapplied {
+            &self.plan.errors
+        } else {
+            &[]
+        }
+    }
+
+    /// Unmanaged connections, when that section is checked.
+    pub fn unmanaged(&self) -> &[Unmanaged] {
+        if self.sections.unmanaged {
+            &self.unmanaged
+        } else {
+            &[]
+        }
+    }
+
+    /// How many things the unapplied section counts: changes and problems.
+    /// Moves the configuration asks for (`moved:`) that the state has not made yet, when
+    /// the unapplied section is checked.
+    pub fn moves_not_applied(&self) -> &[crate::plan::Move] {
+        if self.sections.unapplied {
+            &self.plan.moves
+        } else {
+            &[]
+        }
+    }
+
+    pub fn unapplied_count(&self) -> usize {
+        self.not_applied().len() + self.moves_not_applied().len() + self.problems().len()
+    }
+
+    pub fn rejected(&self) -> &[Rejected] {
+        self.credentials.as_ref().map_or(&[], |c| c.rejected.as_slice())
+    }
+
+    pub fn in_sync(&self) -> bool {
+        self.outside().is_empty()
+            && self.unapplied_count() == 0
+            && (self.ignore_unmanaged || self.unmanaged().is_empty())
+            && self.rejected().is_empty()
+    }
+}
+
+/// Epoch milliseconds in RFC 3339 (UTC, to the second); `None` before 1970.
+pub(crate) fn rfc3339(ms: i64) -> Option<String> {
+    if ms < 0 {
+        return None;
+    }
+    let secs = ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+    let z = days.checked_add(719_468)?;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    ))
 }
 
 /// A value as the plan shows it: strings quoted (JSON escapes), others as JSON.
@@ -135,16 +265,22 @@ pub fn summary_line(plan: &Plan) -> String {
     } else {
         String::new()
     };
-    // State-only counts follow Terraform's `, N to forget`, said only when there are some.
-    let mut state_only = String::new();
+    // Moves and forgets follow Terraform's `, N to forget`, said only when there are some;
+    // other state-only changes (protect) come after Terraform's sentence, which stays whole.
+    let mut counts = String::new();
     if s.moved > 0 {
-        state_only.push_str(&format!(", {} to move", s.moved));
+        counts.push_str(&format!(", {} to move", s.moved));
     }
     if s.forget > 0 {
-        state_only.push_str(&format!(", {} to forget", s.forget));
+        counts.push_str(&format!(", {} to forget", s.forget));
     }
+    let state_only = if s.state_only > 0 {
+        format!(" {} to change in the state only.", s.state_only)
+    } else {
+        String::new()
+    };
     format!(
-        "Plan: {import}{} to add, {} to change, {} to destroy{state_only}.",
+        "Plan: {import}{} to add, {} to change, {} to destroy{counts}.{state_only}",
         s.add, s.change, s.destroy
     )
 }

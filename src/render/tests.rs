@@ -36,7 +36,28 @@ fn every_action() -> Plan {
     seen.push(live_of(&rep, "id-rep"));
     let mut rep = rep.clone();
     rep.auth.spec_name = "OAuth2 Client Credential".into();
+    rep.auth.params.remove("username");
+    rep.auth.params.remove("securityToken");
     declared.push(rep);
+
+    let mut prot = conn("prot", "Protected no more");
+    prot.lifecycle.protect = true;
+    applied(&mut s, &prot, "id-prot");
+    seen.push(live_of(&prot, "id-prot"));
+    prot.lifecycle.protect = false;
+    declared.push(prot);
+
+    let mut rot = conn("rot", "Rotated");
+    applied(&mut s, &rot, "id-rot");
+    seen.push(live_of(&rot, "id-rot"));
+    rot.auth.params.insert(
+        "password".into(),
+        Param::Secret {
+            reference: crate::secret::SecretRef::Env("PASSWORD".into()),
+            value: Some(crate::secret::Secret::new("rotated-FIXTURE-SECRET")),
+        },
+    );
+    declared.push(rot);
 
     let del = conn("del", "Delete me");
     applied(&mut s, &del, "id-del");
@@ -131,6 +152,7 @@ fn the_scenario_has_every_action() {
         Action::Delete,
         Action::Adopt,
         Action::Forget,
+        Action::StateOnly,
         Action::NoOp,
     ] {
         assert!(p.changes.iter().any(|c| c.action == action), "{action:?}");
@@ -165,7 +187,17 @@ fn summary_lines_are_terraforms() {
     let p = every_action();
     assert_eq!(
         summary_line(&p),
-        "Plan: 2 to import, 3 to add, 3 to change, 2 to destroy, 1 to move, 2 to forget."
+        "Plan: 2 to import, 3 to add, 4 to change, 2 to destroy, 1 to move, 2 to forget. 1 to change in the state only."
+    );
+    // Terraform's sentence stays whole: what changes in the state only comes after it.
+    let mut only_state = p.clone();
+    only_state
+        .changes
+        .retain(|c| matches!(c.action, Action::NoOp | Action::StateOnly));
+    only_state.moves.clear();
+    assert_eq!(
+        summary_line(&only_state),
+        "Plan: 0 to add, 0 to change, 0 to destroy. 1 to change in the state only."
     );
     let mut none = p.clone();
     none.changes.retain(|c| c.action == Action::NoOp);

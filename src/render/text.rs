@@ -33,6 +33,7 @@ fn symbol(action: Action, then_update: bool) -> (&'static str, Style) {
         Action::Adopt if then_update => ("~", YELLOW),
         Action::Adopt => ("=", GREEN),
         Action::Forget => (".", DIM),
+        Action::StateOnly => ("~", DIM),
         Action::NoOp => (" ", Style::new()),
     }
 }
@@ -47,6 +48,7 @@ fn header(change: &Change) -> Vec<String> {
         Action::Adopt if change.then_update => vec![format!("# {a} will be imported, then updated in-place")],
         Action::Adopt => vec![format!("# {a} will be imported")],
         Action::Forget => vec![format!("# {a} will no longer be managed by flowform")],
+        Action::StateOnly => vec![format!("# {a} will change in the state only")],
         Action::NoOp => vec![format!("# {a} is unchanged")],
     };
     let because = match change.reason {
@@ -76,6 +78,7 @@ fn header(change: &Change) -> Vec<String> {
         Some(Reason::ReplaceBecauseCannotUpdate) => {
             Some("because its connection spec or auth spec cannot change in place".to_owned())
         }
+        Some(Reason::ReplaceByRequest) => Some("as requested with --replace".to_owned()),
         Some(Reason::DeleteBecauseDestroy) | None => None,
     };
     if let Some(because) = because {
@@ -85,9 +88,13 @@ fn header(change: &Change) -> Vec<String> {
 }
 
 /// One field line (or several, for a multi-line string), at `indent`.
-fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize) {
+/// `secrets_together`: how many secrets of the change changed by one fingerprint (when more
+/// than one, each line says it may not be the one).
+fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize, secrets_together: usize) {
     let (mark, style) = if f.forces_replacement {
         ("~", YELLOW)
+    } else if f.removed {
+        ("-", RED)
     } else {
         match (action, &f.before, &f.after, f.sensitive) {
             (Action::Delete | Action::Forget, ..) => ("-", RED),
@@ -126,7 +133,9 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
             }
             (Some(b), Some(a)) => format!("{} -> {}", show(b), show(a)),
             (None, Some(a)) => multiline(a, indent),
-            (Some(b), None) if matches!(action, Action::Delete | Action::Forget) => multiline(b, indent),
+            (Some(b), None) if matches!(action, Action::Delete | Action::Forget) || f.removed => {
+                multiline(b, indent)
+            }
             (Some(b), None) => format!("{} -> null", show(b)),
             (None, None) => "(known after apply)".to_owned(),
         }
@@ -134,6 +143,12 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
     let mut comment = String::new();
     if f.forces_replacement {
         comment = paint(RED, " # forces replacement");
+    } else if f.removed {
+        comment = paint(DIM, " # the new connection will not have it");
+    } else if f.path.starts_with("lifecycle.") {
+        comment = paint(DIM, " # in the state only");
+    } else if f.sensitive && f.origin == Some(Origin::Config) && secrets_together > 1 {
+        comment = paint(DIM, " # one or more of these secrets changed");
     } else if f.origin == Some(Origin::Outside) {
         // A secret cannot be read back: that it changed outside is a guess, and says so.
         comment = paint(
@@ -193,8 +208,18 @@ fn change_block(out: &mut String, change: &Change, moved: Option<&Move>) {
     if let Some(id) = &change.id {
         let _ = writeln!(out, "{indent}      {:<width$} = \"{id}\"", "id");
     }
+    let secrets_together = change
+        .fields
+        .iter()
+        .filter(|f| f.sensitive && !f.removed && f.origin == Some(Origin::Config))
+        .count();
+    let secrets_together = if change.action == Action::Update {
+        secrets_together
+    } else {
+        0
+    };
     for f in &change.fields {
-        field(out, indent, change.action, f, width);
+        field(out, indent, change.action, f, width, secrets_together);
     }
     if change.unchanged > 0 {
         let s = if change.unchanged == 1 { "" } else { "s" };
@@ -241,6 +266,24 @@ fn move_block(out: &mut String, m: &Move) {
     let _ = writeln!(out, "{indent}  }}\n");
 }
 
+/// "last changed at … by … in the AEP UI", as far as AEP says.
+fn changed_by(drift: &Drift) -> Option<String> {
+    let at = drift.updated_at.and_then(super::rfc3339)?;
+    let by = drift
+        .updated_by
+        .as_deref()
+        .map(|b| format!(" by {b}"))
+        .unwrap_or_default();
+    let through = match drift.updated_client.as_deref() {
+        _ if drift.by_flowform => " with flowform's own credential (an apply)".to_owned(),
+        // Experience Cloud's own client id: a person in the AEP UI.
+        Some("exc_app") => " in the AEP UI".to_owned(),
+        Some(client) => format!(" through the API client `{client}`"),
+        None => String::new(),
+    };
+    Some(format!("last changed at {at}{by}{through}"))
+}
+
 fn drift_block(out: &mut String, drift: &Drift) {
     let indent = "  ";
     match drift.kind {
@@ -281,14 +324,35 @@ fn drift_block(out: &mut String, drift: &Drift) {
             for f in &drift.fields {
                 let mut f = f.clone();
                 f.origin = None;
-                field(out, indent, Action::Update, &f, width);
+                field(out, indent, Action::Update, &f, width, 0);
             }
-            if drift.etag_changed {
+            // What changed is said field by field; an etag that moved with nothing to show
+            // for it is a change AEP does not show, such as a secret.
+            if drift.etag_changed && drift.fields.is_empty() {
+                let what = if drift.secret_params.is_empty() {
+                    "something AEP does not show".to_owned()
+                } else {
+                    format!(
+                        "perhaps a secret, which AEP never shows ({})",
+                        drift
+                            .secret_params
+                            .iter()
+                            .map(|n| format!("`auth.params.{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
                 let _ = writeln!(
                     out,
                     "{indent}      {}",
-                    paint(DIM, "# its etag changed: something changed, perhaps a secret")
+                    paint(
+                        DIM,
+                        &format!("# nothing AEP shows changed, yet its etag moved: {what}")
+                    )
                 );
+            }
+            if let Some(who) = changed_by(drift) {
+                let _ = writeln!(out, "{indent}      {}", paint(DIM, &format!("# {who}")));
             }
         }
     }
@@ -337,14 +401,15 @@ fn legend(out: &mut String, plan: &Plan) {
             (Action::Delete, _) => "destroy",
             (Action::Adopt, false) => "import",
             (Action::Forget, _) => "forget (no longer managed, not destroyed)",
+            (Action::StateOnly, _) => "change in the state only (nothing is sent to AEP)",
             (Action::NoOp, _) => continue,
         };
-        if !seen.iter().any(|(m, ..)| *m == mark) {
+        if !seen.iter().any(|(m, _, said)| *m == mark && *said == meaning) {
             seen.push((mark, style, meaning));
         }
     }
     let order = ["+", "~", "+/-", "-", "=", "."];
-    seen.sort_by_key(|(m, ..)| order.iter().position(|o| o == m));
+    seen.sort_by_key(|(m, _, meaning)| (order.iter().position(|o| o == m), meaning.contains("state only")));
     // A plan of moves alone has no symbol to explain.
     if !seen.is_empty() {
         let _ = writeln!(
@@ -407,43 +472,136 @@ pub fn plan(plan: &Plan) -> String {
     out
 }
 
-/// A drift report.
+/// A section's heading with its count.
+fn section(out: &mut String, title: &str, count: usize) {
+    let _ = writeln!(out, "{}\n", paint(BOLD, &format!("{title}: {count}")));
+}
+
+/// A drift report: each checked section counted and listed, then one line that says it all.
 pub fn drift(report: &DriftReport) -> String {
     let mut out = String::new();
     let total = report.managed + report.unmanaged.len();
     let _ = writeln!(
         out,
-        "Found {total} connection{} in the declared sandboxes and connection specs: {} managed by flowform, {} not managed ({}% coverage). {} managed connection{} missing from AEP, {} changed outside flowform.\n",
+        "Found {total} connection{} in the declared sandboxes and connection specs: {} managed by flowform, {} not managed ({}% coverage).\n",
         if total == 1 { "" } else { "s" },
         report.managed,
         report.unmanaged.len(),
         report.coverage,
-        report.missing,
-        if report.missing == 1 { " is" } else { "s are" },
-        report.changed,
     );
-    for d in report.drift() {
-        drift_block(&mut out, d);
-    }
-    if !report.unmanaged.is_empty() {
-        let _ = writeln!(
-            out,
-            "Connections not managed by flowform{}:",
-            if report.ignore_unmanaged { " (ignored)" } else { "" }
+    if report.sections.outside {
+        section(
+            &mut out,
+            "Changed outside flowform (AEP differs from the state)",
+            report.outside().len(),
         );
-        for u in &report.unmanaged {
+        for d in report.outside() {
+            drift_block(&mut out, d);
+        }
+    }
+    if report.sections.unapplied {
+        section(
+            &mut out,
+            "Not yet applied (the configuration differs from the state)",
+            report.unapplied_count(),
+        );
+        for m in report.moves_not_applied() {
+            move_block(&mut out, m);
+        }
+        for change in report.not_applied() {
+            change_block(&mut out, change, None);
+        }
+        for problem in report.problems() {
+            let _ = writeln!(out, "  {} {}", paint(RED.bold(), "Error:"), problem.message);
+            if let Some(help) = &problem.help {
+                let _ = writeln!(out, "  help: {help}");
+            }
+            let _ = writeln!(out);
+        }
+        if report.unapplied_count() > 0 {
+            let _ = writeln!(
+                out,
+                "  Run `flowform plan` to review these changes, and `flowform apply` to make them.\n"
+            );
+        }
+    }
+    if report.sections.unmanaged {
+        section(
+            &mut out,
+            &format!(
+                "Not managed by flowform{}",
+                if report.ignore_unmanaged { " (ignored)" } else { "" }
+            ),
+            report.unmanaged().len(),
+        );
+        for u in report.unmanaged() {
             let _ = writeln!(
                 out,
                 "  {}/{}  \"{}\"  (spec {})",
                 u.sandbox, u.id, u.name, u.spec_id
             );
         }
-        let _ = writeln!(out, "\nTo manage one, declare it with `import: {{id: …}}`.\n");
+        if !report.unmanaged().is_empty() {
+            let _ = writeln!(out, "\n  To manage one, declare it with `import: {{id: …}}`.\n");
+        }
     }
-    if report.in_sync() {
-        let _ = writeln!(out, "{}", paint(BOLD, "In sync: AEP matches the state."));
-    } else {
-        let _ = writeln!(out, "{}", paint(BOLD, "Drift detected."));
+    if let Some(check) = &report.credentials {
+        section(
+            &mut out,
+            &format!(
+                "Credentials rejected by their source (of {} tested)",
+                check.tested
+            ),
+            check.rejected.len(),
+        );
+        for r in &check.rejected {
+            let _ = writeln!(
+                out,
+                "  {} ({}) \"{}\": AEP's connection test failed; its source refuses the credentials flowform last sent (a password rotated at the source?)",
+                r.address, r.id, r.name
+            );
+        }
+        for (address, why) in &check.skipped {
+            let _ = writeln!(out, "  {address}: not tested ({why})");
+        }
+        if !check.rejected.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n  Put the source's current credentials where the configuration references them, then `flowform apply`."
+            );
+        }
+        if !check.rejected.is_empty() || !check.skipped.is_empty() {
+            let _ = writeln!(out);
+        }
     }
+    let _ = writeln!(out, "{}", paint(BOLD, &drift_summary(report)));
     out
+}
+
+/// The report's last line: `In sync.` or `Drift detected: …`, with each checked section's
+/// count.
+pub fn drift_summary(report: &DriftReport) -> String {
+    let mut counts = Vec::new();
+    if report.sections.outside {
+        counts.push(format!("{} changed outside flowform", report.outside().len()));
+    }
+    if report.sections.unapplied {
+        counts.push(format!("{} not yet applied", report.unapplied_count()));
+    }
+    if report.sections.unmanaged {
+        counts.push(format!(
+            "{} not managed{}",
+            report.unmanaged().len(),
+            if report.ignore_unmanaged { " (ignored)" } else { "" }
+        ));
+    }
+    if let Some(check) = &report.credentials {
+        counts.push(format!("{} with credentials rejected", check.rejected.len()));
+    }
+    let status = if report.in_sync() {
+        "In sync"
+    } else {
+        "Drift detected"
+    };
+    format!("{status}: {}.", counts.join(", "))
 }

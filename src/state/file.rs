@@ -352,6 +352,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
 ///   state belongs to (`org`), records without a `state` (AEP has not said it yet), and
 ///   secret fingerprints that name their scheme (a bare one is version 1's salted SHA-256,
 ///   still read, and made anew on the next apply).
+/// - 2 → 3: version 3 may remember the last saved plans applied (`appliedPlans`); a version
+///   2 state has none.
 fn migrate(mut value: Value, version: u64) -> Result<Value, String> {
     let mut version = version;
     loop {
@@ -359,6 +361,10 @@ fn migrate(mut value: Value, version: u64) -> Result<Value, String> {
             1 => {
                 value["version"] = Value::from(2);
                 version = 2;
+            }
+            2 => {
+                value["version"] = Value::from(3);
+                version = 3;
             }
             v if v == u64::from(FORMAT_VERSION) => return Ok(value),
             other => return Err(format!("unknown format version {other}")),

@@ -30,7 +30,7 @@ pub use digest::{DigestError, Digester};
 pub use store::Store;
 
 /// The format this flowform writes (see `file::migrate` for what changed).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything flowform remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,10 @@ pub struct State {
     /// resolved by listing before the next plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Pending>,
+    /// The last saved plans applied to this state (at most [`APPLIED_PLANS_KEPT`], oldest
+    /// first), so that applying one again says so rather than call it stale.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_plans: Vec<AppliedPlan>,
     /// How this run fingerprints secrets (`FLOWFORM_DIGEST_KEY`); not part of the file.
     #[serde(skip)]
     pub digester: Digester,
@@ -96,6 +100,23 @@ pub struct Record {
     /// When flowform last changed or adopted it (epoch ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_at: Option<i64>,
+}
+
+/// How many applied saved plans the state remembers.
+pub const APPLIED_PLANS_KEPT: usize = 10;
+
+/// A saved plan that was applied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppliedPlan {
+    /// The plan's own random id (its `digest_salt`, drawn afresh for every plan).
+    pub id: String,
+    /// The serial the apply left the state at.
+    pub serial: u64,
+    /// When it was applied (epoch ms).
+    pub at: i64,
+    /// Whether every action succeeded.
+    pub complete: bool,
 }
 
 /// A mutation begun and never finished.
@@ -148,6 +169,7 @@ impl State {
             org: None,
             connections: BTreeMap::new(),
             pending: Vec::new(),
+            applied_plans: Vec::new(),
             digester: Digester::default(),
         }
     }
@@ -164,6 +186,15 @@ impl State {
         secrets: &BTreeMap<String, &Secret>,
     ) -> Result<bool, DigestError> {
         self.digester.matches(stored, &self.salt, secrets)
+    }
+
+    /// Remembers a saved plan as applied, forgetting the oldest beyond
+    /// [`APPLIED_PLANS_KEPT`].
+    pub fn remember_applied(&mut self, applied: AppliedPlan) {
+        self.applied_plans.retain(|a| a.id != applied.id);
+        self.applied_plans.push(applied);
+        let excess = self.applied_plans.len().saturating_sub(APPLIED_PLANS_KEPT);
+        self.applied_plans.drain(..excess);
     }
 
     /// Finds a record by address, or by key when that is unambiguous.
@@ -242,6 +273,30 @@ mod tests {
             "another salt"
         );
         assert!(s.secrets_match(&s.secrets_digest(&one), &one).unwrap());
+    }
+
+    #[test]
+    fn applied_plans_are_remembered_a_few_at_a_time() {
+        let mut s = State::new();
+        for i in 0..(APPLIED_PLANS_KEPT + 3) {
+            s.remember_applied(AppliedPlan {
+                id: format!("plan-{i}"),
+                serial: i as u64,
+                at: 0,
+                complete: true,
+            });
+        }
+        assert_eq!(s.applied_plans.len(), APPLIED_PLANS_KEPT);
+        assert_eq!(s.applied_plans[0].id, "plan-3", "the oldest go first");
+        // Applied again (after a failure, say), a plan is remembered once, as its last try.
+        s.remember_applied(AppliedPlan {
+            id: "plan-5".into(),
+            serial: 99,
+            at: 0,
+            complete: false,
+        });
+        assert_eq!(s.applied_plans.iter().filter(|a| a.id == "plan-5").count(), 1);
+        assert_eq!(s.applied_plans.last().map(|a| a.serial), Some(99));
     }
 
     #[test]

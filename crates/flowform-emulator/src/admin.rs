@@ -11,6 +11,7 @@
 //! | `GET /connections` | every connection as stored (secret digests, `inUse`, …) |
 //! | `GET/PATCH/DELETE /connections/{id}` | read, edit or delete one out of band, as someone in the AEP UI would |
 //! | `PUT /connections/{id}/in-use` | `{"inUse": true}`: a dataflow uses it, so DELETE answers 1418 |
+//! | `PUT /connections/{id}/source` | `{"credentials": {"password": "…"}}`: the source now accepts only these secret values (a password rotated at the source), so `GET /connections/{id}/test` answers `false` until the connection holds them; `{"credentials": null}`: it accepts what the connection holds |
 //! | `POST /clock` | `{"advanceMs": N}`: move the emulator's clock forward |
 
 use std::sync::Arc;
@@ -256,6 +257,40 @@ pub async fn in_use(
         let part_conn = store.locate(&id)?;
         let _ = part_conn;
         store.modify(&org, &sandbox, &id, now, |c| c.in_use = flag)
+    })
+    .ok_or_else(|| not_found(&id))?;
+    shared.changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The source's side of a connection's credentials: which secret values the source (say,
+/// Salesforce) accepts now. Not a change to the connection in AEP: its etag and `updatedAt`
+/// stay. Only digests are kept.
+pub async fn source(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let value = json_body(&headers, body).await?;
+    let accepts = match value.get("credentials") {
+        Some(Value::Null) => None,
+        Some(Value::Object(params)) => Some(
+            params
+                .iter()
+                .map(|(name, value)| (name.clone(), digest(value)))
+                .collect(),
+        ),
+        _ => {
+            return Err(ApiError::bad_request(
+                "`credentials` is required: an object of secret params, or null",
+            ));
+        }
+    };
+    with_store(&shared, |store| {
+        let conn = store.source_side(&id)?;
+        conn.source_accepts = accepts;
+        Some(())
     })
     .ok_or_else(|| not_found(&id))?;
     shared.changed();

@@ -73,6 +73,12 @@ pub struct Connection {
     /// Used by a dataflow: deleting it answers 1418.
     #[serde(default)]
     pub in_use: bool,
+    /// The source's side of the credentials (`PUT /__emulator/connections/{id}/source`): the
+    /// digests of the secret values the source accepts now, by param. `None`: it accepts what
+    /// the connection holds. A password rotated at the source makes `GET
+    /// /connections/{id}/test` answer `false` until the connection is given the new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_accepts: Option<BTreeMap<String, String>>,
     /// When an initializing connection becomes enabled.
     pub enable_at: Option<i64>,
     /// Whether enabling adds the server-side `orgId` param (OAuth2 JWT connections do).
@@ -114,6 +120,18 @@ impl Connection {
             item["etag"] = Value::String(etag.clone());
         }
         item
+    }
+
+    /// Whether the source accepts the connection's credentials: what `GET
+    /// /connections/{id}/test` answers (an initializing or disabled connection cannot
+    /// connect).
+    pub fn source_accepts_credentials(&self) -> bool {
+        self.state == State::Enabled
+            && self.source_accepts.as_ref().is_none_or(|accepts| {
+                accepts
+                    .iter()
+                    .all(|(name, digest)| self.secrets.get(name) == Some(digest))
+            })
     }
 
     /// The rendered item, cached until the connection changes.

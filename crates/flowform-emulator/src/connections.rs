@@ -219,7 +219,7 @@ pub async fn test(
 ) -> Result<Response, ApiError> {
     let store = lock(&shared.store);
     let conn = find_connection(&store, &caller, &id)?;
-    Ok(axum::Json(json!({"result": conn.state == ConnState::Enabled})).into_response())
+    Ok(axum::Json(json!({"result": conn.source_accepts_credentials()})).into_response())
 }
 
 /// The fields of a valid `POST /connections` body.
@@ -406,6 +406,7 @@ pub async fn create(
         seq,
         earlier: Vec::new(),
         in_use: false,
+        source_accepts: None,
         enable_at: initializing.then(|| now + shared.options.initializing_ms as i64),
         adds_org_id: jwt,
         rendered: OnceLock::new(),
@@ -684,6 +685,7 @@ pub fn seed(shared: &Shared, org: &str, sandbox: &str, count: usize, prefix: &st
             seq,
             earlier: Vec::new(),
             in_use: false,
+            source_accepts: None,
             enable_at: None,
             adds_org_id: false,
             rendered: OnceLock::new(),

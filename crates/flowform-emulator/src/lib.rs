@@ -89,6 +89,7 @@ fn router(shared: Arc<Shared>) -> Router {
             get(admin::inspect).patch(admin::edit).delete(admin::remove),
         )
         .route("/connections/{id}/in-use", put(admin::in_use))
+        .route("/connections/{id}/source", put(admin::source))
         .route("/clock", post(admin::clock));
     Router::new()
         .nest(FLOW_BASE, flow)

@@ -91,6 +91,13 @@ impl Store {
         self.get(org, sandbox, id)
     }
 
+    /// A connection to change in what AEP does not show (its source's side): no new
+    /// sequence, no new `updatedAt`, the same rendered item.
+    pub fn source_side(&mut self, id: &str) -> Option<&mut Connection> {
+        let (org, sandbox) = self.located.get(id)?.clone();
+        self.partitions.get_mut(&(org, sandbox))?.by_id.get_mut(id)
+    }
+
     /// Adds a new connection; its `seq` must come from [`Store::next_seq`].
     pub fn insert(&mut self, conn: Connection) {
         if let Some(at) = conn.enable_at {

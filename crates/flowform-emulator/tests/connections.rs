@@ -361,11 +361,53 @@ async fn delete_answers_204_then_404_and_1418_while_in_use() {
 #[tokio::test]
 async fn test_reports_whether_a_connection_works() {
     let api = Api::start().await;
-    let (id, _) = api.create(&basic("b")).await;
+    let (id, etag) = api.create(&basic("b")).await;
+    let test = || async { api.get(&format!("/connections/{id}/test")).await.expect(200).body };
+    assert_eq!(test().await, json!({"result": true}));
+    // The password is rotated at the source: the connection's credentials no longer work,
+    // and nothing about the connection in AEP changed.
+    let source_path = format!("/connections/{id}/source");
+    let source = |credentials: Value| {
+        let (api, path) = (&api, &source_path);
+        async move {
+            api.admin(Method::PUT, path, Some(&json!({ "credentials": credentials })))
+                .await
+        }
+    };
+    source(json!({"password": "rotated"})).await.expect(204);
+    assert_eq!(test().await, json!({"result": false}));
     assert_eq!(
-        api.get(&format!("/connections/{id}/test")).await.expect(200).body,
-        json!({"result": true})
+        api.get(&format!("/connections/{id}")).await.expect(200).body["items"][0]["etag"],
+        json!(etag)
     );
+    // Given the new password, it works again.
+    api.call_with(
+        Method::PATCH,
+        &format!("/connections/{id}"),
+        Some(&json!([{"op": "replace", "path": "/auth/params/password", "value": "rotated"}])),
+        &[("If-Match", etag.as_deref().unwrap())],
+    )
+    .await
+    .expect(200);
+    assert_eq!(test().await, json!({"result": true}));
+    // Back to accepting whatever it holds; a disabled connection cannot connect.
+    source(Value::Null).await.expect(204);
+    source(json!("nonsense")).await.expect(400);
+    api.admin(
+        Method::PATCH,
+        &format!("/connections/{id}"),
+        Some(&json!({"state": "disabled"})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(test().await, json!({"result": false}));
+    api.admin(
+        Method::PUT,
+        "/connections/no-such-id/source",
+        Some(&json!({"credentials": null})),
+    )
+    .await
+    .expect(404);
 }
 
 #[tokio::test]
