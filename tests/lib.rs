@@ -11,6 +11,7 @@ mod client;
 mod common;
 mod emulator;
 mod examples;
+mod hints;
 mod hostile;
 mod live;
 mod parsers;

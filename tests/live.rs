@@ -117,7 +117,7 @@ fn plain_http_to_another_host_is_refused() {
     ])
     .env("AEP_ACCESS_TOKEN", "t")
     .env("AEP_CLIENT_ID", "c")
-    .env("AEP_ORG_ID", "o")
+    .env("AEP_ORG_ID", "o@AdobeOrg")
     .run()
     .expect_code(1);
     assert!(
