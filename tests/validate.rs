@@ -108,7 +108,31 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         "garbage.yaml",
         &[("garbage.yaml:1:1", "the file is not UTF-8 text")],
     ),
-    ("tabs.yaml", &[("tabs.yaml:3:2", "invalid YAML: tabs disallowed")]),
+    (
+        "tabs.yaml",
+        &[("tabs.yaml:3:2", "help: YAML indents with spaces, never tabs")],
+    ),
+    (
+        "misindented.yaml",
+        &[(
+            "misindented.yaml:11:8",
+            "help: check the indentation: `password` is indented 7 spaces",
+        )],
+    ),
+    (
+        "under-indented.yaml",
+        &[
+            ("under-indented.yaml:9:13", "`auth.params`: expected a mapping"),
+            (
+                "under-indented.yaml:10:7",
+                "if `username` belongs under it, indent it deeper than `params`",
+            ),
+            (
+                "under-indented.yaml:11:7",
+                "if `password` belongs under it, indent it deeper than `params`",
+            ),
+        ],
+    ),
 ];
 
 #[test]

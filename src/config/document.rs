@@ -840,6 +840,9 @@ impl<'a> Reader<'a> {
         };
         let mut by_name = BTreeMap::new();
         let mut misspelt = BTreeSet::new();
+        // The last field left empty (`params:` with nothing after it): a field that follows
+        // it unknown here was most likely meant under it, indented one level too little.
+        let mut empty_above: Option<(&str, Location)> = None;
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
                 self.error(
@@ -854,14 +857,23 @@ impl<'a> Reader<'a> {
             }
             if known.contains(&name) {
                 by_name.insert(name, (k, v));
+                let holds_fields = matches!(
+                    name,
+                    "connections" | "connectionSpec" | "auth" | "params" | "lifecycle" | "import"
+                );
+                empty_above = (holds_fields && matches!(v.value, Value::Null)).then_some((name, k.location));
                 continue;
             }
-            let help = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => {
+            let help = match (empty_above, did_you_mean(name, known.iter().copied())) {
+                (Some((owner, place)), _) => format!(
+                    "`{owner}` (line {}) is empty: if `{name}` belongs under it, indent it deeper than `{owner}`",
+                    place.line
+                ),
+                (_, Some(s)) => {
                     misspelt.insert(s.to_owned());
                     format!("did you mean `{s}`?")
                 }
-                None => format!("expected one of {}", backticked(known)),
+                (_, None) => format!("expected one of {}", backticked(known)),
             };
             self.error(at, k.location, format!("unknown field `{name}` in {what}"))
                 .help = Some(help);

@@ -612,6 +612,32 @@ fn an_unquoted_reference_in_flow_style_says_to_quote_it() {
 }
 
 #[test]
+fn a_syntax_error_gets_the_help_its_line_calls_for() {
+    let help = |text: &str| {
+        let diagnostics = load_text(text).unwrap_err();
+        let d = diagnostics.iter().next().unwrap();
+        assert!(d.message.starts_with("invalid YAML"), "{d}");
+        d.help.clone().unwrap_or_default()
+    };
+    let head = "sandbox: prod\nconnections:\n  a:\n    name: A\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u\n";
+    // A block-style reference on a misindented line is about the indentation, not quoting.
+    let short = help(&format!("{head}       password: ${{env:PW}}\n"));
+    assert!(
+        short.starts_with("check the indentation: `password` is indented 7 spaces and line 9 above it 8;"),
+        "{short}"
+    );
+    let deep = help(&format!("{head}          password: x\n"));
+    assert!(
+        deep.contains("indented 10 spaces and line 9 above it 8, whose `username` already has a value"),
+        "{deep}"
+    );
+    let tab = help(&format!("{head}\tpassword: x\n"));
+    assert!(tab.starts_with("YAML indents with spaces, never tabs"), "{tab}");
+    let flow = help("sandbox: prod\nconnections:\n  a: {name: A, auth: {params: {password: ${env:X}}}}\n");
+    assert!(flow.contains("quote a reference"), "{flow}");
+}
+
+#[test]
 fn every_duplicate_key_is_reported_and_the_rest_still_checked() {
     let text = doc(&format!("{BASIC}\nname: again\ndescription: d\ndescription: e"));
     let diagnostics = load_text(&text).unwrap_err();
