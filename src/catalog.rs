@@ -275,6 +275,19 @@ pub fn by_id(id: &str) -> Option<&'static ConnectionSpec> {
     SPECS.iter().find(|s| s.id.eq_ignore_ascii_case(id))
 }
 
+/// The known spec whose id `id` misspells: one or two characters off. Spec ids are random
+/// UUIDs, so two real ones are never that close; an id further from every known one may well
+/// be a spec flowform does not know, and is left alone.
+pub fn misspelt_id(id: &str) -> Option<&'static ConnectionSpec> {
+    let id = id.to_ascii_lowercase();
+    SPECS
+        .iter()
+        .map(|s| (strsim::levenshtein(&id, s.id), s))
+        .filter(|(distance, _)| (1..=2).contains(distance))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, s)| s)
+}
+
 pub fn by_source(source: &str) -> Option<&'static ConnectionSpec> {
     SPECS.iter().find(|s| s.source == source)
 }
@@ -364,6 +377,33 @@ mod tests {
                 .unwrap()
                 .required
         );
+    }
+
+    #[test]
+    fn an_id_a_character_or_two_off_a_known_one_is_taken_for_a_misspelling() {
+        let cases = [
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c436f6", Some(SALESFORCE_ID)),
+            ("CFC0FEE1-7DC0-40EF-B73E-D8B134C436F", Some(SALESFORCE_ID)),
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c436f5a", Some(SALESFORCE_ID)),
+            ("cfc0fee1-7dc0-40fe-b73e-d8b134c436f5", Some(SALESFORCE_ID)),
+            (
+                "38ad80fe-8b06-4938-94f4-d4ee80266b00",
+                Some("38ad80fe-8b06-4938-94f4-d4ee80266b07"),
+            ),
+            // Exactly a known id is no misspelling; an unknown spec is left alone.
+            (SALESFORCE_ID, None),
+            ("12345678-aaaa-bbbb-cccc-1234567890ab", None),
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c43000", None),
+        ];
+        for (id, expected) in cases {
+            assert_eq!(misspelt_id(id).map(|s| s.id), expected, "{id}");
+        }
+        // No two known ids are within that distance of each other.
+        for a in SPECS {
+            for b in SPECS.iter().filter(|b| b.id != a.id) {
+                assert!(strsim::levenshtein(a.id, b.id) > 4, "{} {}", a.id, b.id);
+            }
+        }
     }
 
     #[test]

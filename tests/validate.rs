@@ -113,6 +113,13 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         &[("tabs.yaml:3:2", "help: YAML indents with spaces, never tabs")],
     ),
     (
+        "misspelt-spec-id.yaml",
+        &[(
+            "misspelt-spec-id.yaml:7:11",
+            "help: did you mean `cfc0fee1-7dc0-40ef-b73e-d8b134c436f5`?",
+        )],
+    ),
+    (
         "misindented.yaml",
         &[(
             "misindented.yaml:11:8",

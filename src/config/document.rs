@@ -248,15 +248,32 @@ impl<'a> Reader<'a> {
             Some(n) => self.import(key, n).map(Some),
             None => Some(None),
         };
+        let auth_node = fields.get("auth");
+        let params_node = auth_node.and_then(|n| field(n, "params"));
         let places = crate::config::Places {
             name: fields.get("name").map_or(key_location, |n| n.location),
-            import_id: fields.get("import").and_then(|n| match &n.value {
-                Value::Mapping(entries) => entries
-                    .iter()
-                    .find(|(k, _)| k.as_str() == Some("id"))
-                    .map(|(_, v)| v.location),
-                _ => None,
-            }),
+            import_id: fields
+                .get("import")
+                .and_then(|n| field(n, "id"))
+                .map(|n| n.location),
+            spec_id: fields
+                .get("connectionSpec")
+                .and_then(|n| field(n, "id"))
+                .or(fields.get("source"))
+                .map(|n| n.location),
+            spec_name: auth_node.and_then(|n| field(n, "specName")).map(|n| n.location),
+            params: auth_node
+                .and_then(|n| key_of(n, "params"))
+                .map(|k| (String::new(), k.location))
+                .into_iter()
+                .chain(match params_node.map(|n| &n.value) {
+                    Some(Value::Mapping(entries)) => entries
+                        .iter()
+                        .filter_map(|(k, _)| Some((k.as_str()?.to_owned(), k.location)))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
         };
         Some(Connection {
             places,
@@ -336,6 +353,21 @@ impl<'a> Reader<'a> {
                     }
                 }?;
                 let spec = catalog::by_id(&id);
+                if spec.is_none()
+                    && let Some(near) = catalog::misspelt_id(&id)
+                    && let Some(id_node) = fields.get("id")
+                {
+                    self.error(
+                        At::on(key, "connectionSpec.id"),
+                        id_node.location,
+                        format!("`{id}` is one or two characters off the id of {}", near.title),
+                    )
+                    .help = Some(format!(
+                        "did you mean `{}`? (or write `source: {}` instead of `connectionSpec`)",
+                        near.id, near.source
+                    ));
+                    return None;
+                }
                 let version_at = At::on(key, "connectionSpec.version");
                 let version = match (fields.get("version"), spec) {
                     (Some(n), _) => self.non_empty_string(n, version_at)?,
@@ -913,6 +945,28 @@ impl<'a> Reader<'a> {
             Value::Null => None,
             _ => self.string(node, at),
         }
+    }
+}
+
+/// The value of `name` in the mapping `node`, if it is one and has it.
+fn field<'n>(node: &'n Node, name: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// The key node `name` in the mapping `node` (where the field's name is written).
+fn key_of<'n>(node: &'n Node, name: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(k, _)| k),
+        _ => None,
     }
 }
 

@@ -81,11 +81,16 @@ pub struct Connection {
     pub places: Places,
 }
 
-/// Where fields that cross-file checks talk about are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where fields that cross-file checks and the live checks talk about are written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Places {
     pub name: Location,
     pub import_id: Option<Location>,
+    /// `connectionSpec.id`, or `source`.
+    pub spec_id: Option<Location>,
+    pub spec_name: Option<Location>,
+    /// Each param's name, and `params:` itself (under the empty name).
+    pub params: BTreeMap<String, Location>,
 }
 
 pub use crate::flow::model::SpecRef;
