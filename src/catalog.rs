@@ -266,6 +266,33 @@ static SPECS: &[ConnectionSpec] = &[
     },
 ];
 
+/// A warning about a way of authenticating that still works but is going away, which a
+/// connection may acknowledge by its `id` (`lifecycle: {acknowledge: [id]}`) once its team
+/// has seen it.
+#[derive(Debug)]
+pub struct Advisory {
+    pub id: &'static str,
+    pub spec_id: &'static str,
+    pub auth_spec: &'static str,
+    pub message: &'static str,
+    pub help: &'static str,
+}
+
+pub const ADVISORIES: &[Advisory] = &[Advisory {
+    id: "salesforce-basic-retirement",
+    spec_id: SALESFORCE_ID,
+    auth_spec: "Basic Authentication",
+    message: "Salesforce is retiring the username-password flow that `Basic Authentication` signs in with (Salesforce help article 000886201, 2026); once it is gone, this connection can no longer sign in",
+    help: "move it to `OAuth2 Client Credential` (a connected app's `clientId` and `clientSecret`, and `apiVersion`); changing the auth spec replaces the connection. To keep it as it is for now, acknowledge this warning: `lifecycle: {acknowledge: [salesforce-basic-retirement]}`",
+}];
+
+/// The advisories that concern a connection of `spec_id` authenticating with `auth_spec`.
+pub fn advisories(spec_id: &str, auth_spec: &str) -> impl Iterator<Item = &'static Advisory> {
+    ADVISORIES
+        .iter()
+        .filter(move |a| a.spec_id.eq_ignore_ascii_case(spec_id) && a.auth_spec == auth_spec)
+}
+
 /// Every spec in the catalog.
 pub fn all() -> &'static [ConnectionSpec] {
     SPECS

@@ -209,6 +209,7 @@ mod tests {
             lifecycle: Lifecycle {
                 protect: false,
                 ignore_changes: BTreeSet::new(),
+                acknowledge: BTreeSet::new(),
             },
             import: None,
             places: Default::default(),

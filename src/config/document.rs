@@ -26,7 +26,7 @@ const CONNECTION_FIELDS: &[&str] = &[
 ];
 const SPEC_FIELDS: &[&str] = &["id", "version"];
 const AUTH_FIELDS: &[&str] = &["specName", "params"];
-const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges"];
+const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges", "acknowledge"];
 const IMPORT_FIELDS: &[&str] = &["id"];
 
 /// What one document declares.
@@ -275,6 +275,15 @@ impl<'a> Reader<'a> {
                 })
                 .collect(),
         };
+        if let (Some(spec), Some(auth), Some(lifecycle)) = (spec, &auth, &lifecycle) {
+            let location = places.spec_name.unwrap_or(key_location);
+            for advisory in catalog::advisories(spec.id, &auth.spec_name) {
+                if !lifecycle.acknowledge.contains(advisory.id) {
+                    self.warning(At::on(key, "auth.specName"), location, advisory.message)
+                        .help = Some(advisory.help.to_owned());
+                }
+            }
+        }
         Some(Connection {
             places,
             key: key.to_owned(),
@@ -796,13 +805,76 @@ impl<'a> Reader<'a> {
                 ignore_changes.insert(field);
             }
         }
+        let acknowledge = match fields.get("acknowledge") {
+            Some(n) => self.acknowledge(key, n, auth, spec),
+            None => Some(BTreeSet::new()),
+        };
         if !valid {
             return None;
         }
         Some(crate::config::Lifecycle {
             protect: protect?,
             ignore_changes,
+            acknowledge: acknowledge?,
         })
+    }
+
+    /// `lifecycle.acknowledge`: advisories by id. One that does not concern the connection
+    /// (any more) is a warning, so that acknowledgements do not outlive their reason.
+    fn acknowledge(
+        &mut self,
+        key: &str,
+        node: &Node,
+        auth: &WrittenAuth,
+        spec: Option<&'static ConnectionSpec>,
+    ) -> Option<BTreeSet<String>> {
+        let at = At::on(key, "lifecycle.acknowledge");
+        let Value::Sequence(items) = &node.value else {
+            self.error(
+                at,
+                node.location,
+                format!("expected a list of advisories, found {}", node.value.kind()),
+            )
+            .help = Some("e.g. `acknowledge: [salesforce-basic-retirement]`".to_owned());
+            return None;
+        };
+        let concerned: Vec<&str> = match (spec, auth.spec_name.as_deref()) {
+            (Some(spec), Some(name)) => catalog::advisories(spec.id, name).map(|a| a.id).collect(),
+            _ => Vec::new(),
+        };
+        let mut acknowledged = BTreeSet::new();
+        let mut valid = true;
+        for item in items {
+            let Some(id) = self.string(item, at) else {
+                valid = false;
+                continue;
+            };
+            let known: Vec<&str> = catalog::ADVISORIES.iter().map(|a| a.id).collect();
+            if !known.contains(&id.as_str()) {
+                let help = match did_you_mean(&id, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the advisories are {}", backticked(&known)),
+                };
+                self.error(
+                    at,
+                    item.location,
+                    format!("`{id}` is not an advisory flowform gives"),
+                )
+                .help = Some(help);
+                valid = false;
+                continue;
+            }
+            if !concerned.contains(&id.as_str()) {
+                self.warning(
+                    at,
+                    item.location,
+                    format!("`{id}` does not concern this connection: nothing to acknowledge"),
+                )
+                .help = Some("remove it from `acknowledge`".to_owned());
+            }
+            acknowledged.insert(id);
+        }
+        valid.then_some(acknowledged)
     }
 
     fn import(&mut self, key: &str, node: &Node) -> Option<String> {

@@ -163,7 +163,7 @@ impl Connection {
     }
 }
 
-/// `lifecycle: {protect, ignoreChanges}`.
+/// `lifecycle: {protect, ignoreChanges, acknowledge}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Lifecycle {
     /// Refuse to delete or replace the connection.
@@ -172,6 +172,10 @@ pub struct Lifecycle {
     /// `state` (a connection disabled in AEP on purpose), `auth.params`, or
     /// `auth.params.<param>`.
     pub ignore_changes: BTreeSet<String>,
+    /// Advisories (see [`crate::catalog::ADVISORIES`]) the team has seen and keeps the
+    /// connection as it is for: their warnings are not shown.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub acknowledge: BTreeSet<String>,
 }
 
 /// Where something is declared.
