@@ -107,3 +107,39 @@ async fn an_endpoint_without_flow_services_path_says_which_to_set() {
     insta::assert_snapshot!("endpoint_flag_part_of_the_path", steady(&run.stderr(), &world));
     assert_eq!(requests(&world).await, 0);
 }
+
+/// A plan from the state alone (`--refresh=false`) needs no AEP, but still every secret its
+/// configuration references; and it says when the settings to reach AEP are missing, which
+/// applying it will need, rather than pass silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_refresh_still_says_what_is_unset() {
+    let world = World::new().await;
+    let plan = |vars: &[(&str, &str)]| {
+        let mut command = crate::common::flowform(["plan", "--refresh=false"]).current_dir(world.dir.path());
+        for (k, v) in vars {
+            command = command.env(k, v);
+        }
+        command.run()
+    };
+    let run = plan(&[]).expect_code(0);
+    assert!(run.stdout().contains("Plan: 3 to add"), "{}", run.stdout());
+    insta::assert_snapshot!("plan_without_refresh_or_credentials", run.stderr());
+    // With the settings, nothing to say.
+    let env = world.env();
+    let vars: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let run = plan(&vars).expect_code(0);
+    assert!(!run.stderr().contains("warning"), "{}", run.stderr());
+    // A secret referenced from the environment and unset is an error, refresh or not.
+    world.edit(
+        "salesforce-oauth2.yaml",
+        "clientSecret: ${file:secrets/acme-oauth-client-secret}",
+        "clientSecret: ${env:ACME_OAUTH_SECRET}",
+    );
+    let run = plan(&vars).expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("environment variable `ACME_OAUTH_SECRET` is not set"),
+        "{}",
+        run.stderr()
+    );
+}

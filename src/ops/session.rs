@@ -139,6 +139,17 @@ impl Session {
         } else if needs_aep {
             Some(Arc::new(Client::new(Settings::from_env(env, &args.client)?)?))
         } else {
+            // Not needed for a plan from the state alone, but applying it will be: a missing
+            // credential is said now, not first at the apply.
+            if let Err(e) = Settings::from_env(env, &args.client) {
+                writeln!(
+                    io.err,
+                    "warning: {e}; this plan does not read AEP (--refresh=false), but applying it will"
+                )?;
+                if let Some(help) = e.help() {
+                    writeln!(io.err, "help: {help}\n")?;
+                }
+            }
             None
         };
         if let Some(client) = &client {
