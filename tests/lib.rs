@@ -16,6 +16,7 @@ mod hostile;
 mod live;
 mod parsers;
 mod plan;
+mod progress;
 mod project;
 mod props;
 mod reliability;

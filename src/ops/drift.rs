@@ -21,7 +21,8 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     let mut target = request.target.clone();
     target.refresh = true;
     target.state.lock = false;
-    let session = Session::open(&target, env, io, "flowform drift", false)?;
+    let mut session = Session::open(&target, env, io, "flowform drift", false)?;
+    session.progress = request.format != Format::Json;
     let (plan, live) = session.plan(Mode::RefreshOnly, io)?;
     let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, session.store().state(), &live)
         .into_iter()

@@ -17,6 +17,7 @@ mod error;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;
+mod reading;
 pub(crate) mod scope;
 pub(crate) mod session;
 pub(crate) mod state;

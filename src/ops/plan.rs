@@ -64,7 +64,8 @@ pub fn load(path: &Path) -> anyhow::Result<Plan> {
 }
 
 pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
-    let session = Session::open(&request.target, env, io, "flowform plan", false)?;
+    let mut session = Session::open(&request.target, env, io, "flowform plan", false)?;
+    session.progress = request.format != crate::render::Format::Json;
     let (plan, _) = session.plan(Mode::Normal, io)?;
     let see_all = match &request.out {
         Some(out) => format!("`flowform show {}`", out.display()),

@@ -33,6 +33,8 @@ pub struct Session {
     emulator: Option<Emulator>,
     /// What a saved plan records of how it was made.
     origin: crate::plan::PlanOrigin,
+    /// Show the refresh's progress on a terminal (not for `--format json`).
+    pub progress: bool,
 }
 
 impl Drop for Session {
@@ -189,6 +191,7 @@ impl Session {
                 emulator: args.emulator,
             },
             emulator,
+            progress: true,
         })
     }
 
@@ -234,9 +237,18 @@ impl Session {
                 let state = self.store().state();
                 let checked = self.runtime.block_on(async {
                     let diagnostics = specs::check_all(client, desired).await?;
-                    let refreshed =
-                        crate::refresh::refresh(client, desired, state, mode == Mode::RefreshOnly).await?;
-                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed.0))
+                    let reading =
+                        super::reading::Reading::start(client, super::reading::wanted(self.progress));
+                    let refreshed = crate::refresh::refresh(
+                        client,
+                        desired,
+                        state,
+                        mode == Mode::RefreshOnly,
+                        &|requests| reading.expect(requests),
+                    )
+                    .await;
+                    reading.finish();
+                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed?.0))
                 });
                 let (diagnostics, live) = checked?;
                 if diagnostics.has_errors() {
