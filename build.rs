@@ -40,8 +40,18 @@ fn from_git() -> Option<String> {
         watch(&manifest.join(source));
     }
     let short = git(&manifest, &["rev-parse", "--short", "HEAD"])?;
-    let dirty = git(&manifest, &["status", "--porcelain", "--untracked-files=no"])
-        .is_some_and(|changes| !changes.is_empty());
+    // Without optional locks, git does not refresh the index as it looks, which would change
+    // the index watched above and run this script again on the next build.
+    let dirty = git(
+        &manifest,
+        &[
+            "--no-optional-locks",
+            "status",
+            "--porcelain",
+            "--untracked-files=no",
+        ],
+    )
+    .is_some_and(|changes| !changes.is_empty());
     Some(if dirty { format!("{short}-dirty") } else { short })
 }
 
