@@ -266,6 +266,33 @@ static SPECS: &[ConnectionSpec] = &[
     },
 ];
 
+/// A warning about a way of authenticating that still works but is going away, which a
+/// connection may acknowledge by its `id` (`lifecycle: {acknowledge: [id]}`) once its team
+/// has seen it.
+#[derive(Debug)]
+pub struct Advisory {
+    pub id: &'static str,
+    pub spec_id: &'static str,
+    pub auth_spec: &'static str,
+    pub message: &'static str,
+    pub help: &'static str,
+}
+
+pub const ADVISORIES: &[Advisory] = &[Advisory {
+    id: "salesforce-basic-retirement",
+    spec_id: SALESFORCE_ID,
+    auth_spec: "Basic Authentication",
+    message: "Salesforce is retiring the username-password flow that `Basic Authentication` signs in with (Salesforce help article 000886201, 2026); once it is gone, this connection can no longer sign in",
+    help: "move it to `OAuth2 Client Credential` (a connected app's `clientId` and `clientSecret`, and `apiVersion`); changing the auth spec replaces the connection. To keep it as it is for now, acknowledge this warning: `lifecycle: {acknowledge: [salesforce-basic-retirement]}`",
+}];
+
+/// The advisories that concern a connection of `spec_id` authenticating with `auth_spec`.
+pub fn advisories(spec_id: &str, auth_spec: &str) -> impl Iterator<Item = &'static Advisory> {
+    ADVISORIES
+        .iter()
+        .filter(move |a| a.spec_id.eq_ignore_ascii_case(spec_id) && a.auth_spec == auth_spec)
+}
+
 /// Every spec in the catalog.
 pub fn all() -> &'static [ConnectionSpec] {
     SPECS
@@ -273,6 +300,19 @@ pub fn all() -> &'static [ConnectionSpec] {
 
 pub fn by_id(id: &str) -> Option<&'static ConnectionSpec> {
     SPECS.iter().find(|s| s.id.eq_ignore_ascii_case(id))
+}
+
+/// The known spec whose id `id` misspells: one or two characters off. Spec ids are random
+/// UUIDs, so two real ones are never that close; an id further from every known one may well
+/// be a spec flowform does not know, and is left alone.
+pub fn misspelt_id(id: &str) -> Option<&'static ConnectionSpec> {
+    let id = id.to_ascii_lowercase();
+    SPECS
+        .iter()
+        .map(|s| (strsim::levenshtein(&id, s.id), s))
+        .filter(|(distance, _)| (1..=2).contains(distance))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, s)| s)
 }
 
 pub fn by_source(source: &str) -> Option<&'static ConnectionSpec> {
@@ -364,6 +404,33 @@ mod tests {
                 .unwrap()
                 .required
         );
+    }
+
+    #[test]
+    fn an_id_a_character_or_two_off_a_known_one_is_taken_for_a_misspelling() {
+        let cases = [
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c436f6", Some(SALESFORCE_ID)),
+            ("CFC0FEE1-7DC0-40EF-B73E-D8B134C436F", Some(SALESFORCE_ID)),
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c436f5a", Some(SALESFORCE_ID)),
+            ("cfc0fee1-7dc0-40fe-b73e-d8b134c436f5", Some(SALESFORCE_ID)),
+            (
+                "38ad80fe-8b06-4938-94f4-d4ee80266b00",
+                Some("38ad80fe-8b06-4938-94f4-d4ee80266b07"),
+            ),
+            // Exactly a known id is no misspelling; an unknown spec is left alone.
+            (SALESFORCE_ID, None),
+            ("12345678-aaaa-bbbb-cccc-1234567890ab", None),
+            ("cfc0fee1-7dc0-40ef-b73e-d8b134c43000", None),
+        ];
+        for (id, expected) in cases {
+            assert_eq!(misspelt_id(id).map(|s| s.id), expected, "{id}");
+        }
+        // No two known ids are within that distance of each other.
+        for a in SPECS {
+            for b in SPECS.iter().filter(|b| b.id != a.id) {
+                assert!(strsim::levenshtein(a.id, b.id) > 4, "{} {}", a.id, b.id);
+            }
+        }
     }
 
     #[test]

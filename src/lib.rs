@@ -16,7 +16,8 @@
 //! → [`ops`] (one operation per command: which project and state, a session, approval,
 //! saved plans) → the library below. The modules, from the top:
 //!
-//! - [`cli`]: the command line; each file maps its flags to a request of [`ops`].
+//! - [`cli`]: the command line; each file maps its flags to a request of [`ops`]
+//!   (Terraform's single-dash long options read as double-dash ones first).
 //! - [`ops`]: the operations, with no command-line parsing; one error type carrying its exit
 //!   code and its help, printed once.
 //! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
@@ -41,7 +42,8 @@
 //! - [`secret`]: `${env:…}`/`${file:…}` references and the [`secret::Secret`] type that
 //!   redacts itself everywhere.
 //! - `schema`, [`diagnostic`], [`yaml`], `catalog`: the editor schema, problems with
-//!   their place, YAML that knows its lines, the connection specs known offline.
+//!   their place, YAML that knows its lines, the connection specs known offline (and the
+//!   advisories about their auth specs that a connection may acknowledge).
 //! - [`settings`], `log`, `atomic`, `sync`: the environment read once, leveled
 //!   progress on stderr (never a secret), atomic file writes, locks that outlive a panic.
 //! - [`fuzzing`]: the properties the fuzz targets check on local inputs (the server answers'

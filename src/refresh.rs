@@ -31,12 +31,14 @@ pub struct Report {
 }
 
 /// Refreshes what `desired` and `state` involve. `list_all`: list every pair in full
-/// (drift detection, which must see unmanaged connections).
+/// (drift detection, which must see unmanaged connections). `expect` is told how many
+/// requests the refresh means to send, as it learns it (for a progress bar).
 pub async fn refresh(
     client: &Arc<Client>,
     desired: &Desired,
     state: &State,
     list_all: bool,
+    expect: &dyn Fn(u64),
 ) -> Result<(Live, Report), FlowError> {
     let before = client.requests();
     // Which managed ids live in which pair, and which pairs must be listed in full.
@@ -99,6 +101,8 @@ pub async fn refresh(
         let pages = count.div_ceil(100).max(1);
         let rounds = (wanted.len() as u64).div_ceil(parallelism);
         let list = list_all || must_list.contains(&pair) || pages <= rounds;
+        // The count just sent, and the pages or the fetches to come.
+        expect(1 + if list { pages } else { wanted.len() as u64 });
         if list {
             for conn in client
                 .list_counted(

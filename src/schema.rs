@@ -164,6 +164,11 @@ pub fn config_schema() -> Value {
                             "ignoreChanges": {
                                 "type": "array",
                                 "items": {"type": "string", "pattern": "^(name|description|state|auth\\.params(\\.[^.]+)?)$"}
+                            },
+                            "acknowledge": {
+                                "description": "Advisories seen and accepted for this connection: their warnings are not shown.",
+                                "type": "array",
+                                "items": {"enum": crate::catalog::ADVISORIES.iter().map(|a| a.id).collect::<Vec<_>>()}
                             }
                         }
                     },

@@ -41,13 +41,7 @@ pub async fn check_all(
 pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
     let at = |field: &str, message: String| {
         Diagnostic::error(message)
-            .at(
-                Path::new(&conn.origin.file),
-                Location {
-                    line: conn.origin.line,
-                    column: conn.origin.column,
-                },
-            )
+            .at(Path::new(&conn.origin.file), place(conn, field))
             .key(Some(&conn.key))
             .field(field)
     };
@@ -139,6 +133,27 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
     problems
 }
 
+/// Where `field` of `conn` is written: the line a problem with it is about, not the key's.
+fn place(conn: &Connection, field: &str) -> Location {
+    let places = &conn.places;
+    let found = match field {
+        "connectionSpec.id" => places.spec_id,
+        "auth.specName" => places.spec_name,
+        _ => field.strip_prefix("auth.params").and_then(|rest| {
+            let param = rest.strip_prefix('.').unwrap_or_default();
+            places
+                .params
+                .get(param)
+                .or_else(|| places.params.get(""))
+                .copied()
+        }),
+    };
+    found.unwrap_or(Location {
+        line: conn.origin.line,
+        column: conn.origin.column,
+    })
+}
+
 /// `message` with every value of `values` (as it is, and as a JSON string would quote it)
 /// replaced by the placeholder.
 fn scrubbed(message: &str, values: &[&str]) -> String {
@@ -194,6 +209,7 @@ mod tests {
             lifecycle: Lifecycle {
                 protect: false,
                 ignore_changes: BTreeSet::new(),
+                acknowledge: BTreeSet::new(),
             },
             import: None,
             places: Default::default(),
@@ -262,6 +278,50 @@ mod tests {
             .map(|d| format!("{d} {d:?}"))
             .collect();
         assert!(!all.contains("top-secret-value"), "{all}");
+    }
+
+    /// Each problem points at the line it is about (the id, the auth spec's name, the
+    /// param, or `params:` for a missing one), not at the connection's key.
+    #[test]
+    fn problems_point_at_their_field() {
+        let loc = |line: usize| Location { line, column: 7 };
+        let mut c = conn(
+            "Key",
+            vec![("port", Param::Plain(json!("eighty"))), ("apiKey", secret("k"))],
+        );
+        c.places.spec_id = Some(loc(5));
+        c.places.spec_name = Some(loc(7));
+        c.places.params = [("", 8), ("port", 9), ("apiKey", 10)]
+            .into_iter()
+            .map(|(name, line)| (name.to_owned(), loc(line)))
+            .collect();
+        let lines = |problems: Vec<Diagnostic>| -> Vec<(String, usize)> {
+            let mut out: Vec<(String, usize)> = problems
+                .iter()
+                .map(|d| {
+                    (
+                        d.field.clone().unwrap_or_default(),
+                        d.location.map_or(0, |p| p.line),
+                    )
+                })
+                .collect();
+            out.sort();
+            out
+        };
+        assert_eq!(lines(check(&c, None)), [("connectionSpec.id".to_owned(), 5)]);
+        let mut typo = c.clone();
+        typo.auth.spec_name = "key".into();
+        assert_eq!(
+            lines(check(&typo, Some(&spec()))),
+            [("auth.specName".to_owned(), 7)]
+        );
+        assert_eq!(
+            lines(check(&c, Some(&spec()))),
+            [("auth.params".to_owned(), 8), ("auth.params.port".to_owned(), 9)]
+        );
+        // Without places (a connection built in code), the key's line.
+        let bare = conn("Key", vec![]);
+        assert_eq!(lines(check(&bare, None)), [("connectionSpec.id".to_owned(), 3)]);
     }
 
     #[test]

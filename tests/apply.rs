@@ -543,7 +543,7 @@ async fn failures_are_listed_and_successes_kept() {
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
     let stderr = run.stderr();
     assert!(
-        stderr.contains("Error: prod/acme-salesforce-oauth:") && stderr.contains("FLOW-1418-400"),
+        stderr.contains("error: prod/acme-salesforce-oauth:") && stderr.contains("FLOW-1418-400"),
         "{stderr}"
     );
     assert!(stderr.contains("[request id "), "{stderr}");

@@ -110,3 +110,35 @@ fn bad_flags_are_refused() {
         assert!(stderr.contains(says), "{stderr}");
     }
 }
+
+/// The README's fault settings body is what the emulator takes: every field it shows is read
+/// back as given.
+#[tokio::test]
+async fn the_readmes_fault_settings_are_accepted_as_written() {
+    let readme = std::fs::read_to_string(crate::common::root().join("README.md")).unwrap();
+    let start = readme
+        .find("__emulator/faults -H 'content-type: application/json' -d '")
+        .expect("the README shows a PUT of the fault settings");
+    let body_start = readme[start..].find("-d '").unwrap() + start + 4;
+    let body_len = readme[body_start..].find('\'').unwrap();
+    let body: serde_json::Value = serde_json::from_str(&readme[body_start..body_start + body_len]).unwrap();
+    let emulator = flowform_emulator::Emulator::start(flowform_emulator::Options::default())
+        .await
+        .unwrap();
+    let http = crate::common::http();
+    let url = format!("{}/__emulator/faults", emulator.base_url());
+    let put = http.put(&url).json(&body).send().await.unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let now: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    for (field, value) in body.as_object().unwrap() {
+        assert_eq!(&now[field], value, "{field}");
+    }
+    // A misspelt field is refused, not ignored.
+    let put = http
+        .put(&url)
+        .json(&serde_json::json!({"latency": 50}))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_client_error());
+}

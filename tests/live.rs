@@ -80,8 +80,13 @@ async fn an_unknown_spec_or_auth_spec_fails_live_validation() {
         .expect_code(1);
     let stderr = run.stderr();
     assert!(stderr.contains("connection `other`, `connectionSpec.id`: AEP has no connection spec `12345678-aaaa-bbbb-cccc-1234567890ab`"), "{stderr}");
+    // Each points at the line it is about (the spec's id, `source:`), not at the key.
     assert!(
-        stderr.contains(&format!("--> {}:3:3", Path::new(path).display())),
+        stderr.contains(&format!("--> {}:5:26", Path::new(path).display())),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("--> {}:9:13", Path::new(path).display())),
         "{stderr}"
     );
     assert!(
@@ -117,7 +122,7 @@ fn plain_http_to_another_host_is_refused() {
     ])
     .env("AEP_ACCESS_TOKEN", "t")
     .env("AEP_CLIENT_ID", "c")
-    .env("AEP_ORG_ID", "o")
+    .env("AEP_ORG_ID", "o@AdobeOrg")
     .run()
     .expect_code(1);
     assert!(

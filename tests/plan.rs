@@ -211,7 +211,7 @@ async fn a_protected_connection_removed_from_config_fails_the_plan() {
     std::fs::remove_file(world.config().join("salesforce-basic.yaml")).unwrap();
     let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(1);
     assert!(
-        run.stdout().contains("Error: `prod/acme-salesforce`"),
+        run.stdout().contains("error: `prod/acme-salesforce`"),
         "{}",
         run.stdout()
     );

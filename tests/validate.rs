@@ -108,7 +108,10 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
         "garbage.yaml",
         &[("garbage.yaml:1:1", "the file is not UTF-8 text")],
     ),
-    ("tabs.yaml", &[("tabs.yaml:3:2", "invalid YAML: tabs disallowed")]),
+    (
+        "tabs.yaml",
+        &[("tabs.yaml:3:2", "help: YAML indents with spaces, never tabs")],
+    ),
     (
         "moved-and-removed.yaml",
         &[
@@ -127,6 +130,34 @@ const CASES: &[(&str, &[(&str, &str)])] = &[
             (
                 "moved-and-removed.yaml:18:28",
                 "`destroy: true` is not what `removed` is for",
+            ),
+        ],
+    ),
+    (
+        "misspelt-spec-id.yaml",
+        &[(
+            "misspelt-spec-id.yaml:7:11",
+            "help: did you mean `cfc0fee1-7dc0-40ef-b73e-d8b134c436f5`?",
+        )],
+    ),
+    (
+        "misindented.yaml",
+        &[(
+            "misindented.yaml:11:8",
+            "help: check the indentation: `password` is indented 7 spaces",
+        )],
+    ),
+    (
+        "under-indented.yaml",
+        &[
+            ("under-indented.yaml:9:13", "`auth.params`: expected a mapping"),
+            (
+                "under-indented.yaml:10:7",
+                "if `username` belongs under it, indent it deeper than `params`",
+            ),
+            (
+                "under-indented.yaml:11:7",
+                "if `password` belongs under it, indent it deeper than `params`",
             ),
         ],
     ),
@@ -294,7 +325,7 @@ fn unknown_param_warnings_go_to_stderr_and_pass() {
     let file = dir.path().join("c.yaml");
     std::fs::write(
         &file,
-        "sandbox: prod\nconnections:\n  a:\n    name: A\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params: {username: u, password: \"${env:P}\", securityToken: \"${env:P}\", region: eu}\n",
+        "sandbox: prod\nconnections:\n  a:\n    name: A\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params: {username: u, password: \"${env:P}\", securityToken: \"${env:P}\", region: eu}\n    lifecycle: {acknowledge: [salesforce-basic-retirement]}\n",
     )
     .unwrap();
     let run = flowform(["validate", "-c", file.to_str().unwrap()])
@@ -308,4 +339,52 @@ fn unknown_param_warnings_go_to_stderr_and_pass() {
         run.stderr()
     );
     assert_eq!(run.stdout(), "prod: 1 connection valid (Salesforce 1)\n");
+}
+
+/// Salesforce is retiring the username-password flow behind `Basic Authentication`: validate
+/// (and every plan) warns, naming the help article and the auth spec to move to, until a
+/// connection acknowledges it; an acknowledgement that concerns nothing is itself a warning.
+#[test]
+fn salesforce_basic_authentication_warns_until_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let basic = |key: &str, lifecycle: &str| {
+        format!(
+            "  {key}:\n    name: {key}\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params: {{username: u, password: \"${{env:P}}\", securityToken: \"${{env:P}}\"}}\n{lifecycle}"
+        )
+    };
+    let oauth = "  oauth:\n    name: oauth\n    source: salesforce\n    auth:\n      specName: OAuth2 Client Credential\n      params: {environmentUrl: \"https://a.my.salesforce.com\", clientId: c, clientSecret: \"${env:P}\", apiVersion: \"60.0\"}\n    lifecycle: {acknowledge: [salesforce-basic-retirement]}\n";
+    let text = format!(
+        "sandbox: prod\nconnections:\n{}{}{oauth}",
+        basic(
+            "seen",
+            "    lifecycle:\n      acknowledge: [salesforce-basic-retirement]\n"
+        ),
+        basic("unseen", "")
+    );
+    std::fs::write(dir.path().join("c.yaml"), text).unwrap();
+    let run = flowform(["validate", "-c", "c.yaml"])
+        .current_dir(dir.path())
+        .env("P", "x")
+        .run()
+        .expect_code(0);
+    assert_eq!(run.stdout(), "prod: 3 connections valid (Salesforce 3)\n");
+    insta::assert_snapshot!("salesforce_basic_retirement", run.stderr());
+    // A misspelt acknowledgement is an error: it would silence nothing.
+    let typo = "sandbox: prod\nconnections:\n".to_owned()
+        + &basic(
+            "typo",
+            "    lifecycle: {acknowledge: [salesforce-basic-retirment]}\n",
+        );
+    std::fs::write(dir.path().join("c.yaml"), typo).unwrap();
+    let run = flowform(["validate", "-c", "c.yaml"])
+        .current_dir(dir.path())
+        .env("P", "x")
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stderr()
+            .contains("help: did you mean `salesforce-basic-retirement`?"),
+        "{}",
+        run.stderr()
+    );
 }

@@ -7,6 +7,8 @@
 
 mod apply;
 mod args;
+mod completions;
+mod dashes;
 mod drift;
 mod emulator;
 mod generate;
@@ -17,10 +19,11 @@ mod schema;
 mod show;
 mod state;
 mod validate;
+mod version;
 
 use std::ffi::OsString;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 pub use self::args::{ClientArgs, StateArgs, TargetArgs, duration};
 use crate::ops::{Error, Exit, Io, Outcome};
@@ -29,7 +32,7 @@ use crate::settings::Environment;
 #[derive(Debug, Parser)]
 #[command(
     name = "flowform",
-    version,
+    version = version::VERSION,
     about = "Declarative reconciler for Adobe Experience Platform Flow Service base connections",
     propagate_version = true
 )]
@@ -70,11 +73,17 @@ enum Command {
     Emulator(Box<emulator::Args>),
     /// Look at and repair the state, without touching AEP
     State(state::Args),
+    /// Print a shell's completion script (`flowform completions bash > …`)
+    Completions(completions::Args),
+    /// Print flowform's version and the commit it was built from
+    Version,
 }
 
 /// Parses `args` and runs the command. Errors that are not about the user's input (a
 /// failed write to stdout, say) come back as `Err` for `main` to print once.
 pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut Io<'_>) -> Outcome {
+    // `-out=plan.out` as Terraform spells it means `--out=plan.out`.
+    let args = dashes::normalize(&Cli::command(), args.into_iter().collect());
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -119,5 +128,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut
         Command::Schema(args) => schema::run(&args, io),
         Command::Emulator(args) => emulator::run(&args, io),
         Command::State(args) => state::run(&args, env, io),
+        Command::Completions(args) => completions::run(&args, Cli::command(), io),
+        Command::Version => version::run(io),
     }
 }

@@ -26,7 +26,7 @@ const CONNECTION_FIELDS: &[&str] = &[
 ];
 const SPEC_FIELDS: &[&str] = &["id", "version"];
 const AUTH_FIELDS: &[&str] = &["specName", "params"];
-const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges"];
+const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges", "acknowledge"];
 const IMPORT_FIELDS: &[&str] = &["id"];
 
 /// What one document declares.
@@ -275,16 +275,42 @@ impl<'a> Reader<'a> {
             Some(n) => self.import(key, n).map(Some),
             None => Some(None),
         };
+        let auth_node = fields.get("auth");
+        let params_node = auth_node.and_then(|n| field(n, "params"));
         let places = crate::config::Places {
             name: fields.get("name").map_or(key_location, |n| n.location),
-            import_id: fields.get("import").and_then(|n| match &n.value {
-                Value::Mapping(entries) => entries
-                    .iter()
-                    .find(|(k, _)| k.as_str() == Some("id"))
-                    .map(|(_, v)| v.location),
-                _ => None,
-            }),
+            import_id: fields
+                .get("import")
+                .and_then(|n| field(n, "id"))
+                .map(|n| n.location),
+            spec_id: fields
+                .get("connectionSpec")
+                .and_then(|n| field(n, "id"))
+                .or(fields.get("source"))
+                .map(|n| n.location),
+            spec_name: auth_node.and_then(|n| field(n, "specName")).map(|n| n.location),
+            params: auth_node
+                .and_then(|n| key_of(n, "params"))
+                .map(|k| (String::new(), k.location))
+                .into_iter()
+                .chain(match params_node.map(|n| &n.value) {
+                    Some(Value::Mapping(entries)) => entries
+                        .iter()
+                        .filter_map(|(k, _)| Some((k.as_str()?.to_owned(), k.location)))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .collect(),
         };
+        if let (Some(spec), Some(auth), Some(lifecycle)) = (spec, &auth, &lifecycle) {
+            let location = places.spec_name.unwrap_or(key_location);
+            for advisory in catalog::advisories(spec.id, &auth.spec_name) {
+                if !lifecycle.acknowledge.contains(advisory.id) {
+                    self.warning(At::on(key, "auth.specName"), location, advisory.message)
+                        .help = Some(advisory.help.to_owned());
+                }
+            }
+        }
         Some(Connection {
             places,
             key: key.to_owned(),
@@ -363,6 +389,21 @@ impl<'a> Reader<'a> {
                     }
                 }?;
                 let spec = catalog::by_id(&id);
+                if spec.is_none()
+                    && let Some(near) = catalog::misspelt_id(&id)
+                    && let Some(id_node) = fields.get("id")
+                {
+                    self.error(
+                        At::on(key, "connectionSpec.id"),
+                        id_node.location,
+                        format!("`{id}` is one or two characters off the id of {}", near.title),
+                    )
+                    .help = Some(format!(
+                        "did you mean `{}`? (or write `source: {}` instead of `connectionSpec`)",
+                        near.id, near.source
+                    ));
+                    return None;
+                }
                 let version_at = At::on(key, "connectionSpec.version");
                 let version = match (fields.get("version"), spec) {
                     (Some(n), _) => self.non_empty_string(n, version_at)?,
@@ -793,13 +834,76 @@ impl<'a> Reader<'a> {
                 ignore_changes.insert(field);
             }
         }
+        let acknowledge = match fields.get("acknowledge") {
+            Some(n) => self.acknowledge(key, n, auth, spec),
+            None => Some(BTreeSet::new()),
+        };
         if !valid {
             return None;
         }
         Some(crate::config::Lifecycle {
             protect: protect?,
             ignore_changes,
+            acknowledge: acknowledge?,
         })
+    }
+
+    /// `lifecycle.acknowledge`: advisories by id. One that does not concern the connection
+    /// (any more) is a warning, so that acknowledgements do not outlive their reason.
+    fn acknowledge(
+        &mut self,
+        key: &str,
+        node: &Node,
+        auth: &WrittenAuth,
+        spec: Option<&'static ConnectionSpec>,
+    ) -> Option<BTreeSet<String>> {
+        let at = At::on(key, "lifecycle.acknowledge");
+        let Value::Sequence(items) = &node.value else {
+            self.error(
+                at,
+                node.location,
+                format!("expected a list of advisories, found {}", node.value.kind()),
+            )
+            .help = Some("e.g. `acknowledge: [salesforce-basic-retirement]`".to_owned());
+            return None;
+        };
+        let concerned: Vec<&str> = match (spec, auth.spec_name.as_deref()) {
+            (Some(spec), Some(name)) => catalog::advisories(spec.id, name).map(|a| a.id).collect(),
+            _ => Vec::new(),
+        };
+        let mut acknowledged = BTreeSet::new();
+        let mut valid = true;
+        for item in items {
+            let Some(id) = self.string(item, at) else {
+                valid = false;
+                continue;
+            };
+            let known: Vec<&str> = catalog::ADVISORIES.iter().map(|a| a.id).collect();
+            if !known.contains(&id.as_str()) {
+                let help = match did_you_mean(&id, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("the advisories are {}", backticked(&known)),
+                };
+                self.error(
+                    at,
+                    item.location,
+                    format!("`{id}` is not an advisory flowform gives"),
+                )
+                .help = Some(help);
+                valid = false;
+                continue;
+            }
+            if !concerned.contains(&id.as_str()) {
+                self.warning(
+                    at,
+                    item.location,
+                    format!("`{id}` does not concern this connection: nothing to acknowledge"),
+                )
+                .help = Some("remove it from `acknowledge`".to_owned());
+            }
+            acknowledged.insert(id);
+        }
+        valid.then_some(acknowledged)
     }
 
     fn import(&mut self, key: &str, node: &Node) -> Option<String> {
@@ -869,6 +973,9 @@ impl<'a> Reader<'a> {
         };
         let mut by_name = BTreeMap::new();
         let mut misspelt = BTreeSet::new();
+        // The last field left empty (`params:` with nothing after it): a field that follows
+        // it unknown here was most likely meant under it, indented one level too little.
+        let mut empty_above: Option<(&str, Location)> = None;
         for (k, v) in entries {
             let Some(name) = k.as_str() else {
                 self.error(
@@ -883,14 +990,23 @@ impl<'a> Reader<'a> {
             }
             if known.contains(&name) {
                 by_name.insert(name, (k, v));
+                let holds_fields = matches!(
+                    name,
+                    "connections" | "connectionSpec" | "auth" | "params" | "lifecycle" | "import"
+                );
+                empty_above = (holds_fields && matches!(v.value, Value::Null)).then_some((name, k.location));
                 continue;
             }
-            let help = match did_you_mean(name, known.iter().copied()) {
-                Some(s) => {
+            let help = match (empty_above, did_you_mean(name, known.iter().copied())) {
+                (Some((owner, place)), _) => format!(
+                    "`{owner}` (line {}) is empty: if `{name}` belongs under it, indent it deeper than `{owner}`",
+                    place.line
+                ),
+                (_, Some(s)) => {
                     misspelt.insert(s.to_owned());
                     format!("did you mean `{s}`?")
                 }
-                None => format!("expected one of {}", backticked(known)),
+                (_, None) => format!("expected one of {}", backticked(known)),
             };
             self.error(at, k.location, format!("unknown field `{name}` in {what}"))
                 .help = Some(help);
@@ -930,6 +1046,28 @@ impl<'a> Reader<'a> {
             Value::Null => None,
             _ => self.string(node, at),
         }
+    }
+}
+
+/// The value of `name` in the mapping `node`, if it is one and has it.
+fn field<'n>(node: &'n Node, name: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+/// The key node `name` in the mapping `node` (where the field's name is written).
+fn key_of<'n>(node: &'n Node, name: &str) -> Option<&'n Node> {
+    match &node.value {
+        Value::Mapping(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .map(|(k, _)| k),
+        _ => None,
     }
 }
 

@@ -88,11 +88,16 @@ pub struct Connection {
     pub places: Places,
 }
 
-/// Where fields that cross-file checks talk about are written.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Where fields that cross-file checks and the live checks talk about are written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Places {
     pub name: Location,
     pub import_id: Option<Location>,
+    /// `connectionSpec.id`, or `source`.
+    pub spec_id: Option<Location>,
+    pub spec_name: Option<Location>,
+    /// Each param's name, and `params:` itself (under the empty name).
+    pub params: BTreeMap<String, Location>,
 }
 
 pub use crate::flow::model::SpecRef;
@@ -165,7 +170,7 @@ impl Connection {
     }
 }
 
-/// `lifecycle: {protect, ignoreChanges}`.
+/// `lifecycle: {protect, ignoreChanges, acknowledge}`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Lifecycle {
     /// Refuse to delete or replace the connection.
@@ -174,6 +179,10 @@ pub struct Lifecycle {
     /// `state` (a connection disabled in AEP on purpose), `auth.params`, or
     /// `auth.params.<param>`.
     pub ignore_changes: BTreeSet<String>,
+    /// Advisories (see [`crate::catalog::ADVISORIES`]) the team has seen and keeps the
+    /// connection as it is for: their warnings are not shown.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub acknowledge: BTreeSet<String>,
 }
 
 /// Where something is declared.
@@ -256,6 +265,66 @@ pub fn load(inputs: &[PathBuf], env: &Environment, options: &LoadOptions) -> Res
     loader.finish()
 }
 
+/// The likely cause of a YAML syntax error, when the line says: a tab in the indentation, an
+/// unquoted reference inside `{…}`, or a line indented unlike its neighbours.
+fn syntax_help(text: &str, e: &crate::yaml::ParseError) -> Option<String> {
+    let number = e.location.line;
+    let lines: Vec<&str> = text.lines().collect();
+    let line = *lines.get(number.checked_sub(1)?)?;
+    let indent: &str = &line[..line.len() - line.trim_start().len()];
+    if indent.contains('\t') || e.message.contains("tab") {
+        return Some(format!(
+            "YAML indents with spaces, never tabs: replace the tabs at the start of line {number} with spaces (two per level, as the examples do)"
+        ));
+    }
+    // A reference unquoted inside `{…}`: `{` and `}` are YAML's punctuation there (the `{`
+    // of a reference's own `${` does not count).
+    if line.contains("${") && line.replace("${", "").contains('{') {
+        return Some(
+            "in flow style (`{a: b}`), quote a reference: `{password: \"${env:PASSWORD}\"}`".to_owned(),
+        );
+    }
+    let block_structure = [
+        "did not find expected key",
+        "mapping values are not allowed",
+        "did not find expected '-'",
+        "indentation",
+    ];
+    if !block_structure.iter().any(|m| e.message.contains(m)) {
+        return None;
+    }
+    // The nearest line above that holds something: the one this line is measured against.
+    let (above_number, above) = lines[..number - 1]
+        .iter()
+        .enumerate()
+        .rev()
+        .map(|(i, l)| (i + 1, *l))
+        .find(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))?;
+    let spaces = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let (own, theirs) = (spaces(line), spaces(above));
+    let field = |l: &str| {
+        l.trim_start()
+            .trim_start_matches("- ")
+            .split_once(':')
+            .map(|(name, _)| name.trim().to_owned())
+            .filter(|name| !name.is_empty() && !name.contains(' '))
+    };
+    let name = field(line).map_or_else(|| format!("line {number}"), |f| format!("`{f}`"));
+    let plural = |n: usize| if n == 1 { "space" } else { "spaces" };
+    Some(if own > theirs {
+        let owner = field(above).map_or_else(String::new, |f| format!(", whose `{f}` already has a value"));
+        format!(
+            "check the indentation: {name} is indented {own} {} and line {above_number} above it {theirs}{owner}; a field of the same mapping starts in the same column as its neighbours",
+            plural(own)
+        )
+    } else {
+        format!(
+            "check the indentation: {name} is indented {own} {} and line {above_number} above it {theirs}; the fields of one mapping start in the same column, and a nested mapping is indented deeper than its key",
+            plural(own)
+        )
+    })
+}
+
 /// Loads configuration text file by file; the unit tests and property tests drive it with
 /// strings, `load` with files.
 pub struct Loader<'a> {
@@ -289,15 +358,8 @@ impl<'a> Loader<'a> {
             }
             Err(e) => {
                 let mut d = Diagnostic::error(format!("invalid YAML: {}", e.message)).at(path, e.location);
-                // A reference unquoted inside `{…}`: `{` and `}` are YAML's punctuation there.
-                let line = text
-                    .lines()
-                    .nth(e.location.line.saturating_sub(1))
-                    .unwrap_or_default();
-                if line.contains("${") && line.contains('{') {
-                    d = d.help(
-                        "in flow style (`{a: b}`), quote a reference: `{password: \"${env:PASSWORD}\"}`",
-                    );
+                if let Some(help) = syntax_help(text, &e) {
+                    d = d.help(help);
                 }
                 self.diagnostics.push(d);
                 return;

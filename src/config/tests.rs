@@ -100,7 +100,20 @@ fn valid_documents_load() {
         other => panic!("{other:?}"),
     }
     assert_eq!(c.origin.line, 3);
+    // The one warning: Salesforce retires the flow behind Basic Authentication.
+    let warned: Vec<Option<&str>> = loaded.warnings.iter().map(|w| w.field.as_deref()).collect();
+    assert_eq!(warned, [Some("auth.specName")]);
+    let acknowledged = doc(&format!(
+        "{BASIC}\nlifecycle: {{acknowledge: [salesforce-basic-retirement]}}"
+    ));
+    let loaded = load_text(&acknowledged).unwrap();
     assert!(loaded.warnings.is_empty());
+    assert!(
+        loaded.desired.connections["k"]
+            .lifecycle
+            .acknowledge
+            .contains("salesforce-basic-retirement")
+    );
 }
 
 #[test]
@@ -164,7 +177,11 @@ fn unknown_specs_get_structural_checks_only() {
 #[test]
 fn unknown_params_of_known_specs_warn_unless_they_look_like_typos() {
     let loaded = load_text(&doc(&format!("{BASIC}\n    region: eu"))).unwrap();
-    let warnings: Vec<_> = loaded.warnings.iter().collect();
+    let warnings: Vec<_> = loaded
+        .warnings
+        .iter()
+        .filter(|w| w.field.as_deref() != Some("auth.specName"))
+        .collect();
     assert_eq!(warnings.len(), 1);
     assert_eq!(warnings[0].severity, Severity::Warning);
     assert_eq!(warnings[0].field.as_deref(), Some("auth.params.region"));
@@ -560,7 +577,7 @@ fn keys_are_unique_across_files() {
         &format!("# comment\n{}", doc(&BASIC.replace("name: N", "name: M"))),
     );
     let diagnostics = loader.finish().unwrap_err();
-    let d = diagnostics.iter().next().unwrap();
+    let d = diagnostics.iter().find(|d| d.is_error()).unwrap();
     assert_eq!(d.message, "connection key `k` is declared twice");
     assert_eq!(d.file.as_deref(), Some(Path::new("b.yaml")));
     assert_eq!(d.location, Some(Location { line: 4, column: 3 }));
@@ -609,6 +626,32 @@ fn an_unquoted_reference_in_flow_style_says_to_quote_it() {
             .contains("quote a reference"),
         "{d}"
     );
+}
+
+#[test]
+fn a_syntax_error_gets_the_help_its_line_calls_for() {
+    let help = |text: &str| {
+        let diagnostics = load_text(text).unwrap_err();
+        let d = diagnostics.iter().next().unwrap();
+        assert!(d.message.starts_with("invalid YAML"), "{d}");
+        d.help.clone().unwrap_or_default()
+    };
+    let head = "sandbox: prod\nconnections:\n  a:\n    name: A\n    source: salesforce\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u\n";
+    // A block-style reference on a misindented line is about the indentation, not quoting.
+    let short = help(&format!("{head}       password: ${{env:PW}}\n"));
+    assert!(
+        short.starts_with("check the indentation: `password` is indented 7 spaces and line 9 above it 8;"),
+        "{short}"
+    );
+    let deep = help(&format!("{head}          password: x\n"));
+    assert!(
+        deep.contains("indented 10 spaces and line 9 above it 8, whose `username` already has a value"),
+        "{deep}"
+    );
+    let tab = help(&format!("{head}\tpassword: x\n"));
+    assert!(tab.starts_with("YAML indents with spaces, never tabs"), "{tab}");
+    let flow = help("sandbox: prod\nconnections:\n  a: {name: A, auth: {params: {password: ${env:X}}}}\n");
+    assert!(flow.contains("quote a reference"), "{flow}");
 }
 
 #[test]

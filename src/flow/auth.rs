@@ -166,6 +166,13 @@ impl TokenSource {
                 last = format!("IMS answered {status}");
                 continue;
             }
+            if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::METHOD_NOT_ALLOWED {
+                // Nothing there takes a credential: the URL is wrong, not the credential.
+                return Err(FlowError::ImsUrl {
+                    url: token_url,
+                    status,
+                });
+            }
             if !status.is_success() {
                 // IMS was sent the client secret: should it repeat it, it is not shown.
                 let reason = parse::ims_refusal(&parse::redacted(&body, client_secret.expose()))

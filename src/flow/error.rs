@@ -65,6 +65,25 @@ impl ApiError {
         }
     }
 
+    /// What to do about the gateway's refusals that name no header: which setting to check.
+    pub fn help(&self) -> Option<String> {
+        let code = self.code.as_deref()?;
+        let help = match code {
+            // The organization header names no organization this credential belongs to.
+            "403025" | "FLOW-2000-401" => {
+                "check `AEP_ORG_ID`: it must be the organization of the credential (`…@AdobeOrg`, shown with the credential in the Adobe Developer Console)"
+            }
+            "403003" | "403000" => {
+                "check `AEP_CLIENT_ID`: it is sent as `x-api-key` and must be the client id of the credential the token was made for"
+            }
+            "401013" => {
+                "an `AEP_ACCESS_TOKEN` lasts 24 hours and belongs to one credential (`AEP_CLIENT_ID`): get a new one, or set `AEP_CLIENT_SECRET` instead of it so that flowform gets and renews its own"
+            }
+            _ => return None,
+        };
+        Some(help.to_owned())
+    }
+
     /// The numeric part of a Flow Service code: `1404` for `FLOW-1404-412`.
     pub fn flow_code(&self) -> Option<u16> {
         self.code
@@ -133,6 +152,12 @@ pub enum FlowError {
     /// No token could be had.
     #[error("cannot get an access token from IMS: {0}")]
     Auth(String),
+    /// IMS's token endpoint is not where the IMS URL says (404, 405): the URL is wrong, not
+    /// the credential.
+    #[error(
+        "cannot get an access token from IMS: POST {url} answered {status}: there is no IMS token endpoint at that URL"
+    )]
+    ImsUrl { url: String, status: StatusCode },
     /// A server answered with a redirect. flowform never follows one: it would carry the
     /// credentials, and a create's body with its secrets, to wherever the server points.
     #[error(
@@ -182,6 +207,12 @@ impl FlowError {
             FlowError::Deadline { .. } => {
                 Some("give the command more time with a longer `--timeout`".to_owned())
             }
+            FlowError::ImsUrl { .. } => Some(format!(
+                "AEP_IMS_URL (or --ims-url) is IMS's base URL, such as `{}`; flowform asks `{}` under it",
+                super::settings::DEFAULT_IMS,
+                super::auth::TOKEN_PATH
+            )),
+            FlowError::Api(e) => e.help(),
             FlowError::Redirect { .. } => Some(
                 "check `FLOWFORM_ENDPOINT` / `AEP_IMS_URL` (or `--endpoint` / `--ims-url`): they must name AEP's own hosts"
                     .to_owned(),

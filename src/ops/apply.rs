@@ -352,7 +352,7 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
         return Ok(Exit::Success);
     }
     for failure in &report.failures {
-        writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+        writeln!(io.err, "\nerror: {}: {}", failure.address, failure.error)?;
         if let Some(help) = failure.error.help() {
             writeln!(io.err, "help: {help}")?;
         }

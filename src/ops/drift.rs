@@ -36,7 +36,8 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     let mut target = request.target.clone();
     target.refresh = true;
     target.state.lock = false;
-    let session = Session::open(&target, env, io, "flowform drift", false)?;
+    let mut session = Session::open(&target, env, io, "flowform drift", false)?;
+    session.progress = request.format != Format::Json;
     // Every declared sandbox and spec is listed in full: unmanaged connections must be seen.
     let live = session.refresh(true, io)?;
     let plan = session.plan_against(Mode::Normal, &[], &live);

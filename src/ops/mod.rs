@@ -5,7 +5,8 @@
 //! `help`.
 //!
 //! - [`scope`]: which configuration and which state a command works on (the project).
-//! - [`session`]: what the planning commands share: load, open the state, connect, plan.
+//! - [`session`]: what the planning commands share: load, open the state, connect, plan
+//!   (with `reading`: progress on a terminal while the refresh reads AEP).
 //! - [`apply`] (apply, destroy), [`plan`] (plan, show, saved plans), [`drift`], [`generate`], [`import`],
 //!   [`init`], [`state`], [`validate`], [`emulator`]: one operation each.
 
@@ -18,6 +19,7 @@ pub(crate) mod generate;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;
+mod reading;
 pub(crate) mod scope;
 pub(crate) mod session;
 pub(crate) mod state;

@@ -33,6 +33,8 @@ pub struct Session {
     emulator: Option<Emulator>,
     /// What a saved plan records of how it was made.
     origin: crate::plan::PlanOrigin,
+    /// Show the refresh's progress on a terminal (not for `--format json`).
+    pub progress: bool,
 }
 
 impl Drop for Session {
@@ -139,6 +141,17 @@ impl Session {
         } else if needs_aep {
             Some(Arc::new(Client::new(Settings::from_env(env, &args.client)?)?))
         } else {
+            // Not needed for a plan from the state alone, but applying it will be: a missing
+            // credential is said now, not first at the apply.
+            if let Err(e) = Settings::from_env(env, &args.client) {
+                writeln!(
+                    io.err,
+                    "warning: {e}; this plan does not read AEP (--refresh=false), but applying it will"
+                )?;
+                if let Some(help) = e.help() {
+                    writeln!(io.err, "help: {help}\n")?;
+                }
+            }
             None
         };
         if let Some(client) = &client {
@@ -178,6 +191,7 @@ impl Session {
                 emulator: args.emulator,
             },
             emulator,
+            progress: true,
         })
     }
 
@@ -242,8 +256,14 @@ impl Session {
                 let state = self.store().state();
                 let checked = self.runtime.block_on(async {
                     let diagnostics = specs::check_all(client, desired).await?;
-                    let refreshed = crate::refresh::refresh(client, desired, state, list_all).await?;
-                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed.0))
+                    let reading =
+                        super::reading::Reading::start(client, super::reading::wanted(self.progress));
+                    let refreshed = crate::refresh::refresh(client, desired, state, list_all, &|requests| {
+                        reading.expect(requests)
+                    })
+                    .await;
+                    reading.finish();
+                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed?.0))
                 });
                 let (diagnostics, live) = checked?;
                 if diagnostics.has_errors() {

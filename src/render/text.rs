@@ -461,10 +461,10 @@ pub fn plan(plan: &Plan) -> String {
         let _ = writeln!(out, "{}", paint(BOLD, &summary_line(plan)));
     }
     for warning in &plan.warnings {
-        let _ = writeln!(out, "\n{} {warning}", paint(YELLOW.bold(), "Warning:"));
+        let _ = writeln!(out, "\n{} {warning}", paint(YELLOW.bold(), "warning:"));
     }
     for error in &plan.errors {
-        let _ = writeln!(out, "\n{} {}", paint(RED.bold(), "Error:"), error.message);
+        let _ = writeln!(out, "\n{} {}", paint(RED.bold(), "error:"), error.message);
         if let Some(help) = &error.help {
             let _ = writeln!(out, "help: {help}");
         }
