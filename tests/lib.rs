@@ -15,6 +15,7 @@ mod hostile;
 mod live;
 mod parsers;
 mod plan;
+mod postgres;
 mod project;
 mod props;
 mod reliability;
