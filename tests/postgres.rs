@@ -745,3 +745,46 @@ async fn a_run_whose_lock_session_died_writes_nothing_more() {
     );
     pg.drop_schema().await;
 }
+
+/// The plan workflow's comment script (`examples/github-actions/plan-comment.js`): run by
+/// node, where there is one.
+#[test]
+fn the_plan_workflow_comment_says_why_a_plan_failed() {
+    let dir = crate::common::root().join("examples/github-actions");
+    let Ok(out) = std::process::Command::new("node")
+        .arg("plan-comment.test.js")
+        .current_dir(&dir)
+        .output()
+    else {
+        eprintln!("skipped: no `node` to run examples/github-actions/plan-comment.test.js");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every workflow gives secrets to steps, never to a job (where the install compiles
+    // third-party code), and installs flowform through a cache.
+    for file in ["plan.yml", "apply.yml", "drift.yml", "local-file/apply.yml"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let mut job_env = false;
+        for line in text.lines() {
+            if line.starts_with("    env:") {
+                job_env = true;
+            } else if !line.starts_with("      ") {
+                job_env = false;
+            }
+            assert!(
+                !(job_env && line.contains("secrets.")),
+                "{file}: a secret in a job's env: {line}"
+            );
+        }
+        assert!(text.contains("actions/cache@v4"), "{file}: flowform is cached");
+        assert!(
+            !text.contains("cancel-in-progress: true") || file == "plan.yml",
+            "{file}"
+        );
+    }
+}
