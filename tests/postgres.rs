@@ -788,3 +788,50 @@ fn the_plan_workflow_comment_says_why_a_plan_failed() {
         );
     }
 }
+
+#[tokio::test]
+async fn tls_through_rustls_as_sslmode_says() {
+    let Some(pg) = Pg::connect().await else { return };
+    let ssl: Option<String> = pg
+        .client
+        .query_one("SELECT current_setting('ssl')", &[])
+        .await
+        .map(|r| r.get(0))
+        .ok();
+    if ssl.as_deref() != Some("on") {
+        eprintln!("skipped: the test server does not offer TLS");
+        pg.drop_schema().await;
+        return;
+    }
+    let env = Environment::default();
+    let with = |mode: &str| {
+        let url = pg
+            .url("tls")
+            .replace("sslmode=disable", &format!("sslmode={mode}"));
+        Store::open(
+            &Location::parse(std::ffi::OsStr::new(&url)).unwrap(),
+            Locking::Wait(Duration::ZERO),
+            &Holder::me("test", &env),
+            Missing::Create,
+            &env,
+        )
+    };
+    // Encrypted, the certificate unchecked (libpq's `require`): works against any server.
+    let store = with("require").unwrap();
+    let encrypted: i64 = pg
+        .client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE s.ssl AND a.application_name LIKE $1",
+            &[&format!("flowform:{}:%", std::process::id())],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(encrypted, 2, "both sessions (data and lock) are encrypted");
+    drop(store);
+    // Checked against the platform's roots: a test server's own certificate is refused,
+    // saying why, and nothing is written.
+    let err = with("verify-full").err().unwrap().to_string();
+    assert!(err.contains("cannot connect to the state"), "{err}");
+    pg.drop_schema().await;
+}
