@@ -29,6 +29,10 @@ pub const FILE: &str = "flowform.toml";
 pub const DEFAULT_CONFIG: &str = "connections";
 pub const DEFAULT_STATE: &str = "state/flowform.json";
 
+/// Where a project whose state is in a database keeps what is local to one machine (the
+/// embedded emulator's demo data and state).
+pub const LOCAL_DIR: &str = ".flowform";
+
 /// Project files larger than this are refused: a real one is a few lines.
 const MAX_FILE: u64 = 1024 * 1024;
 
@@ -47,20 +51,8 @@ pub struct Project {
     pub state: StateLocation,
 }
 
-/// Where a state lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateLocation {
-    /// A local file (joined to the project root).
-    File(PathBuf),
-}
-
-impl std::fmt::Display for StateLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StateLocation::File(path) => write!(f, "{}", path.display()),
-        }
-    }
-}
+/// Where a state lives: a local file (joined to the project root), or a PostgreSQL URL.
+pub use crate::state::Location as StateLocation;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,6 +174,20 @@ impl Project {
             }
         }
         let state = match relative(raw.state.get_ref()) {
+            _ if crate::state::postgres::url::is_postgres(raw.state.get_ref()) => {
+                match crate::state::postgres::url::PgUrl::parse(raw.state.get_ref()) {
+                    Ok(url) => Some(StateLocation::Postgres(Box::new(url))),
+                    Err(e) => {
+                        problems.push(
+                            Diagnostic::error(e.to_string())
+                                .at(file, at(raw.state.span()))
+                                .field("state")
+                                .help(e.help()),
+                        );
+                        None
+                    }
+                }
+            }
             Ok(path) if path.file_name().is_some() => Some(StateLocation::File(root.join(path))),
             Ok(_) => {
                 problems.push(
@@ -228,11 +234,14 @@ impl Project {
 
     /// Where the embedded emulator (`--emulator`) keeps its data and a state of its own:
     /// `emulator/` beside the project's state, so a demo never touches AEP or the real state.
+    /// A project whose state is in a database keeps the emulator's in `.flowform/emulator`
+    /// (git-ignored by `init`).
     pub fn emulator_dir(&self) -> PathBuf {
         match &self.state {
             StateLocation::File(path) => path
                 .parent()
                 .map_or_else(|| PathBuf::from("emulator"), |p| p.join("emulator")),
+            StateLocation::Postgres(_) => self.root.join(LOCAL_DIR).join("emulator"),
         }
     }
 }

@@ -19,6 +19,7 @@ mod interrupt;
 mod live;
 mod parsers;
 mod plan;
+mod postgres;
 mod progress;
 mod project;
 mod props;

@@ -27,7 +27,21 @@ pub(super) async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Resu
             .flatten()
     };
     lock(&ctx.claimed).insert(id.clone());
-    ctx.record(address, Some(adopted_record(conn, &live, digest)))?;
+    ctx.store()
+        .record(address, Some(adopted_record(conn, &live, digest)))
+        .map_err(|source| {
+            if source.is_owned_elsewhere() {
+                // Another state manages it: refused, naming that state.
+                ApplyError::State(source)
+            } else {
+                ApplyError::Unrecorded {
+                    done: "adopted",
+                    id: id.clone(),
+                    key: conn.key.clone(),
+                    source: Box::new(source),
+                }
+            }
+        })?;
     ctx.progress.line(format!("{address}: Import complete [id={id}]"));
     if change.then_update {
         update(ctx, change, conn).await?;

@@ -81,13 +81,20 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
         let store = ctx.store();
         super::record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
     };
-    ctx.store().finish(
-        seq,
-        address,
-        Outcome::Done {
-            record: Some(Box::new(record.clone())),
-        },
-    )?;
+    ctx.store()
+        .finish(
+            seq,
+            address,
+            Outcome::Done {
+                record: Some(Box::new(record.clone())),
+            },
+        )
+        .map_err(|source| ApplyError::Unrecorded {
+            done: "created",
+            id: id.clone(),
+            key: conn.key.clone(),
+            source: Box::new(source),
+        })?;
     if initializing {
         wait_enabled(ctx, address, conn, &id, record).await?;
     }

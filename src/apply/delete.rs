@@ -39,7 +39,14 @@ pub(super) async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) ->
     let seq = ctx.store().begin(pending)?;
     match ctx.client.delete_connection(sandbox, id).await {
         Ok(_) => {
-            ctx.store().finish(seq, address, Outcome::Done { record: None })?;
+            ctx.store()
+                .finish(seq, address, Outcome::Done { record: None })
+                .map_err(|source| ApplyError::Unrecorded {
+                    done: "deleted",
+                    id: id.to_owned(),
+                    key: address.to_owned(),
+                    source: Box::new(source),
+                })?;
             ctx.progress.line(format!(
                 "{address}: Destruction complete after {}",
                 elapsed(started.elapsed())

@@ -12,6 +12,16 @@ pub enum ApplyError {
     /// The state could not record an outcome (what was journalled is safe).
     #[error(transparent)]
     State(#[from] StateError),
+    /// AEP did it, and the state could not record it (the database went away): said with
+    /// the id, so that nothing sent to AEP is forgotten.
+    #[error("{done} in AEP as {id}, but the state could not record it: {source}")]
+    Unrecorded {
+        done: &'static str,
+        id: String,
+        key: String,
+        #[source]
+        source: Box<StateError>,
+    },
     #[error("the plan has no connection id to {verb}; nothing was sent")]
     MissingId { verb: &'static str },
     #[error(
@@ -92,9 +102,16 @@ impl ApplyError {
                 }
                 _ => None,
             },
+            ApplyError::State(StateError::Postgres(e)) => e.help(),
             ApplyError::State(_) => Some(
                 "every id and etag is safe in the journal beside the state file; the next flowform run folds it in"
                     .into(),
+            ),
+            ApplyError::Unrecorded { done: "created" | "adopted", id, key, .. } => Some(format!(
+                "the next apply finds {id} by its name before creating anything (the intent was recorded) and records it; should it not, `flowform import {key} {id}` records it by hand"
+            )),
+            ApplyError::Unrecorded { .. } => Some(
+                "the next plan reads the connection from AEP and records what it finds".into(),
             ),
             ApplyError::MissingId { .. }
             | ApplyError::BadId { .. }

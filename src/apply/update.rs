@@ -54,13 +54,20 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                     record_what_was_sent(&mut record, &ops, &live, recorded.as_ref());
                     record
                 };
-                ctx.store().finish(
-                    seq,
-                    address,
-                    Outcome::Done {
-                        record: Some(Box::new(record)),
-                    },
-                )?;
+                ctx.store()
+                    .finish(
+                        seq,
+                        address,
+                        Outcome::Done {
+                            record: Some(Box::new(record)),
+                        },
+                    )
+                    .map_err(|source| ApplyError::Unrecorded {
+                        done: "updated",
+                        id: id.clone(),
+                        key: conn.key.clone(),
+                        source: Box::new(source),
+                    })?;
                 if updated.confirmed_by_reading {
                     ctx.note(format!(
                         "{address}: the update's answer was lost; a re-read shows it applied"

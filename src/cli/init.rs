@@ -14,12 +14,17 @@ pub struct Args {
     pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub state: StateArgs,
+    /// Move the state at FROM (a path or a `postgres://` URL) to where the project's `state`
+    /// now says it lives, keeping its lineage and serial; the old one is retired
+    #[arg(long = "migrate-state", value_name = "FROM")]
+    pub migrate_state: Option<PathBuf>,
 }
 
 pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let request = InitRequest {
         config: args.config.clone(),
         state: args.state.options(),
+        migrate_from: args.migrate_state.clone(),
     };
     crate::ops::init::init(&request, env, io)
 }

@@ -1,4 +1,4 @@
-//! `flowform state list | show | rm | mv`.
+//! `flowform state list | show | rm | mv | pull | push`.
 
 use super::StateArgs;
 use crate::ops::state::{StateCommand, StateRequest};
@@ -32,6 +32,16 @@ pub enum Command {
     },
     /// Give a connection a new key without recreating it
     Mv { old: String, new: String },
+    /// Print the whole state, as a state file, to stdout (a backup, or a look at a shared state)
+    Pull,
+    /// Replace the state with a state file (refused for another lineage or an older serial)
+    Push {
+        /// The state file (`-` for stdin)
+        file: std::path::PathBuf,
+        /// Push even an older serial or another lineage (what the state holds now is lost)
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
@@ -42,6 +52,11 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
         Command::Mv { old, new } => StateCommand::Mv {
             old: old.clone(),
             new: new.clone(),
+        },
+        Command::Pull => StateCommand::Pull,
+        Command::Push { file, force } => StateCommand::Push {
+            file: file.clone(),
+            force: *force,
         },
     };
     let request = StateRequest {

@@ -80,12 +80,15 @@ pub(super) fn fold(session: &mut Session, outcome: Outcome, io: &mut Io<'_>) -> 
     let exit = outcome?;
     match folded {
         Err(e) if exit == Exit::Success => {
+            let shared = matches!(e, crate::state::file::StateError::Postgres(_));
             let e = anyhow::Error::from(e);
             super::render_error(&e, io.err)?;
-            writeln!(
-                io.err,
-                "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
-            )?;
+            if !shared {
+                writeln!(
+                    io.err,
+                    "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
+                )?;
+            }
             Err(Error::reported(Exit::Failure))
         }
         _ => Ok(exit),
@@ -303,11 +306,21 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
         crate::info!("{note}");
     }
     if let Err(e) = committed {
+        let shared = matches!(e, crate::state::file::StateError::Postgres(_));
         super::render_error(&anyhow::Error::from(e), io.err)?;
-        writeln!(
-            io.err,
-            "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
-        )?;
+        if !shared {
+            writeln!(
+                io.err,
+                "help: every id and etag is safe in the journal beside the state file; the next `flowform apply` folds it in"
+            )?;
+        }
+        // What could not be done is said too, each with its id.
+        for failure in &report.failures {
+            writeln!(io.err, "\nError: {}: {}", failure.address, failure.error)?;
+            if let Some(help) = failure.error.help() {
+                writeln!(io.err, "help: {help}")?;
+            }
+        }
         return Err(Error::reported(Exit::Failure));
     }
     if let Some(stopped) = &report.interrupted {

@@ -6,6 +6,8 @@ use super::{Error, Exit, Io, Outcome, Target};
 use crate::diagnostic::did_you_mean;
 use crate::settings::Environment;
 use crate::state::address;
+use crate::state::file::StateError;
+use crate::state::postgres::error::{Conflict, PgError};
 
 /// `flowform import KEY ID`.
 #[derive(Clone, Debug)]
@@ -85,6 +87,19 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
                 request.key
             )),
         ));
+    }
+    // A connection has one state: one that another state of a shared database manages is
+    // refused before anything is read.
+    if let Some((owner, theirs)) = session.store().owner_elsewhere(&conn.sandbox, id)? {
+        let conflict = Conflict {
+            id: id.to_owned(),
+            sandbox: conn.sandbox.clone(),
+            address: addr.clone(),
+            owner,
+            theirs,
+            url: session.store().shown(),
+        };
+        return Err(StateError::from(PgError::Owned(Box::new(conflict))).into());
     }
     let Some(client) = session.client.clone() else {
         return Err(Error::message(

@@ -17,6 +17,9 @@ pub struct InitRequest {
     /// The project's configuration files or directories (default `connections`).
     pub config: Vec<PathBuf>,
     pub state: StateOptions,
+    /// `--migrate-state FROM`: move the state at FROM (a path or a `postgres://` URL) to
+    /// where the project's `state` now says it lives.
+    pub migrate_from: Option<PathBuf>,
 }
 
 /// `path` as it goes in the project file: relative to the working directory (the new
@@ -111,21 +114,26 @@ pub fn init(request: &InitRequest, env: &Environment, io: &mut Io<'_>) -> Outcom
         }
         None => write_project(request, io)?,
     };
-    let StateLocation::File(path) = &project.state;
+    if let Some(from) = &request.migrate_from {
+        return migrate(request, &project, from, env, io);
+    }
+    let location = &project.state;
     let command = "flowform init";
-    match open_state(&request.state, path, true, command, env, Missing::Refuse) {
+    match open_state(&request.state, location, true, command, env, Missing::Refuse) {
         Ok(store) => {
             let s = store.state();
             writeln!(
                 io.out,
-                "The state `{}` exists: {} connection{} managed, serial {}.",
-                path.display(),
+                "The state `{location}` exists: {} connection{} managed, serial {}.",
                 s.connections.len(),
                 if s.connections.len() == 1 { "" } else { "s" },
                 s.serial
             )?;
         }
-        Err(StateError::NotInitialized { .. }) => start_state(request, &project, path, env, io)?,
+        Err(StateError::NotInitialized { .. }) => match location {
+            StateLocation::File(path) => start_state(request, &project, path, env, io)?,
+            StateLocation::Postgres(_) => start_shared_state(request, &project, env, io)?,
+        },
         Err(e) => return Err(e.into()),
     }
     writeln!(
@@ -169,7 +177,14 @@ fn start_state(
             )),
         ));
     }
-    let store = open_state(&request.state, path, true, "flowform init", env, Missing::Create)?;
+    let store = open_state(
+        &request.state,
+        &StateLocation::File(path.to_owned()),
+        true,
+        "flowform init",
+        env,
+        Missing::Create,
+    )?;
     writeln!(
         io.out,
         "Started an empty state `{}` (lineage {}).",
@@ -189,6 +204,118 @@ fn start_state(
         }
     }
     Ok(())
+}
+
+/// Starts the project's empty state in its database, and keeps what is local to one machine
+/// (the emulator's demo data) out of git.
+fn start_shared_state(
+    request: &InitRequest,
+    project: &Project,
+    env: &Environment,
+    io: &mut Io<'_>,
+) -> Result<(), Error> {
+    let store = open_state(
+        &request.state,
+        &project.state,
+        true,
+        "flowform init",
+        env,
+        Missing::Create,
+    )?;
+    writeln!(
+        io.out,
+        "Started an empty state `{}` (lineage {}). Every clone and CI runner of the project shares it.",
+        project.state,
+        store.state().lineage
+    )?;
+    let local = project.root.join(project::LOCAL_DIR);
+    let ignore = local.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::create_dir_all(&local)
+            .map_err(|e| anyhow::anyhow!("cannot create `{}`: {e}", local.display()))?;
+        crate::atomic::write(
+            &ignore,
+            b"# flowform: what is local to this machine (the embedded emulator's demo data).\n*\n",
+        )
+        .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", ignore.display()))?;
+    }
+    Ok(())
+}
+
+/// `init --migrate-state FROM`: moves the state at `from` to the project's `state`, as it is
+/// (lineage, serial, salt, org, records, pending), both locked; then retires `from`, so that
+/// nothing goes on using a stale copy.
+fn migrate(
+    request: &InitRequest,
+    project: &Project,
+    from: &Path,
+    env: &Environment,
+    io: &mut Io<'_>,
+) -> Outcome {
+    let source =
+        StateLocation::parse(from.as_os_str()).map_err(|e| Error::message(e.to_string(), Some(e.help())))?;
+    let destination = &project.state;
+    let same = match (&source, destination) {
+        (StateLocation::File(a), StateLocation::File(b)) => {
+            crate::state::file::real_path(a).ok() == crate::state::file::real_path(b).ok()
+        }
+        (a, b) => a == b,
+    };
+    if same {
+        return Err(Error::message(
+            format!("`{source}` is already this project's state; there is nothing to move"),
+            Some(format!(
+                "change `state` in `{}` to where the state should go, then run `flowform init --migrate-state {}` again",
+                project.file.display(),
+                from.display()
+            )),
+        ));
+    }
+    let command = format!("flowform init --migrate-state {source}");
+    let mut old = open_state(&request.state, &source, true, &command, env, Missing::Refuse)?;
+    let mut new = open_state(&request.state, destination, true, &command, env, Missing::Migrate)?;
+    for warning in old.warnings() {
+        writeln!(io.err, "warning: {warning}")?;
+    }
+    let moving = old.state().clone();
+    let there = new.state();
+    let already = !new.is_blank()
+        && there.lineage == moving.lineage
+        && there.serial == moving.serial
+        && there.connections == moving.connections;
+    if !already && !new.is_blank() {
+        return Err(Error::message(
+            format!(
+                "`{destination}` already holds a state (lineage {}, serial {}, {} connections); moving `{source}` there would replace it, so nothing was changed",
+                there.lineage,
+                there.serial,
+                there.connections.len()
+            ),
+            Some(format!(
+                "if that state is not needed, save it (`flowform state pull --state {destination} > old.json`) and empty it first; if it is this project's state already, point `state` in `{}` at it and drop `--migrate-state`",
+                project.file.display()
+            )),
+        ));
+    }
+    if !already {
+        new.replace(&moving)?;
+    }
+    let retired = old.retire(&destination.to_string())?;
+    let n = moving.connections.len();
+    writeln!(
+        io.out,
+        "Moved the state from `{source}` to `{destination}`: {n} connection{}, {} pending, lineage {}, serial {}.\nThe old one: {retired}.",
+        if n == 1 { "" } else { "s" },
+        moving.pending.len(),
+        moving.lineage,
+        moving.serial
+    )?;
+    writeln!(
+        io.out,
+        "\nCommit `{}` now, so that every clone and CI runner uses the new state; a clone on an older commit uses the old one until it pulls.",
+        project.file.display()
+    )?;
+    Ok(Exit::Success)
 }
 
 /// Writes a new project file in the working directory.
@@ -217,6 +344,13 @@ fn write_project(request: &InitRequest, io: &mut Io<'_>) -> Result<Project, Erro
         config.push(in_project(input).map_err(outside)?);
     }
     let state = match &request.state.path {
+        Some(url) if url.to_str().is_some_and(crate::state::postgres::url::is_postgres) => {
+            // Checked (no password in it, ever) before it is written to a committed file.
+            let text = url.to_str().unwrap_or_default().to_owned();
+            crate::state::postgres::url::PgUrl::parse(&text)
+                .map_err(|e| Error::message(e.to_string(), Some(e.help())))?;
+            text
+        }
         Some(path) => in_project(path).map_err(outside)?,
         None => {
             // A flowform before projects named its state after `-c`: carry such a state on

@@ -26,8 +26,8 @@ pub struct Scope {
     pub config: Vec<PathBuf>,
     /// The `-c` inputs that narrow what is planned, when given inside a project.
     pub narrowed: Vec<PathBuf>,
-    /// The state file.
-    pub state: PathBuf,
+    /// The state: a file, or a database.
+    pub state: StateLocation,
     /// `--emulator`: where the emulator keeps its data (its state is `state`, in there).
     pub emulator_dir: Option<PathBuf>,
 }
@@ -90,20 +90,29 @@ impl Scope {
     /// Settles the scope from the flags. `config`: the `-c` inputs; `state`: `--state`.
     pub fn settle(config: &[PathBuf], state: Option<&Path>, emulator: bool) -> Result<Scope, ScopeError> {
         let found = Project::discover(Path::new(".")).map_err(ScopeError::Project)?;
+        let given = match state {
+            Some(given) => Some(
+                StateLocation::parse(given.as_os_str())
+                    .map_err(|e| ScopeError::message(e.to_string(), e.help()))?,
+            ),
+            None => None,
+        };
         let (project, all, narrowed, state_path) = match found {
             Some(p) => {
-                let StateLocation::File(own) = &p.state;
+                let own = &p.state;
                 // Inside a project, `--state` may only name the project's own state: a
                 // project has one, and another project's would plan its connections away.
-                if let Some(given) = state
-                    && !same_file(given, own)
+                let same = |given: &StateLocation| match (given, own) {
+                    (StateLocation::File(a), StateLocation::File(b)) => same_file(a, b),
+                    (a, b) => a == b,
+                };
+                if let Some(given) = &given
+                    && !same(given)
                 {
                     return Err(ScopeError::message(
                         format!(
-                            "`--state {}` is not this project's state: `{}` names `{}`, and a project has one state",
-                            given.display(),
+                            "`--state {given}` is not this project's state: `{}` names `{own}`, and a project has one state",
                             p.file.display(),
-                            own.display()
                         ),
                         format!(
                             "drop `--state`; to keep the state elsewhere, change `state` in `{}`",
@@ -115,20 +124,25 @@ impl Scope {
                 let all = p.config.clone();
                 (Some(p), all, config.to_vec(), state_path)
             }
-            None => match (config.is_empty(), state) {
+            None => match (config.is_empty(), given) {
                 // Outside a project, both named explicitly: nothing is derived.
-                (false, Some(state)) => (None, config.to_vec(), Vec::new(), state.to_owned()),
+                (false, Some(state)) => (None, config.to_vec(), Vec::new(), state),
                 _ => return Err(no_project()),
             },
         };
-        let emulator_dir = emulator.then(|| match &project {
-            Some(p) if state.is_none() => p.emulator_dir(),
-            _ => state_path
+        let emulator_dir = emulator.then(|| match (&project, &state_path) {
+            (Some(p), _) if state.is_none() => p.emulator_dir(),
+            (_, StateLocation::File(path)) => path
                 .parent()
                 .map_or_else(|| PathBuf::from("emulator"), |d| d.join("emulator")),
+            (_, StateLocation::Postgres(_)) => PathBuf::from(project::LOCAL_DIR).join("emulator"),
         });
-        let state_path = match (&emulator_dir, state) {
-            (Some(dir), None) => dir.join(state_path.file_name().unwrap_or_default()),
+        // `--emulator` keeps a state file of its own beside its data: never the real state.
+        let state_path = match (&emulator_dir, state, &state_path) {
+            (Some(dir), None, StateLocation::File(path)) => {
+                StateLocation::File(dir.join(path.file_name().unwrap_or_default()))
+            }
+            (Some(dir), _, StateLocation::Postgres(_)) => StateLocation::File(dir.join("flowform.json")),
             _ => state_path,
         };
         Ok(Scope {
@@ -232,11 +246,11 @@ impl Scope {
     }
 }
 
-/// Opens the state at `path`: under the lock when `write` (or unless `--lock=false`), with
-/// this run's secret fingerprints (`FLOWFORM_DIGEST_KEY`).
+/// Opens the state at `location`: under the lock when `write` (or unless `--lock=false`),
+/// with this run's secret fingerprints (`FLOWFORM_DIGEST_KEY`).
 pub fn open_state(
     options: &StateOptions,
-    path: &Path,
+    location: &StateLocation,
     write: bool,
     command: &str,
     env: &Environment,
@@ -248,5 +262,5 @@ pub fn open_state(
         Locking::None
     };
     let digester = Digester::from_env(env).map_err(StateError::Digest)?;
-    Ok(Store::open(path, locking, &Holder::me(command, env), missing)?.with_digester(digester))
+    Ok(Store::open(location, locking, &Holder::me(command, env), missing, env)?.with_digester(digester))
 }

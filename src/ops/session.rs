@@ -161,7 +161,7 @@ impl Session {
                     return Err(Error::message(
                         format!(
                             "the state `{}` belongs to the organization `{recorded}`, and this run reaches `{org}`; nothing was read or changed, since every connection of the state would look deleted there",
-                            scope.state.display()
+                            scope.state
                         ),
                         Some(format!(
                             "set `AEP_ORG_ID` to `{recorded}` (and the credentials of that organization), or run in the project that belongs to `{org}`"

@@ -1,4 +1,7 @@
-//! `state list | show | rm | mv`: look at and repair the state, never touching AEP.
+//! `state list | show | rm | mv | pull | push`: look at and repair the state, never touching
+//! AEP.
+
+use std::io::Read as _;
 
 use crate::render::rfc3339;
 use serde_json::Value;
@@ -14,9 +17,23 @@ use crate::state::{self, State};
 #[derive(Clone, Debug)]
 pub enum StateCommand {
     List,
-    Show { key: String },
-    Rm { keys: Vec<String> },
-    Mv { old: String, new: String },
+    Show {
+        key: String,
+    },
+    Rm {
+        keys: Vec<String>,
+    },
+    Mv {
+        old: String,
+        new: String,
+    },
+    /// The whole state, as a state file, on stdout.
+    Pull,
+    /// Replace the state with a state file's.
+    Push {
+        file: std::path::PathBuf,
+        force: bool,
+    },
 }
 
 /// `flowform state …`.
@@ -45,8 +62,13 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
         StateCommand::Show { key } => format!("flowform state show {key}"),
         StateCommand::Rm { keys } => format!("flowform state rm {}", keys.join(" ")),
         StateCommand::Mv { old, new } => format!("flowform state mv {old} {new}"),
+        StateCommand::Pull => "flowform state pull".to_owned(),
+        StateCommand::Push { file, .. } => format!("flowform state push {}", file.display()),
     };
-    let writes = matches!(request.command, StateCommand::Rm { .. } | StateCommand::Mv { .. });
+    let writes = matches!(
+        request.command,
+        StateCommand::Rm { .. } | StateCommand::Mv { .. } | StateCommand::Push { .. }
+    );
     // Reading the state needs no lock (and must work while an apply holds it).
     let mut options = request.state.clone();
     options.lock = writes;
@@ -57,11 +79,7 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
         StateCommand::List => {
             let state = store.state();
             if state.connections.is_empty() && state.pending.is_empty() {
-                writeln!(
-                    io.err,
-                    "the state `{}` manages no connections",
-                    store.path().display()
-                )?;
+                writeln!(io.err, "the state `{}` manages no connections", store.shown())?;
             }
             let width = state.connections.keys().map(String::len).max().unwrap_or(0);
             for (address, r) in &state.connections {
@@ -157,8 +175,74 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             store.commit()?;
             writeln!(io.err, "moved `{old_address}` to `{new_address}`")?;
         }
+        StateCommand::Pull => {
+            io.out.write_all(&state::file::to_bytes(store.state()))?;
+        }
+        StateCommand::Push { file, force } => {
+            let pushed = read_pushed(file)?;
+            let current = store.state();
+            let blank = store.is_blank();
+            if !force && !blank && pushed.lineage != current.lineage {
+                return Err(Error::message(
+                    format!(
+                        "`{}` is another state (lineage {}) than `{}` (lineage {}); nothing was changed",
+                        file.display(),
+                        pushed.lineage,
+                        store.shown(),
+                        current.lineage
+                    ),
+                    Some("push a state of this lineage (`flowform state pull` gives one), or `--force` to replace it with another".to_owned()),
+                ));
+            }
+            if !force
+                && !blank
+                && pushed.serial <= current.serial
+                && pushed.connections != current.connections
+            {
+                return Err(Error::message(
+                    format!(
+                        "`{}` is at serial {}, and `{}` has moved on to serial {}: pushing it would undo what was recorded since; nothing was changed",
+                        file.display(),
+                        pushed.serial,
+                        store.shown(),
+                        current.serial
+                    ),
+                    Some("pull the state again and make the change on that, or `--force` to push this one anyway".to_owned()),
+                ));
+            }
+            store.replace(&pushed)?;
+            writeln!(
+                io.err,
+                "pushed `{}` to `{}`: {} connections, serial {}",
+                file.display(),
+                store.shown(),
+                pushed.connections.len(),
+                pushed.serial
+            )?;
+        }
     }
     Ok(Exit::Success)
+}
+
+/// The state file to push (`-`: stdin), read as any state file is (older formats migrated).
+fn read_pushed(file: &std::path::Path) -> Result<State, Error> {
+    let bytes = if file.as_os_str() == "-" {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().take(64 * 1024 * 1024), &mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(file).map_err(|e| {
+            Error::message(
+                format!(
+                    "cannot read `{}`: {}",
+                    file.display(),
+                    crate::secret::io_reason(&e)
+                ),
+                None,
+            )
+        })?
+    };
+    Ok(state::file::parse(file, &bytes)?)
 }
 
 #[cfg(test)]

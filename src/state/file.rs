@@ -78,6 +78,8 @@ pub enum StateError {
         context: String,
         source: io::Error,
     },
+    /// The PostgreSQL state (unreachable, moved, a connection owned elsewhere, …).
+    Postgres(Box<super::postgres::error::PgError>),
 }
 
 impl StateError {
@@ -103,6 +105,12 @@ impl StateError {
             },
             other => other,
         }
+    }
+
+    /// Whether another state (in a shared database) manages the connection this one was
+    /// about to record.
+    pub fn is_owned_elsewhere(&self) -> bool {
+        matches!(self, StateError::Postgres(e) if matches!(**e, super::postgres::error::PgError::Owned(_)))
     }
 
     pub fn io(context: impl Into<String>) -> impl FnOnce(io::Error) -> StateError {
@@ -188,6 +196,7 @@ impl fmt::Display for StateError {
             StateError::Io { context, source } => {
                 write!(f, "{context}: {}", crate::secret::io_reason(source))
             }
+            StateError::Postgres(e) => write!(f, "{e}"),
         }
     }
 }
@@ -239,6 +248,7 @@ impl StateError {
                 "flowform writes beside the state (its lock, journal and backups): the state's directory must be writable".to_owned()
             }
             StateError::Io { .. } => return None,
+            StateError::Postgres(e) => return e.help(),
         })
     }
 }

@@ -9,12 +9,16 @@
 //! - [`journal`]: the append-only journal that makes each id and etag durable the moment it
 //!   is known; folded into the state file at the end of a run, replayed after a crash.
 //! - [`lock`]: the lock file, held with the OS's advisory lock.
-//! - [`store`]: the three together, as commands use them.
+//! - [`store`]: the three together, as commands use them ([`Store`]), whichever backend
+//!   keeps the state: the file, or
+//! - [`postgres`]: a PostgreSQL database a team shares, with the same guarantees (a journal
+//!   of rows, an advisory lock) and one more: a connection has at most one state.
 
 pub mod digest;
 pub mod file;
 pub mod journal;
 pub mod lock;
+pub mod postgres;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -27,7 +31,7 @@ use crate::flow::model::SpecRef;
 use crate::secret::Secret;
 
 pub use digest::{DigestError, Digester};
-pub use store::Store;
+pub use store::{Location, Store};
 
 /// The format this flowform writes (see `file::migrate` for what changed).
 pub const FORMAT_VERSION: u32 = 3;

@@ -1,5 +1,8 @@
 //! The state as commands use it: opened under the lock, with the journal replayed; changed
 //! through intents and outcomes (each durable at once) or edits; committed at the end.
+//!
+//! [`Store`] is the one type commands see, whichever backend keeps the state: a local file
+//! ([`FileStore`], here) or PostgreSQL ([`super::postgres::PgStore`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -7,6 +10,9 @@ use std::time::Duration;
 use super::file::{self, StateError};
 use super::journal::{self, Entry, Header, Journal, Outcome};
 use super::lock::{Holder, Lock};
+use super::postgres::PgStore;
+use super::postgres::db::Login;
+use super::postgres::url::{PgUrl, UrlError};
 use super::{Pending, Record, State};
 
 /// How to open the state.
@@ -27,9 +33,13 @@ pub enum Missing {
     /// Start one, and write it at once, so its lineage and salt are durable before anything
     /// is sent to AEP (`flowform init`, and the emulator's own demo state).
     Create,
+    /// As `Create`, and a state moved away earlier counts as none: the destination of
+    /// `init --migrate-state`, about to be replaced.
+    Migrate,
 }
 
-pub struct Store {
+/// A state kept in a local file, beside its journal, lock and backups.
+pub struct FileStore {
     /// As the user names it, for messages.
     path: PathBuf,
     /// Symlinks resolved: where the lock, the journal and every write go.
@@ -50,7 +60,7 @@ pub struct Store {
     warnings: Vec<String>,
 }
 
-impl Store {
+impl FileStore {
     /// Opens the state at `path`, replaying any journal left by an interrupted run. With no
     /// state there, `missing` decides.
     pub fn open(
@@ -58,7 +68,7 @@ impl Store {
         locking: Locking,
         holder: &Holder,
         missing: Missing,
-    ) -> Result<Store, StateError> {
+    ) -> Result<FileStore, StateError> {
         let real = file::real_path(path).map_err(StateError::io(format!(
             "cannot resolve the state path `{}`",
             path.display()
@@ -156,7 +166,7 @@ impl Store {
                 journal::damaged_path_for(&journal_path).display()
             ));
         }
-        let mut store = Store {
+        let mut store = FileStore {
             path: path.to_owned(),
             real,
             state,
@@ -185,7 +195,7 @@ impl Store {
     }
 
     /// Fingerprints secrets with `digester` from now on (`FLOWFORM_DIGEST_KEY`).
-    pub fn with_digester(mut self, digester: super::Digester) -> Store {
+    pub fn with_digester(mut self, digester: super::Digester) -> FileStore {
         self.state.digester = digester;
         self
     }
@@ -242,22 +252,6 @@ impl Store {
         Ok(seq)
     }
 
-    /// Makes a mutation whose outcome nobody knows pending in the state, as replaying the
-    /// journal after a crash would: so that a commit never drops it with the journal.
-    fn keep_pending(&mut self, pending: Pending) {
-        let known = self
-            .state
-            .pending
-            .iter()
-            .any(|p| p.address == pending.address && p.action == pending.action);
-        if !known {
-            self.state.pending.push(pending);
-            self.state
-                .pending
-                .sort_by(|a, b| (&a.address, a.action).cmp(&(&b.address, b.action)));
-        }
-    }
-
     /// Records, durably, what came of mutation `seq`, and applies it to the state.
     pub fn finish(&mut self, seq: u64, address: &str, result: Outcome) -> Result<(), StateError> {
         self.require_lock()?;
@@ -267,29 +261,8 @@ impl Store {
             result,
         };
         self.journal()?.append(&entry)?;
-        let intent = self.open.remove(&seq);
-        if let Entry::Outcome { result, .. } = &entry {
-            match result {
-                Outcome::Done { record } => {
-                    match record {
-                        Some(r) => {
-                            self.state.connections.insert(address.to_owned(), (**r).clone());
-                        }
-                        None => {
-                            self.state.connections.remove(address);
-                        }
-                    }
-                    self.state.pending.retain(|p| p.address != address);
-                    // What began on this address before is settled too.
-                    self.open.retain(|s, p| p.address != address || *s > seq);
-                }
-                Outcome::Failed => {}
-                Outcome::Unknown => {
-                    if let Some(p) = intent {
-                        self.keep_pending(p);
-                    }
-                }
-            }
+        if let Entry::Outcome { result, .. } = entry {
+            settle(&mut self.state, &mut self.open, seq, address, result);
         }
         Ok(())
     }
@@ -329,7 +302,7 @@ impl Store {
         // An intent that never got an outcome (a task that stopped half-way) stays pending,
         // as after a crash: the journal that holds it is about to go.
         for (_, pending) in std::mem::take(&mut self.open) {
-            self.keep_pending(pending);
+            keep_pending(&mut self.state, pending);
         }
         let unchanged = self
             .on_disk
@@ -369,8 +342,277 @@ impl Store {
     }
 }
 
+/// Makes a mutation whose outcome nobody knows pending in the state, as replaying the
+/// journal after a crash would: so that a commit never drops it with the journal.
+pub(super) fn keep_pending(state: &mut State, pending: Pending) {
+    let known = state
+        .pending
+        .iter()
+        .any(|p| p.address == pending.address && p.action == pending.action);
+    if !known {
+        state.pending.push(pending);
+        state
+            .pending
+            .sort_by(|a, b| (&a.address, a.action).cmp(&(&b.address, b.action)));
+    }
+}
+
+/// Applies what came of mutation `seq` to the state, once it is durable: the rule every
+/// backend shares.
+pub(super) fn settle(
+    state: &mut State,
+    open: &mut std::collections::BTreeMap<u64, Pending>,
+    seq: u64,
+    address: &str,
+    result: Outcome,
+) {
+    let intent = open.remove(&seq);
+    match result {
+        Outcome::Done { record } => {
+            match record {
+                Some(r) => {
+                    state.connections.insert(address.to_owned(), *r);
+                }
+                None => {
+                    state.connections.remove(address);
+                }
+            }
+            state.pending.retain(|p| p.address != address);
+            // What began on this address before is settled too.
+            open.retain(|s, p| p.address != address || *s > seq);
+        }
+        Outcome::Failed => {}
+        Outcome::Unknown => {
+            if let Some(p) = intent {
+                keep_pending(state, p);
+            }
+        }
+    }
+}
+
+impl FileStore {
+    /// Replaces the whole file with `state` as it is, serial included (`state push`,
+    /// `init --migrate-state`), folding away the journal.
+    fn replace(&mut self, state: &State) -> Result<(), StateError> {
+        self.require_lock()?;
+        self.commit()?;
+        let mut replaced = state.clone();
+        replaced.digester = std::mem::take(&mut self.state.digester);
+        let bytes = file::to_bytes(&replaced);
+        file::write(&self.real, &bytes).map_err(|e| e.named(&self.path))?;
+        self.on_disk = Some(bytes);
+        self.state = replaced;
+        Ok(())
+    }
+
+    /// Moves the state file aside once its state lives elsewhere (`init --migrate-state`):
+    /// whatever names this file next finds its backups and no state, never a stale copy.
+    fn retire(&mut self) -> Result<PathBuf, StateError> {
+        self.require_lock()?;
+        self.commit()?;
+        let mut aside = self.real.as_os_str().to_owned();
+        aside.push(".migrated");
+        let aside = PathBuf::from(aside);
+        std::fs::rename(&self.real, &aside).map_err(StateError::io(format!(
+            "cannot move `{}` aside",
+            self.path.display()
+        )))?;
+        Ok(aside)
+    }
+}
+
+/// Where a state lives: a local file, or a PostgreSQL database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Postgres(Box<PgUrl>),
+}
+
+impl Location {
+    /// A path, or a `postgres://` URL (refused when it carries a password).
+    pub fn parse(text: &std::ffi::OsStr) -> Result<Location, UrlError> {
+        match text.to_str() {
+            Some(t) if super::postgres::url::is_postgres(t) => {
+                Ok(Location::Postgres(Box::new(PgUrl::parse(t)?)))
+            }
+            _ => Ok(Location::File(PathBuf::from(text))),
+        }
+    }
+
+    pub fn as_file(&self) -> Option<&Path> {
+        match self {
+            Location::File(path) => Some(path),
+            Location::Postgres(_) => None,
+        }
+    }
+}
+
+/// As people read it: the path, or the URL without a password.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::File(path) => write!(f, "{}", path.display()),
+            Location::Postgres(url) => write!(f, "{url}"),
+        }
+    }
+}
+
+/// The state, whichever backend keeps it. Every command uses it through this type.
+pub enum Store {
+    File(Box<FileStore>),
+    Postgres(Box<PgStore>),
+}
+
+macro_rules! each {
+    ($self:expr, $store:ident => $body:expr) => {
+        match $self {
+            Store::File($store) => $body,
+            Store::Postgres($store) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the state at `location`, replaying any journal left by an interrupted run. With
+    /// no state there, `missing` decides. `env` gives a database's credentials.
+    pub fn open(
+        location: &Location,
+        locking: Locking,
+        holder: &Holder,
+        missing: Missing,
+        env: &crate::settings::Environment,
+    ) -> Result<Store, StateError> {
+        match location {
+            Location::File(path) => {
+                let missing = if missing == Missing::Migrate {
+                    Missing::Create
+                } else {
+                    missing
+                };
+                FileStore::open(path, locking, holder, missing).map(|s| Store::File(Box::new(s)))
+            }
+            Location::Postgres(url) => {
+                let login = Login {
+                    url: (**url).clone(),
+                    user: url.user_or(env),
+                    password: PgUrl::password(env),
+                };
+                PgStore::open(url, login, locking, holder, missing).map(|s| Store::Postgres(Box::new(s)))
+            }
+        }
+    }
+
+    pub fn with_digester(self, digester: super::Digester) -> Store {
+        match self {
+            Store::File(s) => Store::File(Box::new(s.with_digester(digester))),
+            Store::Postgres(s) => Store::Postgres(Box::new(s.with_digester(digester))),
+        }
+    }
+
+    /// What opening the state found worth saying.
+    pub fn warnings(&self) -> &[String] {
+        each!(self, s => s.warnings())
+    }
+
+    /// The state's name as people read it: its path, or its URL (never a password).
+    pub fn shown(&self) -> String {
+        match self {
+            Store::File(s) => s.path().display().to_string(),
+            Store::Postgres(s) => s.shown().to_owned(),
+        }
+    }
+
+    pub fn state(&self) -> &State {
+        each!(self, s => s.state())
+    }
+
+    /// Records, durably, that a mutation is about to be sent. Returns its sequence number.
+    pub fn begin(&mut self, pending: Pending) -> Result<u64, StateError> {
+        each!(self, s => s.begin(pending))
+    }
+
+    /// Records, durably, what came of mutation `seq`, and applies it to the state.
+    pub fn finish(&mut self, seq: u64, address: &str, result: Outcome) -> Result<(), StateError> {
+        each!(self, s => s.finish(seq, address, result))
+    }
+
+    /// Records, durably, a change to the state alone (nothing sent to AEP): an adoption, a
+    /// forgotten connection, the etag an initializing connection got.
+    pub fn record(&mut self, address: &str, record: Option<Record>) -> Result<(), StateError> {
+        each!(self, s => s.record(address, record))
+    }
+
+    /// Changes the state in memory (state mv, rm, import, pending resolution); `commit`
+    /// makes it durable.
+    pub fn edit<T>(&mut self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
+        each!(self, s => s.edit(change))
+    }
+
+    /// Sets a record directly (for pending resolutions and imports).
+    pub fn put(&mut self, address: &str, record: Record) -> Result<(), StateError> {
+        self.edit(|s| {
+            s.connections.insert(address.to_owned(), record);
+        })
+    }
+
+    /// Makes durable what changed, with a new serial, and folds the journal in. Returns
+    /// whether anything was written.
+    pub fn commit(&mut self) -> Result<bool, StateError> {
+        each!(self, s => s.commit())
+    }
+
+    /// The other state that manages connection `id` of `sandbox` (its name and the address
+    /// there), when one does: only a shared backend knows the other states.
+    pub fn owner_elsewhere(&self, sandbox: &str, id: &str) -> Result<Option<(String, String)>, StateError> {
+        match self {
+            Store::File(_) => Ok(None),
+            Store::Postgres(s) => {
+                let ours = &s.url_state();
+                Ok(s.owner_of(sandbox, id)?.filter(|(owner, _)| owner != ours))
+            }
+        }
+    }
+
+    /// Whether the store holds no state worth keeping: just started (serial 0, nothing
+    /// managed or pending), or moved away earlier.
+    pub fn is_blank(&self) -> bool {
+        let s = self.state();
+        let empty = s.serial == 0 && s.connections.is_empty() && s.pending.is_empty();
+        match self {
+            Store::File(_) => empty,
+            Store::Postgres(p) => empty || p.is_retired(),
+        }
+    }
+
+    /// Replaces the whole state with `state` as it is — lineage, serial, salt, org, records,
+    /// pending (`state push`, `init --migrate-state`).
+    pub fn replace(&mut self, state: &State) -> Result<(), StateError> {
+        each!(self, s => s.replace(state))
+    }
+
+    /// Retires the state once it lives at `to`: a file is moved aside (`<file>.migrated`),
+    /// a database state says where it went to whoever opens it next. Returns what was done.
+    pub fn retire(&mut self, to: &str) -> Result<String, StateError> {
+        match self {
+            Store::File(s) => {
+                let aside = s.retire()?;
+                Ok(format!(
+                    "moved `{}` aside to `{}`",
+                    s.path().display(),
+                    aside.display()
+                ))
+            }
+            Store::Postgres(s) => {
+                s.retire(to)?;
+                Ok(format!("marked `{}` as moved to {to}", s.shown()))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::FileStore as Store;
     use super::*;
     use crate::settings::Environment;
     use crate::state::Action;
