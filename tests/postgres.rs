@@ -835,3 +835,55 @@ async fn tls_through_rustls_as_sslmode_says() {
     assert!(err.contains("cannot connect to the state"), "{err}");
     pg.drop_schema().await;
 }
+
+/// A saved plan applied to a shared state is remembered there, with the serial its apply
+/// left: applied again (a re-run CI job) it says so and does nothing; a schema made before
+/// that column existed is migrated.
+#[tokio::test]
+async fn a_saved_plan_applied_twice_to_a_shared_state_says_it_was_already_applied() {
+    let Some(pg) = Pg::connect().await else { return };
+    let world = World::bare(Options::default()).await;
+    let repo = clone_at(&world, "repo", &pg.url("team"));
+    world.run_in(&repo, &["init"]).await.expect_code(0);
+    world
+        .run_in(&repo, &["plan", "--out", "plan.out"])
+        .await
+        .expect_code(0);
+    world.run_in(&repo, &["apply", "plan.out"]).await.expect_code(0);
+    let state = pg.recorded("team");
+    assert_eq!(state.applied_plans.len(), 1);
+    assert_eq!(
+        state.applied_plans[0].serial, state.serial,
+        "the serial the apply left, stamped by its commit"
+    );
+    let again = world.run_in(&repo, &["apply", "plan.out"]).await.expect_code(0);
+    assert!(
+        again.stderr().contains("was already applied") || again.stdout().contains("was already applied"),
+        "{}{}",
+        again.stdout(),
+        again.stderr()
+    );
+    assert_eq!(pg.recorded("team").serial, state.serial, "nothing written");
+    assert_eq!(
+        pg.count("SELECT max(version)::bigint FROM {s}.flowform_schema")
+            .await,
+        2
+    );
+    // A schema as the first version made it: the next run migrates it, keeping the state.
+    let s = &pg.schema;
+    pg.client
+        .batch_execute(&format!(
+            "ALTER TABLE \"{s}\".states DROP COLUMN applied_plans; DELETE FROM \"{s}\".flowform_schema WHERE version = 2"
+        ))
+        .await
+        .unwrap();
+    let plan = world.run_in(&repo, &["plan"]).await.expect_code(0);
+    assert!(plan.stdout().starts_with("No changes."), "{}", plan.stdout());
+    assert_eq!(
+        pg.count("SELECT max(version)::bigint FROM {s}.flowform_schema")
+            .await,
+        2
+    );
+    assert_eq!(pg.recorded("team").connections.len(), 3);
+    pg.drop_schema().await;
+}

@@ -427,11 +427,11 @@ fn carry_out_saved(
     if saved && !plan.digest_salt.is_empty() {
         let complete = report.failures.is_empty() && report.interrupted.is_none();
         session.store_mut().edit(|s| {
-            // The commit that ends this apply bumps the serial once.
-            let serial = s.serial.saturating_add(1);
+            // The commit that ends this apply stamps the serial it leaves (a file's commit
+            // bumps it once; a database's bumps it at every journal write too).
             s.remember_applied(crate::state::AppliedPlan {
                 id: plan.digest_salt.clone(),
-                serial,
+                serial: 0,
                 at: crate::apply::now_ms(),
                 complete,
             });

@@ -115,7 +115,8 @@ pub const APPLIED_PLANS_KEPT: usize = 10;
 pub struct AppliedPlan {
     /// The plan's own random id (its `digest_salt`, drawn afresh for every plan).
     pub id: String,
-    /// The serial the apply left the state at.
+    /// The serial the apply left the state at; 0 until the commit that records it stamps
+    /// it ([`State::stamp_applied`]): only the store knows the serial its commit leaves.
     pub serial: u64,
     /// When it was applied (epoch ms).
     pub at: i64,
@@ -194,6 +195,15 @@ impl State {
 
     /// Remembers a saved plan as applied, forgetting the oldest beyond
     /// [`APPLIED_PLANS_KEPT`].
+    /// Gives the plans remembered since the last commit (serial 0) the serial this commit
+    /// leaves: called by the stores once they know it.
+    pub fn stamp_applied(&mut self) {
+        let serial = self.serial;
+        for applied in self.applied_plans.iter_mut().filter(|a| a.serial == 0) {
+            applied.serial = serial;
+        }
+    }
+
     pub fn remember_applied(&mut self, applied: AppliedPlan) {
         self.applied_plans.retain(|a| a.id != applied.id);
         self.applied_plans.push(applied);

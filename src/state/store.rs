@@ -312,6 +312,7 @@ impl FileStore {
             false
         } else {
             self.state.serial += 1;
+            self.state.stamp_applied();
             let bytes = file::to_bytes(&self.state);
             file::write(&self.real, &bytes).map_err(|e| e.named(&self.path))?;
             self.on_disk = Some(bytes);

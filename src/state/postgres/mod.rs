@@ -40,7 +40,7 @@ use super::file::StateError;
 use super::journal::{self, Entry, Outcome};
 use super::lock::Holder;
 use super::store::{Locking, Missing};
-use super::{FORMAT_VERSION, Pending, Record, State};
+use super::{AppliedPlan, FORMAT_VERSION, Pending, Record, State};
 
 impl From<PgError> for StateError {
     fn from(e: PgError) -> StateError {
@@ -55,6 +55,7 @@ struct Base {
     connections: BTreeMap<String, Record>,
     pending: Vec<Pending>,
     org: Option<String>,
+    applied_plans: Vec<AppliedPlan>,
 }
 
 impl Base {
@@ -63,6 +64,7 @@ impl Base {
             connections: state.connections.clone(),
             pending: state.pending.clone(),
             org: state.org.clone(),
+            applied_plans: state.applied_plans.clone(),
         }
     }
 }
@@ -102,6 +104,7 @@ struct Loaded {
     org: Option<String>,
     format: i32,
     pending: Value,
+    applied_plans: Value,
     moved_to: Option<String>,
     records: Vec<(String, Value)>,
     journal: Vec<(i64, Value)>,
@@ -279,7 +282,7 @@ impl PgStore {
                 .map_err(err("reading the state"))?;
             let Some(row) = tx
                 .query_opt(
-                    &format!("SELECT lineage, serial, salt, org, format, pending, moved_to FROM {s}.states WHERE name = $1"),
+                    &format!("SELECT lineage, serial, salt, org, format, pending, moved_to, applied_plans FROM {s}.states WHERE name = $1"),
                     &[&name],
                 )
                 .await
@@ -316,6 +319,7 @@ impl PgStore {
                 format: row.get(4),
                 pending: row.get(5),
                 moved_to: row.get(6),
+                applied_plans: row.get(7),
                 records,
                 journal,
             }))
@@ -342,6 +346,8 @@ impl PgStore {
         state.org = loaded.org;
         state.pending = serde_json::from_value(loaded.pending)
             .map_err(|e| damaged("its pending mutations".to_owned(), e.to_string()))?;
+        state.applied_plans = serde_json::from_value(loaded.applied_plans)
+            .map_err(|e| damaged("its applied plans".to_owned(), e.to_string()))?;
         for (address, record) in loaded.records {
             let record: Record = serde_json::from_value(record)
                 .map_err(|e| damaged(format!("the record of `{address}`"), e.to_string()))?;
@@ -637,11 +643,18 @@ impl PgStore {
             .collect();
         let pending_changed = self.state.pending != self.base.pending;
         let org_changed = self.state.org != self.base.org;
-        if upserts.is_empty() && deletes.is_empty() && !pending_changed && !org_changed && !self.journal_rows
+        let applied_changed = self.state.applied_plans != self.base.applied_plans;
+        if upserts.is_empty()
+            && deletes.is_empty()
+            && !pending_changed
+            && !org_changed
+            && !applied_changed
+            && !self.journal_rows
         {
             return Ok(false);
         }
-        let changed = !upserts.is_empty() || !deletes.is_empty() || pending_changed || org_changed;
+        let changed =
+            !upserts.is_empty() || !deletes.is_empty() || pending_changed || org_changed || applied_changed;
         let write = Write {
             upserts,
             deletes,
@@ -649,11 +662,13 @@ impl PgStore {
             releases,
             pending: serde_json::to_value(&self.state.pending).unwrap_or(Value::Array(Vec::new())),
             org: self.state.org.clone(),
+            applied_plans: applied_changed.then(|| self.state.applied_plans.clone()),
             bump: changed,
             replace: None,
         };
         let serial = self.write(token, write, "committing the state")?;
         self.state.serial = serial;
+        self.state.stamp_applied();
         self.base = Base::of(&self.state);
         self.journal_rows = false;
         self.next_seq = 0;
@@ -753,6 +768,20 @@ impl PgStore {
                 .await
                 .map_err(err)?
                 .get(0);
+            if let Some(mut applied) = write.applied_plans {
+                // Plans remembered by this run get the serial this commit leaves.
+                let stamp = u64::try_from(serial).unwrap_or(0);
+                for a in applied.iter_mut().filter(|a| a.serial == 0) {
+                    a.serial = stamp;
+                }
+                let applied = serde_json::to_value(&applied).unwrap_or(Value::Array(Vec::new()));
+                tx.execute(
+                    &format!("UPDATE {s}.states SET applied_plans = $2 WHERE name = $1"),
+                    &[&name, &applied],
+                )
+                .await
+                .map_err(err)?;
+            }
             tx.commit().await.map_err(err)?;
             Ok(serial)
         })?;
@@ -804,6 +833,7 @@ impl PgStore {
             releases: Vec::new(),
             pending: serde_json::to_value(&state.pending).unwrap_or(Value::Array(Vec::new())),
             org: state.org.clone(),
+            applied_plans: Some(state.applied_plans.clone()),
             bump: false,
             replace: Some(Replaced {
                 lineage: state.lineage.clone(),
@@ -842,6 +872,7 @@ impl PgStore {
             releases: Vec::new(),
             pending: Value::Array(Vec::new()),
             org: self.state.org.clone(),
+            applied_plans: Some(Vec::new()),
             bump: true,
             replace: Some(Replaced {
                 lineage: self.state.lineage.clone(),
@@ -865,6 +896,9 @@ struct Write {
     releases: Vec<Owned>,
     pending: Value,
     org: Option<String>,
+    /// The saved plans applied lately, when they changed (those of serial 0 are stamped
+    /// with the serial the write leaves).
+    applied_plans: Option<Vec<AppliedPlan>>,
     /// Whether the serial moves on.
     bump: bool,
     /// Everything replaced: the records and claims go first, and the row takes these.

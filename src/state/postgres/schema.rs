@@ -2,8 +2,8 @@
 //! step per version, under a transaction-level advisory lock so that two first runs never
 //! race. States of several projects live side by side in one schema, by name.
 //!
-//! - `states`: one row per state: lineage, serial, salt, org, pending mutations, and where
-//!   it went if it was moved.
+//! - `states`: one row per state: lineage, serial, salt, org, pending mutations, the saved
+//!   plans applied to it lately (version 2), and where it went if it was moved.
 //! - `records`: one row per managed connection (the record, as in the file, as JSON).
 //! - `journal`: the intents and outcomes of the run in progress (or of one that died),
 //!   folded into `records` by the run's commit.
@@ -16,14 +16,15 @@ use super::db::query_error;
 use super::error::PgError;
 
 /// The schema version this flowform writes.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// The tables flowform keeps (besides `flowform_schema`), to refuse a schema holding
 /// someone else's tables of these names.
 const TABLES: [&str; 5] = ["states", "records", "journal", "owners", "locks"];
 
 /// Migration `i` takes a schema from version `i` to `i + 1`. `{s}` is the schema, quoted.
-const MIGRATIONS: [&str; 1] = [r#"
+const MIGRATIONS: [&str; 2] = [
+    r#"
 CREATE TABLE {s}.states (
     name text PRIMARY KEY,
     lineage text NOT NULL,
@@ -72,7 +73,11 @@ CREATE TABLE {s}.locks (
     since timestamptz NOT NULL DEFAULT now(),
     backend_pid integer NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE {s}.states ADD COLUMN applied_plans jsonb NOT NULL DEFAULT '[]'::jsonb;
+"#,
+];
 
 /// `schema` quoted as an identifier (it is checked to need no escaping: see
 /// [`super::url::is_schema_name`]).
