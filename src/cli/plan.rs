@@ -53,7 +53,10 @@ pub fn load(path: &Path) -> anyhow::Result<Plan> {
         )
     };
     if std::fs::metadata(path).map_err(unreadable)?.len() > MAX_SAVED_PLAN {
-        anyhow::bail!("`{}` is larger than 256 MiB: not a flowform saved plan", path.display());
+        anyhow::bail!(
+            "`{}` is larger than 256 MiB: not a flowform saved plan",
+            path.display()
+        );
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     Plan::from_saved(&bytes).map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))
