@@ -1,29 +1,35 @@
 //! Issue 15's harness: what flowform's real binary costs, in wall time, CPU, memory and
 //! requests, for a no-op plan of many connections, `validate`, and applies of many creates,
 //! against the Flow Service emulator with injected latency, beside the baselines it must beat,
-//! in the same run.
+//! in the same run. The table it writes into `BENCHMARKS.md` is the claim; this is how anyone
+//! checks it.
 //!
 //! ```sh
 //! cargo bench --bench plan                          # the issue's sizes; rewrites BENCHMARKS.md
 //! FLOWFORM_BENCH_RUNS=5 cargo bench --bench plan    # medians of 5 runs (default 3)
 //! FLOWFORM_BENCH_SMOKE=1 cargo test --bench plan    # 200 connections, 1 run, nothing written (CI)
 //! FLOWFORM_BENCH_ONLY=noop,noop-listing cargo bench --bench plan     # some scenarios only
-//! FLOWFORM_BENCH_SIZE=2000 FLOWFORM_BENCH_ONLY=noop \
-//!   FLOWFORM_BENCH_WRAP='valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out' \
+//! FLOWFORM_BENCH_ONLY=among FLOWFORM_BENCH_ARGS='--parallelism 32' cargo bench --bench plan
+//! FLOWFORM_BENCH_SIZE=2000 FLOWFORM_BENCH_ONLY=noop FLOWFORM_BENCH_RUNS=1 \
+//!   FLOWFORM_BENCH_WRAP='valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p.out' \
 //!   cargo bench --bench plan                        # profile one scenario
 //! ```
 //!
 //! - **What runs.** `flowform` is the binary cargo built beside this benchmark
 //!   (`CARGO_BIN_EXE_flowform`: `target/release/flowform` under `cargo bench`, the debug one
 //!   under `cargo test`), run as a child process in a project written to a directory under
-//!   `target/bench-plan/`, against an emulator started in this process on `127.0.0.1:0`. The
-//!   baselines are clients written here, with reqwest, against the same emulator.
-//! - **How it is measured.** Wall time from spawning the child to reaping it. CPU (user +
-//!   system) and peak resident memory are the child's own, from `wait4(2)`'s `rusage`:
-//!   exact per child, where `/proc/self/stat`'s children fields would give CPU only and
-//!   `/usr/bin/time` is not on every machine. Requests are what the emulator served (its
-//!   `/__emulator/stats`, reset before each run): every Flow Service and IMS request, not its
-//!   own admin endpoints. Each figure is the median of the runs.
+//!   `target/bench-plan/` (on the repository's disk: a journal's fsync costs what it costs),
+//!   against an emulator started in this process on `127.0.0.1:0`. The baselines are clients
+//!   written here, with reqwest, against the same emulator. Each plan must say `No changes.`
+//!   and each apply must create every connection once, or the benchmark stops.
+//! - **How it is measured.** CPU (user + system) and peak resident memory are flowform's own,
+//!   from `wait4(2)`'s `rusage` (std gives neither; `/proc/self/stat` would give CPU only and
+//!   `/usr/bin/time` is not on every machine). flowform is started by a fresh copy of this
+//!   binary that waits for it ([`intermediate`]), because Linux counts the memory of the
+//!   process a child was started from in the child's peak. Wall time is from spawning
+//!   flowform to reaping it. Requests are what the emulator served (its `/__emulator/stats`,
+//!   reset before each run): Flow Service and IMS requests, not its own admin endpoints. Each
+//!   figure is the median of the runs.
 //! - **Scenarios** (names for `FLOWFORM_BENCH_ONLY`; N = `FLOWFORM_BENCH_SIZE`, 10,000):
 //!   `noop`, `noop-by-id`, `noop-listing`, `noop-batches`: a no-op plan of N managed
 //!   connections among N at 50 ms a request, and three clients reading the same: one GET per
@@ -34,9 +40,9 @@
 //!   `validate`: `flowform validate` of N and 4N connections;
 //!   `creates`: an apply of N/10 creates at 100 ms, `--parallelism 8` and `32`;
 //!   `creates-big`: an apply of N creates at no latency, for its CPU.
-//! - `FLOWFORM_BENCH_WRAP` runs each flowform under a command (a profiler); with it, with
-//!   `FLOWFORM_BENCH_ONLY`, or at another size, `BENCHMARKS.md` is left alone and the table
-//!   goes to stdout only.
+//! - `FLOWFORM_BENCH_ARGS` adds arguments to every flowform command; `FLOWFORM_BENCH_WRAP`
+//!   runs each under a command (a profiler). With either, with `FLOWFORM_BENCH_ONLY`, or at
+//!   another size, `BENCHMARKS.md` is left alone and the table goes to stdout only.
 //!
 //! Client, emulator and flowform share the machine's cores: on a small machine the emulator's
 //! work is part of every figure, the baselines' as much as flowform's.
@@ -86,6 +92,8 @@ struct Settings {
     only: Option<BTreeSet<String>>,
     /// A command to run flowform under (a profiler).
     wrap: Vec<String>,
+    /// Arguments added to every flowform command.
+    extra: Vec<String>,
     /// The flowform binary.
     binary: PathBuf,
     /// Where projects are written.
@@ -94,6 +102,21 @@ struct Settings {
 
 const DEFAULT_SIZE: usize = 10_000;
 const SMOKE_SIZE: usize = 200;
+/// The names `FLOWFORM_BENCH_ONLY` takes.
+const SCENARIOS: [&str; 12] = [
+    "noop",
+    "noop-by-id",
+    "noop-listing",
+    "noop-batches",
+    "among",
+    "among-by-id",
+    "among-listing",
+    "among-batches",
+    "offline",
+    "validate",
+    "creates",
+    "creates-big",
+];
 
 impl Settings {
     fn from_env() -> Settings {
@@ -107,16 +130,29 @@ impl Settings {
         let smoke = var("FLOWFORM_BENCH_SMOKE").is_some_and(|v| v != "0");
         let size = number("FLOWFORM_BENCH_SIZE").unwrap_or(if smoke { SMOKE_SIZE } else { DEFAULT_SIZE });
         assert!(size >= 10, "`FLOWFORM_BENCH_SIZE` is at least 10");
+        let only: Option<BTreeSet<String>> =
+            var("FLOWFORM_BENCH_ONLY").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+        for name in only.iter().flatten() {
+            assert!(
+                SCENARIOS.contains(&name.as_str()),
+                "`FLOWFORM_BENCH_ONLY`: no scenario `{name}`; there are {}",
+                SCENARIOS.join(", ")
+            );
+        }
+        let words = |name: &str| {
+            var(name)
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
         Settings {
             size,
             runs: number("FLOWFORM_BENCH_RUNS")
                 .unwrap_or(if smoke { 1 } else { 3 })
                 .max(1),
             smoke,
-            only: var("FLOWFORM_BENCH_ONLY").map(|v| v.split(',').map(|s| s.trim().to_owned()).collect()),
-            wrap: var("FLOWFORM_BENCH_WRAP")
-                .map(|v| v.split_whitespace().map(str::to_owned).collect())
-                .unwrap_or_default(),
+            only,
+            wrap: words("FLOWFORM_BENCH_WRAP"),
+            extra: words("FLOWFORM_BENCH_ARGS"),
             binary: PathBuf::from(env!("CARGO_BIN_EXE_flowform")),
             scratch: Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-plan"),
         }
@@ -128,7 +164,11 @@ impl Settings {
 
     /// Whether this run is the full one whose table belongs in `BENCHMARKS.md`.
     fn writes(&self) -> bool {
-        !self.smoke && self.only.is_none() && self.wrap.is_empty() && self.size == DEFAULT_SIZE
+        !self.smoke
+            && self.only.is_none()
+            && self.wrap.is_empty()
+            && self.extra.is_empty()
+            && self.size == DEFAULT_SIZE
     }
 
     fn among(&self) -> usize {
@@ -626,6 +666,7 @@ async fn flowform(settings: &Settings, project: &Path, args: &[&str], env: &[(St
         .args(&settings.wrap)
         .arg(&settings.binary)
         .args(args)
+        .args(&settings.extra)
         .current_dir(project)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
@@ -1044,7 +1085,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -1145,7 +1186,7 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
         );
         let ours = p.flowform.as_ref().map(Measured::wall);
         let rows = [
-            ("**flowform plan** (default `--parallelism 8`)", &p.flowform),
+            ("**flowform plan**", &p.flowform),
             (
                 "baseline: one `GET /connections/{id}` per id, parallelism 10 (Terraform's way)",
                 &p.by_id,
