@@ -1031,10 +1031,24 @@ struct Machine {
     date: String,
     commit: String,
     rustc: String,
+    /// The 1-minute load average when the run began and when it ended: how busy the shared
+    /// machine was besides.
+    load: (Option<f64>, Option<f64>),
+    took: Duration,
+}
+
+/// The 1-minute load average (Linux).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Machine {
-    fn here() -> Machine {
+    fn here(load_before: Option<f64>, took: Duration) -> Machine {
         let output = |program: &str, args: &[&str]| {
             std::process::Command::new(program)
                 .args(args)
@@ -1068,6 +1082,8 @@ impl Machine {
                 })
                 .unwrap_or_else(|| "unknown".to_owned()),
             rustc: output("rustc", &["--version"]).unwrap_or_else(|| "rustc (unknown)".to_owned()),
+            load: (load_before, load_average()),
+            took,
         }
     }
 }
@@ -1144,16 +1160,20 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
     let _ = writeln!(
         out,
         "Reproduce with `cargo bench --bench plan` (medians of `FLOWFORM_BENCH_RUNS`={} runs; see \
-         [`benches/plan.rs`](benches/plan.rs)). Taken {} at commit {}, {}, on {} core{} ({}). \
-         The cores are shared with other engineers' work, and the emulator, the baselines' \
-         client and flowform share them too: read the ratios, not the absolute figures.\n",
+         [`benches/plan.rs`](benches/plan.rs)). Taken {} at commit {}, {}, on {} core{} ({}), \
+         in {:.0} minutes. The cores are shared with other engineers' work (load average {} at \
+         the start, {} at the end), and the emulator, the baselines' client and flowform share \
+         them too: read the ratios, not the absolute figures.\n",
         settings.runs,
         machine.date,
         machine.commit,
         machine.rustc,
         machine.cores,
         if machine.cores == 1 { "" } else { "s" },
-        machine.cpu
+        machine.cpu,
+        machine.took.as_secs_f64() / 60.0,
+        or_dash(machine.load.0, |l| format!("{l:.1}")),
+        or_dash(machine.load.1, |l| format!("{l:.1}")),
     );
     let _ = writeln!(
         out,
@@ -1415,9 +1435,9 @@ async fn bench() {
             " (BENCHMARKS.md is left alone)"
         }
     );
-    let started = Instant::now();
+    let (started, load) = (Instant::now(), load_average());
     let figures = run_all(&settings).await;
-    let table = render(&settings, &Machine::here(), &figures);
+    let table = render(&settings, &Machine::here(load, started.elapsed()), &figures);
     println!("{table}");
     eprintln!("the whole run took {:.0} s", started.elapsed().as_secs_f64());
     if settings.writes() {
