@@ -202,6 +202,7 @@ struct Measured {
     samples: Vec<Sample>,
 }
 
+/// The middle value (the upper of the two middle ones of an even count).
 fn median<T: Copy + Ord>(mut values: Vec<T>) -> Option<T> {
     values.sort();
     values.get(values.len() / 2).copied()
