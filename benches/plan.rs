@@ -46,6 +46,8 @@
 //!
 //! Client, emulator and flowform share the machine's cores: on a small machine the emulator's
 //! work is part of every figure, the baselines' as much as flowform's.
+// Benchmark code: a failed `unwrap` is a failed run, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
