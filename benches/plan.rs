@@ -23,7 +23,7 @@
 //!   written here, with reqwest, against the same emulator. Each plan must say `No changes.`
 //!   and each apply must create every connection once, or the benchmark stops.
 //! - **How it is measured.** CPU (user + system) and peak resident memory are flowform's own,
-//!   from `wait4(2)`'s `rusage` (std gives neither; `/proc/self/stat` would give CPU only and
+//!   from `getrusage(RUSAGE_CHILDREN)` in an intermediate with that one child (std gives neither; `/proc/self/stat` would give CPU only and
 //!   `/usr/bin/time` is not on every machine). flowform is started by a fresh copy of this
 //!   binary that waits for it ([`intermediate`]), because Linux counts the memory of the
 //!   process a child was started from in the child's peak. Wall time is from spawning
@@ -657,7 +657,7 @@ const INTERMEDIATE: &str = "FLOWFORM_BENCH_MEASURE_INTO";
 /// environment but `PATH` and `HOME`, which a wrapping profiler may need), and measures it.
 ///
 /// flowform is started by a fresh copy of this binary ([`intermediate`]), which waits for it
-/// and reports what `wait4(2)` says of it. Started from here directly, its peak RSS would be
+/// and reports what `getrusage(RUSAGE_CHILDREN)` says of it. Started from here directly, its peak RSS would be
 /// at least this process's (the emulator's tens of thousands of connections): Linux carries
 /// the high-water mark of the memory a process was started from over `exec`.
 async fn flowform(settings: &Settings, project: &Path, args: &[&str], env: &[(String, String)]) -> Ran {
@@ -1164,7 +1164,7 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
     let _ = writeln!(
         out,
         "Wall time is the median of the runs (their range in brackets). CPU (user + system) and \
-         peak RSS are flowform's own process, from `wait4(2)`; the baselines run inside the \
+         peak RSS are flowform's own process, from `getrusage(2)` of its parent; the baselines run inside the \
          benchmark's process, beside the emulator, so they have none. Requests are what the \
          emulator served, Flow Service and IMS (its token) together.\n"
     );
