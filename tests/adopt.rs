@@ -105,7 +105,8 @@ fn variables(generated: &Run) -> Vec<(String, String)> {
     generated
         .stdout()
         .lines()
-        .filter_map(|l| l.split_whitespace().next())
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_suffix('='))
         .map(|name| (name.to_owned(), format!("value of {name}")))
         .collect()
 }
@@ -357,6 +358,14 @@ async fn generate_takes_filters_and_new_connections_since() {
         "{}",
         run_out.stderr()
     );
+    // The next step says so too, rather than promise a plan that cannot see the files.
+    assert!(
+        run_out
+            .stderr()
+            .contains("\nNext: add `later` to `config` in `flowform.toml`, then set the variables"),
+        "{}",
+        run_out.stderr()
+    );
     let bad = run(&world, &["generate", "--sandbox", "Prod"], &[])
         .await
         .expect_code(1);
@@ -566,4 +575,189 @@ async fn moved_and_removed_mistakes_are_clear_errors_at_their_line() {
         assert!(err.contains(expected), "{expected}\n{err}");
     }
     assert!(err.contains("help: "), "{err}");
+}
+
+/// What `generate` prints is an env file as it is: sourced by a shell it sets every variable
+/// the files read (empty until filled in), and once each is filled in, the configuration
+/// loads with nothing but that file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_variables_are_an_env_file_a_shell_can_source() {
+    let world = organisation().await;
+    let generated = run(&world, &["generate", "--sandbox", "prod,dev"], &[])
+        .await
+        .expect_code(0);
+    let template = generated.stdout();
+    let path = world.dir.path().join("adopt.env");
+    std::fs::write(&path, &template).unwrap();
+    let names = |text: &str| -> Vec<String> {
+        let mut names: Vec<String> = text
+            .lines()
+            .filter(|l| l.starts_with("FLOWFORM_"))
+            .filter_map(|l| l.split('=').next())
+            .map(str::to_owned)
+            .collect();
+        names.sort();
+        names
+    };
+    let declared = names(&template);
+    assert_eq!(declared.len(), 3 * 2 + 2 + 2 * 2, "{template}");
+    for name in &declared {
+        assert!(
+            template.contains(&format!("{name}=\n")),
+            "each variable is an empty assignment to fill in: {template}"
+        );
+    }
+    // As it is: a shell reads it without an error and every variable is then set, empty.
+    let sourced = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("set -eu; set -a; . ./adopt.env; set +a; env")
+        .current_dir(world.dir.path())
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        sourced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sourced.stderr)
+    );
+    assert_eq!(names(&String::from_utf8_lossy(&sourced.stdout)), declared);
+    // Filled in (a value with a space, quoted as a shell and a dotenv reader want), it is
+    // all `validate` needs.
+    let filled: String = template
+        .lines()
+        .map(|l| match l.strip_suffix('=') {
+            Some(name) if l.starts_with("FLOWFORM_") => format!("{name}='a value of {name}'\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&path, filled).unwrap();
+    let mut env: Vec<(String, String)> = world.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    env.push(("FLOWFORM".to_owned(), env!("CARGO_BIN_EXE_flowform").to_owned()));
+    let dir = world.dir.path().to_owned();
+    let valid = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg("set -a; . ./adopt.env; set +a; exec \"$FLOWFORM\" validate")
+            .current_dir(dir)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        valid.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&valid.stdout),
+        String::from_utf8_lossy(&valid.stderr)
+    );
+}
+
+/// Keys YAML would read as something else (`null`, `yes`, `123`) are written quoted in every
+/// YAML snippet a message suggests, and a bare one in `moved:` says to quote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_yaml_reads_otherwise_are_quoted_in_the_fixes_offered() {
+    let world = World::managed().await;
+    for (from, to) in [("acme-salesforce", "null"), ("acme-salesforce-oauth", "yes")] {
+        world.run(&["state", "mv", from, to]).await.expect_code(0);
+    }
+    world.edit("salesforce-oauth2.yaml", "  acme-salesforce-oauth:", "  \"yes\":");
+    std::fs::remove_file(world.config().join("salesforce-basic.yaml")).unwrap();
+    world.write("moves.yaml", "moved:\n  - {from: \"null\", to: \"yes\"}\n");
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    let err = plan.stdout();
+    assert!(
+        err.contains("stop managing `prod/null` with `removed: [{key: \"null\", destroy: false}]`"),
+        "{err}"
+    );
+
+    world.write(
+        "moves.yaml",
+        "moved:\n  - {from: null, to: \"yes\"}\n  - {from: 123, to: \"yes\"}\n",
+    );
+    let bad = world.run(&["plan"]).await.expect_code(1);
+    let err = bad.stderr();
+    assert!(
+        err.contains("help: YAML reads a bare `null` (or `~`, or nothing) as no value: to name the key `null`, quote it: `\"null\"`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: YAML reads `123` as an integer: quote it: `\"123\"`"),
+        "{err}"
+    );
+}
+
+/// A connection leaving management is not drawn as a deletion: no field of it is marked `-`
+/// (red in a PR comment's diff), and the comment's list says nothing is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_connection_is_not_drawn_as_a_deletion() {
+    let world = World::managed().await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    world.write(
+        "moves.yaml",
+        "removed:\n  - {key: acme-salesforce-oauth, destroy: false}\n",
+    );
+    let text = world.run(&["plan"]).await.expect_code(0).stdout();
+    assert!(
+        text.contains("  . connection \"prod/acme-salesforce-oauth\" {"),
+        "{text}"
+    );
+    assert!(
+        text.lines().all(|l| !l.trim_start().starts_with("- ")),
+        "nothing is marked as deleted: {text}"
+    );
+    let markdown = world
+        .run(&["plan", "--format", "markdown"])
+        .await
+        .expect_code(0)
+        .stdout();
+    assert!(
+        markdown.contains(
+            "- **Forget: no longer managed, nothing is deleted** (1): `prod/acme-salesforce-oauth`"
+        ),
+        "{markdown}"
+    );
+    let diff = markdown
+        .split("```diff\n")
+        .nth(1)
+        .and_then(|d| d.split("```").next())
+        .unwrap();
+    assert!(
+        diff.lines().all(|l| !l.starts_with('-')),
+        "no red line in the PR comment: {diff}"
+    );
+}
+
+/// A plan with errors (here a move the state cannot make) is not saved for apply, and no
+/// note suggests it could be applied; the errors are the product.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_with_errors_is_neither_saved_nor_offered_to_apply() {
+    let world = World::managed().await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    world.write(
+        "moves.yaml",
+        "moved:\n  - {from: acme-salesforce-oauth, to: acme-salesforce-jwt}\n",
+    );
+    let out = world.dir.path().join("plan.out");
+    let plan = world
+        .run(&["plan", "--out", out.to_str().unwrap()])
+        .await
+        .expect_code(1);
+    assert!(
+        plan.stdout()
+            .contains("but the state already holds `prod/acme-salesforce-jwt`"),
+        "{}",
+        plan.stdout()
+    );
+    assert!(!out.exists(), "an errored plan is not saved");
+    let err = plan.stderr();
+    assert!(!err.contains("Saved the plan"), "{err}");
+    assert!(err.contains("The plan has errors: it was not saved"), "{err}");
+    let unsaved = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        !unsaved.stderr().contains("You didn't use the --out option"),
+        "{}",
+        unsaved.stderr()
+    );
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
+use flowform_emulator::Options;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -500,7 +501,13 @@ async fn two_clones_applying_at_once_leave_one_connection_per_name_and_say_so() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_initializing_connection_gets_its_etag_recorded_once_enabled() {
-    let world = World::new().await;
+    // Initializing for ten minutes of the emulator's clock, which the test moves on: a slow,
+    // loaded machine cannot see it enabled before the test says so.
+    let world = World::with(Options {
+        initializing_ms: 600_000,
+        ..Options::default()
+    })
+    .await;
     let run = world
         .run(&["apply", "--auto-approve", "--wait-timeout", "0s"])
         .await
@@ -513,7 +520,7 @@ async fn an_initializing_connection_gets_its_etag_recorded_once_enabled() {
     );
     // Until AEP has enabled it, nothing is recorded but what it said.
     world
-        .admin(Method::POST, "/clock", json!({"advanceMs": 5_000}))
+        .admin(Method::POST, "/clock", json!({"advanceMs": 600_000}))
         .await;
     // The next apply, with nothing to do in AEP, records what AEP finished on its own.
     world.run(&["apply", "--auto-approve"]).await.expect_code(0);

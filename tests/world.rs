@@ -37,11 +37,17 @@ impl World {
         world
     }
 
-    /// An emulator and an empty directory: the test lays out its own repository.
+    /// An emulator and an empty directory: the test lays out its own repository. Connections
+    /// initialize in 300 ms unless `options` asks for another time.
     pub async fn bare(options: Options) -> World {
+        let initializing_ms = if options.initializing_ms == Options::default().initializing_ms {
+            300
+        } else {
+            options.initializing_ms
+        };
         let emulator = Emulator::start(Options {
             seed: options.seed.or(Some(21)),
-            initializing_ms: 300,
+            initializing_ms,
             ..options
         })
         .await

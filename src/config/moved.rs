@@ -245,11 +245,26 @@ fn key_ref(
         return None;
     };
     let Some(text) = node.as_str() else {
-        diagnostics.push(
+        let mut diagnostic =
             Diagnostic::error(format!("expected a connection key, found {}", node.value.kind()))
                 .at(file, node.location)
-                .field(field),
-        );
+                .field(field);
+        // A key such as `null`, `yes` or `123` is what YAML reads a bare scalar as otherwise.
+        match (&node.value, node.value.scalar_text()) {
+            (crate::yaml::Value::Null, _) => {
+                diagnostic = diagnostic.help(
+                    "YAML reads a bare `null` (or `~`, or nothing) as no value: to name the key `null`, quote it: `\"null\"`",
+                );
+            }
+            (_, Some(text)) => {
+                diagnostic = diagnostic.help(format!(
+                    "YAML reads `{text}` as {}: quote it: `\"{text}\"`",
+                    node.value.kind()
+                ));
+            }
+            (_, None) => {}
+        }
+        diagnostics.push(diagnostic);
         return None;
     };
     let (sandbox, key) = match text.split_once('/') {

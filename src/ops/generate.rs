@@ -306,10 +306,24 @@ pub fn generate(request: &GenerateRequest, env: &Environment, io: &mut Io<'_>) -
         )?;
     }
     let count: usize = generated.files.iter().map(|f| f.connections.len()).sum();
-    writeln!(
-        io.err,
-        "\nNext: set the variables above (AEP never returns secrets; they are not sent on import), then `flowform plan`: it shows {count} to import, 0 to add, 0 to change, 0 to destroy."
-    )?;
+    let mut steps = Vec::new();
+    if !in_project {
+        steps.push(format!(
+            "add `{}` to `config` in `{}`",
+            out_dir.display(),
+            project.file.display()
+        ));
+    }
+    if !generated.variables.is_empty() {
+        steps.push(
+            "set the variables printed on stdout (AEP never returns secrets; they are not sent on import)"
+                .to_owned(),
+        );
+    }
+    steps.push(format!(
+        "`flowform plan`: it shows {count} to import, 0 to add, 0 to change, 0 to destroy."
+    ));
+    writeln!(io.err, "\nNext: {}", steps.join(", then "))?;
     Ok(Exit::Success)
 }
 
@@ -533,22 +547,20 @@ fn report(
     if !generated.variables.is_empty() {
         writeln!(
             io.err,
-            "\nThe generated configuration reads {} secret{} from the environment:",
+            "\nThe generated configuration reads {} secret{} from the environment (on stdout, as an env file to fill in).",
             generated.variables.len(),
             if generated.variables.len() == 1 { "" } else { "s" }
         )?;
-        let width = generated
-            .variables
-            .iter()
-            .map(|v| v.name.len())
-            .max()
-            .unwrap_or(0);
+        // An env file as it is: a shell (`set -a; . FILE`), docker's `--env-file` and dotenv
+        // readers take it; each value is left empty for whoever holds the secret.
+        writeln!(
+            io.out,
+            "# The secrets the generated configuration reads. AEP never returns them: fill in each\n\
+             # value (NAME='value'), keep this file out of git, and load it with\n\
+             # `set -a; . ./FILE; set +a`, or set the same names in your CI's secret store."
+        )?;
         for v in &generated.variables {
-            writeln!(
-                io.out,
-                "{:<width$}  {} auth.params.{}",
-                v.name, v.address, v.param
-            )?;
+            writeln!(io.out, "\n# {} auth.params.{}\n{}=", v.address, v.param, v.name)?;
         }
     }
     Ok(())

@@ -81,7 +81,16 @@ pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcom
         None => "`flowform plan`".to_owned(),
     };
     io.product(&render(&plan, request.format, &see_all))?;
-    if let Some(out) = &request.out {
+    if !plan.errors.is_empty() {
+        // As Terraform: a plan that cannot be applied is not saved for apply.
+        if let Some(out) = &request.out {
+            writeln!(
+                io.err,
+                "\nThe plan has errors: it was not saved to {}. Fix them and plan again.",
+                out.display()
+            )?;
+        }
+    } else if let Some(out) = &request.out {
         save(&plan, out)?;
         writeln!(
             io.err,

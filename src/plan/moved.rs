@@ -103,7 +103,7 @@ pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, 
                 ))
                 .with_help(format!(
                     "if `{to}` is the connection to keep, drop the `moved` entry and stop managing `{from}` with `removed: [{{key: {}, destroy: false}}]`; if `{from}` is, remove `{to}` from management first",
-                    record.key
+                    crate::generate::emit::key(&record.key)
                 )),
             );
             continue;

@@ -165,7 +165,11 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         .map(|m| format!("`{}` → `{}`", m.from, m.to))
         .collect();
     listing(&mut head, "Move", &moves);
-    listing(&mut head, "Forget", &addresses(Action::Forget));
+    listing(
+        &mut head,
+        "Forget: no longer managed, nothing is deleted",
+        &addresses(Action::Forget),
+    );
     listing(&mut head, "State only", &addresses(Action::StateOnly));
     for w in &plan.warnings {
         let _ = writeln!(head, "\n:warning: {}", w.replace('\n', " "));

@@ -97,7 +97,10 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
         ("-", RED)
     } else {
         match (action, &f.before, &f.after, f.sensitive) {
-            (Action::Delete | Action::Forget, ..) => ("-", RED),
+            (Action::Delete, ..) => ("-", RED),
+            // Nothing is deleted: what the connection is, shown unmarked (a `-` is red in a
+            // PR comment's diff).
+            (Action::Forget, ..) => (" ", DIM),
             (Action::Create | Action::Replace, None, _, _) => ("+", GREEN),
             (_, None, Some(_), false) => ("+", GREEN),
             (_, Some(_), None, false) => ("-", RED),
