@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
 
 use super::settings::RetryPolicy;
 
@@ -50,30 +50,39 @@ pub fn retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 struct State {
     limit: f64,
-    in_flight: usize,
+    /// Places in the semaphore (available or held): follows `limit`, which may have dropped
+    /// below it, in which case places are withdrawn as requests finish.
+    places: usize,
     last_cut: Option<Instant>,
     next_slot: Instant,
 }
 
 /// The shared limit on requests in flight.
+///
+/// Waiters queue on a semaphore, first come first served, and a finished request hands its
+/// place to the next one alone: waking every waiter for each place (as a `Notify`'s
+/// `notify_waiters` would) costs CPU in proportion to the queue, and a refresh can queue
+/// thousands. The adaptive limit is kept by adding places when it grows and withdrawing
+/// them, one per finished request, when it shrinks.
 pub struct Limiter {
     state: Mutex<State>,
-    released: Notify,
+    places: Semaphore,
     max: usize,
     interval: Option<Duration>,
 }
 
 impl Limiter {
     pub fn new(max: usize, requests_per_second: Option<f64>) -> Limiter {
+        let max = max.max(1);
         Limiter {
             state: Mutex::new(State {
                 limit: max as f64,
-                in_flight: 0,
+                places: max,
                 last_cut: None,
                 next_slot: Instant::now(),
             }),
-            released: Notify::new(),
-            max: max.max(1),
+            places: Semaphore::new(max),
+            max,
             // A rate below one a day is one a day (the command's deadline ends it sooner):
             // that keeps every slot computable.
             interval: requests_per_second.map(|r| {
@@ -95,35 +104,59 @@ impl Limiter {
 
     /// Waits for a place, and for the rate cap's next slot.
     pub async fn acquire(&self) -> Permit<'_> {
-        loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
-            // `None`: no place yet; `Some(slot)`: a place, and when the rate cap lets it go.
-            let granted = {
+        // The semaphore is never closed; were it, the request would go without a place
+        // rather than never (the limit is a courtesy to AEP, not a safety rule).
+        let place = self.places.acquire().await.ok();
+        if let Some(interval) = self.interval {
+            let slot = {
                 let mut s = self.state();
-                if s.in_flight < (s.limit as usize).max(1) {
-                    s.in_flight += 1;
-                    Some(self.interval.map(|interval| {
-                        let slot = s.next_slot.max(Instant::now());
-                        s.next_slot = slot.checked_add(interval).unwrap_or(slot);
-                        slot
-                    }))
-                } else {
-                    None
-                }
+                let slot = s.next_slot.max(Instant::now());
+                s.next_slot = slot.checked_add(interval).unwrap_or(slot);
+                slot
             };
-            let Some(slot) = granted else {
-                released.await;
-                continue;
-            };
-            if let Some(slot) = slot {
-                tokio::time::sleep_until(slot.into()).await;
+            tokio::time::sleep_until(slot.into()).await;
+        }
+        // Held from here by the permit, which gives it back when dropped (a future dropped
+        // while waiting above gives it back through the semaphore's own guard).
+        let held = place.is_some();
+        if let Some(place) = place {
+            place.forget();
+        }
+        Permit {
+            limiter: self,
+            held,
+            outcome: Outcome::Other,
+        }
+    }
+
+    /// A finished request's place: given to the next waiter, or withdrawn when the limit
+    /// has dropped below the places there are; and places added when it has grown.
+    fn release(&self, held: bool, outcome: Outcome) {
+        let mut s = self.state();
+        match outcome {
+            Outcome::Success => s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.max as f64),
+            // One cut per burst of 429s: requests in flight together answer together.
+            Outcome::Throttled
+                if s.last_cut
+                    .is_none_or(|t| t.elapsed() > Duration::from_millis(100)) =>
+            {
+                s.limit = (s.limit / 2.0).max(1.0);
+                s.last_cut = Some(Instant::now());
             }
-            return Permit {
-                limiter: self,
-                outcome: Outcome::Other,
-            };
+            _ => {}
+        }
+        let wanted = (s.limit as usize).clamp(1, self.max);
+        let mut give = usize::from(held);
+        if held && s.places > wanted {
+            s.places -= 1;
+            give = 0;
+        } else if s.places < wanted {
+            give += wanted - s.places;
+            s.places = wanted;
+        }
+        drop(s);
+        if give > 0 {
+            self.places.add_permits(give);
         }
     }
 }
@@ -138,6 +171,8 @@ enum Outcome {
 /// A place in flight; tell it how the request went, or just drop it.
 pub struct Permit<'a> {
     limiter: &'a Limiter,
+    /// Whether it holds one of the semaphore's places.
+    held: bool,
     outcome: Outcome,
 }
 
@@ -153,22 +188,7 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
-        let mut s = self.limiter.state();
-        s.in_flight -= 1;
-        match self.outcome {
-            Outcome::Success => s.limit = (s.limit + 1.0 / s.limit.max(1.0)).min(self.limiter.max as f64),
-            // One cut per burst of 429s: requests in flight together answer together.
-            Outcome::Throttled
-                if s.last_cut
-                    .is_none_or(|t| t.elapsed() > Duration::from_millis(100)) =>
-            {
-                s.limit = (s.limit / 2.0).max(1.0);
-                s.last_cut = Some(Instant::now());
-            }
-            _ => {}
-        }
-        drop(s);
-        self.limiter.released.notify_waiters();
+        self.limiter.release(self.held, self.outcome);
     }
 }
 
@@ -215,6 +235,33 @@ mod tests {
         let limiter = Limiter::new(1, None);
         limiter.acquire().await.throttled();
         assert_eq!(limiter.limit(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cut_limit_withdraws_places_as_requests_finish() {
+        let limiter = std::sync::Arc::new(Limiter::new(4, None));
+        let held: Vec<Permit<'_>> = vec![
+            limiter.acquire().await,
+            limiter.acquire().await,
+            limiter.acquire().await,
+        ];
+        limiter.acquire().await.throttled();
+        assert_eq!(limiter.limit(), 2);
+        // Three still in flight, over the new limit of two: the finished ones' places are
+        // withdrawn until two are left.
+        drop(held);
+        let a = limiter.acquire().await;
+        let _b = limiter.acquire().await;
+        let waiting = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move {
+                limiter.acquire().await.success();
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished());
+        drop(a);
+        waiting.await.unwrap();
     }
 
     #[tokio::test]
