@@ -1,8 +1,27 @@
-//! Reading AEP before planning: for each sandbox and connection spec in play, either list
-//! its connections (all pages) or fetch the managed ones by id, whichever costs fewer
-//! requests, so a large configuration is not refreshed one GET at a time (Terraform's slow
-//! refreshes, hashicorp/terraform#18981) and a small one is not made to page through a big
-//! sandbox.
+//! Reading AEP before planning, in as few requests as the documented API allows, sent in
+//! parallel where they do not depend on each other.
+//!
+//! For each sandbox and connection spec in play, flowform reads:
+//!
+//! - **the managed connections by id**, in batches of `property=id==a,b,…` (up to a page,
+//!   100, per request, each URL within `--max-url-length`), all batches at once up to
+//!   `--parallelism`. Their cost does not grow with the connections flowform does not manage.
+//! - **the names it must check** (where it may create or rename a connection: its name must
+//!   be free), in batches of `property=name==…` beside the spec's filter, in parallel too.
+//!   One managed connection gone from AEP is created again, so its name is looked up as well.
+//! - **the whole listing** (`count=true`, then every page, one after another: a continuation
+//!   token comes only with the page before, and AEP documents no other way to split a
+//!   listing into independent parts) only where flowform must see every connection (`drift`,
+//!   a refresh-only plan), where a name cannot be put in a filter (a comma, which separates
+//!   values, or a space or quote at either end), or where counting shows that listing takes
+//!   fewer requests than the batches (a short `--max-url-length` and few other connections).
+//!
+//! **The cost rule counts requests**, not rounds of requests: AEP's rate limits count
+//! requests, whether sent together or one after another. The batches by id are chosen when
+//! they take no more requests than the least a listing of the same pair could (its count, and
+//! a page per 100 of the managed ones, which it holds at least); otherwise the pair is
+//! counted (one request), and listed only if its pages are then fewer than the batches. At a
+//! tie the batches win: they run in parallel, the pages cannot.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -10,24 +29,84 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use crate::config::Desired;
-use crate::flow::{Client, Filter, FlowError};
+use crate::flow::limits::PAGE_SIZE;
+use crate::flow::model::LiveConnection;
+use crate::flow::{Client, Filter, FlowError, listable};
 use crate::plan::Live;
 use crate::state::{Action, State};
+
+/// A sandbox and a connection spec id.
+type Pair = (String, String);
+
+/// Why a sandbox and spec was listed in full.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListedBecause {
+    /// Every connection must be seen (`drift`, a refresh-only plan).
+    All,
+    /// A name to check cannot be put in a `property=name==…` filter.
+    Unfilterable,
+    /// Counting showed its pages to be fewer than the batches by id would be.
+    Cheaper { by_id: u64 },
+}
 
 /// How one sandbox and spec was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Strategy {
-    /// Listed in full: `count` connections.
-    Listed { count: u64 },
-    /// Fetched one by one.
-    Fetched { ids: usize, count: u64 },
+    /// Listed in full: `count` connections in `pages` pages, after counting them.
+    Listed {
+        count: u64,
+        pages: u64,
+        because: ListedBecause,
+    },
+    /// The managed connections read by id, `requests` batches of `property=id==…` (and
+    /// one GET per id that cannot go in a filter). `listing`: what listing would have
+    /// taken: at least this many requests, or, when counted, exactly this many (the count
+    /// already spent).
+    ByIds {
+        ids: usize,
+        requests: u64,
+        listing: u64,
+        counted: Option<u64>,
+    },
+}
+
+/// What the refresh did for one sandbox and spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PairReport {
+    /// `None`: nothing managed there, and no listing needed.
+    pub strategy: Option<Strategy>,
+    /// Names looked up by filter, and in how many requests.
+    pub names: usize,
+    pub name_requests: u64,
 }
 
 /// What the refresh did, for `-v`.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
-    pub strategies: BTreeMap<(String, String), Strategy>,
+    pub pairs: BTreeMap<Pair, PairReport>,
+    /// Requests sent, all of them (a batch answered in more than one page included).
     pub requests: u64,
+}
+
+/// One request's worth (or one listing's) of reading, run as a task of its own.
+enum Job {
+    /// Count, then list every page.
+    List(Pair, Option<u64>),
+    /// A batch of ids.
+    Ids(Pair, Vec<String>),
+    /// An id that cannot go in a filter: `GET /connections/{id}`.
+    Get(Pair, String),
+    /// A batch of names.
+    Names(Pair, Vec<String>),
+}
+
+/// What a job read.
+enum Read {
+    Counted(Pair, u64),
+    Listed(Pair, u64, Vec<LiveConnection>),
+    Ids(Pair, Vec<String>, Vec<LiveConnection>),
+    Got(Pair, String, Option<Box<LiveConnection>>),
+    Names(Pair, Vec<String>, Vec<LiveConnection>),
 }
 
 /// Refreshes what `desired` and `state` involve. `list_all`: list every pair in full
@@ -41,9 +120,9 @@ pub async fn refresh(
     expect: &dyn Fn(u64),
 ) -> Result<(Live, Report), FlowError> {
     let before = client.requests();
-    // Which managed ids live in which pair, and which pairs must be listed in full.
-    let mut ids: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let mut must_list: BTreeSet<(String, String)> = BTreeSet::new();
+    // Which managed ids live in which pair, and which names must be checked in which pair.
+    let mut ids: BTreeMap<Pair, BTreeSet<String>> = BTreeMap::new();
+    let mut names: BTreeMap<Pair, BTreeSet<String>> = BTreeMap::new();
     for r in state.connections.values() {
         ids.entry((r.sandbox.clone(), r.connection_spec.id.clone()))
             .or_default()
@@ -53,12 +132,9 @@ pub async fn refresh(
     for c in desired.connections.values() {
         let pair = (c.sandbox.clone(), c.connection_spec.id.clone());
         ids.entry(pair.clone()).or_default();
-        let managed = state
-            .connections
-            .contains_key(&crate::state::address(&c.sandbox, &c.key));
         let record = state.connections.get(&crate::state::address(&c.sandbox, &c.key));
         // A connection that may be created (new, or replaced because its spec or auth spec
-        // changes): list its sandbox and spec, so the plan can tell whether its name is free.
+        // changes) or renamed: its name must be free in its sandbox and spec.
         let replaced = record.is_some_and(|r| {
             !r.connection_spec.id.eq_ignore_ascii_case(&c.connection_spec.id)
                 || !r
@@ -67,128 +143,358 @@ pub async fn refresh(
                     .eq_ignore_ascii_case(&c.connection_spec.version)
                 || !r.auth_spec_name.eq_ignore_ascii_case(&c.auth.spec_name)
         });
-        match &c.import {
-            Some(id) if !managed => imports.push((c.sandbox.clone(), id.clone())),
-            None if !managed => {
-                must_list.insert(pair);
+        match (&c.import, record) {
+            (Some(id), None) => imports.push((c.sandbox.clone(), id.clone())),
+            (None, None) => {
+                names.entry(pair).or_default().insert(c.name.clone());
             }
-            // A rename: its new name must be free too.
-            _ if replaced || record.is_some_and(|r| r.name != c.name) => {
-                must_list.insert(pair);
+            (_, Some(r)) if replaced || r.name != c.name => {
+                names.entry(pair).or_default().insert(c.name.clone());
             }
             _ => {}
         }
     }
+    // An interrupted create is recovered by the name it was created with.
     for p in &state.pending {
         if p.action == Action::Create {
-            must_list.insert((p.sandbox.clone(), p.spec_id.clone()));
-            ids.entry((p.sandbox.clone(), p.spec_id.clone())).or_default();
+            let pair = (p.sandbox.clone(), p.spec_id.clone());
+            ids.entry(pair.clone()).or_default();
+            names.entry(pair).or_default().insert(p.name.clone());
         }
     }
+
+    let mut report = Report::default();
+    let mut listed: BTreeMap<Pair, ListedBecause> = BTreeMap::new();
+    for pair in ids.keys() {
+        let because = if list_all {
+            Some(ListedBecause::All)
+        } else if names.get(pair).is_some_and(|n| n.iter().any(|n| !listable(n))) {
+            Some(ListedBecause::Unfilterable)
+        } else {
+            None
+        };
+        if let Some(because) = because {
+            listed.insert(pair.clone(), because);
+        }
+    }
+    // The managed ones by id, where that costs no more requests than listing.
+    let mut counted: BTreeMap<Pair, u64> = BTreeMap::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    for (pair, wanted) in &ids {
+        if listed.contains_key(pair) || wanted.is_empty() {
+            continue;
+        }
+        let (plain, odd): (Vec<String>, Vec<String>) = wanted.iter().cloned().partition(|id| listable(id));
+        let batches = client.batches(&[], "id", plain);
+        let by_id = (batches.len() + odd.len()) as u64;
+        // A listing of the pair holds at least the managed ones: a page per 100, and its count.
+        let at_least = 1 + (wanted.len() as u64).div_ceil(PAGE_SIZE).max(1);
+        let mut strategy = Strategy::ByIds {
+            ids: wanted.len(),
+            requests: by_id,
+            listing: at_least,
+            counted: None,
+        };
+        if by_id > at_least {
+            let count = client
+                .count_connections(&pair.0, &[Filter::new("connectionSpec.id", [pair.1.clone()])])
+                .await?;
+            expect(1);
+            let pages = count.div_ceil(PAGE_SIZE).max(1);
+            if pages < by_id {
+                counted.insert(pair.clone(), count);
+                listed.insert(pair.clone(), ListedBecause::Cheaper { by_id });
+                continue;
+            }
+            strategy = Strategy::ByIds {
+                ids: wanted.len(),
+                requests: by_id,
+                listing: pages,
+                counted: Some(count),
+            };
+        }
+        report.pairs.entry(pair.clone()).or_default().strategy = Some(strategy);
+        jobs.extend(batches.into_iter().map(|b| Job::Ids(pair.clone(), b)));
+        jobs.extend(odd.into_iter().map(|id| Job::Get(pair.clone(), id)));
+    }
+    for (pair, wanted) in &names {
+        if !listed.contains_key(pair) {
+            jobs.extend(name_jobs(client, pair, wanted.iter().cloned(), &mut report));
+        }
+    }
+    jobs.extend(
+        listed
+            .keys()
+            .map(|pair| Job::List(pair.clone(), counted.get(pair).copied())),
+    );
+
     let mut live = Live {
         refreshed: true,
         own_client: Some(client.settings().client_id.clone()),
         ..Live::default()
     };
-    let mut report = Report::default();
-    let parallelism = client.settings().parallelism.max(1) as u64;
-    for ((sandbox, spec), wanted) in &ids {
-        let pair = (sandbox.clone(), spec.clone());
-        let count = client
-            .count_connections(sandbox, &[Filter::new("connectionSpec.id", [spec.clone()])])
-            .await?;
-        // Requests to list: one per page of 100. To fetch: one per id, `parallelism` at a time.
-        let pages = count.div_ceil(100).max(1);
-        let rounds = (wanted.len() as u64).div_ceil(parallelism);
-        let list = list_all || must_list.contains(&pair) || pages <= rounds;
-        // The count just sent, and the pages or the fetches to come.
-        expect(1 + if list { pages } else { wanted.len() as u64 });
-        if list {
-            for conn in client
-                .list_counted(
-                    sandbox,
-                    &[Filter::new("connectionSpec.id", [spec.clone()])],
-                    count,
-                )
-                .await?
+    run(client, jobs, expect, &listed, &mut live, &mut report).await?;
+
+    // A managed connection gone from AEP is created again: its name must be free too.
+    let unseen: Vec<(&String, &crate::state::Record)> = state
+        .connections
+        .iter()
+        .filter(|(_, r)| {
+            !listed.contains_key(&(r.sandbox.clone(), r.connection_spec.id.clone()))
+                && live
+                    .connections
+                    .get(&r.id)
+                    .is_none_or(|(sandbox, _)| *sandbox != r.sandbox)
+        })
+        .collect();
+    let mut gone: BTreeMap<Pair, BTreeSet<String>> = BTreeMap::new();
+    if !unseen.is_empty() {
+        let declared: BTreeMap<String, &crate::config::Connection> = desired
+            .connections
+            .values()
+            .map(|c| (crate::state::address(&c.sandbox, &c.key), c))
+            .collect();
+        for (address, _) in unseen {
+            if let Some(d) = declared.get(address)
+                && !live.name_seen(&d.sandbox, &d.connection_spec.id, &d.name)
             {
-                live.connections.insert(conn.id.clone(), (sandbox.clone(), conn));
+                gone.entry((d.sandbox.clone(), d.connection_spec.id.clone()))
+                    .or_default()
+                    .insert(d.name.clone());
             }
-            live.listed.insert(pair.clone());
-            report.strategies.insert(pair, Strategy::Listed { count });
-        } else {
-            fetch(client, sandbox, wanted.iter().cloned(), &mut live).await?;
-            // One gone from AEP is created again: list, so the plan can tell whether its name
-            // was taken meanwhile.
-            if wanted.iter().any(|id| !live.connections.contains_key(id)) {
-                for conn in client
-                    .list_connections(sandbox, &[Filter::new("connectionSpec.id", [spec.clone()])])
-                    .await?
-                {
-                    live.connections.insert(conn.id.clone(), (sandbox.clone(), conn));
-                }
-                live.listed.insert(pair.clone());
-            }
-            report.strategies.insert(
-                pair,
-                Strategy::Fetched {
-                    ids: wanted.len(),
-                    count,
-                },
-            );
         }
     }
+    let mut more: Vec<Job> = Vec::new();
+    let mut more_listed: BTreeMap<Pair, ListedBecause> = BTreeMap::new();
+    for (pair, wanted) in gone {
+        if wanted.iter().all(|n| listable(n)) {
+            more.extend(name_jobs(client, &pair, wanted.into_iter(), &mut report));
+        } else {
+            more.push(Job::List(pair.clone(), None));
+            more_listed.insert(pair, ListedBecause::Unfilterable);
+        }
+    }
+    if !more.is_empty() {
+        run(client, more, expect, &more_listed, &mut live, &mut report).await?;
+    }
+
     for (sandbox, id) in imports {
         if !live.connections.contains_key(&id) {
-            fetch(client, &sandbox, [id], &mut live).await?;
+            expect(1);
+            let found = client.get_connection(&sandbox, &id).await?;
+            live.fetched.insert(id.clone());
+            if let Some(conn) = found {
+                live.connections.insert(id, (sandbox, conn));
+            }
         }
     }
     report.requests = client.requests() - before;
-    for ((sandbox, spec), strategy) in &report.strategies {
-        match strategy {
-            Strategy::Listed { count } => {
-                let pages = count.div_ceil(100).max(1);
-                crate::info!(
-                    "refresh: listed sandbox {sandbox}, spec {spec}: {count} connections in {pages} page{}",
-                    if pages == 1 { "" } else { "s" }
-                )
-            }
-            Strategy::Fetched { ids, count } => {
-                crate::info!(
-                    "refresh: fetched {ids} managed connections by id in sandbox {sandbox}, spec {spec} (cheaper than listing all {count})"
-                )
-            }
-        }
-    }
-    crate::info!("refresh: {} requests", report.requests);
+    say(&report);
     Ok((live, report))
 }
 
-/// Fetches connections by id, in parallel (the client bounds how many are in flight).
-async fn fetch(
+/// The jobs that look up `wanted` names (all [`listable`]) in `pair`, in batches.
+fn name_jobs(
+    client: &Client,
+    pair: &Pair,
+    wanted: impl Iterator<Item = String>,
+    report: &mut Report,
+) -> Vec<Job> {
+    let spec = [Filter::new("connectionSpec.id", [pair.1.clone()])];
+    let wanted: Vec<String> = wanted.collect();
+    let count = wanted.len();
+    let batches = client.batches(&spec, "name", wanted);
+    let entry = report.pairs.entry(pair.clone()).or_default();
+    entry.names += count;
+    entry.name_requests += batches.len() as u64;
+    batches.into_iter().map(|b| Job::Names(pair.clone(), b)).collect()
+}
+
+/// Runs `jobs` at once (the client bounds how many requests are in flight) and records what
+/// they read in `live`; `listed`: why each listed pair is listed, for the report.
+async fn run(
     client: &Arc<Client>,
-    sandbox: &str,
-    ids: impl IntoIterator<Item = String>,
+    jobs: Vec<Job>,
+    expect: &dyn Fn(u64),
+    listed: &BTreeMap<Pair, ListedBecause>,
     live: &mut Live,
+    report: &mut Report,
 ) -> Result<(), FlowError> {
-    let mut tasks = JoinSet::new();
-    for id in ids {
-        let (client, sandbox) = (client.clone(), sandbox.to_owned());
-        tasks.spawn(async move {
-            let found = client.get_connection(&sandbox, &id).await;
-            (id, found)
-        });
+    let mut tasks: JoinSet<Result<Read, FlowError>> = JoinSet::new();
+    // The counts of the listings first: their pages are known only then.
+    let mut counts = 0;
+    for job in jobs {
+        match job {
+            Job::List(pair, None) => {
+                let client = client.clone();
+                counts += 1;
+                tasks.spawn(async move {
+                    let spec = [Filter::new("connectionSpec.id", [pair.1.clone()])];
+                    let count = client.count_connections(&pair.0, &spec).await?;
+                    Ok(Read::Counted(pair, count))
+                });
+            }
+            Job::List(pair, Some(count)) => {
+                expect(count.div_ceil(PAGE_SIZE).max(1));
+                spawn_list(&mut tasks, client, pair, count);
+            }
+            Job::Ids(pair, batch) => {
+                expect(1);
+                let client = client.clone();
+                tasks.spawn(async move {
+                    let filter = [Filter::new("id", batch.iter().cloned())];
+                    let found = client.list_batch(&pair.0, &filter, batch.len()).await?;
+                    Ok(Read::Ids(pair, batch, found))
+                });
+            }
+            Job::Get(pair, id) => {
+                expect(1);
+                let client = client.clone();
+                tasks.spawn(async move {
+                    let found = client.get_connection(&pair.0, &id).await?;
+                    Ok(Read::Got(pair, id, found.map(Box::new)))
+                });
+            }
+            Job::Names(pair, batch) => {
+                expect(1);
+                let client = client.clone();
+                tasks.spawn(async move {
+                    let filters = [
+                        Filter::new("connectionSpec.id", [pair.1.clone()]),
+                        Filter::new("name", batch.iter().cloned()),
+                    ];
+                    let found = client.list_batch(&pair.0, &filters, batch.len()).await?;
+                    Ok(Read::Names(pair, batch, found))
+                });
+            }
+        }
     }
-    while let Some(done) = tasks.join_next().await {
-        let (id, found) = done.map_err(|e| FlowError::Protocol {
+    expect(counts);
+    while let Some(joined) = tasks.join_next().await {
+        let read = joined.map_err(|e| FlowError::Protocol {
             method: "GET".into(),
-            path: "/connections/{id}".into(),
-            reason: format!("a fetch task failed: {e}"),
-        })?;
-        live.fetched.insert(id.clone());
-        if let Some(conn) = found? {
-            live.connections.insert(id, (sandbox.to_owned(), conn));
+            path: "/connections".into(),
+            reason: format!("a refresh task failed: {e}"),
+        })??;
+        match read {
+            // A count: now its pages.
+            Read::Counted(pair, count) => {
+                expect(count.div_ceil(PAGE_SIZE).max(1));
+                spawn_list(&mut tasks, client, pair, count);
+            }
+            Read::Listed(pair, count, items) => {
+                for conn in items {
+                    live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
+                }
+                let because = listed.get(&pair).cloned().unwrap_or(ListedBecause::All);
+                report.pairs.entry(pair.clone()).or_default().strategy = Some(Strategy::Listed {
+                    count,
+                    pages: count.div_ceil(PAGE_SIZE).max(1),
+                    because,
+                });
+                live.listed.insert(pair);
+            }
+            Read::Ids(pair, batch, found) => {
+                let asked: BTreeSet<&String> = batch.iter().collect();
+                // Only what was asked for: an answer is not trusted to stick to the filter.
+                for conn in found {
+                    if asked.contains(&conn.id) {
+                        live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
+                    }
+                }
+                live.fetched.extend(batch);
+            }
+            Read::Got(pair, id, found) => {
+                live.fetched.insert(id.clone());
+                if let Some(conn) = found {
+                    live.connections.insert(id, (pair.0.clone(), *conn));
+                }
+            }
+            Read::Names(pair, batch, found) => {
+                let asked: BTreeSet<&String> = batch.iter().collect();
+                for conn in found {
+                    let spec_matches = conn.spec_id().is_some_and(|s| s.eq_ignore_ascii_case(&pair.1));
+                    if asked.contains(&conn.name) && spec_matches {
+                        live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
+                    }
+                }
+                for name in batch {
+                    live.named.insert((pair.0.clone(), pair.1.clone(), name));
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Spawns the listing of `pair`, counted `count` just before.
+fn spawn_list(tasks: &mut JoinSet<Result<Read, FlowError>>, client: &Arc<Client>, pair: Pair, count: u64) {
+    let client = client.clone();
+    tasks.spawn(async move {
+        let spec = [Filter::new("connectionSpec.id", [pair.1.clone()])];
+        let items = client.list_counted(&pair.0, &spec, count).await?;
+        Ok(Read::Listed(pair, count, items))
+    });
+}
+
+/// `-v`: which way each sandbox and spec was read, and why, in requests.
+fn say(report: &Report) {
+    for ((sandbox, spec), pair) in &report.pairs {
+        match &pair.strategy {
+            Some(Strategy::Listed {
+                count,
+                pages,
+                because,
+            }) => {
+                let why = match because {
+                    ListedBecause::All => "every connection must be seen".to_owned(),
+                    ListedBecause::Unfilterable => {
+                        "a name to check has a comma, or a space or quote at an end, and cannot go in a filter".to_owned()
+                    }
+                    ListedBecause::Cheaper { by_id } => format!(
+                        "fewer requests than the {by_id} by id at this --max-url-length"
+                    ),
+                };
+                crate::info!(
+                    "refresh: sandbox {sandbox}, spec {spec}: listed {count} connections, the count and {pages} page{} one after another ({why})",
+                    plural(*pages)
+                );
+            }
+            Some(Strategy::ByIds {
+                ids,
+                requests,
+                listing,
+                counted,
+            }) => {
+                let listing = match counted {
+                    None => format!(
+                        "listing would take at least {listing} (the count and a page per {PAGE_SIZE} managed)"
+                    ),
+                    Some(count) => {
+                        format!("listing its {count} connections would take {listing} more after the count")
+                    }
+                };
+                crate::info!(
+                    "refresh: sandbox {sandbox}, spec {spec}: read {ids} managed connection{} by id in {requests} request{}, in parallel; {listing}",
+                    plural(*ids as u64),
+                    plural(*requests)
+                );
+            }
+            None => {}
+        }
+        if pair.names > 0 {
+            crate::info!(
+                "refresh: sandbox {sandbox}, spec {spec}: looked up {} name{} to create or rename in {} request{}, in parallel (no listing needed)",
+                pair.names,
+                plural(pair.names as u64),
+                pair.name_requests,
+                plural(pair.name_requests)
+            );
+        }
+    }
+    crate::info!("refresh: {} requests", report.requests);
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }

@@ -33,6 +33,7 @@ fn client(world: &World) -> Client {
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(10),
         command_timeout: Duration::from_secs(60),
+        max_url_length: flowform::flow::limits::DEFAULT_MAX_URL_LENGTH,
     })
     .unwrap()
 }

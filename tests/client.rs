@@ -36,6 +36,7 @@ fn settings(emulator: &Emulator) -> Settings {
         },
         timeout: Duration::from_secs(5),
         command_timeout: Duration::from_secs(120),
+        max_url_length: flowform::flow::limits::DEFAULT_MAX_URL_LENGTH,
     }
 }
 

@@ -299,8 +299,10 @@ fn salesforce_spec() -> Value {
 enum Command {
     /// `validate --live`: IMS, then `GET /connectionSpecs/{id}`.
     ValidateLive,
-    /// `plan`: IMS, the spec, then count and list.
+    /// `plan`: IMS, the spec, then the names to create, looked up by filter.
     Plan,
+    /// `drift`: IMS, the spec, then count and list.
+    Drift,
     /// `apply --auto-approve`: as `plan`, then `POST /connections`.
     Apply,
 }
@@ -355,6 +357,7 @@ impl Workspace {
         let mut args: Vec<String> = match command {
             Command::ValidateLive => vec!["validate".into(), "--live".into()],
             Command::Plan => vec!["plan".into()],
+            Command::Drift => vec!["drift".into()],
             Command::Apply => vec!["apply".into(), "--auto-approve".into()],
         };
         args.extend([
@@ -543,35 +546,56 @@ async fn a_huge_list_page_is_cut_at_the_cap() {
         assert!(written < 64 << 20, "{} MiB written", written >> 20);
         assert_eq!(
             server.served("GET", &format!("{FLOW}/connections")),
-            2,
-            "the count, then one page: a page too large is not retried"
+            1,
+            "one page (the names to create, looked up by filter: no count, no listing): a page too large is not retried"
         );
     }
 }
 
-#[tokio::test]
-async fn an_endless_listing_stops_at_the_page_ceiling_the_count_allows() {
-    let pages = Arc::new(AtomicU64::new(0));
-    let counter = pages.clone();
-    let server = Server::start(aep(move |r| {
+/// A server whose every page of `GET /connections` (but the count, `count=3`) links to
+/// another; `pages` counts the pages served.
+fn endless(pages: Arc<AtomicU64>) -> impl Fn(&Request) -> Reply + Send + Sync + 'static {
+    aep(move |r| {
         if !r.is("GET", &format!("{FLOW}/connections")) {
             return None;
         }
         if r.target.contains("count=true") {
             return Some(Reply::Json(200, json!({"count": 3})));
         }
-        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let n = pages.fetch_add(1, Ordering::SeqCst);
         Some(Reply::Json(
             200,
             json!({"items": [], "_links": {"next": {"href": format!("/connections?continuationToken=t{n}")}}}),
         ))
-    }))
-    .await;
+    })
+}
+
+#[tokio::test]
+async fn an_endless_listing_stops_at_the_page_ceiling_the_count_allows() {
+    let pages = Arc::new(AtomicU64::new(0));
+    let server = Server::start(endless(pages.clone())).await;
     let workspace = Workspace::new();
-    workspace.run(Command::Plan, &server, &[]).await.refused(&[
+    // `drift` lists in full (it must see unmanaged connections), counting first.
+    workspace.run(Command::Drift, &server, &[]).await.refused(&[
         "GET /connections",
         "AEP's listing goes on past 4 pages",
         "AEP counted 3 just before",
+    ]);
+    assert_eq!(pages.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn an_endless_name_lookup_stops_at_the_page_ceiling_its_batch_allows() {
+    let pages = Arc::new(AtomicU64::new(0));
+    let server = Server::start(endless(pages.clone())).await;
+    let workspace = Workspace::new();
+    // The plan looks up the one name it would create, by filter: one name answers in one
+    // page; with room for a name given to many connections, flowform follows four at most,
+    // not the ten thousand of a listing it could not count.
+    workspace.run(Command::Plan, &server, &[]).await.refused(&[
+        "GET /connections",
+        "AEP's listing goes on past 4 pages",
+        "the filter names 1",
     ]);
     assert_eq!(pages.load(Ordering::SeqCst), 4);
 }
@@ -692,6 +716,7 @@ async fn a_silent_ims_is_not_asked_again() {
         retry: RetryPolicy::default(),
         timeout: Duration::from_secs(1),
         command_timeout: Duration::from_secs(600),
+        max_url_length: flowform::flow::limits::DEFAULT_MAX_URL_LENGTH,
     };
     let client = flowform::flow::Client::new(settings).unwrap();
     let started = Instant::now();

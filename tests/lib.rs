@@ -23,6 +23,7 @@ mod postgres;
 mod progress;
 mod project;
 mod props;
+mod refresh;
 mod reliability;
 mod reviews;
 mod safety;

@@ -24,6 +24,10 @@ pub struct ClientArgs {
     /// The most the command may spend talking to AEP, retries and waits included (e.g. 90s, 30m) [default: 30m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub timeout: Option<Duration>,
+    /// The longest URL to send AEP; filters with many values (ids, names) are split to stay
+    /// within it [env: FLOWFORM_MAX_URL_LENGTH] [default: 6000]
+    #[arg(long, value_name = "CHARACTERS")]
+    pub max_url_length: Option<usize>,
 }
 
 impl ClientArgs {
@@ -34,6 +38,7 @@ impl ClientArgs {
             parallelism: self.parallelism,
             requests_per_second: self.requests_per_second,
             timeout: self.timeout,
+            max_url_length: self.max_url_length,
         }
     }
 }

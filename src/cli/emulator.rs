@@ -112,6 +112,7 @@ impl Args {
                 self.clients.clone()
             },
             log: !self.quiet,
+            ..Options::default()
         }
     }
 }

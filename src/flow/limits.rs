@@ -24,6 +24,18 @@ pub const ERROR_BODY_CAP: usize = 16 << 10;
 /// How many connections flowform asks for per page (`limit=100`, AEP's maximum).
 pub const PAGE_SIZE: u64 = 100;
 
+/// The longest URL flowform sends by default (scheme, host, path and query together), where
+/// it packs many values into one `property=field==a,b,…` filter (managed ids, names to
+/// check). Adobe documents no limit on a Flow Service URL; RFC 9110 (§4.1) asks that servers
+/// accept request lines of at least 8,000 octets, and common gateways cut at 8 KiB (some at
+/// 4 KiB for a header line). 6,000 leaves a quarter of the 8,000 spare for the method, the
+/// version and a gateway's rewriting, and still fits a full batch of 100 UUIDs (about 4,000
+/// characters encoded). `--max-url-length` / `FLOWFORM_MAX_URL_LENGTH` change it.
+pub const DEFAULT_MAX_URL_LENGTH: usize = 6_000;
+
+/// The shortest `--max-url-length` accepted: room for the endpoint, a filter and one id.
+pub const MIN_MAX_URL_LENGTH: usize = 256;
+
 /// Pages followed in one listing whose size is not known beforehand: a million connections
 /// at 100 a page, far beyond any sandbox (AEP documents no guardrail; the destinations' soft
 /// limit is 100 per sandbox), and at a page every ~40 ms still an end within minutes.

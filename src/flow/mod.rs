@@ -80,7 +80,86 @@ impl Filter {
     }
 }
 
+/// What bounds the pages of a listing.
+#[derive(Clone, Copy)]
+enum Bound {
+    None,
+    /// `count=true` answered this just before.
+    Counted(u64),
+    /// A filter names this many ids or names.
+    Batch(u64),
+}
+
+/// Whether a value can stand in a `property=field==a,b,…` list for itself alone. A comma
+/// separates the values, and AEP documents nothing of quoting or of the spaces around them
+/// (the emulator, as many parsers, trims both): a value with a comma, with a space or a
+/// double quote at either end, or empty, cannot be looked up by filter; its caller lists its
+/// sandbox and spec whole instead.
+pub fn listable(value: &str) -> bool {
+    !value.is_empty()
+        && !value.contains(',')
+        && value.trim() == value
+        && !value.starts_with('"')
+        && !value.ends_with('"')
+}
+
+/// The first page's path of a listing under `filters`: `limit` at AEP's maximum, one
+/// `property` per filter.
+fn list_path(filters: &[Filter]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("limit", &limits::PAGE_SIZE.to_string());
+    for f in filters {
+        query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
+    }
+    format!("/connections?{}", query.finish())
+}
+
 impl Client {
+    /// Splits `values` into the batches of one `field==a,b,…` filter (beside the `fixed`
+    /// ones) that independent requests can read: at most a page ([`limits::PAGE_SIZE`]) of
+    /// values each, so that one page answers a batch of ids, and each request's URL within
+    /// `--max-url-length` (a value too long for it alone still goes, alone). The values must
+    /// be [`listable`]; their order is kept.
+    pub fn batches(&self, fixed: &[Filter], field: &'static str, values: Vec<String>) -> Vec<Vec<String>> {
+        let mut filters = fixed.to_vec();
+        filters.push(Filter::new(field, [""; 0]));
+        let base = self.settings().endpoint.as_str().trim_end_matches('/').len() + list_path(&filters).len();
+        let max = self.settings().max_url_length;
+        let per_page = usize::try_from(limits::PAGE_SIZE).unwrap_or(usize::MAX);
+        let mut batches: Vec<Vec<String>> = Vec::new();
+        let mut length = base;
+        for value in values {
+            // The value, encoded, and the comma before it (`%2C`) unless it comes first.
+            let encoded = form_urlencoded::byte_serialize(value.as_bytes())
+                .map(str::len)
+                .sum::<usize>();
+            match batches.last_mut() {
+                Some(batch) if batch.len() < per_page && length.saturating_add(3 + encoded) <= max => {
+                    length = length.saturating_add(3 + encoded);
+                    batch.push(value);
+                }
+                _ => {
+                    length = base.saturating_add(encoded);
+                    batches.push(vec![value]);
+                }
+            }
+        }
+        batches
+    }
+
+    /// Lists the connections matching `filters`, one of which is a batch of `expected`
+    /// values ([`Client::batches`]): what it answers is bounded by that batch (each id names
+    /// one connection; a name rarely more), so the pages followed are bounded by it too
+    /// ([`limits::page_ceiling`]), not by the sandbox's size.
+    pub async fn list_batch(
+        &self,
+        sandbox: &str,
+        filters: &[Filter],
+        expected: usize,
+    ) -> Result<Vec<LiveConnection>, FlowError> {
+        self.list(sandbox, filters, Bound::Batch(expected as u64)).await
+    }
+
     /// Lists the sandbox's connections matching every filter, following every page (at most
     /// [`MAX_PAGES`]).
     pub async fn list_connections(
@@ -88,7 +167,7 @@ impl Client {
         sandbox: &str,
         filters: &[Filter],
     ) -> Result<Vec<LiveConnection>, FlowError> {
-        self.list(sandbox, filters, None).await
+        self.list(sandbox, filters, Bound::None).await
     }
 
     /// Lists them as [`Client::list_connections`] does, for a caller that has just counted
@@ -100,24 +179,20 @@ impl Client {
         filters: &[Filter],
         count: u64,
     ) -> Result<Vec<LiveConnection>, FlowError> {
-        self.list(sandbox, filters, Some(count)).await
+        self.list(sandbox, filters, Bound::Counted(count)).await
     }
 
     async fn list(
         &self,
         sandbox: &str,
         filters: &[Filter],
-        count: Option<u64>,
+        bound: Bound,
     ) -> Result<Vec<LiveConnection>, FlowError> {
-        let first = {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query.append_pair("limit", &limits::PAGE_SIZE.to_string());
-            for f in filters {
-                query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
-            }
-            format!("/connections?{}", query.finish())
-        };
-        let ceiling = page_ceiling(count);
+        let first = list_path(filters);
+        let ceiling = page_ceiling(match bound {
+            Bound::None => None,
+            Bound::Counted(n) | Bound::Batch(n) => Some(n),
+        });
         let mut path = first.clone();
         // Digests of every next link followed: a server that repeats one would loop.
         let mut seen = HashSet::new();
@@ -140,9 +215,10 @@ impl Client {
                 }
             };
             if pages >= ceiling {
-                let bound = match count {
-                    Some(count) => format!("AEP counted {count} just before"),
-                    None => format!("flowform follows at most {MAX_PAGES} pages"),
+                let bound = match bound {
+                    Bound::Counted(count) => format!("AEP counted {count} just before"),
+                    Bound::Batch(n) => format!("the filter names {n}"),
+                    Bound::None => format!("flowform follows at most {MAX_PAGES} pages"),
                 };
                 return Err(Self::protocol(
                     &call,

@@ -1,8 +1,8 @@
 //! Where the Flow Service is and how to authenticate to it, from the environment and flags.
 //!
 //! One source of truth per value: secrets only from the environment (never flags, which
-//! land in shell history), the endpoints from a flag or the environment (the flag wins),
-//! everything else from the environment. All problems are reported together.
+//! land in shell history), the endpoints and the URL length from a flag or the environment
+//! (the flag wins), everything else from the environment. All problems are reported together.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::limits::{DEFAULT_COMMAND_TIMEOUT, REQUEST_TIMEOUT};
+use super::limits::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_MAX_URL_LENGTH, MIN_MAX_URL_LENGTH, REQUEST_TIMEOUT};
 use crate::secret::Secret;
 use crate::settings::Environment;
 
@@ -46,6 +46,8 @@ pub struct Overrides {
     pub requests_per_second: Option<f64>,
     /// `--timeout`: the whole command's deadline.
     pub timeout: Option<Duration>,
+    /// `--max-url-length`: the longest URL to send.
+    pub max_url_length: Option<usize>,
 }
 
 /// Everything the client needs.
@@ -67,6 +69,9 @@ pub struct Settings {
     /// The whole command's deadline (`--timeout`): no request, retry or wait of the client
     /// goes past it; it runs from the client's creation.
     pub command_timeout: Duration,
+    /// The longest URL sent (scheme, host, path and query): filters with many values are
+    /// split into requests that each stay within it ([`super::limits::DEFAULT_MAX_URL_LENGTH`]).
+    pub max_url_length: usize,
 }
 
 /// How hard to try.
@@ -322,6 +327,21 @@ impl Settings {
         {
             problems.push("--requests-per-second must be a positive number".to_owned());
         }
+        let max_url_length = match overrides.max_url_length {
+            Some(n) => Some(n),
+            None => var("FLOWFORM_MAX_URL_LENGTH").map(|v| {
+                v.parse::<usize>().unwrap_or_else(|_| {
+                    problems.push(format!("FLOWFORM_MAX_URL_LENGTH `{v}` is not a number"));
+                    DEFAULT_MAX_URL_LENGTH
+                })
+            }),
+        }
+        .unwrap_or(DEFAULT_MAX_URL_LENGTH);
+        if max_url_length < MIN_MAX_URL_LENGTH {
+            problems.push(format!(
+                "the longest URL (--max-url-length, FLOWFORM_MAX_URL_LENGTH) must be at least {MIN_MAX_URL_LENGTH} characters"
+            ));
+        }
         let command_timeout = overrides.timeout.unwrap_or(DEFAULT_COMMAND_TIMEOUT);
         if command_timeout.is_zero() {
             problems.push("--timeout must be longer than zero".to_owned());
@@ -338,6 +358,7 @@ impl Settings {
                     retry: RetryPolicy::default(),
                     timeout: REQUEST_TIMEOUT,
                     command_timeout,
+                    max_url_length,
                 })
             }
             _ => Err(SettingsError { problems, help }),

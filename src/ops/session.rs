@@ -82,6 +82,10 @@ pub fn start_emulator(
         command_timeout: client
             .timeout
             .unwrap_or(crate::flow::limits::DEFAULT_COMMAND_TIMEOUT),
+        max_url_length: client
+            .max_url_length
+            .unwrap_or(crate::flow::limits::DEFAULT_MAX_URL_LENGTH)
+            .max(crate::flow::limits::MIN_MAX_URL_LENGTH),
     };
     Ok((started, settings))
 }

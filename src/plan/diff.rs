@@ -185,11 +185,10 @@ impl Context<'_> {
     /// connection with its sandbox, spec and name — the three by which an interrupted create
     /// is found again, so they must name one connection. A taken name is an error (said
     /// here), never a warning: nothing bypasses it. Without a listing of the sandbox and spec
-    /// (`--refresh=false`) the plan cannot know; the applier checks every name with AEP just
+    /// (`--refresh=false`) nor a lookup of its name, the plan cannot know; the applier checks every name with AEP just
     /// before it creates or renames anyway.
     fn name_is_taken(&mut self, address: &str, d: &Connection) -> bool {
-        let pair = (d.sandbox.clone(), d.connection_spec.id.clone());
-        if !self.live.listed.contains(&pair) {
+        if !self.live.name_seen(&d.sandbox, &d.connection_spec.id, &d.name) {
             return false;
         }
         let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
@@ -333,8 +332,7 @@ impl Context<'_> {
 
     /// An interrupted create: find what it made by listing, never by creating blindly.
     fn recover(&mut self, address: &str, d: &Connection, p: &Pending) {
-        let listed = self.live.listed.contains(&(p.sandbox.clone(), p.spec_id.clone()));
-        if !listed {
+        if !self.live.name_seen(&p.sandbox, &p.spec_id, &p.name) {
             return self.error(format!(
                 "`{address}`: an interrupted apply may have created it; resolving that needs a refresh (drop `--refresh=false`)"
             ));

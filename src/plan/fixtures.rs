@@ -138,6 +138,7 @@ pub fn live(conns: Vec<LiveConnection>) -> Live {
             .collect(),
         listed: [("prod".to_owned(), SF.to_owned())].into(),
         fetched: BTreeSet::new(),
+        named: BTreeSet::new(),
         own_client: None,
     }
 }

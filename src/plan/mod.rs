@@ -89,14 +89,27 @@ pub struct Live {
     pub connections: BTreeMap<String, (String, LiveConnection)>,
     /// Sandbox and spec pairs listed in full: a connection of that pair not seen is absent.
     pub listed: BTreeSet<(String, String)>,
-    /// Ids fetched one by one: one not seen is absent.
+    /// Ids read by id (one by one, or in batches by filter): one not seen is absent.
     pub fetched: BTreeSet<String>,
+    /// Names looked up by filter (`property=name==…`), with their sandbox and spec: every
+    /// connection of that sandbox, spec and name was seen, as if the pair had been listed,
+    /// for that name alone.
+    pub named: BTreeSet<(String, String, String)>,
     /// The client id flowform reaches AEP with (`x-api-key`): a connection AEP says it last
     /// updated was changed by flowform (this run's credential), not by a person.
     pub own_client: Option<String>,
 }
 
 impl Live {
+    /// Whether every connection of `sandbox` and `spec_id` named `name` was seen (listed
+    /// with its pair, or looked up by name).
+    pub fn name_seen(&self, sandbox: &str, spec_id: &str, name: &str) -> bool {
+        self.listed.contains(&(sandbox.to_owned(), spec_id.to_owned()))
+            || self
+                .named
+                .contains(&(sandbox.to_owned(), spec_id.to_owned(), name.to_owned()))
+    }
+
     /// Whether AEP says `conn` was last changed by this credential since `since` (give or
     /// take clock skew): the work of an interrupted flowform run, not of someone outside.
     pub fn changed_by_us_since(&self, conn: &LiveConnection, since: i64) -> bool {
@@ -692,9 +705,13 @@ pub fn unmanaged<'a>(
     let mut found = Vec::new();
     for (id, (sandbox, conn)) in &live.connections {
         let spec = conn.spec_id().unwrap_or_default();
-        let declared_pair = pairs
-            .iter()
-            .any(|(s, p)| *s == sandbox && p.eq_ignore_ascii_case(spec));
+        // Only where the pair was listed in full: a connection seen by name or id alone says
+        // nothing of the others.
+        let declared_pair = pairs.iter().any(|(s, p)| {
+            *s == sandbox
+                && p.eq_ignore_ascii_case(spec)
+                && live.listed.contains(&((*s).to_owned(), (*p).to_owned()))
+        });
         if declared_pair && !managed.contains(id.as_str()) && !imports.contains(id.as_str()) {
             found.push((sandbox.as_str(), conn));
         }

@@ -3,7 +3,7 @@
 //!
 //! | endpoint | what it does |
 //! |---|---|
-//! | `GET /stats`, `DELETE /stats` | requests served by method, route and status; reset them |
+//! | `GET /stats`, `DELETE /stats` | requests served by method, route and status, and the latest request targets (`recent`: method, path and query, at most 2,000); reset them |
 //! | `POST /reset` | forget every connection, the statistics and run-time fault settings |
 //! | `GET /faults`, `PUT /faults` | the fault settings (JSON, as `FaultSettings`) |
 //! | `POST /faults/script` | one-shot faults for the next matching requests |
@@ -43,17 +43,20 @@ pub async fn stats(State(shared): State<Arc<Shared>>) -> Response {
         .map(|((method, route, status), count)| json!({"method": method, "route": route, "status": status, "count": count}))
         .collect();
     let total: u64 = stats.values().sum();
-    axum::Json(json!({"total": total, "requests": rows})).into_response()
+    let recent: Vec<String> = lock(&shared.recent).iter().cloned().collect();
+    axum::Json(json!({"total": total, "requests": rows, "recent": recent})).into_response()
 }
 
 pub async fn reset_stats(State(shared): State<Arc<Shared>>) -> StatusCode {
     lock(&shared.stats).clear();
+    lock(&shared.recent).clear();
     StatusCode::NO_CONTENT
 }
 
 pub async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {
     *lock(&shared.store) = Store::default();
     lock(&shared.stats).clear();
+    lock(&shared.recent).clear();
     lock(&shared.faults).settings = shared.options.faults.clone();
     shared.changed();
     StatusCode::NO_CONTENT

@@ -91,7 +91,19 @@ pub struct Options {
     pub credentials: Vec<Credential>,
     /// One line per request on stderr.
     pub log: bool,
+    /// The longest request target (path and query) answered; a longer one is answered
+    /// `414 URI Too Long`, as gateways do. Adobe documents no such limit for Flow Service:
+    /// this is the emulator's choice, 8 KiB, the limit common servers and gateways apply
+    /// (Apache's `LimitRequestLine`, nginx's `large_client_header_buffers`), so that a client
+    /// that sends ever longer filters fails here before it does against AEP.
+    pub max_target_length: usize,
 }
+
+/// [`Options::max_target_length`] by default.
+pub const MAX_TARGET_LENGTH: usize = 8 << 10;
+
+/// How many request targets `GET /__emulator/stats` shows (`recent`), the latest last.
+pub const RECENT_TARGETS: usize = 2_000;
 
 impl Default for Options {
     fn default() -> Options {
@@ -106,6 +118,7 @@ impl Default for Options {
             page_style: PageStyle::Links,
             credentials: vec![Credential::demo()],
             log: false,
+            max_target_length: MAX_TARGET_LENGTH,
         }
     }
 }
@@ -140,6 +153,8 @@ pub(crate) struct Shared {
     pub ims: Mutex<Ims>,
     pub faults: Mutex<Faults>,
     pub stats: Mutex<Stats>,
+    /// The latest request targets (`GET /data/…?…`), at most [`RECENT_TARGETS`].
+    pub recent: Mutex<std::collections::VecDeque<String>>,
     pub rng: Mutex<Rng>,
     pub clock: Clock,
     /// Identifies this run in continuation tokens.

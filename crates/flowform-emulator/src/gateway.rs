@@ -41,8 +41,36 @@ pub(crate) async fn envelope(State(shared): State<Arc<Shared>>, request: Request
         .get::<MatchedPath>()
         .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
     let request_id = lock(&shared.rng).uuid();
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| path.clone(), |t| t.as_str().to_owned());
+    let too_long = target.len() > shared.options.max_target_length;
+    if !route.starts_with(crate::ADMIN_BASE) {
+        let mut recent = lock(&shared.recent);
+        if recent.len() >= crate::context::RECENT_TARGETS {
+            recent.pop_front();
+        }
+        recent.push_back(format!("{method} {target}"));
+    }
 
-    let mut response = next.run(request).await;
+    let mut response = if too_long {
+        // The emulator's choice (`Options::max_target_length`), not a documented AEP limit.
+        ApiError::Raw {
+            status: StatusCode::URI_TOO_LONG,
+            body: json!({
+                "error_code": "414",
+                "message": format!(
+                    "Request-URI Too Long: {} characters, over the {} this gateway accepts",
+                    target.len(),
+                    shared.options.max_target_length
+                ),
+            }),
+        }
+        .into_response()
+    } else {
+        next.run(request).await
+    };
     let error = response.extensions_mut().remove::<ApiError>().or_else(|| {
         (response.status() == StatusCode::METHOD_NOT_ALLOWED).then(|| {
             ApiError::flow(

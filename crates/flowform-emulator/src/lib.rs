@@ -134,6 +134,7 @@ impl Emulator {
             faults: Mutex::new(Faults::new(options.faults.clone(), seed)),
             store: Mutex::new(store),
             stats: Mutex::new(Stats::new()),
+            recent: Mutex::new(std::collections::VecDeque::new()),
             rng: Mutex::new(rng),
             clock: Clock::default(),
             epoch,
