@@ -512,12 +512,9 @@ fn move_keys(plan: &Plan, store: &mut Store) -> Result<usize, Vec<Failure>> {
     }
 }
 
-/// How many ids one read-back request names (`property=id==a,b,…`): about 2 KB of URL.
-const READ_BACK_BATCH: usize = 40;
-
 /// Records what AEP says of the connections this apply created or changed — state and
-/// timestamps, which a create's or a PATCH's answer does not carry — a few dozen per
-/// request. A connection whose etag moved meanwhile is left as flowform applied it (the next
+/// timestamps, which a create's or a PATCH's answer does not carry — up to a page of ids
+/// per request (`property=id==a,b,…`, each URL within `--max-url-length`). A connection whose etag moved meanwhile is left as flowform applied it (the next
 /// plan shows what someone else changed). A failed read is a note, not a failure: nothing
 /// is assumed, and the next plan reads them anyway.
 async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
@@ -535,11 +532,18 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
     }
     let mut tasks = JoinSet::new();
     for (sandbox, ids) in by_sandbox {
-        for batch in ids.chunks(READ_BACK_BATCH) {
-            let (ctx, sandbox, batch) = (ctx.clone(), sandbox.clone(), batch.to_vec());
+        let addresses: BTreeMap<String, String> = ids.into_iter().collect();
+        // Ids that cannot go in a filter (a hand-edited state) are left to the next plan.
+        let listable = addresses.keys().filter(|id| crate::flow::listable(id)).cloned();
+        for batch in ctx.client.batches(&[], "id", listable.collect()) {
+            let batch: Vec<(String, String)> = batch
+                .into_iter()
+                .filter_map(|id| addresses.get(&id).map(|a| (id, a.clone())))
+                .collect();
+            let (ctx, sandbox) = (ctx.clone(), sandbox.clone());
             tasks.spawn(async move {
                 let filter = Filter::new("id", batch.iter().map(|(id, _)| id.clone()));
-                let listed = ctx.client.list_connections(&sandbox, &[filter]).await;
+                let listed = ctx.client.list_batch(&sandbox, &[filter], batch.len()).await;
                 (ctx, batch, listed)
             });
         }

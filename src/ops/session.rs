@@ -258,22 +258,25 @@ impl Session {
             (Some(client), true) => {
                 let desired = &self.desired;
                 let state = self.store().state();
-                let checked = self.runtime.block_on(async {
-                    let diagnostics = specs::check_all(client, desired).await?;
+                // The specs' check and the refresh at once: neither needs the other's answers,
+                // and one round trip less is what a small plan takes (a configuration the
+                // specs refuse throws the refresh's reading away).
+                let (diagnostics, refreshed) = self.runtime.block_on(async {
                     let reading =
                         super::reading::Reading::start(client, super::reading::wanted(self.progress));
-                    let refreshed = crate::refresh::refresh(client, desired, state, list_all, &|requests| {
-                        reading.expect(requests)
-                    })
-                    .await;
+                    let expect = |requests| reading.expect(requests);
+                    let both = tokio::join!(
+                        specs::check_all(client, desired),
+                        crate::refresh::refresh(client, desired, state, list_all, &expect)
+                    );
                     reading.finish();
-                    Ok::<_, crate::flow::FlowError>((diagnostics, refreshed?.0))
+                    both
                 });
-                let (diagnostics, live) = checked?;
+                let diagnostics = diagnostics?;
                 if diagnostics.has_errors() {
                     return Err(report(&diagnostics, io));
                 }
-                live
+                refreshed?.0
             }
             _ => Live::default(),
         };
