@@ -26,7 +26,9 @@
 //! - `generate`: configuration written from the connections AEP has (`flowform generate`),
 //!   read back through the loader before it is kept.
 //! - `render`: plans and drift reports as text, Markdown and JSON.
-//! - `refresh`: reads AEP before planning, by the cheaper of listing and fetching by id.
+//! - `refresh`: reads AEP before planning, in parallel batches: the managed connections by
+//!   id, the names to check by name; a listing only where everything must be seen, or where
+//!   it takes fewer requests.
 //! - `plan`: the pure `plan()`, the `plan::Plan` value every command shares, and the
 //!   rules planner and applier share (an interrupted create's candidates, a move's rekeying).
 //! - `specs`: the configuration checked against AEP's live connection specs.
