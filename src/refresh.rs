@@ -274,19 +274,27 @@ pub async fn refresh(
             more_listed.insert(pair, ListedBecause::Unfilterable);
         }
     }
-    if !more.is_empty() {
-        run(client, more, expect, &more_listed, &mut live, &mut report).await?;
-    }
-
+    // The connections to import, unless a listing saw them: by id too, with the names.
+    let mut to_import: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (sandbox, id) in imports {
         if !live.connections.contains_key(&id) {
-            expect(1);
-            let found = client.get_connection(&sandbox, &id).await?;
-            live.fetched.insert(id.clone());
-            if let Some(conn) = found {
-                live.connections.insert(id, (sandbox, conn));
-            }
+            to_import.entry(sandbox).or_default().insert(id);
         }
+    }
+    for (sandbox, wanted) in to_import {
+        // Only the sandbox of the pair matters to a read by id.
+        let pair = (sandbox, String::new());
+        let (plain, odd): (Vec<String>, Vec<String>) = wanted.into_iter().partition(|id| listable(id));
+        more.extend(
+            client
+                .batches(&[], "id", plain)
+                .into_iter()
+                .map(|b| Job::Ids(pair.clone(), b)),
+        );
+        more.extend(odd.into_iter().map(|id| Job::Get(pair.clone(), id)));
+    }
+    if !more.is_empty() {
+        run(client, more, expect, &more_listed, &mut live, &mut report).await?;
     }
     report.requests = client.requests() - before;
     say(&report);

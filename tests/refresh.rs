@@ -321,3 +321,34 @@ async fn creates_check_their_names_in_parallel_batches_and_never_duplicate() {
     assert!(lookups.iter().all(|l| l.len() <= 100));
     assert_eq!(world.served("POST", "/connections").await, 150);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_block_reads_its_connection_by_id_without_a_listing() {
+    let world = applied(5).await;
+    unmanaged(&world, 120).await;
+    let stored = world.stored().await;
+    let other = stored
+        .iter()
+        .find(|c| c["item"]["name"] == "Other 000007")
+        .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    world.write(
+        "imported.yaml",
+        &format!(
+            "sandbox: prod\nconnections:\n  imported:\n    name: Other 000007\n    source: salesforce\n    import: {{id: {other}}}\n    auth:\n      specName: Basic Authentication\n      params:\n        username: u\n        password: ${{file:secrets/acme-password}}\n        securityToken: ${{file:secrets/acme-security-token}}\n"
+        ),
+    );
+    reset_stats(&world).await;
+    let run = world.run(&["plan"]).await.expect_code(0);
+    assert!(run.stdout().contains("1 to import"), "{}", run.stdout());
+    let targets = recent(&world).await;
+    let lists = listings(&targets);
+    assert!(lists.iter().all(|t| !t.contains("count=true")), "{lists:#?}");
+    let read: BTreeSet<String> = lists
+        .iter()
+        .filter_map(|t| filter_values(t, "id"))
+        .flatten()
+        .collect();
+    assert!(read.contains(&other), "{lists:#?}");
+    assert_eq!(world.served("GET", "/connections/{id}").await, 0);
+}
