@@ -433,3 +433,80 @@ fn shows(live: &LiveConnection, ops: &[PatchOp]) -> bool {
             },
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::settings::{Credentials, RetryPolicy, Settings};
+    use super::*;
+    use crate::secret::Secret;
+
+    fn client(max_url_length: usize) -> Client {
+        Client::new(Settings {
+            endpoint: reqwest::Url::parse("https://platform.adobe.io/data/foundation/flowservice").unwrap(),
+            org_id: "o@AdobeOrg".into(),
+            client_id: "c".into(),
+            credentials: Credentials::Static(Secret::new("t")),
+            parallelism: 8,
+            requests_per_second: None,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(5),
+            command_timeout: Duration::from_secs(5),
+            max_url_length,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn only_plain_values_go_in_a_filter_list() {
+        for (value, ok) in [
+            ("ACME Salesforce", true),
+            ("a+b&c=d%20é", true),
+            ("ACME, Inc.", false),
+            (" padded", false),
+            ("padded\t", false),
+            ("\"quoted\"", false),
+            ("", false),
+        ] {
+            assert_eq!(listable(value), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn batches_hold_a_page_at_most_and_stay_within_the_url_length() {
+        let ids: Vec<String> = (0..250)
+            .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
+            .collect();
+        let roomy = client(6_000);
+        let batches = roomy.batches(&[], "id", ids.clone());
+        assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+        assert_eq!(batches.concat(), ids, "every id once, in order");
+        let tight = client(400);
+        let spec = [Filter::new(
+            "connectionSpec.id",
+            ["cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"],
+        )];
+        let batches = tight.batches(&spec, "id", ids.clone());
+        assert!(batches.len() > 30, "{}", batches.len());
+        assert_eq!(batches.concat(), ids);
+        for (i, batch) in batches.iter().enumerate() {
+            let mut filters = spec.to_vec();
+            filters.push(Filter::new("id", batch.iter().cloned()));
+            let url = format!(
+                "https://platform.adobe.io/data/foundation/flowservice{}",
+                list_path(&filters)
+            );
+            assert!(url.len() <= 400, "{} characters: {url}", url.len());
+            // As full as it can be (but the last): one more id would not fit.
+            let last = i + 1 == batches.len();
+            assert!(last || url.len() + 3 + 36 > 400 || batch.len() == 100, "{url}");
+        }
+        // A value too long for any URL still goes, alone.
+        let long = "x".repeat(500);
+        assert_eq!(
+            tight.batches(&[], "name", vec![long.clone(), "y".into()]),
+            [vec![long], vec!["y".to_owned()]]
+        );
+    }
+}
