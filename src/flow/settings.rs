@@ -530,6 +530,32 @@ mod tests {
     }
 
     #[test]
+    fn the_url_length_comes_from_the_flag_or_the_environment_and_has_a_floor() {
+        let env = |length: Option<&str>| {
+            let mut pairs = vec![
+                ("AEP_ACCESS_TOKEN", "t"),
+                ("AEP_CLIENT_ID", "c"),
+                ("AEP_ORG_ID", "o@AdobeOrg"),
+            ];
+            pairs.extend(length.map(|l| ("FLOWFORM_MAX_URL_LENGTH", l)));
+            Environment::from_pairs(pairs)
+        };
+        let flag = |n: usize| Overrides {
+            max_url_length: Some(n),
+            ..Overrides::default()
+        };
+        let none = Overrides::default();
+        let length = |env: &Environment, o: &Overrides| Settings::from_env(env, o).map(|s| s.max_url_length);
+        assert_eq!(length(&env(None), &none), Ok(DEFAULT_MAX_URL_LENGTH));
+        assert_eq!(length(&env(Some("2000")), &none), Ok(2000));
+        assert_eq!(length(&env(Some("2000")), &flag(3000)), Ok(3000), "the flag wins");
+        let err = length(&env(Some("long")), &none).unwrap_err();
+        assert!(err.problems[0].contains("`long` is not a number"), "{err}");
+        let err = length(&env(None), &flag(100)).unwrap_err();
+        assert!(err.problems[0].contains("at least 256"), "{err}");
+    }
+
+    #[test]
     fn the_command_deadline_defaults_to_30m_and_must_be_positive() {
         let env = Environment::from_pairs([
             ("AEP_ACCESS_TOKEN", "t"),
