@@ -77,10 +77,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     // the connection's state is recorded once AEP says it (read back at the end of the
     // apply, or while waiting for an initializing one), never assumed.
     let initializing = etag.is_none();
-    let record = {
-        let store = ctx.store();
-        super::record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
-    };
+    let record = super::record::applied(conn, &id, etag.as_deref(), None, &ctx.fingerprints, now_ms());
     ctx.store()
         .finish(
             seq,

@@ -116,6 +116,8 @@ struct Done {
 
 struct Ctx {
     store: Mutex<Store>,
+    /// The state's salt and this run's scheme: secrets are fingerprinted without the store.
+    fingerprints: crate::state::Fingerprints,
     client: Arc<Client>,
     progress: Progress,
     options: ApplyOptions,
@@ -187,7 +189,6 @@ impl Ctx {
         conn: &Connection,
         started_at: i64,
     ) -> Result<u64, ApplyError> {
-        let mut store = self.store();
         let pending = Pending {
             address: address.to_owned(),
             action,
@@ -195,9 +196,9 @@ impl Ctx {
             name: conn.name.clone(),
             spec_id: conn.connection_spec.id.clone(),
             started_at,
-            fingerprint: plan::fingerprint(conn, store.state()),
+            fingerprint: plan::fingerprint_with(conn, &self.fingerprints),
         };
-        Ok(store.begin(pending)?)
+        Ok(self.store().begin(pending)?)
     }
 }
 
@@ -282,7 +283,9 @@ pub async fn apply(
     let actions: Vec<Change> = plan.actions().cloned().collect();
     let progress = Progress::new(actions.len());
     let claimed = store.state().connections.values().map(|r| r.id.clone()).collect();
+    let fingerprints = store.state().fingerprints();
     let ctx = Arc::new(Ctx {
+        fingerprints,
         store: Mutex::new(store),
         client,
         progress: progress.clone(),
@@ -336,6 +339,22 @@ pub async fn apply(
                 (BTreeMap::new(), named.iter().cloned().collect())
             }
         };
+    // The fingerprints of the secrets about to be sent (each create's and update's intent
+    // and record), computed ahead over the cores, each distinct one once.
+    let sent: Vec<crate::config::SplitParams<'_>> = actions
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                Action::Delete | Action::Forget | Action::StateOnly | Action::NoOp
+            )
+        })
+        .filter_map(|c| by_address.get(&c.address))
+        .map(|c| c.split_params())
+        .filter(|split| split.all_resolved() && !split.secret_names.is_empty())
+        .collect();
+    ctx.fingerprints.prepare(sent.iter().map(|split| &split.secrets));
+    drop(sent);
     let mut tasks = JoinSet::new();
     let mut spawned = Vec::new();
     for change in actions {

@@ -39,7 +39,6 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
         {
             Ok(updated) => {
                 let record = {
-                    let store = ctx.store();
                     // A PATCH changes no connection's state: it is what AEP showed just
                     // before. The new `updatedAt` is read back at the end of the apply.
                     let mut record = super::record::applied(
@@ -47,7 +46,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                         &id,
                         updated.etag.as_deref(),
                         live.state.clone(),
-                        store.state(),
+                        &ctx.fingerprints,
                         now_ms(),
                     );
                     record.created_at = live.created_at;

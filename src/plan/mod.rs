@@ -493,10 +493,15 @@ impl Plan {
 /// A digest of what a create or update of `conn` sends, secrets by fingerprint: the
 /// journal's request fingerprint.
 pub fn fingerprint(conn: &Connection, state: &State) -> String {
+    fingerprint_with(conn, &state.fingerprints())
+}
+
+/// [`fingerprint`], with the state's salt and scheme only.
+pub fn fingerprint_with(conn: &Connection, fingerprints: &crate::state::Fingerprints) -> String {
     let split = conn.split_params();
     let canonical = serde_json::json!({
         "connection": plain_form(conn, &split),
-        "secrets": state.secrets_digest(&split.secrets),
+        "secrets": fingerprints.secrets_digest(&split.secrets),
     });
     crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
@@ -549,6 +554,34 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
     digester.once(salt, &hasher.finalize())
 }
 
+/// Computes ahead, in parallel, the secret fingerprints the plan compares (a record's, and
+/// an interrupted mutation's), so that each distinct one is stretched once.
+fn prepare_fingerprints(declared: &BTreeMap<String, &Connection>, state: &State) {
+    let pending: BTreeSet<&str> = state.pending.iter().map(|p| p.address.as_str()).collect();
+    let splits: Vec<(crate::config::SplitParams<'_>, Option<&str>)> = declared
+        .iter()
+        .filter_map(|(address, conn)| {
+            let split = conn.split_params();
+            if !split.all_resolved() || split.secret_names.is_empty() {
+                return None;
+            }
+            let stored = state
+                .connections
+                .get(address)
+                .and_then(|r| r.secrets_digest.as_deref());
+            match (stored, pending.contains(address.as_str())) {
+                (Some(stored), _) => Some((split, Some(stored))),
+                (None, true) => Some((split, None)),
+                (None, false) => None,
+            }
+        })
+        .collect();
+    state.digester.prepare(
+        &state.salt,
+        splits.iter().map(|(split, stored)| (&split.secrets, *stored)),
+    );
+}
+
 /// Plans. Pure: see the module documentation.
 pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) -> Plan {
     let mut out = Plan {
@@ -588,6 +621,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     } else {
         state
     };
+    prepare_fingerprints(&declared, state);
     let removals = moved::removals(desired, state);
     let mut addresses: BTreeSet<&String> = declared.keys().collect();
     addresses.extend(state.connections.keys());
