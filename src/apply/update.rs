@@ -31,7 +31,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
             break;
         }
         let etag = live.etag.clone().unwrap_or_default();
-        let seq = ctx.begin(Mutation::Update, address, conn, now_ms())?;
+        let seq = ctx.begin(Mutation::Update, address, conn, now_ms()).await?;
         match ctx
             .client
             .update_connection(&conn.sandbox, &id, &etag, &ops)
@@ -53,20 +53,20 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                     record_what_was_sent(&mut record, &ops, &live, recorded.as_ref());
                     record
                 };
-                ctx.store()
-                    .finish(
-                        seq,
-                        address,
-                        Outcome::Done {
-                            record: Some(Box::new(record)),
-                        },
-                    )
-                    .map_err(|source| ApplyError::Unrecorded {
-                        done: "updated",
-                        id: id.clone(),
-                        key: conn.key.clone(),
-                        source: Box::new(source),
-                    })?;
+                ctx.finish(
+                    seq,
+                    address,
+                    Outcome::Done {
+                        record: Some(Box::new(record)),
+                    },
+                )
+                .await
+                .map_err(|source| ApplyError::Unrecorded {
+                    done: "updated",
+                    id: id.clone(),
+                    key: conn.key.clone(),
+                    source: Box::new(source),
+                })?;
                 if updated.confirmed_by_reading {
                     ctx.note(format!(
                         "{address}: the update's answer was lost; a re-read shows it applied"
