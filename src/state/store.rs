@@ -47,6 +47,9 @@ pub struct FileStore {
     state: State,
     /// The bytes on disk, to tell whether a commit changes anything.
     on_disk: Option<Vec<u8>>,
+    /// Nothing was changed since the last commit, which left the state as `on_disk` holds
+    /// it: committing again need not serialize the state to find that out.
+    committed: bool,
     journal: Option<Journal>,
     /// Whether a journal was found (and must be folded in and removed at commit).
     journal_found: bool,
@@ -171,6 +174,7 @@ impl FileStore {
             real,
             state,
             on_disk,
+            committed: false,
             journal: None,
             journal_found: !read.is_empty() || read.torn,
             journal_damaged: !read.damaged.is_empty(),
@@ -251,6 +255,7 @@ impl FileStore {
     /// the store lets concurrent writes be flushed together.
     pub fn begin_deferred(&mut self, pending: Pending) -> Result<(u64, Durable), StateError> {
         self.require_lock()?;
+        self.committed = false;
         let journal = self.journal()?;
         let seq = journal.next_seq();
         let durable = journal.append_all(&[Entry::Intent {
@@ -284,6 +289,7 @@ impl FileStore {
             .into_iter()
             .map(|(seq, address, result)| Entry::Outcome { seq, address, result })
             .collect();
+        self.committed = false;
         let durable = self.journal()?.append_all(&entries)?;
         for entry in entries {
             if let Entry::Outcome { seq, address, result } = entry {
@@ -327,6 +333,7 @@ impl FileStore {
     /// makes it durable.
     pub fn edit<T>(&mut self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
         self.require_lock()?;
+        self.committed = false;
         Ok(change(&mut self.state))
     }
 
@@ -341,6 +348,9 @@ impl FileStore {
     /// journal, whose every entry the file now holds. Returns whether the file was written.
     pub fn commit(&mut self) -> Result<bool, StateError> {
         self.require_lock()?;
+        if self.committed && self.open.is_empty() && !self.journal_found {
+            return Ok(false);
+        }
         // An intent that never got an outcome (a task that stopped half-way) stays pending,
         // as after a crash: the journal that holds it is about to go.
         for (_, pending) in std::mem::take(&mut self.open) {
@@ -381,6 +391,7 @@ impl FileStore {
             self.journal_found = false;
             self.journal_damaged = false;
         }
+        self.committed = true;
         Ok(written)
     }
 }
