@@ -342,7 +342,7 @@ impl Builder {
                     if std::mem::take(skip_value) {
                         return Ok(());
                     }
-                    keys.insert(&key.value, entries.len());
+                    keys.insert(entries, &key.value, entries.len());
                     entries.push((key, node));
                 }
             },
@@ -353,9 +353,13 @@ impl Builder {
 
 /// A mapping's keys by hash: each key is hashed once, and compared (with `==`, exactly as
 /// before) only with the earlier keys of the same hash, so that reading a mapping of n keys
-/// costs n steps rather than n²/2 comparisons.
+/// costs n steps rather than n²/2 comparisons. A small mapping (most of them) is searched
+/// key by key, which costs less than hashing; the index is built when it grows past
+/// [`KeyIndex::SMALL`].
 #[derive(Default)]
 struct KeyIndex {
+    /// Whether the keys are indexed (the mapping has more than [`KeyIndex::SMALL`]).
+    built: bool,
     hasher: RandomState,
     /// Hash → the index (in the entries) of the first key with that hash.
     first: HashMap<u64, usize>,
@@ -370,8 +374,13 @@ impl KeyIndex {
         state.finish()
     }
 
+    const SMALL: usize = 16;
+
     /// The key among `entries` equal to `value`, if any.
     fn find<'a>(&self, entries: &'a [(Node, Node)], value: &Value) -> Option<&'a Node> {
+        if !self.built {
+            return entries.iter().map(|(k, _)| k).find(|k| k.value == *value);
+        }
         let hash = self.hash(value);
         let first = *self.first.get(&hash)?;
         std::iter::once(first)
@@ -380,7 +389,22 @@ impl KeyIndex {
             .find(|k| k.value == *value)
     }
 
-    fn insert(&mut self, value: &Value, index: usize) {
+    /// Notes that the key of `entries[index]` is `value` (`entries` holds it already, or is
+    /// about to, at `index`).
+    fn insert(&mut self, entries: &[(Node, Node)], value: &Value, index: usize) {
+        if !self.built {
+            if index < KeyIndex::SMALL {
+                return;
+            }
+            self.built = true;
+            for (i, (k, _)) in entries.iter().enumerate().take(index) {
+                self.add(&k.value, i);
+            }
+        }
+        self.add(value, index);
+    }
+
+    fn add(&mut self, value: &Value, index: usize) {
         let hash = self.hash(value);
         match self.first.entry(hash) {
             std::collections::hash_map::Entry::Vacant(e) => {
@@ -456,7 +480,7 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseErro
     let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
     let mut keys = KeyIndex::default();
     for (i, (k, _)) in own.iter().enumerate() {
-        keys.insert(&k.value, i);
+        keys.insert(&own, &k.value, i);
     }
     for (_, source) in merges {
         let sources = match source.value {
@@ -486,7 +510,7 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseErro
         for map in sources {
             for (k, v) in map {
                 if keys.find(&own, &k.value).is_none() {
-                    keys.insert(&k.value, own.len());
+                    keys.insert(&own, &k.value, own.len());
                     own.push((k, v));
                 }
             }
@@ -729,6 +753,33 @@ mod tests {
         };
         assert_eq!(entries.len(), 20_003);
         assert_eq!(entries[20_002].0.value.scalar_text().as_deref(), Some("1.00"));
+    }
+
+    #[test]
+    fn duplicates_are_found_either_side_of_the_size_an_index_is_built_at() {
+        for n in [1, 2, 15, 16, 17, 33] {
+            let mut text: String = (0..n).map(|i| format!("k{i}: {i}\n")).collect();
+            text.push_str(&format!("k0: again\nk{}: again\nnew: 1\n", n - 1));
+            let (docs, duplicates) = parse_all(&text).unwrap();
+            let lines: Vec<usize> = duplicates.iter().map(|d| d.location.line).collect();
+            assert_eq!(lines, vec![n + 1, n + 2], "{n} keys");
+            let Value::Mapping(entries) = &docs[0].value else {
+                panic!()
+            };
+            assert_eq!(entries.len(), n + 1, "{n} keys");
+            // Merged into a mapping of that size: explicit keys win, nothing repeats.
+            let merged = format!("base: &b {{k0: x, other: y}}\nm:\n  <<: *b\n{}", {
+                (0..n).map(|i| format!("  k{i}: {i}\n")).collect::<String>()
+            });
+            let doc = one(&merged);
+            let Value::Mapping(top) = doc.value else { panic!() };
+            let Value::Mapping(m) = &top[1].1.value else {
+                panic!()
+            };
+            assert_eq!(m.len(), n + 1, "{n} keys");
+            assert_eq!(m[0].1.value, Value::Int(0));
+            assert_eq!(m[n].0.as_str(), Some("other"));
+        }
     }
 
     #[test]
