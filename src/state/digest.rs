@@ -18,6 +18,12 @@
 //!   it is still read, and replaced on the next apply.
 //!
 //! Saved plans and journal fingerprints digest the secrets the same way.
+//!
+//! The cost is paid once per distinct input and run: a digester remembers what it stretched
+//! (by a SHA-256 of the input, never the secrets themselves), and the plan and the apply
+//! compute what they will need ahead, over the cores ([`Digester::prepare`]), not one by one
+//! under the store's lock. Nothing about a fingerprint is weakened by that: each is the same
+//! PBKDF2 (or HMAC) of the same input.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
