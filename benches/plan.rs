@@ -36,7 +36,11 @@
 //!   id at parallelism 10 (Terraform's way), a sequential paged listing (an aepp script), and
 //!   the ids by `property=id==…` filter, 100 a request at parallelism 10 (what is reachable);
 //!   `among`, `among-by-id`, `among-listing`, `among-batches`: the same among 6N;
-//!   `offline`: `plan --refresh=false` (load, plan and render, no network);
+//!   `offline`: `plan --refresh=false` (load, plan and render, no network), every connection
+//!   with the same secrets and keyless fingerprints (PBKDF2); `offline-keyed`: the same with
+//!   `FLOWFORM_DIGEST_KEY` set (HMAC fingerprints, the documented recommendation);
+//!   `offline-distinct`, `offline-distinct-keyed`: each connection with a password of its
+//!   own, so that no two fingerprints are of the same secrets;
 //!   `validate`: `flowform validate` of N and 4N connections;
 //!   `creates`: an apply of N/10 creates at 100 ms, `--parallelism 8` and `32`;
 //!   `creates-big`: an apply of N creates at no latency, for its CPU.
@@ -59,7 +63,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use flowform::config::SpecRef;
 use flowform::secret::Secret;
-use flowform::state::{Record, State, file};
+use flowform::state::{Digester, Record, State, file};
 use flowform_emulator::faults::FaultSettings;
 use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
 use flowform_emulator::{ADMIN_BASE, Emulator, IMS_PATH, Options};
@@ -105,7 +109,7 @@ struct Settings {
 const DEFAULT_SIZE: usize = 10_000;
 const SMOKE_SIZE: usize = 200;
 /// The names `FLOWFORM_BENCH_ONLY` takes.
-const SCENARIOS: [&str; 12] = [
+const SCENARIOS: [&str; 15] = [
     "noop",
     "noop-by-id",
     "noop-listing",
@@ -115,6 +119,9 @@ const SCENARIOS: [&str; 12] = [
     "among-listing",
     "among-batches",
     "offline",
+    "offline-keyed",
+    "offline-distinct",
+    "offline-distinct-keyed",
     "validate",
     "creates",
     "creates-big",
@@ -252,6 +259,10 @@ struct Figures {
     noop: PlanFigures,
     among: PlanFigures,
     offline: Option<Measured>,
+    /// The same with `FLOWFORM_DIGEST_KEY`, with a password per connection, and both.
+    offline_keyed: Option<Measured>,
+    offline_distinct: Option<Measured>,
+    offline_distinct_keyed: Option<Measured>,
     /// `validate` of N and of 4N connections.
     validate: Option<(Measured, Measured)>,
     /// N/10 creates at 100 ms, `--parallelism 8` and `32`.
@@ -471,6 +482,8 @@ where
 /// One connection as declared in the configuration (and recorded in the state).
 struct Declared {
     index: usize,
+    /// A password of its own (`BENCH_PASSWORD_<index>`) rather than the one all share.
+    own_password: bool,
     name: String,
     description: String,
     url: String,
@@ -483,6 +496,7 @@ impl Declared {
     fn seeded(i: usize) -> Declared {
         Declared {
             index: i,
+            own_password: false,
             name: format!("Seeded {i:06}"),
             description: format!("seeded connection {i}"),
             url: format!("https://seed-{i}.my.salesforce.com"),
@@ -494,6 +508,7 @@ impl Declared {
     fn fresh(i: usize) -> Declared {
         Declared {
             index: i,
+            own_password: false,
             name: format!("Bench {i:06}"),
             description: format!("benchmark connection {i}"),
             url: format!("https://bench-{i}.my.salesforce.com"),
@@ -503,6 +518,18 @@ impl Declared {
 
     fn key(&self) -> String {
         format!("bench-{:06}", self.index)
+    }
+
+    /// The environment variable its password is read from, and the password.
+    fn password(&self) -> (String, String) {
+        if self.own_password {
+            (
+                format!("{}_{}", PASSWORD.0, self.index),
+                format!("{}-{}", PASSWORD.1, self.index),
+            )
+        } else {
+            (PASSWORD.0.to_owned(), PASSWORD.1.to_owned())
+        }
     }
 }
 
@@ -542,7 +569,7 @@ fn yaml(connections: &[Declared]) -> String {
             quoted(&c.description),
             quoted(&c.url),
             quoted(&c.username),
-            PASSWORD.0,
+            c.password().0,
             TOKEN.0,
         );
     }
@@ -551,17 +578,38 @@ fn yaml(connections: &[Declared]) -> String {
 
 /// A state that manages `managed` exactly as declared, with the secrets' fingerprint.
 fn state(managed: &[(&Declared, Live)]) -> State {
+    state_fingerprinted(managed, Digester::keyless())
+}
+
+/// [`state`], with the fingerprints `digester` makes.
+fn state_fingerprinted(managed: &[(&Declared, Live)], digester: Digester) -> State {
     let mut state = State::new();
     state.org = Some(DEMO_ORG.to_owned());
-    let (password, token) = (Secret::new(PASSWORD.1), Secret::new(TOKEN.1));
-    let secrets: BTreeMap<String, &Secret> = [
-        ("password".to_owned(), &password),
-        ("securityToken".to_owned(), &token),
-    ]
-    .into();
-    // Every connection has the same secrets and the state one salt: one fingerprint.
-    let digest = state.secrets_digest(&secrets);
+    state.digester = digester;
+    let token = Secret::new(TOKEN.1);
+    // Unless each has a password of its own, every connection has the same secrets and the
+    // state one salt: one fingerprint.
+    let shared = Secret::new(PASSWORD.1);
+    let shared_digest = state.secrets_digest(
+        &[
+            ("password".to_owned(), &shared),
+            ("securityToken".to_owned(), &token),
+        ]
+        .into(),
+    );
     for (c, live) in managed {
+        let digest = if c.own_password {
+            let password = Secret::new(c.password().1);
+            state.secrets_digest(
+                &[
+                    ("password".to_owned(), &password),
+                    ("securityToken".to_owned(), &token),
+                ]
+                .into(),
+            )
+        } else {
+            shared_digest.clone()
+        };
         let mut params = serde_json::Map::new();
         params.insert("environmentUrl".into(), Value::String(c.url.clone()));
         params.insert("username".into(), Value::String(c.username.clone()));
@@ -921,17 +969,38 @@ async fn plan_scenarios(settings: &Settings, prefix: &str, total: usize) -> Plan
     figures
 }
 
+/// The key `offline-keyed` fingerprints with (a benchmark's, nobody's secret).
+const BENCH_DIGEST_KEY: &str = "bench-digest-key-0123456789abcdef0123456789abcdef";
+
 /// `flowform plan --refresh=false` of N managed connections: loading, planning and rendering,
-/// with no network.
-async fn offline(settings: &Settings) -> Measured {
-    let declared: Vec<Declared> = (0..settings.size).map(Declared::seeded).collect();
+/// with no network. `keyed`: with `FLOWFORM_DIGEST_KEY`; `distinct`: each connection with a
+/// password of its own.
+async fn offline(settings: &Settings, name: &str, keyed: bool, distinct: bool) -> Measured {
+    let declared: Vec<Declared> = (0..settings.size)
+        .map(|i| Declared {
+            own_password: distinct,
+            ..Declared::seeded(i)
+        })
+        .collect();
     let pairs: Vec<(&Declared, Live)> = declared.iter().map(|c| (c, Live::made_up(c.index))).collect();
-    let project = Project::write(settings, &declared, &state(&pairs));
+    let digester = if keyed {
+        Digester::keyed(BENCH_DIGEST_KEY).expect("a long enough key")
+    } else {
+        Digester::keyless()
+    };
+    let project = Project::write(settings, &declared, &state_fingerprinted(&pairs, digester));
+    let mut env: Vec<(String, String)> = Vec::new();
+    if keyed {
+        env.push(("FLOWFORM_DIGEST_KEY".to_owned(), BENCH_DIGEST_KEY.to_owned()));
+    }
+    if distinct {
+        env.extend(declared.iter().map(Declared::password));
+    }
     let mut measured = Measured::default();
     for run in 1..=settings.runs {
-        let ran = flowform(settings, project.path(), &["plan", "--refresh=false"], &[]).await;
+        let ran = flowform(settings, project.path(), &["plan", "--refresh=false"], &env).await;
         ran.expect(0, "No changes.");
-        progress("offline", run, settings, &ran.sample);
+        progress(name, run, settings, &ran.sample);
         measured.samples.push(ran.sample);
     }
     measured
@@ -982,7 +1051,16 @@ async fn run_all(settings: &Settings) -> Figures {
         ..Figures::default()
     };
     if settings.wants("offline") {
-        figures.offline = Some(offline(settings).await);
+        figures.offline = Some(offline(settings, "offline", false, false).await);
+    }
+    if settings.wants("offline-keyed") {
+        figures.offline_keyed = Some(offline(settings, "offline-keyed", true, false).await);
+    }
+    if settings.wants("offline-distinct") {
+        figures.offline_distinct = Some(offline(settings, "offline-distinct", false, true).await);
+    }
+    if settings.wants("offline-distinct-keyed") {
+        figures.offline_distinct_keyed = Some(offline(settings, "offline-distinct-keyed", true, true).await);
     }
     if settings.wants("validate") {
         figures.validate = Some((
@@ -1225,13 +1303,33 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
         out,
         "| command | wall | CPU | peak RSS | requests |\n|---|---|---|---|---|"
     );
-    if let Some(m) = &f.offline {
-        let _ = writeln!(
-            out,
-            "| `flowform plan --refresh=false`, {} managed (load + plan + render, no network) | {} |",
-            count(n),
-            cells(m)
-        );
+    let variants = [
+        (
+            &f.offline,
+            "keyless fingerprints, the secrets every connection shares",
+        ),
+        (
+            &f.offline_keyed,
+            "`FLOWFORM_DIGEST_KEY` set, the secrets every connection shares",
+        ),
+        (
+            &f.offline_distinct,
+            "keyless fingerprints, a password per connection",
+        ),
+        (
+            &f.offline_distinct_keyed,
+            "`FLOWFORM_DIGEST_KEY` set, a password per connection",
+        ),
+    ];
+    for (m, how) in variants {
+        if let Some(m) = m {
+            let _ = writeln!(
+                out,
+                "| `flowform plan --refresh=false`, {} managed (load + plan + render, no network), {how} | {} |",
+                count(n),
+                cells(m)
+            );
+        }
     }
     if let Some((small, large)) = &f.validate {
         for (size, m) in [(n, small), (4 * n, large)] {
@@ -1321,18 +1419,24 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
             (format!("{} the time", times(r)), r <= 1.2)
         }),
     );
-    goal(
-        &mut out,
-        &format!(
-            "load + plan + render of {}, CPU (`plan --refresh=false`)",
-            count(n)
-        ),
-        "≤ 300 ms",
-        f.offline
-            .as_ref()
-            .and_then(Measured::cpu)
-            .map(|cpu| (secs(cpu), cpu <= Duration::from_millis(300))),
-    );
+    for (m, how) in [
+        (&f.offline, "keyless, shared secrets"),
+        (&f.offline_keyed, "keyed, shared secrets"),
+        (&f.offline_distinct, "keyless, a password per connection"),
+        (&f.offline_distinct_keyed, "keyed, a password per connection"),
+    ] {
+        goal(
+            &mut out,
+            &format!(
+                "load + plan + render of {}, CPU (`plan --refresh=false`), {how}",
+                count(n)
+            ),
+            "≤ 300 ms",
+            m.as_ref()
+                .and_then(Measured::cpu)
+                .map(|cpu| (secs(cpu), cpu <= Duration::from_millis(300))),
+        );
+    }
     goal(
         &mut out,
         &format!("`validate` linear: CPU of {} ÷ CPU of {}", count(4 * n), count(n)),

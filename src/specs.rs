@@ -1,18 +1,19 @@
 //! The configuration checked against AEP's live connection specs (`flowform validate
 //! --live`, and every plan): the auth spec must exist, the params must satisfy its JSON
 //! Schema, and a param it marks secret must not be written literally. The client fetches
-//! the specs ([`crate::flow::Client::connection_spec`]); [`check`] is pure.
+//! the specs ([`crate::flow::Client::connection_spec`]); [`check_with`] is pure.
 //!
 //! Secret values never reach the schema validator (whose messages quote values): they are
 //! replaced by a placeholder first.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
 use crate::config::{Connection, Param};
 use crate::diagnostic::{Diagnostic, did_you_mean};
-use crate::flow::model::LiveSpec;
+use crate::flow::model::{LiveAuthSpec, LiveSpec, problems_of};
 use crate::yaml::Location;
 
 /// What a secret's value is replaced by before validation.
@@ -25,11 +26,12 @@ pub async fn check_all(
     desired: &crate::config::Desired,
 ) -> Result<crate::diagnostic::Diagnostics, crate::flow::FlowError> {
     let mut diagnostics = crate::diagnostic::Diagnostics::default();
+    let mut schemas = Schemas::default();
     for conn in desired.connections.values() {
         let spec = client
             .connection_spec(&conn.sandbox, &conn.connection_spec.id)
             .await?;
-        for d in check(conn, spec.as_deref()) {
+        for d in check_with(conn, spec.as_deref(), &mut schemas) {
             diagnostics.push(d);
         }
     }
@@ -37,8 +39,40 @@ pub async fn check_all(
     Ok(diagnostics)
 }
 
+/// The auth specs' JSON Schemas compiled so far, by (connection spec id, version, auth spec
+/// name): compiling one costs far more than checking a connection against it, and thousands
+/// of connections share a few.
+#[derive(Default)]
+pub struct Schemas {
+    compiled: HashMap<(String, String, String), Result<jsonschema::Validator, String>>,
+}
+
+impl Schemas {
+    fn get(
+        &mut self,
+        conn: &Connection,
+        spec: &LiveSpec,
+        auth: &LiveAuthSpec,
+    ) -> &Result<jsonschema::Validator, String> {
+        self.compiled
+            .entry((
+                spec.id.clone(),
+                conn.connection_spec.version.clone(),
+                auth.name.clone(),
+            ))
+            .or_insert_with(|| auth.validator())
+    }
+}
+
 /// Problems with `conn` against `spec` (`None`: AEP has no such spec).
+#[cfg(test)]
 pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
+    check_with(conn, spec, &mut Schemas::default())
+}
+
+/// Problems with `conn` against `spec` (`None`: AEP has no such spec), with the schemas
+/// compiled for earlier connections.
+pub fn check_with(conn: &Connection, spec: Option<&LiveSpec>, schemas: &mut Schemas) -> Vec<Diagnostic> {
     let at = |field: &str, message: String| {
         Diagnostic::error(message)
             .at(Path::new(&conn.origin.file), place(conn, field))
@@ -114,8 +148,9 @@ pub fn check(conn: &Connection, spec: Option<&LiveSpec>) -> Vec<Diagnostic> {
         }
     }
     if auth.spec.is_object() {
-        match auth.problems(&Value::Object(instance)) {
-            Ok(errors) => {
+        match schemas.get(conn, spec, auth) {
+            Ok(validator) => {
+                let errors = problems_of(validator, &Value::Object(instance));
                 for (field, message) in errors {
                     let message = scrubbed(&message, &scrub);
                     problems.push(at(
@@ -235,6 +270,32 @@ mod tests {
             vec![("host", Param::Plain(json!("h"))), ("apiKey", secret("k"))],
         );
         assert!(check(&c, Some(&spec())).is_empty());
+    }
+
+    #[test]
+    fn a_schema_is_compiled_once_for_every_connection_of_its_auth_spec() {
+        let spec = spec();
+        let mut schemas = Schemas::default();
+        let good = conn(
+            "Key",
+            vec![("host", Param::Plain(json!("h"))), ("apiKey", secret("k"))],
+        );
+        let bad = conn("Key", vec![("port", Param::Plain(json!("eighty")))]);
+        for c in [&good, &bad, &good, &bad] {
+            let shared: Vec<String> = check_with(c, Some(&spec), &mut schemas)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let alone: Vec<String> = check(c, Some(&spec)).iter().map(ToString::to_string).collect();
+            assert_eq!(shared, alone);
+        }
+        assert!(!check(&bad, Some(&spec)).is_empty());
+        assert_eq!(schemas.compiled.len(), 1);
+        // Another version of the connection spec is another schema.
+        let mut other = good.clone();
+        other.connection_spec.version = "2.0".into();
+        check_with(&other, Some(&spec), &mut schemas);
+        assert_eq!(schemas.compiled.len(), 2);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
@@ -179,6 +180,9 @@ enum Open {
         anchor: usize,
         location: Location,
         entries: Vec<(Node, Node)>,
+        /// The entries' keys by hash, so that a duplicate is found without comparing each
+        /// new key with every earlier one.
+        keys: KeyIndex,
         pending_key: Option<Node>,
         /// The pending key was a duplicate: its value is dropped.
         skip_value: bool,
@@ -252,6 +256,7 @@ impl Builder {
                     anchor,
                     location,
                     entries: Vec::new(),
+                    keys: KeyIndex::default(),
                     pending_key: None,
                     skip_value: false,
                 })?;
@@ -310,13 +315,14 @@ impl Builder {
             Some(Open::Sequence { items, .. }) => items.push(node),
             Some(Open::Mapping {
                 entries,
+                keys,
                 pending_key,
                 skip_value,
                 ..
             }) => match pending_key.take() {
                 None => {
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.value == node.value)
-                        && !is_merge_key(&node)
+                    if !is_merge_key(&node)
+                        && let Some(first) = keys.find(entries, &node.value)
                     {
                         // Reported, and the duplicate entry dropped; reading goes on so that
                         // every duplicate and every other mistake is found in one run.
@@ -336,12 +342,109 @@ impl Builder {
                     if std::mem::take(skip_value) {
                         return Ok(());
                     }
+                    keys.insert(entries, &key.value, entries.len());
                     entries.push((key, node));
                 }
             },
         }
         Ok(())
     }
+}
+
+/// A mapping's keys by hash: each key is hashed once, and compared (with `==`, exactly as
+/// before) only with the earlier keys of the same hash, so that reading a mapping of n keys
+/// costs n steps rather than n²/2 comparisons. A small mapping (most of them) is searched
+/// key by key, which costs less than hashing; the index is built when it grows past
+/// [`KeyIndex::SMALL`].
+#[derive(Default)]
+struct KeyIndex {
+    /// Whether the keys are indexed (the mapping has more than [`KeyIndex::SMALL`]).
+    built: bool,
+    hasher: RandomState,
+    /// Hash → the index (in the entries) of the first key with that hash.
+    first: HashMap<u64, usize>,
+    /// Further keys whose hash an earlier, different key already has (rare): by hash.
+    more: HashMap<u64, Vec<usize>>,
+}
+
+impl KeyIndex {
+    fn hash(&self, value: &Value) -> u64 {
+        let mut state = self.hasher.build_hasher();
+        hash_value(value, &mut state);
+        state.finish()
+    }
+
+    const SMALL: usize = 16;
+
+    /// The key among `entries` equal to `value`, if any.
+    fn find<'a>(&self, entries: &'a [(Node, Node)], value: &Value) -> Option<&'a Node> {
+        if !self.built {
+            return entries.iter().map(|(k, _)| k).find(|k| k.value == *value);
+        }
+        let hash = self.hash(value);
+        let first = *self.first.get(&hash)?;
+        std::iter::once(first)
+            .chain(self.more.get(&hash).into_iter().flatten().copied())
+            .filter_map(|i| entries.get(i).map(|(k, _)| k))
+            .find(|k| k.value == *value)
+    }
+
+    /// Notes that the key of `entries[index]` is `value` (`entries` holds it already, or is
+    /// about to, at `index`).
+    fn insert(&mut self, entries: &[(Node, Node)], value: &Value, index: usize) {
+        if !self.built {
+            if index < KeyIndex::SMALL {
+                return;
+            }
+            self.built = true;
+            for (i, (k, _)) in entries.iter().enumerate().take(index) {
+                self.add(&k.value, i);
+            }
+        }
+        self.add(value, index);
+    }
+
+    fn add(&mut self, value: &Value, index: usize) {
+        let hash = self.hash(value);
+        match self.first.entry(hash) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(index);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => self.more.entry(hash).or_default().push(index),
+        }
+    }
+}
+
+/// Hashes a value consistently with its `PartialEq`: values that compare equal hash alike.
+/// A float is hashed by its text alone (two floats are equal only when their texts are), and
+/// a node of a collection with its location (nodes compare their locations too).
+fn hash_value(value: &Value, state: &mut impl Hasher) {
+    std::mem::discriminant(value).hash(state);
+    match value {
+        Value::Null => {}
+        Value::Bool(b) => b.hash(state),
+        Value::Int(i) => i.hash(state),
+        Value::Float(_, text) => text.hash(state),
+        Value::String(s) => s.hash(state),
+        Value::Sequence(items) => {
+            items.len().hash(state);
+            for item in items {
+                hash_node(item, state);
+            }
+        }
+        Value::Mapping(entries) => {
+            entries.len().hash(state);
+            for (k, v) in entries {
+                hash_node(k, state);
+                hash_node(v, state);
+            }
+        }
+    }
+}
+
+fn hash_node(node: &Node, state: &mut impl Hasher) {
+    hash_value(&node.value, state);
+    node.location.hash(state);
 }
 
 fn error(message: impl Into<String>, location: Location) -> ParseError {
@@ -375,6 +478,10 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseErro
         return Ok(entries);
     }
     let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
+    let mut keys = KeyIndex::default();
+    for (i, (k, _)) in own.iter().enumerate() {
+        keys.insert(&own, &k.value, i);
+    }
     for (_, source) in merges {
         let sources = match source.value {
             Value::Mapping(m) => vec![m],
@@ -402,7 +509,8 @@ fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseErro
         };
         for map in sources {
             for (k, v) in map {
-                if !own.iter().any(|(existing, _)| existing.value == k.value) {
+                if keys.find(&own, &k.value).is_none() {
+                    keys.insert(&own, &k.value, own.len());
                     own.push((k, v));
                 }
             }
@@ -601,6 +709,100 @@ mod tests {
         let err = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert_eq!(err.message, "duplicate key `a` (first defined at line 1)");
         assert_eq!(err.location, Location { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn every_duplicate_is_found_in_a_large_mapping() {
+        // 20,000 keys, three of them written twice (one a number, one a float by its text,
+        // one far from its first): each reported at its second place, naming the first.
+        let mut text = String::new();
+        for i in 0..20_000 {
+            text.push_str(&format!("key{i}: {i}\n"));
+        }
+        text.push_str("7: a\n1.0: b\n");
+        text.push_str("key19999: again\nkey3: again\n7: c\n1.0: d\n1.00: e\n");
+        let (docs, duplicates) = parse_all(&text).unwrap();
+        let found: Vec<(String, usize)> = duplicates
+            .iter()
+            .map(|d| (d.message.clone(), d.location.line))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "duplicate key `key19999` (first defined at line 20000)".to_owned(),
+                    20_003
+                ),
+                (
+                    "duplicate key `key3` (first defined at line 4)".to_owned(),
+                    20_004
+                ),
+                (
+                    "duplicate key `7` (first defined at line 20001)".to_owned(),
+                    20_005
+                ),
+                (
+                    "duplicate key `1.0` (first defined at line 20002)".to_owned(),
+                    20_006
+                ),
+            ]
+        );
+        // The duplicates are dropped; `1.00` is another key than `1.0`.
+        let Value::Mapping(entries) = &docs[0].value else {
+            panic!()
+        };
+        assert_eq!(entries.len(), 20_003);
+        assert_eq!(entries[20_002].0.value.scalar_text().as_deref(), Some("1.00"));
+    }
+
+    #[test]
+    fn duplicates_are_found_either_side_of_the_size_an_index_is_built_at() {
+        for n in [1, 2, 15, 16, 17, 33] {
+            let mut text: String = (0..n).map(|i| format!("k{i}: {i}\n")).collect();
+            text.push_str(&format!("k0: again\nk{}: again\nnew: 1\n", n - 1));
+            let (docs, duplicates) = parse_all(&text).unwrap();
+            let lines: Vec<usize> = duplicates.iter().map(|d| d.location.line).collect();
+            assert_eq!(lines, vec![n + 1, n + 2], "{n} keys");
+            let Value::Mapping(entries) = &docs[0].value else {
+                panic!()
+            };
+            assert_eq!(entries.len(), n + 1, "{n} keys");
+            // Merged into a mapping of that size: explicit keys win, nothing repeats.
+            let merged = format!("base: &b {{k0: x, other: y}}\nm:\n  <<: *b\n{}", {
+                (0..n).map(|i| format!("  k{i}: {i}\n")).collect::<String>()
+            });
+            let doc = one(&merged);
+            let Value::Mapping(top) = doc.value else { panic!() };
+            let Value::Mapping(m) = &top[1].1.value else {
+                panic!()
+            };
+            assert_eq!(m.len(), n + 1, "{n} keys");
+            assert_eq!(m[0].1.value, Value::Int(0));
+            assert_eq!(m[n].0.as_str(), Some("other"));
+        }
+    }
+
+    #[test]
+    fn merged_keys_never_override_nor_repeat() {
+        let doc = one("a: &a {x: 1, y: 2}\nb: &b {y: 3, z: 4}\nc:\n  <<: [*a, *b]\n  x: 0\n");
+        let Value::Mapping(entries) = doc.value else {
+            panic!()
+        };
+        let Value::Mapping(merged) = &entries[2].1.value else {
+            panic!()
+        };
+        let pairs: Vec<(String, Value)> = merged
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.value.clone()))
+            .collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("x".to_owned(), Value::Int(0)),
+                ("y".to_owned(), Value::Int(2)),
+                ("z".to_owned(), Value::Int(4)),
+            ]
+        );
     }
 
     #[test]

@@ -20,12 +20,9 @@ pub(super) async fn adopt(ctx: &Ctx, change: &Change, conn: &Connection) -> Resu
     // interrupted create that carried exactly this configuration sent these very ones): the
     // state records the declared ones' digest, so that a change to them is sent from now on.
     // Sent ones are recorded by the update.
-    let digest = {
-        let store = ctx.store();
-        (!change.resend_secrets)
-            .then(|| super::record::declared_secrets_digest(conn, store.state()))
-            .flatten()
-    };
+    let digest = (!change.resend_secrets)
+        .then(|| super::record::declared_secrets_digest(conn, &ctx.fingerprints))
+        .flatten();
     lock(&ctx.claimed).insert(id.clone());
     ctx.store()
         .record(address, Some(adopted_record(conn, &live, digest)))

@@ -19,7 +19,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Creating..."));
     let started_at = now_ms();
-    let seq = ctx.begin(Mutation::Create, address, conn, started_at)?;
+    let seq = ctx.begin(Mutation::Create, address, conn, started_at).await?;
     let body = create_body(conn);
     let mut tries = 0;
     let (id, etag) = loop {
@@ -77,24 +77,21 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     // the connection's state is recorded once AEP says it (read back at the end of the
     // apply, or while waiting for an initializing one), never assumed.
     let initializing = etag.is_none();
-    let record = {
-        let store = ctx.store();
-        super::record::applied(conn, &id, etag.as_deref(), None, store.state(), now_ms())
-    };
-    ctx.store()
-        .finish(
-            seq,
-            address,
-            Outcome::Done {
-                record: Some(Box::new(record.clone())),
-            },
-        )
-        .map_err(|source| ApplyError::Unrecorded {
-            done: "created",
-            id: id.clone(),
-            key: conn.key.clone(),
-            source: Box::new(source),
-        })?;
+    let record = super::record::applied(conn, &id, etag.as_deref(), None, &ctx.fingerprints, now_ms());
+    ctx.finish(
+        seq,
+        address,
+        Outcome::Done {
+            record: Some(Box::new(record.clone())),
+        },
+    )
+    .await
+    .map_err(|source| ApplyError::Unrecorded {
+        done: "created",
+        id: id.clone(),
+        key: conn.key.clone(),
+        source: Box::new(source),
+    })?;
     if initializing {
         wait_enabled(ctx, address, conn, &id, record).await?;
     }

@@ -36,11 +36,12 @@ pub(super) async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) ->
         started_at: now_ms(),
         fingerprint: String::new(),
     };
-    let seq = ctx.store().begin(pending)?;
+    let (seq, durable) = ctx.store().begin_deferred(pending)?;
+    durable.wait_async().await?;
     match ctx.client.delete_connection(sandbox, id).await {
         Ok(_) => {
-            ctx.store()
-                .finish(seq, address, Outcome::Done { record: None })
+            ctx.finish(seq, address, Outcome::Done { record: None })
+                .await
                 .map_err(|source| ApplyError::Unrecorded {
                     done: "deleted",
                     id: id.to_owned(),

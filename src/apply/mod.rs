@@ -37,6 +37,7 @@ use crate::config::{Connection, Desired};
 use crate::flow::model::LiveConnection;
 use crate::flow::{Client, Filter, FlowError};
 use crate::plan::{self, Action, Change, Plan};
+use crate::state::journal::Outcome;
 use crate::state::{Action as Mutation, Pending, Record, Store, address};
 use crate::sync::lock;
 
@@ -116,6 +117,8 @@ struct Done {
 
 struct Ctx {
     store: Mutex<Store>,
+    /// The state's salt and this run's scheme: secrets are fingerprinted without the store.
+    fingerprints: crate::state::Fingerprints,
     client: Arc<Client>,
     progress: Progress,
     options: ApplyOptions,
@@ -153,24 +156,32 @@ impl Ctx {
         }
     }
 
-    /// Records what AEP said of a connection flowform just created or changed (its state and
-    /// timestamps), when its etag is still the one flowform recorded; a failure to record it
-    /// is a note (the next plan reads it anyway).
-    fn record_read_back(&self, store: &mut Store, address: &str, live: &LiveConnection) {
-        let Some(mut record) = store.state().connections.get(address).cloned() else {
-            return;
+    /// Records what AEP said of connections flowform just created or changed (their state
+    /// and timestamps), each whose etag is still the one flowform recorded: journalled
+    /// together, with one flush. A failure to record them is a note (the next plan reads
+    /// them anyway).
+    async fn record_read_back(&self, read: &[(&str, &LiveConnection)]) {
+        let written = {
+            let mut store = self.store();
+            let records: Vec<(String, Option<Record>)> = read
+                .iter()
+                .filter_map(|(address, live)| {
+                    read_back_record(&store, address, live).map(|r| ((*address).to_owned(), Some(r)))
+                })
+                .collect();
+            let count = records.len();
+            (count, store.record_all_deferred(records))
         };
-        if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
-            return;
-        }
-        let before = (record.state.clone(), record.created_at, record.updated_at);
-        record.state = live.state.clone();
-        record.created_at = live.created_at;
-        record.updated_at = live.updated_at;
-        if before != (record.state.clone(), record.created_at, record.updated_at)
-            && let Err(e) = store.record(address, Some(record))
-        {
-            self.note(format!("{address}: could not record what AEP says of it: {e}"));
+        let (count, written) = written;
+        let durable = match written {
+            Ok(durable) => durable.wait_async().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = durable {
+            self.note(format!(
+                "could not record what AEP says of {count} connection{} read back: {e}",
+                if count == 1 { "" } else { "s" }
+            ));
         }
     }
 
@@ -179,15 +190,27 @@ impl Ctx {
         Ok(self.store().record(address, record)?)
     }
 
+    /// Journals what came of mutation `seq`, durable when this returns: the flush is waited
+    /// for without holding the store, so that concurrent outcomes are flushed together.
+    async fn finish(
+        &self,
+        seq: u64,
+        address: &str,
+        result: Outcome,
+    ) -> Result<(), crate::state::file::StateError> {
+        let durable = self.store().finish_deferred(seq, address, result)?;
+        durable.wait_async().await
+    }
+
     /// Journals, durably, that a create or an update of `conn` is about to be sent.
-    fn begin(
+    async fn begin(
         &self,
         action: Mutation,
         address: &str,
         conn: &Connection,
         started_at: i64,
     ) -> Result<u64, ApplyError> {
-        let mut store = self.store();
+        // Fingerprinted before the store is taken; the flush waited for after it is let go.
         let pending = Pending {
             address: address.to_owned(),
             action,
@@ -195,10 +218,26 @@ impl Ctx {
             name: conn.name.clone(),
             spec_id: conn.connection_spec.id.clone(),
             started_at,
-            fingerprint: plan::fingerprint(conn, store.state()),
+            fingerprint: plan::fingerprint_with(conn, &self.fingerprints),
         };
-        Ok(store.begin(pending)?)
+        let (seq, durable) = self.store().begin_deferred(pending)?;
+        durable.wait_async().await?;
+        Ok(seq)
     }
+}
+
+/// A connection's record with what AEP now says of its state and timestamps, if its etag is
+/// still the one flowform recorded and anything changed.
+fn read_back_record(store: &Store, address: &str, live: &LiveConnection) -> Option<Record> {
+    let mut record = store.state().connections.get(address).cloned()?;
+    if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
+        return None;
+    }
+    let before = (record.state.clone(), record.created_at, record.updated_at);
+    record.state = live.state.clone();
+    record.created_at = live.created_at;
+    record.updated_at = live.updated_at;
+    (before != (record.state.clone(), record.created_at, record.updated_at)).then_some(record)
 }
 
 /// The id of the connection a change acts on. A change that lacks it (a saved plan edited
@@ -282,7 +321,9 @@ pub async fn apply(
     let actions: Vec<Change> = plan.actions().cloned().collect();
     let progress = Progress::new(actions.len());
     let claimed = store.state().connections.values().map(|r| r.id.clone()).collect();
+    let fingerprints = store.state().fingerprints();
     let ctx = Arc::new(Ctx {
+        fingerprints,
         store: Mutex::new(store),
         client,
         progress: progress.clone(),
@@ -336,6 +377,22 @@ pub async fn apply(
                 (BTreeMap::new(), named.iter().cloned().collect())
             }
         };
+    // The fingerprints of the secrets about to be sent (each create's and update's intent
+    // and record), computed ahead over the cores, each distinct one once.
+    let sent: Vec<crate::config::SplitParams<'_>> = actions
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.action,
+                Action::Delete | Action::Forget | Action::StateOnly | Action::NoOp
+            )
+        })
+        .filter_map(|c| by_address.get(&c.address))
+        .map(|c| c.split_params())
+        .filter(|split| split.all_resolved() && !split.secret_names.is_empty())
+        .collect();
+    ctx.fingerprints.prepare(sent.iter().map(|split| &split.secrets));
+    drop(sent);
     let mut tasks = JoinSet::new();
     let mut spawned = Vec::new();
     for change in actions {
@@ -563,13 +620,12 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
                 continue;
             }
         };
-        for live in listed {
-            let Some((_, address)) = batch.iter().find(|(id, _)| *id == live.id) else {
-                continue;
-            };
-            let mut store = ctx.store();
-            ctx.record_read_back(&mut store, address, &live);
-        }
+        let by_id: BTreeMap<&str, &str> = batch.iter().map(|(id, a)| (id.as_str(), a.as_str())).collect();
+        let read: Vec<(&str, &LiveConnection)> = listed
+            .iter()
+            .filter_map(|live| by_id.get(live.id.as_str()).map(|address| (*address, live)))
+            .collect();
+        ctx.record_read_back(&read).await;
     }
 }
 
@@ -612,22 +668,39 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
     // Address → every connection AEP has under its name that is not another of ours.
     let mut sharing: BTreeMap<String, Vec<LiveConnection>> = BTreeMap::new();
     {
-        let mut store = ctx.store();
-        let managed: BTreeSet<String> = store.state().connections.values().map(|r| r.id.clone()).collect();
+        let store = ctx.store();
+        let managed: BTreeSet<&str> = store
+            .state()
+            .connections
+            .values()
+            .map(|r| r.id.as_str())
+            .collect();
         for (address, live) in found {
-            let Some(ours) = store.state().connections.get(&address).map(|r| r.id.clone()) else {
+            let Some(ours) = store.state().connections.get(&address).map(|r| r.id.as_str()) else {
                 continue;
             };
-            if ours != live.id {
-                if !managed.contains(&live.id) {
-                    sharing.entry(address).or_default().push(live);
-                }
+            if ours != live.id && managed.contains(live.id.as_str()) {
                 continue;
             }
-            ctx.record_read_back(&mut store, &address, &live);
             sharing.entry(address).or_default().push(live);
         }
     }
+    // What AEP says of ours, recorded together (one journal write, one flush).
+    let ours: Vec<(&str, &LiveConnection)> = {
+        let store = ctx.store();
+        sharing
+            .iter()
+            .flat_map(|(address, all)| all.iter().map(move |live| (address.as_str(), live)))
+            .filter(|(address, live)| {
+                store
+                    .state()
+                    .connections
+                    .get(*address)
+                    .is_some_and(|r| r.id == live.id)
+            })
+            .collect()
+    };
+    ctx.record_read_back(&ours).await;
     let mut failures = Vec::new();
     for (address, mut all) in sharing {
         if all.len() < 2 {

@@ -1,7 +1,7 @@
 //! Progress on stderr while applying: a bar on a terminal, plain lines otherwise, in
 //! Terraform's words (`Creating...`, `Creation complete after 2s [id=…]`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -35,7 +35,12 @@ impl Progress {
         if self.terminal {
             self.bar.println(text.as_ref());
         } else {
-            eprintln!("{}", text.as_ref());
+            // One write (stderr is unbuffered: `eprintln!` writes the text and its newline
+            // apart).
+            let mut line = String::with_capacity(text.as_ref().len() + 1);
+            line.push_str(text.as_ref());
+            line.push('\n');
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 

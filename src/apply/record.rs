@@ -4,17 +4,17 @@
 
 use crate::config::Connection;
 use crate::flow::model::ConnectionState;
-use crate::state::{Record, State};
+use crate::state::{Fingerprints, Record};
 
 /// The record of a declared connection as flowform applied it to AEP: the non-secret
 /// params as declared, the names of the secret ones, and the salted digest of their
-/// values (under `state`'s salt). No secret value is copied.
+/// values (under the state's salt). No secret value is copied.
 pub fn applied(
     conn: &Connection,
     id: &str,
     etag: Option<&str>,
     live_state: Option<ConnectionState>,
-    state: &State,
+    fingerprints: &Fingerprints,
     now: i64,
 ) -> Record {
     let split = conn.split_params();
@@ -27,7 +27,7 @@ pub fn applied(
         description: conn.description.clone(),
         connection_spec: conn.connection_spec.clone(),
         auth_spec_name: conn.auth.spec_name.clone(),
-        secrets_digest: declared_secrets_digest(conn, state),
+        secrets_digest: declared_secrets_digest(conn, fingerprints),
         params: split.plain,
         secret_params: split.secret_names,
         state: live_state,
@@ -38,9 +38,10 @@ pub fn applied(
     }
 }
 
-/// The salted digest of a declared connection's secrets under `state`'s salt: `None` when
+/// The salted digest of a declared connection's secrets under the state's salt: `None` when
 /// it has none, or when not all are resolved.
-pub fn declared_secrets_digest(conn: &Connection, state: &State) -> Option<String> {
+pub fn declared_secrets_digest(conn: &Connection, fingerprints: &Fingerprints) -> Option<String> {
     let split = conn.split_params();
-    (split.all_resolved() && !split.secret_names.is_empty()).then(|| state.secrets_digest(&split.secrets))
+    (split.all_resolved() && !split.secret_names.is_empty())
+        .then(|| fingerprints.secrets_digest(&split.secrets))
 }

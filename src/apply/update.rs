@@ -31,7 +31,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
             break;
         }
         let etag = live.etag.clone().unwrap_or_default();
-        let seq = ctx.begin(Mutation::Update, address, conn, now_ms())?;
+        let seq = ctx.begin(Mutation::Update, address, conn, now_ms()).await?;
         match ctx
             .client
             .update_connection(&conn.sandbox, &id, &etag, &ops)
@@ -39,7 +39,6 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
         {
             Ok(updated) => {
                 let record = {
-                    let store = ctx.store();
                     // A PATCH changes no connection's state: it is what AEP showed just
                     // before. The new `updatedAt` is read back at the end of the apply.
                     let mut record = super::record::applied(
@@ -47,27 +46,27 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                         &id,
                         updated.etag.as_deref(),
                         live.state.clone(),
-                        store.state(),
+                        &ctx.fingerprints,
                         now_ms(),
                     );
                     record.created_at = live.created_at;
                     record_what_was_sent(&mut record, &ops, &live, recorded.as_ref());
                     record
                 };
-                ctx.store()
-                    .finish(
-                        seq,
-                        address,
-                        Outcome::Done {
-                            record: Some(Box::new(record)),
-                        },
-                    )
-                    .map_err(|source| ApplyError::Unrecorded {
-                        done: "updated",
-                        id: id.clone(),
-                        key: conn.key.clone(),
-                        source: Box::new(source),
-                    })?;
+                ctx.finish(
+                    seq,
+                    address,
+                    Outcome::Done {
+                        record: Some(Box::new(record)),
+                    },
+                )
+                .await
+                .map_err(|source| ApplyError::Unrecorded {
+                    done: "updated",
+                    id: id.clone(),
+                    key: conn.key.clone(),
+                    source: Box::new(source),
+                })?;
                 if updated.confirmed_by_reading {
                     ctx.note(format!(
                         "{address}: the update's answer was lost; a re-read shows it applied"

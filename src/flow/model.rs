@@ -220,8 +220,20 @@ impl LiveAuthSpec {
     /// `Err` when the schema does not compile. AEP's answer is the schema, so this must hold
     /// for any value (it is fuzzed with the connection spec parser).
     pub fn problems(&self, params: &Value) -> Result<Vec<(String, String)>, String> {
-        let validator = jsonschema::draft7::new(&self.spec).map_err(|e| clean(&e.to_string(), 500))?;
-        Ok(validator
+        Ok(problems_of(&self.validator()?, params))
+    }
+
+    /// The auth spec's JSON Schema, compiled (costly: compiled once, used for every
+    /// connection of the auth spec); `Err` when it does not compile.
+    pub fn validator(&self) -> Result<jsonschema::Validator, String> {
+        jsonschema::draft7::new(&self.spec).map_err(|e| clean(&e.to_string(), 500))
+    }
+}
+
+/// The problems of `params` against a compiled auth spec schema, as (field, message).
+pub fn problems_of(validator: &jsonschema::Validator, params: &Value) -> Vec<(String, String)> {
+    {
+        validator
             .iter_errors(params)
             .map(|error| {
                 let pointer = error.instance_path().to_string();
@@ -232,7 +244,7 @@ impl LiveAuthSpec {
                 // The schema is AEP's text, quoted in the message: cleaned as any server text.
                 (field, clean(&error.to_string(), 500))
             })
-            .collect())
+            .collect()
     }
 }
 

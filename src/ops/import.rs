@@ -132,7 +132,8 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
     }
     // As an `import:` block: the connection is taken as it is, its secrets not sent; the
     // declared ones' digest is recorded, so that a change to them is sent from now on.
-    let digest = crate::apply::record::declared_secrets_digest(&conn, session.store().state());
+    let digest =
+        crate::apply::record::declared_secrets_digest(&conn, &session.store().state().fingerprints());
     let record = crate::apply::adopted_record(&conn, &live, digest);
     session.store_mut().record(&addr, Some(record))?;
     writeln!(io.err, "{addr}: Import complete [id={id}]")?;

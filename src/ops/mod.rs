@@ -60,7 +60,10 @@ impl Io<'_> {
         if self.color {
             self.out.write_all(text.as_bytes())
         } else {
-            write!(self.out, "{}", anstream::adapter::strip_str(text))
+            // Stripped first and written at once: stdout is line-buffered, and written piece
+            // by piece a plan of thousands of lines would cost a system call per line.
+            let stripped = anstream::adapter::strip_str(text).to_string();
+            self.out.write_all(stripped.as_bytes())
         }
     }
 }

@@ -2,6 +2,7 @@
 //! open the state, connect to AEP, check against the live specs, refresh, plan.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -94,8 +95,10 @@ pub fn start_emulator(
 pub fn report(diagnostics: &Diagnostics, io: &mut Io<'_>) -> Error {
     let errors = diagnostics.error_count();
     let plural = if errors == 1 { "" } else { "s" };
-    let printed = write!(io.err, "{diagnostics}")
-        .and_then(|()| writeln!(io.err, "\nerror: the configuration has {errors} error{plural}"));
+    // Formatted first and written at once: stderr is unbuffered, and thousands of
+    // diagnostics written piece by piece cost a system call per piece.
+    let text = format!("{diagnostics}\nerror: the configuration has {errors} error{plural}\n");
+    let printed = io.err.write_all(text.as_bytes());
     match printed {
         Ok(()) => Error::reported(Exit::Failure),
         Err(e) => Error::from(e),
@@ -119,9 +122,12 @@ impl Session {
             ..LoadOptions::default()
         };
         let loaded = config::load(&scope.config, env, &options).map_err(|d| report(&d, io))?;
+        // Formatted first and written at once (stderr is unbuffered).
+        let mut warnings = String::new();
         for warning in loaded.warnings.iter() {
-            writeln!(io.err, "{warning}\n")?;
+            writeln!(warnings, "{warning}\n")?;
         }
+        io.err.write_all(warnings.as_bytes())?;
         let narrowed = narrowed_files.map(|files| {
             loaded
                 .desired

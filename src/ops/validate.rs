@@ -1,6 +1,7 @@
 //! `validate`: load the configuration and report every problem, touching nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::session::report;
@@ -44,9 +45,12 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         _ => args.config.clone(),
     };
     let loaded = config::load(&inputs, env, &options).map_err(|d| report(&d, io))?;
+    // Formatted first and written at once (stderr is unbuffered).
+    let mut warnings = String::new();
     for warning in loaded.warnings.iter() {
-        writeln!(io.err, "{warning}\n")?;
+        writeln!(warnings, "{warning}\n")?;
     }
+    io.err.write_all(warnings.as_bytes())?;
     if args.live {
         let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         let (settings, emulator) = if args.emulator {
@@ -71,9 +75,11 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         if diagnostics.has_errors() {
             return Err(report(&diagnostics, io));
         }
+        let mut warnings = String::new();
         for warning in diagnostics.iter() {
-            writeln!(io.err, "{warning}\n")?;
+            writeln!(warnings, "{warning}\n")?;
         }
+        io.err.write_all(warnings.as_bytes())?;
     }
     for line in summary(&loaded.desired) {
         writeln!(io.out, "{line}")?;

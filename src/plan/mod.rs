@@ -506,15 +506,64 @@ impl Plan {
 /// A digest of what a create or update of `conn` sends, secrets by fingerprint: the
 /// journal's request fingerprint.
 pub fn fingerprint(conn: &Connection, state: &State) -> String {
-    let split = conn.split_params();
-    let canonical = serde_json::json!({
-        "connection": plain_form(conn, &split),
-        "secrets": state.secrets_digest(&split.secrets),
-    });
-    crate::state::hex(&Sha256::digest(canonical.to_string().as_bytes()))
+    fingerprint_with(conn, &state.fingerprints())
 }
 
-/// Everything of a declared connection but its secrets' values.
+/// [`fingerprint`], with the state's salt and scheme only.
+pub fn fingerprint_with(conn: &Connection, fingerprints: &crate::state::Fingerprints) -> String {
+    let split = conn.split_params();
+    // `{"connection":…,"secrets":…}`, written as the JSON value of that would print.
+    let mut canonical = b"{\"connection\":".to_vec();
+    write_plain_form(&mut canonical, conn, &split);
+    canonical.extend(b",\"secrets\":");
+    let _ = serde_json::to_writer(&mut canonical, &fingerprints.secrets_digest(&split.secrets));
+    canonical.push(b'}');
+    crate::state::hex(&Sha256::digest(&canonical))
+}
+
+/// Everything of a declared connection but its secrets' values, as JSON: the keys in the
+/// order a JSON value sorts them, so that the bytes are those [`plain_form`]'s value prints
+/// (saved plans and journals made before keep their digests), without building the value.
+#[derive(Serialize)]
+struct PlainForm<'a> {
+    #[serde(rename = "connectionSpec")]
+    connection_spec: &'a crate::config::SpecRef,
+    description: &'a Option<String>,
+    #[serde(rename = "ignoreChanges")]
+    ignore_changes: &'a BTreeSet<String>,
+    import: &'a Option<String>,
+    key: &'a str,
+    name: &'a str,
+    params: &'a serde_json::Map<String, Value>,
+    protect: bool,
+    sandbox: &'a str,
+    #[serde(rename = "secretNames")]
+    secret_names: &'a BTreeSet<String>,
+    #[serde(rename = "specName")]
+    spec_name: &'a str,
+}
+
+fn write_plain_form(out: &mut Vec<u8>, conn: &Connection, split: &crate::config::SplitParams<'_>) {
+    let form = PlainForm {
+        connection_spec: &conn.connection_spec,
+        description: &conn.description,
+        ignore_changes: &conn.lifecycle.ignore_changes,
+        import: &conn.import,
+        key: &conn.key,
+        name: &conn.name,
+        params: &split.plain,
+        protect: conn.lifecycle.protect,
+        sandbox: &conn.sandbox,
+        secret_names: &split.secret_names,
+        spec_name: &conn.auth.spec_name,
+    };
+    // Strings, maps of JSON values and booleans: nothing here fails to serialize.
+    let _ = serde_json::to_writer(out, &form);
+}
+
+/// Everything of a declared connection but its secrets' values (the form [`PlainForm`]
+/// writes directly).
+#[cfg(test)]
 fn plain_form(conn: &Connection, split: &crate::config::SplitParams<'_>) -> Value {
     serde_json::json!({
         "sandbox": conn.sandbox,
@@ -542,9 +591,12 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
         hasher.update((bytes.len() as u64).to_be_bytes());
         hasher.update(bytes);
     };
+    let mut form = Vec::new();
     for conn in desired.connections.values() {
         let split = conn.split_params();
-        put(plain_form(conn, &split).to_string().as_bytes());
+        form.clear();
+        write_plain_form(&mut form, conn, &split);
+        put(&form);
         for (name, value) in &split.secrets {
             put(name.as_bytes());
             put(value.expose().as_bytes());
@@ -560,6 +612,34 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
         put(format!("removed {}", r.key).as_bytes());
     }
     digester.once(salt, &hasher.finalize())
+}
+
+/// Computes ahead, in parallel, the secret fingerprints the plan compares (a record's, and
+/// an interrupted mutation's), so that each distinct one is stretched once.
+fn prepare_fingerprints(declared: &BTreeMap<String, &Connection>, state: &State) {
+    let pending: BTreeSet<&str> = state.pending.iter().map(|p| p.address.as_str()).collect();
+    let splits: Vec<(crate::config::SplitParams<'_>, Option<&str>)> = declared
+        .iter()
+        .filter_map(|(address, conn)| {
+            let split = conn.split_params();
+            if !split.all_resolved() || split.secret_names.is_empty() {
+                return None;
+            }
+            let stored = state
+                .connections
+                .get(address)
+                .and_then(|r| r.secrets_digest.as_deref());
+            match (stored, pending.contains(address.as_str())) {
+                (Some(stored), _) => Some((split, Some(stored))),
+                (None, true) => Some((split, None)),
+                (None, false) => None,
+            }
+        })
+        .collect();
+    state.digester.prepare(
+        &state.salt,
+        splits.iter().map(|(split, stored)| (&split.secrets, *stored)),
+    );
 }
 
 /// Plans. Pure: see the module documentation.
@@ -601,6 +681,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     } else {
         state
     };
+    prepare_fingerprints(&declared, state);
     let removals = moved::removals(desired, state);
     let mut addresses: BTreeSet<&String> = declared.keys().collect();
     addresses.extend(state.connections.keys());

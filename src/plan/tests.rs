@@ -979,3 +979,36 @@ fn saved_plans_of_the_previous_format_are_still_read() {
     let refused = Plan::from_saved(old.to_string().as_bytes()).unwrap_err();
     assert!(refused.contains("reads 1.1 and 1.2"), "{refused}");
 }
+
+#[test]
+fn the_plain_form_is_written_as_its_json_value_prints() {
+    // Saved plans and journals made before keep their digests: the bytes written directly
+    // are those the JSON value printed, whatever the connection holds.
+    let mut full = conn("a", "A \"quoted\" ü");
+    full.description = None;
+    full.import = Some("id-1".into());
+    full.lifecycle.protect = true;
+    full.lifecycle.ignore_changes = ["name".to_owned(), "auth.params".to_owned()].into();
+    full.auth.params.insert(
+        "nested".into(),
+        crate::config::Param::Plain(serde_json::json!({"z": [1, 2.5, null], "a": true})),
+    );
+    for c in [conn("b", "B"), full] {
+        let split = c.split_params();
+        let mut written = Vec::new();
+        super::write_plain_form(&mut written, &c, &split);
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            super::plain_form(&c, &split).to_string()
+        );
+        let s = state();
+        let old = serde_json::json!({
+            "connection": super::plain_form(&c, &split),
+            "secrets": s.secrets_digest(&split.secrets),
+        });
+        assert_eq!(
+            fingerprint(&c, &s),
+            crate::state::hex(&sha2::Sha256::digest(old.to_string().as_bytes()))
+        );
+    }
+}

@@ -18,8 +18,15 @@
 //!   it is still read, and replaced on the next apply.
 //!
 //! Saved plans and journal fingerprints digest the secrets the same way.
+//!
+//! The cost is paid once per distinct input and run: a digester remembers what it stretched
+//! (by a SHA-256 of the input, never the secrets themselves), and the plan and the apply
+//! compute what they will need ahead, over the cores ([`Digester::prepare`]), not one by one
+//! under the store's lock. Nothing about a fingerprint is weakened by that: each is the same
+//! PBKDF2 (or HMAC) of the same input.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -49,6 +56,40 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 #[derive(Clone, Default)]
 pub struct Digester {
     key: Option<Key>,
+    /// The stretched digests computed so far in this run, shared by every copy.
+    memo: Arc<Memo>,
+}
+
+/// PBKDF2 results by their input, so that one input is stretched once per run: a plan
+/// compares a connection's fingerprint, the apply's intent and record make it again, and
+/// connections that share their secrets (one service account for many) share it. Kept in
+/// memory only; the key is a SHA-256 of the input, so no secret is copied here.
+#[derive(Default)]
+struct Memo {
+    done: Mutex<HashMap<[u8; 32], [u8; 32]>>,
+}
+
+/// What one PBKDF2 is given: the input and the rounds (the salt is the state's).
+type Stretch = (Vec<u8>, u32);
+
+/// The memo's key: the SHA-256 of everything PBKDF2 is given, length-prefixed.
+fn memo_key(data: &[u8], salt: &str, rounds: u32) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(rounds.to_be_bytes());
+    hasher.update((salt.len() as u64).to_be_bytes());
+    hasher.update(salt.as_bytes());
+    hasher.update(data);
+    hasher.finalize().into()
+}
+
+impl Memo {
+    fn get(&self, key: &[u8; 32]) -> Option<[u8; 32]> {
+        crate::sync::lock(&self.done).get(key).copied()
+    }
+
+    fn put(&self, key: [u8; 32], value: [u8; 32]) {
+        crate::sync::lock(&self.done).insert(key, value);
+    }
 }
 
 #[derive(Clone)]
@@ -110,7 +151,7 @@ impl DigestError {
 impl Digester {
     /// The keyless digester.
     pub fn keyless() -> Digester {
-        Digester { key: None }
+        Digester::default()
     }
 
     /// A digester keyed by `key`.
@@ -125,6 +166,7 @@ impl Digester {
                 secret: Secret::new(key),
                 id,
             }),
+            memo: Arc::default(),
         })
     }
 
@@ -152,9 +194,69 @@ impl Digester {
             ),
             None => format!(
                 "pbkdf2-sha256:{ROUNDS}:{}",
-                hex(&pbkdf2(&canonical, salt, ROUNDS))
+                hex(&self.stretched(&canonical, salt, ROUNDS))
             ),
         }
+    }
+
+    /// PBKDF2 of `data`, computed once per input in this run (the lock is not held while
+    /// computing: two threads may both compute a value the first time, never wrongly).
+    fn stretched(&self, data: &[u8], salt: &str, rounds: u32) -> [u8; 32] {
+        let key = memo_key(data, salt, rounds);
+        if let Some(done) = self.memo.get(&key) {
+            return done;
+        }
+        let value = pbkdf2(data, salt, rounds);
+        self.memo.put(key, value);
+        value
+    }
+
+    /// Computes ahead, spread over the machine's cores, the stretched fingerprints that
+    /// will be needed for these connections' secrets, so that each is computed once, in
+    /// parallel, and not later one by one (under a lock, say): with a recorded fingerprint,
+    /// what [`Digester::matches`] needs to check it; without (`None`), what
+    /// [`Digester::secrets`] needs to make one. Keyed fingerprints are one HMAC each:
+    /// nothing to do ahead.
+    pub fn prepare<'a>(
+        &self,
+        salt: &str,
+        connections: impl IntoIterator<Item = (&'a BTreeMap<String, &'a Secret>, Option<&'a str>)>,
+    ) {
+        // Memo key → (input, rounds).
+        let mut wanted: HashMap<[u8; 32], Stretch> = HashMap::new();
+        for (secrets, stored) in connections {
+            let rounds = match stored {
+                Some(stored) => stored_rounds(stored),
+                None => self.key.is_none().then_some(ROUNDS),
+            };
+            let Some(rounds) = rounds else {
+                continue;
+            };
+            let canonical = canonical(salt, secrets);
+            let key = memo_key(&canonical, salt, rounds);
+            if !wanted.contains_key(&key) && self.memo.get(&key).is_none() {
+                wanted.insert(key, (canonical, rounds));
+            }
+        }
+        let wanted: Vec<([u8; 32], Stretch)> = wanted.into_iter().collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(wanted.len());
+        let share = wanted.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for part in wanted.chunks(share) {
+                scope.spawn(move || {
+                    let done: Vec<([u8; 32], [u8; 32])> = part
+                        .iter()
+                        .map(|(key, (data, rounds))| (*key, pbkdf2(data, salt, *rounds)))
+                        .collect();
+                    crate::sync::lock(&self.memo.done).extend(done);
+                });
+            }
+        });
     }
 
     /// Whether `stored` is the fingerprint of `secrets`, computed in `stored`'s own scheme.
@@ -186,7 +288,7 @@ impl Digester {
                     .ok()
                     .filter(|r| (1..=ROUNDS_ONCE).contains(r))
                     .ok_or_else(|| DigestError::Unreadable(stored.to_owned()))?;
-                hex(&pbkdf2(&canonical, salt, rounds))
+                hex(&self.stretched(&canonical, salt, rounds))
             }
             _ => return Err(DigestError::Unreadable(stored.to_owned())),
         };
@@ -223,6 +325,17 @@ impl Digester {
                 hex(&pbkdf2(data, salt, ROUNDS_ONCE))
             ),
         }
+    }
+}
+
+/// The rounds of a readable keyless fingerprint (as [`Digester::matches`] accepts them).
+fn stored_rounds(stored: &str) -> Option<u32> {
+    let mut parts = stored.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("pbkdf2-sha256"), Some(rounds), Some(_), None) => {
+            rounds.parse().ok().filter(|r| (1..=ROUNDS_ONCE).contains(r))
+        }
+        _ => None,
     }
 }
 
@@ -290,6 +403,56 @@ mod tests {
             assert!(digester.is_current(&stored));
             assert!(!stored.contains("hunter2"));
         }
+    }
+
+    #[test]
+    fn fingerprints_prepared_ahead_are_the_ones_computed_alone() {
+        let secrets_of: Vec<Secret> = (0..9).map(|i| Secret::new(format!("pw{}", i % 3))).collect();
+        let maps: Vec<BTreeMap<String, &Secret>> =
+            secrets_of.iter().map(|s| secrets(&[("password", s)])).collect();
+        let older = format!(
+            "pbkdf2-sha256:100:{}",
+            hex(&pbkdf2(&canonical("salt", &maps[0]), "salt", 100))
+        );
+        let prepared = Digester::keyless();
+        prepared.prepare(
+            "salt",
+            maps.iter()
+                .enumerate()
+                .map(|(i, m)| (m, (i == 0).then_some(older.as_str()))),
+        );
+        // Three distinct inputs at the current rounds (`pw0` for the others that share it),
+        // one at the older rounds.
+        assert_eq!(crate::sync::lock(&prepared.memo.done).len(), 4);
+        let alone = Digester::keyless();
+        for m in &maps {
+            assert_eq!(prepared.secrets("salt", m), alone.secrets("salt", m));
+            assert_eq!(
+                prepared.secrets("salt", m),
+                format!(
+                    "pbkdf2-sha256:{ROUNDS}:{}",
+                    hex(&pbkdf2(&canonical("salt", m), "salt", ROUNDS))
+                )
+            );
+            assert!(prepared.matches(&alone.secrets("salt", m), "salt", m).unwrap());
+        }
+        assert!(prepared.matches(&older, "salt", &maps[0]).unwrap());
+        assert!(!prepared.matches(&older, "salt", &maps[1]).unwrap());
+        assert!(
+            !prepared
+                .matches(&alone.secrets("pepper", &maps[0]), "salt", &maps[0])
+                .unwrap()
+        );
+        // Only `pw1` at the older rounds was new.
+        assert_eq!(crate::sync::lock(&prepared.memo.done).len(), 5);
+        // A keyed digester stretches nothing ahead but what a keyless record needs.
+        let keyed = Digester::keyed(&"k".repeat(40)).unwrap();
+        let current = keyed.secrets("salt", &maps[1]);
+        keyed.prepare("salt", maps.iter().map(|m| (m, None)));
+        keyed.prepare("salt", [(&maps[1], Some(current.as_str()))]);
+        assert!(crate::sync::lock(&keyed.memo.done).is_empty());
+        keyed.prepare("salt", [(&maps[0], Some(older.as_str()))]);
+        assert_eq!(crate::sync::lock(&keyed.memo.done).len(), 1);
     }
 
     #[test]

@@ -158,6 +158,28 @@ impl Action {
     }
 }
 
+/// A state's salt and this run's fingerprint scheme: how the secrets of a connection are
+/// fingerprinted for it ([`State::secrets_digest`]), without the state.
+#[derive(Clone, Debug)]
+pub struct Fingerprints {
+    salt: String,
+    digester: Digester,
+}
+
+impl Fingerprints {
+    /// The fingerprint of a connection's secret params, by name, in this run's scheme.
+    pub fn secrets_digest(&self, secrets: &BTreeMap<String, &Secret>) -> String {
+        self.digester.secrets(&self.salt, secrets)
+    }
+
+    /// Computes ahead, over the cores, the fingerprints [`Fingerprints::secrets_digest`]
+    /// will be asked for (see [`Digester::prepare`]).
+    pub fn prepare<'a>(&self, connections: impl IntoIterator<Item = &'a BTreeMap<String, &'a Secret>>) {
+        self.digester
+            .prepare(&self.salt, connections.into_iter().map(|secrets| (secrets, None)));
+    }
+}
+
 /// `sandbox/key`.
 pub fn address(sandbox: &str, key: &str) -> String {
     format!("{sandbox}/{key}")
@@ -182,6 +204,15 @@ impl State {
     /// The fingerprint of a connection's secret params, by name, in this run's scheme.
     pub fn secrets_digest(&self, secrets: &BTreeMap<String, &Secret>) -> String {
         self.digester.secrets(&self.salt, secrets)
+    }
+
+    /// What fingerprinting secrets needs of the state, apart from it (so that it is done
+    /// without holding the store).
+    pub fn fingerprints(&self) -> Fingerprints {
+        Fingerprints {
+            salt: self.salt.clone(),
+            digester: self.digester.clone(),
+        }
     }
 
     /// Whether a recorded fingerprint is that of `secrets` (in the scheme it was made in).

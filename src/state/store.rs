@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::{self, StateError};
-use super::journal::{self, Entry, Header, Journal, Outcome};
+use super::journal::{self, Durable, Entry, Header, Journal, Outcome};
 use super::lock::{Holder, Lock};
 use super::postgres::PgStore;
 use super::postgres::db::Login;
@@ -47,6 +47,9 @@ pub struct FileStore {
     state: State,
     /// The bytes on disk, to tell whether a commit changes anything.
     on_disk: Option<Vec<u8>>,
+    /// Nothing was changed since the last commit, which left the state as `on_disk` holds
+    /// it: committing again need not serialize the state to find that out.
+    committed: bool,
     journal: Option<Journal>,
     /// Whether a journal was found (and must be folded in and removed at commit).
     journal_found: bool,
@@ -171,6 +174,7 @@ impl FileStore {
             real,
             state,
             on_disk,
+            committed: false,
             journal: None,
             journal_found: !read.is_empty() || read.torn,
             journal_damaged: !read.damaged.is_empty(),
@@ -241,50 +245,95 @@ impl FileStore {
 
     /// Records, durably, that a mutation is about to be sent. Returns its sequence number.
     pub fn begin(&mut self, pending: Pending) -> Result<u64, StateError> {
+        let (seq, durable) = self.begin_deferred(pending)?;
+        durable.wait()?;
+        Ok(seq)
+    }
+
+    /// [`FileStore::begin`], returning once the intent is written: it is durable (and the
+    /// request may be sent) when the [`Durable`] says so. Waiting for that without holding
+    /// the store lets concurrent writes be flushed together.
+    pub fn begin_deferred(&mut self, pending: Pending) -> Result<(u64, Durable), StateError> {
         self.require_lock()?;
+        self.committed = false;
         let journal = self.journal()?;
         let seq = journal.next_seq();
-        journal.append(&Entry::Intent {
+        let durable = journal.append_all(&[Entry::Intent {
             seq,
             pending: pending.clone(),
-        })?;
+        }])?;
         self.open.insert(seq, pending);
-        Ok(seq)
+        Ok((seq, durable))
     }
 
     /// Records, durably, what came of mutation `seq`, and applies it to the state.
     pub fn finish(&mut self, seq: u64, address: &str, result: Outcome) -> Result<(), StateError> {
+        self.finish_deferred(seq, address, result)?.wait()
+    }
+
+    /// [`FileStore::finish`], returning once the outcome is written (and applied to the state
+    /// in memory, which reaches the disk only through the journal or a commit): it is
+    /// durable when the [`Durable`] says so.
+    pub fn finish_deferred(
+        &mut self,
+        seq: u64,
+        address: &str,
+        result: Outcome,
+    ) -> Result<Durable, StateError> {
+        self.finish_all_deferred(vec![(seq, address.to_owned(), result)])
+    }
+
+    fn finish_all_deferred(&mut self, outcomes: Vec<(u64, String, Outcome)>) -> Result<Durable, StateError> {
         self.require_lock()?;
-        let entry = Entry::Outcome {
-            seq,
-            address: address.to_owned(),
-            result,
-        };
-        self.journal()?.append(&entry)?;
-        if let Entry::Outcome { result, .. } = entry {
-            settle(&mut self.state, &mut self.open, seq, address, result);
+        let entries: Vec<Entry> = outcomes
+            .into_iter()
+            .map(|(seq, address, result)| Entry::Outcome { seq, address, result })
+            .collect();
+        self.committed = false;
+        let durable = self.journal()?.append_all(&entries)?;
+        for entry in entries {
+            if let Entry::Outcome { seq, address, result } = entry {
+                settle(&mut self.state, &mut self.open, seq, &address, result);
+            }
         }
-        Ok(())
+        Ok(durable)
     }
 
     /// Records, durably, a change to the state alone (nothing sent to AEP): an adoption, a
     /// forgotten connection, the etag an initializing connection got.
     pub fn record(&mut self, address: &str, record: Option<Record>) -> Result<(), StateError> {
+        self.record_all_deferred(vec![(address.to_owned(), record)])?
+            .wait()
+    }
+
+    /// [`FileStore::record`] of several connections, in one write of the journal, durable
+    /// when the [`Durable`] says so.
+    pub fn record_all_deferred(
+        &mut self,
+        records: Vec<(String, Option<Record>)>,
+    ) -> Result<Durable, StateError> {
         self.require_lock()?;
-        let seq = self.journal()?.next_seq();
-        self.finish(
-            seq,
-            address,
-            Outcome::Done {
-                record: record.map(Box::new),
-            },
-        )
+        if records.is_empty() {
+            return Ok(Durable::done());
+        }
+        let journal = self.journal()?;
+        let outcomes = records
+            .into_iter()
+            .map(|(address, record)| {
+                let result = Outcome::Done {
+                    record: record.map(Box::new),
+                };
+                (journal.next_seq(), address, result)
+            })
+            .collect();
+        self.finish_all_deferred(outcomes)
     }
 
     /// Changes the state in memory (state mv, rm, import, pending resolution); `commit`
     /// makes it durable.
     pub fn edit<T>(&mut self, change: impl FnOnce(&mut State) -> T) -> Result<T, StateError> {
         self.require_lock()?;
+        self.committed = false;
         Ok(change(&mut self.state))
     }
 
@@ -299,6 +348,9 @@ impl FileStore {
     /// journal, whose every entry the file now holds. Returns whether the file was written.
     pub fn commit(&mut self) -> Result<bool, StateError> {
         self.require_lock()?;
+        if self.committed && self.open.is_empty() && !self.journal_found {
+            return Ok(false);
+        }
         // An intent that never got an outcome (a task that stopped half-way) stays pending,
         // as after a crash: the journal that holds it is about to go.
         for (_, pending) in std::mem::take(&mut self.open) {
@@ -339,6 +391,7 @@ impl FileStore {
             self.journal_found = false;
             self.journal_damaged = false;
         }
+        self.committed = true;
         Ok(written)
     }
 }
@@ -532,15 +585,56 @@ impl Store {
         each!(self, s => s.begin(pending))
     }
 
+    /// [`Store::begin`], durable when the [`Durable`] says so: waited for without holding
+    /// the store, concurrent writes are flushed together. (A database's rows are durable
+    /// when written.)
+    pub fn begin_deferred(&mut self, pending: Pending) -> Result<(u64, Durable), StateError> {
+        match self {
+            Store::File(s) => s.begin_deferred(pending),
+            Store::Postgres(s) => Ok((s.begin(pending)?, Durable::done())),
+        }
+    }
+
     /// Records, durably, what came of mutation `seq`, and applies it to the state.
     pub fn finish(&mut self, seq: u64, address: &str, result: Outcome) -> Result<(), StateError> {
         each!(self, s => s.finish(seq, address, result))
+    }
+
+    /// [`Store::finish`], durable when the [`Durable`] says so.
+    pub fn finish_deferred(
+        &mut self,
+        seq: u64,
+        address: &str,
+        result: Outcome,
+    ) -> Result<Durable, StateError> {
+        match self {
+            Store::File(s) => s.finish_deferred(seq, address, result),
+            Store::Postgres(s) => s.finish(seq, address, result).map(|()| Durable::done()),
+        }
     }
 
     /// Records, durably, a change to the state alone (nothing sent to AEP): an adoption, a
     /// forgotten connection, the etag an initializing connection got.
     pub fn record(&mut self, address: &str, record: Option<Record>) -> Result<(), StateError> {
         each!(self, s => s.record(address, record))
+    }
+
+    /// [`Store::record`] of several connections at once (what an apply reads back), durable
+    /// when the [`Durable`] says so: one journal write and one flush for them all. Stops at
+    /// the first that cannot be recorded.
+    pub fn record_all_deferred(
+        &mut self,
+        records: Vec<(String, Option<Record>)>,
+    ) -> Result<Durable, StateError> {
+        match self {
+            Store::File(s) => s.record_all_deferred(records),
+            Store::Postgres(s) => {
+                for (address, record) in records {
+                    s.record(&address, record)?;
+                }
+                Ok(Durable::done())
+            }
+        }
     }
 
     /// Changes the state in memory (state mv, rm, import, pending resolution); `commit`
@@ -674,6 +768,41 @@ mod tests {
         let serial = store.state().serial;
         assert!(!store.commit().unwrap(), "an unchanged state is not rewritten");
         assert_eq!(store.state().serial, serial);
+    }
+
+    #[test]
+    fn deferred_writes_are_in_the_state_at_once_and_durable_once_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        {
+            let mut store =
+                Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
+            let (seq, begun) = store.begin_deferred(pending()).unwrap();
+            begun.wait().unwrap();
+            let done = Outcome::Done {
+                record: Some(Box::new(record("id-1"))),
+            };
+            let finished = store.finish_deferred(seq, "prod/a", done).unwrap();
+            // Applied in memory when written; the caller goes on once it is flushed.
+            assert_eq!(store.state().connections["prod/a"].id, "id-1");
+            finished.wait().unwrap();
+            // Read back together: one write, one flush.
+            let mut b = record("id-2");
+            b.key = "b".into();
+            let mut a = record("id-1");
+            a.state = Some("disabled".into());
+            let read_back = store
+                .record_all_deferred(vec![("prod/a".into(), Some(a)), ("prod/b".into(), Some(b))])
+                .unwrap();
+            read_back.wait().unwrap();
+            assert!(store.record_all_deferred(Vec::new()).unwrap().wait().is_ok());
+            // Crash: no commit.
+        }
+        let store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
+        let connections = &store.state().connections;
+        assert_eq!(connections["prod/a"].state, Some("disabled".into()));
+        assert_eq!(connections["prod/b"].id, "id-2");
+        assert!(store.state().pending.is_empty(), "{:?}", store.state().pending);
     }
 
     #[test]
