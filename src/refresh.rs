@@ -500,7 +500,6 @@ fn say(report: &Report) {
             );
         }
     }
-    crate::info!("refresh: {} requests", report.requests);
 }
 
 fn plural(n: u64) -> &'static str {

@@ -267,6 +267,7 @@ impl Session {
                 // The specs' check and the refresh at once: neither needs the other's answers,
                 // and one round trip less is what a small plan takes (a configuration the
                 // specs refuse throws the refresh's reading away).
+                let before = client.requests();
                 let (diagnostics, refreshed) = self.runtime.block_on(async {
                     let reading =
                         super::reading::Reading::start(client, super::reading::wanted(self.progress));
@@ -278,6 +279,12 @@ impl Session {
                     reading.finish();
                     both
                 });
+                // One total: the two share the client, so their requests cannot be told
+                // apart by its counter (each sandbox and spec's own is said above).
+                crate::info!(
+                    "refresh: {} requests in all, the connection specs' check included",
+                    client.requests().saturating_sub(before)
+                );
                 let diagnostics = diagnostics?;
                 if diagnostics.has_errors() {
                     return Err(report(&diagnostics, io));
