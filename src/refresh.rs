@@ -109,6 +109,74 @@ enum Read {
     Names(Pair, Vec<String>, Vec<LiveConnection>),
 }
 
+/// A batch of ids asked for in a sandbox and spec, and what came back.
+type Batch = (Pair, Vec<String>, Vec<LiveConnection>);
+
+/// The managed connections' batches by id, started as soon as the state is open, while the
+/// configuration is still being read: they depend on the state alone. [`refresh`] takes
+/// their answers for every sandbox and spec it reads by id with exactly these batches, and
+/// drops the rest (a pair it must list, which the configuration tells only later).
+pub struct Prefetch {
+    /// Per sandbox and spec, the ids its batches ask for.
+    asked: BTreeMap<Pair, BTreeSet<String>>,
+    reads: tokio::task::JoinHandle<Result<Vec<Batch>, FlowError>>,
+}
+
+impl Prefetch {
+    /// Starts the batches of `state`'s managed connections on the current runtime, for each
+    /// sandbox and spec that the rule of [`refresh`] reads by id without counting (the
+    /// batches take no more requests than the least a listing could). Call it within the
+    /// runtime.
+    pub fn start(client: &Arc<Client>, state: &State) -> Prefetch {
+        let mut ids: BTreeMap<Pair, BTreeSet<String>> = BTreeMap::new();
+        for r in state.connections.values() {
+            ids.entry((r.sandbox.clone(), r.connection_spec.id.clone()))
+                .or_default()
+                .insert(r.id.clone());
+        }
+        let mut asked = BTreeMap::new();
+        let mut jobs: Vec<(Pair, Vec<String>)> = Vec::new();
+        for (pair, wanted) in ids {
+            let (plain, odd): (Vec<String>, Vec<String>) =
+                wanted.iter().cloned().partition(|id| listable(id));
+            let batches = client.batches(&[], "id", plain.clone());
+            if (batches.len() + odd.len()) as u64 > at_least(wanted.len()) {
+                continue;
+            }
+            asked.insert(pair.clone(), plain.into_iter().collect());
+            jobs.extend(batches.into_iter().map(|b| (pair.clone(), b)));
+        }
+        let client = client.clone();
+        let reads = tokio::spawn(async move {
+            let mut tasks = JoinSet::new();
+            for (pair, batch) in jobs {
+                let client = client.clone();
+                tasks.spawn(async move {
+                    let filter = [Filter::new("id", batch.iter().cloned())];
+                    let found = client.list_batch(&pair.0, &filter, batch.len()).await?;
+                    Ok::<_, FlowError>((pair, batch, found))
+                });
+            }
+            let mut reads = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                reads.push(joined.map_err(|e| FlowError::Protocol {
+                    method: "GET".into(),
+                    path: "/connections".into(),
+                    reason: format!("a refresh task failed: {e}"),
+                })??);
+            }
+            Ok(reads)
+        });
+        Prefetch { asked, reads }
+    }
+}
+
+/// The least a listing of a sandbox and spec holding `managed` managed connections takes:
+/// its count and a page per 100 of them.
+fn at_least(managed: usize) -> u64 {
+    1 + (managed as u64).div_ceil(PAGE_SIZE).max(1)
+}
+
 /// Refreshes what `desired` and `state` involve. `list_all`: list every pair in full
 /// (drift detection, which must see unmanaged connections). `expect` is told how many
 /// requests the refresh means to send, as it learns it (for a progress bar).
@@ -117,6 +185,7 @@ pub async fn refresh(
     desired: &Desired,
     state: &State,
     list_all: bool,
+    prefetched: Option<Prefetch>,
     expect: &dyn Fn(u64),
 ) -> Result<(Live, Report), FlowError> {
     let before = client.requests();
@@ -180,6 +249,8 @@ pub async fn refresh(
     // The managed ones by id, where that costs no more requests than listing.
     let mut counted: BTreeMap<Pair, u64> = BTreeMap::new();
     let mut jobs: Vec<Job> = Vec::new();
+    // The pairs whose batches the prefetch sent.
+    let mut taken: BTreeSet<Pair> = BTreeSet::new();
     for (pair, wanted) in &ids {
         if listed.contains_key(pair) || wanted.is_empty() {
             continue;
@@ -188,7 +259,7 @@ pub async fn refresh(
         let batches = client.batches(&[], "id", plain);
         let by_id = (batches.len() + odd.len()) as u64;
         // A listing of the pair holds at least the managed ones: a page per 100, and its count.
-        let at_least = 1 + (wanted.len() as u64).div_ceil(PAGE_SIZE).max(1);
+        let at_least = at_least(wanted.len());
         let mut strategy = Strategy::ByIds {
             ids: wanted.len(),
             requests: by_id,
@@ -214,7 +285,16 @@ pub async fn refresh(
             };
         }
         report.pairs.entry(pair.clone()).or_default().strategy = Some(strategy);
-        jobs.extend(batches.into_iter().map(|b| Job::Ids(pair.clone(), b)));
+        // Read already, if the prefetch asked for exactly these.
+        let plain: BTreeSet<String> = batches.iter().flatten().cloned().collect();
+        if prefetched
+            .as_ref()
+            .is_some_and(|p| p.asked.get(pair) == Some(&plain))
+        {
+            taken.insert(pair.clone());
+        } else {
+            jobs.extend(batches.into_iter().map(|b| Job::Ids(pair.clone(), b)));
+        }
         jobs.extend(odd.into_iter().map(|id| Job::Get(pair.clone(), id)));
     }
     for (pair, wanted) in &names {
@@ -233,7 +313,52 @@ pub async fn refresh(
         own_client: Some(client.settings().client_id.clone()),
         ..Live::default()
     };
-    run(client, jobs, expect, &listed, &mut live, &mut report).await?;
+    if let Some(p) = &prefetched {
+        for (sandbox, spec) in p.asked.keys().filter(|pair| !taken.contains(*pair)) {
+            crate::info!(
+                "refresh: sandbox {sandbox}, spec {spec}: the batches by id sent while the configuration was read are not used (the configuration needs this pair listed)"
+            );
+        }
+    }
+    let prefetched = match prefetched {
+        Some(p) if !taken.is_empty() => Some(p.reads),
+        Some(p) => {
+            // Nothing of it is used: its requests stop here.
+            p.reads.abort();
+            None
+        }
+        None => None,
+    };
+    let (ran, reads) = tokio::join!(
+        run(client, jobs, expect, &listed, &mut live, &mut report),
+        async {
+            match prefetched {
+                Some(reads) => Some(reads.await),
+                None => None,
+            }
+        }
+    );
+    ran?;
+    if let Some(reads) = reads {
+        let reads = reads.map_err(|e| FlowError::Protocol {
+            method: "GET".into(),
+            path: "/connections".into(),
+            reason: format!("a refresh task failed: {e}"),
+        })??;
+        for (pair, batch, found) in reads {
+            if !taken.contains(&pair) {
+                continue;
+            }
+            let asked: BTreeSet<&String> = batch.iter().collect();
+            // Only what was asked for: an answer is not trusted to stick to the filter.
+            for conn in found {
+                if asked.contains(&conn.id) {
+                    live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
+                }
+            }
+            live.fetched.extend(batch);
+        }
+    }
 
     // A managed connection gone from AEP is created again: its name must be free too.
     let unseen: Vec<(&String, &crate::state::Record)> = state

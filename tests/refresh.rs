@@ -352,3 +352,78 @@ async fn an_import_block_reads_its_connection_by_id_without_a_listing() {
     assert!(read.contains(&other), "{lists:#?}");
     assert_eq!(world.served("GET", "/connections/{id}").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managed_ones_are_read_while_the_configuration_loads_and_once() {
+    let world = World::managed().await;
+    reset_stats(&world).await;
+    let run = world.run(&["plan", "-v"]).await.expect_code(0);
+    assert!(run.stdout().contains("No changes."), "{}", run.stdout());
+    // Each managed id asked for once, by the batches started before the configuration was
+    // read; nothing listed.
+    let targets = recent(&world).await;
+    let asked: Vec<String> = targets
+        .iter()
+        .filter_map(|t| filter_values(t, "id"))
+        .flatten()
+        .collect();
+    let unique: BTreeSet<&String> = asked.iter().collect();
+    assert_eq!(asked.len(), unique.len(), "an id asked twice: {targets:#?}");
+    assert_eq!(unique.len(), 3, "{targets:#?}");
+    assert!(
+        !listings(&targets).iter().any(|t| t.contains("count=true")),
+        "{targets:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_the_configuration_needs_listed_drops_the_early_batches_and_says_so() {
+    let world = World::managed().await;
+    world.edit(
+        "salesforce-basic.yaml",
+        "name: ACME Salesforce account",
+        "name: \"ACME, Inc. Salesforce\"",
+    );
+    let run = world.run(&["plan", "-v"]).await.expect_code(0);
+    assert!(
+        run.stderr()
+            .contains("are not used (the configuration needs this pair listed)"),
+        "{}",
+        run.stderr()
+    );
+    // The plan is the listing's: the rename, nothing else.
+    assert!(run.stdout().contains("1 to change"), "{}", run.stdout());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configuration_error_comes_first_and_never_waits_for_the_lock() {
+    let world = World::managed().await;
+    let before = std::fs::read(world.state()).unwrap();
+    let env = flowform::settings::Environment::from_pairs([("USER", "release-bot")]);
+    let _held = flowform::state::lock::Lock::acquire(
+        &world.state(),
+        &world.state(),
+        &flowform::state::lock::Holder::me("flowform apply", &env),
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    world.edit(
+        "salesforce-basic.yaml",
+        "name: ACME Salesforce account",
+        "name: [open",
+    );
+    // Were the early open to wait for the lock, this would take ten minutes.
+    for command in [
+        &["plan", "--lock-timeout", "10m"][..],
+        &["apply", "--auto-approve", "--lock-timeout", "10m"],
+    ] {
+        let run = world.run(command).await.expect_code(1);
+        assert!(
+            run.stderr().contains("salesforce-basic.yaml:"),
+            "{}",
+            run.stderr()
+        );
+        assert!(!run.stderr().contains("is locked by"), "{}", run.stderr());
+    }
+    assert_eq!(std::fs::read(world.state()).unwrap(), before);
+}

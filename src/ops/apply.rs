@@ -57,7 +57,13 @@ pub fn apply(request: &ApplyRequest, env: &Environment, io: &mut Io<'_>) -> Outc
         }
         target.emulator |= plan.origin.emulator;
     }
-    let mut session = Session::open(&target, env, io, "flowform apply", true)?;
+    // A plan made here reads the managed connections by id: started while the configuration
+    // is read. A saved plan, or one that accepts what AEP has, reads otherwise.
+    let mut session = if saved.is_none() && !request.refresh_only {
+        Session::open_reading(&target, env, io, "flowform apply", true)?
+    } else {
+        Session::open(&target, env, io, "flowform apply", true)?
+    };
     let outcome = match saved {
         Some(plan) => apply_saved(request, &target, plan, &mut session, io),
         None => apply_planned(request, &mut session, io),

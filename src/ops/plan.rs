@@ -68,7 +68,7 @@ pub fn load(path: &Path) -> anyhow::Result<Plan> {
 }
 
 pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
-    let mut session = Session::open(&request.target, env, io, "flowform plan", false)?;
+    let mut session = Session::open_reading(&request.target, env, io, "flowform plan", false)?;
     session.progress = request.format != crate::render::Format::Json;
     let mode = if request.destroy {
         Mode::Destroy

@@ -36,6 +36,77 @@ pub struct Session {
     origin: crate::plan::PlanOrigin,
     /// Show the refresh's progress on a terminal (not for `--format json`).
     pub progress: bool,
+    /// The managed connections' batches, sent while the configuration was read
+    /// ([`Session::open_reading`]); taken by the first refresh.
+    prefetch: std::sync::Mutex<Option<crate::refresh::Prefetch>>,
+}
+
+/// The state opened, and AEP's client with its runtime.
+struct Connected {
+    store: Store,
+    runtime: tokio::runtime::Runtime,
+    emulator: Option<Emulator>,
+    client: Option<Arc<Client>>,
+    prefetch: Option<crate::refresh::Prefetch>,
+}
+
+/// Opens the state and connects to AEP (or the emulator). `prefetch`: start the managed
+/// connections' batches by id too, unless the state belongs to another organization (which
+/// the session refuses before reading anything).
+fn connect(
+    scope: &Scope,
+    args: &Target,
+    env: &Environment,
+    io: &mut Io<'_>,
+    command: &str,
+    write: bool,
+    prefetch: bool,
+) -> Result<Connected, Error> {
+    let store = scope.open_state(&args.state, write, command, env)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let needs_aep = args.refresh || write;
+    let mut emulator = None;
+    let client = if let Some(dir) = &scope.emulator_dir {
+        let (started, settings) = start_emulator(&runtime, &args.client, Some(dir))?;
+        emulator = Some(started);
+        Some(Arc::new(Client::new(settings)?))
+    } else if needs_aep {
+        Some(Arc::new(Client::new(Settings::from_env(env, &args.client)?)?))
+    } else {
+        // Not needed for a plan from the state alone, but applying it will be: a missing
+        // credential is said now, not first at the apply.
+        if let Err(e) = Settings::from_env(env, &args.client) {
+            writeln!(
+                io.err,
+                "warning: {e}; this plan does not read AEP (--refresh=false), but applying it will"
+            )?;
+            if let Some(help) = e.help() {
+                writeln!(io.err, "help: {help}\n")?;
+            }
+        }
+        None
+    };
+    let prefetch = match &client {
+        Some(client)
+            if prefetch
+                && store
+                    .state()
+                    .org
+                    .as_ref()
+                    .is_none_or(|recorded| *recorded == client.settings().org_id) =>
+        {
+            let _entered = runtime.enter();
+            Some(crate::refresh::Prefetch::start(client, store.state()))
+        }
+        _ => None,
+    };
+    Ok(Connected {
+        store,
+        runtime,
+        emulator,
+        client,
+        prefetch,
+    })
 }
 
 impl Drop for Session {
@@ -114,6 +185,31 @@ impl Session {
         command: &str,
         write: bool,
     ) -> Result<Session, Error> {
+        Session::open_with(args, env, io, command, write, false)
+    }
+
+    /// [`Session::open`] for a command that plans with a refresh: the state is opened and the
+    /// managed connections' batches by id are sent ([`crate::refresh::Prefetch`]) while
+    /// another thread reads the configuration, which they do not depend on. The
+    /// configuration's errors are still said first, and nothing is written before it loads.
+    pub fn open_reading(
+        args: &Target,
+        env: &Environment,
+        io: &mut Io<'_>,
+        command: &str,
+        write: bool,
+    ) -> Result<Session, Error> {
+        Session::open_with(args, env, io, command, write, args.refresh)
+    }
+
+    fn open_with(
+        args: &Target,
+        env: &Environment,
+        io: &mut Io<'_>,
+        command: &str,
+        write: bool,
+        early: bool,
+    ) -> Result<Session, Error> {
         let scope = Scope::settle(&args.config, args.state.path.as_deref(), args.emulator)
             .map_err(|e| e.report(io))?;
         let narrowed_files = scope.narrowed_files().map_err(|e| e.report(io))?;
@@ -121,7 +217,33 @@ impl Session {
             secrets_only_in: narrowed_files.clone(),
             ..LoadOptions::default()
         };
-        let loaded = config::load(&scope.config, env, &options).map_err(|d| report(&d, io))?;
+        // Not for the emulator, whose first run creates the state and which keeps data of its
+        // own: nothing of it may start before the configuration is known to load.
+        let (loaded, connected) = if early && scope.emulator_dir.is_none() {
+            std::thread::scope(|threads| {
+                let loading = threads.spawn(|| config::load(&scope.config, env, &options));
+                // Only if the lock is free now: a configuration error is never kept waiting for
+                // another holder. Whatever stops this early try (the lock, a missing state or
+                // credential) is met again, and said, in order, after the configuration loads.
+                let at_once = Target {
+                    state: crate::ops::StateOptions {
+                        lock_timeout: std::time::Duration::ZERO,
+                        ..args.state.clone()
+                    },
+                    ..args.clone()
+                };
+                let connected = connect(&scope, &at_once, env, io, command, write, true).ok();
+                let loaded = loading
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (loaded, connected)
+            })
+        } else {
+            (config::load(&scope.config, env, &options), None)
+        };
+        // The configuration's errors first, whatever came of the rest (a state opened early
+        // is closed, its lock released, nothing written).
+        let loaded = loaded.map_err(|d| report(&d, io))?;
         // Formatted first and written at once (stderr is unbuffered).
         let mut warnings = String::new();
         for warning in loaded.warnings.iter() {
@@ -137,33 +259,19 @@ impl Session {
                 .map(|c| crate::state::address(&c.sandbox, &c.key))
                 .collect::<BTreeSet<String>>()
         });
-        let mut store = scope.open_state(&args.state, write, command, env)?;
+        let Connected {
+            mut store,
+            runtime,
+            emulator,
+            client,
+            prefetch,
+        } = match connected {
+            Some(connected) => connected,
+            None => connect(&scope, args, env, io, command, write, false)?,
+        };
         for warning in store.warnings() {
             writeln!(io.err, "warning: {warning}")?;
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-        let needs_aep = args.refresh || write;
-        let mut emulator = None;
-        let client = if let Some(dir) = &scope.emulator_dir {
-            let (started, settings) = start_emulator(&runtime, &args.client, Some(dir))?;
-            emulator = Some(started);
-            Some(Arc::new(Client::new(settings)?))
-        } else if needs_aep {
-            Some(Arc::new(Client::new(Settings::from_env(env, &args.client)?)?))
-        } else {
-            // Not needed for a plan from the state alone, but applying it will be: a missing
-            // credential is said now, not first at the apply.
-            if let Err(e) = Settings::from_env(env, &args.client) {
-                writeln!(
-                    io.err,
-                    "warning: {e}; this plan does not read AEP (--refresh=false), but applying it will"
-                )?;
-                if let Some(help) = e.help() {
-                    writeln!(io.err, "help: {help}\n")?;
-                }
-            }
-            None
-        };
         if let Some(client) = &client {
             let org = &client.settings().org_id;
             match &store.state().org {
@@ -202,6 +310,7 @@ impl Session {
             },
             emulator,
             progress: true,
+            prefetch: std::sync::Mutex::new(prefetch),
         })
     }
 
@@ -267,14 +376,16 @@ impl Session {
                 // The specs' check and the refresh at once: neither needs the other's answers,
                 // and one round trip less is what a small plan takes (a configuration the
                 // specs refuse throws the refresh's reading away).
-                let before = client.requests();
+                // Sent while the configuration was read, and counted in the total.
+                let prefetch = crate::sync::lock(&self.prefetch).take();
+                let before = if prefetch.is_some() { 0 } else { client.requests() };
                 let (diagnostics, refreshed) = self.runtime.block_on(async {
                     let reading =
                         super::reading::Reading::start(client, super::reading::wanted(self.progress));
                     let expect = |requests| reading.expect(requests);
                     let both = tokio::join!(
                         specs::check_all(client, desired),
-                        crate::refresh::refresh(client, desired, state, list_all, &expect)
+                        crate::refresh::refresh(client, desired, state, list_all, prefetch, &expect)
                     );
                     reading.finish();
                     both
