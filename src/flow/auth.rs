@@ -12,11 +12,8 @@ use super::deadline::{Deadline, Human};
 use super::error::FlowError;
 use super::limits::{ERROR_BODY_CAP, TOKEN_ANSWER_CAP, TOKEN_ATTEMPTS};
 use super::parse;
-use super::settings::Credentials;
+use super::settings::{Credentials, TOKEN_PATH};
 use crate::secret::Secret;
-
-/// Where IMS hands out OAuth server-to-server tokens, under the IMS base URL.
-pub const TOKEN_PATH: &str = "/ims/token/v3";
 
 struct Cached {
     token: Secret,

@@ -210,7 +210,7 @@ impl FlowError {
             FlowError::ImsUrl { .. } => Some(format!(
                 "AEP_IMS_URL (or --ims-url) is IMS's base URL, such as `{}`; flowform asks `{}` under it",
                 super::settings::DEFAULT_IMS,
-                super::auth::TOKEN_PATH
+                super::settings::TOKEN_PATH
             )),
             FlowError::Api(e) => e.help(),
             FlowError::Redirect { .. } => Some(

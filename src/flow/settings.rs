@@ -18,6 +18,9 @@ pub const DEFAULT_ENDPOINT: &str = "https://platform.adobe.io/data/foundation/fl
 /// Where Flow Service lives under AEP's host (and the emulator's).
 pub const FLOW_PATH: &str = "/data/foundation/flowservice";
 pub const DEFAULT_IMS: &str = "https://ims-na1.adobelogin.com";
+
+/// Where IMS hands out OAuth server-to-server tokens, under the IMS base URL.
+pub const TOKEN_PATH: &str = "/ims/token/v3";
 /// What every organization id ends in.
 pub const ORG_SUFFIX: &str = "@AdobeOrg";
 /// The scopes AEP's own setup guides use; override with `AEP_SCOPES` from your credential.
@@ -185,7 +188,7 @@ fn flow_path(url: Url, source: &str) -> Result<Url, Refused> {
 /// refused, rather than sent a credential to be answered 404.
 fn ims_base(url: Url, source: &str) -> Result<Url, Refused> {
     let path = url.path().trim_end_matches('/');
-    if let Some(base) = path.strip_suffix(super::auth::TOKEN_PATH) {
+    if let Some(base) = path.strip_suffix(TOKEN_PATH) {
         let mut base_url = url.clone();
         base_url.set_path(base);
         return Ok(base_url);
@@ -196,7 +199,7 @@ fn ims_base(url: Url, source: &str) -> Result<Url, Refused> {
                 "the IMS URL `{url}` names the IMS endpoint `{endpoint}`; flowform gets OAuth server-to-server tokens from `{token}` under IMS's base URL",
                 url = url.as_str().trim_end_matches('/'),
                 endpoint = &path[at..],
-                token = super::auth::TOKEN_PATH
+                token = TOKEN_PATH
             ),
             Some(format!(
                 "set {source} to IMS's base URL, `{}`",

@@ -18,6 +18,7 @@ pub mod digest;
 pub mod file;
 pub mod journal;
 pub mod lock;
+mod opening;
 pub mod postgres;
 pub mod store;
 

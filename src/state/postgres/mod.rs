@@ -39,7 +39,7 @@ use self::url::PgUrl;
 use super::file::StateError;
 use super::journal::{self, Entry, Outcome};
 use super::lock::Holder;
-use super::store::{Locking, Missing};
+use super::opening::{Locking, Missing, keep_pending, settle};
 use super::{AppliedPlan, FORMAT_VERSION, Pending, Record, State};
 
 impl From<PgError> for StateError {
@@ -571,7 +571,7 @@ impl PgStore {
         self.journal_rows = true;
         self.state.serial = serial;
         if let Entry::Outcome { result, .. } = entry {
-            super::store::settle(&mut self.state, &mut self.open, seq, address, result);
+            settle(&mut self.state, &mut self.open, seq, address, result);
         }
         Ok(())
     }
@@ -600,7 +600,7 @@ impl PgStore {
     pub fn commit(&mut self) -> Result<bool, StateError> {
         let token = self.require_lock()?;
         for (_, pending) in std::mem::take(&mut self.open) {
-            super::store::keep_pending(&mut self.state, pending);
+            keep_pending(&mut self.state, pending);
         }
         let upserts: Vec<(String, Record)> = self
             .state
