@@ -218,36 +218,7 @@ impl World {
     /// Starts the binary with `args` (and this world's state) and kills it with SIGKILL as
     /// soon as its journal satisfies `now` (polled; it must not finish first).
     pub async fn kill_9_when(&self, args: &[&str], now: impl Fn(&str) -> bool) {
-        let mut all: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        all.extend(self.where_args());
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_flowform"));
-        command
-            .args(&all)
-            .env_clear()
-            .current_dir(self.dir.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        for (k, v) in self.env() {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        let journal = flowform::state::journal::path_for(&self.state());
-        let started = std::time::Instant::now();
-        loop {
-            let text = std::fs::read_to_string(&journal).unwrap_or_default();
-            if now(&text) {
-                break;
-            }
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the run finished before it could be killed"
-            );
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "the run made no progress"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let mut child = self.start_until(args, now).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     }
