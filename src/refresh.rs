@@ -346,17 +346,9 @@ pub async fn refresh(
             reason: format!("a refresh task failed: {e}"),
         })??;
         for (pair, batch, found) in reads {
-            if !taken.contains(&pair) {
-                continue;
+            if taken.contains(&pair) {
+                record_ids(&mut live, &pair, batch, found);
             }
-            let asked: BTreeSet<&String> = batch.iter().collect();
-            // Only what was asked for: an answer is not trusted to stick to the filter.
-            for conn in found {
-                if asked.contains(&conn.id) {
-                    live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
-                }
-            }
-            live.fetched.extend(batch);
         }
     }
 
@@ -527,16 +519,7 @@ async fn run(
                 });
                 live.listed.insert(pair);
             }
-            Read::Ids(pair, batch, found) => {
-                let asked: BTreeSet<&String> = batch.iter().collect();
-                // Only what was asked for: an answer is not trusted to stick to the filter.
-                for conn in found {
-                    if asked.contains(&conn.id) {
-                        live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
-                    }
-                }
-                live.fetched.extend(batch);
-            }
+            Read::Ids(pair, batch, found) => record_ids(live, &pair, batch, found),
             Read::Got(pair, id, found) => {
                 live.fetched.insert(id.clone());
                 if let Some(conn) = found {
@@ -558,6 +541,18 @@ async fn run(
         }
     }
     Ok(())
+}
+
+/// Records what a batch by id found: only what was asked for (an answer is not trusted to
+/// stick to the filter), and every id asked as read.
+fn record_ids(live: &mut Live, pair: &Pair, batch: Vec<String>, found: Vec<LiveConnection>) {
+    let asked: BTreeSet<&String> = batch.iter().collect();
+    for conn in found {
+        if asked.contains(&conn.id) {
+            live.connections.insert(conn.id.clone(), (pair.0.clone(), conn));
+        }
+    }
+    live.fetched.extend(batch);
 }
 
 /// Spawns the listing of `pair`, counted `count` just before.
