@@ -3,6 +3,7 @@
 //! A connection keeps no secret: its secret params are SHA-256 digests ([`digest`]), and a read
 //! shows [`MASK`] in their place.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -10,6 +11,8 @@ use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+
+use crate::record::{Earlier, Record, spec_ref, text};
 
 /// What a GET shows in place of a secret param (AEP never returns secrets in clear).
 pub const MASK: &str = "********";
@@ -30,14 +33,6 @@ impl State {
             State::Initializing => "initializing",
         }
     }
-}
-
-/// A place the connection held earlier: its sequence number and name until `until_ms`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Earlier {
-    pub seq: u64,
-    pub name: String,
-    pub until_ms: i64,
 }
 
 /// One base connection as the emulator keeps it.
@@ -108,7 +103,7 @@ impl Connection {
             "sandboxName": self.sandbox,
             "imsOrgId": self.org,
             "name": self.name,
-            "connectionSpec": {"id": self.spec_id, "version": self.spec_version},
+            "connectionSpec": spec_ref(&self.spec_id, &self.spec_version),
             "state": self.state.as_str(),
             "auth": {"specName": self.auth_spec, "params": params},
         });
@@ -133,11 +128,67 @@ impl Connection {
                     .all(|(name, digest)| self.secrets.get(name) == Some(digest))
             })
     }
+}
 
-    /// The rendered item, cached until the connection changes.
-    pub fn rendered(&self) -> &Bytes {
+impl Record for Connection {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn org(&self) -> &str {
+        &self.org
+    }
+
+    fn sandbox(&self) -> &str {
+        &self.sandbox
+    }
+
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    fn earlier(&self) -> &[Earlier] {
+        &self.earlier
+    }
+
+    fn earlier_mut(&mut self) -> &mut Vec<Earlier> {
+        &mut self.earlier
+    }
+
+    fn stamp(&mut self, seq: u64, now_ms: i64) {
+        self.seq = seq;
+        self.updated_at = now_ms;
+        self.rendered = OnceLock::new();
+    }
+
+    fn enable_at(&self) -> Option<i64> {
+        self.enable_at
+    }
+
+    fn to_json(&self) -> Value {
+        Connection::to_json(self)
+    }
+
+    fn rendered(&self) -> &Bytes {
         self.rendered
             .get_or_init(|| Bytes::from(serde_json::to_vec(&self.to_json()).unwrap_or_default()))
+    }
+
+    fn property(&self, name: &str) -> Option<Cow<'_, Value>> {
+        match name {
+            "id" => text(&self.id),
+            "name" => text(&self.name),
+            "description" => self.description.as_deref().and_then(text),
+            "state" => text(self.state.as_str()),
+            "createdAt" => Some(Cow::Owned(self.created_at.into())),
+            "updatedAt" => Some(Cow::Owned(self.updated_at.into())),
+            "connectionSpec" => Some(Cow::Owned(spec_ref(&self.spec_id, &self.spec_version))),
+            _ => self.to_json().as_object_mut()?.remove(name).map(Cow::Owned),
+        }
     }
 }
 
@@ -164,4 +215,49 @@ pub fn sandbox_id(org: &str, sandbox: &str) -> String {
         &hex[16..20],
         &hex[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Kind;
+    use crate::record::tests::properties_agree_with_the_item;
+
+    #[test]
+    fn fast_properties_match_the_rendered_item() {
+        let mut conn = Connection {
+            id: "i".into(),
+            org: "o@AdobeOrg".into(),
+            sandbox: "prod".into(),
+            sandbox_id: sandbox_id("o@AdobeOrg", "prod"),
+            created_at: 1,
+            updated_at: 2,
+            created_by: "c".into(),
+            updated_by: "u".into(),
+            created_client: "cc".into(),
+            updated_client: "uc".into(),
+            name: "n".into(),
+            description: None,
+            spec_id: "spec".into(),
+            spec_version: "1.0".into(),
+            state: State::Initializing,
+            auth_spec: "Basic Authentication".into(),
+            params: Map::from_iter([("username".to_owned(), Value::String("u".into()))]),
+            secrets: BTreeMap::from([("password".to_owned(), "digest".to_owned())]),
+            etag: None,
+            seq: 1,
+            earlier: Vec::new(),
+            in_use: false,
+            source_accepts: None,
+            enable_at: Some(5),
+            adds_org_id: false,
+            rendered: OnceLock::new(),
+        };
+        properties_agree_with_the_item(&conn, Kind::Connections);
+        conn.description = Some("d".into());
+        conn.etag = Some("\"e\"".into());
+        conn.state = State::Enabled;
+        properties_agree_with_the_item(&conn, Kind::Connections);
+        assert_eq!(conn.property("auth").unwrap()["params"]["password"], MASK);
+    }
 }

@@ -19,6 +19,8 @@ use crate::store::Store;
 
 /// The Flow Service base path, as on `platform.adobe.io`.
 pub const FLOW_BASE: &str = "/data/foundation/flowservice";
+/// The Catalog Service base path, where datasets live.
+pub const CATALOG_BASE: &str = "/data/foundation/catalog";
 /// The IMS token path.
 pub const IMS_PATH: &str = "/ims/token/v3";
 /// Where the emulator's own endpoints live (clearly not AEP's).

@@ -5,6 +5,11 @@
 //! `{"type": ".../FLOW-NNNN-SSS", "title", "status", "report": {"detailed-message",
 //! "request-id"}}`, and a few bare ones. A handler returns an [`ApiError`]; the request
 //! middleware, which knows the request id, renders the body, so every error carries it.
+//!
+//! Catalog's error bodies are not documented (its OpenAPI declares its 400 and 404 with no
+//! content). The emulator answers them in the Platform-wide problem shape the
+//! troubleshooting guide shows (`{"type", "status", "title", "detail"}`), with the request id
+//! under `report` as Flow Service puts it: [`ApiError::Catalog`].
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +30,8 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
+    /// A Catalog error (`/dataSets`).
+    Catalog { status: StatusCode, detail: String },
     /// Any other documented body (the content-type error, IMS errors).
     Raw { status: StatusCode, body: Value },
 }
@@ -80,10 +87,18 @@ impl ApiError {
         }
     }
 
+    pub fn catalog(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError::Catalog {
+            status,
+            detail: detail.into(),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Flow { status, .. }
             | ApiError::Gateway { status, .. }
+            | ApiError::Catalog { status, .. }
             | ApiError::Raw { status, .. } => *status,
         }
     }
@@ -105,6 +120,17 @@ impl ApiError {
                 "errorDetails": detail,
             }),
             ApiError::Gateway { code, message, .. } => json!({"error_code": code, "message": message}),
+            ApiError::Catalog { status, detail } => json!({
+                "type": "/placeholder/type/uri",
+                "status": status.as_u16(),
+                "title": match *status {
+                    StatusCode::NOT_FOUND => "NotFoundError",
+                    StatusCode::BAD_REQUEST => "BadRequestError",
+                    _ => "Error",
+                },
+                "detail": detail,
+                "report": {"request-id": request_id},
+            }),
             ApiError::Raw { body, .. } => body.clone(),
         }
     }

@@ -15,10 +15,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::connections;
 use crate::context::{Caller, Shared, lock};
 use crate::errors::ApiError;
 use crate::faults::Fault;
+use crate::{backstage, connections};
 
 /// Any path no route serves.
 pub(crate) async fn not_found(request: Request) -> ApiError {
@@ -159,7 +159,7 @@ pub(crate) async fn gateway(State(shared): State<Arc<Shared>>, mut request: Requ
                 .find(|s| !s.is_empty())
                 .unwrap_or_default()
                 .to_owned();
-            connections::edit_concurrently(&shared, &id);
+            backstage::edit_concurrently(&shared, &id);
             next.run(request).await
         }
         Some(fault @ (Fault::CommitThenFail | Fault::CommitThenDrop)) => {

@@ -1,39 +1,62 @@
-//! A Flow Service emulator: AEP's base-connection API and IMS token endpoint, served over
-//! real HTTP from memory, with fault injection. LocalStack for AEP connections.
+//! A Flow Service emulator: AEP's base, source and target connections, explore, the
+//! Catalog's datasets and IMS's token endpoint, served over real HTTP from memory, with fault
+//! injection. LocalStack for AEP connections.
 //!
-//! It follows the official OpenAPI and `flow-service-notes.md`, not guesses: the same paths,
-//! headers, status codes, error envelopes, quoted etags, JSON Patch semantics and
-//! pagination; its connection specs are fixtures written from Adobe's documentation
-//! (`specs/`). It runs as `flowform emulator` for people, and in-process
-//! ([`Emulator::start`], bound to `127.0.0.1:0`) for tests and flowform's `--emulator` runs.
-//! It knows nothing of flowform: flowform depends on it, never the other way.
+//! It follows the official OpenAPI files and the research notes in `shared/reference/`, not
+//! guesses: the same paths, headers, status codes, error envelopes, quoted etags, JSON Patch
+//! semantics and pagination; its connection specs are fixtures written from Adobe's
+//! documentation (`specs/`). Where the docs are silent or contradict each other the module
+//! that decides says so in its header (`flow_connections`, `explore`, `catalog`, `errors`).
+//! It runs as `flowform emulator` for people, and in-process ([`Emulator::start`], bound to
+//! `127.0.0.1:0`) for tests and flowform's `--emulator` runs. It knows nothing of flowform:
+//! flowform depends on it, never the other way.
 //!
 //! The modules, each depending only on those above it:
 //!
 //! - [`errors`]: AEP's error bodies. [`rng`]: seeded ids, etags and dice.
-//! - [`connection`]: one stored connection (secrets as digests) and how a read shows it.
-//! - [`select`]: filters, orders and positions of a listing. [`store`]: the connections,
-//!   their indexes, and snapshot-consistent paging. [`query`]: `property`, `orderby`,
-//!   `limit`, `count` and continuation tokens read from a query string.
-//! - [`specs`]: the connection-spec fixtures and `GET /connectionSpecs`. [`faults`]: what goes
-//!   wrong, and when. [`ims`]: the token endpoint's credentials and tokens.
+//! - [`record`]: what every listed resource is ([`record::Record`], [`record::Kind`]).
+//!   [`connection`]: one stored base connection (secrets as digests).
+//!   [`flow_connection`]: one source or target connection. [`dataset`]: Catalog datasets,
+//!   the demo ones ([`dataset::DEMO_DATASETS`]) and those added.
+//! - [`select`]: filters on any path of an item, orders and positions of a listing.
+//!   [`collection`]: one kind's records, their indexes, and snapshot-consistent paging.
+//!   [`store`]: every collection, and the `--data` snapshot. [`query`]: `property`,
+//!   `orderby`, `limit`, `count` and continuation tokens read from a query string.
+//! - [`specs`]: the connection-spec fixtures and `GET /connectionSpecs`. [`sobjects`]: the
+//!   Salesforce-like tables explore shows. [`faults`]: what goes wrong, and when. [`ims`]:
+//!   the token endpoint's credentials and tokens.
 //! - `context`: options, clock, and the state every handler shares. `request`: JSON bodies.
-//! - `connections`: the Flow Service handlers. `gateway`: what stands in front of them
-//!   (auth, sandbox, faults, request ids, stats, logs). `admin`: `/__emulator/…`.
+//!   `patch`: JSON Patch and `If-Match`. `listing`: `GET /{kind}[/{id}]` for every kind.
+//! - `connections`: the base-connection handlers. `flow_connections`: the source- and
+//!   target-connection handlers. `explore`: `GET /connections/{id}/explore`. `catalog`: the
+//!   dataset handlers. `backstage`: bulk seeding and the concurrent edit. `gateway`: what
+//!   stands in front of them (auth, sandbox, faults, request ids, stats, logs). `admin`:
+//!   `/__emulator/…`.
 //! - This file: the routes, all in one place, and the server's start, stop and `--data`.
 
 mod admin;
+mod backstage;
+mod catalog;
+pub mod collection;
 pub mod connection;
 mod connections;
 mod context;
+pub mod dataset;
 pub mod errors;
+mod explore;
 pub mod faults;
+pub mod flow_connection;
+mod flow_connections;
 mod gateway;
 pub mod ims;
+mod listing;
+mod patch;
 pub mod query;
+pub mod record;
 mod request;
 pub mod rng;
 pub mod select;
+pub mod sobjects;
 pub mod specs;
 pub mod store;
 
@@ -43,20 +66,38 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use axum::Router;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post, put};
+use axum::routing::{MethodRouter, get, post, put};
+use axum::{Extension, Router};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use self::context::{ADMIN_BASE, Clock, FLOW_BASE, IMS_PATH, Options, PageStyle, Stats};
+pub use self::context::{ADMIN_BASE, CATALOG_BASE, Clock, FLOW_BASE, IMS_PATH, Options, PageStyle, Stats};
 use self::context::{Shared, lock};
+pub use self::dataset::{
+    DEMO_ACCOUNT_DATASET_ID, DEMO_ACCOUNT_SCHEMA_ID, DEMO_DATASETS, DEMO_EVENT_DATASET_ID,
+    DEMO_EVENT_SCHEMA_ID, DEMO_PROFILE_DATASET_ID, DEMO_PROFILE_SCHEMA_ID, DEMO_TENANT,
+};
 use self::faults::Faults;
+pub use self::flow_connection::Side;
+pub use self::flow_connections::DATA_LAKE_SPEC_ID;
 use self::ims::Ims;
 use self::rng::Rng;
 use self::store::{Snapshot, Store};
 
-/// Every route: the Flow Service behind the gateway, IMS, and the admin endpoints.
+/// The collections of source and target connections, by the path they are served under.
+const SIDES: [(Side, &str); 2] = [
+    (Side::Source, "/sourceConnections"),
+    (Side::Target, "/targetConnections"),
+];
+
+/// `routes`, told which side of a dataflow they serve.
+fn on(side: Side, routes: MethodRouter<Arc<Shared>>) -> MethodRouter<Arc<Shared>> {
+    routes.layer(Extension(side))
+}
+
+/// Every route: the Flow Service and the Catalog behind the gateway, IMS, and the admin
+/// endpoints.
 fn router(shared: Arc<Shared>) -> Router {
     let flow = Router::new()
         .route("/connections", get(connections::list).post(connections::create))
@@ -74,15 +115,32 @@ fn router(shared: Arc<Shared>) -> Router {
                 .delete(connections::delete),
         )
         .route("/connections/{id}/test", get(connections::test))
+        .route("/connections/{id}/explore", get(explore::explore))
         .route("/connectionSpecs", get(specs::list))
-        .route("/connectionSpecs/{id}", get(specs::get))
+        .route("/connectionSpecs/{id}", get(specs::get));
+    let flow = SIDES
+        .into_iter()
+        .fold(flow, |flow, (side, path)| {
+            let one = get(flow_connections::get)
+                .patch(flow_connections::patch)
+                .delete(flow_connections::delete);
+            flow.route(
+                path,
+                on(side, get(flow_connections::list).post(flow_connections::create)),
+            )
+            .route(&format!("{path}/{{id}}"), on(side, one))
+        })
         .route_layer(from_fn_with_state(shared.clone(), gateway::gateway));
-    let admin = Router::new()
+    let catalog = Router::new()
+        .route("/dataSets", get(catalog::list).post(catalog::create))
+        .route("/dataSets/{id}", get(catalog::get))
+        .route_layer(from_fn_with_state(shared.clone(), gateway::gateway));
+    let mut admin = Router::new()
         .route("/stats", get(admin::stats).delete(admin::reset_stats))
         .route("/reset", post(admin::reset))
         .route("/faults", get(admin::faults).put(admin::set_faults))
         .route("/faults/script", post(admin::script))
-        .route("/seed", post(admin::seed_connections))
+        .route("/seed", post(admin::seed))
         .route("/connections", get(admin::dump))
         .route(
             "/connections/{id}",
@@ -90,9 +148,20 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/connections/{id}/in-use", put(admin::in_use))
         .route("/connections/{id}/source", put(admin::source))
+        .route("/datasets", get(admin::datasets).post(admin::add_datasets))
+        .route("/datasets/{id}", axum::routing::delete(admin::remove_dataset))
         .route("/clock", post(admin::clock));
+    for (side, path) in SIDES {
+        let one = get(admin::inspect_side)
+            .patch(admin::edit_side)
+            .delete(admin::remove_side);
+        admin = admin
+            .route(path, on(side, get(admin::dump_side)))
+            .route(&format!("{path}/{{id}}"), on(side, one));
+    }
     Router::new()
         .nest(FLOW_BASE, flow)
+        .nest(CATALOG_BASE, catalog)
         .route(IMS_PATH, post(gateway::ims_token))
         .nest(ADMIN_BASE, admin)
         .fallback(gateway::not_found)
@@ -181,9 +250,14 @@ impl Emulator {
         self.addr
     }
 
-    /// How many connections the emulator holds.
+    /// How many base connections the emulator holds.
     pub fn len(&self) -> usize {
         lock(&self.shared.store).len()
+    }
+
+    /// How many source or target connections the emulator holds.
+    pub fn count(&self, side: Side) -> usize {
+        lock(&self.shared.store).side(side).len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,4 +1,5 @@
-//! The query language of `GET /connections`: `property` filters, `orderby`, `limit`,
+//! The query language of the Flow Service's listings (`GET /connections`,
+//! `/sourceConnections`, `/targetConnections`): `property` filters, `orderby`, `limit`,
 //! `count` and `continuationToken`, with AEP's error codes for each mistake
 //! (flow-service-notes §3). It reads what [`crate::select`] describes.
 
@@ -8,7 +9,8 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use crate::errors::ApiError;
-use crate::select::{Field, Filter, Key, Op, Order};
+use crate::record::Kind;
+use crate::select::{Filter, Key, Op, Order, Path};
 
 /// The largest page AEP returns.
 pub const MAX_LIMIT: usize = 100;
@@ -17,22 +19,36 @@ fn invalid(code: u16, detail: impl Into<String>) -> ApiError {
     ApiError::flow(StatusCode::BAD_REQUEST, code, "Bad request", detail)
 }
 
-/// The field a `property` filter names.
-fn field(name: &str) -> Option<Field> {
-    Some(match name {
-        "id" => Field::Id,
-        "name" => Field::Name,
-        "description" => Field::Description,
-        "connectionSpec.id" => Field::SpecId,
-        "state" => Field::State,
-        "createdAt" => Field::CreatedAt,
-        "updatedAt" => Field::UpdatedAt,
-        _ => return None,
-    })
-}
+/// Properties whose values are text: ordering operators on them are refused, as AEP
+/// refuses them (1450).
+const TEXT: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "state",
+    "baseConnectionId",
+    "connectionSpec.id",
+    "connectionSpec.version",
+    "createdBy",
+    "updatedBy",
+    "createdClient",
+    "updatedClient",
+    "sandboxId",
+    "sandboxName",
+    "imsOrgId",
+    "version",
+    "etag",
+];
 
-/// One `property` value, `field<op>value[,value…]`.
-pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
+/// Properties whose values are times (ms): every value given for them must be a number.
+const TIMES: &[&str] = &["createdAt", "updatedAt"];
+
+/// One `property` value, `path<op>value[,value…]`, for a listing of `kind`.
+///
+/// The path is any dotted path into the item ([`crate::select`]); its first step must be a
+/// property the kind's items have, else 1451 (a path AEP could not know to be valid). An
+/// ordering operator needs numbers (1452), and one value (1443).
+pub fn parse_filter(expr: &str, kind: Kind) -> Result<Filter, ApiError> {
     const OPS: [(&str, Option<Op>); 7] = [
         ("==", Some(Op::Eq)),
         (">=", Some(Op::Ge)),
@@ -55,7 +71,7 @@ pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
         (text, None) => return Err(invalid(1450, format!("Invalid operator '{text}'"))),
     };
     let name = &expr[..at];
-    let Some(field) = field(name) else {
+    let Some(path) = Path::parse(name).filter(|p| kind.has_property(p.head())) else {
         return Err(invalid(
             1451,
             format!("Invalid params: property '{name}' cannot be filtered"),
@@ -74,16 +90,17 @@ pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
             format!("Operator '{text}' is not allowed for multiple values"),
         ));
     }
-    if op != Op::Eq && !field.is_numeric() {
+    if op != Op::Eq && TEXT.contains(&name) {
         return Err(invalid(
             1450,
             format!("Operator '{text}' is not allowed for property '{name}'"),
         ));
     }
-    if field.is_numeric() && values.iter().any(|v| v.parse::<i64>().is_err()) {
+    let numeric = op != Op::Eq || TIMES.contains(&name);
+    if numeric && values.iter().any(|v| v.parse::<f64>().is_err()) {
         return Err(invalid(1452, format!("Invalid value in property '{expr}'")));
     }
-    if field == Field::State
+    if path.is("state")
         && let Some(bad) = values
             .iter()
             .find(|v| !["enabled", "disabled", "initializing"].contains(&v.as_str()))
@@ -93,7 +110,7 @@ pub fn parse_filter(expr: &str) -> Result<Filter, ApiError> {
             format!("State {bad} is not a valid value. Allowed values are [enabled, disabled, initializing]"),
         ));
     }
-    Ok(Filter { field, op, values })
+    Ok(Filter { path, op, values })
 }
 
 /// An `orderby` value.
@@ -126,6 +143,9 @@ pub fn order_param(order: Order) -> &'static str {
 /// client may follow `_links.next.href` alone or resend its own parameters with the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursor {
+    /// The listing it continues.
+    #[serde(rename = "c")]
+    pub kind: Kind,
     /// The emulator run that issued it (tokens do not outlive a restart).
     #[serde(rename = "e")]
     pub epoch: u64,
@@ -164,7 +184,7 @@ impl Cursor {
     }
 }
 
-/// The parameters of one `GET /connections`.
+/// The parameters of one listing.
 ///
 /// A parameter may come more than once with the same value: a client that follows
 /// `_links.next.href` and sends its own parameters again (as aepp does, with `requests`'
@@ -197,7 +217,7 @@ fn once<T: PartialEq>(slot: &mut Option<T>, value: T, name: &str) -> Result<(), 
 }
 
 impl ListParams {
-    pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
+    pub fn parse(raw: Option<&str>, kind: Kind) -> Result<ListParams, ApiError> {
         let mut params = ListParams::default();
         let mut count = None;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -205,7 +225,7 @@ impl ListParams {
                 // A filter given again adds nothing to the AND.
                 "property" if params.properties.iter().any(|p| *p == value) => {}
                 "property" => {
-                    params.filters.push(parse_filter(&value)?);
+                    params.filters.push(parse_filter(&value, kind)?);
                     params.properties.push(value.into_owned());
                 }
                 "orderby" => once(&mut params.order, parse_order(&value)?, "orderby")?,
@@ -230,7 +250,7 @@ impl ListParams {
                     }
                 },
                 "continuationToken" => once(&mut params.token, value.into_owned(), "continuationToken")?,
-                // Other parameters are not connections' business; AEP ignores them too.
+                // Other parameters are not a listing's business; AEP ignores them too.
                 _ => {}
             }
         }
@@ -275,17 +295,15 @@ mod tests {
 
     #[test]
     fn filters_parse_like_aep() {
-        let f = parse_filter("connectionSpec.id==a,b").unwrap();
+        let parse = |expr: &str| parse_filter(expr, Kind::Connections);
+        let f = parse("connectionSpec.id==a,b").unwrap();
         assert_eq!(
-            (f.field, f.op, f.values.clone()),
-            (Field::SpecId, Op::Eq, vec!["a".into(), "b".into()])
+            (f.path.text.as_str(), f.op, f.values.clone()),
+            ("connectionSpec.id", Op::Eq, vec!["a".into(), "b".into()])
         );
-        assert_eq!(
-            parse_filter("name==\"salesforce\"").unwrap().values,
-            vec!["salesforce"]
-        );
-        assert_eq!(parse_filter("createdAt>=5").unwrap().op, Op::Ge);
-        let code = |expr: &str| match parse_filter(expr).unwrap_err() {
+        assert_eq!(parse("name==\"salesforce\"").unwrap().values, vec!["salesforce"]);
+        assert_eq!(parse("createdAt>=5").unwrap().op, Op::Ge);
+        let code = |expr: &str| match parse(expr).unwrap_err() {
             ApiError::Flow { code, .. } => code,
             other => panic!("{other:?}"),
         };
@@ -297,6 +315,30 @@ mod tests {
         assert_eq!(code("createdAt<=1,2"), 1443);
         assert_eq!(code("createdAt>=soon"), 1452);
         assert_eq!(code("state==deleted"), 1456);
+        assert_eq!(code("name>x"), 1450);
+        assert_eq!(code("auth.params.x>y"), 1452);
+        assert_eq!(
+            code("params.tableName==Contact"),
+            1451,
+            "base connections have no params"
+        );
+        assert_eq!(code("a..b==c"), 1451);
+    }
+
+    #[test]
+    fn any_path_of_a_kinds_items_can_be_filtered() {
+        let ok = |expr: &str, kind| parse_filter(expr, kind).is_ok();
+        assert!(ok("params.tableName==Contact", Kind::SourceConnections));
+        assert!(ok("params.columns[].name==Email", Kind::SourceConnections));
+        assert!(ok("baseConnectionId==a,b", Kind::SourceConnections));
+        assert!(ok("params.dataSetId==x", Kind::TargetConnections));
+        assert!(ok(
+            "inheritedAttributes.baseConnection.id==x",
+            Kind::TargetConnections
+        ));
+        assert!(ok("auth.params.username==u", Kind::Connections));
+        assert!(!ok("baseConnectionId==a", Kind::Connections));
+        assert!(!ok("auth.specName==x", Kind::SourceConnections));
     }
 
     #[test]
@@ -306,6 +348,7 @@ mod tests {
             assert_eq!(base64_decode(&base64_encode(&bytes)).unwrap(), bytes);
         }
         let cursor = Cursor {
+            kind: Kind::SourceConnections,
             epoch: 1,
             snapshot: 9,
             order: Order::NameDesc,
@@ -321,9 +364,12 @@ mod tests {
 
     #[test]
     fn count_and_limit_exclude_each_other() {
-        assert!(ListParams::parse(Some("count=true&limit=5")).is_err());
-        let p =
-            ListParams::parse(Some("limit=500&property=state%3D%3Denabled&property=name==a%20b")).unwrap();
+        assert!(ListParams::parse(Some("count=true&limit=5"), Kind::Connections).is_err());
+        let p = ListParams::parse(
+            Some("limit=500&property=state%3D%3Denabled&property=name==a%20b"),
+            Kind::Connections,
+        )
+        .unwrap();
         assert_eq!(p.limit, Some(MAX_LIMIT));
         assert_eq!(p.filters[1].values, vec!["a b"]);
     }
@@ -350,7 +396,7 @@ mod tests {
             ("continuationToken=abc&continuationToken=abd", false, 0),
         ];
         for (query, accepted, filters) in cases {
-            match ListParams::parse(Some(query)) {
+            match ListParams::parse(Some(query), Kind::Connections) {
                 Ok(p) => {
                     assert!(accepted, "{query} was accepted");
                     assert_eq!(p.filters.len(), *filters, "{query}");
@@ -364,7 +410,11 @@ mod tests {
                 Err(other) => panic!("{query}: {other:?}"),
             }
         }
-        let p = ListParams::parse(Some("property=state==enabled&property=name==a")).unwrap();
+        let p = ListParams::parse(
+            Some("property=state==enabled&property=name==a"),
+            Kind::Connections,
+        )
+        .unwrap();
         assert!(p.same_properties(&["name==a".into(), "state==enabled".into()]));
         assert!(!p.same_properties(&["name==a".into()]));
     }

@@ -52,6 +52,13 @@ impl Rng {
         format!("\"{:08x}-0000-0200-0000-{:012x}\"", a >> 32, b & 0xffff_ffff_ffff)
     }
 
+    /// `len` lower-case hex digits, as Catalog's 24-character ids.
+    pub fn hex(&mut self, len: usize) -> String {
+        (0..len)
+            .map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize]))
+            .collect()
+    }
+
     /// An opaque token of `len` URL-safe characters.
     pub fn token(&mut self, len: usize) -> String {
         const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -76,6 +83,11 @@ mod tests {
         assert!(
             etag.starts_with('"') && etag.ends_with('"') && etag.len() == 38,
             "{etag}"
+        );
+        let hex = a.hex(24);
+        assert!(
+            hex.len() == 24 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{hex}"
         );
         assert!(!a.chance(0.0));
         assert!(a.chance(1.0));

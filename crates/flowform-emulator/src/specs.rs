@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use crate::errors::ApiError;
 use crate::query::parse_filter;
+use crate::record::Kind;
 
 /// Salesforce's connection spec id.
 pub const SALESFORCE_ID: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
@@ -162,7 +163,7 @@ pub async fn list(RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
             continue;
         }
         let (field, values) = value.split_once("==").ok_or_else(|| {
-            parse_filter(&value)
+            parse_filter(&value, Kind::Connections)
                 .err()
                 .unwrap_or_else(|| ApiError::bad_request("invalid property"))
         })?;
