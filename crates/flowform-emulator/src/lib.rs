@@ -246,6 +246,11 @@ impl Emulator {
         format!("{}{FLOW_BASE}", self.base_url())
     }
 
+    /// The Catalog Service endpoint (datasets).
+    pub fn catalog_url(&self) -> String {
+        format!("{}{CATALOG_BASE}", self.base_url())
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -1,7 +1,9 @@
 //! A small client for talking to an in-process emulator in tests.
 
 use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform_emulator::{Emulator, FLOW_BASE, Options};
+use flowform_emulator::{
+    DATA_LAKE_SPEC_ID, DEMO_PROFILE_DATASET_ID, DEMO_PROFILE_SCHEMA_ID, Emulator, FLOW_BASE, Options,
+};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -66,6 +68,30 @@ pub fn jwt(name: &str) -> Value {
         "auth": {"specName": "OAuth2 JWT Token Credential", "params": {
             "jwtToken": "jwt-secret", "clientId": "c", "clientSecret": "cs",
             "instanceUrl": "https://acme.my.salesforce.com"}}
+    })
+}
+
+/// A source connection reading `table` of base connection `base`.
+pub fn source(name: &str, base: &str, table: &str) -> Value {
+    json!({
+        "name": name,
+        "baseConnectionId": base,
+        "description": "reads a table",
+        "data": {"format": "tabular"},
+        "params": {"tableName": table, "columns": [
+            {"name": "Email", "type": "string", "xdm": {"type": "string"}}]},
+        "connectionSpec": {"id": SF, "version": "1.0"}
+    })
+}
+
+/// A data-lake target connection writing to the demo profile dataset.
+pub fn target(name: &str) -> Value {
+    json!({
+        "name": name,
+        "data": {"schema": {"id": DEMO_PROFILE_SCHEMA_ID,
+                            "version": "application/vnd.adobe.xed-full+json;version=1"}},
+        "params": {"dataSetId": DEMO_PROFILE_DATASET_ID},
+        "connectionSpec": {"id": DATA_LAKE_SPEC_ID, "version": "1.0"}
     })
 }
 
@@ -139,6 +165,28 @@ impl Api {
         let r = self.post("/connections", body).await.expect(201);
         let etag = r.body["etag"].as_str().map(str::to_owned);
         (r.body["id"].as_str().unwrap().to_owned(), etag)
+    }
+
+    /// Creates a record of `kind` (`sourceConnections`, …); its id and etag.
+    pub async fn create_in(&self, kind: &str, body: &Value) -> (String, String) {
+        let r = self.post(&format!("/{kind}"), body).await.expect(201);
+        let etag = r.body["etag"].as_str().unwrap().to_owned();
+        (r.body["id"].as_str().unwrap().to_owned(), etag)
+    }
+
+    /// A Catalog request (`/dataSets…`) with every header a client sends.
+    pub async fn catalog(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.emulator.catalog_url()))
+            .bearer_auth(&self.token)
+            .header("x-api-key", DEMO_CLIENT_ID)
+            .header("x-gw-ims-org-id", &self.org)
+            .header("x-sandbox-name", &self.sandbox);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request.send().await.expect("the request is answered")).await
     }
 
     pub async fn patch(&self, id: &str, etag: &str, ops: &Value) -> Reply {

@@ -8,8 +8,12 @@
 
 mod admin;
 mod api;
+mod catalog;
 mod connections;
+mod explore;
 mod faults;
+mod flow_connections;
+mod flow_listing;
 mod gateway;
 mod listing;
 mod openapi;

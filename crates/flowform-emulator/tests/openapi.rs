@@ -1,5 +1,9 @@
 //! The emulator's responses, route by route, against the response schemas of Adobe's own
 //! OpenAPI files in `shared/reference/` beside the repository (read here, not copied).
+//!
+//! Without that directory (a clone on its own) these tests say so loudly on stderr and
+//! pass, unless `FLOWFORM_REQUIRE_SHARED=1` (as CI sets), which makes that a failure: the
+//! same rule as the main crate's PostgreSQL tests and `FLOWFORM_REQUIRE_POSTGRES`.
 
 use std::path::PathBuf;
 
@@ -9,19 +13,33 @@ use serde_json::{Map, Value, json};
 
 use super::api::{Api, SF, basic, reply};
 
-/// Adobe's OpenAPI file `file`, from `shared/reference/` beside the repository.
-fn spec(file: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+/// `shared/reference/` beside the repository, or `None` (said loudly on stderr) when it is
+/// not there and `FLOWFORM_REQUIRE_SHARED=1` does not require it.
+fn reference_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    if std::env::var("FLOWFORM_REQUIRE_SHARED").is_ok_and(|v| v == "1") {
         panic!(
-            "{}: {e} (shared/ must sit beside the repository, as in CI)",
-            path.display()
-        )
-    });
+            "FLOWFORM_REQUIRE_SHARED=1 but `{}` is not a directory: shared/ must sit beside the repository",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "\n!!!!!!!! skipped: {} not found beside the repository; the emulator's answers are NOT checked against Adobe's OpenAPI files (FLOWFORM_REQUIRE_SHARED=1 makes this a failure) !!!!!!!!\n",
+        dir.display()
+    );
+    None
+}
+
+/// Adobe's OpenAPI file `file`, from `shared/reference/` beside the repository; `None` when
+/// that directory is missing (see [`reference_dir`]).
+fn spec(file: &str) -> Option<Value> {
+    let path = reference_dir()?.join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let docs = Yaml::load_from_str(&text).expect("Adobe's OpenAPI parses");
-    to_json(&docs[0])
+    Some(to_json(&docs[0]))
 }
 
 /// A YAML node as JSON; mapping keys become strings (`200:` and `'200':` alike).
@@ -76,7 +94,9 @@ fn rejects(validator: &jsonschema::Validator, body: &Value) {
 
 #[tokio::test]
 async fn every_route_answers_in_the_documented_shape() {
-    let doc = spec("aep-flow-service-openapi.yaml");
+    let Some(doc) = spec("aep-flow-service-openapi.yaml") else {
+        return;
+    };
     let api = Api::start().await;
 
     let created = api.post("/connections", &basic("shape")).await.expect(201);
@@ -162,7 +182,9 @@ async fn every_route_answers_in_the_documented_shape() {
 
 #[tokio::test]
 async fn error_bodies_carry_what_the_destinations_spec_documents() {
-    let doc = spec("aep-flow-service-destinations-openapi.yaml");
+    let Some(doc) = spec("aep-flow-service-destinations-openapi.yaml") else {
+        return;
+    };
     let example = |path: &str, method: &str, status: &str| -> Value {
         doc["paths"][path][method]["responses"][status]["content"]["application/json"]["example"].clone()
     };
