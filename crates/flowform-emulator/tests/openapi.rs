@@ -5,6 +5,7 @@
 //! pass, unless `FLOWFORM_REQUIRE_SHARED=1` (as CI sets), which makes that a failure: the
 //! same rule as the main crate's PostgreSQL tests and `FLOWFORM_REQUIRE_POSTGRES`.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use reqwest::Method;
@@ -16,7 +17,11 @@ use super::api::{Api, SF, basic, reply, source, target};
 /// `shared/reference/` beside the repository, or `None` (said loudly on stderr) when it is
 /// not there and `FLOWFORM_REQUIRE_SHARED=1` does not require it.
 fn reference_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference");
+    // The crate is `<repository>/crates/flowform-emulator`; `shared/` sits beside the
+    // repository.
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let beside = manifest.ancestors().nth(3).unwrap_or(&manifest);
+    let dir = beside.join("shared/reference");
     if dir.is_dir() {
         return Some(dir);
     }
@@ -26,7 +31,10 @@ fn reference_dir() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
+    // Straight to the process's stderr: libtest captures `eprintln!` of a passing test, and
+    // this line must be seen.
+    let _ = writeln!(
+        std::io::stderr(),
         "\n!!!!!!!! skipped: {} not found beside the repository; the emulator's answers are NOT checked against Adobe's OpenAPI files (FLOWFORM_REQUIRE_SHARED=1 makes this a failure) !!!!!!!!\n",
         dir.display()
     );
