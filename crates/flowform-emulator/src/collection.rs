@@ -446,3 +446,136 @@ fn key_as_of<R: Record>(record: &R, order: Order, at: u64) -> Option<Key> {
         Order::NameAsc | Order::NameDesc => Key::Name(name.to_owned(), record.id().to_owned()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::sync::OnceLock;
+
+    use axum::body::Bytes;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::query::parse_filter;
+    use crate::record::Kind;
+
+    /// A record that counts how often a filter looks at it.
+    struct Probe {
+        id: String,
+        name: String,
+        base: String,
+        seq: u64,
+        earlier: Vec<Earlier>,
+        looked: Rc<Cell<usize>>,
+        rendered: OnceLock<Bytes>,
+    }
+
+    impl Record for Probe {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn name(&self) -> &str {
+            &self.name
+        }
+        fn org(&self) -> &str {
+            "o"
+        }
+        fn sandbox(&self) -> &str {
+            "prod"
+        }
+        fn seq(&self) -> u64 {
+            self.seq
+        }
+        fn earlier(&self) -> &[Earlier] {
+            &self.earlier
+        }
+        fn earlier_mut(&mut self) -> &mut Vec<Earlier> {
+            &mut self.earlier
+        }
+        fn stamp(&mut self, seq: u64, _now_ms: i64) {
+            self.seq = seq;
+        }
+        fn base_connection_id(&self) -> Option<&str> {
+            Some(&self.base)
+        }
+        fn to_json(&self) -> Value {
+            json!({"id": self.id, "name": self.name, "baseConnectionId": self.base, "state": "enabled"})
+        }
+        fn rendered(&self) -> &Bytes {
+            self.rendered.get_or_init(Bytes::new)
+        }
+        fn property(&self, name: &str) -> Option<Cow<'_, Value>> {
+            self.looked.set(self.looked.get() + 1);
+            self.to_json().get(name).cloned().map(Cow::Owned)
+        }
+    }
+
+    const N: usize = 20_000;
+
+    fn collection(looked: &Rc<Cell<usize>>) -> Collection<Probe> {
+        let mut c = Collection::default();
+        for i in 0..N {
+            let seq = c.next_seq();
+            c.insert(Probe {
+                id: format!("id-{i}"),
+                name: format!("name-{i}"),
+                base: format!("base-{}", i / 2),
+                seq,
+                earlier: Vec::new(),
+                looked: looked.clone(),
+                rendered: OnceLock::new(),
+            });
+        }
+        c
+    }
+
+    /// How many records a page and a count with `filters` look at, and what each finds.
+    fn cost(c: &Collection<Probe>, looked: &Cell<usize>, filters: &[&str]) -> (usize, usize, usize) {
+        let filters: Vec<Filter> = filters
+            .iter()
+            .map(|f| parse_filter(f, Kind::SourceConnections).unwrap())
+            .collect();
+        looked.set(0);
+        let walk = Walk {
+            filters: &filters,
+            order: Order::UpdatedDesc,
+            snapshot: c.seq(),
+            after: None,
+            limit: 100,
+        };
+        let found = c.page("o", "prod", &walk).items.len();
+        let counted = c.count("o", "prod", &filters);
+        (looked.get(), found, counted)
+    }
+
+    #[test]
+    fn id_name_and_base_filters_look_only_at_their_matches() {
+        let looked = Rc::new(Cell::new(0));
+        let c = collection(&looked);
+        let ids: Vec<String> = (0..100).map(|i| format!("id-{}", i * 97)).collect();
+        let by_id = format!("id=={}", ids.join(","));
+        // Each filter is evaluated on each candidate, once for the page and once for the
+        // count: the work follows the matches, not the 20,000 records.
+        let cases: &[(&[&str], usize)] = &[
+            (&[by_id.as_str()], 100),
+            (&[by_id.as_str(), "state==enabled"], 100),
+            (&["name==name-7,name-8"], 2),
+            (&["baseConnectionId==base-3,base-9999"], 4),
+            (&["state==enabled", "baseConnectionId==base-3"], 2),
+        ];
+        for (filters, matches) in cases {
+            let (work, found, counted) = cost(&c, &looked, filters);
+            assert_eq!((found, counted), (*matches, *matches), "{filters:?}");
+            assert!(
+                work <= 2 * filters.len() * matches,
+                "{filters:?} looked {work} times"
+            );
+        }
+        // Without an indexed filter, a count looks at everything (the probe does count).
+        let (work, found, counted) = cost(&c, &looked, &["state==enabled"]);
+        assert_eq!((found, counted), (100, N));
+        assert!(work >= N, "{work}");
+    }
+}
