@@ -4,9 +4,12 @@
 //! ```sh
 //! cargo bench --bench emulator                     # 100,000 connections, 5 s per route
 //! cargo bench --bench emulator -- --seconds 10 --connections 100000 --concurrency 32
+//! cargo bench --bench emulator -- --connections 10000 --sources 20000 --targets 10000
 //! ```
 //!
-//! It starts the in-process emulator, seeds it through the admin endpoint, then drives each
+//! It starts the in-process emulator, seeds it through the admin endpoint (base connections,
+//! then source connections over them in turn and target connections linked to them), then
+//! drives each
 //! route with `--concurrency` keep-alive clients on the same machine for `--seconds`, and
 //! reports requests per second and the process's resident memory. Client and server share
 //! the machine's cores, so the figures are a lower bound on what the emulator can serve.
@@ -19,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
-use flowform_emulator::{Emulator, IMS_PATH, Options};
+use flowform_emulator::{Emulator, IMS_PATH, Options, Side};
 
 /// The URL of a route's `i`-th request.
 type UrlFor = Box<dyn Fn(u64) -> String + Send + Sync>;
@@ -27,6 +30,8 @@ type UrlFor = Box<dyn Fn(u64) -> String + Send + Sync>;
 struct Args {
     seconds: u64,
     connections: u64,
+    sources: u64,
+    targets: u64,
     concurrency: usize,
 }
 
@@ -34,6 +39,8 @@ fn args() -> Args {
     let mut args = Args {
         seconds: 5,
         connections: 100_000,
+        sources: 20_000,
+        targets: 10_000,
         concurrency: 32,
     };
     let mut it = std::env::args().skip(1);
@@ -46,6 +53,8 @@ fn args() -> Args {
         match arg.as_str() {
             "--seconds" => args.seconds = value(),
             "--connections" => args.connections = value(),
+            "--sources" => args.sources = value(),
+            "--targets" => args.targets = value(),
             "--concurrency" => args.concurrency = value() as usize,
             _ => {} // `cargo bench` passes `--bench`
         }
@@ -103,6 +112,26 @@ async fn main() {
         after,
         (after - before) * 1024.0 / args.connections.max(1) as f64
     );
+    let started = Instant::now();
+    for body in [
+        serde_json::json!({"count": args.sources, "kind": "sourceConnections"}),
+        serde_json::json!({"count": args.targets, "kind": "targetConnections", "linkBaseConnections": true}),
+    ] {
+        let seeded = http
+            .post(format!("{base}/__emulator/seed"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(seeded.status().is_success());
+    }
+    println!(
+        "seeded {} source and {} target connections in {:.2} s; resident memory {:.0} MiB",
+        emulator.count(Side::Source),
+        emulator.count(Side::Target),
+        started.elapsed().as_secs_f64(),
+        rss_mib()
+    );
 
     // A token, as any client of IMS gets one.
     let issued: serde_json::Value = http
@@ -144,6 +173,23 @@ async fn main() {
             .collect(),
     );
     let second_page = page["_links"]["next"]["href"].as_str().unwrap().to_owned();
+    let sources: serde_json::Value = request(format!("{flow}/sourceConnections?orderby=name&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let source_ids: Vec<&str> = sources["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    // 100 ids a request, as flowform reads them.
+    let by_source_id = format!("{flow}/sourceConnections?property=id=={}", source_ids.join(","));
+    let by_base = |kind: &str| format!("{flow}/{kind}?property=baseConnectionId=={}", ids.join(","));
+    let (sources_by_base, targets_by_base) = (by_base("sourceConnections"), by_base("targetConnections"));
 
     println!(
         "{:<44} {:>10} {:>12} {:>10}",
@@ -170,6 +216,18 @@ async fn main() {
                 let flow = flow.clone();
                 move |_| format!("{flow}{second_page}")
             }),
+        ),
+        (
+            "GET /sourceConnections?property=id==(100)",
+            Box::new(move |_| by_source_id.clone()),
+        ),
+        (
+            "GET /sourceConnections?…baseConnectionId==(100)",
+            Box::new(move |_| sources_by_base.clone()),
+        ),
+        (
+            "GET /targetConnections?…baseConnectionId==(100)",
+            Box::new(move |_| targets_by_base.clone()),
         ),
     ];
     for (name, url) in routes {
