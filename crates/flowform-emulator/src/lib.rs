@@ -6,7 +6,7 @@
 //! guesses: the same paths, headers, status codes, error envelopes, quoted etags, JSON Patch
 //! semantics and pagination; its connection specs are fixtures written from Adobe's
 //! documentation (`specs/`). Where the docs are silent or contradict each other the module
-//! that decides says so in its header (`flow_connections`, `explore`, `catalog`, `errors`).
+//! that decides says so in its header; the decisions are listed below.
 //! It runs as `flowform emulator` for people, and in-process ([`Emulator::start`], bound to
 //! `127.0.0.1:0`) for tests and flowform's `--emulator` runs. It knows nothing of flowform:
 //! flowform depends on it, never the other way.
@@ -33,6 +33,61 @@
 //!   stands in front of them (auth, sandbox, faults, request ids, stats, logs). `admin`:
 //!   `/__emulator/…`.
 //! - This file: the routes, all in one place, and the server's start, stop and `--data`.
+//!
+//! # Decisions
+//!
+//! Where Adobe's docs are silent or contradict each other, the emulator decides; each
+//! decision is written where it is made, and listed here.
+//!
+//! Source and target connections (`flow_connections`):
+//! - `name` is required on both sides (the OpenAPI requires it on sources only).
+//! - A missing `connectionSpec.version` is a 422 ([S-DST]), a wrong one 1413.
+//! - A source needs a `baseConnectionId` of its sandbox (400), of the same spec (1413); the
+//!   base connection's state is not checked.
+//! - A target may name a `baseConnectionId` ([S-DST] requires it, [S-SRC] and the examples
+//!   have none); when it does, the reference is checked, shown, inherited, filterable and
+//!   guarded by 1418. Without one a target has no `inheritedAttributes`.
+//! - Targets are data-lake targets ([`DATA_LAKE_SPEC_ID`]); `params.dataSetId` must be a
+//!   dataset of the sandbox (400 "invalid dataSetId") and `data.schema.id` its
+//!   `schemaRef.id` (400 otherwise).
+//! - Sources are table sources: `data.format` is one of `tabular`, `delimited`, `json`,
+//!   `parquet`; `params.tableName` is required but not checked against explore;
+//!   `params.columns` must be explore-like columns.
+//! - `state` on create is refused (1410, as for flows); other unknown properties are ignored.
+//! - PATCH takes `/name` and `/description` only (other properties: 400; `/connectionSpec`:
+//!   1414; unknown paths: 1455) and answers `{id, etag}`, not the list wrapper the OpenAPI
+//!   declares.
+//! - 404s are the Flow Service envelope whose `errorMessage` is [S-DST]'s
+//!   `sourceConnections not found with id = [<id>]`; DELETE answers 204 ([S-SRC], not 202);
+//!   no flow is emulated, so nothing blocks deleting a source or target connection.
+//! - Deleting a base connection a source or target connection uses is 1418, naming up to five
+//!   of them; the admin `in-use` flag still answers 1418 too; an admin delete skips the check.
+//!
+//! Listings (`select`, `query`, `listing`):
+//! - A `property` path may go anywhere in the item, but its first step must be a top-level
+//!   property the kind's items have (1451 otherwise); `[]` steps into arrays.
+//! - Ordering operators need numbers (1452) and are refused on text properties (1450);
+//!   strings compare exactly, spec ids case-insensitively.
+//! - A continuation token is for the listing that issued it (1451 on another).
+//!
+//! Explore (`explore`, [`sobjects`]):
+//! - `objectType` in any case; missing means `root`; `file`, `folder`, `rest` and unknown
+//!   values are 400s.
+//! - A connection that is not `enabled` is a 400; one of a spec without a catalog lists `[]`.
+//! - An unknown table is a 404 (1101), compared case-sensitively; `preview=true` on a table
+//!   with `canPreview: false` is a 400; row `filters` are refused (400), not ignored.
+//! - Every table has the common columns of flow-service-explore-runs §7, then its own.
+//!
+//! Catalog (`catalog`, [`dataset`], [`errors`]):
+//! - The demo datasets ([`DEMO_DATASETS`]) have the same ids in every sandbox and run, were
+//!   "created" on 2024-01-01, and stay at version `1.0.0`, state `DRAFT`.
+//! - Listings are oldest first (`orderBy` reorders); `limit` defaults to 20, above 100 reads
+//!   as 100, and 0, negatives and non-numbers are 400s; `start` is an offset.
+//! - `name=` matches exactly; the other documented filters are refused (400), not ignored;
+//!   `properties=` trims each dataset.
+//! - `POST /dataSets` needs `name` and `schemaRef.id`; no PATCH, PUT or DELETE is served.
+//! - Catalog errors, undocumented, are the Platform problem shape
+//!   (`{type, status, title, detail}`) with the request id under `report`.
 
 mod admin;
 mod backstage;

@@ -7,7 +7,7 @@ use flowform_emulator::faults::FaultSettings;
 use reqwest::Method;
 use serde_json::json;
 
-use super::api::{Api, basic};
+use super::api::{Api, basic, source};
 
 #[tokio::test]
 async fn latency_is_added_to_every_flow_request() {
@@ -207,4 +207,40 @@ async fn a_concurrent_edit_hits_only_a_patch_or_delete() {
     let item = api.item(&id).await;
     assert_eq!(item["name"], "raced");
     assert_eq!(item["updatedClient"], "exc_app");
+}
+
+#[tokio::test]
+async fn faults_reach_source_connections_and_the_catalog_too() {
+    let api = Api::start().await;
+    let (base, _) = api.create(&basic("crm")).await;
+    let (id, etag) = api
+        .create_in("sourceConnections", &source("s", &base, "Contact"))
+        .await;
+    api.script("PATCH", "concurrent-edit").await;
+    let path = format!("/sourceConnections/{id}");
+    let rename = json!([{"op": "replace", "path": "/name", "value": "mine"}]);
+    let r = api
+        .call_with(Method::PATCH, &path, Some(&rename), &[("if-match", &etag)])
+        .await
+        .expect(412);
+    assert_eq!(r.flow_code(), "FLOW-1404-412");
+    let item = &api.get(&path).await.expect(200).body["items"][0];
+    assert_eq!(item["updatedClient"], "exc_app");
+    assert_ne!(item["etag"], etag.as_str());
+
+    api.script("GET", "server-error").await;
+    let r = api.catalog(Method::GET, "/dataSets", None).await.expect(500);
+    assert!(r.header("x-request-id").is_some());
+    api.catalog(Method::GET, "/dataSets", None).await.expect(200);
+    // The gateway guards the Catalog as it guards the Flow Service.
+    let r = super::api::reply(
+        api.http
+            .get(format!("{}/dataSets", api.emulator.catalog_url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .expect(403);
+    assert_eq!(r.body["error_code"], "403010");
 }
