@@ -117,7 +117,7 @@ impl Filter {
             return false;
         };
         let mut found = Vec::new();
-        reach(&top, &self.path.steps[1..], &mut found);
+        reach(&top, self.path.steps.get(1..).unwrap_or_default(), &mut found);
         found
             .iter()
             .any(|actual| self.values.iter().any(|wanted| self.holds(actual, wanted)))
