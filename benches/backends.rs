@@ -21,7 +21,6 @@
 
 use std::time::{Duration, Instant};
 
-use flowform::config::SpecRef;
 use flowform::settings::Environment;
 use flowform::state::journal::Outcome;
 use flowform::state::lock::Holder;
@@ -29,30 +28,30 @@ use flowform::state::store::{Locking, Missing};
 use flowform::state::{Action, Location, Pending, Record, State, Store, file};
 
 fn record(i: usize, etag: &str) -> Record {
-    Record {
-        key: format!("connection-{i:05}"),
-        sandbox: "prod".into(),
-        id: format!("00000000-0000-4000-8000-{i:012}"),
-        etag: Some(format!("\"{etag}-{i:08x}\"")),
-        name: format!("Connection {i}"),
-        description: Some("a benchmark connection with a description of ordinary length".into()),
-        connection_spec: SpecRef {
-            id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
-            version: "1.0".into(),
+    let etag: Option<String> = Some(format!("\"{etag}-{i:08x}\""));
+    serde_json::from_value(serde_json::json!({
+        "kind": "connection",
+        "key": format!("connection-{i:05}"),
+        "sandbox": "prod",
+        "id": format!("00000000-0000-4000-8000-{i:012}"),
+        "etag": etag,
+        "name": format!("Connection {i}"),
+        "attrs": {
+            "description": "a benchmark connection with a description of ordinary length",
+            "connectionSpec.id": "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5",
+            "connectionSpec.version": "1.0",
+            "auth.specName": "Basic Authentication",
+            "auth.params": {"environmentUrl": format!("https://c{i}.my.salesforce.com"), "username": format!("user{i}")},
         },
-        auth_spec_name: "Basic Authentication".into(),
-        params: serde_json::json!({"environmentUrl": format!("https://c{i}.my.salesforce.com"), "username": format!("user{i}")})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        secret_params: ["password".to_owned(), "securityToken".to_owned()].into(),
-        secrets_digest: Some("ab".repeat(32)),
-        state: Some("enabled".into()),
-        created_at: Some(1_700_000_000_000),
-        updated_at: Some(1_700_000_000_000),
-        protect: false,
-        applied_at: Some(1_700_000_000_000),
-    }
+        "secretParams": ["password", "securityToken"],
+        "secretsDigest": "ab".repeat(32),
+        "state": "enabled",
+        "createdAt": 1_700_000_000_000i64,
+        "updatedAt": 1_700_000_000_000i64,
+        "protect": false,
+        "appliedAt": 1_700_000_000_000i64,
+    }))
+    .expect("a record")
 }
 
 struct Costs {
@@ -84,7 +83,7 @@ fn measure(location: &Location, size: usize, mutations: usize) -> Costs {
     let mut seeded = State::new();
     for i in mutations..size {
         seeded
-            .connections
+            .resources
             .insert(format!("prod/connection-{i:05}"), record(i, "seed"));
     }
     {
@@ -103,7 +102,7 @@ fn measure(location: &Location, size: usize, mutations: usize) -> Costs {
                 action: Action::Create,
                 sandbox: "prod".into(),
                 name: r.name.clone(),
-                spec_id: r.connection_spec.id.clone(),
+                scope: vec![r.spec_id().to_owned()],
                 started_at: 0,
                 fingerprint: "f".repeat(64),
             })
@@ -128,7 +127,7 @@ fn measure(location: &Location, size: usize, mutations: usize) -> Costs {
         .map(|_| {
             let started = Instant::now();
             let store = open(location, Missing::Refuse);
-            assert_eq!(store.state().connections.len(), size);
+            assert_eq!(store.state().resources.len(), size);
             drop(store);
             started.elapsed().as_secs_f64() * 1000.0
         })

@@ -61,7 +61,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use flowform::config::SpecRef;
 use flowform::secret::Secret;
 use flowform::state::{Digester, Record, State, file};
 use flowform_emulator::faults::FaultSettings;
@@ -613,28 +612,20 @@ fn state_fingerprinted(managed: &[(&Declared, Live)], digester: Digester) -> Sta
         let mut params = serde_json::Map::new();
         params.insert("environmentUrl".into(), Value::String(c.url.clone()));
         params.insert("username".into(), Value::String(c.username.clone()));
-        let record = Record {
-            key: c.key(),
-            sandbox: "prod".into(),
-            id: live.id.clone(),
-            etag: Some(live.etag.clone()),
-            name: c.name.clone(),
-            description: Some(c.description.clone()),
-            connection_spec: SpecRef {
-                id: SALESFORCE.into(),
-                version: "1.0".into(),
-            },
-            auth_spec_name: "Basic Authentication".into(),
-            params,
-            secret_params: ["password".to_owned(), "securityToken".to_owned()].into(),
-            secrets_digest: Some(digest.clone()),
-            state: Some("enabled".into()),
-            created_at: live.created_at,
-            updated_at: live.updated_at,
-            protect: false,
-            applied_at: live.updated_at,
-        };
-        state.connections.insert(format!("prod/{}", c.key()), record);
+        let mut record = Record::new(flowform::kind::default(), &c.key(), "prod", &live.id, &c.name)
+            .with("description", c.description.clone())
+            .with("connectionSpec.id", SALESFORCE)
+            .with("connectionSpec.version", "1.0")
+            .with("auth.specName", "Basic Authentication")
+            .with("auth.params", Value::Object(params));
+        record.etag = Some(live.etag.clone());
+        record.secret_params = ["password".to_owned(), "securityToken".to_owned()].into();
+        record.secrets_digest = Some(digest.clone());
+        record.state = Some("enabled".into());
+        record.created_at = live.created_at;
+        record.updated_at = live.updated_at;
+        record.applied_at = live.updated_at;
+        state.resources.insert(format!("prod/{}", c.key()), record);
     }
     state
 }

@@ -16,35 +16,34 @@
 
 use std::time::Instant;
 
-use flowform::config::SpecRef;
 use flowform::state::journal::{Entry, Header, Journal, Outcome};
 use flowform::state::{Action, Pending, Record, State, file};
 
 fn record(i: usize) -> Record {
-    Record {
-        key: format!("connection-{i:05}"),
-        sandbox: "prod".into(),
-        id: format!("00000000-0000-4000-8000-{i:012}"),
-        etag: Some(format!("\"{i:08x}-0000-0200-0000-000000000000\"")),
-        name: format!("Connection {i}"),
-        description: Some("a benchmark connection with a description of ordinary length".into()),
-        connection_spec: SpecRef {
-            id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
-            version: "1.0".into(),
+    let etag: Option<String> = Some(format!("\"{i:08x}-0000-0200-0000-000000000000\""));
+    serde_json::from_value(serde_json::json!({
+        "kind": "connection",
+        "key": format!("connection-{i:05}"),
+        "sandbox": "prod",
+        "id": format!("00000000-0000-4000-8000-{i:012}"),
+        "etag": etag,
+        "name": format!("Connection {i}"),
+        "attrs": {
+            "description": "a benchmark connection with a description of ordinary length",
+            "connectionSpec.id": "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5",
+            "connectionSpec.version": "1.0",
+            "auth.specName": "Basic Authentication",
+            "auth.params": {"environmentUrl": format!("https://c{i}.my.salesforce.com"), "username": format!("user{i}")},
         },
-        auth_spec_name: "Basic Authentication".into(),
-        params: serde_json::json!({"environmentUrl": format!("https://c{i}.my.salesforce.com"), "username": format!("user{i}")})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        secret_params: ["password".to_owned(), "securityToken".to_owned()].into(),
-        secrets_digest: Some("ab".repeat(32)),
-        state: Some("enabled".into()),
-        created_at: Some(1_700_000_000_000),
-        updated_at: Some(1_700_000_000_000),
-        protect: false,
-        applied_at: Some(1_700_000_000_000),
-    }
+        "secretParams": ["password", "securityToken"],
+        "secretsDigest": "ab".repeat(32),
+        "state": "enabled",
+        "createdAt": 1_700_000_000_000i64,
+        "updatedAt": 1_700_000_000_000i64,
+        "protect": false,
+        "appliedAt": 1_700_000_000_000i64,
+    }))
+    .expect("a record")
 }
 
 fn main() {
@@ -69,7 +68,7 @@ fn main() {
         let mut state = State::new();
         for i in 0..size {
             state
-                .connections
+                .resources
                 .insert(format!("prod/connection-{i:05}"), record(i));
         }
         let dir = tempfile::tempdir_in(&base).unwrap();
@@ -81,7 +80,7 @@ fn main() {
         let started = Instant::now();
         for op in 0..ops {
             let i = op % size;
-            if let Some(r) = state.connections.get_mut(&format!("prod/connection-{i:05}")) {
+            if let Some(r) = state.resources.get_mut(&format!("prod/connection-{i:05}")) {
                 r.etag = Some(format!("\"{op:08x}-rewrite\""));
             }
             state.serial += 1;
@@ -104,7 +103,7 @@ fn main() {
                 action: Action::Update,
                 sandbox: "prod".into(),
                 name: r.name.clone(),
-                spec_id: r.connection_spec.id.clone(),
+                scope: vec![r.spec_id().to_owned()],
                 started_at: 0,
                 fingerprint: "f".repeat(64),
             };
@@ -118,7 +117,7 @@ fn main() {
                     },
                 })
                 .unwrap();
-            state.connections.insert(address, r);
+            state.resources.insert(address, r);
         }
         state.serial += 1;
         file::write(&path, &file::to_bytes(&state)).unwrap();

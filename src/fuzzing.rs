@@ -40,8 +40,9 @@ pub fn config(data: &[u8]) {
     loader.add(Path::new("fuzz.yaml"), &text);
     match loader.finish() {
         Ok(loaded) => {
-            for (key, conn) in &loaded.desired.connections {
-                assert_eq!(*key, conn.key);
+            for (address, conn) in &loaded.desired.resources {
+                assert_eq!(*address, conn.address());
+                let key = &conn.key;
                 assert!(!key.is_empty() && key.len() <= 128, "{key:?}");
                 assert!(!conn.sandbox.is_empty());
                 // Whatever loaded can be planned and fingerprinted.
@@ -85,7 +86,7 @@ pub fn journal(data: &[u8]) {
     // Replayed twice, nothing new: replay is idempotent.
     let once = state.clone();
     journal::replay(&mut state, &read.entries);
-    assert_eq!(state.connections, once.connections);
+    assert_eq!(state.resources, once.resources);
 }
 
 /// A saved plan: one that reads can be shown in every format.

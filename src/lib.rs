@@ -65,10 +65,12 @@ pub mod flow;
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod generate;
+pub mod kind;
 pub(crate) mod log;
 pub mod ops;
 pub(crate) mod plan;
 pub(crate) mod project;
+pub mod reader;
 pub(crate) mod refresh;
 pub(crate) mod render;
 pub(crate) mod schema;

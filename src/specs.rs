@@ -11,9 +11,10 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Connection, Param};
+use crate::config::{Param, Resource as Connection};
 use crate::diagnostic::{Diagnostic, did_you_mean};
 use crate::flow::model::{LiveAuthSpec, LiveSpec, problems_of};
+use crate::kind::connection::{auth_spec_name, spec_id, spec_version};
 use crate::yaml::Location;
 
 /// What a secret's value is replaced by before validation.
@@ -27,10 +28,8 @@ pub async fn check_all(
 ) -> Result<crate::diagnostic::Diagnostics, crate::flow::FlowError> {
     let mut diagnostics = crate::diagnostic::Diagnostics::default();
     let mut schemas = Schemas::default();
-    for conn in desired.connections.values() {
-        let spec = client
-            .connection_spec(&conn.sandbox, &conn.connection_spec.id)
-            .await?;
+    for conn in desired.of(crate::kind::default()) {
+        let spec = client.connection_spec(&conn.sandbox, spec_id(conn)).await?;
         for d in check_with(conn, spec.as_deref(), &mut schemas) {
             diagnostics.push(d);
         }
@@ -55,11 +54,7 @@ impl Schemas {
         auth: &LiveAuthSpec,
     ) -> &Result<jsonschema::Validator, String> {
         self.compiled
-            .entry((
-                spec.id.clone(),
-                conn.connection_spec.version.clone(),
-                auth.name.clone(),
-            ))
+            .entry((spec.id.clone(), spec_version(conn).to_owned(), auth.name.clone()))
             .or_insert_with(|| auth.validator())
     }
 }
@@ -83,14 +78,14 @@ pub fn check_with(conn: &Connection, spec: Option<&LiveSpec>, schemas: &mut Sche
         return vec![
             at(
                 "connectionSpec.id",
-                format!("AEP has no connection spec `{}`", conn.connection_spec.id),
+                format!("AEP has no connection spec `{}`", spec_id(conn)),
             )
             .help("check the id against Adobe's documentation for the source, or `GET /connectionSpecs`"),
         ];
     };
-    let Some(auth) = spec.auth_spec.iter().find(|a| a.name == conn.auth.spec_name) else {
+    let Some(auth) = spec.auth_spec.iter().find(|a| a.name == auth_spec_name(conn)) else {
         let names: Vec<&str> = spec.auth_spec.iter().map(|a| a.name.as_str()).collect();
-        let help = match did_you_mean(&conn.auth.spec_name, names.iter().copied()) {
+        let help = match did_you_mean(auth_spec_name(conn), names.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!(
                 "`{}` accepts {}",
@@ -107,7 +102,8 @@ pub fn check_with(conn: &Connection, spec: Option<&LiveSpec>, schemas: &mut Sche
                 "auth.specName",
                 format!(
                     "connection spec `{}` has no auth spec `{}`",
-                    spec.name, conn.auth.spec_name
+                    spec.name,
+                    auth_spec_name(conn)
                 ),
             )
             .help(help),
@@ -120,7 +116,7 @@ pub fn check_with(conn: &Connection, spec: Option<&LiveSpec>, schemas: &mut Sche
     // environment, say) are checked as they are, since a placeholder would fail their format;
     // they are then scrubbed from the validator's messages.
     let mut scrub: Vec<&str> = Vec::new();
-    for (name, param) in &conn.auth.params {
+    for (name, param) in conn.params().into_iter().flatten() {
         match param {
             Param::Secret {
                 value: Some(value), ..
@@ -168,25 +164,16 @@ pub fn check_with(conn: &Connection, spec: Option<&LiveSpec>, schemas: &mut Sche
     problems
 }
 
-/// Where `field` of `conn` is written: the line a problem with it is about, not the key's.
+/// Where `field` of `conn` is written: the line a problem with it is about, not the key's
+/// (a param not written, its `params:`).
 fn place(conn: &Connection, field: &str) -> Location {
-    let places = &conn.places;
-    let found = match field {
-        "connectionSpec.id" => places.spec_id,
-        "auth.specName" => places.spec_name,
-        _ => field.strip_prefix("auth.params").and_then(|rest| {
-            let param = rest.strip_prefix('.').unwrap_or_default();
-            places
-                .params
-                .get(param)
-                .or_else(|| places.params.get(""))
-                .copied()
-        }),
-    };
-    found.unwrap_or(Location {
-        line: conn.origin.line,
-        column: conn.origin.column,
-    })
+    if let Some(param) = field.strip_prefix("auth.params")
+        && !conn.places.params.contains_key(param.trim_start_matches('.'))
+        && let Some(params) = conn.places.params.get("")
+    {
+        return *params;
+    }
+    conn.place(field)
 }
 
 /// `message` with every value of `values` (as it is, and as a JSON string would quote it)
@@ -205,13 +192,10 @@ fn scrubbed(message: &str, values: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::path::PathBuf;
 
     use serde_json::json;
 
     use super::*;
-    use crate::config::{Auth, Lifecycle, Origin, SpecRef};
     use crate::secret::{Secret, SecretRef};
 
     fn spec() -> LiveSpec {
@@ -225,35 +209,22 @@ mod tests {
     }
 
     fn conn(spec_name: &str, params: Vec<(&str, Param)>) -> Connection {
-        Connection {
-            key: "k".into(),
-            sandbox: "prod".into(),
-            name: "n".into(),
-            description: None,
-            connection_spec: SpecRef {
-                id: "s".into(),
-                version: "1.0".into(),
-            },
-            auth: Auth {
-                spec_name: spec_name.into(),
-                params: params
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect::<BTreeMap<_, _>>(),
-            },
-            lifecycle: Lifecycle {
-                protect: false,
-                ignore_changes: BTreeSet::new(),
-                acknowledge: BTreeSet::new(),
-            },
-            import: None,
-            places: Default::default(),
-            origin: Origin {
-                file: PathBuf::from("c.yaml"),
-                line: 3,
-                column: 3,
-            },
-        }
+        let mut c = crate::plan::fixtures::conn("k", "n");
+        c.description = None;
+        c.connection_spec.id = "s".into();
+        c.auth.spec_name = spec_name.into();
+        c.auth.params = params.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        let mut r = c.resource();
+        r.origin.line = 3;
+        r.origin.column = 3;
+        r
+    }
+
+    /// `r` with `path` set to a plain string.
+    fn with(r: &Connection, path: &'static str, value: &str) -> Connection {
+        let mut r = r.clone();
+        r.values.insert(path, crate::config::Value::Plain(json!(value)));
+        r
     }
 
     fn secret(value: &str) -> Param {
@@ -292,8 +263,7 @@ mod tests {
         assert!(!check(&bad, Some(&spec)).is_empty());
         assert_eq!(schemas.compiled.len(), 1);
         // Another version of the connection spec is another schema.
-        let mut other = good.clone();
-        other.connection_spec.version = "2.0".into();
+        let other = with(&good, "connectionSpec.version", "2.0");
         check_with(&other, Some(&spec), &mut schemas);
         assert_eq!(schemas.compiled.len(), 2);
     }
@@ -350,8 +320,8 @@ mod tests {
             "Key",
             vec![("port", Param::Plain(json!("eighty"))), ("apiKey", secret("k"))],
         );
-        c.places.spec_id = Some(loc(5));
-        c.places.spec_name = Some(loc(7));
+        c.places.fields.insert("connectionSpec.id", loc(5));
+        c.places.fields.insert("auth.specName", loc(7));
         c.places.params = [("", 8), ("port", 9), ("apiKey", 10)]
             .into_iter()
             .map(|(name, line)| (name.to_owned(), loc(line)))
@@ -370,8 +340,7 @@ mod tests {
             out
         };
         assert_eq!(lines(check(&c, None)), [("connectionSpec.id".to_owned(), 5)]);
-        let mut typo = c.clone();
-        typo.auth.spec_name = "key".into();
+        let typo = with(&c, "auth.specName", "key");
         assert_eq!(
             lines(check(&typo, Some(&spec()))),
             [("auth.specName".to_owned(), 7)]

@@ -89,7 +89,10 @@ async fn organisation() -> World {
                 "clientSecret": "the-real-jwt-secret", "instanceUrl": "https://acme.my.salesforce.com"}},
         });
         for body in [oauth, jwt] {
-            client.create_connection(sandbox, &body).await.unwrap();
+            client
+                .create(flowform::flow::CONNECTIONS, sandbox, &body)
+                .await
+                .unwrap();
         }
     }
     // JWT connections start `initializing`; AEP enables them (and adds `orgId`) later.
@@ -397,8 +400,8 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
     let dev = connections.join("dev.yaml");
     let state_path = world.dir.path().join("state/flowform.json");
     let recorded = || flowform::state::file::read(&state_path).unwrap().unwrap().0;
-    let jwt_id = recorded().connections["prod/acme-jwt"].id.clone();
-    let forgotten_id = recorded().connections["dev/acme-jwt-dev"].id.clone();
+    let jwt_id = recorded().resources["prod/acme-jwt"].id.clone();
+    let forgotten_id = recorded().resources["dev/acme-jwt-dev"].id.clone();
 
     // Rename a key, and let one connection go (its declaration removed with it).
     let text = std::fs::read_to_string(&prod).unwrap();
@@ -457,7 +460,7 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
     .await
     .expect_code(0);
     let json: Value = serde_json::from_str(&json.stdout()).unwrap();
-    assert_eq!(json["format_version"], "1.2");
+    assert_eq!(json["format_version"], "1.3");
     assert_eq!(json["summary"]["move"], 1);
     assert_eq!(json["summary"]["forget"], 1);
     assert_eq!(
@@ -490,10 +493,10 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
         "no call to AEP changed anything"
     );
     let state = recorded();
-    assert_eq!(state.connections["prod/salesforce-jwt"].id, jwt_id);
-    assert_eq!(state.connections["prod/salesforce-jwt"].key, "salesforce-jwt");
-    assert!(!state.connections.contains_key("prod/acme-jwt"));
-    assert!(!state.connections.contains_key("dev/acme-jwt-dev"));
+    assert_eq!(state.resources["prod/salesforce-jwt"].id, jwt_id);
+    assert_eq!(state.resources["prod/salesforce-jwt"].key, "salesforce-jwt");
+    assert!(!state.resources.contains_key("prod/acme-jwt"));
+    assert!(!state.resources.contains_key("dev/acme-jwt-dev"));
     assert!(
         world
             .stored()
@@ -525,7 +528,7 @@ async fn moved_and_removed_go_through_plan_and_apply_without_a_call_to_aep() {
     run(&world, &["apply", "--auto-approve"], &vars)
         .await
         .expect_code(0);
-    assert_eq!(recorded().connections["prod/sf-jwt"].id, jwt_id);
+    assert_eq!(recorded().resources["prod/sf-jwt"].id, jwt_id);
 
     // A move to a key the state still holds: an error, with what to do.
     let text = std::fs::read_to_string(&prod).unwrap();

@@ -45,11 +45,11 @@ async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
     let stored = world.stored().await;
     assert_eq!(stored.len(), 3);
     let state = world.recorded();
-    assert_eq!(state.connections.len(), 3);
+    assert_eq!(state.resources.len(), 3);
     for c in &stored {
         let id = c["item"]["id"].as_str().unwrap();
         let record = state
-            .connections
+            .resources
             .values()
             .find(|r| r.id == id)
             .expect("every connection is recorded");
@@ -91,7 +91,7 @@ async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
 async fn a_rename_is_a_patch_with_if_match() {
     let world = World::managed().await;
     let id = world.id_of("acme-salesforce-oauth").await;
-    let before = world.recorded().connections["prod/acme-salesforce-oauth"]
+    let before = world.recorded().resources["prod/acme-salesforce-oauth"]
         .etag
         .clone();
     world.edit(
@@ -111,7 +111,7 @@ async fn a_rename_is_a_patch_with_if_match() {
         .admin(Method::GET, &format!("/connections/{id}"), Value::Null)
         .await;
     assert_eq!(item["item"]["name"], "ACME OAuth");
-    let after = world.recorded().connections["prod/acme-salesforce-oauth"]
+    let after = world.recorded().resources["prod/acme-salesforce-oauth"]
         .etag
         .clone();
     assert_ne!(after, before);
@@ -180,13 +180,7 @@ async fn a_spec_change_replaces_create_first() {
         .map(|c| c["item"]["id"].as_str().unwrap().to_owned())
         .collect();
     assert!(ids.contains(&new) && !ids.contains(&old));
-    assert!(
-        world
-            .recorded()
-            .connections
-            .keys()
-            .all(|a| !a.contains("deposed"))
-    );
+    assert!(world.recorded().resources.keys().all(|a| !a.contains("deposed")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,9 +271,7 @@ async fn apply_refresh_only_accepts_what_aep_has() {
         .await
         .expect_code(0);
     assert_eq!(
-        world.recorded().connections["prod/acme-salesforce"]
-            .description
-            .as_deref(),
+        world.recorded().resources["prod/acme-salesforce"].text("description"),
         Some("edited in the UI")
     );
     // AEP and the state agree now; the configuration still says otherwise, which drift
@@ -342,12 +334,7 @@ async fn import_by_block_and_by_command() {
     let run = world.run(&["import", "by-command", second]).await.expect_code(0);
     assert!(run.stdout().contains("Import successful!"), "{}", run.stdout());
     assert_eq!(
-        flowform::state::file::read(&state)
-            .unwrap()
-            .unwrap()
-            .0
-            .connections["prod/by-command"]
-            .id,
+        flowform::state::file::read(&state).unwrap().unwrap().0.resources["prod/by-command"].id,
         second
     );
     // The block: planned, then the declared secrets are sent (flowform cannot know AEP's).
@@ -393,7 +380,7 @@ async fn a_post_committed_then_failed_makes_exactly_one_connection() {
             3,
             "{fault}: the POST was never resent"
         );
-        assert_eq!(world.recorded().connections.len(), 3);
+        assert_eq!(world.recorded().resources.len(), 3);
         world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
     }
 }
@@ -554,8 +541,8 @@ async fn failures_are_listed_and_successes_kept() {
     );
     // The rename went through and is recorded; the delete did not, and the record stays.
     let state = world.recorded();
-    assert_eq!(state.connections["prod/acme-salesforce-jwt"].name, "JWT renamed");
-    assert!(state.connections.contains_key("prod/acme-salesforce-oauth"));
+    assert_eq!(state.resources["prod/acme-salesforce-jwt"].name, "JWT renamed");
+    assert!(state.resources.contains_key("prod/acme-salesforce-oauth"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,7 +561,7 @@ async fn destroy_deletes_what_is_managed_and_respects_protect() {
         run.stdout()
     );
     assert!(world.stored().await.is_empty());
-    assert!(world.recorded().connections.is_empty());
+    assert!(world.recorded().resources.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -733,7 +720,7 @@ async fn a_412_is_re_read_re_planned_and_applied_again() {
         "one 412, one success"
     );
     assert_eq!(
-        world.recorded().connections["prod/acme-salesforce-oauth"]
+        world.recorded().resources["prod/acme-salesforce-oauth"]
             .etag
             .as_deref(),
         item["item"]["etag"].as_str()
@@ -769,11 +756,11 @@ async fn a_replacement_whose_delete_fails_leaves_the_old_one_deposed_until_it_ca
     );
     let state = world.recorded();
     assert_eq!(
-        state.connections["prod/acme-salesforce-oauth#deposed"].id, old,
+        state.resources["prod/acme-salesforce-oauth#deposed"].id, old,
         "the old one is still managed"
     );
     assert_ne!(
-        state.connections["prod/acme-salesforce-oauth"].id, old,
+        state.resources["prod/acme-salesforce-oauth"].id, old,
         "the new one is recorded"
     );
     // Once the dataflow lets go, the next apply deletes the old one.
@@ -823,7 +810,7 @@ async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
         "{}",
         run.stdout()
     );
-    assert_eq!(world.recorded().connections.len(), 3);
+    assert_eq!(world.recorded().resources.len(), 3);
     let run = world
         .run(&["plan", "--target", "no-such-key"])
         .await
@@ -886,9 +873,9 @@ async fn ignored_fields_keep_what_aep_has_and_are_never_drift() {
         item["item"]["auth"]["params"]["clientId"], "3MVG9n_HvETGhr3Cjq8Q.acme.demo",
         "an ignored param keeps AEP's value even when the params are sent whole"
     );
-    let record = &world.recorded().connections["prod/acme-salesforce-oauth"];
+    let record = &world.recorded().resources["prod/acme-salesforce-oauth"];
     assert_eq!(
-        record.description.as_deref(),
+        record.text("description"),
         Some("edited in the UI"),
         "the state records what AEP has"
     );

@@ -104,18 +104,33 @@ async fn lists_every_page_with_filters_in_every_link_style() {
         )
         .await;
         let all = client
-            .list_connections("prod", &[Filter::new("connectionSpec.id", [SF])])
+            .list_all(
+                flowform::flow::CONNECTIONS,
+                "prod",
+                &[Filter::new("connectionSpec.id", [SF])],
+            )
             .await
             .unwrap();
         assert_eq!(all.len(), 260, "{style:?}");
         let unique: std::collections::BTreeSet<_> = all.iter().map(|c| c.id.clone()).collect();
         assert_eq!(unique.len(), 260);
         let some = client
-            .list_connections("prod", &[Filter::new("name", ["Seeded 000001", "Seeded 000259"])])
+            .list_all(
+                flowform::flow::CONNECTIONS,
+                "prod",
+                &[Filter::new("name", ["Seeded 000001", "Seeded 000259"])],
+            )
             .await
             .unwrap();
         assert_eq!(some.len(), 2);
-        assert_eq!(client.list_connections("dev", &[]).await.unwrap().len(), 5);
+        assert_eq!(
+            client
+                .list_all(flowform::flow::CONNECTIONS, "dev", &[])
+                .await
+                .unwrap()
+                .len(),
+            5
+        );
         assert_eq!(
             served(&emulator, "GET", "/connections").await,
             3 + 1 + 1,
@@ -162,7 +177,10 @@ async fn a_repeated_token_or_a_foreign_link_stops_the_walk() {
         s.endpoint = reqwest::Url::parse(&format!("{base}/flow")).unwrap();
         s.credentials = Credentials::Static(Secret::new("static-token"));
         let client = Client::new(s).unwrap();
-        let err = client.list_connections("prod", &[]).await.unwrap_err();
+        let err = client
+            .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains(expected), "{err}");
     }
 }
@@ -174,7 +192,10 @@ async fn an_expired_token_is_renewed_once_after_a_401() {
         ..Options::default()
     })
     .await;
-    client.list_connections("prod", &[]).await.unwrap();
+    client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap();
     // The emulator's clock moves past the token's life; the client's does not know.
     admin(
         &emulator,
@@ -183,7 +204,10 @@ async fn an_expired_token_is_renewed_once_after_a_401() {
         Some(json!({"advanceMs": 61_000})),
     )
     .await;
-    client.list_connections("prod", &[]).await.unwrap();
+    client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap();
     assert_eq!(
         served(&emulator, "GET", "/connections").await,
         3,
@@ -207,7 +231,10 @@ async fn a_token_refused_twice_is_a_clear_error() {
         ..Options::default()
     })
     .await;
-    let err = client.list_connections("prod", &[]).await.unwrap_err();
+    let err = client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap_err();
     let api = err.api().expect("an API error");
     assert_eq!(api.status, 401);
     assert_eq!(api.code.as_deref(), Some("401013"));
@@ -229,7 +256,7 @@ async fn wrong_credentials_say_which_to_check() {
     };
     let err = Client::new(s)
         .unwrap()
-        .list_connections("prod", &[])
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -244,15 +271,26 @@ async fn wrong_credentials_say_which_to_check() {
 #[tokio::test]
 async fn gets_are_retried_through_5xx() {
     let (emulator, client) = start(Options::default()).await;
-    let created = client.create_connection("prod", &body("a")).await.unwrap();
+    let created = client
+        .create(flowform::flow::CONNECTIONS, "prod", &body("a"))
+        .await
+        .unwrap();
     script(&emulator, "GET", "server-error").await;
     script(&emulator, "GET", "unavailable").await;
-    let live = client.get_connection("prod", &created.id).await.unwrap().unwrap();
+    let live = client
+        .get(flowform::flow::CONNECTIONS, "prod", &created.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(live.name, "a");
     assert_eq!(served(&emulator, "GET", "/connections/{id}").await, 3);
     assert_eq!(
         client
-            .get_connection("prod", "00000000-0000-4000-8000-000000000000")
+            .get(
+                flowform::flow::CONNECTIONS,
+                "prod",
+                "00000000-0000-4000-8000-000000000000"
+            )
             .await
             .unwrap(),
         None,
@@ -276,7 +314,9 @@ async fn a_429_storm_converges_and_honours_retry_after() {
     for i in 0..24 {
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
-            client.create_connection("prod", &body(&format!("c{i}"))).await
+            client
+                .create(flowform::flow::CONNECTIONS, "prod", &body(&format!("c{i}")))
+                .await
         }));
     }
     for task in tasks {
@@ -305,7 +345,10 @@ async fn a_429_storm_converges_and_honours_retry_after() {
     admin(&emulator, Method::PUT, "/faults", Some(json!({"retryAfterS": 1}))).await;
     script(&emulator, "GET", "rate-limit").await;
     let started = Instant::now();
-    client.list_connections("prod", &[]).await.unwrap();
+    client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
@@ -314,7 +357,10 @@ async fn a_post_with_an_unknown_outcome_is_reported_and_never_resent() {
     for fault in ["commit-then-fail", "commit-then-drop", "unavailable"] {
         let (emulator, client) = start(Options::default()).await;
         script(&emulator, "POST", fault).await;
-        let err = client.create_connection("prod", &body("once")).await.unwrap_err();
+        let err = client
+            .create(flowform::flow::CONNECTIONS, "prod", &body("once"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, FlowError::OutcomeUnknown { .. }), "{fault}: {err}");
         assert_eq!(
             served(&emulator, "POST", "/connections").await,
@@ -344,7 +390,7 @@ async fn a_post_that_could_not_connect_is_not_an_unknown_outcome() {
     gone.shutdown().await.unwrap();
     let err = Client::new(s)
         .unwrap()
-        .create_connection("prod", &body("x"))
+        .create(flowform::flow::CONNECTIONS, "prod", &body("x"))
         .await
         .unwrap_err();
     assert!(matches!(err, FlowError::Transport { .. }), "{err}");
@@ -355,7 +401,10 @@ async fn api_errors_carry_code_and_request_id() {
     let (_emulator, client) = start(Options::default()).await;
     let mut bad = body("x");
     bad["auth"]["specName"] = json!("Basic Auth");
-    let err = client.create_connection("prod", &bad).await.unwrap_err();
+    let err = client
+        .create(flowform::flow::CONNECTIONS, "prod", &bad)
+        .await
+        .unwrap_err();
     let api = err.api().unwrap();
     assert_eq!(api.code.as_deref(), Some("FLOW-1415-400"));
     let text = err.to_string();
@@ -366,7 +415,10 @@ async fn api_errors_carry_code_and_request_id() {
 #[tokio::test]
 async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() {
     let (emulator, client) = start(Options::default()).await;
-    let created = client.create_connection("prod", &body("before")).await.unwrap();
+    let created = client
+        .create(flowform::flow::CONNECTIONS, "prod", &body("before"))
+        .await
+        .unwrap();
     let etag = created.etag.unwrap();
     let rename = |name: &str| {
         vec![PatchOp {
@@ -376,7 +428,13 @@ async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() 
         }]
     };
     let updated = client
-        .update_connection("prod", &created.id, &etag, &rename("after"))
+        .update(
+            flowform::flow::CONNECTIONS,
+            "prod",
+            &created.id,
+            &etag,
+            &rename("after"),
+        )
         .await
         .unwrap();
     assert!(!updated.confirmed_by_reading);
@@ -385,13 +443,19 @@ async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() 
     // re-read shows the change, so it is taken as done.
     script(&emulator, "PATCH", "commit-then-drop").await;
     let updated = client
-        .update_connection("prod", &created.id, &etag2, &rename("again"))
+        .update(
+            flowform::flow::CONNECTIONS,
+            "prod",
+            &created.id,
+            &etag2,
+            &rename("again"),
+        )
         .await
         .unwrap();
     assert!(updated.confirmed_by_reading);
     assert_eq!(
         client
-            .get_connection("prod", &created.id)
+            .get(flowform::flow::CONNECTIONS, "prod", &created.id)
             .await
             .unwrap()
             .unwrap()
@@ -400,7 +464,13 @@ async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() 
     );
     // A real conflict stays a 412.
     let err = client
-        .update_connection("prod", &created.id, &etag, &rename("stale"))
+        .update(
+            flowform::flow::CONNECTIONS,
+            "prod",
+            &created.id,
+            &etag,
+            &rename("stale"),
+        )
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(reqwest::StatusCode::PRECONDITION_FAILED));
@@ -409,14 +479,23 @@ async fn patch_sends_the_etag_verbatim_and_resolves_a_412_after_a_lost_answer() 
 #[tokio::test]
 async fn delete_retries_and_treats_404_as_gone() {
     let (emulator, client) = start(Options::default()).await;
-    let created = client.create_connection("prod", &body("d")).await.unwrap();
+    let created = client
+        .create(flowform::flow::CONNECTIONS, "prod", &body("d"))
+        .await
+        .unwrap();
     script(&emulator, "DELETE", "unavailable").await;
     assert_eq!(
-        client.delete_connection("prod", &created.id).await.unwrap(),
+        client
+            .delete(flowform::flow::CONNECTIONS, "prod", &created.id)
+            .await
+            .unwrap(),
         Deleted::Deleted
     );
     assert_eq!(
-        client.delete_connection("prod", &created.id).await.unwrap(),
+        client
+            .delete(flowform::flow::CONNECTIONS, "prod", &created.id)
+            .await
+            .unwrap(),
         Deleted::AlreadyGone
     );
 }
@@ -441,7 +520,11 @@ async fn specs_are_fetched_once_per_run() {
         client
             .test_connection(
                 "prod",
-                &client.create_connection("prod", &body("t")).await.unwrap().id
+                &client
+                    .create(flowform::flow::CONNECTIONS, "prod", &body("t"))
+                    .await
+                    .unwrap()
+                    .id
             )
             .await
             .unwrap()
@@ -456,7 +539,10 @@ async fn the_in_flight_limit_backs_off_under_429s() {
     for _ in 0..3 {
         script(&emulator, "GET", "rate-limit").await;
     }
-    client.list_connections("prod", &[]).await.unwrap();
+    client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap();
     assert!(
         client.in_flight_limit() < 8,
         "halved, then growing back: {}",

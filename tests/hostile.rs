@@ -694,7 +694,7 @@ async fn a_create_cut_off_by_the_deadline_has_an_unknown_outcome() {
         ["prod/acme-salesforce"],
         "{state:?}"
     );
-    assert!(state.connections.is_empty());
+    assert!(state.resources.is_empty());
 }
 
 /// Without a deadline near, a silent IMS costs one request timeout, not one per attempt.
@@ -720,7 +720,10 @@ async fn a_silent_ims_is_not_asked_again() {
     };
     let client = flowform::flow::Client::new(settings).unwrap();
     let started = Instant::now();
-    let err = client.list_connections("prod", &[]).await.unwrap_err();
+    let err = client
+        .list_all(flowform::flow::CONNECTIONS, "prod", &[])
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains(

@@ -84,7 +84,7 @@ async fn ctrl_c_lets_what_is_in_flight_finish_records_it_and_says_what_remains()
     );
     // What finished is in the state (folded: no journal left), and nothing else was sent.
     let state = world.recorded();
-    assert_eq!(state.connections.keys().collect::<Vec<_>>(), [&finished[0]]);
+    assert_eq!(state.resources.keys().collect::<Vec<_>>(), [&finished[0]]);
     assert!(state.pending.is_empty(), "{:?}", state.pending);
     assert!(!flowform::state::journal::path_for(&world.state()).exists());
     assert_eq!(world.stored().await.len(), 1);

@@ -209,12 +209,12 @@ async fn converged(world: &World, pg: &Pg, name: &str, n: usize) {
     names.dedup();
     assert_eq!((count, names.len()), (n, n), "no duplicate: {names:?}");
     let state = pg.recorded(name);
-    assert_eq!(state.connections.len(), n, "no lost id");
+    assert_eq!(state.resources.len(), n, "no lost id");
     assert!(state.pending.is_empty(), "{:?}", state.pending);
     for c in &stored {
         let id = c["item"]["id"].as_str().unwrap();
         assert!(
-            state.connections.values().any(|r| r.id == id),
+            state.resources.values().any(|r| r.id == id),
             "{id} is in the state"
         );
     }
@@ -460,7 +460,7 @@ async fn a_connection_has_one_state_importing_one_another_state_owns_is_refused(
         .run_in(&marketing, &["apply", "--auto-approve"])
         .await
         .expect_code(0);
-    let id = pg.recorded("marketing").connections["prod/acme-salesforce-jwt"]
+    let id = pg.recorded("marketing").resources["prod/acme-salesforce-jwt"]
         .id
         .clone();
     // `flowform import`: refused before anything is read, naming the state that owns it.
@@ -493,7 +493,7 @@ async fn a_connection_has_one_state_importing_one_another_state_owns_is_refused(
         "{}",
         adopt.stderr()
     );
-    assert!(pg.recorded("sales").connections.is_empty());
+    assert!(pg.recorded("sales").resources.is_empty());
     assert_eq!(
         pg.count(&format!(
             "SELECT count(*) FROM {{s}}.owners WHERE connection_id = '{id}'"
@@ -513,10 +513,7 @@ async fn a_connection_has_one_state_importing_one_another_state_owns_is_refused(
         )
         .await
         .expect_code(0);
-    assert_eq!(
-        pg.recorded("sales").connections["prod/acme-salesforce-jwt"].id,
-        id
-    );
+    assert_eq!(pg.recorded("sales").resources["prod/acme-salesforce-jwt"].id, id);
     pg.drop_schema().await;
 }
 
@@ -551,14 +548,14 @@ async fn a_state_moves_from_a_file_to_postgres_and_back_with_nothing_lost() {
             &there.lineage,
             there.serial,
             &there.salt,
-            &there.connections,
+            &there.resources,
             &there.org
         ),
         (
             &before.lineage,
             before.serial,
             &before.salt,
-            &before.connections,
+            &before.resources,
             &before.org
         )
     );
@@ -596,8 +593,8 @@ async fn a_state_moves_from_a_file_to_postgres_and_back_with_nothing_lost() {
         .unwrap()
         .0;
     assert_eq!(
-        (&back.lineage, back.serial, &back.connections),
-        (&before.lineage, before.serial, &before.connections)
+        (&back.lineage, back.serial, &back.resources),
+        (&before.lineage, before.serial, &before.resources)
     );
     let plan = world.run_in(&dir, &["plan"]).await.expect_code(0);
     assert!(plan.stdout().starts_with("No changes."), "{}", plan.stdout());
@@ -644,7 +641,7 @@ async fn pull_and_push_keep_lineage_and_refuse_an_older_serial() {
         .run_in(&repo, &["state", "push", "old.json", "--force"])
         .await
         .expect_code(0);
-    assert_eq!(pg.recorded("team").connections.len(), 3);
+    assert_eq!(pg.recorded("team").resources.len(), 3);
     let plan = world.run_in(&repo, &["plan"]).await.expect_code(0);
     assert!(plan.stdout().starts_with("No changes."), "{}", plan.stdout());
     pg.drop_schema().await;
@@ -700,7 +697,7 @@ async fn a_run_whose_lock_session_died_writes_nothing_more() {
         action: flowform::state::Action::Create,
         sandbox: "prod".into(),
         name: "A".into(),
-        spec_id: "s".into(),
+        scope: vec!["s".into()],
         started_at: 1,
         fingerprint: "f".into(),
     };
@@ -884,6 +881,6 @@ async fn a_saved_plan_applied_twice_to_a_shared_state_says_it_was_already_applie
             .await,
         2
     );
-    assert_eq!(pg.recorded("team").connections.len(), 3);
+    assert_eq!(pg.recorded("team").resources.len(), 3);
     pg.drop_schema().await;
 }

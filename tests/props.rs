@@ -109,7 +109,6 @@ proptest! {
 mod state_round_trip {
     use std::path::Path;
 
-    use flowform::config::SpecRef;
     use flowform::state::{Record, State, file};
     use proptest::prelude::*;
 
@@ -136,26 +135,29 @@ mod state_round_trip {
             proptest::option::of(any::<i64>()),
         )
             .prop_map(
-                |(name, id, description, params, secret_params, protect, applied_at)| Record {
-                    key: format!("k{}", id.len()),
-                    sandbox: "prod".into(),
-                    id,
-                    etag: Some("\"e\"".into()),
-                    name,
-                    description,
-                    connection_spec: SpecRef {
-                        id: "s".into(),
-                        version: "1.0".into(),
-                    },
-                    auth_spec_name: "Basic Authentication".into(),
-                    params: params.into_iter().collect(),
-                    secret_params,
-                    secrets_digest: None,
-                    state: Some("enabled".into()),
-                    created_at: applied_at,
-                    updated_at: None,
-                    protect,
-                    applied_at,
+                |(name, id, description, params, secret_params, protect, applied_at)| {
+                    let mut r = Record::new(
+                        flowform::kind::default(),
+                        &format!("k{}", id.len()),
+                        "prod",
+                        &id,
+                        &name,
+                    )
+                    .with("description", description)
+                    .with("connectionSpec.id", "s")
+                    .with("connectionSpec.version", "1.0")
+                    .with("auth.specName", "Basic Authentication")
+                    .with(
+                        "auth.params",
+                        serde_json::Value::Object(params.into_iter().collect()),
+                    );
+                    r.etag = Some("\"e\"".into());
+                    r.secret_params = secret_params;
+                    r.state = Some("enabled".into());
+                    r.created_at = applied_at;
+                    r.protect = protect;
+                    r.applied_at = applied_at;
+                    r
                 },
             )
     }
@@ -168,7 +170,7 @@ mod state_round_trip {
             let mut state = State::new();
             state.serial = serial;
             for (address, record) in records {
-                state.connections.insert(address, record);
+                state.resources.insert(address, record);
             }
             let bytes = file::to_bytes(&state);
             let parsed = file::parse(Path::new("s.json"), &bytes).unwrap();

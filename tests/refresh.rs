@@ -87,7 +87,7 @@ async fn applied(n: usize) -> World {
 fn managed_ids(world: &World) -> BTreeSet<String> {
     world
         .recorded()
-        .connections
+        .resources
         .values()
         .map(|r| r.id.clone())
         .collect()

@@ -396,9 +396,9 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
         audit.details.push("the state cannot be read".to_owned());
         return audit;
     };
-    let owned: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+    let owned: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
     for (key, (name, password)) in &expected.declared {
-        let Some(record) = state.connections.get(&format!("prod/{key}")) else {
+        let Some(record) = state.resources.get(&format!("prod/{key}")) else {
             audit.lost += 1;
             audit.details.push(format!("lost: `{key}` is not in the state"));
             continue;
@@ -425,7 +425,7 @@ async fn audit(world: &World, expected: &Expected) -> Audit {
             ));
         }
     }
-    for (address, record) in &state.connections {
+    for (address, record) in &state.resources {
         if !expected.declared.contains_key(&record.key) {
             audit.mismatches += 1;
             audit.details.push(format!(
@@ -1383,15 +1383,8 @@ fn bad_states(valid: &[u8]) -> Vec<(&'static str, Option<Vec<u8>>, &'static str)
         )
         .into_bytes()
     };
-    let first_record = |v: &mut Value| -> String {
-        v["connections"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .unwrap()
-            .clone()
-    };
+    let first_record =
+        |v: &mut Value| -> String { v["resources"].as_object().unwrap().keys().next().unwrap().clone() };
     vec![
         (
             "truncated",
@@ -1418,15 +1411,15 @@ fn bad_states(valid: &[u8]) -> Vec<(&'static str, Option<Vec<u8>>, &'static str)
             "not a flowform state",
         ),
         (
-            "wrong type: connections an array",
-            Some(with_json(valid, |v| v["connections"] = json!([]))),
+            "wrong type: resources an array",
+            Some(with_json(valid, |v| v["resources"] = json!([]))),
             "not a flowform state",
         ),
         (
             "wrong type: an id a number",
             Some(with_json(valid, |v| {
                 let first = first_record(v);
-                v["connections"][first]["id"] = json!(42);
+                v["resources"][first]["id"] = json!(42);
             })),
             "not a flowform state",
         ),

@@ -55,7 +55,7 @@ async fn a_protect_change_is_planned_shown_in_the_pr_comment_and_recorded() {
         "{}",
         run.stderr()
     );
-    assert!(!world.recorded().connections["prod/acme-salesforce"].protect);
+    assert!(!world.recorded().resources["prod/acme-salesforce"].protect);
     world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
 }
 
@@ -159,7 +159,7 @@ async fn a_destroy_is_planned_saved_reviewed_and_applied() {
         run.stdout()
     );
     assert!(world.stored().await.is_empty());
-    assert!(world.recorded().connections.is_empty());
+    assert!(world.recorded().resources.is_empty());
     let run = world.run(&["apply", out]).await.expect_code(0);
     assert!(run.stderr().contains("was already applied"), "{}", run.stderr());
 }

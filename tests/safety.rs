@@ -98,7 +98,7 @@ async fn two_paths_to_one_state_meet_one_lock_and_the_symlink_stays() {
         std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(),
         "the symlink stays a symlink"
     );
-    assert_eq!(world.recorded().connections.len(), 3, "written through the link");
+    assert_eq!(world.recorded().resources.len(), 3, "written through the link");
     // One apply through the link holds the lock; another through the real path meets it.
     let env = flowform::settings::Environment::from_pairs([("USER", "alice")]);
     let real = std::fs::canonicalize(world.state()).unwrap();
@@ -157,7 +157,7 @@ async fn a_change_without_its_id_is_an_error_never_a_request() {
 async fn records_say_what_aep_says_and_a_disabled_connection_is_reported_by_name() {
     let world = World::managed().await;
     // After an apply, every record holds AEP's own state and timestamps.
-    for (address, r) in &world.recorded().connections {
+    for (address, r) in &world.recorded().resources {
         assert_eq!(r.state.as_ref().map(|s| s.as_str()), Some("enabled"), "{address}");
         assert!(r.created_at.is_some() && r.updated_at.is_some(), "{address}");
     }
@@ -245,7 +245,7 @@ async fn secret_fingerprints_are_keyed_when_a_key_is_given_and_move_to_it() {
     let digests = |world: &World| -> Vec<String> {
         world
             .recorded()
-            .connections
+            .resources
             .values()
             .filter_map(|r| r.secrets_digest.clone())
             .collect()
@@ -333,7 +333,7 @@ async fn an_apply_with_nothing_to_do_still_folds_the_journal_into_the_state() {
     assert!(!journal.exists(), "folded in");
     let on_disk = flowform::state::file::read(&world.state()).unwrap().unwrap().0;
     assert!(
-        on_disk.connections.contains_key("prod/extra"),
+        on_disk.resources.contains_key("prod/extra"),
         "the id is in the file"
     );
     world.converged(7).await;
@@ -475,7 +475,7 @@ async fn two_clones_applying_at_once_leave_one_connection_per_name_and_say_so() 
     let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
     let mut owned = BTreeSet::new();
     for state in [world.recorded(), bobs] {
-        for r in state.connections.values() {
+        for r in state.resources.values() {
             assert!(ids.contains(r.id.as_str()), "{} is recorded but gone", r.id);
             owned.insert(r.id.clone());
         }

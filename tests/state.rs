@@ -8,7 +8,7 @@ use flowform::config::{self, LoadOptions};
 use flowform::settings::Environment;
 use flowform::state::file;
 use flowform::state::lock::{Holder, Lock};
-use flowform::state::{Record, State, address};
+use flowform::state::{Record, State};
 
 use crate::common::{Flowform, root};
 
@@ -31,30 +31,22 @@ fn applied_examples(dir: &Path) -> (PathBuf, State) {
     )
     .unwrap();
     let mut state = State::new();
-    for (i, conn) in loaded.desired.connections.values().enumerate() {
+    for (i, conn) in loaded.desired.resources.values().enumerate() {
         let id = format!("00000000-0000-4000-8000-00000000000{i}");
         let split = conn.split_params();
-        let record = Record {
-            key: conn.key.clone(),
-            sandbox: conn.sandbox.clone(),
-            id,
-            etag: Some("\"etag\"".into()),
-            name: conn.name.clone(),
-            description: conn.description.clone(),
-            connection_spec: conn.connection_spec.clone(),
-            auth_spec_name: conn.auth.spec_name.clone(),
-            secrets_digest: Some(state.secrets_digest(&split.secrets)),
-            params: split.plain,
-            secret_params: split.secret_names,
-            state: Some("enabled".into()),
-            created_at: None,
-            updated_at: None,
-            protect: conn.lifecycle.protect,
-            applied_at: Some(1_700_000_000_000),
-        };
-        state
-            .connections
-            .insert(address(&conn.sandbox, &conn.key), record);
+        let mut record = Record::new(conn.kind, &conn.key, &conn.sandbox, &id, conn.name())
+            .with("description", conn.text("description").map(str::to_owned))
+            .with("connectionSpec.id", conn.text("connectionSpec.id"))
+            .with("connectionSpec.version", conn.text("connectionSpec.version"))
+            .with("auth.specName", conn.text("auth.specName"))
+            .with("auth.params", serde_json::Value::Object(split.plain));
+        record.etag = Some("\"etag\"".into());
+        record.secrets_digest = Some(state.secrets_digest(&split.secrets));
+        record.secret_params = split.secret_names;
+        record.state = Some("enabled".into());
+        record.protect = conn.lifecycle.protect;
+        record.applied_at = Some(1_700_000_000_000);
+        state.resources.insert(conn.address(), record);
     }
     let path = dir.join("state.json");
     file::write(&path, &file::to_bytes(&state)).unwrap();
@@ -80,7 +72,7 @@ fn no_secret_value_reaches_the_state_file() {
     for secret in &secrets {
         assert!(!text.contains(secret.as_str()), "`{secret}` is in the state file");
     }
-    let record = &state.connections["prod/acme-salesforce"];
+    let record = &state.resources["prod/acme-salesforce"];
     assert_eq!(
         record.secret_params.iter().collect::<Vec<_>>(),
         ["password", "securityToken"]
@@ -135,10 +127,10 @@ fn rm_and_mv_change_only_the_state_and_keep_a_backup() {
         .expect_code(0);
     let after = file::read(&path).unwrap().unwrap().0;
     assert_eq!(
-        after.connections["prod/acme-sf"].id,
-        before.connections["prod/acme-salesforce"].id
+        after.resources["prod/acme-sf"].id,
+        before.resources["prod/acme-salesforce"].id
     );
-    assert_eq!(after.connections["prod/acme-sf"].key, "acme-sf");
+    assert_eq!(after.resources["prod/acme-sf"].key, "acme-sf");
     assert_eq!(after.serial, before.serial + 1);
     assert_eq!(after.lineage, before.lineage);
     let run = flowform(["state", "mv", "acme-sf", "dev/acme-sf", "--state", state])
@@ -167,7 +159,7 @@ fn rm_and_mv_change_only_the_state_and_keep_a_backup() {
     assert!(run.stderr().contains("the connection in AEP is untouched"));
     let after = file::read(&path).unwrap().unwrap().0;
     assert_eq!(
-        after.connections.keys().collect::<Vec<_>>(),
+        after.resources.keys().collect::<Vec<_>>(),
         ["prod/acme-salesforce-oauth"]
     );
     assert!(!file::backups(&path).is_empty());

@@ -94,10 +94,10 @@ impl World {
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!((names.len(), unique.len()), (n, n), "no duplicate: {names:?}");
         let state = self.recorded();
-        assert_eq!(state.connections.len(), n, "no lost id");
+        assert_eq!(state.resources.len(), n, "no lost id");
         assert!(state.pending.is_empty(), "{:?}", state.pending);
         let ids: BTreeSet<&str> = stored.iter().map(|c| c["item"]["id"].as_str().unwrap()).collect();
-        assert!(state.connections.values().all(|r| ids.contains(r.id.as_str())));
+        assert!(state.resources.values().all(|r| ids.contains(r.id.as_str())));
     }
 
     /// A world whose examples flowform has applied.

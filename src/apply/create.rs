@@ -1,36 +1,56 @@
-//! Creating a connection: never twice. A create whose outcome is unknown is resolved by
+//! Creating a resource: never twice. A create whose outcome is unknown is resolved by
 //! listing; one created `initializing` is waited for.
 
 use std::time::{Duration, Instant};
 
 use super::progress::elapsed;
-use super::request::create_body;
+use super::request::{create_body, resolve};
 use super::{ApplyError, Ctx, lock, now_ms};
-use crate::config::Connection;
-use crate::flow::model::LiveConnection;
+use crate::config::Resource;
+use crate::flow::model::LiveObject;
 use crate::flow::{Filter, FlowError};
 use crate::plan::{self, Interrupted};
 use crate::state::journal::Outcome;
 use crate::state::{Action as Mutation, Record};
 
-/// Creates a connection, resolving an unknown outcome by listing, and waits for it to be
+/// Creates a resource, resolving an unknown outcome by listing, and waits for it to be
 /// enabled. Returns its id.
-pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Result<String, ApplyError> {
+pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<String, ApplyError> {
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Creating..."));
+    // What it refers to was created by the steps before this one: its ids are in the state.
+    let resolved = {
+        let store = ctx.store();
+        resolve(&ctx.desired, store.state(), d)?
+    };
+    let scope: Vec<String> = d
+        .kind
+        .scope
+        .iter()
+        .map(|path| {
+            resolved
+                .values
+                .get(path)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
     let started_at = now_ms();
-    let seq = ctx.begin(Mutation::Create, address, conn, started_at).await?;
-    let body = create_body(conn);
+    let seq = ctx
+        .begin(Mutation::Create, address, d, scope.clone(), started_at)
+        .await?;
+    let body = create_body(d, &resolved);
     let mut tries = 0;
     let (id, etag) = loop {
         tries += 1;
-        match ctx.client.create_connection(&conn.sandbox, &body).await {
+        match ctx.client.create(d.kind.collection, &d.sandbox, &body).await {
             Ok(created) => break (created.id, created.etag),
             Err(FlowError::OutcomeUnknown { reason, .. }) => {
                 ctx.progress.line(format!(
                     "{address}: the create's outcome is unknown ({reason}); listing to find out"
                 ));
-                let listed = match find_created(ctx, conn).await {
+                let listed = match find_created(ctx, d, &scope).await {
                     Ok(listed) => listed,
                     Err(source) => {
                         let _ = ctx.store().finish(seq, address, Outcome::Unknown);
@@ -41,7 +61,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
                     }
                 };
                 let claimed = lock(&ctx.claimed).clone();
-                match plan::interrupted_create(&listed, &conn.name, |id| claimed.contains(id), started_at) {
+                match plan::interrupted_create(&listed, d.name(), |id| claimed.contains(id), started_at) {
                     Interrupted::One(one) => {
                         ctx.note(format!(
                             "{address}: AEP did make it: adopting {} (no duplicate)",
@@ -60,7 +80,8 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
                     Interrupted::Several(several) => {
                         let _ = ctx.store().finish(seq, address, Outcome::Unknown);
                         return Err(ApplyError::Ambiguous {
-                            name: conn.name.clone(),
+                            name: d.name().to_owned(),
+                            noun: d.kind.noun,
                             ids: several.iter().map(|c| c.id.clone()).collect(),
                         });
                     }
@@ -74,10 +95,18 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     };
     lock(&ctx.claimed).insert(id.clone());
     // The id is durable from here on. AEP's answer to a create holds only the id and etag:
-    // the connection's state is recorded once AEP says it (read back at the end of the
-    // apply, or while waiting for an initializing one), never assumed.
-    let initializing = etag.is_none();
-    let record = super::record::applied(conn, &id, etag.as_deref(), None, &ctx.fingerprints, now_ms());
+    // the resource's state is recorded once AEP says it (read back at the end of the apply,
+    // or while waiting for an initializing one), never assumed.
+    let initializing = d.kind.initializes && etag.is_none();
+    let record = super::record::applied(
+        d,
+        &resolved,
+        &id,
+        etag.as_deref(),
+        None,
+        &ctx.fingerprints,
+        now_ms(),
+    );
     ctx.finish(
         seq,
         address,
@@ -89,11 +118,11 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     .map_err(|source| ApplyError::Unrecorded {
         done: "created",
         id: id.clone(),
-        key: conn.key.clone(),
+        key: d.key.clone(),
         source: Box::new(source),
     })?;
     if initializing {
-        wait_enabled(ctx, address, conn, &id, record).await?;
+        wait_enabled(ctx, address, d, &id, record).await?;
     }
     ctx.progress.line(format!(
         "{address}: Creation complete after {} [id={id}]",
@@ -102,25 +131,36 @@ pub(super) async fn create(ctx: &Ctx, address: &str, conn: &Connection) -> Resul
     Ok(id)
 }
 
-/// The sandbox's connections of `conn`'s spec and name: what an unknown create may have
-/// made is among them ([`plan::interrupted_create`] tells which).
-async fn find_created(ctx: &Ctx, conn: &Connection) -> Result<Vec<LiveConnection>, FlowError> {
-    let mut filters = vec![Filter::new(
-        "connectionSpec.id",
-        [conn.connection_spec.id.clone()],
-    )];
-    // A comma separates alternatives in a filter: such a name is matched here instead.
-    if !conn.name.contains(',') {
-        filters.push(Filter::new("name", [conn.name.clone()]));
+/// The resources of `d`'s kind, sandbox, scope and name: what an unknown create may have
+/// made is among them ([`plan::interrupted_create`] tells which). The first scope field goes
+/// in the filter; the others are matched on what comes back.
+async fn find_created(ctx: &Ctx, d: &Resource, scope: &[String]) -> Result<Vec<LiveObject>, FlowError> {
+    let mut filters = Vec::new();
+    if let (Some(path), Some(value)) = (d.kind.scope.first(), scope.first())
+        && let Some(name) = d.kind.filter_name(path)
+    {
+        filters.push(Filter::new(name, [value.clone()]));
     }
-    ctx.client.list_connections(&conn.sandbox, &filters).await
+    // A comma separates alternatives in a filter: such a name is matched here instead.
+    if !d.name().contains(',') {
+        filters.push(Filter::new("name", [d.name().to_owned()]));
+    }
+    let wanted: Vec<String> = scope.iter().map(|s| s.to_lowercase()).collect();
+    let listed = ctx
+        .client
+        .list_all(d.kind.collection, &d.sandbox, &filters)
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter(|l| plan::scopes_of(d.kind, l) == wanted)
+        .collect())
 }
 
-/// Polls an initializing connection until it is enabled, then records its etag and state.
+/// Polls an initializing resource until it is enabled, then records its etag and state.
 async fn wait_enabled(
     ctx: &Ctx,
     address: &str,
-    conn: &Connection,
+    d: &Resource,
     id: &str,
     mut record: Record,
 ) -> Result<(), ApplyError> {
@@ -130,7 +170,7 @@ async fn wait_enabled(
     loop {
         tokio::time::sleep(delay).await;
         delay = (delay.mul_f64(1.5)).min(Duration::from_secs(5));
-        match ctx.client.get_connection(&conn.sandbox, id).await {
+        match ctx.client.get(d.kind.collection, &d.sandbox, id).await {
             Ok(Some(live)) if !live.is_initializing() => {
                 record.etag = live.etag.clone();
                 record.state = live.state.clone();

@@ -1,17 +1,23 @@
-//! Deleting a connection, and replacing one (create the new, then delete the old, which
-//! stays in the state as `<address>#deposed` until it is gone).
+//! Deleting a resource, and the two halves of a replacement: the old record steps aside (as
+//! `<address>#deposed`, so that a crash cannot lose it) before the new resource is created,
+//! and the deposed one is deleted once the new one — and every dependent's new one — exists.
 
 use std::time::Instant;
 
-use super::create::create;
 use super::progress::elapsed;
 use super::{ApplyError, Ctx, Done, is_connection_id, now_ms};
-use crate::config::Connection;
+use crate::kind::Kind;
 use crate::plan::Change;
 use crate::state::journal::Outcome;
 use crate::state::{Action as Mutation, Pending};
 
-pub(super) async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) -> Result<(), ApplyError> {
+pub(super) async fn delete(
+    ctx: &Ctx,
+    address: &str,
+    kind: &Kind,
+    sandbox: &str,
+    id: &str,
+) -> Result<(), ApplyError> {
     if !is_connection_id(id) {
         return Err(ApplyError::BadId {
             id: id.to_owned(),
@@ -20,25 +26,25 @@ pub(super) async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) ->
     }
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Destroying... [id={id}]"));
-    let (name, spec_id) = ctx
+    let (name, scope) = ctx
         .store()
         .state()
-        .connections
+        .resources
         .get(address)
-        .map(|r| (r.name.clone(), r.connection_spec.id.clone()))
+        .map(|r| (r.name.clone(), r.scope()))
         .unwrap_or_default();
     let pending = Pending {
         address: address.to_owned(),
         action: Mutation::Delete,
         sandbox: sandbox.to_owned(),
         name,
-        spec_id,
+        scope,
         started_at: now_ms(),
         fingerprint: String::new(),
     };
     let (seq, durable) = ctx.store().begin_deferred(pending)?;
     durable.wait_async().await?;
-    match ctx.client.delete_connection(sandbox, id).await {
+    match ctx.client.delete(kind.collection, sandbox, id).await {
         Ok(_) => {
             ctx.finish(seq, address, Outcome::Done { record: None })
                 .await
@@ -61,23 +67,45 @@ pub(super) async fn delete(ctx: &Ctx, address: &str, sandbox: &str, id: &str) ->
     }
 }
 
-/// Replace: the old record steps aside (deposed, so a crash cannot lose it), the new
-/// connection is created, then the old one deleted.
-pub(super) async fn replace(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<Done, ApplyError> {
+/// A replacement's first half, before its create: the old record steps aside as
+/// `<address>#deposed` (one atomic journal write each), so that the create records the new
+/// one under the address and a crash loses neither.
+pub(super) fn depose(ctx: &Ctx, change: &Change) -> Result<(), ApplyError> {
     let address = &change.address;
-    let old = ctx.store().state().connections.get(address.as_str()).cloned();
+    let old = ctx.store().state().resources.get(address.as_str()).cloned();
     let Some(old) = old else {
+        // Deposed already (a rerun after a crash between the two writes): nothing to move.
+        if ctx
+            .store()
+            .state()
+            .resources
+            .contains_key(&format!("{address}#deposed"))
+        {
+            return Ok(());
+        }
         return Err(ApplyError::NotInState {
             address: address.clone(),
         });
     };
+    if change.id.as_deref().is_some_and(|id| id != old.id) {
+        // The state holds another resource there now (a rerun found it created): leave it.
+        return Ok(());
+    }
     let deposed = format!("{address}#deposed");
-    ctx.record(&deposed, Some(old.clone()))?;
+    ctx.record(&deposed, Some(old))?;
     ctx.record(address, None)?;
-    create(ctx, address, conn).await?;
-    match delete(ctx, &deposed, &old.sandbox, &old.id).await {
+    Ok(())
+}
+
+/// A replacement's second half: the deposed old resource is deleted.
+pub(super) async fn delete_deposed(ctx: &Ctx, change: &Change) -> Result<Done, ApplyError> {
+    let deposed = format!("{}#deposed", change.address);
+    let old = ctx.store().state().resources.get(&deposed).cloned();
+    let Some(old) = old else {
+        return Err(ApplyError::NotInState { address: deposed });
+    };
+    match delete(ctx, &deposed, old.kind, &old.sandbox, &old.id).await {
         Ok(()) => Ok(Done {
-            added: 1,
             destroyed: 1,
             ..Done::default()
         }),

@@ -49,15 +49,34 @@ pub enum ApplyError {
     #[error("AEP made nothing after {tries} attempts ({reason})")]
     NothingMade { tries: u32, reason: String },
     #[error(
-        "the create's outcome was unknown, and AEP now has {} connections named `{name}` created since: {}; flowform will not guess which is its own",
+        "the create's outcome was unknown, and AEP now has {} {noun}s named `{name}` created since: {}; flowform will not guess which is its own",
         ids.len(),
         ids.join(", ")
     )]
-    Ambiguous { name: String, ids: Vec<String> },
+    Ambiguous {
+        name: String,
+        noun: &'static str,
+        ids: Vec<String>,
+    },
     #[error(
-        "AEP now has a connection named `{name}` (id {id}) that this state does not manage; creating another (or renaming one to it) would make a duplicate, so nothing was sent"
+        "AEP now has a {noun} named `{name}` (id {id}) that this state does not manage; creating another (or renaming one to it) would make a duplicate, so nothing was sent"
     )]
-    NameTaken { name: String, id: String, key: String },
+    NameTaken {
+        name: String,
+        id: String,
+        /// As `flowform import` takes it (`kind:key` for every kind but base connections).
+        key: String,
+        noun: &'static str,
+    },
+    /// Said already (a name taken, or not checked): nothing is sent for it.
+    #[error("not sent")]
+    Refused,
+    #[error(
+        "`{field}` refers to {target}, which the state does not hold: it was not created; nothing was sent"
+    )]
+    Unresolved { field: &'static str, target: String },
+    #[error("the state says it depends, through others, on itself (at `{at}`); nothing was sent")]
+    Circle { at: String },
     #[error("could not check with AEP that the name is still free ({reason}); nothing was sent")]
     NameUnchecked { reason: String },
     #[error(
@@ -96,7 +115,8 @@ impl ApplyError {
     pub fn help(&self) -> Option<String> {
         match self {
             ApplyError::Flow(e) => match e.api().and_then(ApiError::flow_code) {
-                Some(1418) => Some("a dataflow uses this connection; delete or move the dataflow first".into()),
+                Some(1418) => Some("a dataflow uses this connection, or a source connection flowform does not manage: delete or move it first (a source connection flowform manages is deleted before it)".into()),
+                Some(1447) => Some("a dataflow uses it: delete or move the dataflow first".into()),
                 Some(1417) => {
                     Some("the connection is still initializing; apply again once it is enabled".into())
                 }
@@ -124,9 +144,17 @@ impl ApplyError {
                 Some("the next plan finds out by listing, before anything is created again".into())
             }
             ApplyError::NothingMade { .. } => None,
-            ApplyError::NameTaken { id, key, .. } => Some(format!(
-                "to manage that one, run `flowform import {key} {id}` (or add `import: {{id: {id}}}` to `{key}`); if it is another connection, give `{key}` another name"
-            )),
+            ApplyError::NameTaken { id, key, noun, .. } => {
+                let bare = key.split_once(':').map_or(key.as_str(), |(_, k)| k);
+                Some(format!(
+                    "to manage that one, run `flowform import {key} {id}` (or add `import: {{id: {id}}}` to `{bare}`); if it is another {noun}, give `{bare}` another name"
+                ))
+            }
+            ApplyError::Refused => None,
+            ApplyError::Unresolved { .. } => Some("plan again: the plan creates what it refers to first".into()),
+            ApplyError::Circle { .. } => Some(
+                "the state's `dependsOn` goes round in a circle (edited by hand?): `flowform state rm` one of them, or restore the state".into(),
+            ),
             ApplyError::NameUnchecked { .. } => Some("apply again once AEP answers".into()),
             ApplyError::Duplicated { ours, kept, .. } if kept == ours => Some(format!(
                 "if a person made the other, delete it in AEP; flowform manages {ours}. Teams applying from several clones need one shared state (see the README's team section)"

@@ -1,15 +1,18 @@
 //! Carrying a plan out against AEP, recording every id and etag the moment flowform has it.
 //!
-//! Each mutation is journalled before it is sent (an intent) and after (the outcome, with
-//! the connection's new record), so a crash at any point loses nothing. Independent actions
-//! run in parallel, up to `--parallelism`; one failing does not stop the others, and every
-//! success is in the state whatever else fails.
+//! The plan becomes a graph of steps ([`steps`]): what a resource refers to is created
+//! first, what depends on a resource is deleted first, and a replacement creates the new
+//! resource before it deletes the old, along a whole chain. Steps whose dependencies are done
+//! run in parallel, up to `--parallelism`; one failing stops only what depends on it, and
+//! every success is in the state whatever else fails.
 //!
-//! No duplicates: a create whose outcome is unknown (a timeout, a 5xx, a dropped answer) is
-//! resolved by listing the sandbox's connections of that name and spec created since the
-//! intent — one: it is adopted; none: it is safe to create again; several: flowform stops and
-//! names them. A PATCH answered 412 (changed meanwhile) is re-read, re-planned and, if still
-//! needed, applied again with the new etag.
+//! Each mutation is journalled before it is sent (an intent) and after (the outcome, with
+//! the resource's new record), so a crash at any point loses nothing. No duplicates: a create
+//! whose outcome is unknown (a timeout, a 5xx, a dropped answer) is resolved by listing the
+//! resources of its kind, sandbox, scope and name created since the intent — one: it is
+//! adopted; none: it is safe to create again; several: flowform stops and names them. A
+//! PATCH answered 412 (changed meanwhile) is re-read, re-planned and, if still needed,
+//! applied again with the new etag.
 
 mod adopt;
 mod create;
@@ -19,35 +22,33 @@ pub mod interrupt;
 mod names;
 pub mod progress;
 pub(crate) mod record;
-mod request;
+pub(crate) mod request;
 mod saved;
+mod schedule;
 mod state_only;
+pub mod steps;
 mod update;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-
-use self::interrupt::{GRACE, Interrupt, Interrupted};
+use self::interrupt::{Interrupt, Interrupted};
 use self::progress::Progress;
-use crate::config::{Connection, Desired};
-use crate::flow::model::LiveConnection;
+use crate::config::{Desired, Resource};
+use crate::flow::model::LiveObject;
 use crate::flow::{Client, Filter, FlowError};
 use crate::plan::{self, Action, Change, Plan};
 use crate::state::journal::Outcome;
-use crate::state::{Action as Mutation, Pending, Record, Store, address};
+use crate::state::{Action as Mutation, Pending, Record, Store};
 use crate::sync::lock;
 
-pub use self::adopt::adopted_record;
 pub use self::error::ApplyError;
 
 pub use self::saved::stale;
 pub use self::state_only::{accept_live, settle, sync_lifecycle};
 
-/// How long a connection created `initializing` may take to become `enabled`.
+/// How long a resource created `initializing` may take to become `enabled`.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 
 #[derive(Clone, Debug)]
@@ -65,10 +66,12 @@ pub struct Report {
     pub changed: usize,
     pub destroyed: usize,
     pub imported: usize,
-    /// State only: keys moved, connections let go (AEP untouched).
+    /// State only: keys moved, resources let go (AEP untouched).
     pub moved: usize,
     pub forgotten: usize,
     pub failures: Vec<Failure>,
+    /// What was not done because what it waits for failed.
+    pub skipped: Vec<Skipped>,
     /// Things worth saying that are not failures (a 412 resolved, a connection still
     /// initializing).
     pub notes: Vec<String>,
@@ -105,6 +108,16 @@ pub struct Failure {
     pub error: ApplyError,
 }
 
+/// A step not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub address: String,
+    /// What it is (`create`, `delete the old …`).
+    pub what: String,
+    /// The failed step it waited for, directly or not.
+    pub because: String,
+}
+
 /// What one action did, for the counts.
 #[derive(Clone, Copy, Debug, Default)]
 struct Done {
@@ -117,15 +130,17 @@ struct Done {
 
 struct Ctx {
     store: Mutex<Store>,
+    /// The configuration the plan was made from: what a step refers to is resolved in it.
+    desired: Arc<Desired>,
     /// The state's salt and this run's scheme: secrets are fingerprinted without the store.
     fingerprints: crate::state::Fingerprints,
     client: Arc<Client>,
     progress: Progress,
     options: ApplyOptions,
     notes: Mutex<Vec<String>>,
-    /// Ids already claimed by a connection in this run (never adopted twice).
+    /// Ids already claimed by a resource in this run (never adopted twice).
     claimed: Mutex<BTreeSet<String>>,
-    /// The addresses whose action is under way.
+    /// The addresses whose step is under way.
     in_flight: Mutex<BTreeSet<String>>,
 }
 
@@ -145,9 +160,14 @@ impl Ctx {
         lock(&self.notes).push(text);
     }
 
-    /// The connection a planned change acts on, as AEP has it now.
-    async fn read(&self, sandbox: &str, id: &str) -> Result<LiveConnection, ApplyError> {
-        match self.client.get_connection(sandbox, id).await? {
+    /// The resource a planned change acts on, as AEP has it now.
+    async fn read(
+        &self,
+        kind: &crate::kind::Kind,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<LiveObject, ApplyError> {
+        match self.client.get(kind.collection, sandbox, id).await? {
             Some(live) => Ok(live),
             None => Err(ApplyError::Gone {
                 id: id.to_owned(),
@@ -156,11 +176,11 @@ impl Ctx {
         }
     }
 
-    /// Records what AEP said of connections flowform just created or changed (their state
+    /// Records what AEP said of resources flowform just created or changed (their state
     /// and timestamps), each whose etag is still the one flowform recorded: journalled
     /// together, with one flush. A failure to record them is a note (the next plan reads
     /// them anyway).
-    async fn record_read_back(&self, read: &[(&str, &LiveConnection)]) {
+    async fn record_read_back(&self, read: &[(&str, &LiveObject)]) {
         let written = {
             let mut store = self.store();
             let records: Vec<(String, Option<Record>)> = read
@@ -179,7 +199,7 @@ impl Ctx {
         };
         if let Err(e) = durable {
             self.note(format!(
-                "could not record what AEP says of {count} connection{} read back: {e}",
+                "could not record what AEP says of {count} resource{} read back: {e}",
                 if count == 1 { "" } else { "s" }
             ));
         }
@@ -202,34 +222,41 @@ impl Ctx {
         durable.wait_async().await
     }
 
-    /// Journals, durably, that a create or an update of `conn` is about to be sent.
+    /// Journals, durably, that a create or an update of `d` is about to be sent; `scope`:
+    /// the values of its kind's scope fields as sent (what finds what a create made).
     async fn begin(
         &self,
         action: Mutation,
         address: &str,
-        conn: &Connection,
+        d: &Resource,
+        scope: Vec<String>,
         started_at: i64,
     ) -> Result<u64, ApplyError> {
         // Fingerprinted before the store is taken; the flush waited for after it is let go.
         let pending = Pending {
             address: address.to_owned(),
             action,
-            sandbox: conn.sandbox.clone(),
-            name: conn.name.clone(),
-            spec_id: conn.connection_spec.id.clone(),
+            sandbox: d.sandbox.clone(),
+            name: d.name().to_owned(),
+            scope,
             started_at,
-            fingerprint: plan::fingerprint_with(conn, &self.fingerprints),
+            fingerprint: plan::fingerprint_with(d, &self.fingerprints),
         };
         let (seq, durable) = self.store().begin_deferred(pending)?;
         durable.wait_async().await?;
         Ok(seq)
     }
+
+    /// The declared resource at `address`.
+    fn declared(&self, address: &str) -> Option<&Resource> {
+        self.desired.resources.get(address)
+    }
 }
 
-/// A connection's record with what AEP now says of its state and timestamps, if its etag is
+/// A resource's record with what AEP now says of its state and timestamps, if its etag is
 /// still the one flowform recorded and anything changed.
-fn read_back_record(store: &Store, address: &str, live: &LiveConnection) -> Option<Record> {
-    let mut record = store.state().connections.get(address).cloned()?;
+fn read_back_record(store: &Store, address: &str, live: &LiveObject) -> Option<Record> {
+    let mut record = store.state().resources.get(address).cloned()?;
     if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
         return None;
     }
@@ -240,9 +267,9 @@ fn read_back_record(store: &Store, address: &str, live: &LiveConnection) -> Opti
     (before != (record.state.clone(), record.created_at, record.updated_at)).then_some(record)
 }
 
-/// The id of the connection a change acts on. A change that lacks it (a saved plan edited
-/// by hand, a bug) is an error, never a request: `DELETE /connections/` would read its 404
-/// as "already gone" and drop the record.
+/// The id of the resource a change acts on. A change that lacks it (a saved plan edited by
+/// hand, a bug) is an error, never a request: `DELETE /connections/` would read its 404 as
+/// "already gone" and drop the record.
 fn required_id(change: &Change) -> Result<String, ApplyError> {
     let verb = change.action.verb();
     match change.id.as_deref() {
@@ -255,8 +282,8 @@ fn required_id(change: &Change) -> Result<String, ApplyError> {
     }
 }
 
-/// Whether `id` can be a connection id (AEP's are UUIDs): never empty, and nothing that
-/// would change the path it is put in.
+/// Whether `id` can be a resource id (AEP's are UUIDs): never empty, and nothing that would
+/// change the path it is put in.
 pub fn is_connection_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 128
@@ -265,32 +292,27 @@ pub fn is_connection_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The creates and renames of `plan` whose name AEP now gives to a connection `state` does
-/// not manage: each address with the connection that has its name.
+/// The creates and renames of `plan` whose name AEP now gives to a resource `state` does
+/// not manage: each address with the resource that has its name.
 async fn taken_names(
     plan: &Plan,
     desired: &Desired,
     state: &crate::state::State,
     client: &Arc<Client>,
-) -> Result<Vec<(String, LiveConnection)>, FlowError> {
-    let declared: BTreeMap<String, &Connection> = desired
-        .connections
-        .values()
-        .map(|c| (address(&c.sandbox, &c.key), c))
-        .collect();
-    let creates: Vec<(String, &Connection)> = plan
+) -> Result<Vec<(String, LiveObject)>, FlowError> {
+    let creates: Vec<(String, &Resource)> = plan
         .actions()
         .filter(|c| {
             matches!(c.action, Action::Create | Action::Replace)
                 || (c.action == Action::Update && c.fields.iter().any(|f| f.path == "name"))
         })
-        .filter_map(|c| declared.get(&c.address).map(|d| (c.address.clone(), *d)))
+        .filter_map(|c| desired.resources.get(&c.address).map(|d| (c.address.clone(), d)))
         .collect();
     if creates.is_empty() {
         return Ok(Vec::new());
     }
-    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
-    Ok(names::named(client, &creates)
+    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+    Ok(names::named(client, state, &creates)
         .await?
         .into_iter()
         .filter(|(_, live)| !managed.contains(live.id.as_str()))
@@ -306,7 +328,7 @@ pub async fn apply(
     options: ApplyOptions,
 ) -> (Store, Report) {
     // Moves first, in one atomic write of the state, before anything is sent: every action
-    // below addresses the connections by their new keys. A crash leaves the state before or
+    // below addresses the resources by their new keys. A crash leaves the state before or
     // after every move, never between.
     let moved = match move_keys(plan, &mut store) {
         Ok(moved) => moved,
@@ -320,11 +342,13 @@ pub async fn apply(
     };
     let actions: Vec<Change> = plan.actions().cloned().collect();
     let progress = Progress::new(actions.len());
-    let claimed = store.state().connections.values().map(|r| r.id.clone()).collect();
+    let claimed = store.state().resources.values().map(|r| r.id.clone()).collect();
     let fingerprints = store.state().fingerprints();
+    let state = store.state().clone();
     let ctx = Arc::new(Ctx {
         fingerprints,
         store: Mutex::new(store),
+        desired: Arc::new(desired.clone()),
         client,
         progress: progress.clone(),
         options: options.clone(),
@@ -332,12 +356,6 @@ pub async fn apply(
         claimed: Mutex::new(claimed),
         in_flight: Mutex::new(BTreeSet::new()),
     });
-    let gate = Arc::new(Semaphore::new(options.parallelism.max(1)));
-    let by_address: BTreeMap<String, &Connection> = desired
-        .connections
-        .values()
-        .map(|c| (address(&c.sandbox, &c.key), c))
-        .collect();
     let created: Vec<String> = actions
         .iter()
         .filter(|c| matches!(c.action, Action::Create | Action::Replace))
@@ -359,10 +377,8 @@ pub async fn apply(
         ..Report::default()
     };
     // The names to create are checked again now, however long ago the plan was made: a
-    // name AEP gave meanwhile to a connection this state does not manage is not created
-    // twice.
-    let state = ctx.store().state().clone();
-    let (taken, unchecked): (BTreeMap<String, LiveConnection>, BTreeSet<String>) =
+    // name AEP gave meanwhile to a resource this state does not manage is not created twice.
+    let (taken, unchecked): (BTreeMap<String, LiveObject>, BTreeSet<String>) =
         match taken_names(plan, desired, &state, &ctx.client).await {
             Ok(taken) => (taken.into_iter().collect(), BTreeSet::new()),
             Err(source) => {
@@ -387,136 +403,62 @@ pub async fn apply(
                 Action::Delete | Action::Forget | Action::StateOnly | Action::NoOp
             )
         })
-        .filter_map(|c| by_address.get(&c.address))
-        .map(|c| c.split_params())
+        .filter_map(|c| desired.resources.get(&c.address))
+        .map(Resource::split_params)
         .filter(|split| split.all_resolved() && !split.secret_names.is_empty())
         .collect();
     ctx.fingerprints.prepare(sent.iter().map(|split| &split.secrets));
     drop(sent);
-    let mut tasks = JoinSet::new();
-    let mut spawned = Vec::new();
-    for change in actions {
+    // What will not be sent at all: a name taken, or not checked.
+    let mut refused: BTreeMap<String, ApplyError> = BTreeMap::new();
+    for change in &actions {
         if unchecked.contains(&change.address) {
-            continue;
-        }
-        if let Some(live) = taken.get(&change.address) {
+            refused.insert(change.address.clone(), ApplyError::Refused);
+        } else if let Some(live) = taken.get(&change.address) {
+            let key = if change.kind().is_default() {
+                change.key.clone()
+            } else {
+                format!("{}:{}", change.kind().name, change.key)
+            };
             report.failures.push(Failure {
                 address: change.address.clone(),
                 error: ApplyError::NameTaken {
                     name: live.name.clone(),
                     id: live.id.clone(),
-                    key: change.key.clone(),
+                    key,
+                    noun: change.kind().noun,
                 },
             });
-            continue;
-        }
-        let declared = by_address.get(&change.address).map(|c| (*c).clone());
-        let (ctx, gate) = (ctx.clone(), gate.clone());
-        spawned.push(change.address.clone());
-        tasks.spawn(async move {
-            let _permit = gate.acquire_owned().await;
-            // Interrupted: nothing new is started.
-            if ctx.options.interrupt.is_set() {
-                return (change.address.clone(), None);
-            }
-            lock(&ctx.in_flight).insert(change.address.clone());
-            ctx.progress.working_on(&change.address);
-            let result = run(&ctx, &change, declared.as_ref()).await;
-            ctx.progress.done_one();
-            lock(&ctx.in_flight).remove(&change.address);
-            (change.address.clone(), Some(result))
-        });
-    }
-    // In flight when the apply was interrupted, and how long they may still take.
-    let mut stopping: Option<(BTreeSet<String>, tokio::time::Instant)> = None;
-    let mut answered: BTreeSet<String> = BTreeSet::new();
-    let mut abandoned: BTreeSet<String> = BTreeSet::new();
-    loop {
-        let joined = match &stopping {
-            None => tokio::select! {
-                joined = tasks.join_next() => joined,
-                () = options.interrupt.wait() => {
-                    let in_flight = lock(&ctx.in_flight).clone();
-                    stopping = Some((in_flight, tokio::time::Instant::now() + GRACE));
-                    continue;
-                }
-            },
-            Some((_, until)) => match tokio::time::timeout_at(*until, tasks.join_next()).await {
-                Ok(joined) => joined,
-                Err(_) => {
-                    // The grace ran out: what is still under way stays an intent without an
-                    // outcome (pending), as after a crash.
-                    abandoned = lock(&ctx.in_flight).clone();
-                    tasks.abort_all();
-                    while tasks.join_next().await.is_some() {}
-                    break;
-                }
-            },
-        };
-        let Some(joined) = joined else {
-            break;
-        };
-        match joined {
-            Ok((_, None)) => {}
-            Ok((address, Some(Ok(done)))) => {
-                answered.insert(address);
-                report.added += done.added;
-                report.changed += done.changed;
-                report.destroyed += done.destroyed;
-                report.imported += done.imported;
-                report.forgotten += done.forgotten;
-            }
-            Ok((address, Some(Err(error)))) => {
-                answered.insert(address.clone());
-                progress.line(format!("{address}: failed: {error}"));
-                report.failures.push(Failure { address, error });
-            }
-            // A task that panicked: nothing to say of its connection but that.
-            Err(e) => report.failures.push(Failure {
-                address: "(task)".into(),
-                error: ApplyError::Flow(FlowError::Protocol {
-                    method: "apply".into(),
-                    path: String::new(),
-                    reason: format!("an apply task failed: {e}"),
-                }),
-            }),
+            refused.insert(change.address.clone(), ApplyError::Refused);
         }
     }
-    if let Some((in_flight, _)) = stopping {
+    let steps = steps::graph(actions, &state);
+    let outcome = schedule::run(&ctx, steps, &refused, &options).await;
+    report.added += outcome.done.added;
+    report.changed += outcome.done.changed;
+    report.destroyed += outcome.done.destroyed;
+    report.imported += outcome.done.imported;
+    report.forgotten += outcome.done.forgotten;
+    report.failures.extend(outcome.failures);
+    report.skipped = outcome.skipped;
+    if let Some(interrupted) = outcome.interrupted {
         // Interrupted: no more requests (the next plan reads back what this one did).
-        report.interrupted = Some(Interrupted {
-            finished: in_flight
-                .iter()
-                .filter(|a| answered.contains(*a))
-                .cloned()
-                .collect(),
-            abandoned: abandoned.iter().cloned().collect(),
-            not_started: spawned
-                .into_iter()
-                .filter(|a| !answered.contains(a) && !abandoned.contains(a))
-                .collect(),
-        });
+        report.interrupted = Some(interrupted);
     } else {
         read_back(&ctx, &changed).await;
-        report
-            .failures
-            .extend(check_created(&ctx, desired, &created).await);
+        report.failures.extend(check_created(&ctx, &created).await);
     }
     progress.finish();
     report.failures.sort_by(|a, b| a.address.cmp(&b.address));
-    // Interrupted mutations of connections no longer declared: said at plan time, now let go.
-    let declared: BTreeSet<String> = desired
-        .connections
-        .values()
-        .map(|c| address(&c.sandbox, &c.key))
-        .collect();
+    // Interrupted mutations of resources no longer declared: said at plan time, now let go.
+    let declared: BTreeSet<String> = desired.resources.keys().cloned().collect();
     let ctx = match Arc::try_unwrap(ctx) {
         Ok(ctx) => ctx,
         Err(_) => unreachable!("every task has finished"),
     };
     report.notes = crate::sync::into_inner(ctx.notes);
     let mut store = crate::sync::into_inner(ctx.store);
-    if report.failures.is_empty() {
+    if report.failures.is_empty() && report.skipped.is_empty() {
         let _ = store.edit(|s| s.pending.retain(|p| declared.contains(&p.address)));
     }
     (store, report)
@@ -543,8 +485,8 @@ fn move_keys(plan: &Plan, store: &mut Store) -> Result<usize, Vec<Failure>> {
     // What the plan saw must still hold: the record under the old key, the new key free.
     for m in &plan.moves {
         let state = store.state();
-        let held = state.connections.get(&m.from).is_some_and(|r| r.id == m.id);
-        if !held || state.connections.contains_key(&m.to) {
+        let held = state.resources.get(&m.from).is_some_and(|r| r.id == m.id);
+        if !held || state.resources.contains_key(&m.to) {
             return Err(failed(format!(
                 "the state no longer holds {} as `{}` with `{}` free; plan again",
                 m.id, m.from, m.to
@@ -569,30 +511,31 @@ fn move_keys(plan: &Plan, store: &mut Store) -> Result<usize, Vec<Failure>> {
     }
 }
 
-/// Records what AEP says of the connections this apply created or changed — state and
+/// Records what AEP says of the resources this apply created or changed — state and
 /// timestamps, which a create's or a PATCH's answer does not carry — up to a page of ids
-/// per request (`property=id==a,b,…`, each URL within `--max-url-length`). A connection whose etag moved meanwhile is left as flowform applied it (the next
-/// plan shows what someone else changed). A failed read is a note, not a failure: nothing
-/// is assumed, and the next plan reads them anyway.
+/// per request (`property=id==a,b,…`, each URL within `--max-url-length`). A resource whose
+/// etag moved meanwhile is left as flowform applied it (the next plan shows what someone
+/// else changed). A failed read is a note, not a failure: nothing is assumed, and the next
+/// plan reads them anyway.
 async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
-    let mut by_sandbox: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut by_place: BTreeMap<(&'static str, String), Vec<(String, String)>> = BTreeMap::new();
     {
         let store = ctx.store();
         for address in addresses {
-            if let Some(r) = store.state().connections.get(address) {
-                by_sandbox
-                    .entry(r.sandbox.clone())
+            if let Some(r) = store.state().resources.get(address) {
+                by_place
+                    .entry((r.kind.collection, r.sandbox.clone()))
                     .or_default()
                     .push((r.id.clone(), address.clone()));
             }
         }
     }
-    let mut tasks = JoinSet::new();
-    for (sandbox, ids) in by_sandbox {
+    let mut tasks = tokio::task::JoinSet::new();
+    for ((collection, sandbox), ids) in by_place {
         let addresses: BTreeMap<String, String> = ids.into_iter().collect();
         // Ids that cannot go in a filter (a hand-edited state) are left to the next plan.
         let listable = addresses.keys().filter(|id| crate::flow::listable(id)).cloned();
-        for batch in ctx.client.batches(&[], "id", listable.collect()) {
+        for batch in ctx.client.batches(collection, &[], "id", listable.collect()) {
             let batch: Vec<(String, String)> = batch
                 .into_iter()
                 .filter_map(|id| addresses.get(&id).map(|a| (id, a.clone())))
@@ -600,7 +543,10 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
             let (ctx, sandbox) = (ctx.clone(), sandbox.clone());
             tasks.spawn(async move {
                 let filter = Filter::new("id", batch.iter().map(|(id, _)| id.clone()));
-                let listed = ctx.client.list_batch(&sandbox, &[filter], batch.len()).await;
+                let listed = ctx
+                    .client
+                    .list_batch(collection, &sandbox, &[filter], batch.len())
+                    .await;
                 (ctx, batch, listed)
             });
         }
@@ -613,7 +559,7 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
             Ok(listed) => listed,
             Err(e) => {
                 ctx.note(format!(
-                    "could not read back {} connection{} after applying ({e}); the next plan reads them",
+                    "could not read back {} resource{} after applying ({e}); the next plan reads them",
                     batch.len(),
                     if batch.len() == 1 { "" } else { "s" }
                 ));
@@ -621,7 +567,7 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
             }
         };
         let by_id: BTreeMap<&str, &str> = batch.iter().map(|(id, a)| (id.as_str(), a.as_str())).collect();
-        let read: Vec<(&str, &LiveConnection)> = listed
+        let read: Vec<(&str, &LiveObject)> = listed
             .iter()
             .filter_map(|live| by_id.get(live.id.as_str()).map(|address| (*address, live)))
             .collect();
@@ -630,53 +576,43 @@ async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
 }
 
 /// Reads back what this apply created, by name: records AEP's state and timestamps for
-/// each, and settles a name AEP now gives to another connection too, one this state does
-/// not manage — another clone or CI run, applying with another state, or a person, created
-/// it at the same moment. Of the connections sharing the name, the first created stays
-/// (ties: the smaller id); if that is not flowform's own, flowform deletes its own copy, so
-/// that a race of two runs leaves one connection whichever run reads back first. Either way
-/// the apply fails, naming both: two states claim one connection, and a person must say
-/// which keeps it.
-async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) -> Vec<Failure> {
-    let declared: BTreeMap<String, &Connection> = desired
-        .connections
-        .values()
-        .map(|c| (address(&c.sandbox, &c.key), c))
-        .collect();
-    let wanted: Vec<(String, &Connection)> = {
+/// each, and settles a name AEP now gives to another resource too, one this state does not
+/// manage — another clone or CI run, applying with another state, or a person, created it at
+/// the same moment. Of the resources sharing the name, the first created stays (ties: the
+/// smaller id); if that is not flowform's own, flowform deletes its own copy, so that a race
+/// of two runs leaves one resource whichever run reads back first. Either way the apply
+/// fails, naming both: two states claim one resource, and a person must say which keeps it.
+async fn check_created(ctx: &Arc<Ctx>, created: &[String]) -> Vec<Failure> {
+    let (wanted, state): (Vec<(String, &Resource)>, crate::state::State) = {
         let store = ctx.store();
-        created
+        let wanted = created
             .iter()
-            .filter(|a| store.state().connections.contains_key(*a))
-            .filter_map(|a| declared.get(a).map(|c| (a.clone(), *c)))
-            .collect()
+            .filter(|a| store.state().resources.contains_key(*a))
+            .filter_map(|a| ctx.declared(a).map(|d| (a.clone(), d)))
+            .collect();
+        (wanted, store.state().clone())
     };
     if wanted.is_empty() {
         return Vec::new();
     }
-    let found = match names::named(&ctx.client, &wanted).await {
+    let found = match names::named(&ctx.client, &state, &wanted).await {
         Ok(found) => found,
         Err(e) => {
             ctx.note(format!(
-                "could not read back the {} connection{} created ({e}); the next plan reads them",
+                "could not read back the {} resource{} created ({e}); the next plan reads them",
                 wanted.len(),
                 if wanted.len() == 1 { "" } else { "s" }
             ));
             return Vec::new();
         }
     };
-    // Address → every connection AEP has under its name that is not another of ours.
-    let mut sharing: BTreeMap<String, Vec<LiveConnection>> = BTreeMap::new();
+    // Address → every resource AEP has under its name that is not another of ours.
+    let mut sharing: BTreeMap<String, Vec<LiveObject>> = BTreeMap::new();
     {
         let store = ctx.store();
-        let managed: BTreeSet<&str> = store
-            .state()
-            .connections
-            .values()
-            .map(|r| r.id.as_str())
-            .collect();
+        let managed: BTreeSet<&str> = store.state().resources.values().map(|r| r.id.as_str()).collect();
         for (address, live) in found {
-            let Some(ours) = store.state().connections.get(&address).map(|r| r.id.as_str()) else {
+            let Some(ours) = store.state().resources.get(&address).map(|r| r.id.as_str()) else {
                 continue;
             };
             if ours != live.id && managed.contains(live.id.as_str()) {
@@ -686,7 +622,7 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
         }
     }
     // What AEP says of ours, recorded together (one journal write, one flush).
-    let ours: Vec<(&str, &LiveConnection)> = {
+    let ours: Vec<(&str, &LiveObject)> = {
         let store = ctx.store();
         sharing
             .iter()
@@ -694,7 +630,7 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
             .filter(|(address, live)| {
                 store
                     .state()
-                    .connections
+                    .resources
                     .get(*address)
                     .is_some_and(|r| r.id == live.id)
             })
@@ -706,7 +642,7 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
         if all.len() < 2 {
             continue;
         }
-        let Some(ours) = ctx.store().state().connections.get(&address).cloned() else {
+        let Some(ours) = ctx.store().state().resources.get(&address).cloned() else {
             continue;
         };
         all.sort_by(|a, b| {
@@ -721,7 +657,7 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
         let deleted = if kept == ours.id {
             None
         } else {
-            Some(delete::delete(ctx, &address, &ours.sandbox, &ours.id).await)
+            Some(delete::delete(ctx, &address, ours.kind, &ours.sandbox, &ours.id).await)
         };
         failures.push(Failure {
             address,
@@ -737,38 +673,50 @@ async fn check_created(ctx: &Arc<Ctx>, desired: &Desired, created: &[String]) ->
     failures
 }
 
-async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Done, ApplyError> {
+/// Carries out one step.
+async fn run(ctx: &Ctx, step: &steps::Step) -> Result<Done, ApplyError> {
+    let change = &step.change;
     let need = || {
-        conn.ok_or_else(|| ApplyError::NotDeclared {
-            address: change.address.clone(),
-        })
+        ctx.declared(&change.address)
+            .ok_or_else(|| ApplyError::NotDeclared {
+                address: change.address.clone(),
+            })
     };
-    match change.action {
-        Action::Create => {
+    match (step.work, change.action) {
+        (steps::Work::ReplaceCreate, _) => {
+            delete::depose(ctx, change)?;
             create::create(ctx, &change.address, need()?).await?;
             Ok(Done {
                 added: 1,
                 ..Done::default()
             })
         }
-        Action::Update => {
+        (steps::Work::ReplaceDelete, _) => delete::delete_deposed(ctx, change).await,
+        (_, Action::Create) => {
+            create::create(ctx, &change.address, need()?).await?;
+            Ok(Done {
+                added: 1,
+                ..Done::default()
+            })
+        }
+        (_, Action::Update) => {
             update::update(ctx, change, need()?).await?;
             Ok(Done {
                 changed: 1,
                 ..Done::default()
             })
         }
-        Action::Replace => delete::replace(ctx, change, need()?).await,
-        Action::Delete => {
+        (_, Action::Replace) => Ok(Done::default()),
+        (_, Action::Delete) => {
             let id = required_id(change)?;
-            delete::delete(ctx, &change.address, &change.sandbox, &id).await?;
+            delete::delete(ctx, &change.address, change.kind(), &change.sandbox, &id).await?;
             Ok(Done {
                 destroyed: 1,
                 ..Done::default()
             })
         }
-        Action::Adopt => adopt::adopt(ctx, change, need()?).await,
-        Action::Forget => {
+        (_, Action::Adopt) => adopt::adopt(ctx, change, need()?).await,
+        (_, Action::Forget) => {
             ctx.record(&change.address, None)?;
             let why = if change.reason == Some(plan::Reason::ForgetBecauseRemoved) {
                 "no longer managed; AEP keeps it"
@@ -782,10 +730,10 @@ async fn run(ctx: &Ctx, change: &Change, conn: Option<&Connection>) -> Result<Do
                 ..Done::default()
             })
         }
-        Action::StateOnly => {
+        (_, Action::StateOnly) => {
             state_only::record_change(ctx, change)?;
             Ok(Done::default())
         }
-        Action::NoOp => Ok(Done::default()),
+        (_, Action::NoOp) => Ok(Done::default()),
     }
 }

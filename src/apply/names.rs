@@ -1,71 +1,116 @@
-//! Finding connections by name: a name names one connection per sandbox and spec, so
-//! before creating, flowform asks AEP whether the name is still free (a person at the
-//! approval prompt can take minutes; another clone may apply at the same time), and after
-//! creating, whether its connection is the only one of that name.
+//! Finding resources by name: a name names one resource per kind, sandbox and scope (a base
+//! connection's spec, a source connection's base connection), so before creating, flowform
+//! asks AEP whether the name is still free (a person at the approval prompt can take
+//! minutes; another clone may apply at the same time), and after creating, whether its
+//! resource is the only one of that name.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::config::Connection;
-use crate::flow::model::LiveConnection;
+use crate::config::{Reference, Resource};
+use crate::flow::model::LiveObject;
 use crate::flow::{Client, Filter, FlowError, listable};
+use crate::kind::{self, Kind, Type};
+use crate::state::State;
 
-/// A sandbox and a connection spec id.
-type Pair = (String, String);
+/// A kind, a sandbox and the first scope value: one filter's reach.
+type Group = (&'static Kind, String, String);
 
-/// The connections AEP has under the names of `wanted` (address and declared connection),
-/// in their sandboxes and specs, each paired with the address whose name it bears. The
-/// names go in batches of `property=name==a,b,…` (a page of them at most, each URL within
-/// `--max-url-length`), every batch at once up to `--parallelism`; a name that cannot go in
-/// a filter (a comma, which separates alternatives, or a space or quote at an end) is found
-/// by listing its sandbox and spec whole.
+/// The scope values of `d` as AEP knows them now: a reference resolved through the state;
+/// `None` when one is not known (what it refers to does not exist yet: nothing of its scope
+/// can exist either).
+fn scope(state: &State, d: &Resource) -> Option<Vec<String>> {
+    d.kind
+        .scope
+        .iter()
+        .map(|path| {
+            let f = d.kind.field(path)?;
+            match (&f.ty, d.reference(path)) {
+                (Type::Ref { .. }, Some(Reference::Id(id))) => Some(id.to_lowercase()),
+                (Type::Ref { .. }, Some(Reference::Key(key))) => {
+                    let target = kind::resource::ref_kind(f)?;
+                    let address = kind::address::format(target, &d.sandbox, key);
+                    state.resources.get(&address).map(|r| r.id.to_lowercase())
+                }
+                _ => Some(
+                    d.value(f)
+                        .and_then(|v| v.as_str().map(str::to_lowercase))
+                        .unwrap_or_default(),
+                ),
+            }
+        })
+        .collect()
+}
+
+/// The resources AEP has under the names of `wanted` (address and declared resource), in
+/// their kinds, sandboxes and scopes, each paired with the address whose name it bears. The
+/// names go in batches of `property=name==a,b,…` beside the scope's filter (a page of them
+/// at most, each URL within `--max-url-length`), every batch at once up to `--parallelism`;
+/// a name that cannot go in a filter (a comma, which separates alternatives, or a space or
+/// quote at an end) is found by listing its group whole.
 pub(super) async fn named(
     client: &Arc<Client>,
-    wanted: &[(String, &Connection)],
-) -> Result<Vec<(String, LiveConnection)>, FlowError> {
-    // Sandbox and spec → name → address.
-    let mut by_pair: BTreeMap<Pair, BTreeMap<String, String>> = BTreeMap::new();
-    for (address, conn) in wanted {
-        by_pair
-            .entry((conn.sandbox.clone(), conn.connection_spec.id.clone()))
+    state: &State,
+    wanted: &[(String, &Resource)],
+) -> Result<Vec<(String, LiveObject)>, FlowError> {
+    // Group → (scope values, name) → address.
+    let mut by_group: BTreeMap<Group, BTreeMap<(Vec<String>, String), String>> = BTreeMap::new();
+    for (address, d) in wanted {
+        let Some(scope) = scope(state, d) else { continue };
+        let first = scope.first().cloned().unwrap_or_default();
+        by_group
+            .entry((d.kind, d.sandbox.clone(), first))
             .or_default()
-            .insert(conn.name.clone(), address.clone());
+            .insert((scope, d.name().to_owned()), address.clone());
     }
-    let mut tasks: JoinSet<(Pair, Result<Vec<LiveConnection>, FlowError>)> = JoinSet::new();
-    for ((sandbox, spec), names) in &by_pair {
-        let spec_filter = Filter::new("connectionSpec.id", [spec.clone()]);
-        let (plain, odd): (Vec<String>, Vec<String>) = names.keys().cloned().partition(|n| listable(n));
-        for batch in client.batches(std::slice::from_ref(&spec_filter), "name", plain) {
-            let (client, pair) = (client.clone(), (sandbox.clone(), spec.clone()));
-            let filters = [spec_filter.clone(), Filter::new("name", batch.iter().cloned())];
+    let mut tasks: JoinSet<(Group, Result<Vec<LiveObject>, FlowError>)> = JoinSet::new();
+    for (group, names) in &by_group {
+        let (kind, _, first) = group;
+        let fixed: Vec<Filter> = kind
+            .scope
+            .first()
+            .and_then(|p| kind.filter_name(p))
+            .filter(|_| !first.is_empty())
+            .map(|n| vec![Filter::new(n, [first.clone()])])
+            .unwrap_or_default();
+        let mut unique: Vec<String> = names.keys().map(|(_, n)| n.clone()).collect();
+        unique.sort();
+        unique.dedup();
+        let (plain, odd): (Vec<String>, Vec<String>) = unique.into_iter().partition(|n| listable(n));
+        for batch in client.batches(kind.collection, &fixed, "name", plain) {
+            let (client, group) = (client.clone(), group.clone());
+            let mut filters = fixed.clone();
+            filters.push(Filter::new("name", batch.iter().cloned()));
             tasks.spawn(async move {
-                let found = client.list_batch(&pair.0, &filters, batch.len()).await;
-                (pair, found)
+                let found = client
+                    .list_batch(group.0.collection, &group.1, &filters, batch.len())
+                    .await;
+                (group, found)
             });
         }
         if !odd.is_empty() {
-            let (client, pair) = (client.clone(), (sandbox.clone(), spec.clone()));
-            let filters = [spec_filter.clone()];
+            let (client, group, filters) = (client.clone(), group.clone(), fixed.clone());
             tasks.spawn(async move {
-                let found = client.list_connections(&pair.0, &filters).await;
-                (pair, found)
+                let found = client.list_all(group.0.collection, &group.1, &filters).await;
+                (group, found)
             });
         }
     }
     let mut found = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (pair, listed) = joined.map_err(|e| FlowError::Protocol {
+        let (group, listed) = joined.map_err(|e| FlowError::Protocol {
             method: "GET".into(),
-            path: "/connections".into(),
+            path: group_path(),
             reason: format!("a name lookup task failed: {e}"),
         })?;
-        let Some(names) = by_pair.get(&pair) else {
+        let Some(names) = by_group.get(&group) else {
             continue;
         };
         for live in listed? {
-            if let Some(address) = names.get(&live.name) {
+            let scope = crate::plan::scopes_of(group.0, &live);
+            if let Some(address) = names.get(&(scope, live.name.clone())) {
                 found.push((address.clone(), live));
             }
         }
@@ -74,4 +119,8 @@ pub(super) async fn named(
     found.sort_by(|(a, x), (b, y)| (a, &x.id).cmp(&(b, &y.id)));
     found.dedup_by(|(a, x), (b, y)| a == b && x.id == y.id);
     Ok(found)
+}
+
+fn group_path() -> String {
+    kind::default().collection.to_owned()
 }

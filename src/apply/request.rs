@@ -1,21 +1,105 @@
-//! The requests an apply sends: the body of a create and the JSON Patch of an update. With
-//! [`params_to_send`], the only place where a secret leaves flowform.
+//! The requests an apply sends, built from the kind's declaration: the body of a create and
+//! the JSON Patch of an update. With [`params_to_send`], the only place where a secret
+//! leaves flowform.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::config::{Connection, Param};
-use crate::flow::model::is_masked;
-use crate::flow::model::{LiveConnection, PatchKind, PatchOp};
+use super::ApplyError;
+use crate::config::{Desired, Param, Reference, Resource};
+use crate::flow::model::{LiveObject, PatchKind, PatchOp, is_masked};
+use crate::kind::{Default, Field, Type, Update};
 use crate::plan::{self, Change};
-use crate::state::Record;
+use crate::state::{Record, State};
+
+/// A declared resource's values as they are sent: references resolved to the ids their
+/// targets have now, defaults (a base connection's spec a source connection inherits)
+/// filled in. Secrets are not here: [`params_to_send`] adds them.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    pub values: BTreeMap<&'static str, Value>,
+    /// The ids of the resources it refers to.
+    pub depends_on: Vec<String>,
+}
+
+/// Resolves `d` against the state as it is now (a resource it refers to was created by a
+/// step before this one).
+pub fn resolve(desired: &Desired, state: &State, d: &Resource) -> Result<Resolved, ApplyError> {
+    let mut out = Resolved::default();
+    for f in d.kind.fields {
+        if let Some(v) = value(desired, state, d, f, &mut out.depends_on)? {
+            out.values.insert(f.path, v);
+        }
+    }
+    Ok(out)
+}
+
+fn value(
+    desired: &Desired,
+    state: &State,
+    d: &Resource,
+    f: &'static Field,
+    depends_on: &mut Vec<String>,
+) -> Result<Option<Value>, ApplyError> {
+    if let Type::Ref { .. } = f.ty {
+        let id = match d.reference(f.path) {
+            Some(Reference::Id(id)) => id.clone(),
+            Some(Reference::Key(key)) => {
+                let target = crate::kind::resource::ref_kind(f).unwrap_or(crate::kind::default());
+                let address = crate::kind::address::format(target, &d.sandbox, key);
+                match state.resources.get(&address) {
+                    Some(r) => r.id.clone(),
+                    None => {
+                        return Err(ApplyError::Unresolved {
+                            field: f.path,
+                            target: address,
+                        });
+                    }
+                }
+            }
+            None => return Ok(None),
+        };
+        depends_on.push(id.clone());
+        return Ok(Some(Value::String(id)));
+    }
+    if let Type::Params = f.ty {
+        return Ok(None);
+    }
+    if let Some(v) = d.value(f) {
+        return Ok(Some(v));
+    }
+    match f.default {
+        Default::Inherit { reference, path } => {
+            let target = d.kind.field(reference).and_then(|rf| {
+                match (d.reference(reference), crate::kind::resource::ref_kind(rf)) {
+                    (Some(Reference::Key(key)), Some(kind)) => desired
+                        .resources
+                        .get(&crate::kind::address::format(kind, &d.sandbox, key)),
+                    _ => None,
+                }
+            });
+            match target.and_then(|t| t.kind.field(path).and_then(|tf| t.value(tf))) {
+                Some(v) => Ok(Some(v)),
+                None => Err(ApplyError::Unresolved {
+                    field: f.path,
+                    target: format!("the `{reference}` it refers to"),
+                }),
+            }
+        }
+        Default::Live => Err(ApplyError::Unresolved {
+            field: f.path,
+            target: "AEP (plan with a refresh)".to_owned(),
+        }),
+        Default::None | Default::Value(_) => Ok(None),
+    }
+}
 
 /// The params a create or an update sends: plain values and secrets, in clear. The only
 /// place, with [`patch_ops`], where a secret leaves flowform.
-pub(super) fn params_to_send(conn: &Connection) -> Map<String, Value> {
+pub(super) fn params_to_send(d: &Resource) -> Map<String, Value> {
     let mut params = Map::new();
-    for (name, param) in &conn.auth.params {
+    for (name, param) in d.params().into_iter().flatten() {
         let value = match param {
             Param::Plain(v) => v.clone(),
             Param::Secret { value: Some(v), .. } => Value::String(v.expose().to_owned()),
@@ -27,86 +111,145 @@ pub(super) fn params_to_send(conn: &Connection) -> Map<String, Value> {
     params
 }
 
-/// The body of `POST /connections`.
-pub fn create_body(conn: &Connection) -> Value {
-    let mut body = json!({
-        "name": conn.name,
-        "connectionSpec": {"id": conn.connection_spec.id, "version": conn.connection_spec.version},
-        "auth": {"specName": conn.auth.spec_name, "params": params_to_send(conn)},
-    });
-    if let Some(d) = &conn.description {
-        body["description"] = Value::String(d.clone());
+/// Sets `value` at the JSON pointer `pointer` of `body`, making the objects on the way.
+fn put(body: &mut Map<String, Value>, pointer: &str, value: Value) {
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let mut at = body;
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            at.insert((*part).to_owned(), value);
+            return;
+        }
+        let next = at
+            .entry((*part).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !next.is_object() {
+            *next = Value::Object(Map::new());
+        }
+        match next.as_object_mut() {
+            Some(o) => at = o,
+            None => return,
+        }
     }
-    body
 }
 
-/// The JSON Patch for an update: what the plan says changes; the auth params, when they go,
-/// whole (AEP replaces `/auth/params` as a whole) with the server's own params kept.
+/// What a field is sent as: a table's columns as AEP's column objects.
+fn encode(f: &Field, v: Value) -> Value {
+    match (&f.ty, v) {
+        (Type::Columns, Value::Array(names)) => Value::Array(
+            names
+                .into_iter()
+                .map(|n| {
+                    let mut column = Map::new();
+                    column.insert("name".into(), n);
+                    Value::Object(column)
+                })
+                .collect(),
+        ),
+        (_, v) => v,
+    }
+}
+
+/// The body of the `POST` that creates `d`.
+pub fn create_body(d: &Resource, resolved: &Resolved) -> Value {
+    let mut body = Map::new();
+    for f in d.kind.fields {
+        match f.ty {
+            Type::Params => put(&mut body, f.api, Value::Object(params_to_send(d))),
+            _ => {
+                if let Some(v) = resolved.values.get(f.path) {
+                    put(&mut body, f.api, encode(f, v.clone()));
+                }
+            }
+        }
+    }
+    Value::Object(body)
+}
+
+/// The JSON Patch for an update: what the plan says changes; a `Params` field, when it goes,
+/// whole (AEP replaces it as a whole) with the server's own params kept.
 pub(super) fn patch_ops(
     change: &Change,
-    conn: &Connection,
-    live: &LiveConnection,
+    d: &Resource,
+    resolved: &Resolved,
+    live: &LiveObject,
     recorded: Option<&Record>,
 ) -> Vec<PatchOp> {
     let mut ops = Vec::new();
     let changes = |path: &str| change.fields.iter().any(|f| f.path == path);
-    if changes("name") {
-        ops.push(PatchOp {
-            op: PatchKind::Replace,
-            path: "/name".into(),
-            value: Some(Value::String(conn.name.clone())),
-        });
-    }
-    if changes("description") {
-        match (&conn.description, &live.description) {
-            (Some(d), _) => ops.push(PatchOp {
-                op: PatchKind::Add,
-                path: "/description".into(),
-                value: Some(Value::String(d.clone())),
+    for f in d.kind.fields.iter().filter(|f| f.update == Update::Patch) {
+        if let Type::Params = f.ty {
+            let prefix = format!("{}.", f.path);
+            let params_change =
+                change.resend_secrets || change.fields.iter().any(|c| c.path.starts_with(&prefix));
+            if params_change {
+                ops.push(PatchOp {
+                    op: PatchKind::Replace,
+                    path: f.api.into(),
+                    value: Some(Value::Object(params_whole(d, f, live, recorded))),
+                });
+            }
+            continue;
+        }
+        if !changes(f.path) {
+            continue;
+        }
+        match resolved.values.get(f.path) {
+            Some(v) => ops.push(PatchOp {
+                op: if f.required {
+                    PatchKind::Replace
+                } else {
+                    PatchKind::Add
+                },
+                path: f.api.into(),
+                value: Some(encode(f, v.clone())),
             }),
-            (None, Some(_)) => ops.push(PatchOp {
+            None if live.at(f.api).is_some() => ops.push(PatchOp {
                 op: PatchKind::Remove,
-                path: "/description".into(),
+                path: f.api.into(),
                 value: None,
             }),
-            (None, None) => {}
+            None => {}
         }
-    }
-    let params_change =
-        change.resend_secrets || change.fields.iter().any(|f| f.path.starts_with("auth.params."));
-    if params_change {
-        let mut params = params_to_send(conn);
-        // AEP replaces the params whole; an ignored param keeps what AEP has (or, for a
-        // secret, which cannot be read back, what was last sent: the declared value).
-        let live_params = live.auth.as_ref().map(|a| &a.params);
-        for (name, param) in &conn.auth.params {
-            if let Param::Plain(_) = param
-                && plan::ignored(conn, &format!("auth.params.{name}"))
-                && let Some(kept) = live_params
-                    .and_then(|p| p.get(name))
-                    .filter(|v| !is_masked(v))
-                    .or_else(|| recorded.and_then(|r| r.params.get(name)))
-            {
-                params.insert(name.clone(), kept.clone());
-            }
-        }
-        // Keep what AEP added itself (e.g. `orgId`): not declared, not a masked secret, and
-        // never sent by flowform.
-        let managed: BTreeSet<&String> = recorded
-            .map(|r| r.params.keys().chain(r.secret_params.iter()).collect())
-            .unwrap_or_default();
-        if let Some(auth) = &live.auth {
-            for (name, value) in &auth.params {
-                if !conn.auth.params.contains_key(name) && !managed.contains(name) && !is_masked(value) {
-                    params.insert(name.clone(), value.clone());
-                }
-            }
-        }
-        ops.push(PatchOp {
-            op: PatchKind::Replace,
-            path: "/auth/params".into(),
-            value: Some(Value::Object(params)),
-        });
     }
     ops
+}
+
+/// A `Params` field as a patch sends it: AEP replaces it whole, so an ignored param keeps
+/// what AEP has (or, for a secret, which cannot be read back, what was last sent: the
+/// declared value), and what AEP added itself (e.g. `orgId`) is kept.
+fn params_whole(d: &Resource, f: &Field, live: &LiveObject, recorded: Option<&Record>) -> Map<String, Value> {
+    let mut params = params_to_send(d);
+    let live_params = live.at(f.api);
+    let live_params = live_params.as_ref().and_then(Value::as_object);
+    for (name, param) in d.params().into_iter().flatten() {
+        if let Param::Plain(_) = param
+            && plan::ignored(d, &format!("{}.{name}", f.path))
+            && let Some(kept) = live_params
+                .and_then(|p| p.get(name))
+                .filter(|v| !is_masked(v))
+                .or_else(|| recorded.and_then(|r| r.params()).and_then(|p| p.get(name)))
+        {
+            params.insert(name.clone(), kept.clone());
+        }
+    }
+    // Keep what AEP added itself: not declared, not a masked secret, and never sent by
+    // flowform.
+    let managed: BTreeSet<&String> = recorded
+        .map(|r| {
+            r.params()
+                .into_iter()
+                .flat_map(|p| p.keys())
+                .chain(r.secret_params.iter())
+                .collect()
+        })
+        .unwrap_or_default();
+    let declared = d.params();
+    for (name, value) in live_params.into_iter().flatten() {
+        let declared_here = declared.is_some_and(|p| p.contains_key(name));
+        if !declared_here && !managed.contains(name) && !is_masked(value) {
+            params.insert(name.clone(), value.clone());
+        }
+    }
+    params
 }

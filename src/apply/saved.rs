@@ -51,7 +51,7 @@ pub async fn stale(
             let (Some(id), Some(etag)) = (&change.id, &change.etag) else {
                 continue;
             };
-            match client.get_connection(&change.sandbox, id).await? {
+            match client.get(change.kind().collection, &change.sandbox, id).await? {
                 None => problems.push(format!(
                     "`{}` ({id}) was deleted in AEP since the plan was made",
                     change.address
@@ -82,8 +82,10 @@ async fn names_taken_since(
         .into_iter()
         .map(|(address, live)| {
             format!(
-                "`{address}`: AEP now has a connection named `{}` (id {}) that this state does not manage; creating another would make a duplicate",
-                live.name, live.id
+                "`{address}`: AEP now has a {} named `{}` (id {}) that this state does not manage; creating another would make a duplicate",
+                crate::kind::address::kind_of(&address).noun,
+                live.name,
+                live.id
             )
         })
         .collect())

@@ -4,9 +4,10 @@
 use super::{ApplyError, Ctx};
 use crate::config::Desired;
 use crate::flow::model::{ConnectionState, is_masked};
+use crate::kind::{Type, Update};
 use crate::plan::{Change, Live, Plan};
+use crate::state::Store;
 use crate::state::file::StateError;
-use crate::state::{Store, address};
 
 /// Records what changes in the state alone: the declared lifecycle flags of managed
 /// connections (a change to `protect` changes nothing in AEP, but the state must remember
@@ -17,9 +18,8 @@ pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, Sta
     store.edit(|state| {
         let mut changed = 0;
         let mut refingerprinted = Vec::new();
-        for conn in desired.connections.values() {
-            let address = address(&conn.sandbox, &conn.key);
-            let Some(r) = state.connections.get(&address) else {
+        for (address, conn) in &desired.resources {
+            let Some(r) = state.resources.get(address) else {
                 continue;
             };
             let mut r = r.clone();
@@ -39,7 +39,7 @@ pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, Sta
                 touched = true;
             }
             if touched {
-                state.connections.insert(address, r);
+                state.resources.insert(address.clone(), r);
                 changed += 1;
             }
         }
@@ -59,28 +59,53 @@ pub fn sync_lifecycle(desired: &Desired, store: &mut Store) -> Result<usize, Sta
 }
 
 /// Makes the state match what AEP has (`apply --refresh-only`): drifted records take the live
-/// values, deleted ones go. Nothing is sent to AEP.
+/// values of the fields that change in place, deleted ones go. Nothing is sent to AEP.
 pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize, StateError> {
     let mut changed = 0;
     store.edit(|state| {
         for drift in &plan.drift {
-            match live.connections.get(&drift.id) {
+            match live.objects.get(&drift.id) {
                 None => {
-                    state.connections.remove(&drift.address);
+                    state.resources.remove(&drift.address);
                 }
-                Some((_, l)) => {
-                    if let Some(r) = state.connections.get_mut(&drift.address) {
+                Some(seen) => {
+                    let l = &seen.object;
+                    if let Some(r) = state.resources.get_mut(&drift.address) {
                         r.name = l.name.clone();
-                        r.description = l.description.clone();
                         r.etag = l.etag.clone();
                         if l.state.is_some() {
                             r.state = l.state.clone();
                         }
                         r.updated_at = l.updated_at;
-                        if let Some(auth) = &l.auth {
-                            for (name, value) in r.params.iter_mut() {
-                                if let Some(v) = auth.params.get(name).filter(|v| !is_masked(v)) {
-                                    *value = v.clone();
+                        for f in r
+                            .kind
+                            .fields
+                            .iter()
+                            .filter(|f| f.update == Update::Patch && f.path != "name")
+                        {
+                            if let Type::Params = f.ty {
+                                let live_params = l.at(f.api);
+                                if let Some(params) =
+                                    r.attrs.get_mut(f.path).and_then(serde_json::Value::as_object_mut)
+                                {
+                                    for (name, value) in params.iter_mut() {
+                                        if let Some(v) = live_params
+                                            .as_ref()
+                                            .and_then(|p| p.get(name))
+                                            .filter(|v| !is_masked(v))
+                                        {
+                                            *value = v.clone();
+                                        }
+                                    }
+                                }
+                                continue;
+                            }
+                            match l.at(f.api).filter(|v| !v.is_null()) {
+                                Some(v) => {
+                                    r.attrs.insert(f.path.to_owned(), v);
+                                }
+                                None => {
+                                    r.attrs.remove(f.path);
                                 }
                             }
                         }
@@ -93,20 +118,21 @@ pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize,
     Ok(changed)
 }
 
-/// Records what AEP moved on its own since flowform last looked: a connection recorded while
+/// Records what AEP moved on its own since flowform last looked: a resource recorded while
 /// `initializing` (no etag yet) that AEP has since enabled gets its etag, state and
 /// timestamps, so that what changes next is seen. Nothing is sent to AEP. Returns how many.
 pub fn settle(live: &Live, store: &mut Store) -> Result<usize, StateError> {
     store.edit(|state| {
         let mut settled = 0;
-        for r in state.connections.values_mut() {
+        for r in state.resources.values_mut() {
             if r.etag.is_some() && r.state != Some(ConnectionState::Initializing) {
                 continue;
             }
-            let Some((sandbox, l)) = live.connections.get(&r.id) else {
+            let Some(seen) = live.objects.get(&r.id) else {
                 continue;
             };
-            if *sandbox != r.sandbox || l.is_initializing() || l.etag.is_none() {
+            let l = &seen.object;
+            if seen.sandbox != r.sandbox || l.is_initializing() || l.etag.is_none() {
                 continue;
             }
             r.etag = l.etag.clone();
@@ -123,7 +149,7 @@ pub fn settle(live: &Live, store: &mut Store) -> Result<usize, StateError> {
 /// `after`, and nothing is sent to AEP. A field the state does not keep (a hand-edited plan)
 /// is refused before anything changes.
 pub(super) fn record_change(ctx: &Ctx, change: &Change) -> Result<(), ApplyError> {
-    let Some(mut record) = ctx.store().state().connections.get(&change.address).cloned() else {
+    let Some(mut record) = ctx.store().state().resources.get(&change.address).cloned() else {
         return Err(ApplyError::NotInState {
             address: change.address.clone(),
         });

@@ -1,48 +1,55 @@
-//! Updating a connection: a JSON Patch with `If-Match`; a 412 (changed meanwhile) is
-//! re-read, re-planned, and applied again once if still needed.
+//! Updating a resource: a JSON Patch with `If-Match`; a 412 (changed meanwhile) is re-read,
+//! re-planned, and applied again once if still needed.
 
 use std::time::Instant;
 
 use serde_json::Value;
 
 use super::progress::elapsed;
-use super::request::patch_ops;
+use super::request::{patch_ops, resolve};
 use super::{ApplyError, Ctx, now_ms, required_id};
-use crate::config::{Connection, Desired};
-use crate::flow::model::{LiveConnection, PatchOp};
+use crate::config::Resource;
+use crate::flow::model::{LiveObject, PatchOp};
+use crate::kind::Type;
 use crate::plan::{self, Action, Change, Live, Options};
 use crate::state::journal::Outcome;
-use crate::state::{Action as Mutation, Record, address};
+use crate::state::{Action as Mutation, Record};
 
-/// Updates a connection with `If-Match`; a 412 is re-read, re-planned, and applied again
-/// once if still needed.
-pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Result<(), ApplyError> {
+/// Updates a resource with `If-Match`; a 412 is re-read, re-planned, and applied again once
+/// if still needed.
+pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(), ApplyError> {
     let started = Instant::now();
     let address = &change.address;
     let id = required_id(change)?;
     ctx.progress.line(format!("{address}: Modifying... [id={id}]"));
-    let live = ctx.read(&conn.sandbox, &id).await?;
-    let recorded = ctx.store().state().connections.get(address.as_str()).cloned();
+    let live = ctx.read(d.kind, &d.sandbox, &id).await?;
+    let (recorded, resolved) = {
+        let store = ctx.store();
+        let recorded = store.state().resources.get(address.as_str()).cloned();
+        (recorded, resolve(&ctx.desired, store.state(), d)?)
+    };
     let mut change = change.clone();
     let mut live = live;
     for round in 0..2 {
-        let ops = patch_ops(&change, conn, &live, recorded.as_ref());
+        let ops = patch_ops(&change, d, &resolved, &live, recorded.as_ref());
         if ops.is_empty() {
             break;
         }
         let etag = live.etag.clone().unwrap_or_default();
-        let seq = ctx.begin(Mutation::Update, address, conn, now_ms()).await?;
+        let scope = recorded.as_ref().map(Record::scope).unwrap_or_default();
+        let seq = ctx.begin(Mutation::Update, address, d, scope, now_ms()).await?;
         match ctx
             .client
-            .update_connection(&conn.sandbox, &id, &etag, &ops)
+            .update(d.kind.collection, &d.sandbox, &id, &etag, &ops)
             .await
         {
             Ok(updated) => {
                 let record = {
-                    // A PATCH changes no connection's state: it is what AEP showed just
-                    // before. The new `updatedAt` is read back at the end of the apply.
+                    // A PATCH changes no resource's state: it is what AEP showed just before.
+                    // The new `updatedAt` is read back at the end of the apply.
                     let mut record = super::record::applied(
-                        conn,
+                        d,
+                        &resolved,
                         &id,
                         updated.etag.as_deref(),
                         live.state.clone(),
@@ -64,7 +71,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                 .map_err(|source| ApplyError::Unrecorded {
                     done: "updated",
                     id: id.clone(),
-                    key: conn.key.clone(),
+                    key: d.key.clone(),
                     source: Box::new(source),
                 })?;
                 if updated.confirmed_by_reading {
@@ -80,8 +87,8 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
             }
             Err(e) if e.is_precondition_failed() && round == 0 => {
                 let _ = ctx.store().finish(seq, address, Outcome::Failed);
-                // Someone changed it meanwhile: read it again and plan this one connection anew.
-                live = match ctx.client.get_connection(&conn.sandbox, &id).await {
+                // Someone changed it meanwhile: read it again and plan this one resource anew.
+                live = match ctx.client.get(d.kind.collection, &d.sandbox, &id).await {
                     Ok(Some(l)) => l,
                     Ok(None) => {
                         return Err(ApplyError::Gone {
@@ -91,8 +98,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
                     }
                     Err(e) => return Err(e.into()),
                 };
-                let replanned = replan(ctx, conn, &live);
-                match replanned {
+                match replan(ctx, d, &live) {
                     Some(again) if again.action == Action::Update => {
                         ctx.note(format!(
                             "{address}: AEP answered 412 (changed by someone else meanwhile); re-read it and applied the update again"
@@ -117,64 +123,71 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, conn: &Connection) -> Res
     Ok(())
 }
 
-/// Plans one connection again, against a fresh read.
-fn replan(ctx: &Ctx, conn: &Connection, live: &LiveConnection) -> Option<Change> {
+/// Plans one resource again, against a fresh read.
+fn replan(ctx: &Ctx, d: &Resource, live: &LiveObject) -> Option<Change> {
     let store = ctx.store();
     let mut seen = Live {
         refreshed: true,
         ..Live::default()
     };
-    seen.connections
-        .insert(live.id.clone(), (conn.sandbox.clone(), live.clone()));
+    seen.see(d.kind, &d.sandbox, live.clone());
     seen.fetched.insert(live.id.clone());
-    let desired = Desired {
-        connections: [(conn.key.clone(), conn.clone())].into(),
-        sandboxes: [conn.sandbox.clone()].into(),
-        files: Vec::new(),
-        ..Desired::default()
-    };
+    let address = d.address();
     let options = Options {
-        targets: [address(&conn.sandbox, &conn.key)].into(),
+        targets: [address.clone()].into(),
         ..Options::default()
     };
-    plan::plan(&desired, store.state(), &seen, &options)
+    plan::plan(&ctx.desired, store.state(), &seen, &options)
         .changes
         .into_iter()
-        .next()
+        .find(|c| c.address == address)
 }
 
 /// The state records what AEP has after a PATCH: what was sent, and for everything else (not
 /// sent: unchanged or ignored) what AEP had.
-fn record_what_was_sent(
-    record: &mut Record,
-    ops: &[PatchOp],
-    live: &LiveConnection,
-    recorded: Option<&Record>,
-) {
-    if !ops.iter().any(|o| o.path == "/name") {
+fn record_what_was_sent(record: &mut Record, ops: &[PatchOp], live: &LiveObject, recorded: Option<&Record>) {
+    let sent = |api: &str| ops.iter().find(|o| o.path == api);
+    if sent("/name").is_none() {
         record.name = live.name.clone();
     }
-    if !ops.iter().any(|o| o.path == "/description") {
-        record.description = live.description.clone();
-    }
-    let sent = ops
-        .iter()
-        .find(|o| o.path == "/auth/params")
-        .and_then(|o| o.value.as_ref())
-        .and_then(Value::as_object);
-    match sent {
-        Some(sent) => {
-            for (name, value) in record.params.iter_mut() {
-                if let Some(v) = sent.get(name) {
-                    *value = v.clone();
+    for f in record.kind.fields {
+        if f.path == "name" || f.update != crate::kind::Update::Patch {
+            continue;
+        }
+        if let Type::Params = f.ty {
+            match sent(f.api)
+                .and_then(|o| o.value.as_ref())
+                .and_then(Value::as_object)
+            {
+                Some(sent) => {
+                    if let Some(params) = record.params_mut() {
+                        for (name, value) in params.iter_mut() {
+                            if let Some(v) = sent.get(name) {
+                                *value = v.clone();
+                            }
+                        }
+                    }
+                }
+                None => {
+                    if let Some(old) = recorded {
+                        if let Some(p) = old.attrs.get(f.path) {
+                            record.attrs.insert(f.path.to_owned(), p.clone());
+                        }
+                        record.secret_params = old.secret_params.clone();
+                        record.secrets_digest = old.secrets_digest.clone();
+                    }
                 }
             }
+            continue;
         }
-        None => {
-            if let Some(old) = recorded {
-                record.params = old.params.clone();
-                record.secret_params = old.secret_params.clone();
-                record.secrets_digest = old.secrets_digest.clone();
+        if sent(f.api).is_none() {
+            match live.at(f.api).filter(|v| !v.is_null()) {
+                Some(v) => {
+                    record.attrs.insert(f.path.to_owned(), v);
+                }
+                None => {
+                    record.attrs.remove(f.path);
+                }
             }
         }
     }

@@ -1,11 +1,14 @@
-//! The desired state: the connections declared in the configuration's YAML files.
+//! The desired state: the resources declared in the configuration's YAML files.
 //!
-//! [`load`] finds the files ([`files`]), reads each document into the model below
-//! ([`document`]), checks keys across files, and resolves secret references. It returns every
-//! problem it finds, each with its file, line and column, rather than the first.
+//! [`load`] finds the files ([`files`]), reads each document ([`document`]; each resource
+//! of any kind by its declaration, [`crate::kind::read`]), checks what only the whole set can
+//! show (keys unique per kind, names unique where AEP tells resources apart, references to
+//! declared resources: [`refs`]), and resolves secret references. It returns every problem it
+//! finds, each with its file, line and column, rather than the first.
 //!
-//! The format mirrors the body of Flow Service's `POST /connections`, so that bodies from
-//! Adobe's documentation can be pasted in once their secrets are replaced by references:
+//! The format mirrors the bodies of Flow Service's `POST /connections`, `/sourceConnections`
+//! and `/targetConnections`, so that bodies from Adobe's documentation can be pasted in once
+//! their secrets are replaced by references:
 //!
 //! ```yaml
 //! sandbox: prod
@@ -19,13 +22,19 @@
 //!         username: acme-salesforce
 //!         password: ${env:SALESFORCE_PASSWORD}
 //!         securityToken: ${file:secrets/acme-token}
+//! sources:
+//!   acme-contacts: {name: ACME contacts, connection: acme-salesforce, table: Contact}
 //! ```
 
 mod document;
 pub mod files;
 pub mod moved;
+mod refs;
 
-pub(crate) use self::document::{env_name, looks_secret};
+pub use crate::kind::address::{KEY_RULE, MAX_KEY, is_valid_key};
+pub use crate::kind::connection::{env_name, looks_secret};
+pub use crate::kind::{Lifecycle, Origin, Param, Places, Reference, Resource, SplitParams, Value};
+pub use crate::reader::LoadOptions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,214 +42,40 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::secret::{Secret, SecretRef};
+use crate::kind::Kind;
 use crate::settings::Environment;
-use crate::yaml::Location;
 
-/// The longest connection key flowform accepts.
-pub const MAX_KEY: usize = 128;
-
-/// What a connection key is, for messages.
-pub const KEY_RULE: &str = "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most 128), e.g. `acme-salesforce`";
-
-/// Whether `key` can be a connection key: it is part of addresses (`sandbox/key`) and of
-/// command lines.
-pub fn is_valid_key(key: &str) -> bool {
-    key.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        && key.len() <= MAX_KEY
-}
-
-/// Every connection the configuration declares, by key.
+/// Every resource the configuration declares.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Desired {
-    pub connections: BTreeMap<String, Connection>,
-    /// Every sandbox a document names, including those that declare no connection yet.
+    /// By address (`sandbox/key`, `sandbox/kind:key`).
+    pub resources: BTreeMap<String, Resource>,
+    /// Every sandbox a document names, including those that declare nothing yet.
     pub sandboxes: BTreeSet<String>,
     /// The files read, in the order they were read.
     pub files: Vec<PathBuf>,
     /// `moved:` entries: keys renamed in the state, without a call to AEP.
     pub moved: Vec<moved::Moved>,
-    /// `removed:` entries: connections that leave management, kept in AEP.
+    /// `removed:` entries: resources that leave management, kept in AEP.
     pub removed: Vec<moved::Removed>,
 }
 
-/// One declared base connection.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Connection {
-    /// The connection's stable address in state and plans.
-    pub key: String,
-    /// The sandbox (`x-sandbox-name`) the connection lives in.
-    pub sandbox: String,
-    pub name: String,
-    pub description: Option<String>,
-    pub connection_spec: SpecRef,
-    pub auth: Auth,
-    pub lifecycle: Lifecycle,
-    /// `import: {id}`: adopt this existing connection instead of creating one.
-    pub import: Option<String>,
-    /// Where the connection is declared, for messages.
-    pub origin: Origin,
-    /// Where some of its fields are, for messages about them.
-    #[serde(skip)]
-    pub places: Places,
-}
-
-/// Where fields that cross-file checks and the live checks talk about are written.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Places {
-    pub name: Location,
-    pub import_id: Option<Location>,
-    /// `connectionSpec.id`, or `source`.
-    pub spec_id: Option<Location>,
-    pub spec_name: Option<Location>,
-    /// Each param's name, and `params:` itself (under the empty name).
-    pub params: BTreeMap<String, Location>,
-}
-
-pub use crate::flow::model::SpecRef;
-
-/// `auth: {specName, params}`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Auth {
-    pub spec_name: String,
-    pub params: BTreeMap<String, Param>,
-}
-
-/// One auth param: a plain value, or a secret given by reference.
-///
-/// A param given by reference is sensitive whatever its name: the user chose to keep it out
-/// of the file, and flowform keeps it out of everything it writes.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Param {
-    Plain(serde_json::Value),
-    Secret {
-        reference: SecretRef,
-        /// The resolved value; `None` when the configuration was loaded without resolving
-        /// secrets (`flowform validate --skip-secrets`).
-        value: Option<Secret>,
-    },
-}
-
-impl Param {
-    pub fn is_secret(&self) -> bool {
-        matches!(self, Param::Secret { .. })
+impl Desired {
+    /// The resources of one kind.
+    pub fn of<'a>(&'a self, kind: &'a Kind) -> impl Iterator<Item = &'a Resource> + 'a {
+        self.resources.values().filter(move |r| r.kind == kind)
     }
-}
 
-/// A connection's params, split: the plain values, and the secrets by name.
-#[derive(Clone, Debug, Default)]
-pub struct SplitParams<'a> {
-    pub plain: serde_json::Map<String, serde_json::Value>,
-    /// The secrets that are resolved.
-    pub secrets: BTreeMap<String, &'a Secret>,
-    /// Every secret param's name, resolved or not.
-    pub secret_names: BTreeSet<String>,
-}
-
-impl SplitParams<'_> {
-    /// Whether every secret param is resolved (not so under `validate --skip-secrets`, or for
-    /// a file outside a `-c` narrowing).
-    pub fn all_resolved(&self) -> bool {
-        self.secrets.len() == self.secret_names.len()
+    /// The resource of `kind` declared under `key`, whatever its sandbox (keys are unique
+    /// per kind across the configuration).
+    pub fn find(&self, kind: &Kind, key: &str) -> Option<&Resource> {
+        self.resources.values().find(|r| r.kind == kind && r.key == key)
     }
-}
 
-impl Connection {
-    /// The one place params are told apart into plain values and secrets.
-    pub fn split_params(&self) -> SplitParams<'_> {
-        let mut split = SplitParams::default();
-        for (name, param) in &self.auth.params {
-            match param {
-                Param::Plain(value) => {
-                    split.plain.insert(name.clone(), value.clone());
-                }
-                Param::Secret { value, .. } => {
-                    split.secret_names.insert(name.clone());
-                    if let Some(v) = value {
-                        split.secrets.insert(name.clone(), v);
-                    }
-                }
-            }
-        }
-        split
-    }
-}
-
-/// `lifecycle: {protect, ignoreChanges, acknowledge}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Lifecycle {
-    /// Refuse to delete or replace the connection.
-    pub protect: bool,
-    /// Fields whose differences never produce an update (or drift): `name`, `description`,
-    /// `state` (a connection disabled in AEP on purpose), `auth.params`, or
-    /// `auth.params.<param>`.
-    pub ignore_changes: BTreeSet<String>,
-    /// Advisories (see [`crate::catalog::ADVISORIES`]) the team has seen and keeps the
-    /// connection as it is for: their warnings are not shown.
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub acknowledge: BTreeSet<String>,
-}
-
-/// Where something is declared.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Origin {
-    pub file: PathBuf,
-    pub line: usize,
-    pub column: usize,
-}
-
-impl Origin {
-    pub(crate) fn new(file: &Path, location: Location) -> Origin {
-        Origin {
-            file: file.to_owned(),
-            line: location.line,
-            column: location.column,
-        }
-    }
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
-    }
-}
-
-/// How to load.
-#[derive(Clone, Debug)]
-pub struct LoadOptions {
-    /// Resolve `${env:…}` and `${file:…}` references (an unresolvable one is an error).
-    /// Off for checking files where the secrets are not available, such as a pull request.
-    pub resolve_secrets: bool,
-    /// Resolve them only in these files (their real paths): a plan narrowed by `-c` reads
-    /// the whole project, to know every key, but needs only its own files' secrets.
-    pub secrets_only_in: Option<BTreeSet<PathBuf>>,
-}
-
-impl Default for LoadOptions {
-    fn default() -> LoadOptions {
-        LoadOptions {
-            resolve_secrets: true,
-            secrets_only_in: None,
-        }
-    }
-}
-
-impl LoadOptions {
-    /// The options for one file.
-    fn for_file(&self, path: &Path) -> LoadOptions {
-        let resolve = self.resolve_secrets
-            && self
-                .secrets_only_in
-                .as_ref()
-                .is_none_or(|only| std::fs::canonicalize(path).is_ok_and(|real| only.contains(&real)));
-        LoadOptions {
-            resolve_secrets: resolve,
-            secrets_only_in: None,
-        }
+    /// Adds a resource (for tests and tools that build a configuration in code).
+    pub fn insert(&mut self, resource: Resource) {
+        self.sandboxes.insert(resource.sandbox.clone());
+        self.resources.insert(resource.address(), resource);
     }
 }
 
@@ -332,6 +167,8 @@ pub struct Loader<'a> {
     options: &'a LoadOptions,
     desired: Desired,
     diagnostics: Diagnostics,
+    /// Where each kind's key is first declared: keys are unique per kind across the files.
+    keys: BTreeMap<(&'static str, String), Origin>,
 }
 
 impl<'a> Loader<'a> {
@@ -341,6 +178,7 @@ impl<'a> Loader<'a> {
             options,
             desired: Desired::default(),
             diagnostics: Diagnostics::default(),
+            keys: BTreeMap::new(),
         }
     }
 
@@ -369,13 +207,13 @@ impl<'a> Loader<'a> {
             self.diagnostics.push(
                 Diagnostic::error("the file declares nothing")
                     .in_file(path)
-                    .help("a configuration file holds `sandbox:` and `connections:`; see `flowform schema`"),
+                    .help("a configuration file holds `sandbox:` and `connections:` (or `sources:`, `targets:`); see `flowform schema`"),
             );
             return;
         }
         let base = path.parent().unwrap_or(Path::new("."));
         let options = self.options.for_file(path);
-        let mut reader = document::Reader {
+        let mut reader = crate::reader::Reader {
             file: path,
             base,
             env: self.env,
@@ -385,37 +223,40 @@ impl<'a> Loader<'a> {
         let declared: Vec<_> = documents
             .iter()
             .filter(|doc| doc.value != crate::yaml::Value::Null)
-            .filter_map(|doc| reader.document(doc))
+            .filter_map(|doc| document::read(&mut reader, doc))
             .collect();
         for d in declared {
             self.desired.sandboxes.extend(d.sandbox);
             self.desired.moved.extend(d.moved);
             self.desired.removed.extend(d.removed);
-            for connection in d.connections {
-                self.insert(connection);
+            for resource in d.resources {
+                self.insert(resource);
             }
         }
     }
 
-    fn insert(&mut self, connection: Connection) {
-        if let Some(first) = self.desired.connections.get(&connection.key) {
+    fn insert(&mut self, resource: Resource) {
+        let id = (resource.kind.name, resource.key.clone());
+        if let Some(first) = self.keys.get(&id) {
             self.diagnostics.push(
-                Diagnostic::error(format!("connection key `{}` is declared twice", connection.key))
-                    .at(&connection.origin.file, origin_location(&connection.origin))
-                    .help(format!(
-                        "first declared at {}; keys are unique across all configuration files",
-                        first.origin
-                    )),
+                Diagnostic::error(format!(
+                    "{} key `{}` is declared twice",
+                    resource.kind.noun, resource.key
+                ))
+                .at(&resource.origin.file, resource.origin.location())
+                .help(format!(
+                    "first declared at {first}; keys are unique across all configuration files"
+                )),
             );
             return;
         }
-        self.desired
-            .connections
-            .insert(connection.key.clone(), connection);
+        self.keys.insert(id, resource.origin.clone());
+        self.desired.resources.insert(resource.address(), resource);
     }
 
     /// Checks what only the whole set can show, and returns the result.
     pub fn finish(mut self) -> Result<Loaded, Diagnostics> {
+        refs::check(&self.desired, &mut self.diagnostics);
         self.check_unique_names();
         self.check_unique_imports();
         moved::check(&self.desired, &mut self.diagnostics);
@@ -430,21 +271,35 @@ impl<'a> Loader<'a> {
         }
     }
 
-    /// Flowform finds a create whose outcome it never learnt (a crash, a timeout) by listing
-    /// connections by sandbox, spec and name; two declared connections alike in all three
-    /// would make that ambiguous, so they are refused.
+    /// Flowform finds a create whose outcome it never learnt (a crash, a timeout) by its
+    /// kind, sandbox, scope (a base connection's spec, a source connection's base
+    /// connection) and name; two declared resources alike in all of them would make that
+    /// ambiguous, so they are refused.
     fn check_unique_names(&mut self) {
-        let mut seen: BTreeMap<(&str, &str, &str), &Connection> = BTreeMap::new();
-        for c in self.desired.connections.values() {
-            let id = (c.sandbox.as_str(), c.connection_spec.id.as_str(), c.name.as_str());
-            if let Some(first) = seen.insert(id, c) {
+        let mut seen: BTreeMap<(&str, &str, Vec<String>, &str), &Resource> = BTreeMap::new();
+        for r in self.desired.resources.values() {
+            let scope = refs::declared_scope(r);
+            let id = (r.kind.name, r.sandbox.as_str(), scope, r.name());
+            if let Some(first) = seen.insert(id, r) {
+                let within = match r.kind.name {
+                    "connection" => " for the same connection spec".to_owned(),
+                    _ => format!(" within the same {}", refs::scope_words(r.kind)),
+                };
+                let noun = if r.kind.is_default() {
+                    "connections".to_owned()
+                } else {
+                    format!("{}s", r.kind.noun)
+                };
                 self.diagnostics.push(
                     Diagnostic::error(format!(
-                        "connections `{}` and `{}` have the same name `{}` in sandbox `{}` for the same connection spec",
-                        first.key, c.key, c.name, c.sandbox
+                        "{noun} `{}` and `{}` have the same name `{}` in sandbox `{}`{within}",
+                        first.key,
+                        r.key,
+                        r.name(),
+                        r.sandbox
                     ))
-                    .at(&c.origin.file, c.places.name)
-                    .key(Some(&c.key))
+                    .at(&r.origin.file, r.places.name)
+                    .key(Some(&r.key))
                     .field("name")
                     .help(format!(
                         "give one of them another name; `{}` is declared at {}",
@@ -456,31 +311,29 @@ impl<'a> Loader<'a> {
     }
 
     fn check_unique_imports(&mut self) {
-        let mut seen: BTreeMap<&str, &Connection> = BTreeMap::new();
-        for c in self.desired.connections.values() {
-            let Some(id) = c.import.as_deref() else { continue };
-            if let Some(first) = seen.insert(id, c) {
+        let mut seen: BTreeMap<&str, &Resource> = BTreeMap::new();
+        for r in self.desired.resources.values() {
+            let Some(id) = r.import.as_deref() else { continue };
+            if let Some(first) = seen.insert(id, r) {
+                let what = if first.kind == r.kind {
+                    r.kind.noun
+                } else {
+                    "resource"
+                };
                 self.diagnostics.push(
                     Diagnostic::error(format!(
-                        "connection id `{id}` is imported by both `{}` and `{}`",
-                        first.key, c.key
+                        "{what} id `{id}` is imported by both `{}` and `{}`",
+                        first.key, r.key
                     ))
                     .at(
-                        &c.origin.file,
-                        c.places.import_id.unwrap_or_else(|| origin_location(&c.origin)),
+                        &r.origin.file,
+                        r.places.import_id.unwrap_or_else(|| r.origin.location()),
                     )
-                    .key(Some(&c.key))
+                    .key(Some(&r.key))
                     .field("import.id"),
                 );
             }
         }
-    }
-}
-
-fn origin_location(origin: &Origin) -> Location {
-    Location {
-        line: origin.line,
-        column: origin.column,
     }
 }
 

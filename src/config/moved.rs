@@ -27,28 +27,7 @@ use crate::yaml::{Location, Node, Value};
 /// organisation is a few thousand; this bounds the checks' work on hostile input.
 const MAX_ENTRIES: usize = 100_000;
 
-/// A key as `moved:` and `removed:` name it: `key`, or `sandbox/key` (an address).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct KeyRef {
-    pub sandbox: Option<String>,
-    pub key: String,
-}
-
-impl KeyRef {
-    /// Whether `sandbox/key` is the connection this names.
-    pub fn names(&self, sandbox: &str, key: &str) -> bool {
-        self.key == key && self.sandbox.as_deref().is_none_or(|s| s == sandbox)
-    }
-}
-
-impl std::fmt::Display for KeyRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.sandbox {
-            Some(sandbox) => write!(f, "{sandbox}/{}", self.key),
-            None => f.write_str(&self.key),
-        }
-    }
-}
+pub use crate::kind::KeyRef;
 
 /// `moved: [{from, to}]`: the connection the state holds as `from` is held as `to` from now
 /// on, without a call to AEP.
@@ -267,30 +246,25 @@ fn key_ref(
         diagnostics.push(diagnostic);
         return None;
     };
-    let (sandbox, key) = match text.split_once('/') {
-        Some((sandbox, key)) => (Some(sandbox), key),
-        None => (None, text),
-    };
-    let sandbox_ok = sandbox.is_none_or(|s| {
-        !s.is_empty()
-            && s.len() <= 256
-            && s.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    });
-    if !sandbox_ok || !super::is_valid_key(key) {
-        let shown = crate::flow::model::clean(text, 200);
-        diagnostics.push(
-            Diagnostic::error(format!("`{shown}` is not a connection key"))
-                .at(file, node.location)
-                .field(field)
-                .help(format!("{} (or `sandbox/key`)", super::KEY_RULE)),
-        );
-        return None;
+    match KeyRef::parse(text) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            let (message, help) = crate::kind::address::key_ref_problem(text, &e);
+            let help = match e {
+                crate::kind::address::KeyRefError::Invalid => {
+                    format!("{} (or `sandbox/key`)", super::KEY_RULE)
+                }
+                _ => help,
+            };
+            diagnostics.push(
+                Diagnostic::error(message)
+                    .at(file, node.location)
+                    .field(field)
+                    .help(help),
+            );
+            None
+        }
     }
-    Some(KeyRef {
-        sandbox: sandbox.map(str::to_owned),
-        key: key.to_owned(),
-    })
 }
 
 fn location(origin: &Origin) -> Location {
@@ -311,9 +285,9 @@ fn error_at(origin: &Origin, field: &str, message: String, help: impl Into<Strin
 pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
     let declared = |k: &KeyRef| {
         desired
-            .connections
-            .get(&k.key)
-            .filter(|c| k.sandbox.as_deref().is_none_or(|s| s == c.sandbox))
+            .resources
+            .values()
+            .find(|r| k.names(r.kind, &r.sandbox, &r.key))
     };
     let mut by_from: BTreeMap<&str, &Moved> = BTreeMap::new();
     let mut by_to: BTreeMap<&str, &Moved> = BTreeMap::new();

@@ -4,6 +4,9 @@ use std::path::Path;
 
 use super::*;
 use crate::diagnostic::Severity;
+use crate::kind::connection::{auth_spec_name, spec_id, spec_version};
+use crate::secret::SecretRef;
+use crate::yaml::Location;
 
 const SF: &str = "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5";
 
@@ -49,7 +52,7 @@ fn check_errors(name: &str, text: &str, expected: &[Expect]) {
     let diagnostics = match load_text(text) {
         Ok(loaded) => panic!(
             "{name}: loaded, expected errors; got {:?}",
-            loaded.desired.connections.keys()
+            loaded.desired.resources.keys()
         ),
         Err(d) => d,
     };
@@ -81,18 +84,12 @@ fn check_errors(name: &str, text: &str, expected: &[Expect]) {
 #[test]
 fn valid_documents_load() {
     let loaded = load_text(&doc(BASIC)).unwrap();
-    let c = &loaded.desired.connections["k"];
+    let c = loaded.desired.find(crate::kind::default(), "k").unwrap();
     assert_eq!(c.sandbox, "prod");
-    assert_eq!(
-        c.connection_spec,
-        SpecRef {
-            id: SF.into(),
-            version: "1.0".into()
-        }
-    );
-    assert_eq!(c.auth.spec_name, "Basic Authentication");
-    assert_eq!(c.auth.params["username"], Param::Plain("u".into()));
-    match &c.auth.params["password"] {
+    assert_eq!((spec_id(c), spec_version(c)), (SF, "1.0"));
+    assert_eq!(auth_spec_name(c), "Basic Authentication");
+    assert_eq!(c.params().unwrap()["username"], Param::Plain("u".into()));
+    match &c.params().unwrap()["password"] {
         Param::Secret { reference, value } => {
             assert_eq!(reference, &SecretRef::Env("SF_PASSWORD".into()));
             assert_eq!(value.as_ref().unwrap().expose(), "pw-from-env");
@@ -109,7 +106,10 @@ fn valid_documents_load() {
     let loaded = load_text(&acknowledged).unwrap();
     assert!(loaded.warnings.is_empty());
     assert!(
-        loaded.desired.connections["k"]
+        loaded
+            .desired
+            .find(crate::kind::default(), "k")
+            .unwrap()
             .lifecycle
             .acknowledge
             .contains("salesforce-basic-retirement")
@@ -153,9 +153,9 @@ fn options_and_shorthands() {
         "{BASIC}\ndescription: |\n  two\n  lines\nsandbox: dev-2\nlifecycle: {{protect: true, ignoreChanges: [description, auth.params.username]}}\nimport: {{id: 139F6A5F-A78B-4744-9F6A-5FA78BD74431}}"
     ));
     let loaded = load_text(&text).unwrap();
-    let c = &loaded.desired.connections["k"];
+    let c = loaded.desired.find(crate::kind::default(), "k").unwrap();
     assert_eq!(c.sandbox, "dev-2");
-    assert_eq!(c.description.as_deref(), Some("two\nlines\n"));
+    assert_eq!(c.text("description"), Some("two\nlines\n"));
     assert!(c.lifecycle.protect);
     assert_eq!(c.lifecycle.ignore_changes.len(), 2);
     assert_eq!(c.import.as_deref(), Some("139f6a5f-a78b-4744-9f6a-5fa78bd74431"));
@@ -168,7 +168,12 @@ fn unknown_specs_get_structural_checks_only() {
         "name: N\nconnectionSpec: {id: 12345678-aaaa-bbbb-cccc-1234567890ab, version: \"1.0\"}\nauth:\n  specName: Anything\n  params: {host: h, port: 443, tls: true, nested: {a: [1]}, apiKey: \"${env:SF_TOKEN}\"}",
     );
     let loaded = load_text(&text).unwrap();
-    let params = &loaded.desired.connections["k"].auth.params;
+    let params = loaded
+        .desired
+        .find(crate::kind::default(), "k")
+        .unwrap()
+        .params()
+        .unwrap();
     assert_eq!(params["port"], Param::Plain(443.into()));
     assert_eq!(params["nested"], Param::Plain(serde_json::json!({"a": [1]})));
     assert!(params["apiKey"].is_secret());
@@ -198,7 +203,12 @@ fn skip_secrets_checks_syntax_without_resolving() {
     loader.add(Path::new("t/conf.yaml"), &doc(BASIC));
     let loaded = loader.finish().unwrap();
     assert!(matches!(
-        loaded.desired.connections["k"].auth.params["password"],
+        loaded
+            .desired
+            .find(crate::kind::default(), "k")
+            .unwrap()
+            .params()
+            .unwrap()["password"],
         Param::Secret { value: None, .. }
     ));
 }
@@ -673,7 +683,7 @@ fn moved_and_removed_sit_beside_connections_or_alone() {
     );
     let loaded = load_text(&text).unwrap();
     let d = &loaded.desired;
-    assert_eq!(d.connections.len(), 1);
+    assert_eq!(d.resources.len(), 1);
     let moves: Vec<(String, String, usize)> = d
         .moved
         .iter()
@@ -731,7 +741,7 @@ fn moved_and_removed_mistakes() {
                 line: 18,
                 column: 11,
                 field: "removed[2].key",
-                message: "`bad key` is not a connection key",
+                message: "`bad key` is not a key",
             },
         ],
     );
@@ -752,7 +762,12 @@ fn a_literal_dollar_brace_inside_a_structured_value() {
     let text = "sandbox: prod\nconnections:\n  k:\n    name: N\n    connectionSpec: {id: 0a1b2c3d-0000-4000-8000-00000000beef, version: \"1.0\"}\n    auth:\n      specName: S\n      params:\n        list: [\"$${literal}\", plain]\n";
     let loaded = load_text(text).unwrap();
     assert_eq!(
-        loaded.desired.connections["k"].auth.params["list"],
+        loaded
+            .desired
+            .find(crate::kind::default(), "k")
+            .unwrap()
+            .params()
+            .unwrap()["list"],
         Param::Plain(serde_json::json!(["${literal}", "plain"]))
     );
     let text = text.replace("$${literal}", "${env:SF_PASSWORD}");

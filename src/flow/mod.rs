@@ -44,10 +44,10 @@ use sha2::{Digest, Sha256};
 
 pub use self::error::{ApiError, FlowError};
 use self::limits::{MAX_PAGES, page_ceiling};
-use self::model::{Created, LiveConnection, LiveSpec, PatchOp};
+use self::model::{Created, LiveObject, LiveSpec, PatchOp};
 use self::parse::Next;
 
-/// What `delete_connection` found.
+/// What `delete` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Deleted {
     Deleted,
@@ -55,26 +55,29 @@ pub enum Deleted {
     AlreadyGone,
 }
 
-/// What `update_connection` did.
+/// What `update` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Updated {
     pub etag: Option<String>,
     /// A retried PATCH met 412 because its first attempt had applied; a re-read showed the
-    /// connection as the patch left it.
+    /// resource as the patch left it.
     pub confirmed_by_reading: bool,
 }
+
+/// Base connections' collection.
+pub const CONNECTIONS: &str = "/connections";
 
 /// A `property` filter: `field==value[,value…]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
-    pub field: &'static str,
+    pub field: String,
     pub values: Vec<String>,
 }
 
 impl Filter {
-    pub fn new(field: &'static str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    pub fn new(field: impl Into<String>, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
         Filter {
-            field,
+            field: field.into(),
             values: values.into_iter().map(Into::into).collect(),
         }
     }
@@ -103,15 +106,15 @@ pub fn listable(value: &str) -> bool {
         && !value.ends_with('"')
 }
 
-/// The first page's path of a listing under `filters`: `limit` at AEP's maximum, one
-/// `property` per filter.
-fn list_path(filters: &[Filter]) -> String {
+/// The first page's path of a listing of `collection` under `filters`: `limit` at AEP's
+/// maximum, one `property` per filter.
+fn list_path(collection: &str, filters: &[Filter]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query.append_pair("limit", &limits::PAGE_SIZE.to_string());
     for f in filters {
         query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
     }
-    format!("/connections?{}", query.finish())
+    format!("{collection}?{}", query.finish())
 }
 
 impl Client {
@@ -120,10 +123,17 @@ impl Client {
     /// values each, so that one page answers a batch of ids, and each request's URL within
     /// `--max-url-length` (a value too long for it alone still goes, alone). The values must
     /// be [`listable`]; their order is kept.
-    pub fn batches(&self, fixed: &[Filter], field: &'static str, values: Vec<String>) -> Vec<Vec<String>> {
+    pub fn batches(
+        &self,
+        collection: &str,
+        fixed: &[Filter],
+        field: &str,
+        values: Vec<String>,
+    ) -> Vec<Vec<String>> {
         let mut filters = fixed.to_vec();
         filters.push(Filter::new(field, [""; 0]));
-        let base = self.settings().endpoint.as_str().trim_end_matches('/').len() + list_path(&filters).len();
+        let base = self.settings().endpoint.as_str().trim_end_matches('/').len()
+            + list_path(collection, &filters).len();
         let max = self.settings().max_url_length;
         let per_page = usize::try_from(limits::PAGE_SIZE).unwrap_or(usize::MAX);
         let mut batches: Vec<Vec<String>> = Vec::new();
@@ -147,48 +157,54 @@ impl Client {
         batches
     }
 
-    /// Lists the connections matching `filters`, one of which is a batch of `expected`
-    /// values ([`Client::batches`]): what it answers is bounded by that batch (each id names
-    /// one connection; a name rarely more), so the pages followed are bounded by it too
-    /// ([`limits::page_ceiling`]), not by the sandbox's size.
+    /// Lists the resources of `collection` matching `filters`, one of which is a batch of
+    /// `expected` values ([`Client::batches`]): what it answers is bounded by that batch (each
+    /// id names one resource; a name rarely more), so the pages followed are bounded by it
+    /// too ([`limits::page_ceiling`]), not by the sandbox's size.
     pub async fn list_batch(
         &self,
+        collection: &str,
         sandbox: &str,
         filters: &[Filter],
         expected: usize,
-    ) -> Result<Vec<LiveConnection>, FlowError> {
-        self.list(sandbox, filters, Bound::Batch(expected as u64)).await
+    ) -> Result<Vec<LiveObject>, FlowError> {
+        self.list(collection, sandbox, filters, Bound::Batch(expected as u64))
+            .await
     }
 
-    /// Lists the sandbox's connections matching every filter, following every page (at most
-    /// [`MAX_PAGES`]).
-    pub async fn list_connections(
+    /// Lists the sandbox's resources of `collection` matching every filter, following every
+    /// page (at most [`MAX_PAGES`]).
+    pub async fn list_all(
         &self,
+        collection: &str,
         sandbox: &str,
         filters: &[Filter],
-    ) -> Result<Vec<LiveConnection>, FlowError> {
-        self.list(sandbox, filters, Bound::None).await
+    ) -> Result<Vec<LiveObject>, FlowError> {
+        self.list(collection, sandbox, filters, Bound::None).await
     }
 
-    /// Lists them as [`Client::list_connections`] does, for a caller that has just counted
-    /// them ([`Client::count_connections`]): the walk then stops at the pages that count
-    /// allows, with room for connections created meanwhile ([`limits::page_ceiling`]).
+    /// Lists them as [`Client::list_all`] does, for a caller that has just counted them
+    /// ([`Client::count`]): the walk then stops at the pages that count allows, with room
+    /// for resources created meanwhile ([`limits::page_ceiling`]).
     pub async fn list_counted(
         &self,
+        collection: &str,
         sandbox: &str,
         filters: &[Filter],
         count: u64,
-    ) -> Result<Vec<LiveConnection>, FlowError> {
-        self.list(sandbox, filters, Bound::Counted(count)).await
+    ) -> Result<Vec<LiveObject>, FlowError> {
+        self.list(collection, sandbox, filters, Bound::Counted(count))
+            .await
     }
 
     async fn list(
         &self,
+        collection: &str,
         sandbox: &str,
         filters: &[Filter],
         bound: Bound,
-    ) -> Result<Vec<LiveConnection>, FlowError> {
-        let first = list_path(filters);
+    ) -> Result<Vec<LiveObject>, FlowError> {
+        let first = list_path(collection, filters);
         let ceiling = page_ceiling(match bound {
             Bound::None => None,
             Bound::Counted(n) | Bound::Batch(n) => Some(n),
@@ -223,7 +239,7 @@ impl Client {
                 return Err(Self::protocol(
                     &call,
                     format!(
-                        "AEP's listing goes on past {pages} pages ({} connections so far; {bound}); stopping rather than follow it further",
+                        "AEP's listing goes on past {pages} pages ({} items so far; {bound}); stopping rather than follow it further",
                         items.len()
                     ),
                 ));
@@ -244,20 +260,21 @@ impl Client {
         parse::next_path(&self.settings().endpoint, href).map_err(|e| Self::protocol(call, e))
     }
 
-    /// How many of the sandbox's connections match every filter (`count=true`: one request).
-    pub async fn count_connections(&self, sandbox: &str, filters: &[Filter]) -> Result<u64, FlowError> {
+    /// How many of the sandbox's resources of `collection` match every filter (`count=true`:
+    /// one request).
+    pub async fn count(&self, collection: &str, sandbox: &str, filters: &[Filter]) -> Result<u64, FlowError> {
         let path = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             query.append_pair("count", "true");
             for f in filters {
                 query.append_pair("property", &format!("{}=={}", f.field, f.values.join(",")));
             }
-            format!("/connections?{}", query.finish())
+            format!("{collection}?{}", query.finish())
         };
         let call = Call {
             method: Method::GET,
             path,
-            label: "/connections".to_owned(),
+            label: collection.to_owned(),
             sandbox: Some(sandbox),
             body: None,
             if_match: None,
@@ -267,9 +284,14 @@ impl Client {
         parse::count(&answer.body).map_err(|e| Self::protocol(&call, e))
     }
 
-    /// One connection; `None` when AEP has no such connection (404).
-    pub async fn get_connection(&self, sandbox: &str, id: &str) -> Result<Option<LiveConnection>, FlowError> {
-        let call = Call::on(Method::GET, format!("/connections/{id}"), sandbox, Repeat::Safe);
+    /// One resource of `collection`; `None` when AEP has no such resource (404).
+    pub async fn get(
+        &self,
+        collection: &str,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Option<LiveObject>, FlowError> {
+        let call = Call::on(Method::GET, format!("{collection}/{id}"), sandbox, Repeat::Safe);
         let answer = match self.send(&call).await {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
             other => other?,
@@ -278,7 +300,7 @@ impl Client {
             Some(conn) if conn.id != id => Err(Self::protocol(
                 &call,
                 format!(
-                    "AEP answered with another connection, `{}`",
+                    "AEP answered with another resource, `{}`",
                     parse::clean(&conn.id, 120)
                 ),
             )),
@@ -286,13 +308,13 @@ impl Client {
         }
     }
 
-    /// Creates a connection from a `POST /connections` body (secrets included). Never
+    /// Creates a resource of `collection` from a `POST` body (secrets included). Never
     /// resent after an ambiguous failure: see [`FlowError::OutcomeUnknown`].
-    pub async fn create_connection(&self, sandbox: &str, body: &Value) -> Result<Created, FlowError> {
+    pub async fn create(&self, collection: &str, sandbox: &str, body: &Value) -> Result<Created, FlowError> {
         let call = Call {
             method: Method::POST,
-            path: "/connections".to_owned(),
-            label: "/connections".to_owned(),
+            path: collection.to_owned(),
+            label: collection.to_owned(),
             sandbox: Some(sandbox),
             body: Some(serde_json::to_vec(body).unwrap_or_default()),
             if_match: None,
@@ -307,9 +329,11 @@ impl Client {
         })
     }
 
-    /// Applies JSON Patch operations with `If-Match: etag` (sent verbatim, quotes included).
-    pub async fn update_connection(
+    /// Applies JSON Patch operations to a resource of `collection` with `If-Match: etag`
+    /// (sent verbatim, quotes included).
+    pub async fn update(
         &self,
+        collection: &str,
         sandbox: &str,
         id: &str,
         etag: &str,
@@ -318,8 +342,8 @@ impl Client {
         let body: Vec<Value> = ops.iter().map(PatchOp::to_json).collect();
         let call = Call {
             method: Method::PATCH,
-            path: format!("/connections/{id}"),
-            label: format!("/connections/{id}"),
+            path: format!("{collection}/{id}"),
+            label: format!("{collection}/{id}"),
             sandbox: Some(sandbox),
             body: Some(serde_json::to_vec(&body).unwrap_or_default()),
             if_match: Some(etag),
@@ -337,16 +361,16 @@ impl Client {
                 })
             }
             // A 412 may mean an earlier attempt of this very PATCH applied and only its answer
-            // was lost. Read the connection: if it shows what the patch set, it did.
+            // was lost. Read the resource: if it shows what the patch set, it did.
             Err(e) if e.status() == Some(StatusCode::PRECONDITION_FAILED) => {
-                let live = self.get_connection(sandbox, id).await?;
+                let live = self.get(collection, sandbox, id).await?;
                 match live {
                     Some(live)
                         if shows(&live, ops)
                             && live.updated_client.as_deref() == Some(&self.settings().client_id) =>
                     {
                         crate::info!(
-                            "PATCH {}: 412, but the connection already shows this change; taking it as applied",
+                            "PATCH {}: 412, but the resource already shows this change; taking it as applied",
                             call.label
                         );
                         Ok(Updated {
@@ -361,11 +385,11 @@ impl Client {
         }
     }
 
-    /// Deletes a connection; a 404 means it is already gone.
-    pub async fn delete_connection(&self, sandbox: &str, id: &str) -> Result<Deleted, FlowError> {
+    /// Deletes a resource of `collection`; a 404 means it is already gone.
+    pub async fn delete(&self, collection: &str, sandbox: &str, id: &str) -> Result<Deleted, FlowError> {
         let call = Call::on(
             Method::DELETE,
-            format!("/connections/{id}"),
+            format!("{collection}/{id}"),
             sandbox,
             Repeat::Safe,
         );
@@ -411,27 +435,24 @@ impl Client {
     }
 }
 
-/// Whether a connection shows every value the operations set (secrets, masked in the
-/// answer, cannot be compared and are taken as shown).
-fn shows(live: &LiveConnection, ops: &[PatchOp]) -> bool {
-    let params = live.auth.as_ref().map(|a| &a.params);
-    let param_shows = |name: &str, value: &Value| {
-        params
-            .and_then(|p| p.get(name))
-            .is_some_and(|live| live == value || model::is_masked(live))
-    };
-    ops.iter()
-        .all(|op| match (op.op.as_str(), op.path.as_str(), &op.value) {
-            (_, "/name", Some(Value::String(v))) => live.name == *v,
-            ("remove", "/description", _) => live.description.is_none(),
-            (_, "/description", Some(Value::String(v))) => live.description.as_deref() == Some(v),
-            (_, "/auth/params", Some(Value::Object(all))) => all.iter().all(|(k, v)| param_shows(k, v)),
-            (op_name, path, value) => match (path.strip_prefix("/auth/params/"), op_name, value) {
-                (Some(name), "remove", _) => params.is_none_or(|p| !p.contains_key(name)),
-                (Some(name), _, Some(v)) => param_shows(name, v),
-                _ => false,
-            },
-        })
+/// Whether a resource shows every value the operations set (secrets, masked in the
+/// answer, cannot be compared and are taken as shown; an object set whole shows when each
+/// of its members does).
+fn shows(live: &LiveObject, ops: &[PatchOp]) -> bool {
+    fn same(live: Option<&Value>, value: &Value) -> bool {
+        match (live, value) {
+            (Some(Value::Object(have)), Value::Object(want)) => {
+                want.iter().all(|(k, v)| same(have.get(k), v))
+            }
+            (Some(have), want) => have == want || model::is_masked(have),
+            (None, _) => false,
+        }
+    }
+    ops.iter().all(|op| match (op.op.as_str(), &op.value) {
+        ("remove", _) => live.at(&op.path).is_none(),
+        (_, Some(v)) => same(live.at(&op.path).as_ref(), v),
+        (_, None) => false,
+    })
 }
 
 #[cfg(test)]
@@ -479,7 +500,7 @@ mod tests {
             .map(|i| format!("00000000-0000-4000-8000-{i:012}"))
             .collect();
         let roomy = client(6_000);
-        let batches = roomy.batches(&[], "id", ids.clone());
+        let batches = roomy.batches(CONNECTIONS, &[], "id", ids.clone());
         assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
         assert_eq!(batches.concat(), ids, "every id once, in order");
         let tight = client(400);
@@ -487,7 +508,7 @@ mod tests {
             "connectionSpec.id",
             ["cfc0fee1-7dc0-40ef-b73e-d8b134c436f5"],
         )];
-        let batches = tight.batches(&spec, "id", ids.clone());
+        let batches = tight.batches(CONNECTIONS, &spec, "id", ids.clone());
         assert!(batches.len() > 30, "{}", batches.len());
         assert_eq!(batches.concat(), ids);
         for (i, batch) in batches.iter().enumerate() {
@@ -495,7 +516,7 @@ mod tests {
             filters.push(Filter::new("id", batch.iter().cloned()));
             let url = format!(
                 "https://platform.adobe.io/data/foundation/flowservice{}",
-                list_path(&filters)
+                list_path(CONNECTIONS, &filters)
             );
             assert!(url.len() <= 400, "{} characters: {url}", url.len());
             // As full as it can be (but the last): one more id would not fit.
@@ -505,7 +526,7 @@ mod tests {
         // A value too long for any URL still goes, alone.
         let long = "x".repeat(500);
         assert_eq!(
-            tight.batches(&[], "name", vec![long.clone(), "y".into()]),
+            tight.batches(CONNECTIONS, &[], "name", vec![long.clone(), "y".into()]),
             [vec![long], vec!["y".to_owned()]]
         );
     }

@@ -63,62 +63,131 @@ pub struct SpecRef {
     pub version: String,
 }
 
-/// A base connection as `GET /connections` returns it. Lenient: AEP adds fields without
-/// notice, and an `initializing` connection has no etag.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveConnection {
+/// A resource of any kind as AEP returns it (`GET /connections`, `/sourceConnections`, …).
+/// Lenient: AEP adds fields without notice, and an `initializing` connection has no etag.
+/// What every kind has is read into fields; the rest is kept as it came, for the kind's
+/// declaration to find its fields in ([`LiveObject::at`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveObject {
     pub id: String,
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
-    pub connection_spec: Option<SpecInfo>,
-    #[serde(default)]
     pub state: Option<ConnectionState>,
-    #[serde(default)]
-    pub auth: Option<LiveAuth>,
-    #[serde(default)]
     pub etag: Option<String>,
-    #[serde(default)]
     pub created_at: Option<i64>,
-    #[serde(default)]
     pub updated_at: Option<i64>,
-    #[serde(default)]
     pub created_client: Option<String>,
-    #[serde(default)]
     pub updated_client: Option<String>,
     /// Who last changed it (an IMS user or technical account id).
-    #[serde(default)]
     pub updated_by: Option<String>,
-    #[serde(default)]
     pub sandbox_name: Option<String>,
+    /// Everything else the item holds (`connectionSpec`, `auth`, `params`, `data`,
+    /// `baseConnectionId`, `inheritedAttributes`, …).
+    pub body: Map<String, Value>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct SpecInfo {
-    pub id: String,
-    #[serde(default)]
-    pub version: Option<String>,
-}
+/// A base connection as `GET /connections` returns it.
+pub type LiveConnection = LiveObject;
 
-/// `auth` as read back: secret params come back masked, so their values mean nothing.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LiveAuth {
-    pub spec_name: String,
-    #[serde(default)]
-    pub params: Map<String, Value>,
-}
+impl LiveObject {
+    /// Reads one item of an answer; `Err` when it is not an object with a string `id`.
+    pub fn from_json(item: Value) -> Result<LiveObject, String> {
+        let Value::Object(mut body) = item else {
+            return Err("an item is not an object".to_owned());
+        };
+        let text = |body: &mut Map<String, Value>, name: &str| match body.remove(name) {
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Null) | None => Ok(None),
+            Some(other) => Err(format!("`{name}` is {}, not a string", kind_of(&other))),
+        };
+        let number = |body: &mut Map<String, Value>, name: &str| match body.remove(name) {
+            Some(Value::Number(n)) => Ok(n.as_i64()),
+            Some(Value::Null) | None => Ok(None),
+            Some(other) => Err(format!("`{name}` is {}, not a number", kind_of(&other))),
+        };
+        let id = match body.remove("id") {
+            Some(Value::String(id)) => id,
+            Some(other) => return Err(format!("`id` is {}, not a string", kind_of(&other))),
+            None => return Err("missing field `id`".to_owned()),
+        };
+        Ok(LiveObject {
+            id,
+            name: text(&mut body, "name")?.unwrap_or_default(),
+            description: text(&mut body, "description")?,
+            state: text(&mut body, "state")?.map(|s| ConnectionState::from(s.as_str())),
+            etag: text(&mut body, "etag")?,
+            created_at: number(&mut body, "createdAt")?,
+            updated_at: number(&mut body, "updatedAt")?,
+            created_client: text(&mut body, "createdClient")?,
+            updated_client: text(&mut body, "updatedClient")?,
+            updated_by: text(&mut body, "updatedBy")?,
+            sandbox_name: text(&mut body, "sandboxName")?,
+            body,
+        })
+    }
 
-impl LiveConnection {
+    /// The value at a JSON pointer of the item (`/name`, `/params/tableName`).
+    pub fn at(&self, pointer: &str) -> Option<Value> {
+        match pointer {
+            "/name" => Some(Value::String(self.name.clone())),
+            "/description" => self.description.clone().map(Value::String),
+            _ => {
+                let mut parts = pointer.trim_start_matches('/').split('/');
+                let first = parts.next()?;
+                let mut at = self.body.get(first)?;
+                for part in parts {
+                    at = at.get(part)?;
+                }
+                Some(at.clone())
+            }
+        }
+    }
+
+    /// The string at a JSON pointer of the item, without copying.
+    pub fn text_at(&self, pointer: &str) -> Option<&str> {
+        match pointer {
+            "/name" => Some(&self.name),
+            "/description" => self.description.as_deref(),
+            _ => {
+                let mut parts = pointer.trim_start_matches('/').split('/');
+                let first = parts.next()?;
+                let mut at = self.body.get(first)?;
+                for part in parts {
+                    at = at.get(part)?;
+                }
+                at.as_str()
+            }
+        }
+    }
+
+    /// Its connection spec's id (every kind of the Flow Service names one).
     pub fn spec_id(&self) -> Option<&str> {
-        self.connection_spec.as_ref().map(|s| s.id.as_str())
+        self.body.get("connectionSpec")?.get("id")?.as_str()
+    }
+
+    /// A base connection's auth spec name.
+    pub fn auth_spec_name(&self) -> Option<&str> {
+        self.body.get("auth")?.get("specName")?.as_str()
+    }
+
+    /// A base connection's auth params (secret ones masked).
+    pub fn params(&self) -> Option<&Map<String, Value>> {
+        self.body.get("auth")?.get("params")?.as_object()
     }
 
     pub fn is_initializing(&self) -> bool {
         self.state == Some(ConnectionState::Initializing)
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 

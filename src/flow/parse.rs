@@ -312,7 +312,7 @@ fn check_id(id: &str) -> Result<(), String> {
 }
 
 fn live_connection(item: Value) -> Result<LiveConnection, String> {
-    let conn: LiveConnection = serde_json::from_value(item).map_err(|e| e.to_string())?;
+    let conn = LiveConnection::from_json(item)?;
     check_id(&conn.id)?;
     Ok(conn)
 }

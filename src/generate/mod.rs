@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use self::keys::{Keys, Variables};
 use crate::catalog;
-use crate::config::{Connection, LoadOptions, Loader, Param};
+use crate::config::{LoadOptions, Loader, Param};
 use crate::flow::model::{LiveConnection, LiveSpec, clean, is_masked};
 use crate::settings::Environment;
 
@@ -270,12 +270,14 @@ fn candidate<'l>(
     l: &'l LiveConnection,
     spec: Option<&Option<Arc<LiveSpec>>>,
 ) -> Result<Candidate<'l>, String> {
-    let Some(spec_ref) = &l.connection_spec else {
+    let Some(spec_id) = l.spec_id() else {
         return Err("AEP shows no connection spec for it".to_owned());
     };
-    let Some(auth) = &l.auth else {
+    let Some(auth_spec_name) = l.auth_spec_name() else {
         return Err("AEP shows no auth for it".to_owned());
     };
+    let empty = Map::new();
+    let auth_params = l.params().unwrap_or(&empty);
     for (what, text) in [
         ("name", Some(l.name.as_str())),
         ("description", l.description.as_deref()),
@@ -284,23 +286,23 @@ fn candidate<'l>(
             return Err(format!("its {what} is longer than {} KiB", MAX_TEXT / 1024));
         }
     }
-    if auth.params.len() > MAX_PARAMS {
+    if auth_params.len() > MAX_PARAMS {
         return Err(format!(
             "it has {} params; flowform writes at most {MAX_PARAMS}",
-            auth.params.len()
+            auth_params.len()
         ));
     }
-    let catalog_spec = catalog::by_id(&spec_ref.id);
-    let version = spec_ref
-        .version
-        .clone()
+    let catalog_spec = catalog::by_id(spec_id);
+    let version = l
+        .text_at("/connectionSpec/version")
+        .map(str::to_owned)
         .or_else(|| catalog_spec.map(|s| s.version.to_owned()))
         .ok_or("AEP shows no version of its connection spec")?;
     let source = catalog_spec.filter(|s| s.version == version).map(|s| s.source);
     let live_auth = spec
         .and_then(Option::as_ref)
-        .and_then(|s| s.auth_spec.iter().find(|a| a.name == auth.spec_name));
-    let catalog_auth = catalog_spec.and_then(|s| s.auth_spec(&auth.spec_name));
+        .and_then(|s| s.auth_spec.iter().find(|a| a.name == auth_spec_name));
+    let catalog_auth = catalog_spec.and_then(|s| s.auth_spec(auth_spec_name));
     // Which params the auth spec lists, when AEP or the catalog says.
     let listed: Option<BTreeSet<String>> = match (live_auth, catalog_auth) {
         (None, None) => None,
@@ -334,7 +336,7 @@ fn candidate<'l>(
     };
     let mut params = BTreeMap::new();
     let mut left_out = Vec::new();
-    for (name, value) in &auth.params {
+    for (name, value) in auth_params {
         if name.len() > MAX_PARAM_NAME {
             return Err(format!(
                 "a param's name is longer than {MAX_PARAM_NAME} characters"
@@ -343,7 +345,7 @@ fn candidate<'l>(
         if listed.as_ref().is_some_and(|l| !l.contains(name)) {
             left_out.push((
                 name.clone(),
-                format!("`{}` does not list it: AEP sets it itself", auth.spec_name),
+                format!("`{auth_spec_name}` does not list it: AEP sets it itself"),
             ));
             continue;
         }
@@ -381,10 +383,10 @@ fn candidate<'l>(
     }
     Ok(Candidate {
         live: l,
-        spec_id: spec_ref.id.clone(),
+        spec_id: spec_id.to_owned(),
         version,
         source,
-        spec_name: auth.spec_name.clone(),
+        spec_name: auth_spec_name.to_owned(),
         params,
         left_out,
     })
@@ -461,26 +463,26 @@ fn round_trip(sandbox: &str, c: &Candidate<'_>) -> Result<(), String> {
             clean(&first.unwrap_or_default(), 300)
         )
     })?;
-    let Some(conn) = loaded.desired.connections.get("k") else {
+    let Some(conn) = loaded.desired.find(crate::kind::default(), "k") else {
         return Err("the configuration written for it would not load".to_owned());
     };
     same(conn, c).map_err(|what| format!("its {what} would not read back as AEP has it"))
 }
 
 /// Whether the loaded connection says what AEP showed; else the first field that does not.
-fn same(conn: &Connection, c: &Candidate<'_>) -> Result<(), &'static str> {
+fn same(conn: &crate::config::Resource, c: &Candidate<'_>) -> Result<(), &'static str> {
+    use crate::kind::connection::{auth_spec_name, spec_id, spec_version};
     let l = c.live;
-    if conn.name != l.name {
+    if conn.name() != l.name {
         return Err("name");
     }
-    if conn.description != l.description {
+    if conn.text("description") != l.description.as_deref() {
         return Err("description");
     }
-    if !conn.connection_spec.id.eq_ignore_ascii_case(&c.spec_id) || conn.connection_spec.version != c.version
-    {
+    if !spec_id(conn).eq_ignore_ascii_case(&c.spec_id) || spec_version(conn) != c.version {
         return Err("connection spec");
     }
-    if conn.auth.spec_name != c.spec_name {
+    if auth_spec_name(conn) != c.spec_name {
         return Err("auth spec");
     }
     if conn.import.as_deref() != Some(l.id.as_str()) {
@@ -488,7 +490,7 @@ fn same(conn: &Connection, c: &Candidate<'_>) -> Result<(), &'static str> {
     }
     let mut plain = Map::new();
     let mut secrets = BTreeSet::new();
-    for (name, p) in &conn.auth.params {
+    for (name, p) in conn.params().into_iter().flatten() {
         match p {
             Param::Plain(v) => {
                 plain.insert(name.clone(), v.clone());

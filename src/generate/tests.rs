@@ -13,7 +13,7 @@ const HUBSPOT: &str = "cc6a4487-9e91-433e-a3a3-9cf6626c1806";
 const OTHER: &str = "0a1b2c3d-0000-4000-8000-00000000beef";
 
 fn live(id: &str, name: &str, spec: &str, auth: &str, params: Value) -> LiveConnection {
-    serde_json::from_value(json!({
+    LiveConnection::from_json(json!({
         "id": id,
         "name": name,
         "connectionSpec": {"id": spec, "version": "1.0"},
@@ -92,20 +92,27 @@ fn the_three_salesforce_auth_types_load_as_imports_with_secrets_by_reference() {
     );
     assert!(generated.skipped.is_empty(), "{:?}", generated.skipped);
     let desired = load(&generated);
-    let keys: Vec<&str> = desired.connections.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = desired.resources.values().map(|r| r.key.as_str()).collect();
     assert_eq!(keys, ["acme-jwt", "acme-oauth", "acme-salesforce"]);
-    let b = &desired.connections["acme-salesforce"];
+    let b = desired.find(crate::kind::default(), "acme-salesforce").unwrap();
     assert_eq!(b.import.as_deref(), Some(id(1).as_str()));
-    assert_eq!(b.auth.params["username"], Param::Plain(json!("u")));
+    assert_eq!(b.params().unwrap()["username"], Param::Plain(json!("u")));
     assert_eq!(
-        b.auth.params["securityToken"],
+        b.params().unwrap()["securityToken"],
         Param::Secret {
             reference: SecretRef::Env("FLOWFORM_PROD_ACME_SALESFORCE_SECURITY_TOKEN".into()),
             value: None
         }
     );
     // AEP's own `orgId` is not the configuration's.
-    assert!(!desired.connections["acme-jwt"].auth.params.contains_key("orgId"));
+    assert!(
+        !desired
+            .find(crate::kind::default(), "acme-jwt")
+            .unwrap()
+            .params()
+            .unwrap()
+            .contains_key("orgId")
+    );
     assert_eq!(
         generated.left_out,
         [(
@@ -182,26 +189,24 @@ fn hostile_names_and_values_read_back_as_aep_has_them() {
             l
         })
         .collect();
-    conns[0]
-        .auth
-        .as_mut()
-        .unwrap()
-        .params
-        .insert("username".into(), json!("${env:HOME}"));
+    crate::plan::fixtures::params_mut(&mut conns[0]).insert("username".into(), json!("${env:HOME}"));
     let generated = generate(&[listed("prod", conns)], &Existing::default());
     assert!(generated.skipped.is_empty(), "{:?}", generated.skipped);
     let desired = load(&generated);
-    assert_eq!(desired.connections.len(), names.len());
+    assert_eq!(desired.resources.len(), names.len());
     for n in names {
-        let c = desired.connections.values().find(|c| c.name == n).unwrap();
+        let c = desired.resources.values().find(|c| c.name() == n).unwrap();
         assert_eq!(
-            c.description.as_deref(),
+            c.text("description"),
             Some(format!("{n}\n---\nsandbox: evil").as_str())
         );
         assert_eq!(c.sandbox, "prod");
     }
-    let first = desired.connections.values().find(|c| c.name == names[0]).unwrap();
-    assert_eq!(first.auth.params["username"], Param::Plain(json!("${env:HOME}")));
+    let first = desired.resources.values().find(|c| c.name() == names[0]).unwrap();
+    assert_eq!(
+        first.params().unwrap()["username"],
+        Param::Plain(json!("${env:HOME}"))
+    );
     assert!(
         generated.files[0].text.is_ascii(),
         "escaped: {}",
@@ -283,8 +288,14 @@ fn several_sandboxes_in_the_order_asked() {
         &Existing::default(),
     );
     let desired = load(&generated);
-    assert_eq!(desired.connections["acme"].sandbox, "prod");
-    assert_eq!(desired.connections["acme-dev"].sandbox, "dev");
+    assert_eq!(
+        desired.find(crate::kind::default(), "acme").unwrap().sandbox,
+        "prod"
+    );
+    assert_eq!(
+        desired.find(crate::kind::default(), "acme-dev").unwrap().sandbox,
+        "dev"
+    );
     assert!(
         generated
             .variables
@@ -302,7 +313,8 @@ fn unknown_specs_are_written_structurally() {
         "OAuth2",
         json!({"clientId": "c", "refreshToken": "plain-looking", "accessToken": "********", "scopes": ["a", "${b}"], "nested": {"x": 1, "y": null}}),
     );
-    hub.connection_spec.as_mut().unwrap().version = Some("2.0".into());
+    hub.body
+        .insert("connectionSpec".into(), json!({"id": HUBSPOT, "version": "2.0"}));
     let other = live(
         &id(2),
         "Other",
@@ -313,15 +325,21 @@ fn unknown_specs_are_written_structurally() {
     let generated = generate(&[listed("prod", vec![hub, other])], &Existing::default());
     assert!(generated.skipped.is_empty(), "{:?}", generated.skipped);
     let desired = load(&generated);
-    let h = &desired.connections["hubspot"];
-    assert_eq!(h.connection_spec.version, "2.0");
-    assert!(h.auth.params["refreshToken"].is_secret(), "named like a secret");
-    assert!(h.auth.params["accessToken"].is_secret(), "masked");
-    assert_eq!(h.auth.params["scopes"], Param::Plain(json!(["a", "${b}"])));
-    assert_eq!(h.auth.params["nested"], Param::Plain(json!({"x": 1, "y": null})));
-    let o = &desired.connections["other"];
-    assert_eq!(o.auth.params["port"], Param::Plain(json!(443)));
-    assert!(o.auth.params["apiKey"].is_secret());
+    let h = desired.find(crate::kind::default(), "hubspot").unwrap();
+    assert_eq!(crate::kind::connection::spec_version(h), "2.0");
+    assert!(
+        h.params().unwrap()["refreshToken"].is_secret(),
+        "named like a secret"
+    );
+    assert!(h.params().unwrap()["accessToken"].is_secret(), "masked");
+    assert_eq!(h.params().unwrap()["scopes"], Param::Plain(json!(["a", "${b}"])));
+    assert_eq!(
+        h.params().unwrap()["nested"],
+        Param::Plain(json!({"x": 1, "y": null}))
+    );
+    let o = desired.find(crate::kind::default(), "other").unwrap();
+    assert_eq!(o.params().unwrap()["port"], Param::Plain(json!(443)));
+    assert!(o.params().unwrap()["apiKey"].is_secret());
     // A value AEP showed in clear for a param named like a secret never reaches the file.
     assert!(!generated.files[0].text.contains("visible?"));
     assert!(!generated.files[0].text.contains("plain-looking"));
@@ -381,7 +399,11 @@ fn required_secrets_aep_leaves_out_are_still_declared() {
     );
     let generated = generate(&[listed("prod", vec![bare])], &Existing::default());
     let desired = load(&generated);
-    let params = &desired.connections["bare"].auth.params;
+    let params = desired
+        .find(crate::kind::default(), "bare")
+        .unwrap()
+        .params()
+        .unwrap();
     assert!(params["password"].is_secret() && params["securityToken"].is_secret());
 }
 
@@ -464,7 +486,7 @@ mod properties {
         fn what_is_written_reads_back_exactly(name in hostile(), description in hostile(), username in hostile(), extra in hostile()) {
             let mut l = basic(&id(1), &name);
             l.description = Some(description.clone());
-            let params = &mut l.auth.as_mut().unwrap().params;
+            let params = &mut crate::plan::fixtures::params_mut(&mut l);
             params.insert("username".into(), json!(username));
             let mut other = live(&id(2), &format!("{name} other"), OTHER, "Key", json!({"value": extra, "nested": [extra, {"k": extra}]}));
             other.description = Some(extra.clone());
@@ -474,21 +496,21 @@ mod properties {
             // Only a name the loader refuses (nothing but spaces) keeps one out.
             prop_assert_eq!(written, if name.trim().is_empty() { 1 } else { 2 }, "{:?}", generated.skipped);
             let desired = load(&generated);
-            for c in desired.connections.values() {
+            for c in desired.resources.values() {
                 if c.import.as_deref() == Some(id(1).as_str()) {
-                    prop_assert_eq!(&c.name, &name);
-                    prop_assert_eq!(c.description.as_deref(), Some(description.as_str()));
-                    prop_assert_eq!(&c.auth.params["username"], &Param::Plain(json!(username)));
+                    prop_assert_eq!(c.name(), name.as_str());
+                    prop_assert_eq!(c.text("description"), Some(description.as_str()));
+                    prop_assert_eq!(&c.params().unwrap()["username"], &Param::Plain(json!(username)));
                 } else {
                     // A spec flowform does not know: a value that looks masked (`{…}`, `***`)
                     // is taken for a secret AEP hid.
                     if crate::flow::model::is_masked(&json!(extra)) {
-                        let hidden = matches!(&c.auth.params["value"], Param::Secret { .. });
-                        prop_assert!(hidden, "{:?}", c.auth.params["value"]);
+                        let hidden = matches!(&c.params().unwrap()["value"], Param::Secret { .. });
+                        prop_assert!(hidden, "{:?}", c.params().unwrap()["value"]);
                     } else {
-                        prop_assert_eq!(&c.auth.params["value"], &Param::Plain(json!(extra)));
+                        prop_assert_eq!(&c.params().unwrap()["value"], &Param::Plain(json!(extra)));
                     }
-                    prop_assert_eq!(&c.auth.params["nested"], &Param::Plain(json!([extra, {"k": extra}])));
+                    prop_assert_eq!(&c.params().unwrap()["nested"], &Param::Plain(json!([extra, {"k": extra}])));
                 }
             }
         }

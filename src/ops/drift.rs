@@ -44,16 +44,35 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     let state = session.store().state();
     let unmanaged: Vec<Unmanaged> = crate::plan::unmanaged(&session.desired, state, &live)
         .into_iter()
-        .map(|(sandbox, c)| Unmanaged {
-            sandbox: sandbox.to_owned(),
-            id: c.id.clone(),
-            name: c.name.clone(),
-            spec_id: c.spec_id().unwrap_or_default().to_owned(),
+        .map(|(sandbox, c)| {
+            let kind = live.objects.get(&c.id).map_or(crate::kind::default(), |s| s.kind);
+            let parent = match kind.refresh {
+                crate::kind::Refresh::ByParent(field) => kind
+                    .field(field)
+                    .and_then(|f| c.text_at(f.api))
+                    .map(str::to_owned),
+                crate::kind::Refresh::ById => None,
+            };
+            Unmanaged {
+                sandbox: sandbox.to_owned(),
+                id: c.id.clone(),
+                name: c.name.clone(),
+                spec_id: c.spec_id().unwrap_or_default().to_owned(),
+                kind: kind.name.to_owned(),
+                parent,
+            }
         })
         .collect();
-    let in_scope: Vec<(String, String, String, String)> = state
-        .connections
+    let managed = state
+        .resources
         .iter()
+        .filter(|(address, r)| session.in_scope(address, &r.key))
+        .count();
+    // Credentials are a base connection's: the others have none to test.
+    let in_scope: Vec<(String, String, String, String)> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.kind.is_default())
         .filter(|(address, r)| session.in_scope(address, &r.key))
         .map(|(address, r)| (address.clone(), r.sandbox.clone(), r.id.clone(), r.name.clone()))
         .collect();
@@ -61,7 +80,7 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
         plan,
         request.sections,
         unmanaged,
-        in_scope.len(),
+        managed,
         request.ignore_unmanaged,
     );
     if request.check_credentials {
@@ -100,8 +119,8 @@ async fn check_credentials(
     let mut check = CredentialCheck::default();
     let mut tests = JoinSet::new();
     for (address, sandbox, id, name) in managed {
-        let state = match live.connections.get(&id) {
-            Some((seen_in, l)) if *seen_in == sandbox => l.state.clone(),
+        let state = match live.objects.get(&id) {
+            Some(seen) if seen.sandbox == sandbox => seen.object.state.clone(),
             _ => {
                 check.skipped.push((address, "not in AEP".to_owned()));
                 continue;

@@ -12,7 +12,7 @@ use super::{Error, Exit, Io, Outcome, StateOptions};
 use crate::catalog;
 use crate::config::{self, Desired, LoadOptions, Loader, Param};
 use crate::flow::settings::{Overrides, Settings};
-use crate::flow::{Client, Filter};
+use crate::flow::{CONNECTIONS, Client, Filter};
 use crate::generate::{self, Existing, Generated, Listed};
 use crate::secret::SecretRef;
 use crate::settings::Environment;
@@ -91,11 +91,11 @@ fn present_inputs(inputs: &[PathBuf]) -> Vec<PathBuf> {
 /// `dropped`: files about to be overwritten, whose declarations go.
 fn existing(desired: &Desired, state: &crate::state::State, dropped: &BTreeSet<PathBuf>) -> Existing {
     let mut out = Existing::default();
-    for (address, r) in &state.connections {
+    for (address, r) in &state.resources {
         out.managed.insert(r.id.clone(), address.clone());
         out.keys.insert(r.key.clone());
     }
-    for c in desired.connections.values() {
+    for c in desired.of(crate::kind::default()) {
         if dropped.contains(&real(&c.origin.file)) {
             continue;
         }
@@ -106,12 +106,12 @@ fn existing(desired: &Desired, state: &crate::state::State, dropped: &BTreeSet<P
         out.names.insert(
             (
                 c.sandbox.clone(),
-                c.connection_spec.id.to_ascii_lowercase(),
-                c.name.clone(),
+                crate::kind::connection::spec_id(c).to_ascii_lowercase(),
+                c.name().to_owned(),
             ),
             c.key.clone(),
         );
-        for p in c.auth.params.values() {
+        for p in c.params().into_iter().flat_map(|p| p.values()) {
             if let Param::Secret {
                 reference: SecretRef::Env(name),
                 ..
@@ -215,11 +215,11 @@ pub fn generate(request: &GenerateRequest, env: &Environment, io: &mut Io<'_>) -
     }
     let dropped: BTreeSet<PathBuf> = existing_files.iter().map(|p| real(p)).collect();
     let kept_managed: Vec<String> = desired
-        .connections
+        .resources
         .values()
         .filter(|c| dropped.contains(&real(&c.origin.file)))
-        .map(|c| crate::state::address(&c.sandbox, &c.key))
-        .filter(|a| state.connections.contains_key(a))
+        .map(crate::config::Resource::address)
+        .filter(|a| state.resources.contains_key(a))
         .collect();
     if !kept_managed.is_empty() {
         return Err(Error::message(
@@ -417,8 +417,8 @@ async fn list(
         } else {
             vec![Filter::new("connectionSpec.id", specs.iter().cloned())]
         };
-        let count = client.count_connections(sandbox, &filters).await?;
-        let mut connections = client.list_counted(sandbox, &filters, count).await?;
+        let count = client.count(CONNECTIONS, sandbox, &filters).await?;
+        let mut connections = client.list_counted(CONNECTIONS, sandbox, &filters, count).await?;
         connections.retain(|c| {
             specs.is_empty()
                 || c.spec_id()

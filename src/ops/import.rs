@@ -5,7 +5,6 @@ use super::session::Session;
 use super::{Error, Exit, Io, Outcome, Target};
 use crate::diagnostic::did_you_mean;
 use crate::settings::Environment;
-use crate::state::address;
 use crate::state::file::StateError;
 use crate::state::postgres::error::{Conflict, PgError};
 
@@ -39,52 +38,82 @@ pub fn import(request: &ImportRequest, env: &Environment, io: &mut Io<'_>) -> Ou
 }
 
 fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
-    let (key, id) = (
-        request
-            .key
-            .rsplit_once('/')
-            .map_or(request.key.as_str(), |(_, k)| k),
-        request.id.as_str(),
-    );
-    let Some(conn) = session.desired.connections.get(key).cloned() else {
-        let keys: Vec<&str> = session.desired.connections.keys().map(String::as_str).collect();
-        let help = did_you_mean(key, keys.iter().copied())
-            .map(|s| format!("did you mean `{s}`?"))
-            .unwrap_or_else(|| {
-                "declare the connection in the configuration first; flowform imports only what it is told to manage".to_owned()
-            });
-        return Err(Error::message(
-            format!("`{key}` is not declared in the configuration"),
-            Some(help),
-        ));
+    let id = request.id.as_str();
+    let wanted = crate::kind::KeyRef::parse(&request.key).ok();
+    let found: Vec<&crate::config::Resource> = session
+        .desired
+        .resources
+        .values()
+        .filter(|r| {
+            wanted
+                .as_ref()
+                .is_some_and(|k| k.names(r.kind, &r.sandbox, &r.key))
+        })
+        .collect();
+    let conn = match found.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            let keys: Vec<&str> = session
+                .desired
+                .resources
+                .values()
+                .map(|r| r.key.as_str())
+                .collect();
+            let key = request
+                .key
+                .rsplit_once('/')
+                .map_or(request.key.as_str(), |(_, k)| k);
+            let help = did_you_mean(key, keys.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| {
+                    "declare it in the configuration first; flowform imports only what it is told to manage"
+                        .to_owned()
+                });
+            return Err(Error::message(
+                format!("`{key}` is not declared in the configuration"),
+                Some(help),
+            ));
+        }
+        several => {
+            let named: Vec<String> = several.iter().map(|r| format!("`{}`", r.address())).collect();
+            return Err(Error::message(
+                format!(
+                    "`{}` names {} declared resources: {}",
+                    request.key,
+                    several.len(),
+                    named.join(", ")
+                ),
+                Some(format!(
+                    "name one by its kind: `{}:{}`",
+                    several[1].kind.name, several[1].key
+                )),
+            ));
+        }
     };
     if !is_uuid(id) {
         return Err(Error::message(
-            format!("`{id}` is not a connection id"),
-            Some("a connection id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`".to_owned()),
-        ));
-    }
-    let addr = address(&conn.sandbox, &conn.key);
-    if let Some(r) = session.store().state().connections.get(&addr) {
-        return Err(Error::message(
-            format!("`{addr}` is already managed, as {}", r.id),
+            format!("`{id}` is not a {} id", conn.kind.noun),
             Some(format!(
-                "`flowform state rm {addr}` first to manage another connection under this key"
+                "a {} id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`",
+                conn.kind.noun
             )),
         ));
     }
-    if let Some((other, _)) = session
-        .store()
-        .state()
-        .connections
-        .iter()
-        .find(|(_, r)| r.id == id)
-    {
+    let addr = conn.address();
+    if let Some(r) = session.store().state().resources.get(&addr) {
+        return Err(Error::message(
+            format!("`{addr}` is already managed, as {}", r.id),
+            Some(format!(
+                "`flowform state rm {addr}` first to manage another {} under this key",
+                conn.kind.noun
+            )),
+        ));
+    }
+    if let Some((other, _)) = session.store().state().resources.iter().find(|(_, r)| r.id == id) {
         return Err(Error::message(
             format!("{id} is already managed as `{other}`"),
             Some(format!(
-                "one connection has one key: `flowform state mv {other} {}` gives it this key instead",
-                request.key
+                "one resource has one key: `flowform state mv {other} {addr}` gives it this key instead"
             )),
         ));
     }
@@ -103,38 +132,41 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
     }
     let Some(client) = session.client.clone() else {
         return Err(Error::message(
-            "importing reads the connection from AEP (or --emulator)",
+            format!("importing reads the {} from AEP (or --emulator)", conn.kind.noun),
             None,
         ));
     };
     let Some(live) = session
         .runtime
-        .block_on(client.get_connection(&conn.sandbox, id))?
+        .block_on(client.get(conn.kind.collection, &conn.sandbox, id))?
     else {
         return Err(Error::message(
-            format!("AEP has no connection {id} in sandbox `{}`", conn.sandbox),
+            format!("AEP has no {} {id} in sandbox `{}`", conn.kind.noun, conn.sandbox),
             None,
         ));
     };
-    if live
-        .spec_id()
-        .is_some_and(|s| !s.eq_ignore_ascii_case(&conn.connection_spec.id))
+    // What cannot change in place must already be as declared.
+    for f in conn
+        .kind
+        .fields
+        .iter()
+        .filter(|f| f.update == crate::kind::Update::Replace)
     {
-        return Err(Error::message(
-            format!(
-                "{id} is a connection of spec {}, but `{}` declares {}",
-                live.spec_id().unwrap_or_default(),
-                conn.key,
-                conn.connection_spec.id
-            ),
-            None,
-        ));
+        let (Some(serde_json::Value::String(want)), Some(have)) = (conn.value(f), live.text_at(f.api)) else {
+            continue;
+        };
+        if !want.eq_ignore_ascii_case(have) {
+            return Err(Error::message(
+                format!("{id} has `{}` {have}, but `{}` declares {want}", f.path, conn.key),
+                None,
+            ));
+        }
     }
     // As an `import:` block: the connection is taken as it is, its secrets not sent; the
     // declared ones' digest is recorded, so that a change to them is sent from now on.
     let digest =
         crate::apply::record::declared_secrets_digest(&conn, &session.store().state().fingerprints());
-    let record = crate::apply::adopted_record(&conn, &live, digest);
+    let record = crate::apply::record::adopted(&conn, &live, digest, crate::apply::now_ms());
     session.store_mut().record(&addr, Some(record))?;
     writeln!(io.err, "{addr}: Import complete [id={id}]")?;
     writeln!(

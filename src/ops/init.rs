@@ -125,8 +125,8 @@ pub fn init(request: &InitRequest, env: &Environment, io: &mut Io<'_>) -> Outcom
             writeln!(
                 io.out,
                 "The state `{location}` exists: {} connection{} managed, serial {}.",
-                s.connections.len(),
-                if s.connections.len() == 1 { "" } else { "s" },
+                s.resources.len(),
+                if s.resources.len() == 1 { "" } else { "s" },
                 s.serial
             )?;
         }
@@ -282,14 +282,14 @@ fn migrate(
     let already = !new.is_blank()
         && there.lineage == moving.lineage
         && there.serial == moving.serial
-        && there.connections == moving.connections;
+        && there.resources == moving.resources;
     if !already && !new.is_blank() {
         return Err(Error::message(
             format!(
                 "`{destination}` already holds a state (lineage {}, serial {}, {} connections); moving `{source}` there would replace it, so nothing was changed",
                 there.lineage,
                 there.serial,
-                there.connections.len()
+                there.resources.len()
             ),
             Some(format!(
                 "if that state is not needed, save it (`flowform state pull --state {destination} > old.json`) and empty it first; if it is this project's state already, point `state` in `{}` at it and drop `--migrate-state`",
@@ -301,7 +301,7 @@ fn migrate(
         new.replace(&moving)?;
     }
     let retired = old.retire(&destination.to_string())?;
-    let n = moving.connections.len();
+    let n = moving.resources.len();
     writeln!(
         io.out,
         "Moved the state from `{source}` to `{destination}`: {n} connection{}, {} pending, lineage {}, serial {}.\nThe old one: {retired}.",

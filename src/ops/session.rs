@@ -250,14 +250,25 @@ impl Session {
             writeln!(warnings, "{warning}\n")?;
         }
         io.err.write_all(warnings.as_bytes())?;
+        // What the narrowed files declare, and what that refers to (as `--target` pulls in
+        // what a target depends on).
         let narrowed = narrowed_files.map(|files| {
-            loaded
+            let mut wanted: Vec<String> = loaded
                 .desired
-                .connections
+                .resources
                 .values()
                 .filter(|c| std::fs::canonicalize(&c.origin.file).is_ok_and(|real| files.contains(&real)))
-                .map(|c| crate::state::address(&c.sandbox, &c.key))
-                .collect::<BTreeSet<String>>()
+                .map(crate::config::Resource::address)
+                .collect();
+            let mut out = BTreeSet::new();
+            while let Some(address) = wanted.pop() {
+                if let Some(r) = loaded.desired.resources.get(&address)
+                    && out.insert(address)
+                {
+                    wanted.extend(crate::plan::references(r));
+                }
+            }
+            out
         });
         let Connected {
             mut store,
@@ -421,12 +432,13 @@ impl Session {
         // Targets that match nothing are a mistake, not an empty plan.
         let state = self.store().state();
         for target in &self.targets {
+            let key = crate::kind::KeyRef::parse(target).ok();
             let known = self
                 .desired
-                .connections
-                .values()
-                .any(|c| c.key == *target || crate::state::address(&c.sandbox, &c.key) == *target)
-                || state.find(target).is_some();
+                .resources
+                .keys()
+                .chain(state.resources.keys())
+                .any(|a| a == target || key.as_ref().is_some_and(|k| k.names_address(a)));
             if !known {
                 planned.errors.push(crate::plan::Problem::new(format!(
                     "--target `{target}` matches no declared or managed connection"
@@ -457,9 +469,12 @@ impl Session {
         planned
     }
 
-    /// Whether a connection is within the plan's reach (`--target`, `-c` narrowing).
+    /// Whether a resource is within the plan's reach (`--target`, `-c` narrowing).
     pub fn in_scope(&self, address: &str, key: &str) -> bool {
-        (self.targets.is_empty() || self.targets.iter().any(|t| t == address || t == key))
+        let targeted = |t: &String| {
+            t == address || t == key || crate::kind::KeyRef::parse(t).is_ok_and(|k| k.names_address(address))
+        };
+        (self.targets.is_empty() || self.targets.iter().any(targeted))
             && self.narrowed.as_ref().is_none_or(|n| n.contains(address))
     }
 }

@@ -46,14 +46,14 @@ pub struct StateRequest {
 }
 
 fn not_found(state: &State, key: &str) -> Error {
-    let addresses: Vec<&str> = state.connections.keys().map(String::as_str).collect();
-    let keys: Vec<&str> = state.connections.values().map(|r| r.key.as_str()).collect();
+    let addresses: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = state.resources.values().map(|r| r.key.as_str()).collect();
     // Compare like with like: an address with addresses, a key with keys.
     let candidates: Vec<&str> = if key.contains('/') { addresses } else { keys };
     let help = did_you_mean(key, candidates.iter().copied())
         .map(|s| format!("did you mean `{s}`?"))
         .unwrap_or_else(|| "`flowform state list` shows what the state holds".to_owned());
-    Error::message(format!("the state has no connection `{key}`"), Some(help))
+    Error::message(format!("the state has no resource `{key}`"), Some(help))
 }
 
 pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
@@ -78,11 +78,11 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
     match &request.command {
         StateCommand::List => {
             let state = store.state();
-            if state.connections.is_empty() && state.pending.is_empty() {
-                writeln!(io.err, "the state `{}` manages no connections", store.shown())?;
+            if state.resources.is_empty() && state.pending.is_empty() {
+                writeln!(io.err, "the state `{}` manages nothing", store.shown())?;
             }
-            let width = state.connections.keys().map(String::len).max().unwrap_or(0);
-            for (address, r) in &state.connections {
+            let width = state.resources.keys().map(String::len).max().unwrap_or(0);
+            for (address, r) in &state.resources {
                 let protect = if r.protect { "  protected" } else { "" };
                 writeln!(
                     io.out,
@@ -124,14 +124,15 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             }
             store.edit(|s| {
                 for address in &addresses {
-                    s.connections.remove(address);
+                    s.resources.remove(address);
                 }
             })?;
             store.commit()?;
             for address in addresses {
                 writeln!(
                     io.err,
-                    "removed `{address}` from the state; the connection in AEP is untouched"
+                    "removed `{address}` from the state; the {} in AEP is untouched",
+                    crate::kind::address::kind_of(&address).noun
                 )?;
             }
         }
@@ -144,6 +145,11 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
                 Some((sandbox, key)) => (sandbox.to_owned(), key.to_owned()),
                 None => (record.sandbox.clone(), new.clone()),
             };
+            // `kind:key` names the kind it already is; a key moves within its kind.
+            let key = match key.split_once(':') {
+                Some((kind, key)) if kind == record.kind.name => key.to_owned(),
+                _ => key,
+            };
             if sandbox != record.sandbox {
                 return Err(Error::message(
                     format!(
@@ -155,21 +161,21 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             }
             if !crate::config::is_valid_key(&key) {
                 return Err(Error::message(
-                    format!("`{key}` is not a valid connection key"),
+                    format!("`{key}` is not a valid {} key", record.kind.noun),
                     Some(crate::config::KEY_RULE.to_owned()),
                 ));
             }
-            let new_address = state::address(&sandbox, &key);
-            if store.state().connections.contains_key(&new_address) {
+            let new_address = crate::kind::address::format(record.kind, &sandbox, &key);
+            if store.state().resources.contains_key(&new_address) {
                 return Err(Error::message(
                     format!("the state already has `{new_address}`"),
                     None,
                 ));
             }
             store.edit(|s| {
-                if let Some(mut r) = s.connections.remove(&old_address) {
+                if let Some(mut r) = s.resources.remove(&old_address) {
                     r.key = key.clone();
-                    s.connections.insert(new_address.clone(), r);
+                    s.resources.insert(new_address.clone(), r);
                 }
             })?;
             store.commit()?;
@@ -194,11 +200,7 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
                     Some("push a state of this lineage (`flowform state pull` gives one), or `--force` to replace it with another".to_owned()),
                 ));
             }
-            if !force
-                && !blank
-                && pushed.serial <= current.serial
-                && pushed.connections != current.connections
-            {
+            if !force && !blank && pushed.serial <= current.serial && pushed.resources != current.resources {
                 return Err(Error::message(
                     format!(
                         "`{}` is at serial {}, and `{}` has moved on to serial {}: pushing it would undo what was recorded since; nothing was changed",
@@ -213,10 +215,10 @@ pub fn state(request: &StateRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             store.replace(&pushed)?;
             writeln!(
                 io.err,
-                "pushed `{}` to `{}`: {} connections, serial {}",
+                "pushed `{}` to `{}`: {} resources, serial {}",
                 file.display(),
                 store.shown(),
-                pushed.connections.len(),
+                pushed.resources.len(),
                 pushed.serial
             )?;
         }

@@ -89,9 +89,8 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
 
 fn count_specs(desired: &Desired) -> usize {
     desired
-        .connections
-        .values()
-        .map(|c| &c.connection_spec.id)
+        .of(crate::kind::default())
+        .map(crate::kind::connection::spec_id)
         .collect::<BTreeSet<_>>()
         .len()
 }
@@ -103,10 +102,21 @@ fn summary(desired: &Desired) -> Vec<String> {
         .iter()
         .map(|s| (s.as_str(), BTreeMap::new()))
         .collect();
-    for c in desired.connections.values() {
-        let spec = match catalog::by_id(&c.connection_spec.id) {
+    // Other kinds, counted after the base connections.
+    let mut others: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for c in desired.resources.values() {
+        if !c.kind.is_default() {
+            *others
+                .entry(&c.sandbox)
+                .or_default()
+                .entry(c.kind.noun)
+                .or_default() += 1;
+            continue;
+        }
+        let id = crate::kind::connection::spec_id(c);
+        let spec = match catalog::by_id(id) {
             Some(s) => s.title.to_owned(),
-            None => format!("spec {}", c.connection_spec.id),
+            None => format!("spec {id}"),
         };
         *by_sandbox.entry(&c.sandbox).or_default().entry(spec).or_default() += 1;
     }
@@ -116,11 +126,15 @@ fn summary(desired: &Desired) -> Vec<String> {
             let total: usize = specs.values().sum();
             let noun = if total == 1 { "connection" } else { "connections" };
             let detail: Vec<String> = specs.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            if detail.is_empty() {
+            let mut line = if detail.is_empty() {
                 format!("{sandbox}: 0 connections, valid")
             } else {
                 format!("{sandbox}: {total} {noun} valid ({})", detail.join(", "))
+            };
+            for (noun, n) in others.get(sandbox).into_iter().flatten() {
+                line.push_str(&format!(", {n} {noun}{}", if *n == 1 { "" } else { "s" }));
             }
+            line
         })
         .collect()
 }

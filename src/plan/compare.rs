@@ -1,24 +1,22 @@
-//! Comparing a declared connection with what AEP has (or, without a refresh, with what the
-//! state recorded), field by field, saying where each difference came from.
+//! Comparing a declared resource with what AEP has (or, without a refresh, with what the
+//! state recorded), field by field as its kind declares them, saying where each difference
+//! came from; and what each field is wanted to be, a reference resolved to an id.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::{Field, Origin};
-use crate::config::Connection;
-use crate::flow::model::{LiveConnection, is_masked};
-use crate::state::Record;
+use crate::config::{Desired, Reference, Resource};
+use crate::flow::model::{LiveObject, is_masked};
+use crate::kind::{self, Default, Field as Declared, Type, Update};
+use crate::state::{Record, State};
 
-pub(super) fn sensitive_field(name: &str, origin: Option<Origin>) -> Field {
+pub(super) fn sensitive_field(params: &str, name: &str, origin: Option<Origin>) -> Field {
     Field {
-        path: format!("auth.params.{name}"),
-        before: None,
-        after: None,
         sensitive: true,
         origin,
-        forces_replacement: false,
-        removed: false,
+        ..Field::new(format!("{params}.{name}"), None, None)
     }
 }
 
@@ -26,20 +24,113 @@ pub(super) fn text(v: &str) -> Value {
     Value::String(v.to_owned())
 }
 
-pub(super) fn opt_text(v: Option<&str>) -> Option<Value> {
-    v.map(text)
+/// Whether `r`'s `lifecycle.ignoreChanges` covers `path`.
+pub fn ignored(r: &Resource, path: &str) -> bool {
+    r.ignores(path)
 }
 
-/// Whether `conn`'s `lifecycle.ignoreChanges` covers `path`.
-pub fn ignored(conn: &Connection, path: &str) -> bool {
-    let ignore = &conn.lifecycle.ignore_changes;
-    ignore.contains(path) || (path.starts_with("auth.params.") && ignore.contains("auth.params"))
+/// What a field is wanted to be.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Want {
+    Value(Value),
+    /// Known once applied: the id of a resource created (or replaced) first.
+    Unknown,
+    /// Not declared, no default: not sent, not compared.
+    Absent,
 }
 
-/// Compares what is declared with what AEP has, field by field (declared params only:
-/// AEP adds its own, such as `orgId`). `r`, when given, says whether a difference came from
-/// the configuration (it differs from what was applied) or from outside.
-pub(super) fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) -> (Vec<Field>, usize) {
+impl Want {
+    pub fn value(&self) -> Option<&Value> {
+        match self {
+            Want::Value(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The address a reference by key names: the key's kind, in the referring resource's sandbox.
+pub(super) fn target_address(r: &Resource, f: &Declared) -> Option<String> {
+    match (r.reference(f.path), kind::resource::ref_kind(f)) {
+        (Some(Reference::Key(key)), Some(target)) => Some(kind::address::format(target, &r.sandbox, key)),
+        _ => None,
+    }
+}
+
+/// What `d`'s field `f` is wanted to be, against the state as it is: a reference to a
+/// resource the state holds is its id (the cascade later makes it unknown if that resource
+/// is replaced), to one it does not, unknown.
+pub(super) fn want(desired: &Desired, state: &State, d: &Resource, f: &Declared) -> Want {
+    if let Type::Ref { .. } = f.ty {
+        return match d.reference(f.path) {
+            Some(Reference::Id(id)) => Want::Value(text(id)),
+            Some(Reference::Key(_)) => match target_address(d, f).and_then(|a| state.resources.get(&a)) {
+                Some(target) => Want::Value(text(&target.id)),
+                None => Want::Unknown,
+            },
+            None => Want::Absent,
+        };
+    }
+    if let Some(v) = d.value(f) {
+        return Want::Value(normal(&f.ty, v));
+    }
+    match f.default {
+        Default::Inherit { reference, path } => {
+            let target = d
+                .kind
+                .field(reference)
+                .and_then(|rf| target_address(d, rf))
+                .and_then(|a| desired.resources.get(&a));
+            match target.and_then(|t| t.kind.field(path).and_then(|tf| t.value(tf))) {
+                Some(v) => Want::Value(normal(&f.ty, v)),
+                None => Want::Unknown,
+            }
+        }
+        Default::Live => Want::Unknown,
+        Default::None | Default::Value(_) => Want::Absent,
+    }
+}
+
+/// A value as flowform compares it: an id in lower case, columns by name, a number or a
+/// boolean AEP gives where a string is declared as the string it stands for.
+pub(super) fn normal(ty: &Type, v: Value) -> Value {
+    match (ty, v) {
+        (Type::Id(_) | Type::Ref { .. }, Value::String(s)) => Value::String(s.to_lowercase()),
+        (Type::Columns, Value::Array(items)) => Value::Array(
+            items
+                .into_iter()
+                .map(|c| match c {
+                    Value::Object(mut o) => o.remove("name").unwrap_or(Value::Null),
+                    other => other,
+                })
+                .collect(),
+        ),
+        (Type::Text | Type::Enum(_), Value::Number(n)) => Value::String(n.to_string()),
+        (Type::Text | Type::Enum(_), Value::Bool(b)) => Value::String(b.to_string()),
+        (_, v) => v,
+    }
+}
+
+/// What AEP shows of a field, as flowform compares it.
+pub(super) fn live_value(l: &LiveObject, f: &Declared) -> Option<Value> {
+    l.at(f.api).filter(|v| !v.is_null()).map(|v| normal(&f.ty, v))
+}
+
+/// What the state recorded of a field, as flowform compares it.
+pub(super) fn recorded_value(r: &Record, f: &Declared) -> Option<Value> {
+    r.get(f.path).map(|v| normal(&f.ty, v))
+}
+
+/// Compares what is declared with what AEP has, field by field — the fields that change in
+/// place, and a `Params` field's declared params only (AEP adds its own, such as `orgId`).
+/// `r`, when given, says whether a difference came from the configuration (it differs from
+/// what was applied) or from outside.
+pub(super) fn compare(
+    desired: &Desired,
+    state: &State,
+    d: &Resource,
+    r: Option<&Record>,
+    l: &LiveObject,
+) -> (Vec<Field>, usize) {
     let split = d.split_params();
     let (plain, secret_names) = (&split.plain, &split.secret_names);
     let mut fields = Vec::new();
@@ -58,69 +149,106 @@ pub(super) fn compare(d: &Connection, r: Option<&Record>, l: &LiveConnection) ->
             None => Origin::Config,
         };
         fields.push(Field {
-            path,
-            before: now,
-            after: want,
-            sensitive: false,
             origin: Some(origin),
-            forces_replacement: false,
-            removed: false,
+            ..Field::new(path, now, want)
         });
     };
-    consider(
-        "name".into(),
-        r.map(|r| text(&r.name)),
-        Some(text(&l.name)),
-        Some(text(&d.name)),
-    );
-    consider(
-        "description".into(),
-        r.and_then(|r| opt_text(r.description.as_deref())),
-        opt_text(l.description.as_deref()),
-        opt_text(d.description.as_deref()),
-    );
-    let live_params = l.auth.as_ref().map(|a| &a.params);
-    let mut names: BTreeSet<&String> = plain.keys().collect();
-    if let Some(r) = r {
-        names.extend(r.params.keys().filter(|k| !secret_names.contains(*k)));
-    }
-    for name in names {
-        let now = live_params
-            .and_then(|p| p.get(name))
-            .filter(|v| !is_masked(v))
-            .cloned();
-        let applied = r.and_then(|r| r.params.get(name)).cloned();
-        consider(
-            format!("auth.params.{name}"),
-            applied,
-            now,
-            plain.get(name).cloned(),
-        );
+    for f in d.kind.fields.iter().filter(|f| f.update == Update::Patch) {
+        match f.ty {
+            Type::Params => {
+                let live_params = l.at(f.api);
+                let mut names: BTreeSet<&String> = plain.keys().collect();
+                if let Some(r) = r {
+                    names.extend(
+                        r.params()
+                            .into_iter()
+                            .flat_map(|p| p.keys())
+                            .filter(|k| !secret_names.contains(*k)),
+                    );
+                }
+                for name in names {
+                    let now = live_params
+                        .as_ref()
+                        .and_then(|p| p.get(name))
+                        .filter(|v| !is_masked(v))
+                        .cloned();
+                    let applied = r.and_then(|r| r.params()).and_then(|p| p.get(name)).cloned();
+                    consider(
+                        format!("{}.{name}", f.path),
+                        applied,
+                        now,
+                        plain.get(name).cloned(),
+                    );
+                }
+            }
+            _ => {
+                let want = want(desired, state, d, f);
+                if want == Want::Unknown {
+                    continue;
+                }
+                consider(
+                    f.path.to_owned(),
+                    r.and_then(|r| recorded_value(r, f)),
+                    live_value(l, f),
+                    want.value().cloned(),
+                );
+            }
+        }
     }
     (fields, unchanged)
 }
 
-/// Without a refresh: the declared connection against what the state recorded.
-pub(super) fn compare_recorded(d: &Connection, r: &Record) -> (Vec<Field>, usize) {
-    let live = LiveConnection {
+/// What the state recorded, seen as AEP would show it (for a plan without a refresh).
+pub(super) fn as_live(kind: &kind::Kind, r: &Record) -> LiveObject {
+    let mut body = serde_json::Map::new();
+    for f in kind.fields {
+        if matches!(f.api, "/name" | "/description") {
+            continue;
+        }
+        if let Some(v) = r.get(f.path) {
+            let mut at = &mut body;
+            let parts: Vec<&str> = f.api.trim_start_matches('/').split('/').collect();
+            for (i, part) in parts.iter().enumerate() {
+                if i + 1 == parts.len() {
+                    at.insert((*part).to_owned(), v.clone());
+                    break;
+                }
+                let next = at
+                    .entry((*part).to_owned())
+                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if !next.is_object() {
+                    *next = Value::Object(serde_json::Map::new());
+                }
+                match next.as_object_mut() {
+                    Some(o) => at = o,
+                    None => break,
+                }
+            }
+        }
+    }
+    LiveObject {
         id: r.id.clone(),
         name: r.name.clone(),
-        description: r.description.clone(),
-        connection_spec: None,
+        description: r.text("description").map(str::to_owned),
         state: r.state.clone(),
-        auth: Some(crate::flow::model::LiveAuth {
-            spec_name: r.auth_spec_name.clone(),
-            params: r.params.clone(),
-        }),
         etag: r.etag.clone(),
         created_at: r.created_at,
         updated_at: r.updated_at,
-        created_client: None,
-        updated_client: None,
-        updated_by: None,
         sandbox_name: Some(r.sandbox.clone()),
-    };
-    let (mut fields, unchanged) = compare(d, Some(r), &live);
+        body,
+        ..LiveObject::default()
+    }
+}
+
+/// Without a refresh: the declared resource against what the state recorded.
+pub(super) fn compare_recorded(
+    desired: &Desired,
+    state: &State,
+    d: &Resource,
+    r: &Record,
+) -> (Vec<Field>, usize) {
+    let live = as_live(d.kind, r);
+    let (mut fields, unchanged) = compare(desired, state, d, Some(r), &live);
     for f in &mut fields {
         f.origin = Some(Origin::Config);
     }

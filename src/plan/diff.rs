@@ -1,41 +1,48 @@
-//! How each connection is planned: the cases of declared / recorded / live presence (the
-//! field-by-field comparison is in `compare`, drift in `drift`).
+//! How each resource is planned: the cases of declared / recorded / live presence (the
+//! field-by-field comparison is in `compare`, drift in `drift`, what one replacement forces
+//! on others in `cascade`).
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::compare::{compare, compare_recorded, ignored, opt_text, sensitive_field, text};
+use super::compare::{Want, compare, compare_recorded, ignored, recorded_value, sensitive_field, text, want};
 use super::{Action, Change, Field, Interrupted, Live, Origin, Plan, Presence, Problem, Reason, fingerprint};
-use crate::config::{Connection, Param};
-use crate::flow::model::{ConnectionState, LiveConnection};
+use crate::config::{Desired, Param, Resource};
+use crate::flow::model::{ConnectionState, LiveObject};
+use crate::kind::{Type, Update};
 use crate::state::{Pending, Record, State};
 
 pub(super) struct Context<'a> {
+    pub desired: &'a Desired,
     pub state: &'a State,
     pub live: &'a Live,
     pub plan: &'a mut Plan,
-    /// `--replace` names this connection.
+    /// `--replace` names this resource.
     pub replace: bool,
 }
 
 /// What changes in the state alone: the declared `lifecycle.protect` against the one the
-/// state remembers (the state keeps it so that removing the block and the connection
-/// together cannot bypass it). `ignoreChanges` is not kept in the state: it is read from the
+/// state remembers (the state keeps it so that removing the block and the resource together
+/// cannot bypass it). `ignoreChanges` is not kept in the state: it is read from the
 /// configuration on every plan, so changing it changes only what the plan compares.
-fn state_only_fields(d: &Connection, r: &Record) -> Vec<Field> {
+fn state_only_fields(d: &Resource, r: &Record) -> Vec<Field> {
     if r.protect == d.lifecycle.protect {
         return Vec::new();
     }
     vec![Field {
-        path: "lifecycle.protect".into(),
-        before: Some(Value::Bool(r.protect)),
-        after: Some(Value::Bool(d.lifecycle.protect)),
-        sensitive: false,
         origin: Some(Origin::Config),
-        forces_replacement: false,
-        removed: false,
+        ..Field::new(
+            "lifecycle.protect",
+            Some(Value::Bool(r.protect)),
+            Some(Value::Bool(d.lifecycle.protect)),
+        )
     }]
+}
+
+/// The first scope value of a record.
+fn record_scope(r: &Record) -> String {
+    r.scope().into_iter().next().unwrap_or_default()
 }
 
 impl Context<'_> {
@@ -51,89 +58,38 @@ impl Context<'_> {
         self.plan.errors.push(Problem::new(message).with_help(help));
     }
 
-    /// Every attribute of a connection about to be created.
-    fn creation_fields(conn: &Connection) -> Vec<Field> {
-        let mut fields = vec![Field {
-            path: "name".into(),
-            before: None,
-            after: Some(text(&conn.name)),
-            sensitive: false,
-            origin: None,
-            forces_replacement: false,
-            removed: false,
-        }];
-        if let Some(d) = &conn.description {
-            fields.push(Field {
-                path: "description".into(),
-                before: None,
-                after: Some(text(d)),
-                sensitive: false,
-                origin: None,
-                forces_replacement: false,
-                removed: false,
-            });
-        }
-        for (path, value) in [
-            ("connectionSpec.id", &conn.connection_spec.id),
-            ("connectionSpec.version", &conn.connection_spec.version),
-            ("auth.specName", &conn.auth.spec_name),
-        ] {
-            fields.push(Field {
-                path: path.into(),
-                before: None,
-                after: Some(text(value)),
-                sensitive: false,
-                origin: None,
-                forces_replacement: false,
-                removed: false,
-            });
-        }
-        for (name, param) in &conn.auth.params {
-            let (after, sensitive) = match param {
-                Param::Plain(v) => (Some(v.clone()), false),
-                Param::Secret { .. } => (None, true),
-            };
-            fields.push(Field {
-                path: format!("auth.params.{name}"),
-                before: None,
-                after,
-                sensitive,
-                origin: None,
-                forces_replacement: false,
-                removed: false,
-            });
-        }
-        fields
+    /// The scope values of a declared resource as AEP will know them; `None` when one is not
+    /// known before applying (it refers to a resource created first: nothing of its scope
+    /// can exist yet).
+    fn scope(&self, d: &Resource) -> Option<Vec<String>> {
+        d.kind
+            .scope
+            .iter()
+            .map(|path| {
+                let f = d.kind.field(path)?;
+                match want(self.desired, self.state, d, f) {
+                    Want::Value(Value::String(s)) => Some(s.to_lowercase()),
+                    Want::Value(other) => Some(other.to_string()),
+                    Want::Absent => Some(String::new()),
+                    Want::Unknown => None,
+                }
+            })
+            .collect()
     }
 
-    /// Delete (or forget) a managed connection: no longer declared, or being destroyed.
-    pub fn destroy(&mut self, address: &str, r: &Record, declared: Option<&Connection>, reason: Reason) {
-        let fields = vec![Field {
-            path: "name".into(),
-            before: Some(text(&r.name)),
-            after: None,
-            sensitive: false,
-            origin: None,
-            forces_replacement: false,
-            removed: false,
-        }];
-        let base = Change {
-            address: address.to_owned(),
-            key: r.key.clone(),
-            sandbox: r.sandbox.clone(),
-            action: Action::Forget,
-            reason: Some(Reason::ForgetBecauseDeletedOutside),
-            id: Some(r.id.clone()),
-            etag: r.etag.clone(),
-            name: r.name.clone(),
-            fields,
-            unchanged: 0,
-            resend_secrets: false,
-            then_update: false,
-            initializing: false,
-            notes: Vec::new(),
-        };
-        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+    /// The declared resources `d` refers to by key.
+    fn depends_on(d: &Resource) -> Vec<String> {
+        super::cascade::references(d)
+    }
+
+    /// Delete (or forget) a managed resource: no longer declared, or being destroyed.
+    pub fn destroy(&mut self, address: &str, r: &Record, declared: Option<&Resource>, reason: Reason) {
+        let mut base = Change::bare(address, &r.key, &r.sandbox, Action::Forget, &r.name);
+        base.reason = Some(Reason::ForgetBecauseDeletedOutside);
+        base.id = Some(r.id.clone());
+        base.etag = r.etag.clone();
+        base.fields = vec![Field::new("name", Some(text(&r.name)), None)];
+        let l = match self.live.presence(r.kind, &r.sandbox, &record_scope(r), &r.id) {
             Presence::Absent => {
                 self.change(base);
                 return;
@@ -167,7 +123,7 @@ impl Context<'_> {
     }
 
     /// Declared, not in the state: adopt (import block), recover (interrupted create), or create.
-    pub fn declared_unmanaged(&mut self, address: &str, d: &Connection, pending: Option<&Pending>) {
+    pub fn declared_unmanaged(&mut self, address: &str, d: &Resource, pending: Option<&Pending>) {
         if let Some(id) = &d.import {
             return self.adopt(address, d, id, Reason::ImportBecauseImportBlock);
         }
@@ -181,34 +137,51 @@ impl Context<'_> {
         self.change(change);
     }
 
-    /// Whether creating `d` (or renaming a connection to its name) would make a second
-    /// connection with its sandbox, spec and name — the three by which an interrupted create
-    /// is found again, so they must name one connection. A taken name is an error (said
-    /// here), never a warning: nothing bypasses it. Without a listing of the sandbox and spec
-    /// (`--refresh=false`) nor a lookup of its name, the plan cannot know; the applier checks every name with AEP just
-    /// before it creates or renames anyway.
-    fn name_is_taken(&mut self, address: &str, d: &Connection) -> bool {
-        if !self.live.name_seen(&d.sandbox, &d.connection_spec.id, &d.name) {
+    /// Whether creating `d` (or renaming a resource to its name) would make a second
+    /// resource with its kind, sandbox, scope and name — what an interrupted create is found
+    /// again by, so they must name one resource. A taken name is an error (said here), never
+    /// a warning: nothing bypasses it. Without a listing of its group (`--refresh=false`) nor
+    /// a lookup of its name, the plan cannot know; the applier checks every name with AEP
+    /// just before it creates or renames anyway.
+    fn name_is_taken(&mut self, address: &str, d: &Resource) -> bool {
+        // A scope not known yet (a new parent) holds nothing.
+        let Some(scope) = self.scope(d) else {
+            return false;
+        };
+        let first = scope.first().cloned().unwrap_or_default();
+        if !self.live.name_seen(d.kind, &d.sandbox, &first, d.name()) {
             return false;
         }
-        let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
-        let twins: Vec<&LiveConnection> = self
+        let managed: BTreeSet<&str> = self.state.resources.values().map(|r| r.id.as_str()).collect();
+        let twins: Vec<&LiveObject> = self
             .live
-            .in_sandbox(&d.sandbox, &d.connection_spec.id)
-            .filter(|l| l.name == d.name && !managed.contains(l.id.as_str()))
+            .in_scope(d.kind, &d.sandbox, &scope)
+            .filter(|l| l.name == d.name() && !managed.contains(l.id.as_str()))
             .collect();
-        let key = &d.key;
+        let key = if d.kind.is_default() {
+            d.key.clone()
+        } else {
+            format!("{}:{}", d.kind.name, d.key)
+        };
+        let noun = d.kind.noun;
+        let of_scope = if d.kind.is_default() {
+            " of this spec"
+        } else {
+            " here"
+        };
         match twins.as_slice() {
             [] => false,
             [twin] => {
                 self.error_with_help(
                     format!(
-                        "`{address}`: AEP already has a connection named `{}` of this spec in sandbox `{}` (id {}) that this state does not manage; creating another would make a duplicate",
-                        d.name, d.sandbox, twin.id
+                        "`{address}`: AEP already has a {noun} named `{}`{of_scope} in sandbox `{}` (id {}) that this state does not manage; creating another would make a duplicate",
+                        d.name(),
+                        d.sandbox,
+                        twin.id
                     ),
                     format!(
-                        "to manage that one, run `flowform import {key} {}`, or add `import: {{id: {}}}` to `{key}`; if it is another connection, give `{key}` another name",
-                        twin.id, twin.id
+                        "to manage that one, run `flowform import {key} {}`, or add `import: {{id: {}}}` to `{}`; if it is another {noun}, give `{}` another name",
+                        twin.id, twin.id, d.key, d.key
                     ),
                 );
                 true
@@ -217,14 +190,15 @@ impl Context<'_> {
                 let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
                 self.error_with_help(
                     format!(
-                        "`{address}`: AEP already has {} connections named `{}` of this spec in sandbox `{}` ({}) that this state does not manage; creating another would make one more",
+                        "`{address}`: AEP already has {} {noun}s named `{}`{of_scope} in sandbox `{}` ({}) that this state does not manage; creating another would make one more",
                         several.len(),
-                        d.name,
+                        d.name(),
                         d.sandbox,
                         ids.join(", ")
                     ),
                     format!(
-                        "keep one: `flowform import {key} ID` (or `import: {{id: ID}}` on `{key}`), and delete or rename the others in AEP"
+                        "keep one: `flowform import {key} ID` (or `import: {{id: ID}}` on `{}`), and delete or rename the others in AEP",
+                        d.key
                     ),
                 );
                 true
@@ -232,73 +206,80 @@ impl Context<'_> {
         }
     }
 
-    fn creation(&self, address: &str, d: &Connection) -> Change {
-        Change {
-            address: address.to_owned(),
-            key: d.key.clone(),
-            sandbox: d.sandbox.clone(),
-            action: Action::Create,
-            reason: None,
-            id: None,
-            etag: None,
-            name: d.name.clone(),
-            fields: Self::creation_fields(d),
-            unchanged: 0,
-            resend_secrets: true,
-            then_update: false,
-            initializing: false,
-            notes: Vec::new(),
-        }
+    pub(super) fn creation(&self, address: &str, d: &Resource) -> Change {
+        let mut change = Change::bare(address, &d.key, &d.sandbox, Action::Create, d.name());
+        change.fields = creation_fields(self.desired, self.state, d);
+        change.resend_secrets = true;
+        change.depends_on = Self::depends_on(d);
+        change
     }
 
-    /// Adopts connection `id` for `d`, then updates what differs.
-    fn adopt(&mut self, address: &str, d: &Connection, id: &str, reason: Reason) {
+    /// Adopts resource `id` for `d`, then updates what differs.
+    fn adopt(&mut self, address: &str, d: &Resource, id: &str, reason: Reason) {
+        let noun = d.kind.noun;
         if let Some((other, _)) = self
             .state
-            .connections
+            .resources
             .iter()
             .find(|(a, r)| r.id == id && a.as_str() != address)
         {
             return self.error(format!(
-                "`{address}` imports connection {id}, which the state already manages as `{other}`"
+                "`{address}` imports {noun} {id}, which the state already manages as `{other}`"
             ));
         }
-        let l = match self.live.presence(&d.sandbox, &d.connection_spec.id, id) {
+        let scope = self
+            .scope(d)
+            .and_then(|s| s.into_iter().next())
+            .unwrap_or_default();
+        let l = match self.live.presence(d.kind, &d.sandbox, &scope, id) {
             Presence::Found(l) => l,
             Presence::Absent => {
                 return self.error(format!(
-                    "`{address}` imports connection {id}, but AEP has no such connection in sandbox `{}`",
+                    "`{address}` imports {noun} {id}, but AEP has no such {noun} in sandbox `{}`",
                     d.sandbox
                 ));
             }
             Presence::Unknown => {
                 return self.error(format!(
-                    "`{address}` imports connection {id}: importing needs a refresh (drop `--refresh=false`)"
+                    "`{address}` imports {noun} {id}: importing needs a refresh (drop `--refresh=false`)"
                 ));
             }
         };
-        if l.spec_id()
-            .is_some_and(|s| !s.eq_ignore_ascii_case(&d.connection_spec.id))
-        {
-            return self.error(format!(
-                "`{address}` imports connection {id}, whose connection spec is {}, not the declared {}",
-                l.spec_id().unwrap_or_default(),
-                d.connection_spec.id
-            ));
+        // What cannot change in place must already be as declared.
+        for f in d.kind.fields.iter().filter(|f| f.update == Update::Replace) {
+            let (Want::Value(wanted), Some(have)) = (
+                want(self.desired, self.state, d, f),
+                super::compare::live_value(l, f),
+            ) else {
+                continue;
+            };
+            if wanted != have {
+                let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                return self.error(format!(
+                    "`{address}` imports {noun} {id}, whose `{}` is {}, not the declared {}",
+                    f.path,
+                    show(&have),
+                    show(&wanted)
+                ));
+            }
         }
-        let (mut fields, unchanged) = compare(d, None, l);
-        // AEP never returns a secret, so what the connection has cannot be compared. An import
-        // takes the connection as it is: the declared secrets are not sent (a wrong one would
-        // break a working connection); the state records their digests, and a change to them
-        // is sent from then on. Only when a plain param differs do they go, with it: AEP
-        // replaces the auth params whole.
+        let (mut fields, unchanged) = compare(self.desired, self.state, d, None, l);
+        // AEP never returns a secret, so what the resource has cannot be compared. An import
+        // takes it as it is: the declared secrets are not sent (a wrong one would break a
+        // working connection); the state records their digests, and a change to them is
+        // sent from then on. Only when a plain param differs do they go, with it: AEP
+        // replaces the params whole.
         let secret_names = d.split_params().secret_names;
-        let params_differ = fields.iter().any(|f| f.path.starts_with("auth.params."));
-        let resend = params_differ && !secret_names.is_empty() && !ignored(d, "auth.params");
+        let params = d.kind.params_field().map_or("auth.params", |f| f.path);
+        let params_differ = fields.iter().any(|f| f.path.starts_with(&format!("{params}.")));
+        let resend = params_differ && !secret_names.is_empty() && !ignored(d, params);
         let recovered = reason == Reason::ImportBecauseRecoveredFromInterruptedApply;
         let mut notes = Vec::new();
         if recovered {
-            notes.push("adopted: recovered from an interrupted apply (the create reached AEP; its answer did not reach flowform)".to_owned());
+            notes.push(
+                "adopted: recovered from an interrupted apply (the create reached AEP; its answer did not reach flowform)"
+                    .to_owned(),
+            );
         } else if resend {
             notes.push(
                 "secrets: sent, with the param that differs (AEP replaces the auth params whole)".to_owned(),
@@ -308,49 +289,58 @@ impl Context<'_> {
         }
         if resend {
             for name in &secret_names {
-                fields.push(sensitive_field(name, None));
+                fields.push(sensitive_field(params, name, None));
             }
         }
         let then_update = !fields.is_empty();
-        self.change(Change {
-            address: address.to_owned(),
-            key: d.key.clone(),
-            sandbox: d.sandbox.clone(),
-            action: Action::Adopt,
-            reason: Some(reason),
-            id: Some(id.to_owned()),
-            etag: l.etag.clone(),
-            name: d.name.clone(),
-            fields,
-            unchanged,
-            resend_secrets: resend,
-            then_update,
-            initializing: l.is_initializing(),
-            notes,
-        });
+        let mut change = Change::bare(address, &d.key, &d.sandbox, Action::Adopt, d.name());
+        change.reason = Some(reason);
+        change.id = Some(id.to_owned());
+        change.etag = l.etag.clone();
+        change.fields = fields;
+        change.unchanged = unchanged;
+        change.resend_secrets = resend;
+        change.then_update = then_update;
+        change.initializing = d.kind.initializes && l.is_initializing();
+        change.notes = notes;
+        change.depends_on = Self::depends_on(d);
+        self.change(change);
     }
 
     /// An interrupted create: find what it made by listing, never by creating blindly.
-    fn recover(&mut self, address: &str, d: &Connection, p: &Pending) {
-        if !self.live.name_seen(&p.sandbox, &p.spec_id, &p.name) {
+    fn recover(&mut self, address: &str, d: &Resource, p: &Pending) {
+        let first = p.scope.first().cloned().unwrap_or_default();
+        if !self.live.name_seen(d.kind, &p.sandbox, &first, &p.name) {
             return self.error(format!(
                 "`{address}`: an interrupted apply may have created it; resolving that needs a refresh (drop `--refresh=false`)"
             ));
         }
-        let managed: BTreeSet<&str> = self.state.connections.values().map(|r| r.id.as_str()).collect();
-        let found = super::interrupted_create(
-            self.live.in_sandbox(&p.sandbox, &p.spec_id),
-            &p.name,
-            |id| managed.contains(id),
-            p.started_at,
-        );
+        let managed: BTreeSet<&str> = self.state.resources.values().map(|r| r.id.as_str()).collect();
+        let scope: Vec<String> = p.scope.iter().map(|s| s.to_lowercase()).collect();
+        // A pending create written before every scope value was kept (format 3) names the
+        // first alone.
+        let seen: Vec<&LiveObject> = self
+            .live
+            .objects
+            .values()
+            .filter(|s| s.kind == d.kind && s.sandbox == p.sandbox)
+            .filter(|s| {
+                let theirs = super::scopes_of(d.kind, &s.object);
+                theirs.iter().zip(&scope).all(|(a, b)| a == b)
+            })
+            .map(|s| &s.object)
+            .collect();
+        let found = super::interrupted_create(seen, &p.name, |id| managed.contains(id), p.started_at);
         match found {
             Interrupted::Nothing => {
                 if self.name_is_taken(address, d) {
                     return;
                 }
                 let mut change = self.creation(address, d);
-                change.notes.push("an interrupted apply began creating it, and AEP has no such connection: it is created now".into());
+                change.notes.push(format!(
+                    "an interrupted apply began creating it, and AEP has no such {}: it is created now",
+                    d.kind.noun
+                ));
                 self.change(change);
             }
             Interrupted::One(one) => {
@@ -377,8 +367,9 @@ impl Context<'_> {
                 let ids: Vec<&str> = several.iter().map(|l| l.id.as_str()).collect();
                 self.error_with_help(
                     format!(
-                        "`{address}`: an interrupted apply began creating it, and AEP now has {} connections named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own",
+                        "`{address}`: an interrupted apply began creating it, and AEP now has {} {}s named `{}` in sandbox `{}` created since: {}. flowform will not guess which is its own",
                         several.len(),
+                        d.kind.noun,
                         p.name,
                         p.sandbox,
                         ids.join(", ")
@@ -389,21 +380,23 @@ impl Context<'_> {
         }
     }
 
-    /// A pending create for a connection no longer declared.
+    /// A pending create for a resource no longer declared.
     pub fn orphaned_pending(&mut self, address: &str) {
         let Some(p) = self.state.pending.iter().find(|p| p.address == address) else {
             return;
         };
         let verb = p.action.verb();
         self.plan.warnings.push(format!(
-            "`{address}`: an interrupted apply began to {verb} it, and it is no longer declared; if AEP has a connection named `{}` in sandbox `{}` that nobody wants, delete it there",
-            p.name, p.sandbox
+            "`{address}`: an interrupted apply began to {verb} it, and it is no longer declared; if AEP has a {} named `{}` in sandbox `{}` that nobody wants, delete it there",
+            p.kind().noun,
+            p.name,
+            p.sandbox
         ));
     }
 
     /// Declared and recorded.
-    pub fn managed(&mut self, address: &str, d: &Connection, r: &Record) {
-        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+    pub fn managed(&mut self, address: &str, d: &Resource, r: &Record) {
+        let l = match self.live.presence(r.kind, &r.sandbox, &record_scope(r), &r.id) {
             Presence::Absent => {
                 if self.name_is_taken(address, d) {
                     return;
@@ -418,142 +411,50 @@ impl Context<'_> {
             Presence::Found(l) => Some(l),
             Presence::Unknown => None,
         };
-        let mut base = Change {
-            address: address.to_owned(),
-            key: d.key.clone(),
-            sandbox: d.sandbox.clone(),
-            action: Action::NoOp,
-            reason: None,
-            id: Some(r.id.clone()),
-            etag: l.map_or(r.etag.clone(), |l| l.etag.clone()),
-            name: d.name.clone(),
-            fields: Vec::new(),
-            unchanged: 0,
-            resend_secrets: false,
-            then_update: false,
-            initializing: l.map_or(
+        let mut base = Change::bare(address, &d.key, &d.sandbox, Action::NoOp, d.name());
+        base.id = Some(r.id.clone());
+        base.etag = l.map_or(r.etag.clone(), |l| l.etag.clone());
+        base.initializing = d.kind.initializes
+            && l.map_or(
                 r.state == Some(ConnectionState::Initializing),
-                LiveConnection::is_initializing,
-            ),
-            notes: Vec::new(),
-        };
+                LiveObject::is_initializing,
+            );
+        base.depends_on = Self::depends_on(d);
         // What cannot change in place.
         let mut forcing = Vec::new();
-        for (path, before, after) in [
-            ("connectionSpec.id", &r.connection_spec.id, &d.connection_spec.id),
-            (
-                "connectionSpec.version",
-                &r.connection_spec.version,
-                &d.connection_spec.version,
-            ),
-            ("auth.specName", &r.auth_spec_name, &d.auth.spec_name),
-        ] {
-            if !before.eq_ignore_ascii_case(after) {
-                forcing.push(Field {
-                    path: path.into(),
-                    before: Some(text(before)),
-                    after: Some(text(after)),
-                    sensitive: false,
+        for f in d.kind.fields.iter().filter(|f| f.update == Update::Replace) {
+            let before = recorded_value(r, f);
+            match want(self.desired, self.state, d, f) {
+                Want::Value(after) => {
+                    let same = match (&before, &after) {
+                        (Some(Value::String(b)), Value::String(a)) => b.eq_ignore_ascii_case(a),
+                        (Some(b), a) => b == a,
+                        // Not recorded (an older record): nothing to say it changed.
+                        (None, _) => true,
+                    };
+                    if !same {
+                        forcing.push(Field {
+                            origin: Some(Origin::Config),
+                            forces_replacement: true,
+                            ..Field::new(f.path, before, Some(after))
+                        });
+                    }
+                }
+                // A reference to a resource not created yet: a new one to point at.
+                Want::Unknown if matches!(f.ty, Type::Ref { .. }) => forcing.push(Field {
                     origin: Some(Origin::Config),
                     forces_replacement: true,
-                    removed: false,
-                });
+                    unknown: true,
+                    ..Field::new(f.path, before, None)
+                }),
+                Want::Unknown | Want::Absent => {}
             }
         }
         if !forcing.is_empty() || self.replace {
-            if r.protect || d.lifecycle.protect {
-                let why = if forcing.is_empty() {
-                    "`--replace` asks for it".to_owned()
-                } else {
-                    format!(
-                        "{} cannot change in place",
-                        forcing
-                            .iter()
-                            .map(|f| format!("`{}`", f.path))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                return self.error_with_help(
-                    format!(
-                        "`{address}` ({}) must be replaced ({why}), but it is protected",
-                        r.id,
-                    ),
-                    "set `lifecycle: {protect: false}` and apply first",
-                );
-            }
-            let requested = forcing.is_empty();
-            let mut fields = forcing;
-            // The new connection's attributes against the old one's: what stays is hidden.
-            let mut unchanged = 0;
-            for mut f in Self::creation_fields(d) {
-                if f.path.starts_with("connectionSpec") || f.path == "auth.specName" {
-                    continue;
-                }
-                if !f.sensitive {
-                    f.before = match f.path.as_str() {
-                        "name" => Some(text(&r.name)),
-                        "description" => opt_text(r.description.as_deref()),
-                        path => path
-                            .strip_prefix("auth.params.")
-                            .and_then(|p| r.params.get(p).cloned()),
-                    };
-                    if f.before == f.after {
-                        unchanged += 1;
-                        continue;
-                    }
-                }
-                fields.push(f);
-            }
-            // What the old connection has and the new one will not.
-            for (name, value) in &r.params {
-                if !d.auth.params.contains_key(name) {
-                    fields.push(Field {
-                        path: format!("auth.params.{name}"),
-                        before: Some(value.clone()),
-                        after: None,
-                        sensitive: false,
-                        origin: Some(Origin::Config),
-                        forces_replacement: false,
-                        removed: true,
-                    });
-                }
-            }
-            for name in &r.secret_params {
-                if !d.auth.params.contains_key(name) {
-                    fields.push(Field {
-                        removed: true,
-                        ..sensitive_field(name, Some(Origin::Config))
-                    });
-                }
-            }
-            if self.name_is_taken(address, d) {
-                return;
-            }
-            let mut change = Change {
-                action: Action::Replace,
-                reason: Some(if requested {
-                    Reason::ReplaceByRequest
-                } else {
-                    Reason::ReplaceBecauseCannotUpdate
-                }),
-                fields,
-                unchanged,
-                resend_secrets: true,
-                ..base
-            };
-            change
-                .notes
-                .push("the new connection is created first, then the old one deleted".into());
-            if r.protect != d.lifecycle.protect {
-                change.notes.push(format!(
-                    "the new connection is recorded with `lifecycle.protect: {}`",
-                    d.lifecycle.protect
-                ));
-            }
-            return self.change(change);
+            return self.replacement(address, d, r, base, forcing);
         }
         if let Some(l) = l
+            && d.kind.disables
             && l.state == Some(ConnectionState::Disabled)
             && !ignored(d, "state")
         {
@@ -576,8 +477,8 @@ impl Context<'_> {
             return self.change(change);
         }
         let (mut fields, unchanged) = match l {
-            Some(l) => compare(d, Some(r), l),
-            None => compare_recorded(d, r),
+            Some(l) => compare(self.desired, self.state, d, Some(r), l),
+            None => compare_recorded(self.desired, self.state, d, r),
         };
         // An update an interrupted run sent that reached AEP: the etag moved since the record
         // was made, AEP says flowform's credential changed it since the update began, it
@@ -613,21 +514,57 @@ impl Context<'_> {
             }
             return;
         }
-        // A rename to a name AEP gives to a connection this state does not manage would make
-        // two of a name, as a create would (the refresh lists the sandbox and spec of every
-        // rename the configuration asks for).
+        // A rename to a name AEP gives to a resource this state does not manage would make
+        // two of a name, as a create would (the refresh looks up every name a rename asks for).
         let renamed = fields.iter().any(|f| f.path == "name");
         if renamed && self.name_is_taken(address, d) {
             return;
         }
-        // Secrets: the declared ones, by digest, against what flowform last sent.
+        let (resend, secrets_changed, notes, reason) = match self.secrets(address, d, r, l, &mut fields) {
+            Some(found) => found,
+            None => return,
+        };
+        let action = match (fields.is_empty(), state_only.is_empty()) {
+            (true, true) => Action::NoOp,
+            (true, false) => Action::StateOnly,
+            (false, _) => Action::Update,
+        };
+        let mut notes = notes;
+        if action == Action::StateOnly {
+            notes.push("changes the state only: nothing is sent to AEP".to_owned());
+        }
+        fields.extend(state_only);
+        base.notes.extend(notes);
+        self.change(Change {
+            action,
+            reason,
+            fields,
+            unchanged,
+            resend_secrets: resend || secrets_changed,
+            ..base
+        });
+    }
+
+    /// The secrets of a managed resource: the declared ones, by digest, against what flowform
+    /// last sent; and whether AEP's etag moved (a secret may have changed outside). Adds their
+    /// fields; `None` when the fingerprint cannot be compared (said as a plan error).
+    #[allow(clippy::type_complexity)]
+    fn secrets(
+        &mut self,
+        _address: &str,
+        d: &Resource,
+        r: &Record,
+        l: Option<&LiveObject>,
+        fields: &mut Vec<Field>,
+    ) -> Option<(bool, bool, Vec<String>, Option<Reason>)> {
+        let Some(params) = d.kind.params_field().map(|f| f.path) else {
+            return Some((false, false, Vec::new(), None));
+        };
         let split = d.split_params();
         let secret_names = &split.secret_names;
-        let params_ignored = ignored(d, "auth.params");
-        let considered = !secret_names.is_empty()
-            && !secret_names
-                .iter()
-                .all(|n| ignored(d, &format!("auth.params.{n}")));
+        let params_ignored = ignored(d, params);
+        let considered =
+            !secret_names.is_empty() && !secret_names.iter().all(|n| ignored(d, &format!("{params}.{n}")));
         // Compared in the scheme the record was made in (it may predate a key).
         let same = match (&r.secrets_digest, split.all_resolved()) {
             (Some(stored), true) if considered => match self.state.secrets_match(stored, &split.secrets) {
@@ -640,7 +577,7 @@ impl Context<'_> {
                     if !self.plan.errors.contains(&problem) {
                         self.plan.errors.push(problem);
                     }
-                    return;
+                    return None;
                 }
             },
             _ => false,
@@ -649,9 +586,9 @@ impl Context<'_> {
         let mut notes = Vec::new();
         if secrets_changed && !params_ignored {
             for name in secret_names {
-                fields.push(sensitive_field(name, Some(Origin::Config)));
+                fields.push(sensitive_field(params, name, Some(Origin::Config)));
             }
-            // One fingerprint covers a connection's secrets together (one per secret would let
+            // One fingerprint covers a resource's secrets together (one per secret would let
             // each be guessed apart), so which of them changed is not known.
             if secret_names.len() > 1 && r.secrets_digest.is_some() && !same {
                 notes.push(format!(
@@ -665,9 +602,9 @@ impl Context<'_> {
         }
         let etag_moved = l.is_some_and(|l| r.etag.is_some() && l.etag.is_some() && r.etag != l.etag);
         let mut reason = None;
-        let mut resend = !fields.is_empty()
-            && !params_ignored
-            && fields.iter().any(|f| f.path.starts_with("auth.params."));
+        let prefix = format!("{params}.");
+        let mut resend =
+            !fields.is_empty() && !params_ignored && fields.iter().any(|f| f.path.starts_with(&prefix));
         if etag_moved && !params_ignored && !secret_names.is_empty() {
             resend = true;
             if fields.is_empty() {
@@ -676,40 +613,173 @@ impl Context<'_> {
             notes.push("changed outside flowform since the last apply (its etag moved), and its secrets may have changed too: the auth params are sent again".to_owned());
             if !fields.iter().any(|f| f.sensitive) {
                 for name in secret_names {
-                    fields.push(sensitive_field(name, Some(Origin::Outside)));
+                    fields.push(sensitive_field(params, name, Some(Origin::Outside)));
                 }
             }
         }
         if resend || secrets_changed {
             let kept: Vec<String> = secret_names
                 .iter()
-                .filter(|n| ignored(d, &format!("auth.params.{n}")))
+                .filter(|n| ignored(d, &format!("{params}.{n}")))
                 .cloned()
                 .collect();
             if !kept.is_empty() && !params_ignored {
                 notes.push(format!(
                     "{} ignored, but AEP replaces the params as a whole and never gives a secret back: the declared value is sent",
-                    kept.iter().map(|n| format!("`auth.params.{n}` is")).collect::<Vec<_>>().join(", ")
+                    kept.iter()
+                        .map(|n| format!("`{params}.{n}` is"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
-        let action = match (fields.is_empty(), state_only.is_empty()) {
-            (true, true) => Action::NoOp,
-            (true, false) => Action::StateOnly,
-            (false, _) => Action::Update,
-        };
-        if action == Action::StateOnly {
-            notes.push("changes the state only: nothing is sent to AEP".to_owned());
+        Some((resend, secrets_changed, notes, reason))
+    }
+
+    /// A managed resource that must be replaced: `forcing` says why (nothing: `--replace`).
+    fn replacement(&mut self, address: &str, d: &Resource, r: &Record, base: Change, forcing: Vec<Field>) {
+        if r.protect || d.lifecycle.protect {
+            let why = if forcing.is_empty() {
+                "`--replace` asks for it".to_owned()
+            } else {
+                format!(
+                    "{} cannot change in place",
+                    forcing
+                        .iter()
+                        .map(|f| format!("`{}`", f.path))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            return self.error_with_help(
+                format!(
+                    "`{address}` ({}) must be replaced ({why}), but it is protected",
+                    r.id
+                ),
+                "set `lifecycle: {protect: false}` and apply first",
+            );
         }
-        fields.extend(state_only);
-        self.change(Change {
-            action,
-            reason,
+        let requested = forcing.is_empty();
+        let (fields, unchanged) = replacement_fields(self.desired, self.state, d, r, forcing);
+        if self.name_is_taken(address, d) {
+            return;
+        }
+        let mut change = Change {
+            action: Action::Replace,
+            reason: Some(if requested {
+                Reason::ReplaceByRequest
+            } else {
+                Reason::ReplaceBecauseCannotUpdate
+            }),
             fields,
             unchanged,
-            resend_secrets: resend || secrets_changed,
-            notes,
+            resend_secrets: true,
             ..base
-        });
+        };
+        change.notes.push(format!(
+            "the new {} is created first, then the old one deleted",
+            d.kind.noun
+        ));
+        if r.protect != d.lifecycle.protect {
+            change.notes.push(format!(
+                "the new {} is recorded with `lifecycle.protect: {}`",
+                d.kind.noun, d.lifecycle.protect
+            ));
+        }
+        self.change(change);
     }
+}
+
+/// Every attribute of a resource about to be created.
+pub(super) fn creation_fields(desired: &Desired, state: &State, d: &Resource) -> Vec<Field> {
+    let mut fields = Vec::new();
+    for f in d.kind.fields {
+        match f.ty {
+            Type::Params => {
+                for (name, param) in d.params().into_iter().flatten() {
+                    let path = format!("{}.{name}", f.path);
+                    fields.push(match param {
+                        Param::Plain(v) => Field::new(path, None, Some(v.clone())),
+                        Param::Secret { .. } => Field {
+                            sensitive: true,
+                            ..Field::new(path, None, None)
+                        },
+                    });
+                }
+            }
+            _ => match want(desired, state, d, f) {
+                Want::Value(v) => fields.push(Field::new(f.path, None, Some(v))),
+                Want::Unknown => fields.push(Field {
+                    unknown: true,
+                    ..Field::new(f.path, None, None)
+                }),
+                Want::Absent => {}
+            },
+        }
+    }
+    fields
+}
+
+/// A replacement's fields: what forces it, then the new resource's attributes against
+/// the old one's (what stays is hidden, counted), then what the old one has and the new
+/// one will not.
+pub(super) fn replacement_fields(
+    desired: &Desired,
+    state: &State,
+    d: &Resource,
+    r: &Record,
+    forcing: Vec<Field>,
+) -> (Vec<Field>, usize) {
+    let mut fields = forcing;
+    let mut unchanged = 0;
+    let replaced: BTreeSet<&str> = d
+        .kind
+        .fields
+        .iter()
+        .filter(|f| f.update == Update::Replace)
+        .map(|f| f.path)
+        .collect();
+    let params = d.kind.params_field().map(|f| f.path);
+    for mut f in creation_fields(desired, state, d) {
+        if replaced.contains(f.path.as_str()) {
+            continue;
+        }
+        if !f.sensitive {
+            f.before = match params
+                .and_then(|p| f.path.strip_prefix(p))
+                .and_then(|rest| rest.strip_prefix('.'))
+            {
+                Some(param) => r.params().and_then(|p| p.get(param).cloned()),
+                None => d.kind.field(&f.path).and_then(|decl| recorded_value(r, decl)),
+            };
+            if f.before == f.after {
+                unchanged += 1;
+                continue;
+            }
+        }
+        fields.push(f);
+    }
+    // What the old resource has and the new one will not.
+    if let Some(params) = params {
+        let declared = d.params();
+        let has = |name: &str| declared.is_some_and(|p| p.contains_key(name));
+        for (name, value) in r.params().into_iter().flatten() {
+            if !has(name) {
+                fields.push(Field {
+                    origin: Some(Origin::Config),
+                    removed: true,
+                    ..Field::new(format!("{params}.{name}"), Some(value.clone()), None)
+                });
+            }
+        }
+        for name in &r.secret_params {
+            if !has(name) {
+                fields.push(Field {
+                    removed: true,
+                    ..sensitive_field(params, name, Some(Origin::Config))
+                });
+            }
+        }
+    }
+    (fields, unchanged)
 }

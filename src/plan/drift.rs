@@ -1,27 +1,31 @@
 //! Drift: what AEP shows differently from what the state recorded, made outside flowform
-//! (as Terraform's "Objects have changed outside of Terraform").
+//! (as Terraform's "Objects have changed outside of Terraform"), field by field as the
+//! resource's kind declares them; and a reference left dangling (a source connection whose
+//! base connection was deleted outside flowform).
 
 use serde_json::Value;
 
-use super::compare::{ignored, opt_text, text};
+use super::compare::{ignored, live_value, recorded_value, text};
 use super::diff::Context;
 use super::{Action, Change, Drift, DriftKind, Field, Origin, Plan, Presence, Reason};
-use crate::config::Connection;
+use crate::config::Resource;
 use crate::flow::model::{ConnectionState, is_masked};
+use crate::kind::{Type, Update};
 use crate::state::Record;
 
 impl Context<'_> {
     /// Drift: AEP differs from what the state recorded.
-    /// `declared`: the connection's configuration, whose `ignoreChanges` fields are not
-    /// drift (the user said they do not matter; a scheduled check must not keep flagging them).
-    pub fn drift(&mut self, address: &str, r: &Record, declared: Option<&Connection>) {
+    /// `declared`: the resource's configuration, whose `ignoreChanges` fields are not drift
+    /// (the user said they do not matter; a scheduled check must not keep flagging them).
+    pub fn drift(&mut self, address: &str, r: &Record, declared: Option<&Resource>) {
         let interrupted = |action: crate::state::Action| {
             self.state
                 .pending
                 .iter()
                 .find(|p| p.address == address && p.action == action)
         };
-        let l = match self.live.presence(&r.sandbox, &r.connection_spec.id, &r.id) {
+        let scope = r.scope().into_iter().next().unwrap_or_default();
+        let l = match self.live.presence(r.kind, &r.sandbox, &scope, &r.id) {
             Presence::Unknown => return,
             // An interrupted run was deleting it: gone is what it meant, not a change outside.
             Presence::Absent if interrupted(crate::state::Action::Delete).is_some() => return,
@@ -37,6 +41,7 @@ impl Context<'_> {
                     updated_by: None,
                     by_flowform: false,
                     secret_params: Vec::new(),
+                    dangling: None,
                 });
                 return;
             }
@@ -55,36 +60,45 @@ impl Context<'_> {
         let mut push = |path: String, before: Option<Value>, after: Option<Value>| {
             if before != after && !declared.is_some_and(|d| ignored(d, &path)) {
                 fields.push(Field {
-                    path,
-                    before,
-                    after,
-                    sensitive: false,
                     origin: Some(Origin::Outside),
-                    forces_replacement: false,
-                    removed: false,
+                    ..Field::new(path, before, after)
                 });
             }
         };
-        push("name".into(), Some(text(&r.name)), Some(text(&l.name)));
-        push(
-            "description".into(),
-            opt_text(r.description.as_deref()),
-            opt_text(l.description.as_deref()),
-        );
-        let live_params = l.auth.as_ref().map(|a| &a.params);
-        for (name, recorded) in &r.params {
-            let now = live_params
-                .and_then(|p| p.get(name))
-                .filter(|v| !is_masked(v))
-                .cloned();
-            push(format!("auth.params.{name}"), Some(recorded.clone()), now);
+        let mut replaced_fields = Vec::new();
+        for f in r.kind.fields {
+            match f.ty {
+                Type::Params => {
+                    let live_params = l.at(f.api);
+                    for (name, recorded) in r.params().into_iter().flatten() {
+                        let now = live_params
+                            .as_ref()
+                            .and_then(|p| p.get(name))
+                            .filter(|v| !is_masked(v))
+                            .cloned();
+                        push(format!("{}.{name}", f.path), Some(recorded.clone()), now);
+                    }
+                }
+                _ if f.update == Update::Patch => {
+                    push(f.path.to_owned(), recorded_value(r, f), live_value(l, f));
+                }
+                // What cannot change in place is compared only where both say it (an id in
+                // any case): it moves outside flowform only through AEP's own doing.
+                _ => {
+                    if let (Some(before), Some(after)) = (recorded_value(r, f), live_value(l, f))
+                        && !same_id(&before, &after)
+                    {
+                        replaced_fields.push((f.path, before, after));
+                    }
+                }
+            }
         }
         // A state AEP moved on its own (initializing → enabled) is no drift; any other is.
-        // A disabled connection stays drift for as long as it is disabled, even once the
-        // state records it: flowform declares connections to be used, and cannot enable one
-        // (unless `ignoreChanges: [state]` says it is disabled on purpose).
+        // A disabled resource stays drift for as long as it is disabled, even once the state
+        // records it: flowform declares resources to be used, and cannot enable a base
+        // connection (unless `ignoreChanges: [state]` says it is disabled on purpose).
         match (&r.state, &l.state) {
-            (_, Some(now @ ConnectionState::Disabled)) => {
+            (_, Some(now @ ConnectionState::Disabled)) if r.kind.disables => {
                 push("state".into(), Some(text("enabled")), Some(text(now.as_str())));
             }
             (Some(recorded), Some(now)) if recorded != now && *recorded != ConnectionState::Initializing => {
@@ -96,18 +110,13 @@ impl Context<'_> {
             }
             _ => {}
         }
-        if let Some(live_spec) = l.auth.as_ref().map(|a| a.spec_name.as_str())
-            && live_spec != r.auth_spec_name
-        {
-            push(
-                "auth.specName".into(),
-                Some(text(&r.auth_spec_name)),
-                Some(text(live_spec)),
-            );
+        for (path, before, after) in replaced_fields {
+            push(path.to_owned(), Some(before), Some(after));
         }
-        // An initializing connection has no etag yet; the first one it gets is no drift.
+        // An initializing resource has no etag yet; the first one it gets is no drift.
         let etag_changed = r.etag.is_some() && l.etag.is_some() && r.etag != l.etag;
-        if !fields.is_empty() || etag_changed {
+        let dangling = self.dangling(r);
+        if !fields.is_empty() || etag_changed || dangling.is_some() {
             self.plan.drift.push(Drift {
                 address: address.to_owned(),
                 id: r.id.clone(),
@@ -119,8 +128,35 @@ impl Context<'_> {
                 updated_by: l.updated_by.clone(),
                 by_flowform: self.live.own_client.is_some() && l.updated_client == self.live.own_client,
                 secret_params: r.secret_params.iter().cloned().collect(),
+                dangling,
             });
         }
+    }
+
+    /// What `r` refers to that AEP no longer has (by the ids it depends on, each of a kind
+    /// the refresh read): the address the state keeps it under, or its id.
+    fn dangling(&self, r: &Record) -> Option<String> {
+        for f in r.kind.refs() {
+            let Some(id) = r.text(f.path) else { continue };
+            let Some(target) = crate::kind::resource::ref_kind(f) else {
+                continue;
+            };
+            let holder = self.state.resources.iter().find(|(_, t)| t.id == id);
+            let scope = holder
+                .map(|(_, t)| t.scope().into_iter().next().unwrap_or_default())
+                .unwrap_or_default();
+            if let super::Presence::Absent = self.live.presence(target, &r.sandbox, &scope, id) {
+                return Some(holder.map_or_else(|| id.to_owned(), |(a, _)| a.clone()));
+            }
+        }
+        None
+    }
+}
+
+fn same_id(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
     }
 }
 

@@ -1,14 +1,18 @@
 //! The plan: what flowform would do to bring AEP in line with the configuration.
 //!
-//! [`plan`] is a pure function of the desired connections, the recorded state, what AEP
+//! [`plan`] is a pure function of the desired resources, the recorded state, what AEP
 //! showed (`Live`, from the refresh) and the options. No IO, no clock, no environment: the
 //! same inputs give the same [`Plan`], which is why `plan`, `plan --out`, `show` and
 //! `apply` agree, and why it is tested with plain tables of cases.
 //!
-//! Each difference says where it came from: the configuration changed (`Origin::Config`), or
-//! AEP changed outside flowform (`Origin::Outside`, also listed as drift), as Terraform's
-//! "Objects have changed outside of Terraform" keeps the two apart.
+//! Each resource is planned by its kind's declaration ([`diff`], [`compare`]); then the
+//! graph: a resource replaced gives its dependents that cannot follow it in place a
+//! replacement of their own ([`cascade`]), each with its cause. Each difference says where it
+//! came from: the configuration changed (`Origin::Config`), or AEP changed outside flowform
+//! (`Origin::Outside`, also listed as drift), as Terraform's "Objects have changed outside
+//! of Terraform" keeps the two apart.
 
+mod cascade;
 mod compare;
 mod diff;
 mod drift;
@@ -24,24 +28,27 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::{Connection, Desired};
-use crate::flow::model::LiveConnection;
-use crate::state::{Action as Mutation, State, address};
+use crate::config::{Desired, Resource};
+use crate::flow::model::LiveObject;
+use crate::kind::{self, Kind};
+use crate::state::{Action as Mutation, State};
 
 /// The version of the saved-plan and JSON format. 1.1: an error is `{message, help}`. 1.2:
 /// state-only changes (`state-only`: protect), replaces asked for (`--replace`), params a
 /// replace drops (`removed`), who last changed a drifted connection; `moves` (state-only
 /// renames), the `forget_because_removed` reason, and the summary's `move`, `forget` and
-/// `state_only` counts.
-pub const FORMAT_VERSION: &str = "1.2";
+/// `state_only` counts. 1.3: kinds (addresses `sandbox/kind:key`), a change's `depends_on`
+/// and `cause` (a replacement it follows), fields `unknown` until applied, the
+/// `replace_because_dependency_replaced` reason.
+pub const FORMAT_VERSION: &str = "1.3";
 
 /// Saved-plan formats this flowform still reads: each newer one only adds fields that an
 /// older plan reads as absent.
-const READABLE_VERSIONS: &[&str] = &["1.1", FORMAT_VERSION];
+const READABLE_VERSIONS: &[&str] = &["1.1", "1.2", FORMAT_VERSION];
 
 pub use self::moved::{Move, by_target as moves_by_target, rekey};
 
-/// How far back from an interrupted create's start a connection AEP made may be dated
+/// How far back from an interrupted create's start a resource AEP made may be dated
 /// (clocks differ).
 const CLOCK_SKEW_MS: i64 = 5 * 60 * 1000;
 
@@ -51,24 +58,25 @@ pub enum Interrupted<'a> {
     /// Nothing: it is safe to create again.
     Nothing,
     /// Exactly one: adopt it, never create another.
-    One(&'a LiveConnection),
+    One(&'a LiveObject),
     /// Several: flowform will not guess which is its own.
-    Several(Vec<&'a LiveConnection>),
+    Several(Vec<&'a LiveObject>),
 }
 
 /// The one rule, shared by the planner (a create left pending by a crashed run) and the
-/// applier (a create whose answer was lost): among the connections seen of the create's
-/// sandbox and spec, those with its name, not already owned (`owned`), and created since it
-/// began (give or take clock skew). Names are unique per sandbox and spec in a configuration,
-/// and a create whose name is taken is refused, so a name finds the create's connection.
+/// applier (a create whose answer was lost): among the resources seen of the create's kind,
+/// sandbox and scope, those with its name, not already owned (`owned`), and created since it
+/// began (give or take clock skew). Names are unique per kind, sandbox and scope in a
+/// configuration, and a create whose name is taken is refused, so a name finds the create's
+/// resource.
 pub fn interrupted_create<'a>(
-    seen: impl IntoIterator<Item = &'a LiveConnection>,
+    seen: impl IntoIterator<Item = &'a LiveObject>,
     name: &str,
     owned: impl Fn(&str) -> bool,
     started_at: i64,
 ) -> Interrupted<'a> {
     let since = started_at.saturating_sub(CLOCK_SKEW_MS);
-    let mut found: Vec<&LiveConnection> = seen
+    let mut found: Vec<&LiveObject> = seen
         .into_iter()
         .filter(|l| l.name == name && !owned(&l.id))
         .filter(|l| l.created_at.is_none_or(|t| t >= since))
@@ -80,64 +88,103 @@ pub fn interrupted_create<'a>(
     }
 }
 
+/// A kind, a sandbox and the first of the kind's scope values (lower case): what one listing
+/// of AEP covers, with `property=SCOPE==value` (a base connection's spec, a source
+/// connection's base connection).
+pub type Group = (&'static str, String, String);
+
+/// One resource AEP showed.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub kind: &'static Kind,
+    pub sandbox: String,
+    pub object: LiveObject,
+}
+
 /// What the refresh saw of AEP.
 #[derive(Clone, Debug, Default)]
 pub struct Live {
     /// Whether AEP was asked at all (`--refresh=false`: no, and every presence is unknown).
     pub refreshed: bool,
-    /// Every connection seen, by id, with the sandbox it was seen in.
-    pub connections: BTreeMap<String, (String, LiveConnection)>,
-    /// Sandbox and spec pairs listed in full: a connection of that pair not seen is absent.
-    pub listed: BTreeSet<(String, String)>,
+    /// Every resource seen, by id.
+    pub objects: BTreeMap<String, Seen>,
+    /// Groups listed in full: a resource of that group not seen is absent.
+    pub listed: BTreeSet<Group>,
     /// Ids read by id (one by one, or in batches by filter): one not seen is absent.
     pub fetched: BTreeSet<String>,
-    /// Names looked up by filter (`property=name==…`), with their sandbox and spec: every
-    /// connection of that sandbox, spec and name was seen, as if the pair had been listed,
-    /// for that name alone.
-    pub named: BTreeSet<(String, String, String)>,
-    /// The client id flowform reaches AEP with (`x-api-key`): a connection AEP says it last
+    /// Names looked up by filter, with their group: every resource of that group and name
+    /// was seen, as if the group had been listed, for that name alone.
+    pub named: BTreeSet<(&'static str, String, String, String)>,
+    /// The client id flowform reaches AEP with (`x-api-key`): a resource AEP says it last
     /// updated was changed by flowform (this run's credential), not by a person.
     pub own_client: Option<String>,
 }
 
+/// The first scope value of `kind` as `object` shows it (lower case).
+pub fn scope_of(kind: &Kind, object: &LiveObject) -> String {
+    kind.scope
+        .first()
+        .and_then(|path| kind.field(path))
+        .and_then(|f| object.text_at(f.api))
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+/// Every scope value of `kind` as `object` shows it (lower case).
+pub fn scopes_of(kind: &Kind, object: &LiveObject) -> Vec<String> {
+    kind.scope
+        .iter()
+        .map(|path| {
+            kind.field(path)
+                .and_then(|f| object.text_at(f.api))
+                .unwrap_or_default()
+                .to_lowercase()
+        })
+        .collect()
+}
+
 impl Live {
-    /// Whether every connection of `sandbox` and `spec_id` named `name` was seen (listed
-    /// with its pair, or looked up by name).
-    pub fn name_seen(&self, sandbox: &str, spec_id: &str, name: &str) -> bool {
-        self.listed.contains(&(sandbox.to_owned(), spec_id.to_owned()))
-            || self
-                .named
-                .contains(&(sandbox.to_owned(), spec_id.to_owned(), name.to_owned()))
+    /// Records a resource seen in `sandbox`.
+    pub fn see(&mut self, kind: &'static Kind, sandbox: &str, object: LiveObject) {
+        self.objects.insert(
+            object.id.clone(),
+            Seen {
+                kind,
+                sandbox: sandbox.to_owned(),
+                object,
+            },
+        );
     }
 
-    /// Whether AEP says `conn` was last changed by this credential since `since` (give or
+    /// Whether every resource of `kind` in `sandbox` whose scope is `scope` and whose name
+    /// is `name` was seen (its group listed, or its name looked up).
+    pub fn name_seen(&self, kind: &Kind, sandbox: &str, scope: &str, name: &str) -> bool {
+        let group = (kind.name, sandbox.to_owned(), scope.to_lowercase());
+        self.listed.contains(&group) || self.named.contains(&(group.0, group.1, group.2, name.to_owned()))
+    }
+
+    /// Whether AEP says `object` was last changed by this credential since `since` (give or
     /// take clock skew): the work of an interrupted flowform run, not of someone outside.
-    pub fn changed_by_us_since(&self, conn: &LiveConnection, since: i64) -> bool {
+    pub fn changed_by_us_since(&self, object: &LiveObject, since: i64) -> bool {
         self.own_client.is_some()
-            && conn.updated_client == self.own_client
-            && conn
+            && object.updated_client == self.own_client
+            && object
                 .updated_at
                 .is_some_and(|t| t >= since.saturating_sub(CLOCK_SKEW_MS))
     }
-}
 
-/// Whether AEP has a connection.
-#[derive(Clone, Copy, Debug)]
-pub enum Presence<'a> {
-    Found(&'a LiveConnection),
-    Absent,
-    /// Not looked at (no refresh).
-    Unknown,
-}
-
-impl Live {
-    pub fn presence(&self, sandbox: &str, spec_id: &str, id: &str) -> Presence<'_> {
-        if let Some((seen_in, conn)) = self.connections.get(id)
-            && seen_in == sandbox
+    /// Whether AEP has the resource `id` of `kind` in `sandbox`; `scope`: its first scope
+    /// value, as recorded.
+    pub fn presence(&self, kind: &Kind, sandbox: &str, scope: &str, id: &str) -> Presence<'_> {
+        if let Some(seen) = self.objects.get(id)
+            && seen.sandbox == sandbox
+            && seen.kind == kind
         {
-            return Presence::Found(conn);
+            return Presence::Found(&seen.object);
         }
-        let listed = self.listed.contains(&(sandbox.to_owned(), spec_id.to_owned()));
+        let listed = self
+            .listed
+            .contains(&(kind.name, sandbox.to_owned(), scope.to_lowercase()));
         if listed || self.fetched.contains(id) {
             Presence::Absent
         } else {
@@ -145,19 +192,27 @@ impl Live {
         }
     }
 
-    /// The connections seen in a sandbox for a spec.
-    pub fn in_sandbox<'a>(
+    /// The resources seen of `kind` in `sandbox` whose scope values are `scope` (lower case).
+    pub fn in_scope<'a>(
         &'a self,
+        kind: &'a Kind,
         sandbox: &'a str,
-        spec_id: &'a str,
-    ) -> impl Iterator<Item = &'a LiveConnection> {
-        self.connections
+        scope: &'a [String],
+    ) -> impl Iterator<Item = &'a LiveObject> {
+        self.objects
             .values()
-            .filter(move |(s, c)| {
-                s == sandbox && c.spec_id().is_some_and(|id| id.eq_ignore_ascii_case(spec_id))
-            })
-            .map(|(_, c)| c)
+            .filter(move |s| s.kind == kind && s.sandbox == sandbox && scopes_of(kind, &s.object) == scope)
+            .map(|s| &s.object)
     }
+}
+
+/// Whether AEP has a resource.
+#[derive(Clone, Copy, Debug)]
+pub enum Presence<'a> {
+    Found(&'a LiveObject),
+    Absent,
+    /// Not looked at (no refresh).
+    Unknown,
 }
 
 /// What kind of plan.
@@ -174,7 +229,7 @@ pub enum Mode {
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Limit the plan to these keys (or addresses); all when empty.
+    /// Limit the plan to these keys (or addresses), and what they depend on; all when empty.
     pub targets: BTreeSet<String>,
     /// Limit the plan to these addresses (`-c` narrowing to some of the project's files);
     /// all when `None`.
@@ -183,7 +238,7 @@ pub struct Options {
     /// Salts the secrets in the configuration digest (drawn at random by the caller: the
     /// planner itself uses no randomness).
     pub digest_salt: String,
-    /// Replace these managed connections (keys or addresses) even if nothing forces it
+    /// Replace these managed resources (keys or addresses) even if nothing forces it
     /// (`plan --replace KEY`, Terraform's `-replace`).
     pub replace: BTreeSet<String>,
 }
@@ -216,7 +271,7 @@ pub struct Plan {
     #[serde(default)]
     pub origin: PlanOrigin,
     pub refreshed: bool,
-    /// Every managed or declared connection in scope, by address, no-ops included.
+    /// Every managed or declared resource in scope, by address, no-ops included.
     pub changes: Vec<Change>,
     /// Keys the state gives another key (`moved:`), made before anything else; state only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -224,7 +279,7 @@ pub struct Plan {
     /// Differences between AEP and the state made outside flowform.
     pub drift: Vec<Drift>,
     pub warnings: Vec<String>,
-    /// Why the plan cannot be applied (a protected connection to delete, …).
+    /// Why the plan cannot be applied (a protected resource to delete, …).
     pub errors: Vec<Problem>,
 }
 
@@ -262,10 +317,10 @@ pub enum Action {
     NoOp,
     Create,
     Update,
-    /// Create the new connection, then delete the old (the spec cannot change in place).
+    /// Create the new resource, then delete the old (what cannot change in place).
     Replace,
     Delete,
-    /// Take an existing connection under management (then update it if it differs).
+    /// Take an existing resource under management (then update it if it differs).
     Adopt,
     /// Drop from the state without calling AEP (it is already gone).
     Forget,
@@ -310,10 +365,14 @@ impl Action {
 pub enum Reason {
     /// Create again: it was deleted outside flowform.
     RecreateBecauseDeletedOutside,
-    /// The connection spec or auth spec changed; AEP cannot change them in place.
+    /// A field that cannot change in place changed (a connection spec, an auth spec, a
+    /// table).
     ReplaceBecauseCannotUpdate,
     /// `plan --replace KEY` asked for it.
     ReplaceByRequest,
+    /// A resource it refers to is replaced, and AEP cannot point it at the new one in place
+    /// (its `cause`).
+    ReplaceBecauseDependencyReplaced,
     DeleteBecauseNoResourceConfig,
     DeleteBecauseDestroy,
     /// Forget: gone from AEP (and from the configuration, or being destroyed).
@@ -341,7 +400,8 @@ pub enum Origin {
 /// One attribute's change. Sensitive attributes carry no values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Field {
-    /// `name`, `description`, `connectionSpec.id`, `auth.specName`, `auth.params.<name>`.
+    /// `name`, `description`, `connectionSpec.id`, `auth.specName`, `auth.params.<name>`,
+    /// `baseConnectionId`, `table`, …: the kind's field paths.
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
@@ -354,9 +414,28 @@ pub struct Field {
     /// Changing it forces a replacement.
     #[serde(default)]
     pub forces_replacement: bool,
-    /// It goes away: a param of the old connection that a replacement does not have.
+    /// It goes away: a param of the old resource that a replacement does not have.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub removed: bool,
+    /// Its new value is known only once applied (the id of a resource created first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown: bool,
+}
+
+impl Field {
+    /// A field with no origin and nothing special about it.
+    pub fn new(path: impl Into<String>, before: Option<Value>, after: Option<Value>) -> Field {
+        Field {
+            path: path.into(),
+            before,
+            after,
+            sensitive: false,
+            origin: None,
+            forces_replacement: false,
+            removed: false,
+            unknown: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -367,7 +446,7 @@ pub struct Change {
     pub action: Action,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    /// The connection acted on (the old one, for a replace).
+    /// The resource acted on (the old one, for a replace).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Its etag when the plan was made: applying a saved plan checks it is unchanged.
@@ -388,11 +467,44 @@ pub struct Change {
     pub initializing: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The addresses of the declared resources it refers to: created (or replaced) first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// The replacement that forces this one (`replace_because_dependency_replaced`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 impl Change {
     pub fn is_change(&self) -> bool {
         !matches!(self.action, Action::NoOp)
+    }
+
+    /// The kind of what it acts on.
+    pub fn kind(&self) -> &'static Kind {
+        kind::address::kind_of(&self.address)
+    }
+
+    /// A change of `action` to the resource at `address`, with nothing else said yet.
+    pub fn bare(address: &str, key: &str, sandbox: &str, action: Action, name: &str) -> Change {
+        Change {
+            address: address.to_owned(),
+            key: key.to_owned(),
+            sandbox: sandbox.to_owned(),
+            action,
+            reason: None,
+            id: None,
+            etag: None,
+            name: name.to_owned(),
+            fields: Vec::new(),
+            unchanged: 0,
+            resend_secrets: false,
+            then_update: false,
+            initializing: false,
+            notes: Vec::new(),
+            depends_on: Vec::new(),
+            cause: None,
+        }
     }
 }
 
@@ -403,7 +515,7 @@ pub enum DriftKind {
     Deleted,
 }
 
-/// A managed connection AEP shows differently from the state.
+/// A managed resource AEP shows differently from the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
     pub address: String,
@@ -428,6 +540,10 @@ pub struct Drift {
     /// The secret params, which AEP never shows: a change nothing else explains may be theirs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_params: Vec<String>,
+    /// A resource it refers to is gone from AEP (a source connection whose base connection
+    /// was deleted outside flowform): the address or id of what is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dangling: Option<String>,
 }
 
 /// Counts in Terraform's summary line.
@@ -440,10 +556,10 @@ pub struct Summary {
     /// State-only: keys moved (`moved:`).
     #[serde(default, rename = "move")]
     pub moved: usize,
-    /// State-only: connections let go, kept in AEP (`removed:`, or deleted outside).
+    /// State-only: resources let go, kept in AEP (`removed:`, or deleted outside).
     #[serde(default)]
     pub forget: usize,
-    /// Connections whose change is to the state alone.
+    /// Resources whose change is to the state alone.
     #[serde(default)]
     pub state_only: usize,
 }
@@ -458,7 +574,7 @@ impl Plan {
             return Err(format!(
                 "it is saved-plan format {}; this flowform reads {}",
                 plan.format_version,
-                READABLE_VERSIONS.join(" and ")
+                READABLE_VERSIONS.join(", ")
             ));
         }
         Ok(plan)
@@ -503,32 +619,33 @@ impl Plan {
     }
 }
 
-/// A digest of what a create or update of `conn` sends, secrets by fingerprint: the
-/// journal's request fingerprint.
-pub fn fingerprint(conn: &Connection, state: &State) -> String {
-    fingerprint_with(conn, &state.fingerprints())
+/// A digest of what a create or update of `r` sends, secrets by fingerprint: the journal's
+/// request fingerprint.
+pub fn fingerprint(r: &Resource, state: &State) -> String {
+    fingerprint_with(r, &state.fingerprints())
 }
 
 /// [`fingerprint`], with the state's salt and scheme only.
-pub fn fingerprint_with(conn: &Connection, fingerprints: &crate::state::Fingerprints) -> String {
-    let split = conn.split_params();
+pub fn fingerprint_with(r: &Resource, fingerprints: &crate::state::Fingerprints) -> String {
+    let split = r.split_params();
     // `{"connection":…,"secrets":…}`, written as the JSON value of that would print.
     let mut canonical = b"{\"connection\":".to_vec();
-    write_plain_form(&mut canonical, conn, &split);
+    write_plain_form(&mut canonical, r, &split);
     canonical.extend(b",\"secrets\":");
     let _ = serde_json::to_writer(&mut canonical, &fingerprints.secrets_digest(&split.secrets));
     canonical.push(b'}');
     crate::state::hex(&Sha256::digest(&canonical))
 }
 
-/// Everything of a declared connection but its secrets' values, as JSON: the keys in the
-/// order a JSON value sorts them, so that the bytes are those [`plain_form`]'s value prints
-/// (saved plans and journals made before keep their digests), without building the value.
+/// Everything of a declared base connection but its secrets' values, as JSON: the keys in
+/// the order a JSON value sorts them, so that the bytes are those [`plain_form`]'s value
+/// prints (saved plans and journals made before flowform knew other kinds keep their
+/// digests), without building the value.
 #[derive(Serialize)]
-struct PlainForm<'a> {
+struct ConnectionForm<'a> {
     #[serde(rename = "connectionSpec")]
-    connection_spec: &'a crate::config::SpecRef,
-    description: &'a Option<String>,
+    connection_spec: SpecForm<'a>,
+    description: Option<&'a str>,
     #[serde(rename = "ignoreChanges")]
     ignore_changes: &'a BTreeSet<String>,
     import: &'a Option<String>,
@@ -543,40 +660,98 @@ struct PlainForm<'a> {
     spec_name: &'a str,
 }
 
-fn write_plain_form(out: &mut Vec<u8>, conn: &Connection, split: &crate::config::SplitParams<'_>) {
-    let form = PlainForm {
-        connection_spec: &conn.connection_spec,
-        description: &conn.description,
-        ignore_changes: &conn.lifecycle.ignore_changes,
-        import: &conn.import,
-        key: &conn.key,
-        name: &conn.name,
-        params: &split.plain,
-        protect: conn.lifecycle.protect,
-        sandbox: &conn.sandbox,
-        secret_names: &split.secret_names,
-        spec_name: &conn.auth.spec_name,
-    };
+#[derive(Serialize)]
+struct SpecForm<'a> {
+    id: &'a str,
+    version: &'a str,
+}
+
+/// Every other kind's form: its kind, and its declared values by path (a reference as
+/// `key:KEY` or `id:ID`), keys sorted.
+#[derive(Serialize)]
+struct ResourceForm<'a> {
+    #[serde(rename = "ignoreChanges")]
+    ignore_changes: &'a BTreeSet<String>,
+    import: &'a Option<String>,
+    key: &'a str,
+    kind: &'a str,
+    params: &'a serde_json::Map<String, Value>,
+    protect: bool,
+    sandbox: &'a str,
+    #[serde(rename = "secretNames")]
+    secret_names: &'a BTreeSet<String>,
+    values: BTreeMap<&'a str, Value>,
+}
+
+fn write_plain_form(out: &mut Vec<u8>, r: &Resource, split: &crate::config::SplitParams<'_>) {
     // Strings, maps of JSON values and booleans: nothing here fails to serialize.
+    if r.kind.is_default() {
+        let form = ConnectionForm {
+            connection_spec: SpecForm {
+                id: kind::connection::spec_id(r),
+                version: kind::connection::spec_version(r),
+            },
+            description: r.text("description"),
+            ignore_changes: &r.lifecycle.ignore_changes,
+            import: &r.import,
+            key: &r.key,
+            name: r.name(),
+            params: &split.plain,
+            protect: r.lifecycle.protect,
+            sandbox: &r.sandbox,
+            secret_names: &split.secret_names,
+            spec_name: kind::connection::auth_spec_name(r),
+        };
+        let _ = serde_json::to_writer(out, &form);
+        return;
+    }
+    let values = r
+        .values
+        .iter()
+        .filter_map(|(path, v)| {
+            let v = match v {
+                crate::config::Value::Plain(v) => v.clone(),
+                crate::config::Value::Ref(crate::config::Reference::Key(k)) => {
+                    Value::String(format!("key:{k}"))
+                }
+                crate::config::Value::Ref(crate::config::Reference::Id(id)) => {
+                    Value::String(format!("id:{id}"))
+                }
+                crate::config::Value::Params(_) => return None,
+            };
+            Some((*path, v))
+        })
+        .collect();
+    let form = ResourceForm {
+        ignore_changes: &r.lifecycle.ignore_changes,
+        import: &r.import,
+        key: &r.key,
+        kind: r.kind.name,
+        params: &split.plain,
+        protect: r.lifecycle.protect,
+        sandbox: &r.sandbox,
+        secret_names: &split.secret_names,
+        values,
+    };
     let _ = serde_json::to_writer(out, &form);
 }
 
-/// Everything of a declared connection but its secrets' values (the form [`PlainForm`]
-/// writes directly).
+/// Everything of a declared base connection but its secrets' values (the form
+/// [`ConnectionForm`] writes directly).
 #[cfg(test)]
-fn plain_form(conn: &Connection, split: &crate::config::SplitParams<'_>) -> Value {
+fn plain_form(r: &Resource, split: &crate::config::SplitParams<'_>) -> Value {
     serde_json::json!({
-        "sandbox": conn.sandbox,
-        "key": conn.key,
-        "name": conn.name,
-        "description": conn.description,
-        "connectionSpec": conn.connection_spec,
-        "specName": conn.auth.spec_name,
+        "sandbox": r.sandbox,
+        "key": r.key,
+        "name": r.name(),
+        "description": r.text("description"),
+        "connectionSpec": {"id": kind::connection::spec_id(r), "version": kind::connection::spec_version(r)},
+        "specName": kind::connection::auth_spec_name(r),
         "params": split.plain,
         "secretNames": split.secret_names,
-        "protect": conn.lifecycle.protect,
-        "ignoreChanges": conn.lifecycle.ignore_changes,
-        "import": conn.import,
+        "protect": r.lifecycle.protect,
+        "ignoreChanges": r.lifecycle.ignore_changes,
+        "import": r.import,
     })
 }
 
@@ -592,10 +767,15 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
         hasher.update(bytes);
     };
     let mut form = Vec::new();
-    for conn in desired.connections.values() {
-        let split = conn.split_params();
+    // Base connections in key order first, as before other kinds (the digests of saved
+    // plans of base connections alone stay what they were), then the rest by address.
+    let mut connections: Vec<&Resource> = desired.of(kind::default()).collect();
+    connections.sort_by(|a, b| a.key.cmp(&b.key));
+    let others = desired.resources.values().filter(|r| !r.kind.is_default());
+    for r in connections.into_iter().chain(others) {
+        let split = r.split_params();
         form.clear();
-        write_plain_form(&mut form, conn, &split);
+        write_plain_form(&mut form, r, &split);
         put(&form);
         for (name, value) in &split.secrets {
             put(name.as_bytes());
@@ -616,17 +796,18 @@ pub fn config_digest(desired: &Desired, salt: &str, digester: &crate::state::Dig
 
 /// Computes ahead, in parallel, the secret fingerprints the plan compares (a record's, and
 /// an interrupted mutation's), so that each distinct one is stretched once.
-fn prepare_fingerprints(declared: &BTreeMap<String, &Connection>, state: &State) {
+fn prepare_fingerprints(desired: &Desired, state: &State) {
     let pending: BTreeSet<&str> = state.pending.iter().map(|p| p.address.as_str()).collect();
-    let splits: Vec<(crate::config::SplitParams<'_>, Option<&str>)> = declared
+    let splits: Vec<(crate::config::SplitParams<'_>, Option<&str>)> = desired
+        .resources
         .iter()
-        .filter_map(|(address, conn)| {
-            let split = conn.split_params();
+        .filter_map(|(address, r)| {
+            let split = r.split_params();
             if !split.all_resolved() || split.secret_names.is_empty() {
                 return None;
             }
             let stored = state
-                .connections
+                .resources
                 .get(address)
                 .and_then(|r| r.secrets_digest.as_deref());
             match (stored, pending.contains(address.as_str())) {
@@ -640,6 +821,30 @@ fn prepare_fingerprints(declared: &BTreeMap<String, &Connection>, state: &State)
         &state.salt,
         splits.iter().map(|(split, stored)| (&split.secrets, *stored)),
     );
+}
+
+/// The addresses `targets` name (keys, `kind:key`, addresses) and everything they depend on
+/// through declared references, as Terraform's `-target` pulls in dependencies.
+fn targeted(desired: &Desired, state: &State, targets: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut wanted: Vec<String> = Vec::new();
+    for t in targets {
+        let key = kind::KeyRef::parse(t).ok();
+        for address in desired.resources.keys().chain(state.resources.keys()) {
+            if address == t || key.as_ref().is_some_and(|k| k.names_address(address)) {
+                wanted.push(address.clone());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    while let Some(address) = wanted.pop() {
+        if !out.insert(address.clone()) {
+            continue;
+        }
+        if let Some(r) = desired.resources.get(&address) {
+            wanted.extend(cascade::references(r));
+        }
+    }
+    out
 }
 
 /// Plans. Pure: see the module documentation.
@@ -659,13 +864,9 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         warnings: Vec::new(),
         errors: Vec::new(),
     };
-    let declared: BTreeMap<String, &Connection> = desired
-        .connections
-        .values()
-        .map(|c| (address(&c.sandbox, &c.key), c))
-        .collect();
-    let in_scope = |address: &str, key: &str| {
-        (options.targets.is_empty() || options.targets.contains(address) || options.targets.contains(key))
+    let targets = (!options.targets.is_empty()).then(|| targeted(desired, state, &options.targets));
+    let in_scope = |address: &str, _key: &str| {
+        targets.as_ref().is_none_or(|t| t.contains(address))
             && options.scope.as_ref().is_none_or(|scope| scope.contains(address))
     };
     // Moves first: the rest is planned against the state as the moves leave it.
@@ -681,21 +882,22 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     } else {
         state
     };
-    prepare_fingerprints(&declared, state);
+    prepare_fingerprints(desired, state);
     let removals = moved::removals(desired, state);
-    let mut addresses: BTreeSet<&String> = declared.keys().collect();
-    addresses.extend(state.connections.keys());
+    let mut addresses: BTreeSet<&String> = desired.resources.keys().collect();
+    addresses.extend(state.resources.keys());
     addresses.extend(state.pending.iter().map(|p| &p.address));
     // Keys and addresses `--replace` may name.
     let mut replaceable: BTreeSet<&str> = BTreeSet::new();
     for address in addresses {
-        let d = declared.get(address).copied();
-        let r = state.connections.get(address);
+        let d = desired.resources.get(address);
+        let r = state.resources.get(address);
         let key = d
             .map(|c| c.key.as_str())
             .or(r.map(|r| r.key.as_str()))
-            .unwrap_or_else(|| address.split_once('/').map_or(address.as_str(), |(_, k)| k));
-        // A connection whose move cannot be made is kept as it is, never planned away.
+            .or_else(|| kind::Address::parse(address).map(|a| a.key))
+            .unwrap_or(address.as_str());
+        // A resource whose move cannot be made is kept as it is, never planned away.
         if !in_scope(address, key) || held.contains(address.as_str()) {
             continue;
         }
@@ -703,11 +905,18 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
             replaceable.insert(address.as_str());
             replaceable.insert(key);
         }
+        let replace = options.replace.contains(address.as_str())
+            || options.replace.contains(key)
+            || options
+                .replace
+                .iter()
+                .any(|w| kind::KeyRef::parse(w).is_ok_and(|k| k.kind.is_some() && k.names_address(address)));
         let mut ctx = diff::Context {
+            desired,
             state,
             live,
             plan: &mut out,
-            replace: options.replace.contains(address) || options.replace.contains(key),
+            replace,
         };
         if let Some(r) = r {
             ctx.drift(address, r, d);
@@ -741,65 +950,76 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         }
     }
     for wanted in &options.replace {
-        if !replaceable.contains(wanted.as_str()) {
+        let named = replaceable.contains(wanted.as_str())
+            || kind::KeyRef::parse(wanted)
+                .is_ok_and(|k| replaceable.iter().any(|a| k.kind.is_some() && k.names_address(a)));
+        if !named {
             out.errors.push(
                 Problem::new(format!(
-                    "--replace `{wanted}` names no connection that is both declared and managed"
+                    "--replace `{wanted}` names no resource that is both declared and managed"
                 ))
                 .with_help("name a key from `flowform state list` that the configuration still declares"),
             );
         }
     }
-    out.changes.sort_by(|a, b| a.address.cmp(&b.address));
-    if out
-        .changes
-        .iter()
-        .any(|c| matches!(c.action, Action::Delete | Action::Replace))
-    {
-        out.warnings.push(
-            "AEP refuses to delete a connection that a dataflow still uses (FLOW-1418): delete or move such dataflows first, or the delete fails (and, for a replace, the old connection stays managed as `<address>#deposed` until it can go)"
-                .to_owned(),
-        );
+    if options.mode == Mode::Normal {
+        cascade::cascade(desired, state, &mut out);
     }
+    out.changes.sort_by(|a, b| a.address.cmp(&b.address));
+    cascade::warn_unmanaged_dependents(state, live, &mut out);
     out.drift.sort_by(|a, b| a.address.cmp(&b.address));
     out
 }
 
-/// Connections AEP has for the declared sandboxes and specs that flowform does not manage
-/// (for `flowform drift`).
+/// Resources AEP has that flowform does not manage, where flowform looked at every resource
+/// (for `flowform drift`): base connections of the declared sandboxes and specs, and source
+/// and target connections that refer to a managed base connection.
 pub fn unmanaged<'a>(
     desired: &'a Desired,
     state: &'a State,
     live: &'a Live,
-) -> Vec<(&'a str, &'a LiveConnection)> {
-    let managed: BTreeSet<&str> = state.connections.values().map(|r| r.id.as_str()).collect();
+) -> Vec<(&'a str, &'a LiveObject)> {
+    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
     let imports: BTreeSet<&str> = desired
-        .connections
+        .resources
         .values()
         .filter_map(|c| c.import.as_deref())
         .collect();
-    let pairs: BTreeSet<(&str, &str)> = desired
-        .connections
-        .values()
-        .map(|c| (c.sandbox.as_str(), c.connection_spec.id.as_str()))
-        .collect();
     let mut found = Vec::new();
-    for (id, (sandbox, conn)) in &live.connections {
-        let spec = conn.spec_id().unwrap_or_default();
-        // Only where the pair was listed in full: a connection seen by name or id alone says
+    for (id, seen) in &live.objects {
+        if managed.contains(id.as_str()) || imports.contains(id.as_str()) {
+            continue;
+        }
+        // Only where its group was listed in full: a resource seen by name or id alone says
         // nothing of the others.
-        let declared_pair = pairs.iter().any(|(s, p)| {
-            *s == sandbox
-                && p.eq_ignore_ascii_case(spec)
-                && live.listed.contains(&((*s).to_owned(), (*p).to_owned()))
-        });
-        if declared_pair && !managed.contains(id.as_str()) && !imports.contains(id.as_str()) {
-            found.push((sandbox.as_str(), conn));
+        let group = (
+            seen.kind.name,
+            seen.sandbox.clone(),
+            scope_of(seen.kind, &seen.object),
+        );
+        if !live.listed.contains(&group) {
+            continue;
+        }
+        let relevant = if seen.kind.is_default() {
+            desired.of(seen.kind).any(|c| {
+                c.sandbox == seen.sandbox
+                    && seen
+                        .object
+                        .spec_id()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(kind::connection::spec_id(c)))
+            })
+        } else {
+            // Listed by parent: its parent is one flowform manages.
+            true
+        };
+        if relevant {
+            found.push((seen.sandbox.as_str(), &seen.object));
         }
     }
     found.sort_by(|a, b| (a.0, &a.1.name, &a.1.id).cmp(&(b.0, &b.1.name, &b.1.id)));
     found
 }
 
+pub use self::cascade::references;
 pub use self::compare::ignored;
 pub use self::drift::unapplied;

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Action, Change, Field, Problem, Reason};
 use crate::config::moved::{KeyRef, Moved, Removed};
-use crate::config::{Connection, Desired};
-use crate::state::{Record, State, address};
+use crate::config::{Desired, Resource};
+use crate::state::{Record, State};
 
 /// One move: the connection `id` the state holds at address `from` is held at `to`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,12 +28,20 @@ pub struct Move {
     pub origin: String,
 }
 
-/// The records a key reference names, by address.
-fn held<'s>(state: &'s State, key: &KeyRef) -> Vec<(&'s String, &'s Record)> {
+/// The records a key reference names, by address (of `kind` only, when given).
+fn held<'s>(
+    state: &'s State,
+    key: &KeyRef,
+    kind: Option<&crate::kind::Kind>,
+) -> Vec<(&'s String, &'s Record)> {
     state
-        .connections
+        .resources
         .iter()
-        .filter(|(_, r)| key.names(&r.sandbox, &r.key))
+        .filter(|(a, r)| {
+            !a.ends_with("#deposed")
+                && key.names(r.kind, &r.sandbox, &r.key)
+                && kind.is_none_or(|k| k == r.kind)
+        })
         .collect()
 }
 
@@ -57,19 +65,26 @@ pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, 
     for m in &desired.moved {
         into.entry(m.to.key.as_str()).or_default().push(m);
     }
-    // Each chain ends at a declared connection; walk back from there.
-    for end in desired.connections.values() {
+    // Each chain ends at a declared resource; walk back from there.
+    for end in desired.resources.values() {
         if !into.contains_key(end.key.as_str()) {
             continue;
         }
-        let to = address(&end.sandbox, &end.key);
+        // The moves into it that may name it (a move `to` of another kind does not).
+        if !into[end.key.as_str()]
+            .iter()
+            .any(|m| m.to.names(end.kind, &end.sandbox, &end.key))
+        {
+            continue;
+        }
+        let to = end.address();
         if !in_scope(&to, &end.key) {
             continue;
         }
         let chain = chain_into(end, &into);
         let mut found: Vec<(&String, &Record, &Moved)> = Vec::new();
         for m in &chain {
-            for (a, r) in held(state, &m.from) {
+            for (a, r) in held(state, &m.from, Some(end.kind)) {
                 found.push((a, r, m));
             }
         }
@@ -95,7 +110,7 @@ pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, 
             );
             continue;
         }
-        if let Some(other) = state.connections.get(&to) {
+        if let Some(other) = state.resources.get(&to) {
             problems.push(
                 Problem::new(format!(
                     "`{from}` ({}) is moved to `{to}` (at {}), but the state already holds `{to}` ({})",
@@ -136,7 +151,7 @@ pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, 
 
 /// The entries of the chain that ends at `end`, nearest first (bounded: the configuration
 /// refused circles, and each key is visited once).
-fn chain_into<'d>(end: &Connection, into: &BTreeMap<&str, Vec<&'d Moved>>) -> Vec<&'d Moved> {
+fn chain_into<'d>(end: &Resource, into: &BTreeMap<&str, Vec<&'d Moved>>) -> Vec<&'d Moved> {
     let mut chain = Vec::new();
     let mut seen = BTreeSet::new();
     let mut frontier = vec![end.key.as_str()];
@@ -154,11 +169,13 @@ fn chain_into<'d>(end: &Connection, into: &BTreeMap<&str, Vec<&'d Moved>>) -> Ve
 
 /// Makes one move in `state`: the record, and an interrupted mutation left at its address.
 pub fn rekey(state: &mut State, m: &Move) {
-    let Some(mut record) = state.connections.remove(&m.from) else {
+    let Some(mut record) = state.resources.remove(&m.from) else {
         return;
     };
-    record.key = m.to.split_once('/').map_or(m.to.as_str(), |(_, k)| k).to_owned();
-    state.connections.insert(m.to.clone(), record);
+    record.key = crate::kind::Address::parse(&m.to)
+        .map_or(m.to.as_str(), |a| a.key)
+        .to_owned();
+    state.resources.insert(m.to.clone(), record);
     for p in state.pending.iter_mut().filter(|p| p.address == m.from) {
         p.address = m.to.clone();
     }
@@ -177,42 +194,28 @@ pub(super) fn view(state: &State, moves: &[Move]) -> State {
 pub(super) fn removals<'d>(desired: &'d Desired, state: &State) -> BTreeMap<String, &'d Removed> {
     let mut out = BTreeMap::new();
     for removed in &desired.removed {
-        for (address, _) in held(state, &removed.key) {
+        for (address, _) in held(state, &removed.key, None) {
             out.insert(address.clone(), removed);
         }
     }
     out
 }
 
-/// The change that lets a managed connection go: dropped from the state, kept in AEP.
+/// The change that lets a managed resource go: dropped from the state, kept in AEP.
 pub(super) fn forget(address: &str, r: &Record, removed: &Removed) -> Change {
-    Change {
-        address: address.to_owned(),
-        key: r.key.clone(),
-        sandbox: r.sandbox.clone(),
-        action: Action::Forget,
-        reason: Some(Reason::ForgetBecauseRemoved),
-        id: Some(r.id.clone()),
-        etag: None,
-        name: r.name.clone(),
-        fields: vec![Field {
-            path: "name".into(),
-            before: Some(serde_json::Value::String(r.name.clone())),
-            after: None,
-            sensitive: false,
-            origin: None,
-            forces_replacement: false,
-            removed: false,
-        }],
-        unchanged: 0,
-        resend_secrets: false,
-        then_update: false,
-        initializing: false,
-        notes: vec![format!(
-            "`removed` at {}: AEP keeps the connection; only the state forgets it (nothing is sent)",
-            removed.origin
-        )],
-    }
+    let mut change = Change::bare(address, &r.key, &r.sandbox, Action::Forget, &r.name);
+    change.reason = Some(Reason::ForgetBecauseRemoved);
+    change.id = Some(r.id.clone());
+    change.fields = vec![Field::new(
+        "name",
+        Some(serde_json::Value::String(r.name.clone())),
+        None,
+    )];
+    change.notes = vec![format!(
+        "`removed` at {}: AEP keeps the {}; only the state forgets it (nothing is sent)",
+        removed.origin, r.kind.noun
+    )];
+    change
 }
 
 /// Moves by where they go, for renders.

@@ -243,11 +243,7 @@ fn ignore_changes_hides_what_it_names() {
     d.lifecycle.ignore_changes = ["description".to_owned(), "auth.params".to_owned()].into();
     let mut l = live_of(&c, "id1");
     l.etag = Some("\"moved\"".into());
-    l.auth
-        .as_mut()
-        .unwrap()
-        .params
-        .insert("username".into(), json!("someone-else"));
+    params_mut(&mut l).insert("username".into(), json!("someone-else"));
     assert_eq!(only(&run(vec![d], &s, &live(vec![l]))).action, Action::NoOp);
 }
 
@@ -271,11 +267,7 @@ fn server_added_params_are_not_differences() {
     let mut s = state();
     applied(&mut s, &c, "id1");
     let mut l = live_of(&c, "id1");
-    l.auth
-        .as_mut()
-        .unwrap()
-        .params
-        .insert("orgId".into(), json!("00D000"));
+    params_mut(&mut l).insert("orgId".into(), json!("00D000"));
     assert_eq!(only(&run(vec![c], &s, &live(vec![l]))).action, Action::NoOp);
 }
 
@@ -356,11 +348,7 @@ fn import_blocks_adopt_and_then_update() {
     );
     // A plain param that differs goes with the secrets: AEP replaces the params whole.
     let mut l = live_of(&d, "id9");
-    l.auth
-        .as_mut()
-        .unwrap()
-        .params
-        .insert("username".into(), json!("someone else"));
+    params_mut(&mut l).insert("username".into(), json!("someone else"));
     let p = run(vec![d.clone()], &state(), &live(vec![l]));
     let ch = only(&p);
     assert!(ch.then_update && ch.resend_secrets);
@@ -383,9 +371,9 @@ fn an_interrupted_create_is_adopted_recreated_or_refused() {
         action: Mutation::Create,
         sandbox: "prod".into(),
         name: "A".into(),
-        spec_id: SF.into(),
+        scope: vec![SF.into()],
         started_at: 100,
-        fingerprint: fingerprint(&d, &s),
+        fingerprint: fingerprint(&d.resource(), &s),
     });
     let p = run(vec![d.clone()], &s, &live(vec![live_of(&d, "made")]));
     let ch = only(&p);
@@ -565,6 +553,8 @@ fn summaries_count_like_terraform() {
         then_update,
         initializing: false,
         notes: Vec::new(),
+        depends_on: Vec::new(),
+        cause: None,
     };
     p.changes = vec![
         mk(Action::Create, false),
@@ -600,9 +590,9 @@ fn an_update_an_interrupted_run_sent_is_settled_not_reported_as_drift() {
         action: Mutation::Update,
         sandbox: "prod".into(),
         name: new.name.clone(),
-        spec_id: SF.into(),
+        scope: vec![SF.into()],
         started_at: 1_000,
-        fingerprint: fingerprint(&new, &s),
+        fingerprint: fingerprint(&new.resource(), &s),
     });
     // AEP shows the rename, made by flowform's own credential after the update began.
     let mut l = live_of(&new, "id1");
@@ -629,7 +619,7 @@ fn an_update_an_interrupted_run_sent_is_settled_not_reported_as_drift() {
     if let Some(Param::Secret { value, .. }) = rotated.auth.params.get_mut("password") {
         *value = Some(Secret::new("rotated"));
     }
-    s.pending[0].fingerprint = fingerprint(&rotated, &s);
+    s.pending[0].fingerprint = fingerprint(&rotated.resource(), &s);
     let mut unchanged = live_of(&old, "id1");
     unchanged.updated_at = Some(2_000);
     unchanged.updated_client = Some("flowform-client".into());
@@ -638,7 +628,7 @@ fn an_update_an_interrupted_run_sent_is_settled_not_reported_as_drift() {
     let p = run(vec![rotated], &s, &seen);
     assert_eq!(only(&p).action, Action::Update, "{p:?}");
     assert!(only(&p).resend_secrets);
-    s.pending[0].fingerprint = fingerprint(&new, &s);
+    s.pending[0].fingerprint = fingerprint(&new.resource(), &s);
     // Changed by someone else (the AEP UI): drift, and the update is sent again.
     l.updated_client = Some("exc_app".into());
     let mut seen = live(vec![l]);
@@ -658,7 +648,7 @@ fn a_delete_an_interrupted_run_sent_is_not_drift() {
         action: Mutation::Delete,
         sandbox: "prod".into(),
         name: "A".into(),
-        spec_id: SF.into(),
+        scope: vec![SF.into()],
         started_at: 1_000,
         fingerprint: String::new(),
     });
@@ -695,6 +685,7 @@ fn interrupted_create_candidates() {
 
 fn key_ref(key: &str) -> crate::config::moved::KeyRef {
     crate::config::moved::KeyRef {
+        kind: None,
         sandbox: None,
         key: key.into(),
     }
@@ -832,7 +823,7 @@ fn a_removed_connection_is_forgotten_never_deleted() {
     let a = conn("a", "A");
     let mut s = state();
     applied(&mut s, &a, "id1");
-    s.connections.get_mut("prod/a").unwrap().protect = true;
+    s.resources.get_mut("prod/a").unwrap().protect = true;
     let mut d = desired(vec![]);
     d.removed.push(removed("a"));
     let l = live(vec![live_of(&a, "id1")]);
@@ -878,7 +869,7 @@ fn saved_plans_of_the_older_format_still_read() {
     assert!(
         Plan::from_saved(&bytes)
             .unwrap_err()
-            .contains("reads 1.1 and 1.2")
+            .contains("reads 1.1, 1.2, 1.3")
     );
 }
 
@@ -888,7 +879,7 @@ fn a_protect_change_is_a_state_only_change_never_no_changes() {
     c.lifecycle.protect = true;
     let mut s = state();
     applied(&mut s, &c, "id1");
-    if let Some(r) = s.connections.get_mut("prod/a") {
+    if let Some(r) = s.resources.get_mut("prod/a") {
         r.protect = true;
     }
     let seen = live(vec![live_of(&c, "id1")]);
@@ -977,7 +968,7 @@ fn saved_plans_of_the_previous_format_are_still_read() {
     assert!(Plan::from_saved(old.to_string().as_bytes()).is_ok());
     old["format_version"] = json!("1.0");
     let refused = Plan::from_saved(old.to_string().as_bytes()).unwrap_err();
-    assert!(refused.contains("reads 1.1 and 1.2"), "{refused}");
+    assert!(refused.contains("reads 1.1, 1.2, 1.3"), "{refused}");
 }
 
 #[test]
@@ -994,6 +985,7 @@ fn the_plain_form_is_written_as_its_json_value_prints() {
         crate::config::Param::Plain(serde_json::json!({"z": [1, 2.5, null], "a": true})),
     );
     for c in [conn("b", "B"), full] {
+        let c = c.resource();
         let split = c.split_params();
         let mut written = Vec::new();
         super::write_plain_form(&mut written, &c, &split);

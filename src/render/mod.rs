@@ -52,6 +52,12 @@ pub struct Unmanaged {
     pub id: String,
     pub name: String,
     pub spec_id: String,
+    /// Its kind (`connection`, `source`, …).
+    pub kind: String,
+    /// What it belongs to, for a kind read by its parent (a source connection's base
+    /// connection): the parent's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// The sections `flowform drift` reports, each counted and listed (`--only` narrows them).

@@ -79,7 +79,7 @@ fn every_action() -> Plan {
 
     let init = conn("init", "Initializing");
     applied(&mut s, &init, "id-init");
-    if let Some(r) = s.connections.get_mut("prod/init") {
+    if let Some(r) = s.resources.get_mut("prod/init") {
         r.state = Some("initializing".into());
         r.etag = None;
     }
@@ -100,9 +100,9 @@ fn every_action() -> Plan {
         action: Mutation::Create,
         sandbox: "prod".into(),
         name: "Recovered".into(),
-        spec_id: SF.into(),
+        scope: vec![SF.into()],
         started_at: 50,
-        fingerprint: fingerprint(&rcv, &s),
+        fingerprint: fingerprint(&rcv.resource(), &s),
     });
     seen.push(live_of(&rcv, "id-rcv"));
     declared.push(rcv);
@@ -125,6 +125,7 @@ fn every_action() -> Plan {
         column: 5,
     };
     let key = |k: &str| crate::config::moved::KeyRef {
+        kind: None,
         sandbox: None,
         key: k.into(),
     };
@@ -259,6 +260,7 @@ fn a_plan_of_moves_alone_says_so_and_shows_a_moved_update_as_moved() {
     renamed.key = "renamed".into();
     renamed.name = "Other, renamed".into();
     let key = |k: &str| crate::config::moved::KeyRef {
+        kind: None,
         sandbox: None,
         key: k.into(),
     };
@@ -274,7 +276,7 @@ fn a_plan_of_moves_alone_says_so_and_shows_a_moved_update_as_moved() {
     let mut d = desired(vec![moved]);
     d.moved.push(entry("was", "moved"));
     let seen = || live(vec![live_of(&was, "id-was"), live_of(&other, "id-other")]);
-    d.connections.insert("other".into(), other.clone());
+    d.insert(other.resource());
     let p = plan(&d, &s, &seen(), &Options::default());
     let text = anstream::adapter::strip_str(&text::plan(&p)).to_string();
     assert!(

@@ -75,10 +75,24 @@ fn header(change: &Change) -> Vec<String> {
             .as_ref()
             .map(|id| format!("adopted: recovered from an interrupted apply, as \"{id}\"")),
         Some(Reason::UpdateBecauseChangedOutside) => Some("because it changed outside flowform".to_owned()),
-        Some(Reason::ReplaceBecauseCannotUpdate) => {
-            Some("because its connection spec or auth spec cannot change in place".to_owned())
-        }
+        Some(Reason::ReplaceBecauseCannotUpdate) => Some(match change.kind().is_default() {
+            true => "because its connection spec or auth spec cannot change in place".to_owned(),
+            false => format!(
+                "because {} cannot change in place",
+                change
+                    .fields
+                    .iter()
+                    .filter(|f| f.forces_replacement)
+                    .map(|f| format!("`{}`", f.path))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }),
         Some(Reason::ReplaceByRequest) => Some("as requested with --replace".to_owned()),
+        Some(Reason::ReplaceBecauseDependencyReplaced) => Some(format!(
+            "because {} is replaced, and AEP cannot point it at the new one in place",
+            change.cause.as_deref().unwrap_or("what it refers to")
+        )),
         Some(Reason::DeleteBecauseDestroy) | None => None,
     };
     if let Some(because) = because {
@@ -538,11 +552,11 @@ pub fn drift(report: &DriftReport) -> String {
             report.unmanaged().len(),
         );
         for u in report.unmanaged() {
-            let _ = writeln!(
-                out,
-                "  {}/{}  \"{}\"  (spec {})",
-                u.sandbox, u.id, u.name, u.spec_id
-            );
+            let what = match (&u.parent, crate::kind::by_name(&u.kind)) {
+                (Some(parent), Some(kind)) => format!("{} of {parent}", kind.noun),
+                _ => format!("spec {}", u.spec_id),
+            };
+            let _ = writeln!(out, "  {}/{}  \"{}\"  ({what})", u.sandbox, u.id, u.name);
         }
         if !report.unmanaged().is_empty() {
             let _ = writeln!(out, "\n  To manage one, declare it with `import: {{id: …}}`.\n");

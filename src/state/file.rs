@@ -372,6 +372,9 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
 ///   still read, and made anew on the next apply).
 /// - 2 → 3: version 3 may remember the last saved plans applied (`appliedPlans`); a version
 ///   2 state has none.
+/// - 3 → 4: version 4 holds resources of every kind (`resources`, each record with its
+///   `kind`, its fields under `attrs` and the ids it `dependsOn`); version 3's
+///   `connections` are base connections, read as such.
 fn migrate(mut value: Value, version: u64) -> Result<Value, String> {
     let mut version = version;
     loop {
@@ -383,6 +386,15 @@ fn migrate(mut value: Value, version: u64) -> Result<Value, String> {
             2 => {
                 value["version"] = Value::from(3);
                 version = 3;
+            }
+            // Records of base connections alone, under `connections`: read as the base
+            // connections they are (`state::record`), written back under `resources`.
+            3 => {
+                if let Some(connections) = value.as_object_mut().and_then(|o| o.remove("connections")) {
+                    value["resources"] = connections;
+                }
+                value["version"] = Value::from(4);
+                version = 4;
             }
             v if v == u64::from(FORMAT_VERSION) => return Ok(value),
             other => return Err(format!("unknown format version {other}")),
@@ -488,30 +500,28 @@ mod tests {
     fn sample(serial: u64) -> State {
         let mut s = State::new();
         s.serial = serial;
-        s.connections.insert(
-            "prod/acme".into(),
-            Record {
-                key: "acme".into(),
-                sandbox: "prod".into(),
-                id: "139f6a5f-a78b-4744-9f6a-5fa78bd74431".into(),
-                etag: Some("\"3600e378-0000-0200-0000-5f40212f0000\"".into()),
-                name: "ACME".into(),
-                description: None,
-                connection_spec: crate::flow::model::SpecRef {
-                    id: "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5".into(),
-                    version: "1.0".into(),
-                },
-                auth_spec_name: "Basic Authentication".into(),
-                params: serde_json::json!({"username": "u"}).as_object().unwrap().clone(),
-                secret_params: ["password".to_owned()].into(),
-                secrets_digest: Some("ab".repeat(32)),
-                state: Some("enabled".into()),
-                created_at: Some(1),
-                updated_at: Some(2),
-                protect: true,
-                applied_at: Some(3),
-            },
-        );
+        s.resources.insert("prod/acme".into(), {
+            let mut r = Record::new(
+                crate::kind::default(),
+                "acme",
+                "prod",
+                "139f6a5f-a78b-4744-9f6a-5fa78bd74431",
+                "ACME",
+            )
+            .with("connectionSpec.id", "cfc0fee1-7dc0-40ef-b73e-d8b134c436f5")
+            .with("connectionSpec.version", "1.0")
+            .with("auth.specName", "Basic Authentication")
+            .with("auth.params", serde_json::json!({"username": "u"}));
+            r.etag = Some("\"3600e378-0000-0200-0000-5f40212f0000\"".into());
+            r.secret_params = ["password".to_owned()].into();
+            r.secrets_digest = Some("ab".repeat(32));
+            r.state = Some("enabled".into());
+            r.created_at = Some(1);
+            r.updated_at = Some(2);
+            r.protect = true;
+            r.applied_at = Some(3);
+            r
+        });
         s
     }
 
@@ -522,12 +532,12 @@ mod tests {
         assert_eq!(parse(Path::new("s.json"), &bytes).unwrap(), s);
         assert_eq!(to_bytes(&parse(Path::new("s.json"), &bytes).unwrap()), bytes);
         let text = String::from_utf8(bytes).unwrap();
-        let (c, l, s_) = (
-            text.find("\"connections\"").unwrap(),
+        let (l, r, s_) = (
             text.find("\"lineage\"").unwrap(),
+            text.find("\"resources\"").unwrap(),
             text.find("\"serial\"").unwrap(),
         );
-        assert!(c < l && l < s_, "keys sorted:\n{text}");
+        assert!(l < r && r < s_, "keys sorted:\n{text}");
         assert!(text.ends_with("}\n"));
     }
 

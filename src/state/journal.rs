@@ -423,10 +423,10 @@ pub fn replay(state: &mut State, entries: &[Entry]) -> bool {
                     Outcome::Done { record } => {
                         match record {
                             Some(record) => {
-                                state.connections.insert(address.clone(), (**record).clone());
+                                state.resources.insert(address.clone(), (**record).clone());
                             }
                             None => {
-                                state.connections.remove(address);
+                                state.resources.remove(address);
                             }
                         }
                         state.pending.retain(|p| p.address != *address);
@@ -486,7 +486,7 @@ mod tests {
             action,
             sandbox: "prod".into(),
             name: "n".into(),
-            spec_id: "s".into(),
+            scope: vec!["s".into()],
             started_at: 1,
             fingerprint: "f".into(),
         }
@@ -531,9 +531,9 @@ mod tests {
         assert!(read.torn && read.damaged.is_empty());
         assert_eq!(read.entries.len(), 3);
         let mut state = State::new();
-        state.connections.insert("prod/a".into(), dummy());
+        state.resources.insert("prod/a".into(), dummy());
         assert!(replay(&mut state, &read.entries));
-        assert!(!state.connections.contains_key("prod/a"));
+        assert!(!state.resources.contains_key("prod/a"));
         assert_eq!(state.pending, vec![pending("prod/b", Action::Create)]);
         assert_eq!(last_seq(&read.entries), 2);
     }
@@ -601,7 +601,7 @@ mod tests {
         ];
         let mut state = State::new();
         replay(&mut state, &entries);
-        assert!(state.connections.contains_key("prod/a"));
+        assert!(state.resources.contains_key("prod/a"));
         assert_eq!(state.pending, vec![pending("prod/b", Action::Create)]);
     }
 

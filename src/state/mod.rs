@@ -20,22 +20,21 @@ pub mod journal;
 pub mod lock;
 mod opening;
 pub mod postgres;
+pub mod record;
 pub mod store;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::flow::model::ConnectionState;
-use crate::flow::model::SpecRef;
 use crate::secret::Secret;
 
 pub use digest::{DigestError, Digester};
+pub use record::Record;
 pub use store::{Location, Store};
 
 /// The format this flowform writes (see `file::migrate` for what changed).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Everything flowform remembers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +52,9 @@ pub struct State {
     /// than planning every connection as deleted there and creating it again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
-    /// By address: `sandbox/key`.
-    pub connections: BTreeMap<String, Record>,
+    /// By address: `sandbox/key` (a base connection), `sandbox/kind:key` (any other kind).
+    #[serde(alias = "connections")]
+    pub resources: BTreeMap<String, Record>,
     /// Mutations that began and whose outcome was never learnt (a crash): creates are
     /// resolved by listing before the next plan.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -66,45 +66,6 @@ pub struct State {
     /// How this run fingerprints secrets (`FLOWFORM_DIGEST_KEY`); not part of the file.
     #[serde(skip)]
     pub digester: Digester,
-}
-
-/// One managed connection.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Record {
-    pub key: String,
-    pub sandbox: String,
-    pub id: String,
-    /// Verbatim, quotes included; `None` while the connection initializes.
-    pub etag: Option<String>,
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    pub connection_spec: SpecRef,
-    pub auth_spec_name: String,
-    /// The params that are not secret, as last applied or read.
-    pub params: Map<String, Value>,
-    /// The names of the secret params (their values are never kept).
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub secret_params: BTreeSet<String>,
-    /// The fingerprint of the secret params' values (see [`digest`]); `None` when flowform
-    /// never sent them (an imported connection).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets_digest: Option<String>,
-    /// `enabled`, `disabled`, `initializing`, … as AEP last said; absent when AEP has not said
-    /// since flowform last changed the connection (never assumed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<ConnectionState>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<i64>,
-    /// Lifecycle flags that must outlive the configuration.
-    #[serde(default)]
-    pub protect: bool,
-    /// When flowform last changed or adopted it (epoch ms).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub applied_at: Option<i64>,
 }
 
 /// How many applied saved plans the state remembers.
@@ -133,11 +94,42 @@ pub struct Pending {
     pub action: Action,
     pub sandbox: String,
     pub name: String,
-    pub spec_id: String,
+    /// The values of the kind's scope fields when the request was sent (a base
+    /// connection's spec id, a source connection's base connection id): with the sandbox and
+    /// the name, what finds what a create made ([`crate::kind::Kind::scope`]). Format 3's
+    /// `specId` is read as a base connection's.
+    #[serde(
+        default,
+        alias = "specId",
+        deserialize_with = "one_or_many",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub scope: Vec<String>,
     /// Epoch ms when the request was about to be sent.
     pub started_at: i64,
     /// SHA-256 of the request's non-secret content and secrets digest.
     pub fingerprint: String,
+}
+
+/// A string (format 3's `specId`) or a list of them.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+impl Pending {
+    /// The kind of what it acts on.
+    pub fn kind(&self) -> &'static crate::kind::Kind {
+        crate::kind::address::kind_of(&self.address)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -181,7 +173,7 @@ impl Fingerprints {
     }
 }
 
-/// `sandbox/key`.
+/// A base connection's address: `sandbox/key` (see [`crate::kind::address`] for every kind).
 pub fn address(sandbox: &str, key: &str) -> String {
     format!("{sandbox}/{key}")
 }
@@ -195,7 +187,7 @@ impl State {
             serial: 0,
             salt: random_salt(),
             org: None,
-            connections: BTreeMap::new(),
+            resources: BTreeMap::new(),
             pending: Vec::new(),
             applied_plans: Vec::new(),
             digester: Digester::default(),
@@ -243,16 +235,23 @@ impl State {
         self.applied_plans.drain(..excess);
     }
 
-    /// Finds a record by address, or by key when that is unambiguous.
+    /// Finds a record by address, or by a key reference (`key`, `kind:key`,
+    /// `sandbox/kind:key`) when that names one record.
     pub fn find(&self, key_or_address: &str) -> Option<(&String, &Record)> {
-        if let Some(found) = self.connections.get_key_value(key_or_address) {
+        if let Some(found) = self.resources.get_key_value(key_or_address) {
             return Some(found);
         }
-        let mut by_key = self.connections.iter().filter(|(_, r)| r.key == key_or_address);
-        match (by_key.next(), by_key.next()) {
+        let key = crate::kind::KeyRef::parse(key_or_address).ok()?;
+        let mut found = self.resources.iter().filter(|(a, _)| key.names_address(a));
+        match (found.next(), found.next()) {
             (Some(found), None) => Some(found),
             _ => None,
         }
+    }
+
+    /// Whether a record holds `id` (of any kind, at any address).
+    pub fn holds(&self, id: &str) -> bool {
+        self.resources.values().any(|r| r.id == id)
     }
 }
 

@@ -60,10 +60,10 @@ pub(crate) fn settle(
         Outcome::Done { record } => {
             match record {
                 Some(r) => {
-                    state.connections.insert(address.to_owned(), *r);
+                    state.resources.insert(address.to_owned(), *r);
                 }
                 None => {
-                    state.connections.remove(address);
+                    state.resources.remove(address);
                 }
             }
             state.pending.retain(|p| p.address != address);

@@ -318,7 +318,7 @@ impl FileStore {
     /// Sets a record directly (for pending resolutions and imports).
     pub fn put(&mut self, address: &str, record: Record) -> Result<(), StateError> {
         self.edit(|s| {
-            s.connections.insert(address.to_owned(), record);
+            s.resources.insert(address.to_owned(), record);
         })
     }
 
@@ -576,7 +576,7 @@ impl Store {
     /// Sets a record directly (for pending resolutions and imports).
     pub fn put(&mut self, address: &str, record: Record) -> Result<(), StateError> {
         self.edit(|s| {
-            s.connections.insert(address.to_owned(), record);
+            s.resources.insert(address.to_owned(), record);
         })
     }
 
@@ -602,7 +602,7 @@ impl Store {
     /// managed or pending), or moved away earlier.
     pub fn is_blank(&self) -> bool {
         let s = self.state();
-        let empty = s.serial == 0 && s.connections.is_empty() && s.pending.is_empty();
+        let empty = s.serial == 0 && s.resources.is_empty() && s.pending.is_empty();
         match self {
             Store::File(_) => empty,
             Store::Postgres(p) => empty || p.is_retired(),
@@ -662,7 +662,7 @@ mod tests {
             action: Action::Create,
             sandbox: "prod".into(),
             name: "n".into(),
-            spec_id: "s".into(),
+            scope: vec!["s".into()],
             started_at: 5,
             fingerprint: "f".into(),
         }
@@ -691,7 +691,7 @@ mod tests {
         let mut store =
             Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
         assert_eq!(
-            store.state().connections["prod/a"].id,
+            store.state().resources["prod/a"].id,
             "id-1",
             "the id was durable before any commit"
         );
@@ -716,7 +716,7 @@ mod tests {
             };
             let finished = store.finish_deferred(seq, "prod/a", done).unwrap();
             // Applied in memory when written; the caller goes on once it is flushed.
-            assert_eq!(store.state().connections["prod/a"].id, "id-1");
+            assert_eq!(store.state().resources["prod/a"].id, "id-1");
             finished.wait().unwrap();
             // Read back together: one write, one flush.
             let mut b = record("id-2");
@@ -731,7 +731,7 @@ mod tests {
             // Crash: no commit.
         }
         let store = Store::open(&path, Locking::Wait(Duration::ZERO), &holder(), Missing::Create).unwrap();
-        let connections = &store.state().connections;
+        let connections = &store.state().resources;
         assert_eq!(connections["prod/a"].state, Some("disabled".into()));
         assert_eq!(connections["prod/b"].id, "id-2");
         assert!(store.state().pending.is_empty(), "{:?}", store.state().pending);
@@ -856,7 +856,7 @@ mod tests {
         drop(first);
         assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         let store = Store::open(&path, Locking::None, &holder(), Missing::Refuse).unwrap();
-        assert_eq!(store.state().connections["prod/a"].id, "id-1");
+        assert_eq!(store.state().resources["prod/a"].id, "id-1");
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl From<PgError> for StateError {
 /// compares the state with.
 #[derive(Clone, Debug, Default)]
 struct Base {
-    connections: BTreeMap<String, Record>,
+    resources: BTreeMap<String, Record>,
     pending: Vec<Pending>,
     org: Option<String>,
     applied_plans: Vec<AppliedPlan>,
@@ -61,7 +61,7 @@ struct Base {
 impl Base {
     fn of(state: &State) -> Base {
         Base {
-            connections: state.connections.clone(),
+            resources: state.resources.clone(),
             pending: state.pending.clone(),
             org: state.org.clone(),
             applied_plans: state.applied_plans.clone(),
@@ -69,7 +69,12 @@ impl Base {
     }
 }
 
-/// A connection as `owners` keys it (the org is the state's).
+/// The format this flowform writes, as the `states.format` column holds it.
+fn format_version() -> i32 {
+    i32::try_from(FORMAT_VERSION).unwrap_or(i32::MAX)
+}
+
+/// A resource as `owners` keys it (the org is the state's).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Owned {
     sandbox: String,
@@ -351,7 +356,7 @@ impl PgStore {
         for (address, record) in loaded.records {
             let record: Record = serde_json::from_value(record)
                 .map_err(|e| damaged(format!("the record of `{address}`"), e.to_string()))?;
-            state.connections.insert(address, record);
+            state.resources.insert(address, record);
         }
         let base = Base::of(&state);
         let mut entries = Vec::new();
@@ -529,7 +534,7 @@ impl PgStore {
             Outcome::Done { record } => {
                 let before = self
                     .state
-                    .connections
+                    .resources
                     .get(address)
                     .map(|r| (r.sandbox.clone(), r.id.clone()));
                 let claims: Vec<Owned> = record
@@ -546,7 +551,7 @@ impl PgStore {
                         !claims.iter().any(|c| c.sandbox == *sandbox && c.id == *id)
                             && !self
                                 .state
-                                .connections
+                                .resources
                                 .iter()
                                 .any(|(a, r)| a != address && r.sandbox == *sandbox && r.id == *id)
                     })
@@ -604,27 +609,27 @@ impl PgStore {
         }
         let upserts: Vec<(String, Record)> = self
             .state
-            .connections
+            .resources
             .iter()
-            .filter(|(a, r)| self.base.connections.get(*a) != Some(*r))
+            .filter(|(a, r)| self.base.resources.get(*a) != Some(*r))
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect();
         let deletes: Vec<String> = self
             .base
-            .connections
+            .resources
             .keys()
-            .filter(|a| !self.state.connections.contains_key(*a))
+            .filter(|a| !self.state.resources.contains_key(*a))
             .cloned()
             .collect();
         let kept: BTreeSet<(&str, &str)> = self
             .state
-            .connections
+            .resources
             .values()
             .map(|r| (r.sandbox.as_str(), r.id.as_str()))
             .collect();
         let releases: Vec<Owned> = self
             .base
-            .connections
+            .resources
             .iter()
             .filter(|(_, r)| !kept.contains(&(r.sandbox.as_str(), r.id.as_str())))
             .map(|(a, r)| Owned {
@@ -761,9 +766,11 @@ impl PgStore {
             let serial: i64 = tx
                 .query_one(
                     &format!(
-                        "UPDATE {s}.states SET serial = serial + $2, org = $3, pending = $4, updated_at = now() WHERE name = $1 RETURNING serial"
+                        "UPDATE {s}.states SET serial = serial + $2, org = $3, pending = $4, format = $5, updated_at = now() WHERE name = $1 RETURNING serial"
                     ),
-                    &[&name, &bump, &write.org, &write.pending],
+                    // Written in this format from now on: an older flowform refuses it
+                    // rather than misread its records.
+                    &[&name, &bump, &write.org, &write.pending, &format_version()],
                 )
                 .await
                 .map_err(err)?
@@ -812,7 +819,7 @@ impl PgStore {
     pub fn replace(&mut self, state: &State) -> Result<(), StateError> {
         let token = self.require_lock()?;
         let upserts: Vec<(String, Record)> = state
-            .connections
+            .resources
             .iter()
             .map(|(a, r)| (a.clone(), r.clone()))
             .collect();

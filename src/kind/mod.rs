@@ -1,0 +1,287 @@
+//! Kinds: what flowform manages, each described once.
+//!
+//! A kind is a declaration, as a Terraform provider's resource is a schema: its fields with
+//! their types, which one holds secrets, which refer to another resource, which change in
+//! place (by JSON Patch on which path) and which force a replacement, how AEP's resources of
+//! the kind are read and how one is found again by its name. Everything else is written once,
+//! over the declaration: the reader ([`read`], file:line diagnostics), the editor schema, the
+//! plan's comparison, the applier's request bodies and patches, the renders, `generate`.
+//!
+//! A kind may add what a declaration cannot say through its [`Hooks`] (a base connection's
+//! auth is checked against the catalog of connection specs); the engine never asks which kind
+//! it holds.
+//!
+//! - [`connection`]: base connections (`connections:`), the authenticated link to a source.
+//! - [`source`]: source connections (`sources:`), which table of a base connection.
+//! - [`target`]: target connections (`targets:`), which dataset of the data lake.
+//! - [`resource`]: a declared resource, an instance of a kind. [`address`]: how one is named.
+
+pub mod address;
+pub mod connection;
+pub mod read;
+pub mod resource;
+pub mod source;
+pub mod target;
+
+pub use self::address::{Address, KeyRef};
+pub use self::resource::{Lifecycle, Origin, Param, Places, Reference, Resource, SplitParams, Value};
+
+use crate::diagnostic::Diagnostics;
+use crate::reader::{At, Fields, Reader};
+use crate::yaml::{Location, Node};
+
+/// A kind of resource.
+pub struct Kind {
+    /// Its name in addresses (`prod/source:KEY`), the state and plans: `connection`, `source`.
+    pub name: &'static str,
+    /// The configuration's section of it: `connections`, `sources`.
+    pub section: &'static str,
+    /// What it is called in messages: `connection`, `source connection`.
+    pub noun: &'static str,
+    /// Its collection in the Flow Service API: `/connections`, `/sourceConnections`.
+    pub collection: &'static str,
+    /// Its fields. `name` comes first in every kind.
+    pub fields: &'static [Field],
+    /// The names its mapping in the configuration may hold, in the order messages list
+    /// them: each field's first segment (or a reference's `by_key` name), the kind's own
+    /// (a shorthand), and `lifecycle`, `import` and `sandbox`.
+    pub mapping: &'static [&'static str],
+    /// The fields (paths) that, with the sandbox and the name, tell AEP's resources of the
+    /// kind apart for flowform: a create whose outcome is unknown is found again by them, and
+    /// a name is unique within them. The first goes in AEP's `property` filters; the others
+    /// are matched on what comes back.
+    pub scope: &'static [&'static str],
+    /// How the refresh reads the managed ones.
+    pub refresh: Refresh,
+    /// AEP may create one `initializing` (no etag yet): the applier waits until it is
+    /// enabled, and nothing updates it meanwhile.
+    pub initializes: bool,
+    /// AEP may show one `disabled`, which no call of its API undoes: drift that flowform
+    /// reports and cannot repair.
+    pub disables: bool,
+    /// `lifecycle.acknowledge` names advisories about it (see [`crate::catalog::ADVISORIES`]).
+    pub advisories: bool,
+    /// What a declaration cannot say.
+    pub hooks: &'static (dyn Hooks + Sync),
+    /// One line on what it is, for the editor schema and `flowform schema`.
+    pub about: &'static str,
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Kind {}
+
+/// One field of a kind.
+#[derive(Debug)]
+pub struct Field {
+    /// Its path in the configuration and in plans, dotted: `name`, `connectionSpec.id`,
+    /// `auth.params`, `table`.
+    pub path: &'static str,
+    /// Where AEP's body holds it, as a JSON pointer: `/name`, `/params/tableName`.
+    pub api: &'static str,
+    pub ty: Type,
+    /// Must be declared (unless it has a default).
+    pub required: bool,
+    /// What it is when not declared.
+    pub default: Default,
+    /// How a change to it is made.
+    pub update: Update,
+    /// Read by the kind's own reader ([`Hooks::read`]) rather than the generic one.
+    pub custom: bool,
+    /// What it is, for the editor schema.
+    pub doc: &'static str,
+}
+
+/// A field's type: how it is read, compared and sent.
+#[derive(Debug)]
+pub enum Type {
+    /// A string.
+    Text,
+    /// A string of a fixed set.
+    Enum(&'static [&'static str]),
+    /// An id AEP gave something flowform does not manage here (a spec, a dataset): compared
+    /// without regard to case.
+    Id(IdForm),
+    /// A list of names.
+    Names,
+    /// A table's columns, declared by name (`[Id, Email]`) and sent as AEP's column objects
+    /// (`[{name: Id}, …]`); compared by name, so what AEP adds to them is no difference.
+    Columns,
+    /// Params: an open map whose values are plain, or secrets given by reference. The only
+    /// place a secret lives; AEP replaces the map whole on a patch, and keeps params of its
+    /// own in it (never compared).
+    Params,
+    /// Another resource flowform may manage: `by_key: KEY` (declared in the configuration, in
+    /// the same sandbox) or `path: ID` (one flowform does not manage). AEP holds the id.
+    Ref {
+        kind: &'static str,
+        by_key: &'static str,
+    },
+}
+
+/// The shape of an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdForm {
+    /// A UUID.
+    Uuid,
+    /// Hex digits and dashes (connection specs: UUIDs, sometimes shorter in old documents).
+    Spec,
+    /// 24 hex digits (Catalog's datasets).
+    Catalog,
+}
+
+impl IdForm {
+    pub fn check(self, id: &str) -> bool {
+        match self {
+            IdForm::Uuid => crate::reader::is_uuid(id),
+            IdForm::Spec => {
+                !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            }
+            IdForm::Catalog => id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        }
+    }
+
+    /// An example, for help lines.
+    pub fn example(self) -> &'static str {
+        match self {
+            IdForm::Uuid => "139f6a5f-a78b-4744-9f6a-5fa78bd74431",
+            IdForm::Spec => crate::catalog::SALESFORCE_ID,
+            IdForm::Catalog => "5c8c3c555033b814b69f947f",
+        }
+    }
+}
+
+/// What a field is when it is not declared.
+#[derive(Debug)]
+pub enum Default {
+    /// Nothing: it is not sent, and AEP's value is not compared.
+    None,
+    /// This JSON value.
+    Value(&'static str),
+    /// The referenced resource's field: `{reference: the Ref field's path, path: its field}`
+    /// (a source connection's spec is its base connection's).
+    Inherit {
+        reference: &'static str,
+        path: &'static str,
+    },
+    /// Known only from AEP (a target connection's schema is its dataset's): filled in by the
+    /// kind's live check before planning.
+    Live,
+}
+
+/// How a change to a field is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Update {
+    /// By JSON Patch on its `api` path, behind `If-Match`.
+    Patch,
+    /// AEP cannot change it in place: a change replaces the resource.
+    Replace,
+}
+
+/// How the refresh reads a kind's managed resources.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refresh {
+    /// In batches of `property=id==a,b,…`, a page of ids a request.
+    ById,
+    /// In batches of their parents' ids, `property=FIELD==a,b,…` on the Ref field `field`:
+    /// every resource of a parent is seen, the unmanaged ones too.
+    ByParent(&'static str),
+}
+
+/// What a kind adds to its declaration. Every method has a default that does nothing.
+pub trait Hooks {
+    /// Reads the fields declared `custom` (and the names of its `mapping` that are no
+    /// field's, such as a shorthand) into `values`.
+    fn read(&self, _cx: &mut ReadCx<'_, '_>, _fields: &Fields<'_>, _read: &mut read::Read) {}
+
+    /// Checks a resource read whole (advisories, what depends on several fields).
+    fn check(&self, _resource: &Resource, _diagnostics: &mut Diagnostics) {}
+
+    /// Whether `path` (below a `Params` field, or one of the kind's own) may be named in
+    /// `lifecycle.ignoreChanges` beyond the declared fields; `Err` says why not, with help.
+    /// `node` is the resource's mapping (what is written counts, whatever failed to load).
+    fn ignorable(&self, _path: &str, _node: &Node) -> Result<(), (String, Option<String>)> {
+        Ok(())
+    }
+}
+
+/// What a kind's own reader is given.
+pub struct ReadCx<'r, 'a> {
+    pub reader: &'r mut Reader<'a>,
+    pub key: &'r str,
+    pub key_location: Location,
+    /// The resource's mapping.
+    pub node: &'r Node,
+}
+
+impl ReadCx<'_, '_> {
+    pub fn at<'p>(&self, field: &'p str) -> At<'p>
+    where
+        Self: 'p,
+    {
+        At {
+            key: Some(self.key),
+            field,
+        }
+    }
+}
+
+/// Every kind, in dependency order: a kind refers only to kinds before it.
+pub static ALL: &[&Kind] = &[&connection::KIND, &source::KIND, &target::KIND];
+
+/// The kind named `name` (`connection`, `source`, …).
+pub fn by_name(name: &str) -> Option<&'static Kind> {
+    ALL.iter().copied().find(|k| k.name == name)
+}
+
+/// The kind of the configuration's section `section` (`connections`, …).
+pub fn by_section(section: &str) -> Option<&'static Kind> {
+    ALL.iter().copied().find(|k| k.section == section)
+}
+
+/// The base connection, the kind every address without a kind names.
+pub fn default() -> &'static Kind {
+    &connection::KIND
+}
+
+impl Kind {
+    pub fn field(&self, path: &str) -> Option<&'static Field> {
+        self.fields.iter().find(|f| f.path == path)
+    }
+
+    /// Its `Params` field, if it has one.
+    pub fn params_field(&self) -> Option<&'static Field> {
+        self.fields.iter().find(|f| matches!(f.ty, Type::Params))
+    }
+
+    /// Its references to other kinds.
+    pub fn refs(&self) -> impl Iterator<Item = &'static Field> {
+        self.fields.iter().filter(|f| matches!(f.ty, Type::Ref { .. }))
+    }
+
+    /// Whether it is the default kind (its addresses carry no kind).
+    pub fn is_default(&self) -> bool {
+        std::ptr::eq(self, default())
+    }
+
+    /// The `property` filter name of a field (`connectionSpec.id`, `params.tableName`).
+    pub fn filter_name(&self, path: &str) -> Option<String> {
+        self.field(path)
+            .map(|f| f.api.trim_start_matches('/').replace('/', "."))
+    }
+}
+
+/// No hooks.
+pub struct Plain;
+
+impl Hooks for Plain {}

@@ -1,0 +1,616 @@
+//! Reading one resource of any kind from its mapping, field by field as the kind declares
+//! them: types, required fields, defaults, references, secrets, `lifecycle`, `import`.
+//! What a declaration cannot say, the kind's own reader adds ([`super::Hooks::read`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::resource::Draft;
+use super::{
+    Default, Field, IdForm, Kind, Lifecycle, Origin, Param, Places, ReadCx, Reference, Resource, Type, Value,
+};
+use crate::diagnostic::did_you_mean;
+use crate::reader::{At, Fields, Reader, backticked, field, key_of};
+use crate::secret::{self, Parsed};
+use crate::yaml::{self, Location, Node};
+
+const LIFECYCLE_FIELDS: &[&str] = &["protect", "ignoreChanges"];
+const LIFECYCLE_FIELDS_ADVISED: &[&str] = &["protect", "ignoreChanges", "acknowledge"];
+const IMPORT_FIELDS: &[&str] = &["id"];
+
+/// What a kind's reader fills in beside the values: where each field is, and whether any
+/// failed to read (the resource is then not made, and reading goes on for the diagnostics).
+#[derive(Default)]
+pub struct Read {
+    pub values: Draft,
+    pub places: Places,
+    pub acknowledge: BTreeSet<String>,
+    pub failed: bool,
+}
+
+/// Reads `kind`'s resource `key` (written at `key_location`) from `node`, in the document's
+/// `sandbox`. `None` when anything is wrong (said in the reader's diagnostics).
+pub fn resource(
+    reader: &mut Reader<'_>,
+    kind: &'static Kind,
+    key: &str,
+    key_location: Location,
+    node: &Node,
+    sandbox: Option<&str>,
+) -> Option<Resource> {
+    let here = At::on(key, "");
+    let what = format!("a {}", kind.noun);
+    let fields = reader.fields(node, here, kind.mapping, &what, false)?;
+    let mut read = Read::default();
+    // The generic fields, grouped by their first segment (`data.format` under `data`).
+    let mut groups: Vec<&'static str> = Vec::new();
+    for f in kind.fields.iter().filter(|f| !f.custom) {
+        match f.ty {
+            Type::Ref { .. } => reference(reader, key, key_location, &fields, f, &mut read),
+            _ => {
+                let top = f.path.split('.').next().unwrap_or(f.path);
+                if f.path == top {
+                    let node = fields.get(top);
+                    single(reader, key, key_location, &fields, f, node, &mut read);
+                } else if !groups.contains(&top) {
+                    groups.push(top);
+                }
+            }
+        }
+    }
+    for top in groups {
+        group(reader, kind, key, key_location, &fields, top, &mut read);
+    }
+    kind.hooks.read(
+        &mut ReadCx {
+            reader,
+            key,
+            key_location,
+            node,
+        },
+        &fields,
+        &mut read,
+    );
+    let sandbox_override = fields
+        .get("sandbox")
+        .and_then(|n| reader.sandbox(n, At::on(key, "sandbox")));
+    let lifecycle = match fields.get("lifecycle") {
+        Some(n) => lifecycle(reader, kind, key, n, node),
+        None => Some(Lifecycle::default()),
+    };
+    let import = match fields.get("import") {
+        Some(n) => import(reader, kind, key, n, &mut read.places).map(Some),
+        None => Some(None),
+    };
+    read.places.name = fields.get("name").map_or(key_location, |n| n.location);
+    let mut lifecycle = lifecycle?;
+    lifecycle.acknowledge = std::mem::take(&mut read.acknowledge);
+    if read.failed {
+        return None;
+    }
+    let resource = Resource {
+        kind,
+        key: key.to_owned(),
+        sandbox: sandbox_override.or(sandbox.map(str::to_owned))?,
+        values: read.values,
+        lifecycle,
+        import: import?,
+        origin: Origin::new(reader.file, key_location),
+        places: read.places,
+    };
+    kind.hooks.check(&resource, reader.diagnostics);
+    Some(resource)
+}
+
+/// "missing `x`", unless it has a default or was misspelt (said already).
+fn missing(
+    reader: &mut Reader<'_>,
+    key: &str,
+    at_location: Location,
+    fields: &Fields<'_>,
+    f: &Field,
+    top: &str,
+) -> bool {
+    if !f.required || !matches!(f.default, Default::None) {
+        return false;
+    }
+    if fields.misspelt(top) {
+        return true;
+    }
+    reader
+        .error(At::on(key, ""), at_location, format!("missing `{top}`"))
+        .help = Some(format!("add `{top}: …`, {}", f.doc));
+    true
+}
+
+/// A field at the top of the resource's mapping.
+fn single(
+    reader: &mut Reader<'_>,
+    key: &str,
+    key_location: Location,
+    fields: &Fields<'_>,
+    f: &'static Field,
+    node: Option<&Node>,
+    read: &mut Read,
+) {
+    match node {
+        Some(n) => {
+            read.places.fields.insert(f.path, n.location);
+            match value(reader, key, f, n, &mut read.places) {
+                Some(Some(v)) => {
+                    read.values.insert(f.path, v);
+                }
+                Some(None) => {}
+                None => read.failed = true,
+            }
+        }
+        None => {
+            if missing(reader, key, key_location, fields, f, f.path) {
+                read.failed = true;
+            }
+        }
+    }
+}
+
+/// The fields under one mapping (`data: {format}`).
+fn group(
+    reader: &mut Reader<'_>,
+    kind: &'static Kind,
+    key: &str,
+    key_location: Location,
+    fields: &Fields<'_>,
+    top: &'static str,
+    read: &mut Read,
+) {
+    let members: Vec<&'static Field> = kind
+        .fields
+        .iter()
+        .filter(|f| !f.custom && f.path.split('.').next() == Some(top) && f.path != top)
+        .collect();
+    let Some(node) = fields.get(top) else {
+        for f in &members {
+            if missing(reader, key, key_location, fields, f, top) {
+                read.failed = true;
+                break;
+            }
+        }
+        return;
+    };
+    let names: Vec<&str> = members
+        .iter()
+        .filter_map(|f| f.path.split_once('.').map(|(_, rest)| rest))
+        .collect();
+    let path = top;
+    let Some(inner) = reader.fields(node, At::on(key, path), &names, &format!("`{top}`"), false) else {
+        read.failed = true;
+        return;
+    };
+    for f in members {
+        let name = f.path.split_once('.').map_or(f.path, |(_, rest)| rest);
+        match inner.get(name) {
+            Some(n) => {
+                read.places.fields.insert(f.path, n.location);
+                match value(reader, key, f, n, &mut read.places) {
+                    Some(Some(v)) => {
+                        read.values.insert(f.path, v);
+                    }
+                    Some(None) => {}
+                    None => read.failed = true,
+                }
+            }
+            None if f.required && matches!(f.default, Default::None) && !inner.misspelt(name) => {
+                reader.error(At::on(key, path), node.location, format!("missing `{name}`"));
+                read.failed = true;
+            }
+            None => {}
+        }
+    }
+}
+
+/// One value of a declared type. `Some(None)`: written empty where that means "not set".
+fn value(
+    reader: &mut Reader<'_>,
+    key: &str,
+    f: &'static Field,
+    node: &Node,
+    places: &mut Places,
+) -> Option<Option<Value>> {
+    let at = At::on(key, f.path);
+    let plain = |s: String| Some(Some(Value::Plain(serde_json::Value::String(s))));
+    match &f.ty {
+        Type::Text if f.required => plain(reader.non_empty_string(node, at)?),
+        Type::Text => match reader.optional_string(node, at) {
+            Some(s) => plain(s),
+            None if matches!(node.value, yaml::Value::Null) => Some(None),
+            None => None,
+        },
+        Type::Enum(values) => {
+            let s = reader.non_empty_string(node, at)?;
+            if !values.contains(&s.as_str()) {
+                let help = match did_you_mean(&s, values.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("expected {}", backticked(values)),
+                };
+                reader
+                    .error(at, node.location, format!("`{s}` is not a value of `{}`", f.path))
+                    .help = Some(help);
+                return None;
+            }
+            plain(s)
+        }
+        Type::Id(form) => {
+            let s = reader.non_empty_string(node, at)?;
+            if !form.check(&s) {
+                reader
+                    .error(
+                        at,
+                        node.location,
+                        format!("`{s}` is not an id of the form `{}` takes", f.path),
+                    )
+                    .help = Some(format!("e.g. `{}`", form.example()));
+                return None;
+            }
+            plain(if *form == IdForm::Catalog {
+                s
+            } else {
+                s.to_lowercase()
+            })
+        }
+        Type::Names | Type::Columns => {
+            let names = reader.strings(node, at, &format!("{}: [Id, Name]", f.path))?;
+            Some(Some(Value::Plain(serde_json::Value::Array(
+                names.into_iter().map(serde_json::Value::String).collect(),
+            ))))
+        }
+        Type::Params => params(reader, key, f, node, places).map(|p| Some(Value::Params(p))),
+        // Read by `reference`.
+        Type::Ref { .. } => None,
+    }
+}
+
+/// A generic `Params` field: plain values, or secrets by reference (a kind that knows which
+/// params are secret checks them in its own reader, as a base connection's does).
+fn params(
+    reader: &mut Reader<'_>,
+    key: &str,
+    f: &'static Field,
+    node: &Node,
+    places: &mut Places,
+) -> Option<BTreeMap<String, Param>> {
+    let at = At::on(key, f.path);
+    let yaml::Value::Mapping(entries) = &node.value else {
+        reader.error(
+            at,
+            node.location,
+            format!(
+                "expected a mapping of param names to values, found {}",
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (name_node, value) in entries {
+        let Some(name) = name_node.as_str() else {
+            reader.error(
+                at,
+                name_node.location,
+                format!("a param name must be a string, found {}", name_node.value.kind()),
+            );
+            ok = false;
+            continue;
+        };
+        places.params.insert(name.to_owned(), name_node.location);
+        let field = format!("{}.{name}", f.path);
+        match param(reader, At::on(key, &field), value) {
+            Some(p) => {
+                out.insert(name.to_owned(), p);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}
+
+/// A param's value: a literal (any JSON), or a secret reference, resolved unless told not to.
+pub fn param(reader: &mut Reader<'_>, at: At<'_>, node: &Node) -> Option<Param> {
+    let yaml::Value::String(text) = &node.value else {
+        return reader.json(node, at).map(Param::Plain);
+    };
+    match secret::parse(text) {
+        Err(e) => {
+            reader.error(at, node.location, e.message).help = e.help;
+            None
+        }
+        Ok(Parsed::Literal(literal)) => Some(Param::Plain(serde_json::Value::String(literal))),
+        Ok(Parsed::Reference(reference)) => {
+            let value = resolve(reader, at, node.location, &reference)?;
+            Some(Param::Secret { reference, value })
+        }
+    }
+}
+
+/// Resolves a reference unless loading without secrets: `Some(None)` then.
+pub fn resolve(
+    reader: &mut Reader<'_>,
+    at: At<'_>,
+    location: Location,
+    reference: &secret::SecretRef,
+) -> Option<Option<secret::Secret>> {
+    if !reader.options.resolve_secrets {
+        return Some(None);
+    }
+    match reference.resolve(reader.env, reader.base) {
+        Ok(v) => Some(Some(v)),
+        Err(e) => {
+            reader.error(at, location, e.message).help = e.help;
+            None
+        }
+    }
+}
+
+/// A reference field: `by_key: KEY` or `path: ID`, exactly one.
+fn reference(
+    reader: &mut Reader<'_>,
+    key: &str,
+    key_location: Location,
+    fields: &Fields<'_>,
+    f: &'static Field,
+    read: &mut Read,
+) {
+    let Type::Ref { kind: target, by_key } = f.ty else {
+        return;
+    };
+    let noun = super::by_name(target).map_or(target, |k| k.noun);
+    match (fields.get(by_key), fields.get(f.path)) {
+        (Some(by), Some(_)) => {
+            reader
+                .error(
+                    At::on(key, by_key),
+                    by.location,
+                    format!("give either `{by_key}` or `{}`, not both", f.path),
+                )
+                .help = Some(format!(
+                "`{by_key}: KEY` names a {noun} of this configuration; `{}: ID` one that flowform does not manage",
+                f.path
+            ));
+            read.failed = true;
+        }
+        (Some(n), None) => {
+            read.places.fields.insert(f.path, n.location);
+            let at = At::on(key, by_key);
+            match reader.non_empty_string(n, at) {
+                Some(k) if super::address::is_valid_key(&k) => {
+                    read.values.insert(f.path, Value::Ref(Reference::Key(k)));
+                }
+                Some(k) => {
+                    reader.error(at, n.location, format!("`{k}` is not a key")).help = Some(format!(
+                        "`{by_key}` names a {noun} by its key in this configuration; {}",
+                        super::address::KEY_RULE
+                    ));
+                    read.failed = true;
+                }
+                None => read.failed = true,
+            }
+        }
+        (None, Some(n)) => {
+            read.places.fields.insert(f.path, n.location);
+            let at = At::on(key, f.path);
+            match reader.non_empty_string(n, at) {
+                Some(id) if crate::reader::is_uuid(&id) => {
+                    read.values
+                        .insert(f.path, Value::Ref(Reference::Id(id.to_lowercase())));
+                }
+                Some(id) => {
+                    reader
+                        .error(at, n.location, format!("`{id}` is not a {noun} id"))
+                        .help = Some(format!(
+                        "a {noun} id is a UUID such as `{}`; to name one declared here, write `{by_key}: KEY`",
+                        IdForm::Uuid.example()
+                    ));
+                    read.failed = true;
+                }
+                None => read.failed = true,
+            }
+        }
+        (None, None) if fields.misspelt(by_key) || fields.misspelt(f.path) => read.failed = true,
+        (None, None) => {
+            reader
+                .error(At::on(key, ""), key_location, format!("missing `{by_key}`"))
+                .help = Some(format!(
+                "add `{by_key}: KEY`, the key of its {noun} in this configuration (or `{}: ID` for one flowform does not manage)",
+                f.path
+            ));
+            read.failed = true;
+        }
+    }
+}
+
+fn lifecycle(
+    reader: &mut Reader<'_>,
+    kind: &'static Kind,
+    key: &str,
+    node: &Node,
+    resource: &Node,
+) -> Option<Lifecycle> {
+    let at = At::on(key, "lifecycle");
+    let known = if kind.advisories {
+        LIFECYCLE_FIELDS_ADVISED
+    } else {
+        LIFECYCLE_FIELDS
+    };
+    let fields = reader.fields(node, at, known, "`lifecycle`", false)?;
+    let protect = match fields.get("protect") {
+        Some(n) => match &n.value {
+            yaml::Value::Bool(b) => Some(*b),
+            other => {
+                let found = match other.scalar_text() {
+                    Some(text) => format!("{} `{text}`", other.kind()),
+                    None => other.kind().to_owned(),
+                };
+                reader
+                    .error(
+                        At::on(key, "lifecycle.protect"),
+                        n.location,
+                        format!("expected `true` or `false`, found {found}"),
+                    )
+                    .help = Some("write `protect: true` or `protect: false`".to_owned());
+                None
+            }
+        },
+        None => Some(false),
+    };
+    let mut ignore_changes = BTreeSet::new();
+    let mut valid = true;
+    if let Some(n) = fields.get("ignoreChanges") {
+        let at = At::on(key, "lifecycle.ignoreChanges");
+        let yaml::Value::Sequence(items) = &n.value else {
+            reader
+                .error(
+                    at,
+                    n.location,
+                    format!("expected a list of fields, found {}", n.value.kind()),
+                )
+                .help = Some("e.g. `ignoreChanges: [description]`".to_owned());
+            return None;
+        };
+        let ignorable = ignorable(kind);
+        for item in items {
+            let Some(path) = reader.string(item, at) else {
+                valid = false;
+                continue;
+            };
+            let params = kind.params_field().map(|f| f.path);
+            let below_params = params
+                .and_then(|p| path.strip_prefix(p))
+                .and_then(|rest| rest.strip_prefix('.'));
+            if let Some(param) = below_params
+                && !param.is_empty()
+            {
+                if let Err((message, help)) = kind.hooks.ignorable(&path, resource) {
+                    reader.error(at, item.location, message).help = help;
+                    valid = false;
+                    continue;
+                }
+                ignore_changes.insert(path);
+                continue;
+            }
+            if !ignorable.iter().any(|i| *i == path) {
+                let mut names: Vec<String> = ignorable.iter().map(|i| format!("`{i}`")).collect();
+                if let Some(p) = params {
+                    names.push(format!("`{p}.<param>`"));
+                }
+                let listed = match names.as_slice() {
+                    [] => String::new(),
+                    [one] => one.clone(),
+                    [init @ .., last] => format!("{} or {last}", init.join(", ")),
+                };
+                let help = match did_you_mean(&path, ignorable.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!("changes can be ignored on {listed}"),
+                };
+                reader
+                    .error(at, item.location, format!("`{path}` cannot be ignored"))
+                    .help = Some(help);
+                valid = false;
+                continue;
+            }
+            ignore_changes.insert(path);
+        }
+    }
+    if !valid {
+        return None;
+    }
+    Some(Lifecycle {
+        protect: protect?,
+        ignore_changes,
+        acknowledge: BTreeSet::new(),
+    })
+}
+
+/// What `lifecycle.ignoreChanges` may name: the fields that change in place (a `Params`
+/// field last), and `state` where AEP may disable the resource.
+pub fn ignorable(kind: &Kind) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = kind
+        .fields
+        .iter()
+        .filter(|f| f.update == super::Update::Patch && !matches!(f.ty, Type::Params))
+        .map(|f| f.path)
+        .collect();
+    if kind.disables {
+        out.push("state");
+    }
+    out.extend(kind.params_field().map(|f| f.path));
+    out
+}
+
+fn import(
+    reader: &mut Reader<'_>,
+    kind: &'static Kind,
+    key: &str,
+    node: &Node,
+    places: &mut Places,
+) -> Option<String> {
+    let at = At::on(key, "import");
+    let fields = reader.fields(node, at, IMPORT_FIELDS, "`import`", false)?;
+    let Some(id_node) = fields.get("id") else {
+        reader.error(at, node.location, "missing `id`").help =
+            Some(format!("write `import: {{id: <the {}'s id in AEP>}}`", kind.noun));
+        return None;
+    };
+    places.import_id = Some(id_node.location);
+    let id_at = At::on(key, "import.id");
+    let id = reader.non_empty_string(id_node, id_at)?;
+    if !crate::reader::is_uuid(&id) {
+        reader
+            .error(
+                id_at,
+                id_node.location,
+                format!("`{id}` is not a {} id", kind.noun),
+            )
+            .help = Some(format!(
+            "a {} id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`",
+            kind.noun
+        ));
+        return None;
+    }
+    Some(id.to_lowercase())
+}
+
+/// A key of a section (`connections:`): a valid key string.
+pub fn key(reader: &mut Reader<'_>, kind: &Kind, node: &Node) -> Option<String> {
+    let at = At::top(kind.section);
+    let Some(key) = node.as_str() else {
+        reader.error(
+            at,
+            node.location,
+            format!(
+                "a {} key must be a string, found {}",
+                kind.noun,
+                node.value.kind()
+            ),
+        );
+        return None;
+    };
+    if !super::address::is_valid_key(key) {
+        reader
+            .error(
+                at,
+                node.location,
+                format!("`{key}` is not a valid {} key", kind.noun),
+            )
+            .help = Some(super::address::KEY_RULE.to_owned());
+        return None;
+    }
+    Some(key.to_owned())
+}
+
+/// Helpers a kind's own reader uses on its nodes.
+pub fn nested<'n>(node: &'n Node, path: &str) -> Option<&'n Node> {
+    path.split('.').try_fold(node, |n, name| field(n, name))
+}
+
+/// The key node of `name` in `node`'s mapping.
+pub fn name_node<'n>(node: &'n Node, name: &str) -> Option<&'n Node> {
+    key_of(node, name)
+}

@@ -1,0 +1,192 @@
+//! The graph's part of a plan: a resource that gets a new id (replaced, or created again
+//! after it was deleted outside flowform) takes with it every declared resource that refers
+//! to it through a field AEP cannot change in place — a base connection replaced replaces
+//! its source connections, each shown with its cause — and so on down the chain. `protect`
+//! anywhere on the chain stops it, with an error naming the chain.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::compare::target_address;
+use super::{Action, Change, Field, Live, Origin, Plan, Problem, Reason};
+use crate::config::{Desired, Reference, Resource};
+use crate::kind::{Type, Update};
+use crate::state::State;
+
+/// The addresses of the declared resources `r` refers to by key.
+pub fn references(r: &Resource) -> Vec<String> {
+    r.kind
+        .refs()
+        .filter(|f| matches!(r.reference(f.path), Some(Reference::Key(_))))
+        .filter_map(|f| target_address(r, f))
+        .collect()
+}
+
+/// Whether a change gives its resource a new id.
+fn renews(c: &Change) -> bool {
+    c.action == Action::Replace
+        || (c.action == Action::Create && c.reason == Some(Reason::RecreateBecauseDeletedOutside))
+}
+
+/// Makes every declared, managed resource that refers (through a field that forces a
+/// replacement) to one that gets a new id a replacement too, down the chain.
+pub(super) fn cascade(desired: &Desired, state: &State, plan: &mut Plan) {
+    // Who refers to whom, through which field: target address → (dependent, field path).
+    let mut dependents: BTreeMap<String, Vec<(&Resource, &'static str)>> = BTreeMap::new();
+    for d in desired.resources.values() {
+        for f in d.kind.refs().filter(|f| f.update == Update::Replace) {
+            if let Some(target) = target_address(d, f) {
+                dependents.entry(target).or_default().push((d, f.path));
+            }
+        }
+    }
+    if dependents.is_empty() {
+        return;
+    }
+    let mut index: BTreeMap<String, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
+    // Each renewing change, with the chain that led to it.
+    let mut frontier: Vec<(String, Vec<String>)> = plan
+        .changes
+        .iter()
+        .filter(|c| renews(c))
+        .map(|c| (c.address.clone(), vec![c.address.clone()]))
+        .collect();
+    let mut done: BTreeSet<String> = BTreeSet::new();
+    while let Some((cause, chain)) = frontier.pop() {
+        if !done.insert(cause.clone()) {
+            continue;
+        }
+        for (d, path) in dependents.get(&cause).into_iter().flatten() {
+            let address = d.address();
+            let Some(record) = state.resources.get(&address) else {
+                // Not created yet: it is created after its cause, pointing at the new one.
+                continue;
+            };
+            let Some(&i) = index.get(&address) else {
+                continue;
+            };
+            let mut chain = chain.clone();
+            chain.push(address.clone());
+            let change = &mut plan.changes[i];
+            match change.action {
+                Action::Delete | Action::Forget | Action::Create => continue,
+                Action::Replace => {
+                    // Replaced for its own reason too: say the cause as well.
+                    if change.cause.is_none() {
+                        change.cause = Some(cause.clone());
+                    }
+                    if !change.fields.iter().any(|f| f.path == *path) {
+                        change.fields.insert(0, pointer(path, &record.id));
+                    }
+                    frontier.push((address, chain));
+                    continue;
+                }
+                _ => {}
+            }
+            if record.protect || d.lifecycle.protect {
+                plan.errors.push(
+                    Problem::new(format!(
+                        "`{address}` ({}) is protected, and must be replaced because `{cause}` is replaced (AEP cannot point a {} at another {}): {}",
+                        record.id,
+                        d.kind.noun,
+                        d.kind
+                            .field(path)
+                            .and_then(crate::kind::resource::ref_kind)
+                            .map_or("resource", |k| k.noun),
+                        chain.join(" → ")
+                    ))
+                    .with_help(format!(
+                        "set `lifecycle: {{protect: false}}` on `{}` and apply first, or keep `{cause}` as it is",
+                        d.key
+                    )),
+                );
+                continue;
+            }
+            let (fields, unchanged) =
+                super::diff::replacement_fields(desired, state, d, record, vec![pointer(path, &record.id)]);
+            let change = &mut plan.changes[i];
+            let was_update = change.action == Action::Update;
+            change.action = Action::Replace;
+            change.reason = Some(Reason::ReplaceBecauseDependencyReplaced);
+            change.cause = Some(cause.clone());
+            change.fields = fields;
+            change.unchanged = unchanged;
+            change.resend_secrets = true;
+            change.then_update = false;
+            if was_update {
+                change.notes.retain(|n| !n.starts_with("changes the state only"));
+            }
+            change.notes.push(format!(
+                "replaced because `{cause}` is replaced: AEP cannot point a {} at another in place; the new one is created first, then the old one deleted",
+                d.kind.noun
+            ));
+            index.insert(address.clone(), i);
+            frontier.push((address, chain));
+        }
+    }
+}
+
+/// The field that forces a cascaded replacement: the reference, from the old id to the new
+/// one's (known once applied).
+fn pointer(path: &str, old: &str) -> Field {
+    Field {
+        origin: Some(Origin::Config),
+        forces_replacement: true,
+        unknown: true,
+        ..Field::new(path, Some(Value::String(old.to_owned())), None)
+    }
+}
+
+/// Warnings for what AEP will refuse to delete: a resource that something flowform does not
+/// manage still uses (AEP's FLOW-1418 for a base connection): what the refresh saw of its
+/// dependents, and, for base connections, the dataflows flowform does not see.
+pub(super) fn warn_unmanaged_dependents(state: &State, live: &Live, plan: &mut Plan) {
+    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+    let mut warned_dataflows = false;
+    let mut warnings = Vec::new();
+    for c in plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+    {
+        let Some(id) = &c.id else { continue };
+        // The kinds that refer to this one, and the refresh saw by their parent.
+        let users: Vec<&str> = live
+            .objects
+            .values()
+            .filter(|s| !managed.contains(s.object.id.as_str()))
+            .filter(|s| {
+                s.kind.refs().any(|f| {
+                    matches!(f.ty, Type::Ref { kind, .. } if kind == c.kind().name)
+                        && s.object
+                            .text_at(f.api)
+                            .is_some_and(|v| v.eq_ignore_ascii_case(id))
+                })
+            })
+            .map(|s| s.object.id.as_str())
+            .collect();
+        if !users.is_empty() {
+            warnings.push(format!(
+                "`{}` ({id}) is used by {} that this state does not manage ({}): AEP refuses to delete it while they use it, and the old one stays managed as `{}#deposed` until they are gone",
+                c.address,
+                if users.len() == 1 { "a resource" } else { "resources" },
+                users.join(", "),
+                c.address
+            ));
+        }
+        if c.kind().is_default() && !warned_dataflows {
+            warned_dataflows = true;
+            warnings.push(
+                "AEP refuses to delete a connection that a dataflow still uses (FLOW-1418): delete or move such dataflows first, or the delete fails (and, for a replace, the old connection stays managed as `<address>#deposed` until it can go)"
+                    .to_owned(),
+            );
+        }
+    }
+    plan.warnings.extend(warnings);
+}
