@@ -697,11 +697,10 @@ async fn a_create_cut_off_by_the_deadline_has_an_unknown_outcome() {
     assert!(state.resources.is_empty());
 }
 
-/// Without a deadline near, a silent IMS costs one request timeout, not one per attempt.
-#[tokio::test]
-async fn a_silent_ims_is_not_asked_again() {
+/// A client of `server` (Flow Service and IMS) with the IMS credential, each request bounded
+/// by `timeout` and the command by ten minutes: far enough that no deadline cuts a test short.
+fn ims_client(server: &Server, timeout: Duration) -> flowform::flow::Client {
     use flowform::flow::settings::{Credentials, RetryPolicy, Settings};
-    let server = Server::start(aep(|r| r.is("POST", "/ims/token/v3").then_some(Reply::Stall))).await;
     let settings = Settings {
         endpoint: reqwest::Url::parse(&format!("{}{FLOW}", server.url)).unwrap(),
         org_id: ORG.to_owned(),
@@ -714,11 +713,18 @@ async fn a_silent_ims_is_not_asked_again() {
         parallelism: 2,
         requests_per_second: None,
         retry: RetryPolicy::default(),
-        timeout: Duration::from_secs(1),
+        timeout,
         command_timeout: Duration::from_secs(600),
         max_url_length: flowform::flow::limits::DEFAULT_MAX_URL_LENGTH,
     };
-    let client = flowform::flow::Client::new(settings).unwrap();
+    flowform::flow::Client::new(settings).unwrap()
+}
+
+/// Without a deadline near, a silent IMS costs one request timeout, not one per attempt.
+#[tokio::test]
+async fn a_silent_ims_is_not_asked_again() {
+    let server = Server::start(aep(|r| r.is("POST", "/ims/token/v3").then_some(Reply::Stall))).await;
+    let client = ims_client(&server, Duration::from_secs(1));
     let started = Instant::now();
     let err = client
         .list_all(flowform::flow::CONNECTIONS, "prod", &[])
@@ -738,6 +744,64 @@ async fn a_silent_ims_is_not_asked_again() {
         started.elapsed()
     );
     assert_eq!(server.served("POST", "/ims/token/v3"), 1);
+}
+
+/// Requests that need a token at once (as `plan` checks the specs while it refreshes) share
+/// one attempt at IMS, and its failure: a silent IMS costs one timeout in all, not one for
+/// each of them in turn, and what they are told is what happened. A request that comes
+/// after the failure asks again, and says so.
+#[tokio::test]
+async fn requests_waiting_at_once_for_a_silent_ims_share_one_attempt() {
+    let server = Server::start(aep(|r| r.is("POST", "/ims/token/v3").then_some(Reply::Stall))).await;
+    let timeout = Duration::from_secs(3);
+    let client = ims_client(&server, timeout);
+    let host = server.url.trim_start_matches("http://");
+    let connections = flowform::flow::CONNECTIONS;
+    let started = Instant::now();
+    let (spec, listed, counted, other) = tokio::join!(
+        client.connection_spec("prod", SF),
+        client.list_all(connections, "prod", &[]),
+        client.count(connections, "prod", &[]),
+        client.list_all(connections, "dev", &[]),
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        server.served("POST", "/ims/token/v3"),
+        1,
+        "asked once for all four"
+    );
+    // One timeout each, in turn, would be four (12 s): a bound with room for a slow machine.
+    assert!(elapsed < timeout * 3, "{elapsed:?}");
+    let texts = [
+        spec.map(|_| ()).unwrap_err().to_string(),
+        listed.map(|_| ()).unwrap_err().to_string(),
+        counted.map(|_| ()).unwrap_err().to_string(),
+        other.map(|_| ()).unwrap_err().to_string(),
+    ];
+    for text in &texts {
+        assert_eq!(text, &texts[0], "one failure, shared");
+    }
+    for words in [
+        "IMS sent no complete answer within 3s (attempt 1 of 3); a silent IMS is not asked again",
+        &format!("IMS at {host} was asked once in "),
+        "the requests waiting for this token share this failure",
+    ] {
+        assert!(texts[0].contains(words), "`{words}` in {}", texts[0]);
+    }
+    assert!(!texts[0].contains(CLIENT_SECRET));
+    assert_eq!(server.served("GET", &format!("{FLOW}/connections")), 0);
+    // Later, a request of its own: IMS is asked again, and the message counts the run's.
+    let text = client
+        .list_all(connections, "prod", &[])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(server.served("POST", "/ims/token/v3"), 2);
+    assert!(
+        text.contains(&format!("IMS at {host} was asked once in "))
+            && text.contains(" s (2 times in this run)"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
