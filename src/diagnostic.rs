@@ -22,8 +22,10 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub file: Option<PathBuf>,
     pub location: Option<Location>,
-    /// The connection key the problem belongs to, if any.
+    /// The key of the resource the problem belongs to, if any.
     pub key: Option<String>,
+    /// What that resource is (`source connection`, …; a base connection when not said).
+    pub noun: Option<&'static str>,
     /// The field within the connection (or document), as a dotted path: `auth.params.password`.
     pub field: Option<String>,
     pub message: String,
@@ -37,6 +39,7 @@ impl Diagnostic {
             file: None,
             location: None,
             key: None,
+            noun: None,
             field: None,
             message: message.into(),
             help: None,
@@ -63,6 +66,13 @@ impl Diagnostic {
 
     pub fn key(mut self, key: Option<&str>) -> Diagnostic {
         self.key = key.map(str::to_owned);
+        self
+    }
+
+    /// The resource it belongs to: its kind's noun and its key.
+    pub fn of(mut self, kind: &crate::kind::Kind, key: &str) -> Diagnostic {
+        self.key = Some(key.to_owned());
+        self.noun = (!kind.is_default()).then_some(kind.noun);
         self
     }
 
@@ -98,9 +108,10 @@ impl fmt::Display for Diagnostic {
             Severity::Warning => "warning",
         };
         write!(f, "{label}: ")?;
+        let noun = self.noun.unwrap_or("connection");
         match (&self.key, &self.field) {
-            (Some(key), Some(field)) => write!(f, "connection `{key}`, `{field}`: ")?,
-            (Some(key), None) => write!(f, "connection `{key}`: ")?,
+            (Some(key), Some(field)) => write!(f, "{noun} `{key}`, `{field}`: ")?,
+            (Some(key), None) => write!(f, "{noun} `{key}`: ")?,
             (None, Some(field)) => write!(f, "`{field}`: ")?,
             (None, None) => {}
         }

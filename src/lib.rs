@@ -76,7 +76,7 @@ pub(crate) mod render;
 pub(crate) mod schema;
 pub mod secret;
 pub mod settings;
-pub(crate) mod specs;
+
 pub mod state;
 pub(crate) mod sync;
 pub mod yaml;

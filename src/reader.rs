@@ -115,26 +115,28 @@ pub struct Reader<'a> {
     pub env: &'a Environment,
     pub options: &'a LoadOptions,
     pub diagnostics: &'a mut Diagnostics,
+    /// What the resource being read is, for messages (a base connection when `None`).
+    pub noun: Option<&'static str>,
 }
 
 impl Reader<'_> {
     pub fn error(&mut self, at: At<'_>, location: Location, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(
-            Diagnostic::error(message)
-                .at(self.file, location)
-                .key(at.key)
-                .field(at.field),
-        );
+        let mut d = Diagnostic::error(message)
+            .at(self.file, location)
+            .key(at.key)
+            .field(at.field);
+        d.noun = at.key.and(self.noun);
+        self.diagnostics.push(d);
         self.last()
     }
 
     pub fn warning(&mut self, at: At<'_>, location: Location, message: impl Into<String>) -> &mut Diagnostic {
-        self.diagnostics.push(
-            Diagnostic::warning(message)
-                .at(self.file, location)
-                .key(at.key)
-                .field(at.field),
-        );
+        let mut d = Diagnostic::warning(message)
+            .at(self.file, location)
+            .key(at.key)
+            .field(at.field);
+        d.noun = at.key.and(self.noun);
+        self.diagnostics.push(d);
         self.last()
     }
 

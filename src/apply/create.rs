@@ -18,6 +18,18 @@ use crate::state::{Action as Mutation, Record};
 pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<String, ApplyError> {
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Creating..."));
+    // What only AEP knows, learnt now if the plan could not (made without a refresh, or
+    // before what it refers to existed).
+    let completed;
+    let d = if crate::kind::live::incomplete(d) {
+        let state = ctx.store().state().clone();
+        completed = crate::kind::live::complete(&ctx.client, &state, d)
+            .await
+            .map_err(|reason| ApplyError::Incomplete { reason })?;
+        &completed
+    } else {
+        d
+    };
     // What it refers to was created by the steps before this one: its ids are in the state.
     let resolved = {
         let store = ctx.store();

@@ -68,6 +68,8 @@ pub enum ApplyError {
         key: String,
         noun: &'static str,
     },
+    #[error("{reason}; nothing was sent")]
+    Incomplete { reason: String },
     /// Said already (a name taken, or not checked): nothing is sent for it.
     #[error("not sent")]
     Refused,
@@ -151,6 +153,7 @@ impl ApplyError {
                 ))
             }
             ApplyError::Refused => None,
+            ApplyError::Incomplete { .. } => Some("fix the configuration, then plan again".into()),
             ApplyError::Unresolved { .. } => Some("plan again: the plan creates what it refers to first".into()),
             ApplyError::Circle { .. } => Some(
                 "the state's `dependsOn` goes round in a circle (edited by hand?): `flowform state rm` one of them, or restore the state".into(),

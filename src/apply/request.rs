@@ -136,13 +136,17 @@ fn put(body: &mut Map<String, Value>, pointer: &str, value: Value) {
 /// What a field is sent as: a table's columns as AEP's column objects.
 fn encode(f: &Field, v: Value) -> Value {
     match (&f.ty, v) {
-        (Type::Columns, Value::Array(names)) => Value::Array(
-            names
+        (Type::Columns, Value::Array(columns)) => Value::Array(
+            columns
                 .into_iter()
-                .map(|n| {
-                    let mut column = Map::new();
-                    column.insert("name".into(), n);
-                    Value::Object(column)
+                .map(|c| match c {
+                    // Typed by explore (`kind::live`): sent as AEP gave it.
+                    Value::Object(_) => c,
+                    name => {
+                        let mut column = Map::new();
+                        column.insert("name".into(), name);
+                        Value::Object(column)
+                    }
                 })
                 .collect(),
         ),

@@ -219,6 +219,7 @@ impl<'a> Loader<'a> {
             env: self.env,
             options: &options,
             diagnostics: &mut self.diagnostics,
+            noun: None,
         };
         let declared: Vec<_> = documents
             .iter()
@@ -299,7 +300,7 @@ impl<'a> Loader<'a> {
                         r.sandbox
                     ))
                     .at(&r.origin.file, r.places.name)
-                    .key(Some(&r.key))
+                    .of(r.kind, &r.key)
                     .field("name")
                     .help(format!(
                         "give one of them another name; `{}` is declared at {}",

@@ -35,7 +35,7 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
             let error = |message: String| {
                 Diagnostic::error(message)
                     .at(&r.origin.file, place)
-                    .key(Some(&r.key))
+                    .of(r.kind, &r.key)
                     .field(written)
             };
             match found {
@@ -88,7 +88,7 @@ fn inherited(r: &Resource, target: &Resource, reference: &str, diagnostics: &mut
                     f.path, target.kind.noun, target.key
                 ))
                 .at(&r.origin.file, r.place(f.path))
-                .key(Some(&r.key))
+                .of(r.kind, &r.key)
                 .field(f.path)
                 .help(format!(
                     "a {}'s `{}` is its {}'s: remove it here (it is taken from `{}`)",

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod body;
 pub mod deadline;
 pub mod error;
+pub mod explore;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod limits;

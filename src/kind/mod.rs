@@ -18,12 +18,14 @@
 
 pub mod address;
 pub mod connection;
+pub mod live;
 pub mod read;
 pub mod resource;
 pub mod source;
 pub mod target;
 
 pub use self::address::{Address, KeyRef};
+pub use self::live::{BoxFuture, Learned, LiveCx};
 pub use self::resource::{Lifecycle, Origin, Param, Places, Reference, Resource, SplitParams, Value};
 
 use crate::diagnostic::Diagnostics;
@@ -212,6 +214,13 @@ pub trait Hooks {
     /// `node` is the resource's mapping (what is written counts, whatever failed to load).
     fn ignorable(&self, _path: &str, _node: &Node) -> Result<(), (String, Option<String>)> {
         Ok(())
+    }
+
+    /// Checks the kind's declared resources against AEP, and learns what only AEP knows (a
+    /// target connection's schema, a source connection's typed columns): before a plan,
+    /// `validate --live`, and before a create that still lacks it.
+    fn live<'a>(&'a self, _cx: LiveCx<'a>) -> BoxFuture<'a, Result<Learned, crate::flow::FlowError>> {
+        Box::pin(async { Ok(Learned::default()) })
     }
 }
 

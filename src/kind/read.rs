@@ -39,6 +39,7 @@ pub fn resource(
 ) -> Option<Resource> {
     let here = At::on(key, "");
     let what = format!("a {}", kind.noun);
+    reader.noun = (!kind.is_default()).then_some(kind.noun);
     let fields = reader.fields(node, here, kind.mapping, &what, false)?;
     let mut read = Read::default();
     // The generic fields, grouped by their first segment (`data.format` under `data`).
@@ -82,6 +83,7 @@ pub fn resource(
         None => Some(None),
     };
     read.places.name = fields.get("name").map_or(key_location, |n| n.location);
+    reader.noun = None;
     let mut lifecycle = lifecycle?;
     lifecycle.acknowledge = std::mem::take(&mut read.acknowledge);
     if read.failed {

@@ -8,7 +8,7 @@
 //! pair of source and target connections, as well as a new dataflow"), so replacing a base
 //! connection replaces its source connections.
 
-use super::{Default, Field, IdForm, Kind, Plain, Refresh, Type, Update};
+use super::{Default, Field, IdForm, Kind, Refresh, Type, Update};
 
 pub static KIND: Kind = Kind {
     name: "source",
@@ -124,6 +124,189 @@ pub static KIND: Kind = Kind {
     initializes: false,
     disables: false,
     advisories: false,
-    hooks: &Plain,
+    hooks: &SourceHooks,
     about: "Source connections: which table of a base connection AEP reads, in the shape of the body of `POST /sourceConnections`.",
 };
+
+mod live {
+    //! A source connection checked against its source, through its base connection's
+    //! explore: the table exists (or a did-you-mean names the nearest), and every column
+    //! listed exists in it — so a misspelt table fails in review, not in a dataflow's run.
+    //! The columns are learnt typed, as explore types them: AEP's `params.columns` takes
+    //! AEP's column objects, and flowform takes them from AEP rather than guess the types.
+
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use serde_json::Value;
+
+    use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+    use crate::flow::explore::{Column, Table};
+    use crate::flow::{Client, FlowError};
+    use crate::kind::{Learned, LiveCx, Resource};
+
+    /// What one base connection's source holds: its tables, and the columns of those asked.
+    struct Source {
+        tables: Option<Vec<Table>>,
+        columns: BTreeMap<String, Option<Vec<Column>>>,
+    }
+
+    fn error(r: &Resource, path: &str, message: String) -> Diagnostic {
+        Diagnostic::error(message)
+            .at(&r.origin.file, r.place(path))
+            .of(r.kind, &r.key)
+            .field(path.to_owned())
+    }
+
+    /// Reads, for each base connection, its tables and the columns of the tables asked.
+    async fn read(
+        client: Arc<Client>,
+        sandbox: String,
+        base: String,
+        tables: Vec<String>,
+    ) -> Result<Source, FlowError> {
+        let found = client.explore_tables(&sandbox, &base).await?;
+        let mut columns = BTreeMap::new();
+        if let Some(found) = &found {
+            for table in tables {
+                if found.iter().any(|t| t.path == table) && !columns.contains_key(&table) {
+                    let read = client.explore_columns(&sandbox, &base, &table).await?;
+                    columns.insert(table, read);
+                }
+            }
+        }
+        Ok(Source {
+            tables: found,
+            columns,
+        })
+    }
+
+    pub(super) async fn check(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
+        let Some(field) = cx
+            .resources
+            .first()
+            .and_then(|r| r.kind.field("baseConnectionId"))
+        else {
+            return Ok(Learned::default());
+        };
+        let mut learned = Learned::default();
+        // (sandbox, base id) → the resources, and the tables whose columns they need.
+        let mut wanted: BTreeMap<(String, String), Vec<&Resource>> = BTreeMap::new();
+        for r in &cx.resources {
+            match (cx.ids)(r, field) {
+                Some(base) => wanted.entry((r.sandbox.clone(), base)).or_default().push(r),
+                None => learned.notes.push(format!(
+                    "{}: its table is checked once its base connection exists (it is created first)",
+                    r.address()
+                )),
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for ((sandbox, base), resources) in &wanted {
+            let tables: Vec<String> = resources
+                .iter()
+                .filter(|r| r.values.contains_key("columns"))
+                .filter_map(|r| r.text("table").map(str::to_owned))
+                .collect();
+            let (client, sandbox, base) = (cx.client.clone(), sandbox.clone(), base.clone());
+            tasks.spawn(async move {
+                let key = (sandbox.clone(), base.clone());
+                (key, read(client, sandbox, base, tables).await)
+            });
+        }
+        let mut sources: BTreeMap<(String, String), Source> = BTreeMap::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (key, source) = joined.map_err(|e| FlowError::Protocol {
+                method: "GET".into(),
+                path: "/connections/{id}/explore".into(),
+                reason: format!("an explore task failed: {e}"),
+            })?;
+            sources.insert(key, source?);
+        }
+        let mut diagnostics = Diagnostics::default();
+        for (key, resources) in &wanted {
+            let Some(source) = sources.get(key) else { continue };
+            for r in resources {
+                check_one(r, source, &mut diagnostics, &mut learned);
+            }
+        }
+        for d in diagnostics.iter() {
+            learned.diagnostics.push(d.clone());
+        }
+        Ok(learned)
+    }
+
+    fn check_one(r: &Resource, source: &Source, diagnostics: &mut Diagnostics, learned: &mut Learned) {
+        let Some(table) = r.text("table") else { return };
+        let Some(tables) = &source.tables else {
+            // AEP has no such base connection: a literal id that is wrong, or one deleted
+            // outside flowform (which the plan creates again).
+            if let Some(crate::config::Reference::Id(id)) = r.reference("baseConnectionId") {
+                diagnostics.push(error(
+                    r,
+                    "baseConnectionId",
+                    format!("AEP has no base connection {id} in sandbox `{}`", r.sandbox),
+                ));
+            }
+            return;
+        };
+        if !tables.iter().any(|t| t.path == table) {
+            // A label written for the path: say which path it is.
+            let by_label = tables.iter().find(|t| t.name.eq_ignore_ascii_case(table));
+            let near = did_you_mean(table, tables.iter().map(|t| t.path.as_str()));
+            let help = match (by_label, near) {
+                (Some(t), _) => format!(
+                    "`{table}` is the label of `{}`: a table is named by its path",
+                    t.path
+                ),
+                (None, Some(s)) => format!("did you mean `{s}`?"),
+                (None, None) => "`flowform explore KEY` lists the tables".to_owned(),
+            };
+            diagnostics.push(error(r, "table", format!("the source has no table `{table}`")).help(help));
+            return;
+        }
+        let Some(Value::Array(declared)) = r.values.get("columns").and_then(|v| match v {
+            crate::config::Value::Plain(v) => Some(v),
+            _ => None,
+        }) else {
+            return;
+        };
+        let Some(Some(columns)) = source.columns.get(table) else {
+            return;
+        };
+        let mut typed = Vec::new();
+        let mut ok = true;
+        for c in declared {
+            let Some(name) = c.as_str().or_else(|| c["name"].as_str()) else {
+                continue;
+            };
+            match columns.iter().find(|col| col.name == name) {
+                Some(col) => typed.push(col.object.clone()),
+                None => {
+                    ok = false;
+                    let help = match did_you_mean(name, columns.iter().map(|c| c.name.as_str())) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("`flowform explore KEY {table}` lists its columns"),
+                    };
+                    diagnostics.push(
+                        error(r, "columns", format!("table `{table}` has no column `{name}`")).help(help),
+                    );
+                }
+            }
+        }
+        if ok {
+            learned.values.push((r.address(), "columns", Value::Array(typed)));
+        }
+    }
+}
+
+struct SourceHooks;
+
+impl super::Hooks for SourceHooks {
+    fn live<'a>(
+        &'a self,
+        cx: super::LiveCx<'a>,
+    ) -> super::BoxFuture<'a, Result<super::Learned, crate::flow::FlowError>> {
+        Box::pin(live::check(cx))
+    }
+}

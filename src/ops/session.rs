@@ -17,7 +17,6 @@ use crate::flow::settings::{Credentials, Overrides, RetryPolicy, Settings};
 use crate::plan::{self, Live, Mode, Options, Plan};
 use crate::secret::Secret;
 use crate::settings::Environment;
-use crate::specs;
 use crate::state::store::Store;
 
 /// A planning command's configuration, state and connection to AEP.
@@ -359,14 +358,14 @@ impl Session {
         self.store = Some(store);
     }
 
-    /// Checks the configuration against the live specs, refreshes, and plans.
-    pub fn plan(&self, mode: Mode, io: &mut Io<'_>) -> Result<(Plan, Live), Error> {
+    /// Checks the configuration against AEP, refreshes, and plans.
+    pub fn plan(&mut self, mode: Mode, io: &mut Io<'_>) -> Result<(Plan, Live), Error> {
         self.plan_replacing(mode, &[], io)
     }
 
-    /// [`Session::plan`], replacing the connections `replace` names (`plan --replace`).
+    /// [`Session::plan`], replacing the resources `replace` names (`plan --replace`).
     pub fn plan_replacing(
-        &self,
+        &mut self,
         mode: Mode,
         replace: &[String],
         io: &mut Io<'_>,
@@ -376,10 +375,12 @@ impl Session {
         Ok((plan, live))
     }
 
-    /// Checks the configuration against the live specs and reads AEP (`list_all`: every
-    /// declared sandbox and spec in full, as drift detection needs); without a refresh, an
+    /// Checks the configuration against AEP (each kind's live check: the connection specs,
+    /// the sources' tables, the datasets; what only AEP knows is filled in) and reads AEP
+    /// (`list_all`: every group in full, as drift detection needs); without a refresh, an
     /// empty view.
-    pub fn refresh(&self, list_all: bool, io: &mut Io<'_>) -> Result<Live, Error> {
+    pub fn refresh(&mut self, list_all: bool, io: &mut Io<'_>) -> Result<Live, Error> {
+        let mut learned_values = None;
         let live = match (&self.client, self.refresh) {
             (Some(client), true) => {
                 let desired = &self.desired;
@@ -395,7 +396,7 @@ impl Session {
                         super::reading::Reading::start(client, super::reading::wanted(self.progress));
                     let expect = |requests| reading.expect(requests);
                     let both = tokio::join!(
-                        specs::check_all(client, desired),
+                        crate::kind::live::check(client, desired, state, false),
                         crate::refresh::refresh(client, desired, state, list_all, prefetch, &expect)
                     );
                     reading.finish();
@@ -404,17 +405,29 @@ impl Session {
                 // One total: the two share the client, so their requests cannot be told
                 // apart by its counter (each sandbox and spec's own is said above).
                 crate::info!(
-                    "refresh: {} requests in all, the connection specs' check included",
+                    "refresh: {} requests in all, the live checks included",
                     client.requests().saturating_sub(before)
                 );
-                let diagnostics = diagnostics?;
-                if diagnostics.has_errors() {
-                    return Err(report(&diagnostics, io));
+                let learned = diagnostics?;
+                for note in &learned.notes {
+                    crate::info!("{note}");
                 }
+                if learned.diagnostics.has_errors() {
+                    return Err(report(&learned.diagnostics, io));
+                }
+                let mut warnings = String::new();
+                for warning in learned.diagnostics.iter() {
+                    writeln!(warnings, "{warning}\n")?;
+                }
+                io.err.write_all(warnings.as_bytes())?;
+                learned_values = Some(learned);
                 refreshed?.0
             }
             _ => Live::default(),
         };
+        if let Some(learned) = learned_values {
+            crate::kind::live::fill(&mut self.desired, &learned);
+        }
         Ok(live)
     }
 

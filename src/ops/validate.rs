@@ -12,7 +12,6 @@ use crate::flow::Client;
 use crate::flow::settings::{Overrides, Settings};
 use crate::project::Project;
 use crate::settings::Environment;
-use crate::specs;
 
 /// `flowform validate`.
 #[derive(Clone, Debug, Default)]
@@ -61,14 +60,22 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         } else {
             (Settings::from_env(env, &args.client)?, None)
         };
-        let client = Client::new(settings)?;
-        let checked = runtime.block_on(specs::check_all(&client, &loaded.desired));
+        let client = std::sync::Arc::new(Client::new(settings)?);
+        // What the state knows resolves references to what AEP has (a source connection's
+        // base connection, to explore its tables); validating writes nothing, and works
+        // without a state too.
+        let state = known_state(&args.config, args.emulator, env);
+        let checked = runtime.block_on(crate::kind::live::check(&client, &loaded.desired, &state, true));
         if let Some(emulator) = emulator {
             runtime.block_on(emulator.shutdown())?;
         }
-        let diagnostics = checked.map_err(anyhow::Error::from)?;
+        let learned = checked.map_err(anyhow::Error::from)?;
+        for note in &learned.notes {
+            crate::info!("{note}");
+        }
+        let diagnostics = learned.diagnostics;
         crate::info!(
-            "checked against {} live connection specs in {} requests",
+            "checked against {} live connection specs, the sources' tables and the datasets, in {} requests",
             count_specs(&loaded.desired),
             client.requests()
         );
@@ -85,6 +92,29 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         writeln!(io.out, "{line}")?;
     }
     Ok(Exit::Success)
+}
+
+/// The project's state, read without its lock, if there is one (the emulator's under
+/// `--emulator`); else an empty one.
+fn known_state(config: &[PathBuf], emulator: bool, env: &Environment) -> crate::state::State {
+    let Ok(scope) = super::scope::Scope::settle(config, None, emulator) else {
+        return crate::state::State::new();
+    };
+    let options = super::StateOptions {
+        lock: false,
+        ..super::StateOptions::default()
+    };
+    match super::scope::open_state(
+        &options,
+        &scope.state,
+        false,
+        "flowform validate",
+        env,
+        crate::state::store::Missing::Refuse,
+    ) {
+        Ok(store) => store.state().clone(),
+        Err(_) => crate::state::State::new(),
+    }
 }
 
 fn count_specs(desired: &Desired) -> usize {

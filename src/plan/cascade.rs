@@ -82,7 +82,9 @@ pub(super) fn cascade(desired: &Desired, state: &State, plan: &mut Plan) {
                         change.cause = Some(cause.clone());
                     }
                     if !change.fields.iter().any(|f| f.path == *path) {
-                        change.fields.insert(0, pointer(path, &record.id));
+                        change
+                            .fields
+                            .insert(0, pointer(path, record.text(path).unwrap_or_default()));
                     }
                     frontier.push((address, chain));
                     continue;
@@ -108,8 +110,9 @@ pub(super) fn cascade(desired: &Desired, state: &State, plan: &mut Plan) {
                 );
                 continue;
             }
+            let old = record.text(path).unwrap_or_default();
             let (fields, unchanged) =
-                super::diff::replacement_fields(desired, state, d, record, vec![pointer(path, &record.id)]);
+                super::diff::replacement_fields(desired, state, d, record, vec![pointer(path, old)]);
             let change = &mut plan.changes[i];
             let was_update = change.action == Action::Update;
             change.action = Action::Replace;

@@ -153,6 +153,7 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
             (Some(b), None) if matches!(action, Action::Delete | Action::Forget) || f.removed => {
                 multiline(b, indent)
             }
+            (Some(b), None) if f.unknown => format!("{} -> (known after apply)", show(b)),
             (Some(b), None) => format!("{} -> null", show(b)),
             (None, None) => "(known after apply)".to_owned(),
         }
@@ -211,8 +212,9 @@ fn change_block(out: &mut String, change: &Change, moved: Option<&Move>) {
     let (mark, style) = symbol(change.action, change.then_update);
     let _ = writeln!(
         out,
-        "{indent}{} connection \"{}\" {{",
+        "{indent}{} {} \"{}\" {{",
         paint(style, mark),
+        change.kind().name,
         change.address
     );
     let width = change
@@ -312,8 +314,9 @@ fn drift_block(out: &mut String, drift: &Drift) {
             );
             let _ = writeln!(
                 out,
-                "{indent}{} connection \"{}\" {{",
+                "{indent}{} {} \"{}\" {{",
                 paint(RED, "-"),
+                crate::kind::address::kind_of(&drift.address).name,
                 drift.address
             );
             let _ = writeln!(out, "{indent}      id = \"{}\"", drift.id);
@@ -326,8 +329,9 @@ fn drift_block(out: &mut String, drift: &Drift) {
             );
             let _ = writeln!(
                 out,
-                "{indent}{} connection \"{}\" {{",
+                "{indent}{} {} \"{}\" {{",
                 paint(YELLOW, "~"),
+                crate::kind::address::kind_of(&drift.address).name,
                 drift.address
             );
             let width = drift
@@ -429,10 +433,7 @@ fn legend(out: &mut String, plan: &Plan) {
     seen.sort_by_key(|(m, _, meaning)| (order.iter().position(|o| o == m), meaning.contains("state only")));
     // A plan of moves alone has no symbol to explain.
     if !seen.is_empty() {
-        let _ = writeln!(
-            out,
-            "Connection actions are indicated with the following symbols:"
-        );
+        let _ = writeln!(out, "Resource actions are indicated with the following symbols:");
         for (mark, style, meaning) in seen {
             let _ = writeln!(out, "  {} {meaning}", paint(style, mark));
         }

@@ -1,4 +1,4 @@
-//! The configuration checked against AEP's live connection specs (`flowform validate
+//! Base connections checked against AEP's live connection specs (`flowform validate
 //! --live`, and every plan): the auth spec must exist, the params must satisfy its JSON
 //! Schema, and a param it marks secret must not be written literally. The client fetches
 //! the specs ([`crate::flow::Client::connection_spec`]); [`check_with`] is pure.
@@ -21,14 +21,14 @@ use crate::yaml::Location;
 const PLACEHOLDER: &str = "(sensitive)";
 
 /// Fetches each connection spec in use (once: the client caches them) and checks every
-/// declared connection against it.
+/// connection against it.
 pub async fn check_all(
     client: &crate::flow::Client,
-    desired: &crate::config::Desired,
+    connections: &[&Connection],
 ) -> Result<crate::diagnostic::Diagnostics, crate::flow::FlowError> {
     let mut diagnostics = crate::diagnostic::Diagnostics::default();
     let mut schemas = Schemas::default();
-    for conn in desired.of(crate::kind::default()) {
+    for conn in connections.iter().copied() {
         let spec = client.connection_spec(&conn.sandbox, spec_id(conn)).await?;
         for d in check_with(conn, spec.as_deref(), &mut schemas) {
             diagnostics.push(d);

@@ -6,6 +6,8 @@
 //! catalog of connection specs flowform knows (names, formats, which are secret: a literal
 //! secret in a file is refused), with the catalog's advisories and their acknowledgements.
 
+pub mod specs;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::read::{Read, nested, param, resolve};
@@ -180,6 +182,19 @@ impl Hooks for ConnectionHooks {
             Some(set) => read.acknowledge = set,
             None => read.failed = true,
         }
+    }
+
+    fn live<'a>(
+        &'a self,
+        cx: super::LiveCx<'a>,
+    ) -> super::BoxFuture<'a, Result<super::Learned, crate::flow::FlowError>> {
+        Box::pin(async move {
+            let diagnostics = specs::check_all(cx.client, &cx.resources).await?;
+            Ok(super::Learned {
+                diagnostics,
+                ..super::Learned::default()
+            })
+        })
     }
 
     fn ignorable(&self, path: &str, node: &Node) -> Result<(), (String, Option<String>)> {

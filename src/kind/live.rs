@@ -1,0 +1,211 @@
+//! What each kind checks against AEP, and learns from it, before planning ([`check`]) and
+//! before a create that still lacks it ([`complete`]): written once here over the kinds'
+//! [`super::Hooks::live`], so that no part of the engine asks which kind it holds.
+//!
+//! A check costs requests, so a plan checks what it would send: resources it may create or
+//! replace (not recorded, or a field that cannot change in place declared otherwise).
+//! `validate --live` checks them all.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde_json::Value;
+
+use super::{Field, Resource, Type, Update};
+use crate::config::{Desired, Reference};
+use crate::diagnostic::Diagnostics;
+use crate::flow::{Client, FlowError};
+use crate::state::State;
+
+/// A future a hook returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a kind learnt from AEP of its declared resources.
+#[derive(Debug, Default)]
+pub struct Learned {
+    pub diagnostics: Diagnostics,
+    /// Values only AEP knows, to fill in: (address, field path, value).
+    pub values: Vec<(String, &'static str, Value)>,
+    /// What could not be checked yet, and why (said under `-v`).
+    pub notes: Vec<String>,
+}
+
+impl Learned {
+    fn extend(&mut self, other: Learned) {
+        for d in other.diagnostics.iter() {
+            self.diagnostics.push(d.clone());
+        }
+        self.values.extend(other.values);
+        self.notes.extend(other.notes);
+    }
+}
+
+/// What a kind's live check is given.
+pub struct LiveCx<'a> {
+    pub client: &'a Arc<Client>,
+    /// The kind's resources to check.
+    pub resources: Vec<&'a Resource>,
+    /// The id a reference resolves to now (`None`: its target does not exist yet).
+    pub ids: &'a (dyn Fn(&Resource, &'static Field) -> Option<String> + Sync),
+}
+
+/// Polls every future to its end; their outputs in order.
+async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx: &mut Context<'_>| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if outputs[i].is_some() {
+                continue;
+            }
+            match f.as_mut().poll(cx) {
+                Poll::Ready(out) => outputs[i] = Some(out),
+                Poll::Pending => pending = true,
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+/// The id `f` of `r` refers to, as the state holds it now.
+fn id_in(state: &State, r: &Resource, f: &'static Field) -> Option<String> {
+    match r.reference(f.path)? {
+        Reference::Id(id) => Some(id.clone()),
+        Reference::Key(key) => {
+            let target = super::resource::ref_kind(f)?;
+            let address = super::address::format(target, &r.sandbox, key);
+            state.resources.get(&address).map(|t| t.id.clone())
+        }
+    }
+}
+
+/// Whether `r` is recorded as it is declared, in every field that cannot change in place:
+/// AEP has it, checked when it was created.
+fn unchanged(state: &State, r: &Resource) -> bool {
+    let Some(record) = state.resources.get(&r.address()) else {
+        return false;
+    };
+    r.kind
+        .fields
+        .iter()
+        .filter(|f| f.update == Update::Replace && !matches!(f.ty, Type::Ref { .. }))
+        .all(|f| match (r.value(f), record.get(f.path)) {
+            (None, _) => true,
+            (Some(Value::String(a)), Some(Value::String(b))) => a.eq_ignore_ascii_case(&b),
+            (Some(Value::Array(a)), Some(Value::Array(b))) => names(&a) == names(&b),
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) => false,
+        })
+}
+
+/// Columns (names, or column objects) as names.
+fn names(items: &[Value]) -> Vec<&str> {
+    items
+        .iter()
+        .filter_map(|v| v.as_str().or_else(|| v["name"].as_str()))
+        .collect()
+}
+
+/// Checks the declared resources against AEP, kind by kind at once: every one (`all`,
+/// `validate --live`), or those a plan would send.
+pub async fn check(
+    client: &Arc<Client>,
+    desired: &Desired,
+    state: &State,
+    all: bool,
+) -> Result<Learned, FlowError> {
+    let ids = |r: &Resource, f: &'static Field| id_in(state, r, f);
+    let mut checks: Vec<BoxFuture<'_, Result<Learned, FlowError>>> = Vec::new();
+    for kind in super::ALL {
+        let resources: Vec<&Resource> = desired
+            .of(kind)
+            .filter(|r| all || kind.is_default() || !unchanged(state, r))
+            .collect();
+        if resources.is_empty() {
+            continue;
+        }
+        checks.push(kind.hooks.live(LiveCx {
+            client,
+            resources,
+            ids: &ids,
+        }));
+    }
+    let mut learned = Learned::default();
+    for done in join_all(checks).await {
+        learned.extend(done?);
+    }
+    learned.diagnostics.sort();
+    Ok(learned)
+}
+
+/// Fills in what was learnt.
+pub fn fill(desired: &mut Desired, learned: &Learned) {
+    for (address, path, value) in &learned.values {
+        if let Some(r) = desired.resources.get_mut(address) {
+            r.values.insert(path, crate::config::Value::Plain(value.clone()));
+        }
+    }
+}
+
+/// Whether `r` still lacks what only AEP knows: a field known only from AEP not filled in,
+/// or columns named but not typed.
+pub fn incomplete(r: &Resource) -> bool {
+    r.kind
+        .fields
+        .iter()
+        .any(|f| match (&f.default, &f.ty, r.values.get(f.path)) {
+            (super::Default::Live, _, None) => true,
+            (_, Type::Columns, Some(crate::config::Value::Plain(Value::Array(items)))) => {
+                items.iter().any(Value::is_string)
+            }
+            _ => false,
+        })
+}
+
+/// `d` with what only AEP knows filled in, just before it is created (a plan made without a
+/// refresh, or whose references did not exist yet, could not learn it). `Err`: what AEP
+/// says is wrong with it.
+pub async fn complete(client: &Arc<Client>, state: &State, d: &Resource) -> Result<Resource, String> {
+    let ids = |r: &Resource, f: &'static Field| id_in(state, r, f);
+    let learned = d
+        .kind
+        .hooks
+        .live(LiveCx {
+            client,
+            resources: vec![d],
+            ids: &ids,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(e) = learned.diagnostics.iter().find(|d| d.is_error()) {
+        return Err(match &e.help {
+            Some(help) => format!("{} ({help})", e.message),
+            None => e.message.clone(),
+        });
+    }
+    let mut out = d.clone();
+    for (_, path, value) in learned.values {
+        out.values.insert(path, crate::config::Value::Plain(value));
+    }
+    Ok(out)
+}
+
+/// The kinds' resources by a key, for a hook that reads once per key (a base connection's
+/// tables, a dataset).
+pub fn by<'a, K: Ord>(
+    resources: &[&'a Resource],
+    key: impl Fn(&Resource) -> Option<K>,
+) -> BTreeMap<K, Vec<&'a Resource>> {
+    let mut out: BTreeMap<K, Vec<&'a Resource>> = BTreeMap::new();
+    for r in resources {
+        if let Some(k) = key(r) {
+            out.entry(k).or_default().push(r);
+        }
+    }
+    out
+}
