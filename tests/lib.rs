@@ -10,6 +10,7 @@ mod adopt;
 mod apply;
 mod client;
 mod common;
+mod docs;
 mod drift;
 mod emulator;
 mod examples;
