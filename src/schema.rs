@@ -2,197 +2,225 @@
 //!
 //! `flowform schema > flowform.schema.json` and a first line of
 //! `# yaml-language-server: $schema=flowform.schema.json` give completion, hover text and
-//! checks as a file is typed. The schema is built from the same catalog the loader checks
-//! against, and a test runs every example through both, so the two cannot drift apart.
-//! The loader remains the authority: it also checks what a schema cannot express (secret
-//! files that exist, keys unique across files, literal secrets in unknown specs).
+//! checks as a file is typed. Each kind's definition is built from its declaration (its
+//! fields, their types and docs, what is required) and what its hooks add (a base
+//! connection's auth specs, from the same catalog the loader checks against); a test runs
+//! every example through both, so the two cannot drift apart. The loader remains the
+//! authority: it also checks what a schema cannot express (secret files that exist, keys
+//! unique across files, references to declared resources, literal secrets in unknown specs).
 
 use serde_json::{Map, Value, json};
 
-use crate::catalog::{self, Format};
+use crate::kind::{self, Default, Field, IdForm, Kind, Type};
+
+const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
+const UUID_PATTERN: &str = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+/// A field's schema.
+fn field(f: &Field) -> Value {
+    let mut s = match &f.ty {
+        Type::Text if f.required => json!({"type": "string", "minLength": 1}),
+        Type::Text => json!({"type": ["string", "null"]}),
+        Type::Enum(values) => json!({"enum": values}),
+        Type::Id(IdForm::Uuid) => json!({"type": "string", "pattern": UUID_PATTERN}),
+        Type::Id(IdForm::Spec) => json!({"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}),
+        Type::Id(IdForm::Catalog) => json!({"type": "string", "pattern": "^[0-9A-Fa-f]{24}$"}),
+        Type::Names | Type::Columns => json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
+        Type::Params => json!({"type": "object"}),
+        Type::Ref { .. } => json!({"type": "string", "pattern": UUID_PATTERN}),
+    };
+    s["description"] = json!(f.doc);
+    if let Default::Value(v) = f.default
+        && let Ok(v) = serde_json::from_str::<Value>(v)
+    {
+        s["default"] = v;
+    }
+    s
+}
+
+/// One kind's definition, from its declaration and its hooks.
+fn definition(kind: &'static Kind) -> Value {
+    let mut properties = Map::new();
+    let mut required: Vec<&str> = Vec::new();
+    let mut one_of = Vec::new();
+    for f in kind.fields.iter().filter(|f| !f.custom) {
+        let needed = f.required && matches!(f.default, Default::None);
+        if let Type::Ref { kind: target, by_key } = f.ty {
+            let noun = kind::by_name(target).map_or(target, |k| k.noun);
+            properties.insert(
+                by_key.into(),
+                json!({"description": format!("The key of its {noun}, declared in this configuration (same sandbox)."), "type": "string", "pattern": KEY_PATTERN}),
+            );
+            properties.insert(f.path.into(), field(f));
+            one_of.push(json!({"required": [by_key]}));
+            one_of.push(json!({"required": [f.path]}));
+            continue;
+        }
+        match f.path.split_once('.') {
+            None => {
+                properties.insert(f.path.into(), field(f));
+                if needed {
+                    required.push(f.path);
+                }
+            }
+            Some((top, name)) => {
+                let group = properties
+                    .entry(top)
+                    .or_insert_with(|| json!({"type": "object", "additionalProperties": false, "properties": {}}));
+                group["properties"][name] = field(f);
+                if needed {
+                    if !required.contains(&top) {
+                        required.push(top);
+                    }
+                    let list = group["required"].as_array_mut();
+                    match list {
+                        Some(list) => list.push(json!(name)),
+                        None => group["required"] = json!([name]),
+                    }
+                }
+            }
+        }
+    }
+    let ignorable: Vec<String> = kind::read::ignorable(kind)
+        .iter()
+        .map(|p| regex_escape(p))
+        .collect();
+    let params = kind.params_field().map(|f| format!("|{}\\.[^.]+", regex_escape(f.path)));
+    properties.insert("sandbox".into(), json!({"$ref": "#/definitions/sandbox"}));
+    properties.insert(
+        "lifecycle".into(),
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "protect": {"description": format!("Refuse to delete or replace this {}; remembered in state.", kind.noun), "type": "boolean"},
+                "ignoreChanges": {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": format!("^({}{})$", ignorable.join("|"), params.unwrap_or_default())}
+                }
+            }
+        }),
+    );
+    properties.insert(
+        "import".into(),
+        json!({
+            "description": format!("Adopt an existing {} by id instead of creating one.", kind.noun),
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": false,
+            "properties": {"id": {"type": "string", "pattern": UUID_PATTERN}}
+        }),
+    );
+    let mut definition = Map::new();
+    definition.insert("description".into(), json!(kind.about));
+    definition.insert("type".into(), json!("object"));
+    definition.insert("required".into(), json!(required));
+    definition.insert("additionalProperties".into(), json!(false));
+    if !one_of.is_empty() {
+        definition.insert("oneOf".into(), Value::Array(one_of));
+    }
+    definition.insert("properties".into(), Value::Object(properties));
+    kind.hooks.schema(&mut definition);
+    Value::Object(definition)
+}
+
+fn regex_escape(text: &str) -> String {
+    text.replace('.', "\\\\.")
+}
 
 /// The draft-07 schema of one configuration document.
 pub fn config_schema() -> Value {
-    let sources: Vec<&str> = catalog::all().iter().map(|s| s.source).collect();
-    let mut rules = Vec::new();
-    for spec in catalog::all().iter().filter(|s| s.knows_auth()) {
-        let names: Vec<&str> = spec.auth_specs.iter().map(|a| a.name).collect();
-        rules.push(json!({
-            "if": uses_spec(spec.source, spec.id),
-            "then": {"properties": {"auth": {"properties": {"specName": {"enum": names}}}}}
-        }));
-        for auth in spec.auth_specs {
-            let mut properties = Map::new();
-            for p in auth.params {
-                let mut schema = if p.secret {
-                    json!({"$ref": "#/definitions/secretRef"})
-                } else {
-                    let mut s = json!({"type": "string"});
-                    match p.format {
-                        Format::Text => {}
-                        Format::HttpsUrl => s["pattern"] = json!("^(https://|\\$\\{)"),
-                        Format::DecimalVersion => s["pattern"] = json!("^([0-9]+\\.[0-9]+|\\$\\{.*\\})$"),
-                    }
-                    json!({"anyOf": [s, {"$ref": "#/definitions/secretRef"}]})
-                };
-                schema["description"] = json!(p.description);
-                properties.insert(p.name.into(), schema);
+    let sections: Vec<&str> = kind::ALL.iter().map(|k| k.section).collect();
+    let mut properties = Map::new();
+    let mut definitions = Map::new();
+    properties.insert(
+        "moved".into(),
+        json!({
+            "description": "Keys renamed without recreating the resource: the state follows on apply, AEP is not called (Terraform's `moved`). Chains are followed.",
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["from", "to"],
+                "additionalProperties": false,
+                "properties": {
+                    "from": {"$ref": "#/definitions/keyRef"},
+                    "to": {"$ref": "#/definitions/keyRef"}
+                }
             }
-            let required: Vec<&str> = auth
-                .params
-                .iter()
-                .filter(|p| p.required)
-                .map(|p| p.name)
-                .collect();
-            let mut condition = uses_spec(spec.source, spec.id);
-            condition["required"] = json!(["auth"]);
-            condition["properties"] = json!({
-                "auth": {"required": ["specName"], "properties": {"specName": {"const": auth.name}}}
-            });
-            rules.push(json!({
-                "if": condition,
-                "then": {"properties": {"auth": {"properties": {"params": {
-                    "type": "object",
-                    "required": required,
-                    "properties": properties,
-                }}}}}
-            }));
-        }
+        }),
+    );
+    properties.insert(
+        "removed".into(),
+        json!({
+            "description": "Resources that leave flowform's management on apply; AEP keeps them (Terraform's `removed`).",
+            "type": ["array", "null"],
+            "items": {
+                "type": "object",
+                "required": ["key", "destroy"],
+                "additionalProperties": false,
+                "properties": {
+                    "key": {"$ref": "#/definitions/keyRef"},
+                    "destroy": {"const": false}
+                }
+            }
+        }),
+    );
+    properties.insert("sandbox".into(), json!({"$ref": "#/definitions/sandbox"}));
+    for kind in kind::ALL {
+        properties.insert(
+            kind.section.into(),
+            json!({
+                "description": format!("{} Keyed by a stable name that addresses each in state and plans.", kind.about),
+                "type": ["object", "null"],
+                "propertyNames": {"pattern": KEY_PATTERN},
+                "additionalProperties": {"$ref": format!("#/definitions/{}", kind.name)}
+            }),
+        );
+        definitions.insert(kind.name.into(), definition(kind));
     }
-
+    let kinds: Vec<&str> = kind::ALL.iter().map(|k| k.name).collect();
+    definitions.insert(
+        "keyRef".into(),
+        json!({
+            "description": format!("A key, `kind:key` ({}), or either after `sandbox/`.", kinds.join(", ")),
+            "type": "string",
+            "pattern": format!("^([a-z0-9][a-z0-9-]*/)?(({}):)?[A-Za-z0-9][A-Za-z0-9_.-]{{0,127}}$", kinds.join("|"))
+        }),
+    );
+    definitions.insert(
+        "sandbox".into(),
+        json!({
+            "description": "The sandbox name sent as `x-sandbox-name`. Never defaulted: AEP silently falls back to `prod` when none is named.",
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9-]*$",
+            "maxLength": 256
+        }),
+    );
+    definitions.insert(
+        "secretRef".into(),
+        json!({
+            "description": "A secret is never written in the file: `${env:NAME}` reads an environment variable, `${file:PATH}` a file relative to this one (trailing newline trimmed).",
+            "type": "string",
+            "pattern": "^\\$\\{(env:[A-Za-z_][A-Za-z0-9_]*|file:[^{}]+)\\}$"
+        }),
+    );
+    let none_of_them: Vec<Value> = std::iter::once("sandbox")
+        .chain(sections.iter().copied())
+        .map(|f| json!({"required": [f]}))
+        .collect();
+    let any_section: Vec<Value> = sections.iter().map(|s| json!({"required": ["sandbox", s]})).collect();
+    let mut any_of = any_section;
+    any_of.push(json!({"required": ["moved"], "not": {"anyOf": none_of_them}}));
+    any_of.push(json!({"required": ["removed"], "not": {"anyOf": none_of_them}}));
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "flowform configuration",
-        "description": "Flow Service base connections for one AEP sandbox, as flowform declares them. The shape follows the body of `POST /connections`.",
+        "description": "Flow Service resources of one AEP sandbox as flowform declares them: base connections, source and target connections. Each follows the body of its `POST`.",
         "type": "object",
-        "anyOf": [
-            {"required": ["sandbox", "connections"]},
-            {"required": ["moved"], "not": {"anyOf": [{"required": ["sandbox"]}, {"required": ["connections"]}]}},
-            {"required": ["removed"], "not": {"anyOf": [{"required": ["sandbox"]}, {"required": ["connections"]}]}}
-        ],
+        "anyOf": any_of,
         "additionalProperties": false,
-        "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors shared by connections."}},
-        "properties": {
-            "moved": {
-                "description": "Keys renamed without recreating the connection: the state follows on apply, AEP is not called (Terraform's `moved`). Chains are followed.",
-                "type": ["array", "null"],
-                "items": {
-                    "type": "object",
-                    "required": ["from", "to"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "from": {"$ref": "#/definitions/keyRef"},
-                        "to": {"$ref": "#/definitions/keyRef"}
-                    }
-                }
-            },
-            "removed": {
-                "description": "Connections that leave flowform's management on apply; AEP keeps them (Terraform's `removed`).",
-                "type": ["array", "null"],
-                "items": {
-                    "type": "object",
-                    "required": ["key", "destroy"],
-                    "additionalProperties": false,
-                    "properties": {
-                        "key": {"$ref": "#/definitions/keyRef"},
-                        "destroy": {"const": false}
-                    }
-                }
-            },
-            "sandbox": {"$ref": "#/definitions/sandbox"},
-            "connections": {
-                "description": "The connections, keyed by a stable name that addresses them in state and plans.",
-                "type": ["object", "null"],
-                "propertyNames": {"pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"},
-                "additionalProperties": {"$ref": "#/definitions/connection"}
-            }
-        },
-        "definitions": {
-            "keyRef": {
-                "description": "A connection key, or `sandbox/key`.",
-                "type": "string",
-                "pattern": "^([a-z0-9][a-z0-9-]*/)?[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-            },
-            "sandbox": {
-                "description": "The sandbox name sent as `x-sandbox-name`. Never defaulted: AEP silently falls back to `prod` when none is named.",
-                "type": "string",
-                "pattern": "^[a-z0-9][a-z0-9-]*$",
-                "maxLength": 256
-            },
-            "secretRef": {
-                "description": "A secret is never written in the file: `${env:NAME}` reads an environment variable, `${file:PATH}` a file relative to this one (trailing newline trimmed).",
-                "type": "string",
-                "pattern": "^\\$\\{(env:[A-Za-z_][A-Za-z0-9_]*|file:[^{}]+)\\}$"
-            },
-            "connection": {
-                "type": "object",
-                "required": ["name", "auth"],
-                "additionalProperties": false,
-                "oneOf": [{"required": ["source"]}, {"required": ["connectionSpec"]}],
-                "allOf": rules,
-                "properties": {
-                    "name": {"description": "The connection's display name in AEP.", "type": "string", "minLength": 1},
-                    "description": {"type": ["string", "null"]},
-                    "sandbox": {"$ref": "#/definitions/sandbox"},
-                    "source": {
-                        "description": "Shorthand for a known connection spec, instead of `connectionSpec`.",
-                        "enum": sources
-                    },
-                    "connectionSpec": {
-                        "type": "object",
-                        "required": ["id"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "id": {"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"},
-                            "version": {"description": "Defaults to the catalog's version for known specs; required otherwise.", "type": "string", "minLength": 1}
-                        }
-                    },
-                    "auth": {
-                        "type": "object",
-                        "required": ["specName", "params"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "specName": {"description": "One of the connection spec's `authSpec[].name`.", "type": "string", "minLength": 1},
-                            "params": {"type": "object"}
-                        }
-                    },
-                    "lifecycle": {
-                        "type": "object",
-                        "additionalProperties": false,
-                        "properties": {
-                            "protect": {"description": "Refuse to delete or replace this connection; remembered in state.", "type": "boolean"},
-                            "ignoreChanges": {
-                                "type": "array",
-                                "items": {"type": "string", "pattern": "^(name|description|state|auth\\.params(\\.[^.]+)?)$"}
-                            },
-                            "acknowledge": {
-                                "description": "Advisories seen and accepted for this connection: their warnings are not shown.",
-                                "type": "array",
-                                "items": {"enum": crate::catalog::ADVISORIES.iter().map(|a| a.id).collect::<Vec<_>>()}
-                            }
-                        }
-                    },
-                    "import": {
-                        "description": "Adopt an existing connection by id instead of creating one.",
-                        "type": "object",
-                        "required": ["id"],
-                        "additionalProperties": false,
-                        "properties": {
-                            "id": {"type": "string", "pattern": "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"}
-                        }
-                    }
-                }
-            }
-        }
-    })
-}
-
-/// A condition true when a connection names the spec by `source` or by `connectionSpec.id`.
-fn uses_spec(source: &str, id: &str) -> Value {
-    json!({
-        "anyOf": [
-            {"required": ["source"], "properties": {"source": {"const": source}}},
-            {"required": ["connectionSpec"], "properties": {"connectionSpec": {"required": ["id"], "properties": {"id": {"const": id}}}}}
-        ]
+        "patternProperties": {"^x-": {"description": "Ignored: a place for YAML anchors shared by resources."}},
+        "properties": properties,
+        "definitions": definitions
     })
 }

@@ -105,6 +105,19 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
             }
         }
     };
+    // An answer giving an id the state already holds under another address (a confused or
+    // hostile server) is not recorded twice: the state keeps one id per record.
+    let holder = ctx
+        .store()
+        .state()
+        .resources
+        .iter()
+        .find(|(a, r)| r.id == id && a.as_str() != address)
+        .map(|(a, _)| a.clone());
+    if let Some(other) = holder {
+        let _ = ctx.store().finish(seq, address, Outcome::Unknown);
+        return Err(ApplyError::IdHeld { id, other });
+    }
     lock(&ctx.claimed).insert(id.clone());
     // The id is durable from here on. AEP's answer to a create holds only the id and etag:
     // the resource's state is recorded once AEP says it (read back at the end of the apply,

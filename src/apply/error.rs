@@ -70,6 +70,10 @@ pub enum ApplyError {
     },
     #[error("{reason}; nothing was sent")]
     Incomplete { reason: String },
+    #[error(
+        "AEP answered the create with the id {id}, which the state already holds as `{other}`; it is not recorded a second time"
+    )]
+    IdHeld { id: String, other: String },
     /// Said already (a name taken, or not checked): nothing is sent for it.
     #[error("not sent")]
     Refused,
@@ -153,6 +157,9 @@ impl ApplyError {
                 ))
             }
             ApplyError::Refused => None,
+            ApplyError::IdHeld { other, .. } => Some(format!(
+                "AEP gave one id to two resources, or its answer is wrong: check `{other}` in AEP; the next plan finds what this create made by its name before creating anything"
+            )),
             ApplyError::Incomplete { .. } => Some("fix the configuration, then plan again".into()),
             ApplyError::Unresolved { .. } => Some("plan again: the plan creates what it refers to first".into()),
             ApplyError::Circle { .. } => Some(

@@ -7,9 +7,9 @@ use crate::settings::Environment;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The declared connection's key
+    /// The declared resource's key (`kind:key` for any kind but a base connection)
     pub key: String,
-    /// The connection's id in AEP
+    /// Its id in AEP
     pub id: String,
     #[command(flatten)]
     pub target: TargetArgs,

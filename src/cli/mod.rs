@@ -12,6 +12,7 @@ mod dashes;
 mod drift;
 mod emulator;
 mod generate;
+mod explore;
 mod import;
 mod init;
 mod plan;
@@ -53,19 +54,21 @@ enum Command {
     Init(Box<init::Args>),
     /// Check the configuration offline: structure, connection specs, params, secret references
     Validate(validate::Args),
-    /// Show what apply would do: create, update, replace, delete or import connections
+    /// Show what apply would do: create, update, replace, delete or import resources
     Plan(Box<plan::Args>),
-    /// Carry out a plan (planned now, or saved): create, update, replace, delete connections
+    /// Carry out a plan (planned now, or saved): create, update, replace, delete resources
     Apply(Box<apply::Args>),
-    /// Delete every connection flowform manages (protected ones refuse)
+    /// Delete everything flowform manages, dependents first (protected ones refuse)
     Destroy(Box<apply::DestroyArgs>),
-    /// Take an existing connection under management, by the key that declares it
+    /// Take an existing resource under management, by the key that declares it
     Import(Box<import::Args>),
+    /// List a base connection's tables, or one table's columns (what a source connection reads)
+    Explore(Box<explore::Args>),
     /// Write configuration for the connections AEP has that the project does not manage yet
     Generate(Box<generate::Args>),
     /// Show a saved plan
     Show(show::Args),
-    /// Compare AEP with the state, and list connections flowform does not manage (for cron)
+    /// Compare AEP with the state, and list resources flowform does not manage (for cron)
     Drift(Box<drift::Args>),
     /// Print the JSON Schema of the configuration format (for editors)
     Schema(schema::Args),
@@ -122,6 +125,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>, env: &Environment, io: &mut
         Command::Apply(args) => apply::run(&args, env, io),
         Command::Destroy(args) => apply::destroy(&args, env, io),
         Command::Import(args) => import::run(&args, env, io),
+        Command::Explore(args) => explore::run(&args, env, io),
         Command::Generate(args) => generate::run(&args, env, io),
         Command::Show(args) => show::run(&args, io),
         Command::Drift(args) => drift::run(&args, env, io),

@@ -13,6 +13,8 @@ pub(super) struct Declared {
     pub resources: Vec<Resource>,
     pub moved: Vec<super::moved::Moved>,
     pub removed: Vec<super::moved::Removed>,
+    /// Declared, and not read (kind name, sandbox, key).
+    pub unreadable: Vec<(&'static str, String, String)>,
 }
 
 /// The fields a document may hold, in the order messages list them.
@@ -56,6 +58,7 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
             resources: Vec::new(),
             moved,
             removed,
+            unreadable: Vec::new(),
         });
     }
     let sandbox = match fields.get("sandbox") {
@@ -76,6 +79,7 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
         );
     }
     let mut resources = Vec::new();
+    let mut unreadable = Vec::new();
     for kind in sections {
         let Some(node) = fields.get(kind.section) else {
             continue;
@@ -86,10 +90,9 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
                     let Some(key) = kind::read::key(reader, kind, key_node) else {
                         continue;
                     };
-                    if let Some(r) =
-                        kind::read::resource(reader, kind, &key, key_node.location, value, sandbox.as_deref())
-                    {
-                        resources.push(r);
+                    match kind::read::resource(reader, kind, &key, key_node.location, value, sandbox.as_deref()) {
+                        Some(r) => resources.push(r),
+                        None => unreadable.push((kind.name, sandbox.clone().unwrap_or_default(), key)),
                     }
                 }
             }
@@ -113,5 +116,6 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
         resources,
         moved,
         removed,
+        unreadable,
     })
 }

@@ -58,6 +58,10 @@ pub struct Desired {
     pub moved: Vec<moved::Moved>,
     /// `removed:` entries: resources that leave management, kept in AEP.
     pub removed: Vec<moved::Removed>,
+    /// Resources declared whose declaration did not read (said already): what refers to them
+    /// or moves to them is not said to name nothing as well. Kind name, sandbox, key.
+    #[serde(skip)]
+    pub unreadable: BTreeSet<(&'static str, String, String)>,
 }
 
 impl Desired {
@@ -227,6 +231,7 @@ impl<'a> Loader<'a> {
             .filter_map(|doc| document::read(&mut reader, doc))
             .collect();
         for d in declared {
+            self.desired.unreadable.extend(d.unreadable);
             self.desired.sandboxes.extend(d.sandbox);
             self.desired.moved.extend(d.moved);
             self.desired.removed.extend(d.removed);

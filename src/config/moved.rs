@@ -344,7 +344,12 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
         if m.from.key == m.to.key || by_from.contains_key(m.to.key.as_str()) {
             continue;
         }
+        let unreadable = desired
+            .unreadable
+            .iter()
+            .any(|(kind, _, key)| *key == m.to.key && m.to.kind.is_none_or(|k| k.name == *kind));
         match declared(&m.to) {
+            None if unreadable => {}
             None => diagnostics.push(error_at(
                 &m.origin,
                 "moved",

@@ -38,7 +38,12 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                     .of(r.kind, &r.key)
                     .field(written)
             };
+            let unreadable = desired
+                .unreadable
+                .iter()
+                .any(|(kind, _, k)| *kind == target.name && k == key);
             match found {
+                None if unreadable => {}
                 None => {
                     let near = keys.and_then(|k| did_you_mean(key, k.keys().copied()));
                     let help = match near {

@@ -216,6 +216,10 @@ pub trait Hooks {
         Ok(())
     }
 
+    /// Adds to the kind's editor-schema definition what its declaration cannot say (the
+    /// fields its own reader reads).
+    fn schema(&self, _definition: &mut serde_json::Map<String, serde_json::Value>) {}
+
     /// Checks the kind's declared resources against AEP, and learns what only AEP knows (a
     /// target connection's schema, a source connection's typed columns): before a plan,
     /// `validate --live`, and before a create that still lacks it.

@@ -14,6 +14,7 @@ pub(crate) mod apply;
 mod approve;
 pub(crate) mod drift;
 pub(crate) mod emulator;
+pub(crate) mod explore;
 mod error;
 pub(crate) mod generate;
 pub(crate) mod import;

@@ -847,6 +847,11 @@ fn targeted(desired: &Desired, state: &State, targets: &BTreeSet<String>) -> BTr
     out
 }
 
+/// Where a kind stands among the kinds, in dependency order.
+fn kind_order(kind: &Kind) -> usize {
+    kind::ALL.iter().position(|k| *k == kind).unwrap_or(usize::MAX)
+}
+
 /// Plans. Pure: see the module documentation.
 pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) -> Plan {
     let mut out = Plan {
@@ -965,7 +970,9 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     if options.mode == Mode::Normal {
         cascade::cascade(desired, state, &mut out);
     }
-    out.changes.sort_by(|a, b| a.address.cmp(&b.address));
+    // In dependency order: a kind refers only to the kinds before it.
+    out.changes
+        .sort_by(|a, b| (kind_order(a.kind()), &a.address).cmp(&(kind_order(b.kind()), &b.address)));
     cascade::warn_unmanaged_dependents(state, live, &mut out);
     out.drift.sort_by(|a, b| a.address.cmp(&b.address));
     out

@@ -6,6 +6,7 @@
 //! catalog of connection specs flowform knows (names, formats, which are secret: a literal
 //! secret in a file is refused), with the catalog's advisories and their acknowledgements.
 
+pub mod schema;
 pub mod specs;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -195,6 +196,10 @@ impl Hooks for ConnectionHooks {
                 ..super::Learned::default()
             })
         })
+    }
+
+    fn schema(&self, definition: &mut serde_json::Map<String, serde_json::Value>) {
+        schema::extend(definition);
     }
 
     fn ignorable(&self, path: &str, node: &Node) -> Result<(), (String, Option<String>)> {
