@@ -64,9 +64,9 @@ fn definition(kind: &'static Kind) -> Value {
                 }
             }
             Some((top, name)) => {
-                let group = properties
-                    .entry(top)
-                    .or_insert_with(|| json!({"type": "object", "additionalProperties": false, "properties": {}}));
+                let group = properties.entry(top).or_insert_with(
+                    || json!({"type": "object", "additionalProperties": false, "properties": {}}),
+                );
                 group["properties"][name] = field(f);
                 if needed {
                     if !required.contains(&top) {
@@ -85,7 +85,9 @@ fn definition(kind: &'static Kind) -> Value {
         .iter()
         .map(|p| regex_escape(p))
         .collect();
-    let params = kind.params_field().map(|f| format!("|{}\\.[^.]+", regex_escape(f.path)));
+    let params = kind
+        .params_field()
+        .map(|f| format!("|{}\\.[^.]+", regex_escape(f.path)));
     properties.insert("sandbox".into(), json!({"$ref": "#/definitions/sandbox"}));
     properties.insert(
         "lifecycle".into(),
@@ -208,7 +210,10 @@ pub fn config_schema() -> Value {
         .chain(sections.iter().copied())
         .map(|f| json!({"required": [f]}))
         .collect();
-    let any_section: Vec<Value> = sections.iter().map(|s| json!({"required": ["sandbox", s]})).collect();
+    let any_section: Vec<Value> = sections
+        .iter()
+        .map(|s| json!({"required": ["sandbox", s]}))
+        .collect();
     let mut any_of = any_section;
     any_of.push(json!({"required": ["moved"], "not": {"anyOf": none_of_them}}));
     any_of.push(json!({"required": ["removed"], "not": {"anyOf": none_of_them}}));

@@ -90,7 +90,14 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
                     let Some(key) = kind::read::key(reader, kind, key_node) else {
                         continue;
                     };
-                    match kind::read::resource(reader, kind, &key, key_node.location, value, sandbox.as_deref()) {
+                    match kind::read::resource(
+                        reader,
+                        kind,
+                        &key,
+                        key_node.location,
+                        value,
+                        sandbox.as_deref(),
+                    ) {
                         Some(r) => resources.push(r),
                         None => unreadable.push((kind.name, sandbox.clone().unwrap_or_default(), key)),
                     }

@@ -17,6 +17,7 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
         by_key.entry(r.kind.name).or_default().insert(r.key.as_str(), r);
     }
     for r in desired.resources.values() {
+        literal_needs(r, diagnostics);
         for (field, reference) in r.refs() {
             let (Reference::Key(key), Some(target)) = (reference, ref_kind(field)) else {
                 continue;
@@ -46,12 +47,22 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                 None if unreadable => {}
                 None => {
                     let near = keys.and_then(|k| did_you_mean(key, k.keys().copied()));
-                    let help = match near {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!(
-                            "declare a {} `{key}` in sandbox `{}`, or name one flowform does not manage with `{}: ID`",
-                            target.noun, r.sandbox, field.path
+                    let removed = desired
+                        .removed
+                        .iter()
+                        .find(|m| m.key.key == *key && m.key.kind.is_none_or(|k| k == target));
+                    let help = match (removed, near) {
+                        (Some(m), _) => format!(
+                            "`{key}` leaves management (`removed` at {}): a {} cannot refer to it by key; name it by its id, `{}: ID`, or keep `{key}` declared",
+                            m.origin, r.kind.noun, field.path
                         ),
+                        (None, near) => match near {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!(
+                                "declare a {} `{key}` in sandbox `{}`, or name one flowform does not manage with `{}: ID`",
+                                target.noun, r.sandbox, field.path
+                            ),
+                        },
                     };
                     diagnostics.push(error(format!("no {} `{key}` is declared", target.noun)).help(help));
                 }
@@ -70,6 +81,39 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                 Some(t) => inherited(r, t, field.path, diagnostics),
             }
         }
+    }
+}
+
+/// A field taken from what a reference names (a source connection's spec, its base
+/// connection's) must be declared when the reference is a bare id: flowform does not know
+/// what that one holds.
+fn literal_needs(r: &Resource, diagnostics: &mut Diagnostics) {
+    for f in r.kind.fields {
+        let Default::Inherit { reference, .. } = f.default else {
+            continue;
+        };
+        if !matches!(r.reference(reference), Some(Reference::Id(_))) || r.values.contains_key(f.path) {
+            continue;
+        }
+        let top = f.path.split('.').next().unwrap_or(f.path);
+        let by_key = match r.kind.field(reference).map(|rf| &rf.ty) {
+            Some(Type::Ref { by_key, .. }) => *by_key,
+            _ => reference,
+        };
+        diagnostics.push(
+            Diagnostic::error(format!(
+                "`{reference}` names one flowform does not manage, so `{}` cannot be taken from it: declare it",
+                f.path
+            ))
+            .at(&r.origin.file, r.place(reference))
+            .of(r.kind, &r.key)
+            .field(f.path)
+            .help(format!(
+                "add `{top}: {{id: …, version: \"1.0\"}}` (the base connection's, which `flowform state show` or AEP gives), or name a declared one with `{by_key}: KEY`"
+            )),
+        );
+        // One message for a group (`connectionSpec.id` and `.version`).
+        break;
     }
 }
 

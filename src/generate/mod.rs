@@ -13,6 +13,7 @@
 
 pub mod emit;
 pub mod keys;
+mod linked;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -24,7 +25,7 @@ use serde_json::{Map, Value};
 use self::keys::{Keys, Variables};
 use crate::catalog;
 use crate::config::{LoadOptions, Loader, Param};
-use crate::flow::model::{LiveConnection, LiveSpec, clean, is_masked};
+use crate::flow::model::{LiveConnection, LiveObject, LiveSpec, clean, is_masked};
 use crate::settings::Environment;
 
 /// A name, a description or a param's value longer than this is not written: no connection
@@ -42,6 +43,10 @@ pub const MAX_PARAM_NAME: usize = 256;
 pub struct Listed {
     pub sandbox: String,
     pub connections: Vec<LiveConnection>,
+    /// Source connections of the base connections managed or listed.
+    pub sources: Vec<LiveObject>,
+    /// Data-lake target connections.
+    pub targets: Vec<LiveObject>,
     /// The connection specs of those connections, by id in lower case (`None`: AEP has no
     /// such spec, or did not say).
     pub specs: BTreeMap<String, Option<Arc<LiveSpec>>>,
@@ -213,13 +218,47 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
                 Err(reason) => skip(&mut out, l, reason),
             }
         }
-        if candidates.is_empty() {
+        // The linked kinds, already managed or imported, are left as they are.
+        let fresh_linked = |all: &[LiveObject], out: &mut Generated| -> Vec<LiveObject> {
+            let mut kept = Vec::new();
+            for l in all {
+                if let Some(address) = existing.managed.get(&l.id) {
+                    out.skipped.push(Skipped {
+                        sandbox: sandbox.clone(),
+                        id: l.id.clone(),
+                        name: shown(&l.name),
+                        reason: format!("already managed, as `{address}`"),
+                    });
+                } else if !existing.imported.contains_key(&l.id) {
+                    kept.push(l.clone());
+                }
+            }
+            kept.sort_by_cached_key(|l| (l.name.to_lowercase(), l.id.clone()));
+            kept
+        };
+        let sources = fresh_linked(&listed.sources, &mut out);
+        let targets = fresh_linked(&listed.targets, &mut out);
+        if candidates.is_empty() && sources.is_empty() && targets.is_empty() {
             continue;
         }
+        // Base connections by id → the key the project gives them.
+        let mut base_keys: BTreeMap<String, String> = existing
+            .managed
+            .iter()
+            .filter_map(|(id, address)| {
+                let a = crate::kind::Address::parse(address)?;
+                (a.kind.is_default() && a.sandbox == sandbox.as_str())
+                    .then(|| (id.to_lowercase(), a.key.to_owned()))
+            })
+            .collect();
         let mut text = header(sandbox, candidates.len());
         let mut written = Vec::new();
+        if candidates.is_empty() {
+            text.push_str("  {}\n");
+        }
         for c in &candidates {
             let key = keys.take(&c.live.name, sandbox);
+            base_keys.insert(c.live.id.to_lowercase(), key.clone());
             let address = crate::state::address(sandbox, &key);
             let mut vars = BTreeMap::new();
             for (param, w) in &c.params {
@@ -239,6 +278,16 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
             text.push_str(&block(&key, c, &|param| vars.get(param).cloned()));
             written.push((key, c.live.id.clone()));
         }
+        let (linked, linked_written) = linked::sections(
+            sandbox,
+            &sources,
+            &targets,
+            &base_keys,
+            &mut out.skipped,
+            &mut |name| keys.take(name, sandbox),
+        );
+        text.push_str(&linked);
+        written.extend(linked_written);
         out.files.push(File {
             sandbox: sandbox.clone(),
             text,

@@ -43,6 +43,7 @@ fn listed(sandbox: &str, connections: Vec<LiveConnection>) -> Listed {
         sandbox: sandbox.to_owned(),
         connections,
         specs: BTreeMap::new(),
+        ..Listed::default()
     }
 }
 

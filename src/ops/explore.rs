@@ -40,7 +40,10 @@ pub fn explore(request: &ExploreRequest, env: &Environment, io: &mut Io<'_>) -> 
         })?;
     let Some(table) = &request.table else {
         let text = if request.json {
-            let list: Vec<Value> = tables.iter().map(|t| json!({"name": t.name, "path": t.path})).collect();
+            let list: Vec<Value> = tables
+                .iter()
+                .map(|t| json!({"name": t.name, "path": t.path}))
+                .collect();
             format!("{}\n", serde_json::to_string_pretty(&list)?)
         } else {
             let width = tables.iter().map(|t| t.path.len()).max().unwrap_or(0);
@@ -64,12 +67,21 @@ pub fn explore(request: &ExploreRequest, env: &Environment, io: &mut Io<'_>) -> 
     };
     if !tables.iter().any(|t| t.path == *table) {
         let by_label = tables.iter().find(|t| t.name.eq_ignore_ascii_case(table));
-        let help = match (by_label, did_you_mean(table, tables.iter().map(|t| t.path.as_str()))) {
-            (Some(t), _) => format!("`{table}` is the label of `{}`: a table is named by its path", t.path),
+        let help = match (
+            by_label,
+            did_you_mean(table, tables.iter().map(|t| t.path.as_str())),
+        ) {
+            (Some(t), _) => format!(
+                "`{table}` is the label of `{}`: a table is named by its path",
+                t.path
+            ),
             (None, Some(s)) => format!("did you mean `{s}`?"),
             (None, None) => format!("`flowform explore {}` lists the tables", request.key),
         };
-        return Err(Error::message(format!("the source has no table `{table}`"), Some(help)));
+        return Err(Error::message(
+            format!("the source has no table `{table}`"),
+            Some(help),
+        ));
     }
     let columns = session
         .runtime
@@ -105,7 +117,11 @@ fn connection(session: &Session, key: &str) -> Result<(String, String), Error> {
     }) {
         return Ok((r.sandbox.clone(), r.id.clone()));
     }
-    let declared = session.desired.of(base).find(|r| wanted.as_ref().is_some_and(|k| k.names(r.kind, &r.sandbox, &r.key)));
+    let declared = session.desired.of(base).find(|r| {
+        wanted
+            .as_ref()
+            .is_some_and(|k| k.names(r.kind, &r.sandbox, &r.key))
+    });
     if let Some(d) = declared {
         return match &d.import {
             Some(id) => Ok((d.sandbox.clone(), id.clone())),
@@ -116,7 +132,13 @@ fn connection(session: &Session, key: &str) -> Result<(String, String), Error> {
         };
     }
     if crate::reader::is_uuid(key) {
-        let sandbox = session.desired.sandboxes.iter().next().cloned().unwrap_or_else(|| "prod".to_owned());
+        let sandbox = session
+            .desired
+            .sandboxes
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| "prod".to_owned());
         return Ok((sandbox, key.to_lowercase()));
     }
     let keys: Vec<&str> = state
@@ -128,6 +150,11 @@ fn connection(session: &Session, key: &str) -> Result<(String, String), Error> {
         .collect();
     let help = did_you_mean(key, keys.iter().copied())
         .map(|s| format!("did you mean `{s}`?"))
-        .unwrap_or_else(|| "name a base connection by its key (`flowform state list`), or by its id".to_owned());
-    Err(Error::message(format!("`{key}` names no base connection"), Some(help)))
+        .unwrap_or_else(|| {
+            "name a base connection by its key (`flowform state list`), or by its id".to_owned()
+        });
+    Err(Error::message(
+        format!("`{key}` names no base connection"),
+        Some(help),
+    ))
 }

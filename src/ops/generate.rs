@@ -256,7 +256,7 @@ pub fn generate(request: &GenerateRequest, env: &Environment, io: &mut Io<'_>) -
             )),
         ));
     }
-    let listed = runtime.block_on(list(&client, &sandboxes, &specs, &request.names));
+    let listed = runtime.block_on(list(&client, &sandboxes, &specs, &request.names, &state));
     if let Some(emulator) = emulator
         && let Err(e) = runtime.block_on(emulator.shutdown())
     {
@@ -409,6 +409,7 @@ async fn list(
     sandboxes: &[String],
     specs: &[String],
     names: &[String],
+    state: &crate::state::State,
 ) -> Result<Vec<Listed>, crate::flow::FlowError> {
     let mut out = Vec::new();
     for sandbox in sandboxes {
@@ -445,10 +446,49 @@ async fn list(
             };
             listed.specs.insert(id, spec);
         }
+        // The source connections of the base connections managed or listed here, and the
+        // data-lake target connections.
+        let mut parents: BTreeSet<String> = listed.connections.iter().map(|c| c.id.clone()).collect();
+        parents.extend(
+            state
+                .resources
+                .values()
+                .filter(|r| r.kind.is_default() && r.sandbox == *sandbox)
+                .map(|r| r.id.clone()),
+        );
+        let parents: Vec<String> = parents.into_iter().filter(|p| crate::flow::listable(p)).collect();
+        if let Some(source) = crate::kind::by_name("source") {
+            for batch in client.batches(source.collection, &[], "baseConnectionId", parents) {
+                let filter = [Filter::new("baseConnectionId", batch)];
+                listed
+                    .sources
+                    .extend(client.list_all(source.collection, sandbox, &filter).await?);
+            }
+        }
+        if let Some(target) = crate::kind::by_name("target") {
+            let filter = [Filter::new(
+                "connectionSpec.id",
+                [crate::kind::target::DATA_LAKE_SPEC],
+            )];
+            let count = client.count(target.collection, sandbox, &filter).await?;
+            listed.targets = client
+                .list_counted(target.collection, sandbox, &filter, count)
+                .await?;
+        }
+        if !names.is_empty() {
+            listed
+                .sources
+                .retain(|c| names.iter().any(|p| matches(p, &c.name)));
+            listed
+                .targets
+                .retain(|c| names.iter().any(|p| matches(p, &c.name)));
+        }
         crate::info!(
-            "generate: sandbox {sandbox}: {} connection{} listed",
+            "generate: sandbox {sandbox}: {} connection{}, {} source and {} target connections listed",
             listed.connections.len(),
-            if listed.connections.len() == 1 { "" } else { "s" }
+            if listed.connections.len() == 1 { "" } else { "s" },
+            listed.sources.len(),
+            listed.targets.len()
         );
         out.push(listed);
     }

@@ -979,8 +979,10 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
 }
 
 /// Resources AEP has that flowform does not manage, where flowform looked at every resource
-/// (for `flowform drift`): base connections of the declared sandboxes and specs, and source
-/// and target connections that refer to a managed base connection.
+/// (for `flowform drift`): base connections of the declared sandboxes and specs, source
+/// connections of a managed base connection, and target connections of a dataset a managed
+/// one receives into (a data-lake target connection has no base connection: the docs'
+/// examples give it none).
 pub fn unmanaged<'a>(
     desired: &'a Desired,
     state: &'a State,
@@ -1007,17 +1009,26 @@ pub fn unmanaged<'a>(
         if !live.listed.contains(&group) {
             continue;
         }
-        let relevant = if seen.kind.is_default() {
-            desired.of(seen.kind).any(|c| {
+        let relevant = match seen.kind.refresh {
+            // Of the declared sandboxes and specs.
+            _ if seen.kind.is_default() => desired.of(seen.kind).any(|c| {
                 c.sandbox == seen.sandbox
                     && seen
                         .object
                         .spec_id()
                         .is_some_and(|s| s.eq_ignore_ascii_case(kind::connection::spec_id(c)))
-            })
-        } else {
+            }),
             // Listed by parent: its parent is one flowform manages.
-            true
+            kind::Refresh::ByParent(_) => true,
+            // Of what the managed ones share (a data-lake target connection of a dataset a
+            // managed one receives into): all its scope values.
+            kind::Refresh::ById => {
+                let theirs = scopes_of(seen.kind, &seen.object);
+                state
+                    .resources
+                    .values()
+                    .any(|r| r.kind == seen.kind && r.sandbox == seen.sandbox && r.scope() == theirs)
+            }
         };
         if relevant {
             found.push((seen.sandbox.as_str(), &seen.object));

@@ -100,7 +100,10 @@ pub fn extend(definition: &mut Map<String, Value>) {
     if let Some(Value::Array(required)) = definition.get_mut("required") {
         required.push(json!("auth"));
     }
-    definition.insert("oneOf".into(), json!([{"required": ["source"]}, {"required": ["connectionSpec"]}]));
+    definition.insert(
+        "oneOf".into(),
+        json!([{"required": ["source"]}, {"required": ["connectionSpec"]}]),
+    );
     definition.insert("allOf".into(), Value::Array(rules));
 }
 
