@@ -75,7 +75,7 @@ async fn creates_all_three_auth_types_then_a_second_apply_changes_nothing() {
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     assert!(
         run.stdout()
-            .contains("No changes. Your connections match the configuration."),
+            .contains("No changes. Your resources match the configuration."),
         "{}",
         run.stdout()
     );
@@ -535,10 +535,7 @@ async fn failures_are_listed_and_successes_kept() {
     );
     assert!(stderr.contains("[request id "), "{stderr}");
     assert!(stderr.contains("a dataflow uses this connection"), "{stderr}");
-    assert!(
-        stderr.contains("Apply failed: 1 of the actions failed"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("Apply failed: 1 action failed;"), "{stderr}");
     // The rename went through and is recorded; the delete did not, and the record stays.
     let state = world.recorded();
     assert_eq!(state.resources["prod/acme-salesforce-jwt"].name, "JWT renamed");
@@ -612,7 +609,7 @@ fn the_emulator_demo_runs_twice_from_a_fresh_clone() {
     assert!(
         first
             .stdout()
-            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+            .ends_with("Apply complete! Resources: 6 added, 0 changed, 0 destroyed.\n"),
         "{}",
         first.stdout()
     );
@@ -817,7 +814,7 @@ async fn a_first_saved_plan_applies_and_remembers_its_configuration() {
         .expect_code(1);
     assert!(
         run.stdout()
-            .contains("--target `no-such-key` matches no declared or managed connection"),
+            .contains("--target `no-such-key` matches no declared or managed resource"),
         "{}",
         run.stdout()
     );

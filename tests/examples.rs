@@ -20,7 +20,12 @@ fn example_files() -> Vec<String> {
 #[test]
 fn each_example_file_validates() {
     for file in example_files() {
-        let run = flowform(["validate", "-c", &file]).run().expect_code(0);
+        // The source and target connections refer to the OAuth 2 base connection by key.
+        let mut args = vec!["validate", "-c", &file];
+        if file.ends_with(crate::world::PIPELINE) {
+            args.extend(["-c", "examples/salesforce-oauth2.yaml"]);
+        }
+        let run = flowform(args).run().expect_code(0);
         assert_eq!(run.stderr(), "", "{file}");
     }
 }
@@ -28,7 +33,10 @@ fn each_example_file_validates() {
 #[test]
 fn the_example_directories_validate() {
     let run = flowform(["validate", "-c", "examples/"]).run().expect_code(0);
-    assert_eq!(run.stdout(), "prod: 3 connections valid (Salesforce 3)\n");
+    assert_eq!(
+        run.stdout(),
+        "prod: 3 connections valid (Salesforce 3), 2 source connections, 1 target connection\n"
+    );
     let run = flowform(["validate", "-c", "examples/multi-file"])
         .run()
         .expect_code(0);

@@ -882,3 +882,38 @@ async fn an_absurd_retry_after_is_bounded_and_never_outlasts_the_deadline() {
         assert!(outcome.elapsed < Duration::from_secs(20), "{:?}", outcome.elapsed);
     }
 }
+
+/// A create answered with an id the state already holds under another key is not recorded
+/// a second time: the state keeps one id per record (a confused or hostile server).
+#[tokio::test]
+async fn a_create_answered_with_an_id_the_state_holds_is_refused_not_recorded_twice() {
+    const HELD: &str = "0d6a3c1e-5f2b-4e8a-9c7d-1b2a3c4d5e6f";
+    let server = Server::start(aep(|r| {
+        r.is_create()
+            .then(|| Reply::Json(201, json!({"id": HELD, "etag": "\"1\""})))
+    }))
+    .await;
+    let workspace = Workspace::new();
+    let (mut state, _) = flowform::state::file::read(&workspace.state()).unwrap().unwrap();
+    let kind = flowform::kind::default();
+    let record = flowform::state::Record::new(kind, "held", "prod", HELD, "Held elsewhere");
+    state.resources.insert("prod/held".to_owned(), record);
+    flowform::state::file::write(&workspace.state(), &flowform::state::file::to_bytes(&state)).unwrap();
+
+    let outcome = workspace
+        .run(Command::Apply, &server, &["--target", "acme-salesforce"])
+        .await
+        .refused(&[
+            "error: prod/acme-salesforce: AEP answered the create with the id",
+            "which the state already holds as `prod/held`; it is not recorded a second time",
+        ]);
+    let (state, _) = flowform::state::file::read(&workspace.state()).unwrap().unwrap();
+    let holders: Vec<&String> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| r.id == HELD)
+        .map(|(a, _)| a)
+        .collect();
+    assert_eq!(holders, ["prod/held"], "{:?}", outcome.state);
+    assert!(!state.resources.contains_key("prod/acme-salesforce"));
+}

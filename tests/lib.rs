@@ -14,6 +14,7 @@ mod docs;
 mod drift;
 mod emulator;
 mod examples;
+mod graph;
 mod hints;
 mod hostile;
 mod interrupt;

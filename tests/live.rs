@@ -42,7 +42,10 @@ async fn examples_pass_live_validation_and_no_secret_reaches_the_log() {
     let run = run(&emulator, &["validate", "--live", "-vvv", "-c", "examples/"])
         .await
         .expect_code(0);
-    assert_eq!(run.stdout(), "prod: 3 connections valid (Salesforce 3)\n");
+    assert_eq!(
+        run.stdout(),
+        "prod: 3 connections valid (Salesforce 3), 2 source connections, 1 target connection\n"
+    );
     let log = run.stderr();
     assert!(
         log.contains("GET /connectionSpecs/cfc0fee1-7dc0-40ef-b73e-d8b134c436f5 -> 200"),

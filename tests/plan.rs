@@ -12,7 +12,7 @@ async fn no_changes_then_a_config_change_with_detailed_exit_codes() {
     let run = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
     assert!(
         run.stdout()
-            .contains("No changes. Your connections match the configuration."),
+            .contains("No changes. Your resources match the configuration."),
         "{}",
         run.stdout()
     );

@@ -134,6 +134,8 @@ impl Pg {
 fn clone_at(world: &World, name: &str, url: &str) -> PathBuf {
     let dir = world.dir.path().join(name);
     copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
+    // The base connections alone (as `World::new`'s): the graph has tests of its own.
+    std::fs::remove_file(dir.join("examples").join(crate::world::PIPELINE)).unwrap();
     std::fs::write(
         dir.join("flowform.toml"),
         format!("config = [\"examples\"]\nstate = \"{url}\"\n"),

@@ -90,7 +90,7 @@ fn list_and_show() {
     let state = path.to_str().unwrap();
     let run = flowform(["state", "list", "--state", state]).run().expect_code(0);
     let out = run.stdout();
-    assert_eq!(out.lines().count(), 3, "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
     assert!(
         out.contains("prod/acme-salesforce") && out.contains("protected"),
         "{out}"
@@ -160,7 +160,12 @@ fn rm_and_mv_change_only_the_state_and_keep_a_backup() {
     let after = file::read(&path).unwrap().unwrap().0;
     assert_eq!(
         after.resources.keys().collect::<Vec<_>>(),
-        ["prod/acme-salesforce-oauth"]
+        [
+            "prod/acme-salesforce-oauth",
+            "prod/source:acme-accounts",
+            "prod/source:acme-contacts",
+            "prod/target:acme-profiles"
+        ]
     );
     assert!(!file::backups(&path).is_empty());
     flowform(["state", "rm", "nope", "--state", state])

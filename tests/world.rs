@@ -26,6 +26,9 @@ impl World {
     pub async fn with(options: Options) -> World {
         let world = World::bare(options).await;
         copy_dir(&root().join("examples"), &world.dir.path().join("examples"));
+        // The base connections alone: the source and target connections the examples add
+        // on top are the pipeline worlds' ([`World::pipeline`]).
+        std::fs::remove_file(world.dir.path().join("examples").join(PIPELINE)).unwrap();
         world
             .run_bare(
                 ["init", "-c", "examples", "--state", "state.json"]
@@ -265,6 +268,23 @@ impl World {
 
     pub fn write(&self, file: &str, text: &str) {
         std::fs::write(self.config().join(file), text).unwrap();
+    }
+}
+
+/// The examples' file of source and target connections.
+pub const PIPELINE: &str = "salesforce-pipeline.yaml";
+
+impl World {
+    /// The examples whole: base connections, and the source and target connections of
+    /// `salesforce-pipeline.yaml`.
+    pub async fn pipeline() -> World {
+        let world = World::new().await;
+        std::fs::copy(
+            root().join("examples").join(PIPELINE),
+            world.config().join(PIPELINE),
+        )
+        .unwrap();
+        world
     }
 }
 

@@ -29,8 +29,9 @@ pub struct Learned {
     pub diagnostics: Diagnostics,
     /// Values only AEP knows, to fill in: (address, field path, value).
     pub values: Vec<(String, &'static str, Value)>,
-    /// What could not be checked yet, and why (said under `-v`).
-    pub notes: Vec<String>,
+    /// What could not be checked yet, and why, by address: said in the plan, on the
+    /// resource's change.
+    pub notes: Vec<(String, String)>,
 }
 
 impl Learned {

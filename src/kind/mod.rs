@@ -262,6 +262,28 @@ pub fn by_section(section: &str) -> Option<&'static Kind> {
     ALL.iter().copied().find(|k| k.section == section)
 }
 
+/// How many of each kind, in kind order, the kinds with none left out: `3 connections,
+/// 2 source connections, 1 target connection` (`0 connections` when there are none).
+pub fn tally(kinds: impl IntoIterator<Item = &'static Kind>) -> String {
+    let mut counts = vec![0usize; ALL.len()];
+    for k in kinds {
+        if let Some(i) = ALL.iter().position(|a| std::ptr::eq(*a, k)) {
+            counts[i] += 1;
+        }
+    }
+    let parts: Vec<String> = ALL
+        .iter()
+        .zip(&counts)
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {}{}", k.noun, if *n == 1 { "" } else { "s" }))
+        .collect();
+    if parts.is_empty() {
+        format!("0 {}s", default().noun)
+    } else {
+        parts.join(", ")
+    }
+}
+
 /// The base connection, the kind every address without a kind names.
 pub fn default() -> &'static Kind {
     &connection::KIND

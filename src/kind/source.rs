@@ -195,9 +195,9 @@ mod live {
         for r in &cx.resources {
             match (cx.ids)(r, field) {
                 Some(base) => wanted.entry((r.sandbox.clone(), base)).or_default().push(r),
-                None => learned.notes.push(format!(
-                    "{}: its table is checked once its base connection exists (it is created first)",
-                    r.address()
+                None => learned.notes.push((
+                    r.address(),
+                    "its table and columns are checked against AEP once its base connection exists, just before it is created".to_owned(),
                 )),
             }
         }

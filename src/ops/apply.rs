@@ -376,10 +376,19 @@ fn finish(session: &mut Session, report: &Report, verb: &str, io: &mut Io<'_>) -
             writeln!(io.err, "help: {help}")?;
         }
     }
+    let failed = report.failures.len();
+    let skipped = match report.skipped.len() {
+        0 => String::new(),
+        n => format!(
+            " and {n} {} skipped, waiting for {}",
+            if n == 1 { "was" } else { "were" },
+            if failed == 1 { "it" } else { "them" }
+        ),
+    };
     writeln!(
         io.err,
-        "\n{verb} failed: {} of the actions failed; everything that succeeded is in the state ({} added, {} changed, {} destroyed, {} imported).",
-        report.failures.len(),
+        "\n{verb} failed: {failed} action{} failed{skipped}; everything that succeeded is in the state ({} added, {} changed, {} destroyed, {} imported).",
+        if failed == 1 { "" } else { "s" },
         report.added,
         report.changed,
         report.destroyed,

@@ -563,17 +563,20 @@ fn report(
         match file {
             Some(f) => writeln!(
                 io.err,
-                "{path}: {} connection{} to import ({} listed, {} skipped)",
-                f.connections.len(),
-                if f.connections.len() == 1 { "" } else { "s" },
-                l.connections.len(),
+                "{path}: {} to import ({} listed, {} skipped)",
+                crate::kind::tally(
+                    f.connections
+                        .iter()
+                        .map(|(key, _)| crate::generate::written_kind(key))
+                ),
+                l.connections.len() + l.sources.len() + l.targets.len(),
                 skipped.len()
             )?,
             None => writeln!(
                 io.err,
                 "sandbox `{}`: nothing to generate ({} listed, {} skipped)",
                 l.sandbox,
-                l.connections.len(),
+                l.connections.len() + l.sources.len() + l.targets.len(),
                 skipped.len()
             )?,
         }

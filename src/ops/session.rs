@@ -38,6 +38,8 @@ pub struct Session {
     /// The managed connections' batches, sent while the configuration was read
     /// ([`Session::open_reading`]); taken by the first refresh.
     prefetch: std::sync::Mutex<Option<crate::refresh::Prefetch>>,
+    /// What the live checks could not check yet, by address (said on the plan's changes).
+    deferred: Vec<(String, String)>,
 }
 
 /// The state opened, and AEP's client with its runtime.
@@ -321,6 +323,7 @@ impl Session {
             emulator,
             progress: true,
             prefetch: std::sync::Mutex::new(prefetch),
+            deferred: Vec::new(),
         })
     }
 
@@ -409,9 +412,6 @@ impl Session {
                     client.requests().saturating_sub(before)
                 );
                 let learned = diagnostics?;
-                for note in &learned.notes {
-                    crate::info!("{note}");
-                }
                 if learned.diagnostics.has_errors() {
                     return Err(report(&learned.diagnostics, io));
                 }
@@ -427,6 +427,7 @@ impl Session {
         };
         if let Some(learned) = learned_values {
             crate::kind::live::fill(&mut self.desired, &learned);
+            self.deferred = learned.notes;
         }
         Ok(live)
     }
@@ -442,6 +443,12 @@ impl Session {
         };
         let mut planned = plan::plan(&self.desired, self.store().state(), live, &options);
         planned.origin = self.origin.clone();
+        // What the live checks could not check yet is said on the change that sends it.
+        for (address, note) in &self.deferred {
+            if let Some(change) = planned.changes.iter_mut().find(|c| &c.address == address) {
+                change.notes.push(note.clone());
+            }
+        }
         // Targets that match nothing are a mistake, not an empty plan.
         let state = self.store().state();
         for target in &self.targets {
@@ -454,7 +461,7 @@ impl Session {
                 .any(|a| a == target || key.as_ref().is_some_and(|k| k.names_address(a)));
             if !known {
                 planned.errors.push(crate::plan::Problem::new(format!(
-                    "--target `{target}` matches no declared or managed connection"
+                    "--target `{target}` matches no declared or managed resource"
                 )));
             }
         }

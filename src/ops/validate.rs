@@ -70,9 +70,11 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
             runtime.block_on(emulator.shutdown())?;
         }
         let learned = checked.map_err(anyhow::Error::from)?;
-        for note in &learned.notes {
-            crate::info!("{note}");
+        let mut notes = String::new();
+        for (address, note) in &learned.notes {
+            writeln!(notes, "note: `{address}`: {note}")?;
         }
+        io.err.write_all(notes.as_bytes())?;
         let diagnostics = learned.diagnostics;
         crate::info!(
             "checked against {} live connection specs, the sources' tables and the datasets, in {} requests",

@@ -126,7 +126,7 @@ pub(super) fn cascade(desired: &Desired, state: &State, plan: &mut Plan) {
                 change.notes.retain(|n| !n.starts_with("changes the state only"));
             }
             change.notes.push(format!(
-                "replaced because `{cause}` is replaced: AEP cannot point a {} at another in place; the new one is created first, then the old one deleted",
+                "the new {} is created first, then the old one deleted",
                 d.kind.noun
             ));
             index.insert(address.clone(), i);

@@ -165,7 +165,24 @@ fn same_id(a: &Value, b: &Value) -> bool {
 /// from what AEP changed outside flowform (the plan's drift, and the updates, recreates and
 /// forgets that only answer it). An update keeps only the fields the configuration changed.
 pub fn unapplied(plan: &Plan) -> Vec<Change> {
+    // What only answers a change outside, and the replacements it cascades into (a source
+    // connection whose base connection was deleted outside is replaced with it).
+    let mut answers: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for c in plan.actions() {
+        let answer = match (c.action, c.reason) {
+            (Action::Create, Some(Reason::RecreateBecauseDeletedOutside))
+            | (Action::Update, Some(Reason::UpdateBecauseChangedOutside)) => true,
+            (Action::Replace, Some(Reason::ReplaceBecauseDependencyReplaced)) => {
+                c.cause.as_deref().is_some_and(|cause| answers.contains(cause))
+            }
+            _ => false,
+        };
+        if answer {
+            answers.insert(&c.address);
+        }
+    }
     plan.actions()
+        .filter(|c| !answers.contains(c.address.as_str()))
         .filter_map(|c| match (c.action, c.reason) {
             (Action::Create, Some(Reason::RecreateBecauseDeletedOutside))
             | (Action::Update, Some(Reason::UpdateBecauseChangedOutside))

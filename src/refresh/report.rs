@@ -143,7 +143,7 @@ pub(super) fn say(report: &Report) {
             kind::Refresh::ById => "id".to_owned(),
         };
         crate::info!(
-            "refresh: sandbox {sandbox}, {}s: read every one of {parents} parent{} by `{field}` in {requests} request{}, in parallel ({children} seen, unmanaged ones included; a page holds the children of several parents)",
+            "refresh: sandbox {sandbox}: read the {}s of {parents} parent{} by `{field}` in {requests} request{}, in parallel ({children} seen, unmanaged ones included; a page holds the children of several parents)",
             kind.noun,
             plural(*parents as u64),
             plural(*requests)

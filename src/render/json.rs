@@ -99,6 +99,7 @@ fn drift(d: &Drift) -> Value {
         "updated_at": d.updated_at,
         "updated_by": d.updated_by,
         "updated_client": d.updated_client,
+        "dangling": d.dangling,
     })
 }
 

@@ -264,7 +264,7 @@ pub fn summary_line(plan: &Plan) -> String {
         };
     }
     if !plan.has_changes() {
-        return "No changes. Your connections match the configuration.".to_owned();
+        return "No changes. Your resources match the configuration.".to_owned();
     }
     let import = if s.import > 0 {
         format!("{} to import, ", s.import)

@@ -206,7 +206,7 @@ fn summary_lines_are_terraforms() {
     none.drift.clear();
     assert_eq!(
         summary_line(&none),
-        "No changes. Your connections match the configuration."
+        "No changes. Your resources match the configuration."
     );
 }
 

@@ -375,6 +375,16 @@ fn drift_block(out: &mut String, drift: &Drift) {
             if let Some(who) = changed_by(drift) {
                 let _ = writeln!(out, "{indent}      {}", paint(DIM, &format!("# {who}")));
             }
+            if let Some(gone) = &drift.dangling {
+                let _ = writeln!(
+                    out,
+                    "{indent}      {}",
+                    paint(
+                        RED,
+                        &format!("# dangling: it refers to `{gone}`, which AEP no longer has")
+                    )
+                );
+            }
         }
     }
     let _ = writeln!(out, "{indent}  }}\n");
@@ -501,7 +511,7 @@ pub fn drift(report: &DriftReport) -> String {
     let total = report.managed + report.unmanaged.len();
     let _ = writeln!(
         out,
-        "Found {total} connection{} in the declared sandboxes and connection specs: {} managed by flowform, {} not managed ({}% coverage).\n",
+        "Found {total} resource{} in the declared sandboxes and specs: {} managed by flowform, {} not managed ({}% coverage).\n",
         if total == 1 { "" } else { "s" },
         report.managed,
         report.unmanaged.len(),

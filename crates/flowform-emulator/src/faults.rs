@@ -62,12 +62,15 @@ impl std::fmt::Display for Fault {
 }
 
 /// A one-shot fault for the next request with this method (when `None`, the next request
-/// the fault can happen to).
+/// the fault can happen to) whose path ends with `path` (when given: `/connections` for the
+/// next create of a base connection, not of a source connection).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scripted {
     #[serde(default)]
     pub method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub fault: Fault,
 }
 
@@ -186,7 +189,8 @@ impl Faults {
         }
     }
 
-    pub fn decide(&mut self, method: &str) -> Decision {
+    /// What happens to a request with `method` to `path`.
+    pub fn decide(&mut self, method: &str, path: &str) -> Decision {
         let s = &self.settings;
         let jitter = if s.jitter_ms > 0 {
             self.rng.below(s.jitter_ms + 1)
@@ -196,7 +200,9 @@ impl Faults {
         let delay = Duration::from_millis(s.latency_ms + jitter);
         let writes = matches!(method, "POST" | "PATCH");
         let scripted = self.settings.script.iter().position(|f| {
-            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method)) && f.fault.applies_to(method)
+            f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+                && f.path.as_deref().is_none_or(|p| path.ends_with(p))
+                && f.fault.applies_to(method)
         });
         if let Some(i) = scripted {
             let fault = self.settings.script.remove(i).map(|f| f.fault);
@@ -238,10 +244,12 @@ mod tests {
             FaultSettings {
                 script: VecDeque::from([
                     Scripted {
+                        path: None,
                         method: Some("POST".into()),
                         fault: Fault::CommitThenFail,
                     },
                     Scripted {
+                        path: None,
                         method: None,
                         fault: Fault::RateLimit,
                     },
@@ -250,10 +258,13 @@ mod tests {
             },
             1,
         );
-        assert_eq!(faults.decide("GET").fault, Some(Fault::RateLimit));
-        assert_eq!(faults.decide("GET").fault, None);
-        assert_eq!(faults.decide("POST").fault, Some(Fault::CommitThenFail));
-        assert_eq!(faults.decide("POST").fault, None);
+        assert_eq!(faults.decide("GET", "/connections").fault, Some(Fault::RateLimit));
+        assert_eq!(faults.decide("GET", "/connections").fault, None);
+        assert_eq!(
+            faults.decide("POST", "/connections").fault,
+            Some(Fault::CommitThenFail)
+        );
+        assert_eq!(faults.decide("POST", "/connections").fault, None);
     }
 
     #[test]
@@ -265,7 +276,7 @@ mod tests {
         let run = |seed| {
             let mut f = Faults::new(settings.clone(), seed);
             (0..64)
-                .map(|_| f.decide("GET").fault.is_some())
+                .map(|_| f.decide("GET", "/connections").fault.is_some())
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(3), run(3));
@@ -276,6 +287,7 @@ mod tests {
     #[test]
     fn scripted_faults_wait_for_a_method_they_can_happen_to() {
         let scripted = |method: Option<&str>, fault| Scripted {
+            path: None,
             method: method.map(str::to_owned),
             fault,
         };
@@ -289,10 +301,16 @@ mod tests {
             },
             1,
         );
-        assert_eq!(faults.decide("GET").fault, None);
-        assert_eq!(faults.decide("DELETE").fault, Some(Fault::ConcurrentEdit));
-        assert_eq!(faults.decide("DELETE").fault, None);
-        assert_eq!(faults.decide("POST").fault, Some(Fault::CommitThenFail));
+        assert_eq!(faults.decide("GET", "/connections").fault, None);
+        assert_eq!(
+            faults.decide("DELETE", "/connections").fault,
+            Some(Fault::ConcurrentEdit)
+        );
+        assert_eq!(faults.decide("DELETE", "/connections").fault, None);
+        assert_eq!(
+            faults.decide("POST", "/connections").fault,
+            Some(Fault::CommitThenFail)
+        );
 
         // (method, fault, accepted)
         let cases = [
