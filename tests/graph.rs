@@ -729,3 +729,97 @@ async fn generate_writes_source_and_target_connections_that_refer_by_key() {
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
     settled(&world, 1, 2, 1).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_written_before_kinds_is_read_and_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = crate::common::root();
+    crate::world::copy_dir(&root.join("examples"), &dir.path().join("examples"));
+    let pipeline = dir.path().join("examples").join(crate::world::PIPELINE);
+    std::fs::remove_file(&pipeline).unwrap();
+    std::fs::write(
+        dir.path().join("flowform.toml"),
+        "config = [\"examples\"]\nstate = \"state/flowform.json\"\n",
+    )
+    .unwrap();
+    let emulator = dir.path().join("state").join("emulator");
+    crate::world::copy_dir(&root.join("tests/fixtures/state-v3"), &emulator);
+    std::fs::remove_file(emulator.join("README.md")).unwrap();
+    let state_path = emulator.join("flowform.json");
+    let written = std::fs::read(&state_path).unwrap();
+    let old: Value = serde_json::from_slice(&written).unwrap();
+    assert_eq!(old["version"], 3);
+    let run = |args: &[&str]| crate::common::flowform(args).current_dir(dir.path()).run();
+
+    // Read as it is: nothing to do, and nothing written by a plan.
+    let plan = run(&["plan", "--emulator"]).expect_code(0);
+    assert!(plan.stdout().contains("No changes."), "{}", plan.stdout());
+    assert_eq!(
+        std::fs::read(&state_path).unwrap(),
+        written,
+        "a plan writes nothing"
+    );
+    let list = run(&["state", "list", "--emulator"]).expect_code(0);
+    assert_eq!(list.stdout().lines().count(), 3, "{}", list.stdout());
+
+    // The next write upgrades it: the same lineage, the next serial, the same ids.
+    std::fs::copy(root.join("examples").join(crate::world::PIPELINE), &pipeline).unwrap();
+    let apply = run(&["apply", "--emulator", "--auto-approve"]).expect_code(0);
+    assert!(
+        apply
+            .stdout()
+            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        "{}",
+        apply.stdout()
+    );
+    let new: Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    assert_eq!(new["version"], 4);
+    assert_eq!(new["lineage"], old["lineage"]);
+    assert!(new["serial"].as_u64() > old["serial"].as_u64());
+    assert!(new.get("connections").is_none(), "written in today's shape");
+    for (address, record) in old["connections"].as_object().unwrap() {
+        assert_eq!(new["resources"][address]["id"], record["id"], "{address}");
+        assert_eq!(new["resources"][address]["kind"], "connection", "{address}");
+    }
+    let again = run(&["plan", "--emulator"]).expect_code(0);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_saved_before_kinds_is_applied_as_reviewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = crate::common::root();
+    crate::world::copy_dir(&root.join("examples"), &dir.path().join("examples"));
+    std::fs::remove_file(dir.path().join("examples").join(crate::world::PIPELINE)).unwrap();
+    std::fs::write(
+        dir.path().join("flowform.toml"),
+        "config = [\"examples\"]\nstate = \"state/flowform.json\"\n",
+    )
+    .unwrap();
+    let emulator = dir.path().join("state").join("emulator");
+    crate::world::copy_dir(&root.join("tests/fixtures/state-v3"), &emulator);
+    let jwt = dir.path().join("examples/salesforce-jwt.yaml");
+    let text = std::fs::read_to_string(&jwt).unwrap();
+    std::fs::write(
+        &jwt,
+        text.replace("name: ACME Salesforce (JWT)", "name: ACME JWT"),
+    )
+    .unwrap();
+    let plan = emulator.join("rename-jwt.plan").display().to_string();
+    let apply = crate::common::flowform(["apply", "--emulator", plan.as_str()])
+        .current_dir(dir.path())
+        .run()
+        .expect_code(0);
+    assert!(
+        apply
+            .stdout()
+            .ends_with("Apply complete! Resources: 0 added, 1 changed, 0 destroyed.\n"),
+        "{}\n{}",
+        apply.stdout(),
+        apply.stderr()
+    );
+    let state: Value =
+        serde_json::from_slice(&std::fs::read(emulator.join("flowform.json")).unwrap()).unwrap();
+    assert_eq!(state["version"], 4);
+    assert_eq!(state["resources"]["prod/acme-salesforce-jwt"]["name"], "ACME JWT");
+}

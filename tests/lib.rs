@@ -15,6 +15,7 @@ mod drift;
 mod emulator;
 mod examples;
 mod graph;
+mod graph_kill;
 mod hints;
 mod hostile;
 mod interrupt;

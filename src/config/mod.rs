@@ -345,3 +345,5 @@ impl<'a> Loader<'a> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_graph;

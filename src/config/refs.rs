@@ -51,18 +51,24 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                         .removed
                         .iter()
                         .find(|m| m.key.key == *key && m.key.kind.is_none_or(|k| k == target));
-                    let help = match (removed, near) {
-                        (Some(m), _) => format!(
+                    let moved = desired
+                        .moved
+                        .iter()
+                        .find(|m| m.from.key == *key && m.from.kind.is_none_or(|k| k == target));
+                    let help = match (moved, removed, near) {
+                        (Some(m), _, _) => format!(
+                            "`{key}` was moved to `{}` (`moved` at {}): refer to it by its new key, `{written}: {}`",
+                            m.to.key, m.origin, m.to.key
+                        ),
+                        (None, Some(m), _) => format!(
                             "`{key}` leaves management (`removed` at {}): a {} cannot refer to it by key; name it by its id, `{}: ID`, or keep `{key}` declared",
                             m.origin, r.kind.noun, field.path
                         ),
-                        (None, near) => match near {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "declare a {} `{key}` in sandbox `{}`, or name one flowform does not manage with `{}: ID`",
-                                target.noun, r.sandbox, field.path
-                            ),
-                        },
+                        (None, None, Some(s)) => format!("did you mean `{s}`?"),
+                        (None, None, None) => format!(
+                            "declare a {} `{key}` in sandbox `{}`, or name one flowform does not manage with `{}: ID`",
+                            target.noun, r.sandbox, field.path
+                        ),
                     };
                     diagnostics.push(error(format!("no {} `{key}` is declared", target.noun)).help(help));
                 }

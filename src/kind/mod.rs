@@ -320,3 +320,137 @@ impl Kind {
 pub struct Plain;
 
 impl Hooks for Plain {}
+
+#[cfg(test)]
+mod tests {
+    //! Each kind's declaration holds together: what the engine reads from it names what is
+    //! there. A new kind that breaks one of these fails here, not in a user's plan.
+
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn every_kind_is_named_once_and_refers_only_to_kinds_before_it() {
+        let mut names = BTreeSet::new();
+        let mut sections = BTreeSet::new();
+        for (i, kind) in ALL.iter().enumerate() {
+            assert!(names.insert(kind.name), "{}: named twice", kind.name);
+            assert!(sections.insert(kind.section), "{}: section twice", kind.name);
+            assert!(kind.collection.starts_with('/'), "{}", kind.name);
+            assert!(
+                !kind.name.contains([':', '/']),
+                "{}: an address reads back one way",
+                kind.name
+            );
+            for f in kind.refs() {
+                let Type::Ref { kind: target, .. } = f.ty else {
+                    unreachable!()
+                };
+                let at = ALL.iter().position(|k| k.name == target);
+                assert!(
+                    at.is_some_and(|at| at < i),
+                    "{}.{}: refers to `{target}`, which must be a kind before it (creates go in this order)",
+                    kind.name,
+                    f.path
+                );
+            }
+        }
+        assert!(ALL[0].is_default());
+    }
+
+    #[test]
+    fn every_field_is_readable_sent_somewhere_and_defaulted_from_what_exists() {
+        for kind in ALL {
+            let mut apis = BTreeSet::new();
+            for f in kind.fields {
+                let what = format!("{}.{}", kind.name, f.path);
+                assert!(f.api.starts_with('/'), "{what}: a JSON pointer");
+                assert!(apis.insert(f.api), "{what}: `{}` sent twice", f.api);
+                assert!(
+                    !f.doc.is_empty(),
+                    "{what}: documented (the editor schema says it)"
+                );
+                // The reader takes it from a top-level key the kind's mapping lists (a
+                // reference also by its key's name), unless the kind's hooks read it.
+                let top = f.path.split('.').next().unwrap_or(f.path);
+                let by_key = match f.ty {
+                    Type::Ref { by_key, .. } => Some(by_key),
+                    _ => None,
+                };
+                assert!(
+                    f.custom
+                        || kind.mapping.contains(&top)
+                        || by_key.is_some_and(|k| kind.mapping.contains(&k)),
+                    "{what}: `{top}` is not in the kind's mapping"
+                );
+                match &f.default {
+                    Default::Value(json) => {
+                        let value: serde_json::Value =
+                            serde_json::from_str(json).unwrap_or_else(|e| panic!("{what}: {e}"));
+                        if let Type::Enum(allowed) = f.ty {
+                            assert!(
+                                value.as_str().is_some_and(|v| allowed.contains(&v)),
+                                "{what}: the default is one of the values"
+                            );
+                        }
+                    }
+                    Default::Inherit { reference, path } => {
+                        let via = kind
+                            .field(reference)
+                            .unwrap_or_else(|| panic!("{what}: inherits through `{reference}`, no field"));
+                        let Type::Ref { kind: target, .. } = via.ty else {
+                            panic!("{what}: inherits through `{reference}`, not a reference");
+                        };
+                        let target = by_name(target).unwrap();
+                        assert!(
+                            target.field(path).is_some(),
+                            "{what}: inherits `{path}`, which `{}` does not have",
+                            target.name
+                        );
+                    }
+                    Default::None | Default::Live => {}
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn scopes_and_refreshes_name_fields_the_api_can_filter_on() {
+        for kind in ALL {
+            for path in kind.scope {
+                assert!(kind.field(path).is_some(), "{}: scope `{path}`", kind.name);
+                assert!(kind.filter_name(path).is_some(), "{}: scope `{path}`", kind.name);
+            }
+            if let Refresh::ByParent(parent) = kind.refresh {
+                let f = kind
+                    .field(parent)
+                    .unwrap_or_else(|| panic!("{}: `{parent}`", kind.name));
+                assert!(
+                    matches!(f.ty, Type::Ref { .. }),
+                    "{}: read by parent through `{parent}`, which must be a reference",
+                    kind.name
+                );
+                assert!(
+                    kind.scope.contains(&parent),
+                    "{}: the parent it is read by tells it apart",
+                    kind.name
+                );
+            }
+            assert!(
+                kind.fields
+                    .iter()
+                    .filter(|f| matches!(f.ty, Type::Params))
+                    .count()
+                    <= 1,
+                "{}: one params field at most",
+                kind.name
+            );
+            assert!(
+                kind.field("name").is_some_and(|f| f.required),
+                "{}: named",
+                kind.name
+            );
+        }
+    }
+}
