@@ -823,3 +823,35 @@ async fn a_plan_saved_before_kinds_is_applied_as_reviewed() {
     assert_eq!(state["version"], 4);
     assert_eq!(state["resources"]["prod/acme-salesforce-jwt"]["name"], "ACME JWT");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_comment_counts_each_kind_and_an_erroneous_plan_claims_no_changes() {
+    let world = scratch().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    world.edit("salesforce-oauth2.yaml", OAUTH, BASIC);
+    let md = world
+        .run(&["plan", "--format", "markdown"])
+        .await
+        .expect_code(0)
+        .stdout();
+    assert!(
+        md.starts_with("Plan: 3 to add, 0 to change, 3 to destroy."),
+        "{md}"
+    );
+    assert!(
+        md.contains("> - **1 connection, 2 source connections will be replaced**"),
+        "{md}"
+    );
+    world.edit("salesforce-oauth2.yaml", BASIC, OAUTH);
+    world
+        .run(&["state", "rm", "source:acme-contacts"])
+        .await
+        .expect_code(0);
+    let run = world.run(&["plan", "--format", "markdown"]).await.expect_code(1);
+    let md = run.stdout();
+    assert!(!md.contains("No changes."), "{md}");
+    assert!(
+        md.starts_with("> [!CAUTION]\n> **This plan cannot be applied:**"),
+        "{md}"
+    );
+}

@@ -76,7 +76,18 @@ fn listing(out: &mut String, label: &str, keys: &[String]) {
 /// "`flowform show plan.out`".
 pub fn plan(plan: &Plan, see_all: &str) -> String {
     let mut head = String::new();
-    let _ = writeln!(head, "{}\n", summary_line(plan));
+    // A plan with errors does nothing: its summary would read as "no changes".
+    if plan.errors.is_empty() {
+        let _ = writeln!(head, "{}\n", summary_line(plan));
+    }
+    // How many of what, by kind: `2 connections, 1 source connection`.
+    let tally = |addresses: &[String]| {
+        crate::kind::tally(
+            addresses
+                .iter()
+                .map(|a| crate::kind::address::kind_of(a.trim_matches('`'))),
+        )
+    };
     let addresses = |action: Action| -> Vec<String> {
         plan.changes
             .iter()
@@ -101,17 +112,15 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         if !deletes.is_empty() {
             let _ = writeln!(
                 head,
-                "> - **{} connection{} will be deleted** in AEP; check before approving.",
-                deletes.len(),
-                if deletes.len() == 1 { "" } else { "s" }
+                "> - **{} will be deleted** in AEP; check before approving.",
+                tally(&deletes)
             );
         }
         if !replaces.is_empty() {
             let _ = writeln!(
                 head,
-                "> - **{} connection{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
-                replaces.len(),
-                if replaces.len() == 1 { "" } else { "s" }
+                "> - **{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
+                tally(&replaces)
             );
         }
         for c in plan.changes.iter().filter(|c| c.action == Action::Replace) {
@@ -124,8 +133,9 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
             if !gone.is_empty() {
                 let _ = writeln!(
                     head,
-                    "> - `{}`: the new connection will not have {}.",
+                    "> - `{}`: the new {} will not have {}.",
                     c.address,
+                    crate::kind::address::kind_of(&c.address).noun,
                     gone.join(", ")
                 );
             }
@@ -135,7 +145,7 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
     if !plan.drift.is_empty() {
         let _ = writeln!(
             head,
-            "> [!NOTE]\n> {} managed connection{} changed outside flowform (see the plan).\n",
+            "> [!NOTE]\n> {} managed resource{} changed outside flowform (see the plan).\n",
             plan.drift.len(),
             if plan.drift.len() == 1 { "" } else { "s" }
         );

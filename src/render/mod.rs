@@ -258,7 +258,7 @@ pub fn summary_line(plan: &Plan) -> String {
         return match plan.drift.len() {
             0 => "No changes. The state matches AEP.".to_owned(),
             n => format!(
-                "Refresh-only: applying updates the state to match AEP for {n} connection{}.",
+                "Refresh-only: applying updates the state to match AEP for {n} resource{}.",
                 if n == 1 { "" } else { "s" }
             ),
         };
