@@ -492,3 +492,40 @@ async fn the_emulator_chapters_fault_settings_are_accepted_as_written() {
         assert_eq!(&now[field], value, "{field}");
     }
 }
+
+/// Every field of every kind but the base connection's (whose fields Configuration
+/// documents) has a row in the chapter on source and target connections.
+#[test]
+fn every_kinds_field_is_in_its_chapter() {
+    let chapter = std::fs::read_to_string(root().join("docs/resources.md")).unwrap();
+    for kind in flowform::kind::ALL.iter().filter(|k| !k.is_default()) {
+        let table = format!(
+            "## {} connections (`{}:`)",
+            capitalised(kind.noun.split(' ').next().unwrap()),
+            kind.section
+        );
+        assert!(chapter.contains(&table), "`{table}` in docs/resources.md");
+        for field in kind.fields {
+            let top = field.path.split('.').next().unwrap();
+            let by_key = match field.ty {
+                flowform::kind::Type::Ref { by_key, .. } => by_key,
+                _ => top,
+            };
+            let row = |name: &str| chapter.contains(&format!("| `{name}` |"));
+            assert!(
+                row(field.path) || row(top) || row(by_key),
+                "docs/resources.md documents `{}` of {}s",
+                field.path,
+                kind.noun
+            );
+        }
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

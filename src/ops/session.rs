@@ -475,15 +475,14 @@ impl Session {
                 .map(|c| format!("-c {}", c.display()))
                 .collect();
             planned.warnings.push(format!(
-                "the plan is limited to the {} connection{} declared in `{}`, against the project's one state; connections declared elsewhere, or no longer declared, are not shown. A plan without `-c` covers the whole project",
-                narrowed.len(),
-                if narrowed.len() == 1 { "" } else { "s" },
+                "the plan is limited to the {} declared in `{}`, against the project's one state; resources declared elsewhere, or no longer declared, are not shown. A plan without `-c` covers the whole project",
+                crate::kind::tally(narrowed.iter().map(|a| crate::kind::address::kind_of(a))),
                 inputs.join(" ")
             ));
         }
         if !self.targets.is_empty() && planned.errors.is_empty() {
             planned.warnings.push(
-                "the plan is limited to --target; other connections may have changes it does not show. Targeting is for exceptional cases, not routine use".to_owned(),
+                "the plan is limited to --target and what it depends on; other resources may have changes it does not show. Targeting is for exceptional cases, not routine use".to_owned(),
             );
         }
         planned
