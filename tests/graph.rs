@@ -855,3 +855,54 @@ async fn the_review_comment_counts_each_kind_and_an_erroneous_plan_claims_no_cha
         "{md}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_connection_has_one_state_in_postgres_too() {
+    let Some(pg) = crate::postgres::Pg::connect().await else {
+        return;
+    };
+    let world = World::bare(flowform_emulator::Options::default()).await;
+    let clone = |name: &str| {
+        let dir = world.dir.path().join(name);
+        crate::world::copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
+        for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
+            std::fs::remove_file(dir.join("examples").join(file)).unwrap();
+        }
+        std::fs::write(
+            dir.join("flowform.toml"),
+            format!("config = [\"examples\"]\nstate = \"{}\"\n", pg.url(name)),
+        )
+        .unwrap();
+        dir
+    };
+    let (marketing, sales) = (clone("marketing"), clone("sales"));
+    world.run_in(&marketing, &["init"]).await.expect_code(0);
+    world.run_in(&sales, &["init"]).await.expect_code(0);
+    world
+        .run_in(&marketing, &["apply", "--auto-approve"])
+        .await
+        .expect_code(0);
+    let id = pg.recorded("marketing").resources["prod/source:acme-contacts"]
+        .id
+        .clone();
+    let refused = world
+        .run_in(&sales, &["import", "source:acme-contacts", &id])
+        .await
+        .expect_code(1);
+    assert!(
+        refused
+            .stderr()
+            .contains("is managed by the state `marketing` (as `prod/source:acme-contacts`)"),
+        "{}",
+        refused.stderr()
+    );
+    assert!(pg.recorded("sales").resources.is_empty());
+    assert_eq!(
+        pg.count(&format!(
+            "SELECT count(*) FROM {{s}}.owners WHERE connection_id = '{id}'"
+        ))
+        .await,
+        1
+    );
+    pg.drop_schema().await;
+}
