@@ -906,3 +906,83 @@ async fn a_source_connection_has_one_state_in_postgres_too() {
     );
     pg.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_shared_across_kinds_validate_narrowed_and_apply_replace() {
+    let world = scratch().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // A file of the project named with -c is validated with the rest of the project, whose
+    // other files declare what it refers to.
+    let validate = world
+        .run_bare(
+            ["validate", "-c", &format!("examples/{}", crate::world::PIPELINE)]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+        .await
+        .expect_code(0);
+    assert_eq!(
+        validate.stdout(),
+        "prod: 2 source connections, 1 target connection valid\n"
+    );
+    // A source connection keyed like its base connection: the bare key is the base
+    // connection's, `source:` the source connection's.
+    world.edit(
+        crate::world::PIPELINE,
+        "  acme-accounts:\n",
+        "  acme-salesforce-oauth:\n",
+    );
+    world.write(
+        "moves.yaml",
+        "moved:\n  - {from: source:acme-accounts, to: source:acme-salesforce-oauth}\n",
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let show = world
+        .run(&["state", "show", "acme-salesforce-oauth"])
+        .await
+        .expect_code(0);
+    assert!(
+        show.stdout()
+            .contains("\"address\": \"prod/acme-salesforce-oauth\""),
+        "{}",
+        show.stdout()
+    );
+    let show = world
+        .run(&["state", "show", "source:acme-salesforce-oauth"])
+        .await
+        .expect_code(0);
+    assert!(
+        show.stdout()
+            .contains("\"address\": \"prod/source:acme-salesforce-oauth\""),
+        "{}",
+        show.stdout()
+    );
+    // `apply --replace` replaces what it names, and what must follow it.
+    let source = world.id_of("source:acme-salesforce-oauth").await;
+    let run = world
+        .run(&[
+            "apply",
+            "--auto-approve",
+            "--replace",
+            "source:acme-salesforce-oauth",
+        ])
+        .await
+        .expect_code(0);
+    assert!(
+        run.stdout()
+            .ends_with("Apply complete! Resources: 1 added, 0 changed, 1 destroyed.\n"),
+        "{}",
+        run.stdout()
+    );
+    assert_ne!(world.id_of("source:acme-salesforce-oauth").await, source);
+    settled(&world, 1, 2, 1).await;
+    // Explore names a base connection; a source connection's key says which one.
+    let explore = world.run(&["explore", "acme-contacts"]).await.expect_code(1);
+    assert!(
+        explore.stderr().contains(
+            "`acme-contacts` is a source connection: explore its base connection, `flowform explore acme-salesforce-oauth`"
+        ),
+        "{}",
+        explore.stderr()
+    );
+}

@@ -25,6 +25,10 @@ pub struct Args {
     /// How long a new connection may take to go from `initializing` to `enabled`
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = super::duration)]
     pub wait_timeout: Duration,
+    /// Replace this resource (key, kind:key or sandbox/kind:key; repeatable) even though
+    /// nothing forces it: create it anew, then delete the old one, as Terraform's -replace
+    #[arg(long, value_name = "KEY", conflicts_with_all = ["plan", "refresh_only"])]
+    pub replace: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,6 +47,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
         auto_approve: args.auto_approve,
         refresh_only: args.refresh_only,
         wait_timeout: args.wait_timeout,
+        replace: args.replace.clone(),
     };
     crate::ops::apply::apply(&request, env, io)
 }

@@ -81,7 +81,8 @@ pub struct TargetArgs {
     /// Read AEP before planning (`--refresh=false` plans from the state alone)
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
     pub refresh: bool,
-    /// Limit the plan to these connections (key or sandbox/key; repeatable)
+    /// Limit the plan to these resources and what they depend on (key, kind:key or
+    /// sandbox/kind:key; repeatable)
     #[arg(long = "target", value_name = "KEY")]
     pub targets: Vec<String>,
     /// Work against a Flow Service emulator run in this process, with its data and a state

@@ -9,12 +9,13 @@ use crate::settings::Environment;
 /// A section of the drift report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Section {
-    /// Managed connections changed outside flowform (AEP against the state)
+    /// Managed resources changed outside flowform (AEP against the state)
     Outside,
     /// The configuration not yet applied (the configuration against the state, secrets by
     /// fingerprint)
     Unapplied,
-    /// Connections of the declared sandboxes and specs that flowform does not manage
+    /// Resources of the declared sandboxes and specs (and source and target connections on
+    /// managed ones) that flowform does not manage
     Unmanaged,
 }
 
@@ -28,10 +29,10 @@ pub struct Args {
     /// Check and report only this section (repeatable): outside, unapplied, unmanaged [default: all three]
     #[arg(long, value_name = "SECTION", value_enum)]
     pub only: Vec<Section>,
-    /// Report unmanaged connections without counting them as drift
+    /// Report unmanaged resources without counting them as drift
     #[arg(long)]
     pub ignore_unmanaged: bool,
-    /// Also ask AEP to test each managed connection with its source (`GET
+    /// Also ask AEP to test each managed base connection with its source (`GET
     /// /connections/{id}/test`), and report those whose credentials the source refuses
     #[arg(long)]
     pub check_credentials: bool,

@@ -13,7 +13,7 @@ pub struct Args {
     /// configuration names
     #[arg(long = "sandbox", value_name = "NAME")]
     pub sandboxes: Vec<String>,
-    /// Only connections of this source: salesforce, microsoft-dynamics, hubspot, veeva-crm,
+    /// Only base connections (and what reads through them) of this source: salesforce, microsoft-dynamics, hubspot, veeva-crm,
     /// zoho-crm (repeatable)
     #[arg(long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
@@ -27,7 +27,7 @@ pub struct Args {
     /// Write the files (`<sandbox>.yaml`) here [default: the project's configuration directory]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Write over files that exist (never over one that declares managed connections)
+    /// Write over files that exist (never over one that declares managed resources)
     #[arg(long)]
     pub force: bool,
     /// Read the in-process emulator (the `--emulator` demo's data) instead of AEP

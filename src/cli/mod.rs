@@ -34,7 +34,7 @@ use crate::settings::Environment;
 #[command(
     name = "flowform",
     version = version::VERSION,
-    about = "Declarative reconciler for Adobe Experience Platform Flow Service base connections",
+    about = "Declarative reconciler for Adobe Experience Platform Flow Service: base, source and target connections",
     propagate_version = true
 )]
 struct Cli {
@@ -64,7 +64,7 @@ enum Command {
     Import(Box<import::Args>),
     /// List a base connection's tables, or one table's columns (what a source connection reads)
     Explore(Box<explore::Args>),
-    /// Write configuration for the connections AEP has that the project does not manage yet
+    /// Write configuration for what AEP has that the project does not manage yet
     Generate(Box<generate::Args>),
     /// Show a saved plan
     Show(show::Args),

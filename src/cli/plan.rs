@@ -21,12 +21,12 @@ pub struct Args {
     /// Exit 0 with no changes, 2 with changes, 1 on error
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Plan the deletion of every managed connection (save it with --out, review it, and
+    /// Plan the deletion of every managed resource (save it with --out, review it, and
     /// carry it out with `flowform apply FILE`)
     #[arg(long)]
     pub destroy: bool,
-    /// Replace this connection (key or sandbox/key; repeatable) even though nothing forces
-    /// it: create it anew, then delete the old one, as Terraform's -replace
+    /// Replace this resource (key, kind:key or sandbox/kind:key; repeatable) even though
+    /// nothing forces it: create it anew, then delete the old one, as Terraform's -replace
     #[arg(long, value_name = "KEY", conflicts_with = "destroy")]
     pub replace: Vec<String>,
 }

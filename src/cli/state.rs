@@ -18,19 +18,19 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List the managed connections
+    /// List the managed resources
     List,
-    /// Show what the state holds for one connection (digests, never secrets)
+    /// Show what the state holds for one resource (digests, never secrets)
     Show {
-        /// `sandbox/key`, or the key alone when it is unambiguous
+        /// `key`, `kind:key` or `sandbox/kind:key` (a bare key names the base connection of that key)
         key: String,
     },
-    /// Forget connections without touching them in AEP
+    /// Forget resources without touching them in AEP
     Rm {
         #[arg(required = true)]
         keys: Vec<String>,
     },
-    /// Give a connection a new key without recreating it
+    /// Give a resource a new key without recreating it
     Mv { old: String, new: String },
     /// Print the whole state, as a state file, to stdout (a backup, or a look at a shared state)
     Pull,

@@ -55,6 +55,26 @@ pub(super) fn read_moved(file: &Path, node: &Node, diagnostics: &mut Diagnostics
         };
         let from = key_ref(file, entry, &fields, "from", &field, diagnostics);
         let to = key_ref(file, entry, &fields, "to", &field, diagnostics);
+        if let (Some(from), Some(to)) = (&from, &to)
+            && let (Some(a), Some(b)) = (from.kind, to.kind)
+            && a != b
+        {
+            // A move renames a key; it cannot turn one kind of resource into another (as
+            // Terraform refuses to move between resource types).
+            diagnostics.push(
+                Diagnostic::error(format!(
+                    "a move cannot change a resource's kind: `{from}` is a {}, `{to}` a {}",
+                    a.noun, b.noun
+                ))
+                .at(file, entry.location)
+                .field("moved")
+                .help(format!(
+                    "a {} cannot become a {}: declare the new one, and remove the old one (or let it go with `removed:`)",
+                    a.noun, b.noun
+                )),
+            );
+            continue;
+        }
         if let (Some(from), Some(to)) = (from, to) {
             out.push(Moved {
                 from,

@@ -263,3 +263,19 @@ fn a_target_needs_its_dataset() {
     let errors = errors(&[("t.yaml", text)]);
     assert!(errors.iter().any(|e| e.contains("dataset")), "{errors:#?}");
 }
+
+#[test]
+fn a_move_cannot_change_a_resources_kind() {
+    let moved = "moved:\n  - {from: target:profiles, to: source:contacts}\n";
+    one_error(
+        &[
+            ("base.yaml", &base("prod")),
+            ("pipe.yaml", &source("connection: sf")),
+            ("moves.yaml", moved),
+        ],
+        &[
+            "moves.yaml:2:5",
+            "a move cannot change a resource's kind: `target:profiles` is a target connection, `source:contacts` a source connection",
+        ],
+    );
+}

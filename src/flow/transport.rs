@@ -176,7 +176,13 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
     } else if e.is_connect() {
         "could not connect".to_owned()
     } else {
-        e.to_string()
+        // Without the URL reqwest adds (`for url (…)`): the call already names its path,
+        // and a URL can be as long as what went into it.
+        let text = e.to_string();
+        match text.find(" for url (") {
+            Some(at) => text[..at].to_owned(),
+            None => text,
+        }
     };
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
@@ -186,6 +192,15 @@ pub(crate) fn describe(e: &reqwest::Error) -> String {
             text.push_str(&cause_text);
         }
         source = cause.source();
+    }
+    // Bounded, whatever the causes hold.
+    if text.len() > 1024 {
+        let mut end = 1024;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
     }
     text
 }

@@ -61,6 +61,9 @@ pub struct Existing {
     pub imported: BTreeMap<String, String>,
     /// Declared connections by (sandbox, spec id in lower case, name), with their keys.
     pub names: BTreeMap<(String, String, String), String>,
+    /// Declared resources of the other kinds by (kind, sandbox, name), with their keys
+    /// (`source:key`).
+    pub linked_names: BTreeMap<(String, String, String), String>,
     /// Keys declared or in the state.
     pub keys: BTreeSet<String>,
     /// `${env:…}` variables the configuration references.
@@ -219,7 +222,7 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
             }
         }
         // The linked kinds, already managed or imported, are left as they are.
-        let fresh_linked = |all: &[LiveObject], out: &mut Generated| -> Vec<LiveObject> {
+        let fresh_linked = |kind: &str, all: &[LiveObject], out: &mut Generated| -> Vec<LiveObject> {
             let mut kept = Vec::new();
             for l in all {
                 if let Some(address) = existing.managed.get(&l.id) {
@@ -229,15 +232,31 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
                         name: shown(&l.name),
                         reason: format!("already managed, as `{address}`"),
                     });
-                } else if !existing.imported.contains_key(&l.id) {
+                } else if existing.imported.contains_key(&l.id) {
+                    // Declared with `import: {id}`: the plan takes it.
+                } else if let Some(key) =
+                    existing
+                        .linked_names
+                        .get(&(kind.to_owned(), sandbox.clone(), l.name.clone()))
+                {
+                    out.skipped.push(Skipped {
+                        sandbox: sandbox.clone(),
+                        id: l.id.clone(),
+                        name: shown(&l.name),
+                        reason: format!(
+                            "the configuration declares `{key}` with this name, which the state does not manage; if it is this one, run `flowform import {key} {}`",
+                            l.id
+                        ),
+                    });
+                } else {
                     kept.push(l.clone());
                 }
             }
             kept.sort_by_cached_key(|l| (l.name.to_lowercase(), l.id.clone()));
             kept
         };
-        let sources = fresh_linked(&listed.sources, &mut out);
-        let targets = fresh_linked(&listed.targets, &mut out);
+        let sources = fresh_linked("source", &listed.sources, &mut out);
+        let targets = fresh_linked("target", &listed.targets, &mut out);
         if candidates.is_empty() && sources.is_empty() && targets.is_empty() {
             continue;
         }

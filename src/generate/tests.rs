@@ -227,6 +227,7 @@ fn what_the_project_has_is_skipped_and_said_so() {
         .into(),
         keys: ["acme".to_owned()].into(),
         variables: ["FLOWFORM_PROD_ACME_PROD_PASSWORD".to_owned()].into(),
+        ..Existing::default()
     };
     let generated = generate(
         &[listed(

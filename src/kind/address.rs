@@ -147,6 +147,26 @@ impl KeyRef {
     pub fn names_address(&self, address: &str) -> bool {
         Address::parse(address).is_some_and(|a| !a.deposed && self.names(a.kind, a.sandbox, a.key))
     }
+
+    /// The addresses among `addresses` this names. A bare key names the base connection of
+    /// that key where there is one (its address carries no kind either), and otherwise the
+    /// resource of whatever kind holds that key: `sf` is the base connection `sf` even when a
+    /// source connection is keyed `sf` too (that one is `source:sf`).
+    pub fn pick<'a, S: AsRef<str> + ?Sized + 'a>(
+        &self,
+        addresses: impl IntoIterator<Item = &'a S>,
+    ) -> Vec<&'a S> {
+        let named: Vec<&S> = addresses
+            .into_iter()
+            .filter(|a| self.names_address(a.as_ref()))
+            .collect();
+        let bases = |a: &&S| kind_of(a.as_ref()).is_default();
+        if self.kind.is_none() && named.iter().any(bases) {
+            named.into_iter().filter(bases).collect()
+        } else {
+            named
+        }
+    }
 }
 
 impl std::fmt::Display for KeyRef {
@@ -222,5 +242,11 @@ mod tests {
         assert_eq!(KeyRef::parse("a b"), Err(KeyRefError::Invalid));
         assert!(typed.names_address("prod/source:acme"));
         assert!(!typed.names_address("prod/source:acme#deposed"));
+        // A bare key picks the base connection where a key is shared across kinds.
+        let both = ["prod/acme", "prod/source:acme", "prod/target:other"];
+        assert_eq!(bare.pick(&both), [&"prod/acme"]);
+        assert_eq!(typed.pick(&both), [&"prod/source:acme"]);
+        let other = KeyRef::parse("other").unwrap();
+        assert_eq!(other.pick(&both), [&"prod/target:other"]);
     }
 }

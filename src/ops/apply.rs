@@ -23,6 +23,8 @@ pub struct ApplyRequest {
     pub refresh_only: bool,
     /// How long a new connection may take to become `enabled`.
     pub wait_timeout: Duration,
+    /// Replace these even though nothing forces it (`apply --replace KEY`, as `plan`'s).
+    pub replace: Vec<String>,
 }
 
 /// `flowform destroy`.
@@ -211,7 +213,7 @@ fn apply_planned(request: &ApplyRequest, session: &mut Session, io: &mut Io<'_>)
     } else {
         Mode::Normal
     };
-    let (plan, live) = session.plan(mode, io)?;
+    let (plan, live) = session.plan_replacing(mode, &request.replace, io)?;
     io.product(&crate::render::text::plan(&plan))?;
     // What AEP finished on its own (an initializing connection enabled) is recorded, whatever
     // else happens.

@@ -148,11 +148,25 @@ fn connection(session: &Session, key: &str) -> Result<(String, String), Error> {
         .map(|r| r.key.as_str())
         .chain(session.desired.of(base).map(|r| r.key.as_str()))
         .collect();
-    let help = did_you_mean(key, keys.iter().copied())
-        .map(|s| format!("did you mean `{s}`?"))
-        .unwrap_or_else(|| {
-            "name a base connection by its key (`flowform state list`), or by its id".to_owned()
-        });
+    // A source connection's key: explore reads through its base connection.
+    let through = wanted.as_ref().and_then(|k| {
+        session
+            .desired
+            .resources
+            .values()
+            .find(|r| !r.kind.is_default() && k.names(r.kind, &r.sandbox, &r.key))
+    });
+    let help = match (through, did_you_mean(key, keys.iter().copied())) {
+        (Some(r), _) => match r.reference("baseConnectionId") {
+            Some(crate::kind::Reference::Key(base)) => format!(
+                "`{key}` is a {}: explore its base connection, `flowform explore {base}`",
+                r.kind.noun
+            ),
+            _ => format!("`{key}` is a {}: explore names a base connection", r.kind.noun),
+        },
+        (None, Some(s)) => format!("did you mean `{s}`?"),
+        (None, None) => "name a base connection by its key (`flowform state list`), or by its id".to_owned(),
+    };
     Err(Error::message(
         format!("`{key}` names no base connection"),
         Some(help),

@@ -95,6 +95,14 @@ fn existing(desired: &Desired, state: &crate::state::State, dropped: &BTreeSet<P
         out.managed.insert(r.id.clone(), address.clone());
         out.keys.insert(r.key.clone());
     }
+    for r in desired.resources.values().filter(|r| !r.kind.is_default()) {
+        if !dropped.contains(&real(&r.origin.file)) {
+            out.linked_names.insert(
+                (r.kind.name.to_owned(), r.sandbox.clone(), r.name().to_owned()),
+                format!("{}:{}", r.kind.name, r.key),
+            );
+        }
+    }
     for c in desired.of(crate::kind::default()) {
         if dropped.contains(&real(&c.origin.file)) {
             continue;

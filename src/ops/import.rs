@@ -40,15 +40,12 @@ pub fn import(request: &ImportRequest, env: &Environment, io: &mut Io<'_>) -> Ou
 fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) -> Outcome {
     let id = request.id.as_str();
     let wanted = crate::kind::KeyRef::parse(&request.key).ok();
-    let found: Vec<&crate::config::Resource> = session
-        .desired
-        .resources
-        .values()
-        .filter(|r| {
-            wanted
-                .as_ref()
-                .is_some_and(|k| k.names(r.kind, &r.sandbox, &r.key))
-        })
+    let found: Vec<&crate::config::Resource> = wanted
+        .as_ref()
+        .map(|k| k.pick(session.desired.resources.keys()))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| session.desired.resources.get(a.as_str()))
         .collect();
     let conn = match found.as_slice() {
         [one] => (*one).clone(),

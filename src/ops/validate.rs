@@ -29,7 +29,7 @@ pub struct ValidateRequest {
 
 pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let args = request;
-    let options = LoadOptions {
+    let mut options = LoadOptions {
         resolve_secrets: !args.skip_secrets,
         secrets_only_in: None,
     };
@@ -39,11 +39,23 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         Ok(project) => project,
         Err(diagnostics) => return Err(report(&diagnostics, io)),
     };
-    let inputs = match (&project, args.config.is_empty()) {
-        (Some(p), true) => p.config.clone(),
+    let narrowed = project.as_ref().and_then(|p| narrowed_files(p, &args.config));
+    let inputs = match (&project, args.config.is_empty(), &narrowed) {
+        (Some(p), true, _) | (Some(p), false, Some(_)) => p.config.clone(),
         _ => args.config.clone(),
     };
-    let loaded = config::load(&inputs, env, &options).map_err(|d| report(&d, io))?;
+    // Files of the project named with `-c` are validated as part of it (what they refer to
+    // may be declared in its other files), as `plan -c` plans them; their secrets alone are
+    // read.
+    options.secrets_only_in = narrowed.clone();
+    let mut loaded = config::load(&inputs, env, &options).map_err(|d| report(&d, io))?;
+    if let Some(files) = &narrowed {
+        let desired = &mut loaded.desired;
+        desired
+            .resources
+            .retain(|_, r| std::fs::canonicalize(&r.origin.file).is_ok_and(|real| files.contains(&real)));
+        desired.sandboxes = desired.resources.values().map(|r| r.sandbox.clone()).collect();
+    }
     // Formatted first and written at once (stderr is unbuffered).
     let mut warnings = String::new();
     for warning in loaded.warnings.iter() {
@@ -94,6 +106,23 @@ pub fn validate(request: &ValidateRequest, env: &Environment, io: &mut Io<'_>) -
         writeln!(io.out, "{line}")?;
     }
     Ok(Exit::Success)
+}
+
+/// The files `-c` names, when each is one of the project's configuration files (`None`:
+/// `-c` names files of its own, or none).
+fn narrowed_files(project: &Project, config: &[PathBuf]) -> Option<BTreeSet<PathBuf>> {
+    if config.is_empty() {
+        return None;
+    }
+    let real = |files: Vec<PathBuf>| -> BTreeSet<PathBuf> {
+        files
+            .into_iter()
+            .map(|f| std::fs::canonicalize(&f).unwrap_or(f))
+            .collect()
+    };
+    let all = real(config::files::discover(&project.config).ok()?);
+    let named = real(config::files::discover(config).ok()?);
+    (!named.is_empty() && named.is_subset(&all)).then_some(named)
 }
 
 /// The project's state, read without its lock, if there is one (the emulator's under
@@ -158,15 +187,22 @@ fn summary(desired: &Desired) -> Vec<String> {
             let total: usize = specs.values().sum();
             let noun = if total == 1 { "connection" } else { "connections" };
             let detail: Vec<String> = specs.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            let mut line = if detail.is_empty() {
-                format!("{sandbox}: 0 connections, valid")
-            } else {
-                format!("{sandbox}: {total} {noun} valid ({})", detail.join(", "))
-            };
-            for (noun, n) in others.get(sandbox).into_iter().flatten() {
-                line.push_str(&format!(", {n} {noun}{}", if *n == 1 { "" } else { "s" }));
+            let others: Vec<String> = others
+                .get(sandbox)
+                .into_iter()
+                .flatten()
+                .map(|(noun, n)| format!("{n} {noun}{}", if *n == 1 { "" } else { "s" }))
+                .collect();
+            match (detail.is_empty(), others.is_empty()) {
+                (true, true) => format!("{sandbox}: 0 connections, valid"),
+                (true, false) => format!("{sandbox}: {} valid", others.join(", ")),
+                (false, true) => format!("{sandbox}: {total} {noun} valid ({})", detail.join(", ")),
+                (false, false) => format!(
+                    "{sandbox}: {total} {noun} valid ({}), {}",
+                    detail.join(", "),
+                    others.join(", ")
+                ),
             }
-            line
         })
         .collect()
 }

@@ -65,6 +65,7 @@ fn change(c: &Change, moved_from: Option<&str>) -> Value {
     json!({
         "address": c.address,
         "previous_address": moved_from,
+        "kind": c.kind().name,
         "key": c.key,
         "sandbox": c.sandbox,
         "id": c.id,
@@ -84,6 +85,8 @@ fn change(c: &Change, moved_from: Option<&str>) -> Value {
         "etag": c.etag,
         "then_update": c.then_update,
         "initializing": c.initializing,
+        "depends_on": c.depends_on,
+        "cause": c.cause,
         "notes": c.notes,
     })
 }
@@ -92,6 +95,7 @@ fn drift(d: &Drift) -> Value {
     let (before, after, _) = sides(&d.fields);
     json!({
         "address": d.address,
+        "kind": crate::kind::address::kind_of(&d.address).name,
         "id": d.id,
         "actions": match d.kind { DriftKind::Changed => ["update"], DriftKind::Deleted => ["delete"] },
         "change": {"before": before, "after": after, "fields": d.fields},

@@ -242,9 +242,8 @@ impl State {
             return Some(found);
         }
         let key = crate::kind::KeyRef::parse(key_or_address).ok()?;
-        let mut found = self.resources.iter().filter(|(a, _)| key.names_address(a));
-        match (found.next(), found.next()) {
-            (Some(found), None) => Some(found),
+        match key.pick(self.resources.keys()).as_slice() {
+            [one] => self.resources.get_key_value(one.as_str()),
             _ => None,
         }
     }
