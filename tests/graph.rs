@@ -986,3 +986,33 @@ async fn keys_shared_across_kinds_validate_narrowed_and_apply_replace() {
         explore.stderr()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_connection_is_renamed_in_place_and_an_edit_outside_is_undone() {
+    let world = scratch().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let id = world.id_of("target:acme-profiles").await;
+    world.edit(
+        crate::world::PIPELINE,
+        "description: The profile dataset; its schema is taken from the dataset",
+        "description: Profiles",
+    );
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(run.stdout().contains("0 added, 1 changed, 0 destroyed"), "{}", run.stdout());
+    // Renamed in the UI: the apply puts the declared name back.
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/targetConnections/{id}"),
+            json!({"name": "renamed by hand"}),
+        )
+        .await;
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(run.stdout().contains("0 added, 1 changed, 0 destroyed"), "{}", run.stdout());
+    let targets = held(&world, "targetConnections").await;
+    assert_eq!(targets[0]["name"], "ACME profiles (data lake)");
+    assert_eq!(targets[0]["description"], "Profiles");
+    assert_eq!(world.id_of("target:acme-profiles").await, id, "in place");
+    let again = world.run(&["plan"]).await.expect_code(0);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+}

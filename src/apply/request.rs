@@ -87,10 +87,15 @@ fn value(
                 }),
             }
         }
-        Default::Live => Err(ApplyError::Unresolved {
-            field: f.path,
-            target: "AEP (plan with a refresh)".to_owned(),
-        }),
+        // Known only from AEP: learnt by the plan for what it sends; for a resource that
+        // exists, what the state recorded of it (an update sends only what changed).
+        Default::Live => match state.resources.get(&d.address()).and_then(|r| r.attrs.get(f.path)) {
+            Some(v) => Ok(Some(v.clone())),
+            None => Err(ApplyError::Unresolved {
+                field: f.path,
+                target: "AEP (plan with a refresh)".to_owned(),
+            }),
+        },
         Default::None | Default::Value(_) => Ok(None),
     }
 }
