@@ -1016,3 +1016,25 @@ async fn a_target_connection_is_renamed_in_place_and_an_edit_outside_is_undone()
     let again = world.run(&["plan"]).await.expect_code(0);
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_of_a_whole_pipeline_applies_as_reviewed() {
+    let world = scratch().await;
+    let saved = world.dir.path().join("first.plan").display().to_string();
+    // The base connection exists, so the plan learns the columns' types and the schema.
+    world
+        .run(&["apply", "--auto-approve", "--target", "acme-salesforce-oauth"])
+        .await
+        .expect_code(0);
+    world.run(&["plan", "--out", &saved]).await.expect_code(0);
+    let run = world.run(&["apply", &saved]).await.expect_code(0);
+    assert!(
+        run.stdout().ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        "{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+    settled(&world, 1, 2, 1).await;
+    let again = world.run(&["plan"]).await.expect_code(0);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+}

@@ -40,6 +40,8 @@ pub struct Session {
     prefetch: std::sync::Mutex<Option<crate::refresh::Prefetch>>,
     /// What the live checks could not check yet, by address (said on the plan's changes).
     deferred: Vec<(String, String)>,
+    /// The configuration as written, before what the live checks learnt was filled in.
+    declared: Option<Desired>,
 }
 
 /// The state opened, and AEP's client with its runtime.
@@ -324,6 +326,7 @@ impl Session {
             progress: true,
             prefetch: std::sync::Mutex::new(prefetch),
             deferred: Vec::new(),
+            declared: None,
         })
     }
 
@@ -426,6 +429,11 @@ impl Session {
             _ => Live::default(),
         };
         if let Some(learned) = learned_values {
+            if !learned.values.is_empty() {
+                // A saved plan's digest is of the configuration as written, which `apply FILE`
+                // reads again, not of what AEP taught this plan.
+                self.declared = Some(self.desired.clone());
+            }
             crate::kind::live::fill(&mut self.desired, &learned);
             self.deferred = learned.notes;
         }
@@ -443,6 +451,10 @@ impl Session {
         };
         let mut planned = plan::plan(&self.desired, self.store().state(), live, &options);
         planned.origin = self.origin.clone();
+        if let Some(declared) = &self.declared {
+            let state = self.store().state();
+            planned.config_digest = plan::config_digest(declared, &options.digest_salt, &state.digester);
+        }
         // What the live checks could not check yet is said on the change that sends it.
         for (address, note) in &self.deferred {
             if let Some(change) = planned.changes.iter_mut().find(|c| &c.address == address) {
