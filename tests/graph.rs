@@ -998,7 +998,11 @@ async fn a_target_connection_is_renamed_in_place_and_an_edit_outside_is_undone()
         "description: Profiles",
     );
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
-    assert!(run.stdout().contains("0 added, 1 changed, 0 destroyed"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("0 added, 1 changed, 0 destroyed"),
+        "{}",
+        run.stdout()
+    );
     // Renamed in the UI: the apply puts the declared name back.
     world
         .admin(
@@ -1008,7 +1012,11 @@ async fn a_target_connection_is_renamed_in_place_and_an_edit_outside_is_undone()
         )
         .await;
     let run = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
-    assert!(run.stdout().contains("0 added, 1 changed, 0 destroyed"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("0 added, 1 changed, 0 destroyed"),
+        "{}",
+        run.stdout()
+    );
     let targets = held(&world, "targetConnections").await;
     assert_eq!(targets[0]["name"], "ACME profiles (data lake)");
     assert_eq!(targets[0]["description"], "Profiles");
@@ -1029,7 +1037,8 @@ async fn a_saved_plan_of_a_whole_pipeline_applies_as_reviewed() {
     world.run(&["plan", "--out", &saved]).await.expect_code(0);
     let run = world.run(&["apply", &saved]).await.expect_code(0);
     assert!(
-        run.stdout().ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
+        run.stdout()
+            .ends_with("Apply complete! Resources: 3 added, 0 changed, 0 destroyed.\n"),
         "{}\n{}",
         run.stdout(),
         run.stderr()

@@ -89,7 +89,11 @@ fn value(
         }
         // Known only from AEP: learnt by the plan for what it sends; for a resource that
         // exists, what the state recorded of it (an update sends only what changed).
-        Default::Live => match state.resources.get(&d.address()).and_then(|r| r.attrs.get(f.path)) {
+        Default::Live => match state
+            .resources
+            .get(&d.address())
+            .and_then(|r| r.attrs.get(f.path))
+        {
             Some(v) => Ok(Some(v.clone())),
             None => Err(ApplyError::Unresolved {
                 field: f.path,

@@ -279,3 +279,24 @@ fn a_move_cannot_change_a_resources_kind() {
         ],
     );
 }
+
+#[test]
+fn columns_read_something_each_once_and_a_target_has_no_sources_spec() {
+    let columns = |list: &str| source("connection: sf").replace("[Id, Email]", list);
+    one_error(
+        &[("base.yaml", &base("prod")), ("pipe.yaml", &columns("[]"))],
+        &["`columns: []` reads no column", "leave `columns` out"],
+    );
+    one_error(
+        &[
+            ("base.yaml", &base("prod")),
+            ("pipe.yaml", &columns("[Id, Email, Id]")),
+        ],
+        &["pipe.yaml:7:14", "column `Id` is listed twice"],
+    );
+    let target = "sandbox: prod\ntargets:\n  t:\n    name: T\n    dataset: 65d4c1f0a1b2c3d4e5f60101\n    connectionSpec: {id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: \"1.0\"}\n";
+    one_error(
+        &[("t.yaml", target)],
+        &["is the connection spec of the source Salesforce, not of a destination"],
+    );
+}

@@ -13,7 +13,7 @@ use super::Kind;
 pub const MAX_KEY: usize = 128;
 
 /// What a key is, for messages.
-pub const KEY_RULE: &str = "a key starts with a letter or digit and holds letters, digits, `-`, `_` and `.` (at most 128), e.g. `acme-salesforce`";
+pub const KEY_RULE: &str = "a key starts with an ASCII letter or digit and holds ASCII letters, digits, `-`, `_` and `.` (at most 128), e.g. `acme-salesforce`";
 
 /// Whether `key` can be a key: it is part of addresses (`sandbox/key`) and of command lines.
 pub fn is_valid_key(key: &str) -> bool {

@@ -303,6 +303,34 @@ mod live {
 struct SourceHooks;
 
 impl super::Hooks for SourceHooks {
+    /// The columns listed read something, each once.
+    fn check(&self, r: &super::Resource, diagnostics: &mut crate::diagnostic::Diagnostics) {
+        let Some(super::Value::Plain(serde_json::Value::Array(columns))) = r.values.get("columns") else {
+            return;
+        };
+        let error = |message: String| {
+            crate::diagnostic::Diagnostic::error(message)
+                .at(&r.origin.file, r.place("columns"))
+                .of(r.kind, &r.key)
+                .field("columns")
+        };
+        if columns.is_empty() {
+            diagnostics.push(
+                error("`columns: []` reads no column".to_owned())
+                    .help("list the columns it reads, or leave `columns` out to read every one"),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for name in columns.iter().filter_map(serde_json::Value::as_str) {
+            if !seen.insert(name) {
+                diagnostics.push(
+                    error(format!("column `{name}` is listed twice"))
+                        .help("list each column once: AEP would read it twice"),
+                );
+            }
+        }
+    }
+
     fn live<'a>(
         &'a self,
         cx: super::LiveCx<'a>,

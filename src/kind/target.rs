@@ -190,6 +190,27 @@ mod live {
 struct TargetHooks;
 
 impl super::Hooks for TargetHooks {
+    /// A source's connection spec (one flowform knows) is no target's.
+    fn check(&self, r: &super::Resource, diagnostics: &mut crate::diagnostic::Diagnostics) {
+        let Some(id) = r.text("connectionSpec.id") else {
+            return;
+        };
+        if let Some(spec) = crate::catalog::by_id(id) {
+            diagnostics.push(
+                crate::diagnostic::Diagnostic::error(format!(
+                    "`{id}` is the connection spec of the source {}, not of a destination",
+                    spec.title
+                ))
+                .at(&r.origin.file, r.place("connectionSpec.id"))
+                .of(r.kind, &r.key)
+                .field("connectionSpec.id")
+                .help(format!(
+                    "leave `connectionSpec` out for the data lake's ({DATA_LAKE_SPEC}); the source's spec belongs on its base connection"
+                )),
+            );
+        }
+    }
+
     fn live<'a>(
         &'a self,
         cx: super::LiveCx<'a>,
