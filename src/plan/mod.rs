@@ -16,6 +16,7 @@
 //! digests that tie a saved plan and the journal to the configuration are made in
 //! [`digest`].
 
+mod adopt;
 mod cascade;
 mod change;
 mod compare;
@@ -25,6 +26,7 @@ mod drift;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod live;
+mod managed;
 mod moved;
 #[cfg(test)]
 mod tests;
