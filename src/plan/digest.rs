@@ -1,6 +1,7 @@
 //! Digests of the configuration: the plan's `config_digest` (the resolved configuration,
 //! secrets included, under a salt), a create's or update's request fingerprint for the
-//! journal, and the plain forms both hash, written byte for byte as they always were.
+//! journal, and the plain form of a resource that both hash (a base connection's written as
+//! it always was, so that the digests of older saved plans and journals still match).
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,6 +1,6 @@
 //! `lifecycle:` and `import:`, which a resource of any kind may carry beside its fields: how
-//! flowform manages it (protected, changes ignored, advisories acknowledged), and the
-//! resource in AEP it adopts.
+//! flowform manages it (protected, changes ignored; `acknowledge` is left to the kind's own
+//! reader), and the resource in AEP it adopts.
 
 use std::collections::BTreeSet;
 

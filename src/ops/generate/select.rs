@@ -1,6 +1,7 @@
-//! What `generate` reads: the sandboxes and sources asked for (or the configuration's
-//! sandboxes), checked before anything is sent; then each sandbox listed, keeping the names
-//! that match, with the specs, source connections and target connections of what is left.
+//! What `generate` reads: the sandboxes (by default the configuration's) and the sources or
+//! specs asked for, checked before anything is sent; then each sandbox listed, keeping the
+//! names that match, with the specs, source connections and target connections of what is
+//! left.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! The lock: a PostgreSQL advisory lock held by a session of its own, with a row in `locks`
-//! naming the holder and carrying the token that fences this run's writes.
+//! naming the holder and carrying the token that fences this run's writes; taken when the
+//! store opens, let go when it is dropped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
