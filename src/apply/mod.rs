@@ -21,6 +21,7 @@ mod error;
 pub mod interrupt;
 mod names;
 pub mod progress;
+mod read_back;
 pub(crate) mod record;
 pub(crate) mod request;
 mod saved;
@@ -36,8 +37,8 @@ use std::time::{Duration, SystemTime};
 use self::interrupt::{Interrupt, Interrupted};
 use self::progress::Progress;
 use crate::config::{Desired, Resource};
+use crate::flow::Client;
 use crate::flow::model::LiveObject;
-use crate::flow::{Client, Filter, FlowError};
 use crate::plan::{self, Action, Change, Plan};
 use crate::state::journal::Outcome;
 use crate::state::{Action as Mutation, Pending, Record, Store};
@@ -176,35 +177,6 @@ impl Ctx {
         }
     }
 
-    /// Records what AEP said of resources flowform just created or changed (their state
-    /// and timestamps), each whose etag is still the one flowform recorded: journalled
-    /// together, with one flush. A failure to record them is a note (the next plan reads
-    /// them anyway).
-    async fn record_read_back(&self, read: &[(&str, &LiveObject)]) {
-        let written = {
-            let mut store = self.store();
-            let records: Vec<(String, Option<Record>)> = read
-                .iter()
-                .filter_map(|(address, live)| {
-                    read_back_record(&store, address, live).map(|r| ((*address).to_owned(), Some(r)))
-                })
-                .collect();
-            let count = records.len();
-            (count, store.record_all_deferred(records))
-        };
-        let (count, written) = written;
-        let durable = match written {
-            Ok(durable) => durable.wait_async().await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = durable {
-            self.note(format!(
-                "could not record what AEP says of {count} resource{} read back: {e}",
-                if count == 1 { "" } else { "s" }
-            ));
-        }
-    }
-
     /// Journals a state-only change (adopt, forget, a final etag) at once.
     fn record(&self, address: &str, record: Option<Record>) -> Result<(), ApplyError> {
         Ok(self.store().record(address, record)?)
@@ -253,20 +225,6 @@ impl Ctx {
     }
 }
 
-/// A resource's record with what AEP now says of its state and timestamps, if its etag is
-/// still the one flowform recorded and anything changed.
-fn read_back_record(store: &Store, address: &str, live: &LiveObject) -> Option<Record> {
-    let mut record = store.state().resources.get(address).cloned()?;
-    if record.id != live.id || record.etag != live.etag || live.etag.is_none() {
-        return None;
-    }
-    let before = (record.state.clone(), record.created_at, record.updated_at);
-    record.state = live.state.clone();
-    record.created_at = live.created_at;
-    record.updated_at = live.updated_at;
-    (before != (record.state.clone(), record.created_at, record.updated_at)).then_some(record)
-}
-
 /// The id of the resource a change acts on. A change that lacks it (a saved plan edited by
 /// hand, a bug) is an error, never a request: `DELETE /connections/` would read its 404 as
 /// "already gone" and drop the record.
@@ -290,33 +248,6 @@ pub fn is_connection_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-/// The creates and renames of `plan` whose name AEP now gives to a resource `state` does
-/// not manage: each address with the resource that has its name.
-async fn taken_names(
-    plan: &Plan,
-    desired: &Desired,
-    state: &crate::state::State,
-    client: &Arc<Client>,
-) -> Result<Vec<(String, LiveObject)>, FlowError> {
-    let creates: Vec<(String, &Resource)> = plan
-        .actions()
-        .filter(|c| {
-            matches!(c.action, Action::Create | Action::Replace)
-                || (c.action == Action::Update && c.fields.iter().any(|f| f.path == "name"))
-        })
-        .filter_map(|c| desired.resources.get(&c.address).map(|d| (c.address.clone(), d)))
-        .collect();
-    if creates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
-    Ok(names::named(client, state, &creates)
-        .await?
-        .into_iter()
-        .filter(|(_, live)| !managed.contains(live.id.as_str()))
-        .collect())
 }
 
 /// Carries out `plan`'s actions. `desired` must be the configuration the plan was made from.
@@ -379,7 +310,7 @@ pub async fn apply(
     // The names to create are checked again now, however long ago the plan was made: a
     // name AEP gave meanwhile to a resource this state does not manage is not created twice.
     let (taken, unchecked): (BTreeMap<String, LiveObject>, BTreeSet<String>) =
-        match taken_names(plan, desired, &state, &ctx.client).await {
+        match names::taken_names(plan, desired, &state, &ctx.client).await {
             Ok(taken) => (taken.into_iter().collect(), BTreeSet::new()),
             Err(source) => {
                 for address in &named {
@@ -445,8 +376,10 @@ pub async fn apply(
         // Interrupted: no more requests (the next plan reads back what this one did).
         report.interrupted = Some(interrupted);
     } else {
-        read_back(&ctx, &changed).await;
-        report.failures.extend(check_created(&ctx, &created).await);
+        read_back::read_back(&ctx, &changed).await;
+        report
+            .failures
+            .extend(read_back::check_created(&ctx, &created).await);
     }
     progress.finish();
     report.failures.sort_by(|a, b| a.address.cmp(&b.address));
@@ -509,168 +442,6 @@ fn move_keys(plan: &Plan, store: &mut Store) -> Result<usize, Vec<Failure>> {
         }
         Err(e) => Err(failed(e.to_string())),
     }
-}
-
-/// Records what AEP says of the resources this apply created or changed — state and
-/// timestamps, which a create's or a PATCH's answer does not carry — up to a page of ids
-/// per request (`property=id==a,b,…`, each URL within `--max-url-length`). A resource whose
-/// etag moved meanwhile is left as flowform applied it (the next plan shows what someone
-/// else changed). A failed read is a note, not a failure: nothing is assumed, and the next
-/// plan reads them anyway.
-async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
-    let mut by_place: BTreeMap<(&'static str, String), Vec<(String, String)>> = BTreeMap::new();
-    {
-        let store = ctx.store();
-        for address in addresses {
-            if let Some(r) = store.state().resources.get(address) {
-                by_place
-                    .entry((r.kind.collection, r.sandbox.clone()))
-                    .or_default()
-                    .push((r.id.clone(), address.clone()));
-            }
-        }
-    }
-    let mut tasks = tokio::task::JoinSet::new();
-    for ((collection, sandbox), ids) in by_place {
-        let addresses: BTreeMap<String, String> = ids.into_iter().collect();
-        // Ids that cannot go in a filter (a hand-edited state) are left to the next plan.
-        let listable = addresses.keys().filter(|id| crate::flow::listable(id)).cloned();
-        for batch in ctx.client.batches(collection, &[], "id", listable.collect()) {
-            let batch: Vec<(String, String)> = batch
-                .into_iter()
-                .filter_map(|id| addresses.get(&id).map(|a| (id, a.clone())))
-                .collect();
-            let (ctx, sandbox) = (ctx.clone(), sandbox.clone());
-            tasks.spawn(async move {
-                let filter = Filter::new("id", batch.iter().map(|(id, _)| id.clone()));
-                let listed = ctx
-                    .client
-                    .list_batch(collection, &sandbox, &[filter], batch.len())
-                    .await;
-                (ctx, batch, listed)
-            });
-        }
-    }
-    while let Some(joined) = tasks.join_next().await {
-        let Ok((ctx, batch, listed)) = joined else {
-            continue;
-        };
-        let listed = match listed {
-            Ok(listed) => listed,
-            Err(e) => {
-                ctx.note(format!(
-                    "could not read back {} resource{} after applying ({e}); the next plan reads them",
-                    batch.len(),
-                    if batch.len() == 1 { "" } else { "s" }
-                ));
-                continue;
-            }
-        };
-        let by_id: BTreeMap<&str, &str> = batch.iter().map(|(id, a)| (id.as_str(), a.as_str())).collect();
-        let read: Vec<(&str, &LiveObject)> = listed
-            .iter()
-            .filter_map(|live| by_id.get(live.id.as_str()).map(|address| (*address, live)))
-            .collect();
-        ctx.record_read_back(&read).await;
-    }
-}
-
-/// Reads back what this apply created, by name: records AEP's state and timestamps for
-/// each, and settles a name AEP now gives to another resource too, one this state does not
-/// manage — another clone or CI run, applying with another state, or a person, created it at
-/// the same moment. Of the resources sharing the name, the first created stays (ties: the
-/// smaller id); if that is not flowform's own, flowform deletes its own copy, so that a race
-/// of two runs leaves one resource whichever run reads back first. Either way the apply
-/// fails, naming both: two states claim one resource, and a person must say which keeps it.
-async fn check_created(ctx: &Arc<Ctx>, created: &[String]) -> Vec<Failure> {
-    let (wanted, state): (Vec<(String, &Resource)>, crate::state::State) = {
-        let store = ctx.store();
-        let wanted = created
-            .iter()
-            .filter(|a| store.state().resources.contains_key(*a))
-            .filter_map(|a| ctx.declared(a).map(|d| (a.clone(), d)))
-            .collect();
-        (wanted, store.state().clone())
-    };
-    if wanted.is_empty() {
-        return Vec::new();
-    }
-    let found = match names::named(&ctx.client, &state, &wanted).await {
-        Ok(found) => found,
-        Err(e) => {
-            ctx.note(format!(
-                "could not read back the {} resource{} created ({e}); the next plan reads them",
-                wanted.len(),
-                if wanted.len() == 1 { "" } else { "s" }
-            ));
-            return Vec::new();
-        }
-    };
-    // Address → every resource AEP has under its name that is not another of ours.
-    let mut sharing: BTreeMap<String, Vec<LiveObject>> = BTreeMap::new();
-    {
-        let store = ctx.store();
-        let managed: BTreeSet<&str> = store.state().resources.values().map(|r| r.id.as_str()).collect();
-        for (address, live) in found {
-            let Some(ours) = store.state().resources.get(&address).map(|r| r.id.as_str()) else {
-                continue;
-            };
-            if ours != live.id && managed.contains(live.id.as_str()) {
-                continue;
-            }
-            sharing.entry(address).or_default().push(live);
-        }
-    }
-    // What AEP says of ours, recorded together (one journal write, one flush).
-    let ours: Vec<(&str, &LiveObject)> = {
-        let store = ctx.store();
-        sharing
-            .iter()
-            .flat_map(|(address, all)| all.iter().map(move |live| (address.as_str(), live)))
-            .filter(|(address, live)| {
-                store
-                    .state()
-                    .resources
-                    .get(*address)
-                    .is_some_and(|r| r.id == live.id)
-            })
-            .collect()
-    };
-    ctx.record_read_back(&ours).await;
-    let mut failures = Vec::new();
-    for (address, mut all) in sharing {
-        if all.len() < 2 {
-            continue;
-        }
-        let Some(ours) = ctx.store().state().resources.get(&address).cloned() else {
-            continue;
-        };
-        all.sort_by(|a, b| {
-            (a.created_at.unwrap_or(i64::MAX), &a.id).cmp(&(b.created_at.unwrap_or(i64::MAX), &b.id))
-        });
-        let kept = all[0].id.clone();
-        let others: Vec<String> = all
-            .iter()
-            .map(|c| c.id.clone())
-            .filter(|id| *id != ours.id)
-            .collect();
-        let deleted = if kept == ours.id {
-            None
-        } else {
-            Some(delete::delete(ctx, &address, ours.kind, &ours.sandbox, &ours.id).await)
-        };
-        failures.push(Failure {
-            address,
-            error: ApplyError::Duplicated {
-                name: ours.name.clone(),
-                ours: ours.id.clone(),
-                others,
-                kept,
-                deleted: deleted.map(|d| d.map_err(|e| e.to_string())),
-            },
-        });
-    }
-    failures
 }
 
 /// Carries out one step.

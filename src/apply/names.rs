@@ -4,15 +4,16 @@
 //! minutes; another clone may apply at the same time), and after creating, whether its
 //! resource is the only one of that name.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use crate::config::{Reference, Resource};
+use crate::config::{Desired, Reference, Resource};
 use crate::flow::model::LiveObject;
 use crate::flow::{Client, Filter, FlowError, listable};
 use crate::kind::{self, Kind, Type};
+use crate::plan::{Action, Plan};
 use crate::state::State;
 
 /// A kind, a sandbox and the first scope value: one filter's reach.
@@ -123,4 +124,31 @@ pub(super) async fn named(
 
 fn group_path() -> String {
     kind::default().collection.to_owned()
+}
+
+/// The creates and renames of `plan` whose name AEP now gives to a resource `state` does
+/// not manage: each address with the resource that has its name.
+pub(super) async fn taken_names(
+    plan: &Plan,
+    desired: &Desired,
+    state: &crate::state::State,
+    client: &Arc<Client>,
+) -> Result<Vec<(String, LiveObject)>, FlowError> {
+    let creates: Vec<(String, &Resource)> = plan
+        .actions()
+        .filter(|c| {
+            matches!(c.action, Action::Create | Action::Replace)
+                || (c.action == Action::Update && c.fields.iter().any(|f| f.path == "name"))
+        })
+        .filter_map(|c| desired.resources.get(&c.address).map(|d| (c.address.clone(), d)))
+        .collect();
+    if creates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+    Ok(named(client, state, &creates)
+        .await?
+        .into_iter()
+        .filter(|(_, live)| !managed.contains(live.id.as_str()))
+        .collect())
 }

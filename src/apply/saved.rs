@@ -77,7 +77,7 @@ async fn names_taken_since(
     state: &crate::state::State,
     client: &Arc<Client>,
 ) -> Result<Vec<String>, FlowError> {
-    let taken = super::taken_names(plan, desired, state, client).await?;
+    let taken = super::names::taken_names(plan, desired, state, client).await?;
     Ok(taken
         .into_iter()
         .map(|(address, live)| {

@@ -1,17 +1,22 @@
 //! Drift: what AEP shows differently from what the state recorded, made outside flowform
 //! (as Terraform's "Objects have changed outside of Terraform"), field by field as the
 //! resource's kind declares them; and a reference left dangling (a source connection whose
-//! base connection was deleted outside flowform).
+//! base connection was deleted outside flowform). Also the other two sections of `flowform
+//! drift`: what the configuration asks for that the state does not have yet
+//! ([`unapplied`]), and what AEP has that flowform does not manage ([`unmanaged`]).
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use super::compare::{ignored, live_value, recorded_value, text};
 use super::diff::Context;
-use super::{Action, Change, Drift, DriftKind, Field, Origin, Plan, Presence, Reason};
-use crate::config::Resource;
-use crate::flow::model::{ConnectionState, is_masked};
-use crate::kind::{Type, Update};
-use crate::state::Record;
+use super::live::{scope_of, scopes_of};
+use super::{Action, Change, Drift, DriftKind, Field, Live, Origin, Plan, Presence, Reason};
+use crate::config::{Desired, Resource};
+use crate::flow::model::{ConnectionState, LiveObject, is_masked};
+use crate::kind::{self, Type, Update};
+use crate::state::{Record, State};
 
 impl Context<'_> {
     /// Drift: AEP differs from what the state recorded.
@@ -200,4 +205,64 @@ pub fn unapplied(plan: &Plan) -> Vec<Change> {
             _ => Some(c.clone()),
         })
         .collect()
+}
+
+/// Resources AEP has that flowform does not manage, where flowform looked at every resource
+/// (for `flowform drift`): base connections of the declared sandboxes and specs, source
+/// connections of a managed base connection, and target connections of a dataset a managed
+/// one receives into (a data-lake target connection has no base connection: the docs'
+/// examples give it none).
+pub fn unmanaged<'a>(
+    desired: &'a Desired,
+    state: &'a State,
+    live: &'a Live,
+) -> Vec<(&'a str, &'a LiveObject)> {
+    let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+    let imports: BTreeSet<&str> = desired
+        .resources
+        .values()
+        .filter_map(|c| c.import.as_deref())
+        .collect();
+    let mut found = Vec::new();
+    for (id, seen) in &live.objects {
+        if managed.contains(id.as_str()) || imports.contains(id.as_str()) {
+            continue;
+        }
+        // Only where its group was listed in full: a resource seen by name or id alone says
+        // nothing of the others.
+        let group = (
+            seen.kind.name,
+            seen.sandbox.clone(),
+            scope_of(seen.kind, &seen.object),
+        );
+        if !live.listed.contains(&group) {
+            continue;
+        }
+        let relevant = match seen.kind.refresh {
+            // Of the declared sandboxes and specs.
+            _ if seen.kind.is_default() => desired.of(seen.kind).any(|c| {
+                c.sandbox == seen.sandbox
+                    && seen
+                        .object
+                        .spec_id()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(kind::connection::spec_id(c)))
+            }),
+            // Listed by parent: its parent is one flowform manages.
+            kind::Refresh::ByParent(_) => true,
+            // Of what the managed ones share (a data-lake target connection of a dataset a
+            // managed one receives into): all its scope values.
+            kind::Refresh::ById => {
+                let theirs = scopes_of(seen.kind, &seen.object);
+                state
+                    .resources
+                    .values()
+                    .any(|r| r.kind == seen.kind && r.sandbox == seen.sandbox && r.scope() == theirs)
+            }
+        };
+        if relevant {
+            found.push((seen.sandbox.as_str(), &seen.object));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1.name, &a.1.id).cmp(&(b.0, &b.1.name, &b.1.id)));
+    found
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use super::fixtures::*;
 use super::*;
@@ -988,14 +989,14 @@ fn the_plain_form_is_written_as_its_json_value_prints() {
         let c = c.resource();
         let split = c.split_params();
         let mut written = Vec::new();
-        super::write_plain_form(&mut written, &c, &split);
+        super::digest::write_plain_form(&mut written, &c, &split);
         assert_eq!(
             String::from_utf8(written).unwrap(),
-            super::plain_form(&c, &split).to_string()
+            super::digest::plain_form(&c, &split).to_string()
         );
         let s = state();
         let old = serde_json::json!({
-            "connection": super::plain_form(&c, &split),
+            "connection": super::digest::plain_form(&c, &split),
             "secrets": s.secrets_digest(&split.secrets),
         });
         assert_eq!(

@@ -17,6 +17,7 @@
 pub mod digest;
 pub mod file;
 pub mod journal;
+mod local;
 pub mod lock;
 mod opening;
 pub mod postgres;

@@ -6,13 +6,19 @@
 //! value it already produced came from, and it stops at the first problem. So the loader walks
 //! this tree instead: [`parse`] turns text into [`Node`]s that carry a [`Location`], resolving
 //! plain scalars with the YAML 1.2 core schema (the schema editors and yaml-language-server use),
-//! expanding aliases and `<<` merge keys, and rejecting duplicate keys.
+//! expanding aliases and `<<` merge keys, and rejecting duplicate keys. Scalars are resolved
+//! in `scalar`; a mapping's keys are checked and merged in `mapping`.
+
+mod mapping;
+mod scalar;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
+use saphyr_parser::{Event, Parser, Span};
+
+use self::mapping::{KeyIndex, is_merge_key, merge_keys};
+use self::scalar::{check_collection_tag, resolve_scalar};
 
 /// Nesting deeper than this is refused: no configuration needs it, and it keeps both the
 /// builder and the recursive `Drop` of the tree far away from the stack's limit.
@@ -351,102 +357,6 @@ impl Builder {
     }
 }
 
-/// A mapping's keys by hash: each key is hashed once, and compared (with `==`, exactly as
-/// before) only with the earlier keys of the same hash, so that reading a mapping of n keys
-/// costs n steps rather than n²/2 comparisons. A small mapping (most of them) is searched
-/// key by key, which costs less than hashing; the index is built when it grows past
-/// [`KeyIndex::SMALL`].
-#[derive(Default)]
-struct KeyIndex {
-    /// Whether the keys are indexed (the mapping has more than [`KeyIndex::SMALL`]).
-    built: bool,
-    hasher: RandomState,
-    /// Hash → the index (in the entries) of the first key with that hash.
-    first: HashMap<u64, usize>,
-    /// Further keys whose hash an earlier, different key already has (rare): by hash.
-    more: HashMap<u64, Vec<usize>>,
-}
-
-impl KeyIndex {
-    fn hash(&self, value: &Value) -> u64 {
-        let mut state = self.hasher.build_hasher();
-        hash_value(value, &mut state);
-        state.finish()
-    }
-
-    const SMALL: usize = 16;
-
-    /// The key among `entries` equal to `value`, if any.
-    fn find<'a>(&self, entries: &'a [(Node, Node)], value: &Value) -> Option<&'a Node> {
-        if !self.built {
-            return entries.iter().map(|(k, _)| k).find(|k| k.value == *value);
-        }
-        let hash = self.hash(value);
-        let first = *self.first.get(&hash)?;
-        std::iter::once(first)
-            .chain(self.more.get(&hash).into_iter().flatten().copied())
-            .filter_map(|i| entries.get(i).map(|(k, _)| k))
-            .find(|k| k.value == *value)
-    }
-
-    /// Notes that the key of `entries[index]` is `value` (`entries` holds it already, or is
-    /// about to, at `index`).
-    fn insert(&mut self, entries: &[(Node, Node)], value: &Value, index: usize) {
-        if !self.built {
-            if index < KeyIndex::SMALL {
-                return;
-            }
-            self.built = true;
-            for (i, (k, _)) in entries.iter().enumerate().take(index) {
-                self.add(&k.value, i);
-            }
-        }
-        self.add(value, index);
-    }
-
-    fn add(&mut self, value: &Value, index: usize) {
-        let hash = self.hash(value);
-        match self.first.entry(hash) {
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(index);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => self.more.entry(hash).or_default().push(index),
-        }
-    }
-}
-
-/// Hashes a value consistently with its `PartialEq`: values that compare equal hash alike.
-/// A float is hashed by its text alone (two floats are equal only when their texts are), and
-/// a node of a collection with its location (nodes compare their locations too).
-fn hash_value(value: &Value, state: &mut impl Hasher) {
-    std::mem::discriminant(value).hash(state);
-    match value {
-        Value::Null => {}
-        Value::Bool(b) => b.hash(state),
-        Value::Int(i) => i.hash(state),
-        Value::Float(_, text) => text.hash(state),
-        Value::String(s) => s.hash(state),
-        Value::Sequence(items) => {
-            items.len().hash(state);
-            for item in items {
-                hash_node(item, state);
-            }
-        }
-        Value::Mapping(entries) => {
-            entries.len().hash(state);
-            for (k, v) in entries {
-                hash_node(k, state);
-                hash_node(v, state);
-            }
-        }
-    }
-}
-
-fn hash_node(node: &Node, state: &mut impl Hasher) {
-    hash_value(&node.value, state);
-    node.location.hash(state);
-}
-
 fn error(message: impl Into<String>, location: Location) -> ParseError {
     ParseError {
         message: message.into(),
@@ -465,168 +375,6 @@ fn count_nodes(node: &Node) -> usize {
         }
         _ => 1,
     }
-}
-
-fn is_merge_key(node: &Node) -> bool {
-    matches!(&node.value, Value::String(s) if s == "<<")
-}
-
-/// Applies `<<` merge keys: the merged mappings' entries are added unless the mapping already
-/// has the key (explicit keys win; among several merged mappings the first wins).
-fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, ParseError> {
-    if !entries.iter().any(|(k, _)| is_merge_key(k)) {
-        return Ok(entries);
-    }
-    let (merges, mut own): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(k, _)| is_merge_key(k));
-    let mut keys = KeyIndex::default();
-    for (i, (k, _)) in own.iter().enumerate() {
-        keys.insert(&own, &k.value, i);
-    }
-    for (_, source) in merges {
-        let sources = match source.value {
-            Value::Mapping(m) => vec![m],
-            Value::Sequence(items) => {
-                let mut maps = Vec::new();
-                for item in items {
-                    match item.value {
-                        Value::Mapping(m) => maps.push(m),
-                        other => {
-                            return Err(error(
-                                format!("a `<<` merge list holds mappings, not {}", other.kind()),
-                                item.location,
-                            ));
-                        }
-                    }
-                }
-                maps
-            }
-            other => {
-                return Err(error(
-                    format!("`<<` merges a mapping (or a list of them), not {}", other.kind()),
-                    source.location,
-                ));
-            }
-        };
-        for map in sources {
-            for (k, v) in map {
-                if keys.find(&own, &k.value).is_none() {
-                    keys.insert(&own, &k.value, own.len());
-                    own.push((k, v));
-                }
-            }
-        }
-    }
-    Ok(own)
-}
-
-fn check_collection_tag(tag: Option<&Tag>, expected: &str, location: Location) -> Result<(), ParseError> {
-    match tag {
-        None => Ok(()),
-        Some(tag) if is_core_tag(tag) && tag.suffix == expected => Ok(()),
-        Some(tag) => Err(error(
-            format!("unsupported tag `{}{}`", tag.handle, tag.suffix),
-            location,
-        )),
-    }
-}
-
-fn is_core_tag(tag: &Tag) -> bool {
-    tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!"
-}
-
-/// Resolves a scalar by the YAML 1.2 core schema. Quoted and block scalars are always strings;
-/// a plain scalar is null, a boolean, an integer or a float when it reads as one.
-fn resolve_scalar(
-    text: &str,
-    style: ScalarStyle,
-    tag: Option<&Tag>,
-    location: Location,
-) -> Result<Value, ParseError> {
-    if let Some(tag) = tag {
-        let resolved = match (is_core_tag(tag), tag.suffix.as_str()) {
-            (true, "str") => Some(Value::String(text.to_owned())),
-            (true, "null") => resolve_plain(text).filter(|v| *v == Value::Null),
-            (true, "bool") => resolve_plain(text).filter(|v| matches!(v, Value::Bool(_))),
-            (true, "int") => resolve_plain(text).filter(|v| matches!(v, Value::Int(_))),
-            (true, "float") => match resolve_plain(text) {
-                Some(Value::Int(i)) => Some(Value::Float(i as f64, text.to_owned())),
-                other => other.filter(|v| matches!(v, Value::Float(..))),
-            },
-            _ => {
-                return Err(error(
-                    format!("unsupported tag `{}{}`", tag.handle, tag.suffix),
-                    location,
-                ));
-            }
-        };
-        return resolved
-            .ok_or_else(|| error(format!("`{text}` is not a valid `!!{}`", tag.suffix), location));
-    }
-    if style != ScalarStyle::Plain {
-        return Ok(Value::String(text.to_owned()));
-    }
-    Ok(resolve_plain(text).unwrap_or_else(|| Value::String(text.to_owned())))
-}
-
-/// The core schema's plain-scalar rules; `None` means "a string".
-fn resolve_plain(text: &str) -> Option<Value> {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
-        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Some(Value::Float(f64::INFINITY, text.to_owned()));
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY, text.to_owned())),
-        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN, text.to_owned())),
-        _ => {}
-    }
-    if let Some(octal) = text.strip_prefix("0o") {
-        return digits(octal, 8).map(Value::Int);
-    }
-    if let Some(hex) = text.strip_prefix("0x") {
-        return digits(hex, 16).map(Value::Int);
-    }
-    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(match text.parse::<i64>() {
-            Ok(i) => Value::Int(i),
-            // Too large for i64: still a number, as YAML sees it.
-            Err(_) => Value::Float(text.parse().ok()?, text.to_owned()),
-        });
-    }
-    if is_core_float(unsigned) {
-        return text.parse::<f64>().ok().map(|f| Value::Float(f, text.to_owned()));
-    }
-    None
-}
-
-fn digits(text: &str, radix: u32) -> Option<i64> {
-    if text.is_empty() || !text.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    i64::from_str_radix(text, radix).ok()
-}
-
-/// `( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`, the sign already removed.
-fn is_core_float(text: &str) -> bool {
-    let (mantissa, exponent) = match text.find(['e', 'E']) {
-        Some(i) => (&text[..i], Some(&text[i + 1..])),
-        None => (text, None),
-    };
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some((int, frac)) => {
-            int.bytes().all(|b| b.is_ascii_digit())
-                && frac.bytes().all(|b| b.is_ascii_digit())
-                && !(int.is_empty() && frac.is_empty())
-        }
-        None => !mantissa.is_empty() && mantissa.bytes().all(|b| b.is_ascii_digit()),
-    };
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
-    });
-    mantissa_ok && exponent_ok
 }
 
 #[cfg(test)]
