@@ -534,7 +534,10 @@ async fn failures_are_listed_and_successes_kept() {
         "{stderr}"
     );
     assert!(stderr.contains("[request id "), "{stderr}");
-    assert!(stderr.contains("a dataflow uses this connection"), "{stderr}");
+    assert!(
+        stderr.contains("something still uses this connection: a dataflow"),
+        "{stderr}"
+    );
     assert!(stderr.contains("Apply failed: 1 action failed;"), "{stderr}");
     // The rename went through and is recorded; the delete did not, and the record stays.
     let state = world.recorded();

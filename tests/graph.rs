@@ -1047,3 +1047,95 @@ async fn a_saved_plan_of_a_whole_pipeline_applies_as_reviewed() {
     let again = world.run(&["plan"]).await.expect_code(0);
     assert!(again.stdout().contains("No changes."), "{}", again.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_targeted_replacement_takes_what_must_be_replaced_with_it() {
+    let world = scratch().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    world.edit("salesforce-oauth2.yaml", OAUTH, BASIC);
+    let plan = world
+        .run(&["plan", "--target", "acme-salesforce-oauth"])
+        .await
+        .expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 3 to add, 0 to change, 3 to destroy."),
+        "{out}"
+    );
+    assert!(
+        out.contains("# prod/source:acme-contacts must be replaced"),
+        "{out}"
+    );
+    assert!(!out.contains("target:acme-profiles"), "{out}");
+    world
+        .run(&["apply", "--auto-approve", "--target", "acme-salesforce-oauth"])
+        .await
+        .expect_code(0);
+    settled(&world, 1, 2, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managed_base_connection_named_by_id_is_refused_with_its_key() {
+    let world = scratch().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let base = world.id_of("acme-salesforce-oauth").await;
+    world.write(
+        "leads.yaml",
+        &format!(
+            "sandbox: prod\nsources:\n  leads:\n    name: Leads\n    baseConnectionId: {base}\n    connectionSpec: {{id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: \"1.0\"}}\n    table: Lead\n"
+        ),
+    );
+    let run = world.run(&["plan"]).await.expect_code(1);
+    let said = run.stdout() + &run.stderr();
+    assert!(
+        said.contains(&format!(
+            "`prod/source:leads`: `baseConnectionId: {base}` is `prod/acme-salesforce-oauth`, which this state manages"
+        )),
+        "{said}"
+    );
+    assert!(
+        said.contains("name it by key: `connection: acme-salesforce-oauth`"),
+        "{said}"
+    );
+    assert!(
+        names(&world, "sourceConnections").await.len() == 2,
+        "nothing was created"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ignored_field_changed_outside_is_neither_drift_nor_a_reason_to_resend() {
+    let world = scratch().await;
+    world.edit(
+        crate::world::PIPELINE,
+        "    dataset: 65d4c1f0a1b2c3d4e5f60101\n",
+        "    dataset: 65d4c1f0a1b2c3d4e5f60101\n    lifecycle: {ignoreChanges: [description]}\n",
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // The examples' OAuth connection ignores its description too.
+    let base = world.id_of("acme-salesforce-oauth").await;
+    let target = world.id_of("target:acme-profiles").await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/connections/{base}"),
+            json!({"description": "by hand"}),
+        )
+        .await;
+    world
+        .admin(
+            Method::PATCH,
+            &format!("/targetConnections/{target}"),
+            json!({"description": "by hand"}),
+        )
+        .await;
+    for _ in 0..2 {
+        let plan = world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0);
+        let out = plan.stdout();
+        assert!(out.starts_with("No changes."), "{out}");
+        assert!(!out.contains("changed outside"), "{out}");
+        let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+        assert!(apply.stdout().starts_with("No changes."), "{}", apply.stdout());
+    }
+    world.run(&["drift"]).await.expect_code(0);
+}

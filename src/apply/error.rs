@@ -121,7 +121,7 @@ impl ApplyError {
     pub fn help(&self) -> Option<String> {
         match self {
             ApplyError::Flow(e) => match e.api().and_then(ApiError::flow_code) {
-                Some(1418) => Some("a dataflow uses this connection, or a source connection flowform does not manage: delete or move it first (a source connection flowform manages is deleted before it)".into()),
+                Some(1418) => Some("something still uses this connection: a dataflow, or a source connection this state does not manage (those it manages are deleted first): delete or move it, then apply again".into()),
                 Some(1447) => Some("a dataflow uses it: delete or move the dataflow first".into()),
                 Some(1417) => {
                     Some("the connection is still initializing; apply again once it is enabled".into())

@@ -23,6 +23,42 @@ pub fn references(r: &Resource) -> Vec<String> {
         .collect()
 }
 
+/// A reference by id to a resource this state manages hides it from the graph: its
+/// replacement would not replace the resource that refers to it, and a destroy would not wait
+/// for it. Refused, with the reference by key to write instead.
+pub(super) fn literal_ids_of_managed(desired: &Desired, state: &State, plan: &mut Plan) {
+    let held: BTreeMap<&str, &str> = state
+        .resources
+        .iter()
+        .filter(|(a, _)| !a.ends_with("#deposed"))
+        .map(|(a, r)| (r.id.as_str(), a.as_str()))
+        .collect();
+    for d in desired.resources.values() {
+        for f in d.kind.refs() {
+            let (Some(Reference::Id(id)), Type::Ref { by_key, .. }) = (d.reference(f.path), &f.ty) else {
+                continue;
+            };
+            let Some(address) = held
+                .get(id.to_ascii_lowercase().as_str())
+                .or_else(|| held.get(id.as_str()))
+            else {
+                continue;
+            };
+            let key = crate::kind::Address::parse(address).map_or("KEY", |a| a.key);
+            plan.errors.push(
+                Problem::new(format!(
+                    "`{}`: `{}: {id}` is `{address}`, which this state manages; by id, flowform cannot order or replace the two together",
+                    d.address(),
+                    f.path
+                ))
+                .with_help(format!(
+                    "name it by key: `{by_key}: {key}` (and remove `connectionSpec` if it is only there for the id)"
+                )),
+            );
+        }
+    }
+}
+
 /// Whether a change gives its resource a new id.
 fn renews(c: &Change) -> bool {
     c.action == Action::Replace
@@ -175,12 +211,15 @@ pub(super) fn warn_unmanaged_dependents(state: &State, live: &Live, plan: &mut P
             .map(|s| s.object.id.as_str())
             .collect();
         if !users.is_empty() {
+            let kept = match c.address.strip_suffix("#deposed") {
+                Some(_) => format!("it stays managed as `{}`", c.address),
+                None => format!("the old one stays managed as `{}#deposed`", c.address),
+            };
             warnings.push(format!(
-                "`{}` ({id}) is used by {} that this state does not manage ({}): AEP refuses to delete it while they use it, and the old one stays managed as `{}#deposed` until they are gone",
+                "`{}` ({id}) is used by {} that this state does not manage ({}): AEP refuses to delete it while they use it, and {kept} until they are gone",
                 c.address,
                 if users.len() == 1 { "a resource" } else { "resources" },
                 users.join(", "),
-                c.address
             ));
         }
         if c.kind().is_default() && !warned_dataflows {

@@ -254,3 +254,14 @@ pub(super) fn compare_recorded(
     }
     (fields, unchanged)
 }
+
+/// Whether AEP shows a change outside flowform to a field `d` ignores (`ignoreChanges`): then
+/// an etag that moved is explained, and neither drift nor a reason to send secrets again.
+pub(super) fn ignored_change_outside(d: &Resource, r: &Record, l: &LiveObject) -> bool {
+    d.kind.fields.iter().any(|f| {
+        f.update == crate::kind::Update::Patch
+            && !matches!(f.ty, crate::kind::Type::Params)
+            && ignored(d, f.path)
+            && recorded_value(r, f) != live_value(l, f)
+    })
+}

@@ -118,8 +118,12 @@ impl Context<'_> {
         for (path, before, after) in replaced_fields {
             push(path.to_owned(), Some(before), Some(after));
         }
-        // An initializing resource has no etag yet; the first one it gets is no drift.
-        let etag_changed = r.etag.is_some() && l.etag.is_some() && r.etag != l.etag;
+        // An initializing resource has no etag yet; the first one it gets is no drift. Nor is
+        // one that moved with a change to an ignored field.
+        let etag_changed = r.etag.is_some()
+            && l.etag.is_some()
+            && r.etag != l.etag
+            && !declared.is_some_and(|d| super::compare::ignored_change_outside(d, r, l));
         let dangling = self.dangling(r);
         if !fields.is_empty() || etag_changed || dangling.is_some() {
             self.plan.drift.push(Drift {

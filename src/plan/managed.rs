@@ -237,7 +237,12 @@ impl Context<'_> {
                 notes.push("flowform has never sent its secrets (it was imported): they are sent".to_owned());
             }
         }
-        let etag_moved = l.is_some_and(|l| r.etag.is_some() && l.etag.is_some() && r.etag != l.etag);
+        let etag_moved = l.is_some_and(|l| {
+            r.etag.is_some()
+                && l.etag.is_some()
+                && r.etag != l.etag
+                && !super::compare::ignored_change_outside(d, r, l)
+        });
         let mut reason = None;
         let prefix = format!("{params}.");
         let mut resend =

@@ -298,64 +298,91 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     addresses.extend(state.pending.iter().map(|p| &p.address));
     // Keys and addresses `--replace` may name.
     let mut replaceable: BTreeSet<&str> = BTreeSet::new();
-    for address in addresses {
-        let d = desired.resources.get(address);
-        let r = state.resources.get(address);
-        let key = d
-            .map(|c| c.key.as_str())
-            .or(r.map(|r| r.key.as_str()))
-            .or_else(|| kind::Address::parse(address).map(|a| a.key))
-            .unwrap_or(address.as_str());
-        // A resource whose move cannot be made is kept as it is, never planned away.
-        if !in_scope(address, key) || held.contains(address.as_str()) {
-            continue;
+    // Resources outside `--target` that a targeted replacement pulls in: AEP cannot point
+    // them at the new one, so they are replaced with it (else the old one stays deposed).
+    let mut pulled: BTreeSet<&String> = BTreeSet::new();
+    let mut queue: Vec<&String> = addresses.iter().copied().collect();
+    while !queue.is_empty() {
+        for address in queue.drain(..) {
+            let d = desired.resources.get(address);
+            let r = state.resources.get(address);
+            let key = d
+                .map(|c| c.key.as_str())
+                .or(r.map(|r| r.key.as_str()))
+                .or_else(|| kind::Address::parse(address).map(|a| a.key))
+                .unwrap_or(address.as_str());
+            // A resource whose move cannot be made is kept as it is, never planned away.
+            if !(in_scope(address, key) || pulled.contains(address)) || held.contains(address.as_str()) {
+                continue;
+            }
+            if options.mode == Mode::Normal && d.is_some() && r.is_some() {
+                replaceable.insert(address.as_str());
+                replaceable.insert(key);
+            }
+            let replace = options.replace.contains(address.as_str())
+                || options.replace.contains(key)
+                || options.replace.iter().any(|w| {
+                    kind::KeyRef::parse(w).is_ok_and(|k| k.kind.is_some() && k.names_address(address))
+                });
+            let mut ctx = diff::Context {
+                desired,
+                state,
+                live,
+                plan: &mut out,
+                replace,
+            };
+            if let Some(r) = r {
+                ctx.drift(address, r, d);
+            }
+            // Let go, not deleted, whatever the mode: AEP keeps it.
+            if let (Some(r), None, Some(removed)) = (r, d, removals.get(address.as_str()))
+                && options.mode != Mode::RefreshOnly
+            {
+                out.changes.push(moved::forget(address, r, removed));
+                continue;
+            }
+            match options.mode {
+                Mode::RefreshOnly => {}
+                Mode::Destroy => {
+                    if let Some(r) = r {
+                        ctx.destroy(address, r, d, Reason::DeleteBecauseDestroy);
+                    }
+                }
+                Mode::Normal => match (d, r) {
+                    (Some(d), None) => {
+                        let pending = state
+                            .pending
+                            .iter()
+                            .find(|p| p.address == *address && p.action == Mutation::Create);
+                        ctx.declared_unmanaged(address, d, pending);
+                    }
+                    (Some(d), Some(r)) => ctx.managed(address, d, r),
+                    (None, Some(r)) => ctx.destroy(address, r, None, Reason::DeleteBecauseNoResourceConfig),
+                    (None, None) => ctx.orphaned_pending(address),
+                },
+            }
         }
-        if options.mode == Mode::Normal && d.is_some() && r.is_some() {
-            replaceable.insert(address.as_str());
-            replaceable.insert(key);
-        }
-        let replace = options.replace.contains(address.as_str())
-            || options.replace.contains(key)
-            || options
-                .replace
+        if targets.is_some() && options.mode == Mode::Normal {
+            // Replaced, or pulled in to be replaced with what it refers to (down the chain).
+            let renewed: BTreeSet<&str> = out
+                .changes
                 .iter()
-                .any(|w| kind::KeyRef::parse(w).is_ok_and(|k| k.kind.is_some() && k.names_address(address)));
-        let mut ctx = diff::Context {
-            desired,
-            state,
-            live,
-            plan: &mut out,
-            replace,
-        };
-        if let Some(r) = r {
-            ctx.drift(address, r, d);
-        }
-        // Let go, not deleted, whatever the mode: AEP keeps it.
-        if let (Some(r), None, Some(removed)) = (r, d, removals.get(address.as_str()))
-            && options.mode != Mode::RefreshOnly
-        {
-            out.changes.push(moved::forget(address, r, removed));
-            continue;
-        }
-        match options.mode {
-            Mode::RefreshOnly => {}
-            Mode::Destroy => {
-                if let Some(r) = r {
-                    ctx.destroy(address, r, d, Reason::DeleteBecauseDestroy);
+                .filter(|c| c.action == Action::Replace)
+                .map(|c| c.address.as_str())
+                .chain(pulled.iter().map(|a| a.as_str()))
+                .collect();
+            for (address, d) in &desired.resources {
+                let planned = in_scope(address, &d.key) || pulled.contains(address);
+                if !planned
+                    && state.resources.contains_key(address)
+                    && cascade::references(d)
+                        .iter()
+                        .any(|a| renewed.contains(a.as_str()))
+                {
+                    pulled.insert(address);
+                    queue.push(address);
                 }
             }
-            Mode::Normal => match (d, r) {
-                (Some(d), None) => {
-                    let pending = state
-                        .pending
-                        .iter()
-                        .find(|p| p.address == *address && p.action == Mutation::Create);
-                    ctx.declared_unmanaged(address, d, pending);
-                }
-                (Some(d), Some(r)) => ctx.managed(address, d, r),
-                (None, Some(r)) => ctx.destroy(address, r, None, Reason::DeleteBecauseNoResourceConfig),
-                (None, None) => ctx.orphaned_pending(address),
-            },
         }
     }
     for wanted in &options.replace {
@@ -372,6 +399,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         }
     }
     if options.mode == Mode::Normal {
+        cascade::literal_ids_of_managed(desired, state, &mut out);
         cascade::cascade(desired, state, &mut out);
     }
     // In dependency order: a kind refers only to the kinds before it.
