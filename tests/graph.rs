@@ -1139,3 +1139,83 @@ async fn an_ignored_field_changed_outside_is_neither_drift_nor_a_reason_to_resen
     }
     world.run(&["drift"]).await.expect_code(0);
 }
+
+/// A PostgreSQL state of the flowform before kinds: the rows it wrote (format 3, records in
+/// its shape), made from the file fixture's records, whose layout the tables share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_state_written_before_kinds_is_upgraded_in_place() {
+    let Some(pg) = crate::postgres::Pg::connect().await else {
+        return;
+    };
+    let fixtures = crate::common::root().join("tests/fixtures/state-v3");
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("aep.json");
+    std::fs::copy(fixtures.join("aep.json"), &data).unwrap();
+    let world = World::bare(flowform_emulator::Options {
+        data: Some(data),
+        ..flowform_emulator::Options::default()
+    })
+    .await;
+    let dir = world.dir.path().to_owned();
+    crate::world::copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
+    std::fs::remove_file(dir.join("examples").join(crate::world::PIPELINE)).unwrap();
+    std::fs::write(
+        dir.join("flowform.toml"),
+        format!("config = [\"examples\"]\nstate = \"{}\"\n", pg.url("v3")),
+    )
+    .unwrap();
+    world.run_in(&dir, &["init"]).await.expect_code(0);
+    let v3: Value = serde_json::from_slice(&std::fs::read(fixtures.join("flowform.json")).unwrap()).unwrap();
+    let quote = |v: &Value| v.as_str().unwrap().replace('\'', "''");
+    let mut sql = format!(
+        "UPDATE {{s}}.states SET format = 3, serial = 1, lineage = '{}', salt = '{}', org = '{}' WHERE name = 'v3';",
+        quote(&v3["lineage"]),
+        quote(&v3["salt"]),
+        quote(&v3["org"])
+    );
+    for (address, record) in v3["connections"].as_object().unwrap() {
+        let json = record.to_string().replace('\'', "''");
+        sql.push_str(&format!(
+            "INSERT INTO {{s}}.records (state, address, sandbox, connection_id, record) VALUES ('v3', '{address}', 'prod', '{}', '{json}'::jsonb);
+             INSERT INTO {{s}}.owners (org, sandbox, connection_id, state, address) VALUES ('{}', 'prod', '{}', 'v3', '{address}');",
+            quote(&record["id"]),
+            quote(&v3["org"]),
+            quote(&record["id"])
+        ));
+    }
+    pg.execute(&sql).await;
+
+    // Read as it is: nothing to do, and nothing written.
+    let plan = world.run_in(&dir, &["plan"]).await.expect_code(0);
+    assert!(plan.stdout().contains("No changes."), "{}", plan.stdout());
+    assert_eq!(pg.count("SELECT format::bigint FROM {s}.states").await, 3);
+    // The next write upgrades it: every record in today's shape, the lineage kept.
+    std::fs::copy(
+        crate::common::root()
+            .join("examples")
+            .join(crate::world::PIPELINE),
+        dir.join("examples").join(crate::world::PIPELINE),
+    )
+    .unwrap();
+    let apply = world
+        .run_in(&dir, &["apply", "--auto-approve"])
+        .await
+        .expect_code(0);
+    assert!(apply.stdout().contains("3 added"), "{}", apply.stdout());
+    assert_eq!(pg.count("SELECT format::bigint FROM {s}.states").await, 4);
+    assert_eq!(
+        pg.count("SELECT count(*) FROM {s}.records WHERE record ? 'kind'")
+            .await,
+        6,
+        "every record rewritten"
+    );
+    let state = pg.recorded("v3");
+    assert_eq!(state.lineage, v3["lineage"].as_str().unwrap());
+    assert_eq!(
+        state.resources["prod/acme-salesforce"].id,
+        v3["connections"]["prod/acme-salesforce"]["id"].as_str().unwrap()
+    );
+    let again = world.run_in(&dir, &["plan"]).await.expect_code(0);
+    assert!(again.stdout().contains("No changes."), "{}", again.stdout());
+    pg.drop_schema().await;
+}

@@ -95,6 +95,12 @@ impl Pg {
         .clone()
     }
 
+    /// Runs `sql` (`{s}` is this test's schema), as another program writing the tables would.
+    pub async fn execute(&self, sql: &str) {
+        let sql = sql.replace("{s}", &self.schema);
+        self.client.batch_execute(&sql).await.unwrap();
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let sql = sql.replace("{s}", &self.schema);
         self.client.query_one(&sql, &[]).await.unwrap().get(0)

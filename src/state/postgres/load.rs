@@ -107,6 +107,7 @@ impl PgStore {
                 found: u64::try_from(loaded.format).unwrap_or(0),
             });
         }
+        self.older_format = u32::try_from(loaded.format).is_ok_and(|f| f < FORMAT_VERSION);
         let mut state = State::new();
         state.lineage = loaded.lineage;
         state.serial = u64::try_from(loaded.serial).unwrap_or(0);

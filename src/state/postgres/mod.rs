@@ -89,6 +89,9 @@ pub struct PgStore {
     base: Base,
     /// Whether journal rows exist (to be folded in and removed at commit).
     journal_rows: bool,
+    /// Read from an older format (`states.format`): the next commit writes every record in
+    /// today's shape, as the file backend rewrites its file, not only those that changed.
+    older_format: bool,
     next_seq: u64,
     /// Intents begun in this run whose outcome is not recorded yet.
     open: BTreeMap<u64, Pending>,
@@ -129,6 +132,7 @@ impl PgStore {
             state: State::new(),
             base: Base::default(),
             journal_rows: false,
+            older_format: false,
             next_seq: 0,
             open: BTreeMap::new(),
             token: None,
@@ -319,7 +323,7 @@ impl PgStore {
         for (_, pending) in std::mem::take(&mut self.open) {
             keep_pending(&mut self.state, pending);
         }
-        let upserts: Vec<(String, Record)> = self
+        let mut upserts: Vec<(String, Record)> = self
             .state
             .resources
             .iter()
@@ -372,6 +376,14 @@ impl PgStore {
         }
         let changed =
             !upserts.is_empty() || !deletes.is_empty() || pending_changed || org_changed || applied_changed;
+        if self.older_format {
+            upserts = self
+                .state
+                .resources
+                .iter()
+                .map(|(a, r)| (a.clone(), r.clone()))
+                .collect();
+        }
         let write = Write {
             upserts,
             deletes,
@@ -388,6 +400,7 @@ impl PgStore {
         self.state.stamp_applied();
         self.base = Base::of(&self.state);
         self.journal_rows = false;
+        self.older_format = false;
         self.next_seq = 0;
         Ok(changed)
     }
