@@ -300,3 +300,16 @@ fn columns_read_something_each_once_and_a_target_has_no_sources_spec() {
         &["is the connection spec of the source Salesforce, not of a destination"],
     );
 }
+
+#[test]
+fn an_absurdly_long_name_is_refused_where_it_is() {
+    let long = "n".repeat(2000);
+    let text = source("connection: sf").replace("name: Contacts", &format!("name: {long}"));
+    one_error(
+        &[("base.yaml", &base("prod")), ("pipe.yaml", &text)],
+        &[
+            "pipe.yaml:4:11",
+            "`name` is 2000 bytes long; flowform takes at most 1024",
+        ],
+    );
+}

@@ -245,9 +245,36 @@ pub(crate) fn rfc3339(ms: i64) -> Option<String> {
     ))
 }
 
-/// A value as the plan shows it: strings quoted (JSON escapes), others as JSON.
+/// A value as the plan shows it: strings quoted (JSON escapes), others as JSON; characters
+/// that would make a reviewer read something else (bidirectional overrides, zero-width and
+/// control characters) escaped as `\u{…}`.
 pub(crate) fn show(value: &Value) -> String {
-    value.to_string()
+    visible(&value.to_string())
+}
+
+/// `text` with the characters that can disguise what it says escaped as `\u{…}`: controls
+/// (but line breaks and tabs), bidirectional marks, overrides and isolates, and zero-width
+/// ones, as the Trojan Source advisory (CVE-2021-42574) asks of review tools.
+pub(crate) fn visible(text: &str) -> String {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(
+                c,
+                '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}'
+            )
+    };
+    if !text.chars().any(hidden) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                format!("\\u{{{:04X}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `Plan: [N to import, ]X to add, Y to change, Z to destroy[, M to move][, F to forget].`, or

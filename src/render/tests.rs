@@ -299,3 +299,11 @@ fn a_plan_of_moves_alone_says_so_and_shows_a_moved_update_as_moved() {
     );
     assert!(!text.contains("has moved to"), "{text}");
 }
+
+#[test]
+fn characters_that_disguise_text_are_shown_escaped() {
+    let tricky = serde_json::json!("pay\u{202E}txt.exe \u{200B}x");
+    assert_eq!(super::show(&tricky), "\"pay\\u{202E}txt.exe \\u{200B}x\"");
+    assert_eq!(super::visible("plain é ✓"), "plain é ✓");
+    assert_eq!(super::visible("a\u{1b}[31mb"), "a\\u{001B}[31mb");
+}

@@ -209,6 +209,11 @@ fn group(
     }
 }
 
+/// The longest name flowform takes (bytes): it must fit in a `property=name==…` filter.
+pub const MAX_NAME: usize = 1024;
+/// The longest other text (a description, a table's path).
+pub const MAX_TEXT: usize = 16 * 1024;
+
 /// One value of a declared type. `Some(None)`: written empty where that means "not set".
 fn value(
     reader: &mut Reader<'_>,
@@ -219,10 +224,33 @@ fn value(
 ) -> Option<Option<Value>> {
     let at = At::on(key, f.path);
     let plain = |s: String| Some(Some(Value::Plain(serde_json::Value::String(s))));
+    // A name is looked up by filter (so it must fit in a request line) and shown in every
+    // plan; other text goes in bodies.
+    let longest = if f.path == "name" { MAX_NAME } else { MAX_TEXT };
+    let bounded = |reader: &mut Reader<'_>, s: String| {
+        if s.len() <= longest {
+            return Some(s);
+        }
+        reader
+            .error(
+                at,
+                node.location,
+                format!(
+                    "`{}` is {} bytes long; flowform takes at most {longest}",
+                    f.path,
+                    s.len()
+                ),
+            )
+            .help = Some("shorten it".to_owned());
+        None
+    };
     match &f.ty {
-        Type::Text if f.required => plain(reader.non_empty_string(node, at)?),
+        Type::Text if f.required => {
+            let s = reader.non_empty_string(node, at)?;
+            plain(bounded(reader, s)?)
+        }
         Type::Text => match reader.optional_string(node, at) {
-            Some(s) => plain(s),
+            Some(s) => plain(bounded(reader, s)?),
             None if matches!(node.value, yaml::Value::Null) => Some(None),
             None => None,
         },

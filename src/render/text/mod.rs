@@ -194,7 +194,7 @@ fn multiline(value: &serde_json::Value, indent: &str) -> String {
         Some(s) if s.contains('\n') => {
             let mut block = "<<-EOT\n".to_owned();
             for line in s.trim_end_matches('\n').lines() {
-                let _ = writeln!(block, "{indent}            {line}");
+                let _ = writeln!(block, "{indent}            {}", super::visible(line));
             }
             let _ = write!(block, "{indent}        EOT");
             block
