@@ -281,7 +281,7 @@ async fn an_auth_spec_change_replaces_the_chain_new_first_and_leaves_nothing_beh
     for source in ["acme-contacts", "acme-accounts"] {
         assert!(
             out.contains(&format!(
-                "# prod/source:{source} must be replaced\n  # (because prod/acme-salesforce-oauth is replaced, and AEP cannot point it at the new one in place)"
+                "# prod/source:{source} must be replaced\n  # (because prod/acme-salesforce-oauth gets a new id, and AEP cannot point it at the new one in place)"
             )),
             "{out}"
         );

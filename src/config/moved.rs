@@ -329,7 +329,7 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                     "`{}` is moved twice: to `{}` and, at {}, to `{}`",
                     m.from, m.to, first.origin, first.to
                 ),
-                "a connection moves to one key; keep one of the two entries",
+                "a resource moves to one key; keep one of the two entries",
             ));
         }
         if let Some(first) = by_to.insert(&m.to.key, m) {
@@ -337,10 +337,10 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                 &m.origin,
                 "moved",
                 format!(
-                    "two connections are moved to `{}`: `{}` here and `{}` at {}",
+                    "two resources are moved to `{}`: `{}` here and `{}` at {}",
                     m.to, m.from, first.from, first.origin
                 ),
-                "one key holds one connection; move one of them to another key, or stop managing it with `removed: [{key: …, destroy: false}]`",
+                "one key holds one resource; move one of them to another key, or stop managing it with `removed: [{key: …, destroy: false}]`",
             ));
         }
         if let Some(c) = declared(&m.from) {
@@ -352,7 +352,7 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                     m.from, m.to, m.from.key, c.origin
                 ),
                 format!(
-                    "a move renames a key: remove the declaration of `{}` (the connection the state holds under it is kept, as `{}`)",
+                    "a move renames a key: remove the declaration of `{}` (what the state holds under it is kept, as `{}`)",
                     m.from.key, m.to
                 ),
             ));
@@ -375,7 +375,7 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                 "moved",
                 format!("`{}` is moved to `{}`, which is not declared", m.from, m.to),
                 format!(
-                    "declare `{}` (the connection keeps its id and is not recreated), or, to stop managing it without deleting it, write `removed: [{{key: {}, destroy: false}}]` instead",
+                    "declare `{}` (it keeps its id and is not recreated), or, to stop managing it without deleting it, write `removed: [{{key: {}, destroy: false}}]` instead",
                     m.to, m.from
                 ),
             )),

@@ -245,7 +245,7 @@ fn apply_planned(request: &ApplyRequest, session: &mut Session, io: &mut Io<'_>)
         let exit = finish(session, &Report::default(), "Apply", io)?;
         writeln!(
             io.err,
-            "The state now matches AEP for {accepted} connection{}.",
+            "The state now matches AEP for {accepted} resource{}.",
             if accepted == 1 { "" } else { "s" }
         )?;
         return Ok(exit);

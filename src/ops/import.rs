@@ -106,12 +106,18 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
             )),
         ));
     }
-    if let Some((other, _)) = session.store().state().resources.iter().find(|(_, r)| r.id == id) {
+    if let Some((other, held)) = session.store().state().resources.iter().find(|(_, r)| r.id == id) {
+        let help = if held.kind == conn.kind {
+            format!("one resource has one key: `flowform state mv {other} {addr}` gives it this key instead")
+        } else {
+            format!(
+                "{id} is a {}, and `{addr}` declares a {}: check the id",
+                held.kind.noun, conn.kind.noun
+            )
+        };
         return Err(Error::message(
             format!("{id} is already managed as `{other}`"),
-            Some(format!(
-                "one resource has one key: `flowform state mv {other} {addr}` gives it this key instead"
-            )),
+            Some(help),
         ));
     }
     // A connection has one state: one that another state of a shared database manages is
@@ -168,7 +174,13 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
     writeln!(io.err, "{addr}: Import complete [id={id}]")?;
     writeln!(
         io.out,
-        "\nImport successful! `{addr}` is now managed by flowform. Nothing was sent to AEP: the connection is taken as it is (AEP keeps its secrets; flowform sends the declared ones when they change). The next plan shows anything else that differs."
+        "\nImport successful! `{addr}` is now managed by flowform. Nothing was sent to AEP: the {} is taken as it is{}. The next plan shows anything else that differs.",
+        conn.kind.noun,
+        if conn.kind.params_field().is_some() {
+            " (AEP keeps its secrets; flowform sends the declared ones when they change)"
+        } else {
+            ""
+        }
     )?;
     Ok(Exit::Success)
 }

@@ -457,7 +457,13 @@ impl Session {
         }
         // What the live checks could not check yet is said on the change that sends it.
         for (address, note) in &self.deferred {
-            if let Some(change) = planned.changes.iter_mut().find(|c| &c.address == address) {
+            if let Some(change) = planned.changes.iter_mut().find(|c| {
+                &c.address == address
+                    && matches!(
+                        c.action,
+                        crate::plan::Action::Create | crate::plan::Action::Replace
+                    )
+            }) {
                 change.notes.push(note.clone());
             }
         }

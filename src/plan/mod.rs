@@ -402,9 +402,14 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         cascade::literal_ids_of_managed(desired, state, &mut out);
         cascade::cascade(desired, state, &mut out);
     }
-    // In dependency order: a kind refers only to the kinds before it.
+    // In dependency order: a kind refers only to the kinds before it; a destroy in the order
+    // it is carried out, what refers to others first.
+    let order = |c: &Change| match options.mode {
+        Mode::Destroy => usize::MAX - kind_order(c.kind()),
+        _ => kind_order(c.kind()),
+    };
     out.changes
-        .sort_by(|a, b| (kind_order(a.kind()), &a.address).cmp(&(kind_order(b.kind()), &b.address)));
+        .sort_by(|a, b| (order(a), &a.address).cmp(&(order(b), &b.address)));
     cascade::warn_unmanaged_dependents(state, live, &mut out);
     out.drift.sort_by(|a, b| a.address.cmp(&b.address));
     out

@@ -104,7 +104,7 @@ pub(super) fn resolve(desired: &Desired, state: &State, in_scope: impl Fn(&str, 
                     held.join(" and ")
                 ))
                 .with_help(
-                    "one key holds one connection: keep the move of the one `{to}` should be, and stop managing the others with `removed: [{key: …, destroy: false}]`"
+                    "one key holds one resource: keep the move of the one `{to}` should be, and stop managing the others with `removed: [{key: …, destroy: false}]`"
                         .replace("{to}", &to),
                 ),
             );

@@ -93,7 +93,7 @@ fn header(change: &Change) -> Vec<String> {
         }),
         Some(Reason::ReplaceByRequest) => Some("as requested with --replace".to_owned()),
         Some(Reason::ReplaceBecauseDependencyReplaced) => Some(format!(
-            "because {} is replaced, and AEP cannot point it at the new one in place",
+            "because {} gets a new id, and AEP cannot point it at the new one in place",
             change.cause.as_deref().unwrap_or("what it refers to")
         )),
         Some(Reason::DeleteBecauseDestroy) | None => None,
@@ -275,7 +275,12 @@ fn move_block(out: &mut String, m: &Move) {
         "{indent}{}",
         paint(BOLD, &format!("# {} has moved to {}", m.from, m.to))
     );
-    let _ = writeln!(out, "{indent}  connection \"{}\" {{", m.to);
+    let _ = writeln!(
+        out,
+        "{indent}  {} \"{}\" {{",
+        crate::kind::address::kind_of(&m.to).name,
+        m.to
+    );
     let _ = writeln!(out, "{indent}      id = \"{}\"", m.id);
     let _ = writeln!(
         out,
@@ -355,6 +360,9 @@ pub fn plan(plan: &Plan) -> String {
     }
     if plan.errors.is_empty() {
         let _ = writeln!(out, "{}", paint(BOLD, &summary_line(plan)));
+    } else if out.ends_with("\n\n") {
+        // No summary line: the blank line after the last block separates what follows.
+        out.pop();
     }
     for warning in &plan.warnings {
         let _ = writeln!(out, "\n{} {warning}", paint(YELLOW.bold(), "warning:"));
