@@ -441,7 +441,20 @@ fn carry_out_saved(
     // process ends (the journal keeps every outcome meanwhile).
     listener.abort();
     session.give_back(store);
-    if saved && !plan.digest_salt.is_empty() {
+    // Stopped before any step started, the plan is as applicable as it was.
+    let untouched = report.interrupted.as_ref().is_some_and(|i| {
+        i.finished.is_empty()
+            && i.abandoned.is_empty()
+            && report.failures.is_empty()
+            && report.added
+                + report.changed
+                + report.destroyed
+                + report.imported
+                + report.moved
+                + report.forgotten
+                == 0
+    });
+    if saved && !plan.digest_salt.is_empty() && !untouched {
         let complete = report.failures.is_empty() && report.interrupted.is_none();
         session.store_mut().edit(|s| {
             // The commit that ends this apply stamps the serial it leaves (a file's commit

@@ -55,12 +55,19 @@ impl Context<'_> {
             };
             if wanted != have {
                 let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                return self.error(format!(
-                    "`{address}` imports {noun} {id}, whose `{}` is {}, not the declared {}",
-                    f.path,
-                    show(&have),
-                    show(&wanted)
-                ));
+                return self.error_with_help(
+                    format!(
+                        "`{address}` imports {noun} {id}, whose `{}` is {}, not the declared {}",
+                        f.path,
+                        show(&have),
+                        show(&wanted)
+                    ),
+                    format!(
+                        "`{}` cannot change in place: declare it as AEP has it ({}) to import this one, or import another {noun}",
+                        f.path,
+                        show(&have)
+                    ),
+                );
             }
         }
         let (mut fields, unchanged) = compare(self.desired, self.state, d, None, l);
