@@ -43,7 +43,12 @@
 //!   own, so that no two fingerprints are of the same secrets;
 //!   `validate`: `flowform validate` of N and 4N connections;
 //!   `creates`: an apply of N/10 creates at 100 ms, `--parallelism 8` and `32`;
-//!   `creates-big`: an apply of N creates at no latency, for its CPU.
+//!   `creates-big`: an apply of N creates at no latency, for its CPU;
+//!   `graph`, `graph-by-id`: a no-op plan of a graph at 50 ms a request — N base
+//!   connections, 2N source connections (Contact and Account of each, by key) and N target
+//!   connections over N/100 datasets, all made by flowform's own `apply` at no latency first
+//!   (so the state is what flowform writes) — and one GET per id at parallelism 10, each
+//!   at its kind's route.
 //! - `FLOWFORM_BENCH_ARGS` adds arguments to every flowform command; `FLOWFORM_BENCH_WRAP`
 //!   runs each under a command (a profiler). With either, with `FLOWFORM_BENCH_ONLY`, or at
 //!   another size, `BENCHMARKS.md` is left alone and the table goes to stdout only.
@@ -108,7 +113,7 @@ struct Settings {
 const DEFAULT_SIZE: usize = 10_000;
 const SMOKE_SIZE: usize = 200;
 /// The names `FLOWFORM_BENCH_ONLY` takes.
-const SCENARIOS: [&str; 15] = [
+const SCENARIOS: [&str; 17] = [
     "noop",
     "noop-by-id",
     "noop-listing",
@@ -124,6 +129,8 @@ const SCENARIOS: [&str; 15] = [
     "validate",
     "creates",
     "creates-big",
+    "graph",
+    "graph-by-id",
 ];
 
 impl Settings {
@@ -267,6 +274,9 @@ struct Figures {
     /// N/10 creates at 100 ms, `--parallelism 8` and `32`.
     creates: Option<(Measured, Measured)>,
     creates_big: Option<Measured>,
+    /// The graph: a no-op plan of N base, 2N source and N target connections, and one GET
+    /// per id at parallelism 10.
+    graph: PlanFigures,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1035,6 +1045,140 @@ async fn creates(settings: &Settings, name: &str, aep: &Aep, n: usize, paralleli
     measured
 }
 
+/// The tables each base connection of the graph is read from, a source connection each.
+const GRAPH_TABLES: [&str; 2] = ["Contact", "Account"];
+
+/// The source and target connections of the graph over [`Declared::fresh`] base connections
+/// `0..n`: sources by key, targets over `datasets` in turn.
+fn graph_yaml(n: usize, datasets: &[String]) -> String {
+    let mut out = String::with_capacity(n * 400 + 64);
+    out.push_str("sandbox: prod\nsources:\n");
+    for i in 0..n {
+        for table in GRAPH_TABLES {
+            let _ = write!(
+                out,
+                "  src-{i:06}-{lower}:\n    name: \"Bench {i:06} {table}\"\n    connection: bench-{i:06}\n    table: {table}\n",
+                lower = table.to_lowercase(),
+            );
+        }
+    }
+    out.push_str("targets:\n");
+    for i in 0..n {
+        let _ = write!(
+            out,
+            "  tgt-{i:06}:\n    name: \"Bench {i:06} lake\"\n    description: \"benchmark target {i}\"\n    dataset: {}\n",
+            datasets[i % datasets.len()]
+        );
+    }
+    out
+}
+
+/// Every record's kind and id in the state file of `project`.
+fn recorded(project: &Project) -> Vec<(String, String)> {
+    let bytes = std::fs::read(project.path().join("state/flowform.json")).expect("the state");
+    let state: Value = serde_json::from_slice(&bytes).expect("the state is JSON");
+    let mut out = Vec::new();
+    for record in state["resources"].as_object().expect("resources").values() {
+        let kind = record["kind"].as_str().unwrap_or("connection").to_owned();
+        out.push((kind, record["id"].as_str().expect("an id").to_owned()));
+    }
+    out
+}
+
+/// The route a kind's records are read at, by id.
+fn route(kind: &str) -> &'static str {
+    match kind {
+        "connection" => "/connections",
+        "source" => "/sourceConnections",
+        "target" => "/targetConnections",
+        other => panic!("no route for kind `{other}`"),
+    }
+}
+
+/// Baseline: one `GET /{kind's route}/{id}` per resource, `BASELINE_PARALLELISM` at a time.
+async fn graph_by_id(reader: Reader, ids: Arc<Vec<(String, String)>>) {
+    in_parallel(ids.len(), BASELINE_PARALLELISM, move |i| {
+        let (reader, ids) = (reader.clone(), ids.clone());
+        async move {
+            let (kind, id) = &ids[i];
+            let body = reader.get(&format!("{}/{id}", route(kind))).await;
+            assert_eq!(body["items"][0]["id"].as_str(), Some(id.as_str()));
+        }
+    })
+    .await;
+}
+
+/// The graph's scenarios: the graph made by flowform's apply with no latency, then a no-op
+/// plan of it at 50 ms and the per-id baseline.
+async fn graph(settings: &Settings) -> PlanFigures {
+    let mut figures = PlanFigures::default();
+    if !settings.wants("graph") && !settings.wants("graph-by-id") {
+        return figures;
+    }
+    let n = settings.size;
+    let aep = Aep::start(0).await;
+    let added: Value = aep
+        .http
+        .post(aep.admin("/datasets"))
+        .json(&json!({ "count": n.div_ceil(100), "prefix": "Bench lake" }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("datasets are added")
+        .json()
+        .await
+        .expect("their ids");
+    let datasets: Vec<String> = added["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("an id").to_owned())
+        .collect();
+    let declared: Vec<Declared> = (0..n).map(Declared::fresh).collect();
+    let project = Project::write(settings, &declared, &State::new());
+    std::fs::write(
+        project.path().join("connections/graph.yaml"),
+        graph_yaml(n, &datasets),
+    )
+    .expect("the graph's configuration");
+    let total = n * (2 + GRAPH_TABLES.len());
+    eprintln!(
+        "graph: applying {n} base, {} source and {n} target connections (no latency)",
+        n * 2
+    );
+    let made = flowform(
+        settings,
+        project.path(),
+        &["apply", "--auto-approve", "--parallelism", "32"],
+        &aep.env(),
+    )
+    .await;
+    made.expect(0, &format!("{total} added, 0 changed, 0 destroyed."));
+    let ids = recorded(&project);
+    assert_eq!(ids.len(), total, "the state records every resource");
+    let answer = aep
+        .http
+        .put(aep.admin("/faults"))
+        .json(&FaultSettings {
+            latency_ms: PLAN_LATENCY_MS,
+            ..FaultSettings::default()
+        })
+        .send()
+        .await
+        .expect("the emulator answers");
+    assert!(answer.status().is_success(), "faults: {}", answer.status());
+    if settings.wants("graph") {
+        figures.flowform = Some(noop_plan(settings, "graph", &aep, &project).await);
+    }
+    if settings.wants("graph-by-id") {
+        let ids = Arc::new(ids);
+        let client = |reader| graph_by_id(reader, ids.clone());
+        figures.by_id = Some(baseline(settings, "graph-by-id", &aep, client).await);
+    }
+    aep.emulator.shutdown().await.expect("the emulator stops");
+    figures
+}
+
 async fn run_all(settings: &Settings) -> Figures {
     let mut figures = Figures {
         noop: plan_scenarios(settings, "noop", settings.size).await,
@@ -1073,6 +1217,7 @@ async fn run_all(settings: &Settings) -> Figures {
         figures.creates_big = Some(creates(settings, "creates-big", &aep, settings.size, 8).await);
         aep.emulator.shutdown().await.expect("the emulator stops");
     }
+    figures.graph = graph(settings).await;
     figures
 }
 
@@ -1289,6 +1434,46 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
         out.push('\n');
     }
 
+    let _ = writeln!(
+        out,
+        "### No-op plan of a graph: {} base, {} source and {} target connections, {PLAN_LATENCY_MS} ms a request\n",
+        count(n),
+        count(2 * n),
+        count(n)
+    );
+    let _ = writeln!(
+        out,
+        "Made by `flowform apply` at no latency first (two source connections by key on each base \
+         connection, the targets over {} datasets), so the state is flowform's own.\n",
+        count(n.div_ceil(100))
+    );
+    let _ = writeln!(
+        out,
+        "| client | wall | CPU | peak RSS | requests | flowform is faster by |\n|---|---|---|---|---|---|"
+    );
+    let graph_ours = f.graph.flowform.as_ref().map(Measured::wall);
+    for (i, (label, m)) in [
+        ("**flowform plan**", &f.graph.flowform),
+        (
+            "baseline: one GET per id at its kind's route, parallelism 10 (Terraform's way)",
+            &f.graph.by_id,
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let Some(m) = m else {
+            let _ = writeln!(out, "| {label} | not run | | | | |");
+            continue;
+        };
+        let ratio = match (i, graph_ours) {
+            (0, _) | (_, None) => "—".to_owned(),
+            (_, Some(ours)) => times(m.wall().as_secs_f64() / ours.as_secs_f64()),
+        };
+        let _ = writeln!(out, "| {label} | {} | {ratio} |", cells(m));
+    }
+    out.push('\n');
+
     let _ = writeln!(out, "### Offline: loading, planning, rendering, validating\n");
     let _ = writeln!(
         out,
@@ -1369,7 +1554,10 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
     }
     out.push('\n');
 
-    let _ = writeln!(out, "### Against issue 15's goals\n");
+    let _ = writeln!(
+        out,
+        "### Against the issues' goals (15, and 20 where it says so)\n"
+    );
     let _ = writeln!(out, "| goal | target | measured | |\n|---|---|---|---|");
     let noop = f.noop.flowform.as_ref();
     let faster = |baseline: &Option<Measured>| {
@@ -1428,6 +1616,46 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
                 .map(|cpu| (secs(cpu), cpu <= Duration::from_millis(300))),
         );
     }
+    goal(
+        &mut out,
+        &format!(
+            "load + plan + render of {}, CPU, keyless, shared secrets: not past the 0.41 s before kinds (issue 20)",
+            count(n)
+        ),
+        "≤ 0.41 s",
+        f.offline
+            .as_ref()
+            .and_then(Measured::cpu)
+            .map(|cpu| (secs(cpu), cpu <= Duration::from_millis(410))),
+    );
+    let graph_total = 4 * n;
+    goal(
+        &mut out,
+        &format!(
+            "no-op plan of a graph of {} resources: wall (issue 20)",
+            count(graph_total)
+        ),
+        "≤ 2 s",
+        f.graph
+            .flowform
+            .as_ref()
+            .map(|m| (secs(m.wall()), m.wall() <= Duration::from_secs(2))),
+    );
+    // 450 requests for 40,000 resources: scaled with N at other sizes, never under 20.
+    let graph_most = (450 * n as u64).div_ceil(10_000).max(20);
+    goal(
+        &mut out,
+        &format!(
+            "no-op plan of a graph of {} resources: requests (issue 20)",
+            count(graph_total)
+        ),
+        &format!("≤ {}", thousands(graph_most)),
+        f.graph
+            .flowform
+            .as_ref()
+            .and_then(Measured::requests)
+            .map(|r| (thousands(r), r <= graph_most)),
+    );
     goal(
         &mut out,
         &format!("`validate` linear: CPU of {} ÷ CPU of {}", count(4 * n), count(n)),
