@@ -27,6 +27,9 @@ fn field(f: &Field) -> Value {
         Type::Id(IdForm::Catalog) => json!({"type": "string", "pattern": "^[0-9A-Fa-f]{24}$"}),
         Type::Names | Type::Columns => json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
         Type::Params => json!({"type": "object"}),
+        Type::Int { min } => json!({"type": ["integer", "string"], "minimum": min, "pattern": "^[0-9]+$"}),
+        Type::Bool | Type::Switch { .. } => json!({"type": "boolean"}),
+        Type::Time => json!({"type": ["string", "integer"], "minimum": 0}),
         Type::Ref { .. } => json!({"type": "string", "pattern": UUID_PATTERN}),
     };
     s["description"] = json!(f.doc);
@@ -52,8 +55,10 @@ fn definition(kind: &'static Kind) -> Value {
                 json!({"description": format!("The key of its {noun}, declared in this configuration (same sandbox)."), "type": "string", "pattern": KEY_PATTERN}),
             );
             properties.insert(f.path.into(), field(f));
-            one_of.push(json!({"required": [by_key]}));
-            one_of.push(json!({"required": [f.path]}));
+            if f.required {
+                one_of.push(json!({"required": [by_key]}));
+                one_of.push(json!({"required": [f.path]}));
+            }
             continue;
         }
         match f.path.split_once('.') {

@@ -123,7 +123,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
     // the resource's state is recorded once AEP says it (read back at the end of the apply,
     // or while waiting for an initializing one), never assumed.
     let initializing = d.kind.initializes && etag.is_none();
-    let record = super::record::applied(
+    let mut record = super::record::applied(
         d,
         &resolved,
         &id,
@@ -132,6 +132,14 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
         &ctx.fingerprints,
         now_ms(),
     );
+    // A field an action changes is what AEP creates it as, until the action is taken.
+    for f in d.kind.fields {
+        if let Some(created) = super::action::created(f) {
+            record
+                .attrs
+                .insert(f.path.to_owned(), serde_json::Value::Bool(created));
+        }
+    }
     ctx.finish(
         seq,
         address,
@@ -149,6 +157,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
     if initializing {
         wait_enabled(ctx, address, d, &id, record).await?;
     }
+    super::action::settle(ctx, address, d, &id, super::action::created).await?;
     ctx.progress.line(format!(
         "{address}: Creation complete after {} [id={id}]",
         elapsed(started.elapsed())

@@ -14,6 +14,7 @@
 //! PATCH answered 412 (changed meanwhile) is re-read, re-planned and, if still needed,
 //! applied again with the new etag.
 
+mod action;
 mod adopt;
 mod create;
 mod delete;

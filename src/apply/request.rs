@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::ApplyError;
 use crate::config::{Desired, Param, Reference, Resource};
 use crate::flow::model::{LiveObject, PatchKind, PatchOp, is_masked};
+use crate::flow::pointer::put;
 use crate::kind::{Default, Field, Type, Update};
 use crate::plan::{self, Change};
 use crate::state::{Record, State};
@@ -120,28 +121,6 @@ pub(super) fn params_to_send(d: &Resource) -> Map<String, Value> {
     params
 }
 
-/// Sets `value` at the JSON pointer `pointer` of `body`, making the objects on the way.
-fn put(body: &mut Map<String, Value>, pointer: &str, value: Value) {
-    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
-    let mut at = body;
-    for (i, part) in parts.iter().enumerate() {
-        if i + 1 == parts.len() {
-            at.insert((*part).to_owned(), value);
-            return;
-        }
-        let next = at
-            .entry((*part).to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !next.is_object() {
-            *next = Value::Object(Map::new());
-        }
-        match next.as_object_mut() {
-            Some(o) => at = o,
-            None => return,
-        }
-    }
-}
-
 /// What a field is sent as: a table's columns as AEP's column objects.
 fn encode(f: &Field, v: Value) -> Value {
     match (&f.ty, v) {
@@ -159,6 +138,9 @@ fn encode(f: &Field, v: Value) -> Value {
                 })
                 .collect(),
         ),
+        // AEP's docs send these as strings (`"interval": "15"`, `"backfill": "true"`).
+        (Type::Int { .. } | Type::Time, Value::Number(n)) => Value::String(n.to_string()),
+        (Type::Bool, Value::Bool(b)) => Value::String(b.to_string()),
         (_, v) => v,
     }
 }
@@ -169,6 +151,9 @@ pub fn create_body(d: &Resource, resolved: &Resolved) -> Value {
     for f in d.kind.fields {
         match f.ty {
             Type::Params => put(&mut body, f.api, Value::Object(params_to_send(d))),
+            // Taken by an action after the create, never sent in its body (AEP refuses a
+            // flow's `state` on create, 1410).
+            _ if matches!(f.update, Update::Action { .. }) => {}
             _ => {
                 if let Some(v) = resolved.values.get(f.path) {
                     put(&mut body, f.api, encode(f, v.clone()));
@@ -190,7 +175,16 @@ pub(super) fn patch_ops(
 ) -> Vec<PatchOp> {
     let mut ops = Vec::new();
     let changes = |path: &str| change.fields.iter().any(|f| f.path == path);
+    // Fields inside an element of a list (a flow's transformation), by element: one that
+    // changes sends its element whole, at the index a fresh read shows.
+    let mut elements: Vec<&str> = Vec::new();
     for f in d.kind.fields.iter().filter(|f| f.update == Update::Patch) {
+        if let Some((element, _)) = crate::flow::pointer::element(f.api) {
+            if changes(f.path) && !elements.contains(&element) {
+                elements.push(element);
+            }
+            continue;
+        }
         if let Type::Params = f.ty {
             let prefix = format!("{}.", f.path);
             let params_change =
@@ -225,7 +219,53 @@ pub(super) fn patch_ops(
             None => {}
         }
     }
+    for element in elements {
+        ops.extend(element_op(d, resolved, live, element));
+    }
     ops
+}
+
+/// The op that sets a list's element whole (`/transformations/name=Mapping`): what AEP has
+/// of it, with every declared field under it set; `add …/-` when AEP has none.
+fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &str) -> Option<PatchOp> {
+    let have = live.at(element);
+    let mut value = match &have {
+        Some(Value::Object(o)) => o.clone(),
+        _ => {
+            // A new element: `{name: Mapping}` from the selection.
+            let selection = element.rsplit('/').next()?;
+            let (member, wanted) = selection.split_once('=')?;
+            let mut o = Map::new();
+            o.insert(member.to_owned(), Value::String(wanted.to_owned()));
+            o
+        }
+    };
+    for f in d.kind.fields {
+        let Some((e, rest)) = crate::flow::pointer::element(f.api) else {
+            continue;
+        };
+        if e != element {
+            continue;
+        }
+        if let Some(v) = resolved.values.get(f.path) {
+            put(&mut value, rest, encode(f, v.clone()));
+        }
+    }
+    match have {
+        Some(_) => Some(PatchOp {
+            op: PatchKind::Replace,
+            path: crate::flow::pointer::concrete(&live.body, element)?,
+            value: Some(Value::Object(value)),
+        }),
+        None => {
+            let list = &element[..element.rfind('/')?];
+            Some(PatchOp {
+                op: PatchKind::Add,
+                path: format!("{list}/-"),
+                value: Some(Value::Object(value)),
+            })
+        }
+    }
 }
 
 /// A `Params` field as a patch sends it: AEP replaces it whole, so an ignored param keeps

@@ -4,7 +4,7 @@
 use super::{ApplyError, Ctx};
 use crate::config::Desired;
 use crate::flow::model::{ConnectionState, is_masked};
-use crate::kind::{Type, Update};
+use crate::kind::Type;
 use crate::plan::{Change, Live, Plan};
 use crate::state::Store;
 use crate::state::file::StateError;
@@ -81,7 +81,7 @@ pub fn accept_live(plan: &Plan, live: &Live, store: &mut Store) -> Result<usize,
                             .kind
                             .fields
                             .iter()
-                            .filter(|f| f.update == Update::Patch && f.path != "name")
+                            .filter(|f| f.update.in_place() && f.path != "name")
                         {
                             if let Type::Params = f.ty {
                                 let live_params = l.at(f.api);

@@ -35,6 +35,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(
         if ops.is_empty() {
             break;
         }
+        let shown = live.clone();
         let etag = live.etag.clone().unwrap_or_default();
         let scope = recorded.as_ref().map(Record::scope).unwrap_or_default();
         let seq = ctx.begin(Mutation::Update, address, d, scope, now_ms()).await?;
@@ -79,6 +80,7 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(
                         "{address}: the update's answer was lost; a re-read shows it applied"
                     ));
                 }
+                super::action::settle(ctx, address, d, &id, |f| shown_switch(&shown, f)).await?;
                 ctx.progress.line(format!(
                     "{address}: Modifications complete after {} [id={id}]",
                     elapsed(started.elapsed())
@@ -119,8 +121,37 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(
             }
         }
     }
-    ctx.progress.line(format!("{address}: no change needed"));
+    let before = ctx
+        .store()
+        .state()
+        .resources
+        .get(address.as_str())
+        .map(|r| r.etag.clone());
+    super::action::settle(ctx, address, d, &id, |f| shown_switch(&live, f)).await?;
+    let after = ctx
+        .store()
+        .state()
+        .resources
+        .get(address.as_str())
+        .map(|r| r.etag.clone());
+    if before == after {
+        ctx.progress.line(format!("{address}: no change needed"));
+    } else {
+        ctx.progress.line(format!(
+            "{address}: Modifications complete after {} [id={id}]",
+            elapsed(started.elapsed())
+        ));
+    }
     Ok(())
+}
+
+/// What AEP shows of a switch (`enabled` is the state `enabled`).
+fn shown_switch(live: &LiveObject, f: &crate::kind::Field) -> Option<bool> {
+    match (&f.ty, live.text_at(f.api)) {
+        (Type::Switch { on, .. }, Some(s)) if s == *on => Some(true),
+        (Type::Switch { off, .. }, Some(s)) if s == *off => Some(false),
+        _ => None,
+    }
 }
 
 /// Plans one resource again, against a fresh read.
@@ -146,12 +177,23 @@ fn replan(ctx: &Ctx, d: &Resource, live: &LiveObject) -> Option<Change> {
 /// The state records what AEP has after a PATCH: what was sent, and for everything else (not
 /// sent: unchanged or ignored) what AEP had.
 fn record_what_was_sent(record: &mut Record, ops: &[PatchOp], live: &LiveObject, recorded: Option<&Record>) {
-    let sent = |api: &str| ops.iter().find(|o| o.path == api);
+    let sent = |api: &str| {
+        ops.iter().find(|o| {
+            o.path == api
+                || crate::flow::pointer::element(api).is_some_and(|(element, _)| {
+                    // A field inside a list's element: sent with its element whole.
+                    crate::flow::pointer::concrete(&live.body, element).as_deref() == Some(o.path.as_str())
+                        || element
+                            .rfind('/')
+                            .is_some_and(|at| o.path == format!("{}/-", &element[..at]))
+                })
+        })
+    };
     if sent("/name").is_none() {
         record.name = live.name.clone();
     }
     for f in record.kind.fields {
-        if f.path == "name" || f.update != crate::kind::Update::Patch {
+        if f.path == "name" || !f.update.in_place() {
             continue;
         }
         if let Type::Params = f.ty {

@@ -28,6 +28,7 @@ pub mod fuzzing;
 pub mod limits;
 pub mod model;
 pub mod parse;
+pub mod pointer;
 pub mod retry;
 pub mod settings;
 mod transport;
@@ -384,6 +385,25 @@ impl Client {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Takes an action on a resource of `collection` (`POST {collection}/{id}/action?op=…`,
+    /// no body): a flow's `enable` or `disable`. The new etag, when AEP gives one.
+    pub async fn action(
+        &self,
+        collection: &str,
+        sandbox: &str,
+        id: &str,
+        op: &str,
+    ) -> Result<Option<String>, FlowError> {
+        let call = Call::on(
+            Method::POST,
+            format!("{collection}/{id}/action?op={op}"),
+            sandbox,
+            Repeat::Safe,
+        );
+        let answer = self.send(&call).await?;
+        parse::etag(&answer.body).map_err(|e| Self::protocol(&call, e))
     }
 
     /// Deletes a resource of `collection`; a 404 means it is already gone.

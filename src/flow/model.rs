@@ -126,37 +126,24 @@ impl LiveObject {
         })
     }
 
-    /// The value at a JSON pointer of the item (`/name`, `/params/tableName`).
+    /// The value at a pointer of the item (`/name`, `/params/tableName`,
+    /// `/transformations/name=Copy/params`: see [`super::pointer`]).
     pub fn at(&self, pointer: &str) -> Option<Value> {
         match pointer {
             "/name" => Some(Value::String(self.name.clone())),
             "/description" => self.description.clone().map(Value::String),
-            _ => {
-                let mut parts = pointer.trim_start_matches('/').split('/');
-                let first = parts.next()?;
-                let mut at = self.body.get(first)?;
-                for part in parts {
-                    at = at.get(part)?;
-                }
-                Some(at.clone())
-            }
+            "/state" => self.state.as_ref().map(|s| Value::String(s.as_str().to_owned())),
+            _ => super::pointer::get_in(&self.body, pointer).cloned(),
         }
     }
 
-    /// The string at a JSON pointer of the item, without copying.
+    /// The string at a pointer of the item, without copying.
     pub fn text_at(&self, pointer: &str) -> Option<&str> {
         match pointer {
             "/name" => Some(&self.name),
             "/description" => self.description.as_deref(),
-            _ => {
-                let mut parts = pointer.trim_start_matches('/').split('/');
-                let first = parts.next()?;
-                let mut at = self.body.get(first)?;
-                for part in parts {
-                    at = at.get(part)?;
-                }
-                at.as_str()
-            }
+            "/state" => self.state.as_ref().map(ConnectionState::as_str),
+            _ => super::pointer::get_in(&self.body, pointer)?.as_str(),
         }
     }
 

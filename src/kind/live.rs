@@ -91,6 +91,10 @@ fn unchanged(state: &State, r: &Resource) -> bool {
     let Some(record) = state.resources.get(&r.address()) else {
         return false;
     };
+    // What is declared by a name AEP resolves (a flow's spec) is compared once resolved.
+    if !r.hints.is_empty() {
+        return false;
+    }
     r.kind
         .fields
         .iter()

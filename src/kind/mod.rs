@@ -14,10 +14,13 @@
 //! - [`connection`]: base connections (`connections:`), the authenticated link to a source.
 //! - [`source`]: source connections (`sources:`), which table of a base connection.
 //! - [`target`]: target connections (`targets:`), which dataset of the data lake.
+//! - [`flow`]: dataflows (`flows:`), what moves a source's table into a target's dataset,
+//!   when, and whether it runs.
 //! - [`resource`]: a declared resource, an instance of a kind. [`address`]: how one is named.
 
 pub mod address;
 pub mod connection;
+pub mod flow;
 pub mod live;
 pub mod read;
 pub mod resource;
@@ -114,6 +117,19 @@ pub enum Type {
     /// An id AEP gave something flowform does not manage here (a spec, a dataset): compared
     /// without regard to case.
     Id(IdForm),
+    /// A whole number at least `min`. AEP's docs send such values as strings (a schedule's
+    /// `"interval": "15"`) and read them back either way: sent as a string, compared as a
+    /// number, so that neither encoding is a difference.
+    Int { min: i64 },
+    /// `true` or `false`, sent as the string AEP's docs send (`"backfill": "true"`),
+    /// compared as a boolean.
+    Bool,
+    /// A moment, to the second: declared as RFC 3339 in UTC (`2026-12-01T06:00:00Z`) or as
+    /// epoch seconds, sent as AEP's epoch seconds in a string, compared as a number.
+    Time,
+    /// `true` or `false` in the configuration, AEP's state `on` or `off` in its body (a
+    /// flow's `enabled` is its `state`). Changed by the field's [`Update::Action`].
+    Switch { on: &'static str, off: &'static str },
     /// A list of names.
     Names,
     /// A table's columns, declared by name (`[Id, Email]`) and sent as AEP's column objects
@@ -188,6 +204,22 @@ pub enum Update {
     Patch,
     /// AEP cannot change it in place: a change replaces the resource.
     Replace,
+    /// By `POST {collection}/{id}/action?op=…`: `on` to make a [`Type::Switch`] true, `off`
+    /// to make it false. Never sent in a create's body: AEP creates the resource `created`,
+    /// and the applier takes the action after the create when the declared value is not
+    /// that.
+    Action {
+        on: &'static str,
+        off: &'static str,
+        created: bool,
+    },
+}
+
+impl Update {
+    /// Whether a change to the field is made without replacing the resource.
+    pub fn in_place(self) -> bool {
+        !matches!(self, Update::Replace)
+    }
 }
 
 /// How the refresh reads a kind's managed resources.
@@ -250,7 +282,7 @@ impl ReadCx<'_, '_> {
 }
 
 /// Every kind, in dependency order: a kind refers only to kinds before it.
-pub static ALL: &[&Kind] = &[&connection::KIND, &source::KIND, &target::KIND];
+pub static ALL: &[&Kind] = &[&connection::KIND, &source::KIND, &target::KIND, &flow::KIND];
 
 /// The kind named `name` (`connection`, `source`, …).
 pub fn by_name(name: &str) -> Option<&'static Kind> {
@@ -311,8 +343,7 @@ impl Kind {
 
     /// The `property` filter name of a field (`connectionSpec.id`, `params.tableName`).
     pub fn filter_name(&self, path: &str) -> Option<String> {
-        self.field(path)
-            .map(|f| f.api.trim_start_matches('/').replace('/', "."))
+        self.field(path).map(|f| crate::flow::pointer::filter_name(f.api))
     }
 }
 

@@ -23,6 +23,11 @@ pub struct Resource {
     pub lifecycle: Lifecycle,
     /// `import: {id}`: adopt this existing resource instead of creating one.
     pub import: Option<String>,
+    /// What the kind's own reader keeps for its live check, by the field it settles: a
+    /// flow's spec by name (`flowSpec: CRMToAEP`), which the check resolves to the spec's id
+    /// and version. Never sent or compared itself: the field it settles is.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub hints: BTreeMap<&'static str, String>,
     /// Where it is declared, for messages.
     pub origin: Origin,
     /// Where some of its fields are, for messages about them.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Field, Origin};
 use crate::config::{Desired, Reference, Resource};
 use crate::flow::model::{LiveObject, is_masked};
-use crate::kind::{self, Default, Field as Declared, Type, Update};
+use crate::kind::{self, Default, Field as Declared, Type};
 use crate::state::{Record, State};
 
 pub(super) fn sensitive_field(params: &str, name: &str, origin: Option<Origin>) -> Field {
@@ -104,6 +104,20 @@ pub(super) fn normal(ty: &Type, v: Value) -> Value {
                 })
                 .collect(),
         ),
+        (Type::Int { .. } | Type::Time, Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(s),
+        },
+        (Type::Bool, Value::String(s)) => match s.as_str() {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(s),
+        },
+        (Type::Switch { on, off }, Value::String(s)) => match s.as_str() {
+            s if s == *on => Value::Bool(true),
+            s if s == *off => Value::Bool(false),
+            _ => Value::String(s),
+        },
         (Type::Text | Type::Enum(_), Value::Number(n)) => Value::String(n.to_string()),
         (Type::Text | Type::Enum(_), Value::Bool(b)) => Value::String(b.to_string()),
         (_, v) => v,
@@ -153,7 +167,7 @@ pub(super) fn compare(
             ..Field::new(path, now, want)
         });
     };
-    for f in d.kind.fields.iter().filter(|f| f.update == Update::Patch) {
+    for f in d.kind.fields.iter().filter(|f| f.update.in_place()) {
         match f.ty {
             Type::Params => {
                 let live_params = l.at(f.api);
@@ -259,7 +273,7 @@ pub(super) fn compare_recorded(
 /// an etag that moved is explained, and neither drift nor a reason to send secrets again.
 pub(super) fn ignored_change_outside(d: &Resource, r: &Record, l: &LiveObject) -> bool {
     d.kind.fields.iter().any(|f| {
-        f.update == crate::kind::Update::Patch
+        f.update.in_place()
             && !matches!(f.ty, crate::kind::Type::Params)
             && ignored(d, f.path)
             && recorded_value(r, f) != live_value(l, f)

@@ -15,7 +15,7 @@ use super::live::{scope_of, scopes_of};
 use super::{Action, Change, Drift, DriftKind, Field, Live, Origin, Plan, Presence, Reason};
 use crate::config::{Desired, Resource};
 use crate::flow::model::{ConnectionState, LiveObject, is_masked};
-use crate::kind::{self, Type, Update};
+use crate::kind::{self, Type};
 use crate::state::{Record, State};
 
 impl Context<'_> {
@@ -84,7 +84,7 @@ impl Context<'_> {
                         push(format!("{}.{name}", f.path), Some(recorded.clone()), now);
                     }
                 }
-                _ if f.update == Update::Patch => {
+                _ if f.update.in_place() => {
                     push(f.path.to_owned(), recorded_value(r, f), live_value(l, f));
                 }
                 // What cannot change in place is compared only where both say it (an id in

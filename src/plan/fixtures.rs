@@ -71,6 +71,7 @@ impl Connection {
             values,
             lifecycle: self.lifecycle.clone(),
             import: self.import.clone(),
+            hints: BTreeMap::new(),
             origin: Declared {
                 file: PathBuf::from("c.yaml"),
                 line: 1,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::did_you_mean;
-use crate::kind::{Kind, Lifecycle, Places, Type, Update};
+use crate::kind::{Kind, Lifecycle, Places, Type};
 use crate::reader::{At, Reader};
 use crate::yaml::{self, Node};
 
@@ -121,7 +121,7 @@ pub fn ignorable(kind: &Kind) -> Vec<&'static str> {
     let mut out: Vec<&'static str> = kind
         .fields
         .iter()
-        .filter(|f| f.update == Update::Patch && !matches!(f.ty, Type::Params))
+        .filter(|f| f.update.in_place() && !matches!(f.ty, Type::Params))
         .map(|f| f.path)
         .collect();
     if kind.disables {

@@ -23,6 +23,8 @@ pub use self::lifecycle::ignorable;
 #[derive(Default)]
 pub struct Read {
     pub values: Draft,
+    /// See [`Resource::hints`].
+    pub hints: BTreeMap<&'static str, String>,
     pub places: Places,
     pub acknowledge: BTreeSet<String>,
     pub failed: bool,
@@ -97,6 +99,7 @@ pub fn resource(
         values: read.values,
         lifecycle,
         import: import?,
+        hints: read.hints,
         origin: Origin::new(reader.file, key_location),
         places: read.places,
     };
@@ -293,6 +296,54 @@ fn value(
             ))))
         }
         Type::Params => params(reader, key, f, node, places).map(|p| Some(Value::Params(p))),
+        Type::Int { min } => {
+            let n = match &node.value {
+                yaml::Value::Int(n) => Some(*n),
+                yaml::Value::String(s) => s.parse::<i64>().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if n >= *min => Some(Some(Value::Plain(serde_json::Value::from(n)))),
+                Some(n) => {
+                    reader.error(at, node.location, format!("`{}` is {n}; at least {min}", f.path));
+                    None
+                }
+                None => {
+                    reader.error(
+                        at,
+                        node.location,
+                        format!("expected a whole number, found {}", node.value.kind()),
+                    );
+                    None
+                }
+            }
+        }
+        Type::Bool | Type::Switch { .. } => reader
+            .boolean(node, at)
+            .map(|b| Some(Value::Plain(serde_json::Value::Bool(b)))),
+        Type::Time => {
+            let seconds = match &node.value {
+                yaml::Value::Int(n) if *n >= 0 => Some(*n),
+                yaml::Value::String(s) => crate::reader::epoch_seconds(s),
+                _ => None,
+            };
+            match seconds {
+                Some(n) => Some(Some(Value::Plain(serde_json::Value::from(n)))),
+                None => {
+                    reader
+                        .error(
+                            at,
+                            node.location,
+                            format!("`{}` is not a moment flowform reads", f.path),
+                        )
+                        .help = Some(
+                        "write it in RFC 3339, in UTC (`2026-12-01T06:00:00Z`), or as epoch seconds"
+                            .to_owned(),
+                    );
+                    None
+                }
+            }
+        }
         // Read by `reference`.
         Type::Ref { .. } => None,
     }
