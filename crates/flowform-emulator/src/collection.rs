@@ -141,7 +141,7 @@ impl<R: Record> Collection<R> {
         let part = self.partitions.entry(at).or_default();
         part.by_seq.insert(record.seq(), id.clone());
         part.by_name.insert((record.name().to_owned(), id.clone()));
-        if let Some(base) = record.base_connection_id() {
+        if let Some(base) = record.indexed_ref() {
             part.by_base.insert((base.to_owned(), id.clone()));
         }
         part.by_id.insert(id, record);
@@ -162,7 +162,7 @@ impl<R: Record> Collection<R> {
         let part = self.partitions.get_mut(&key(org, sandbox))?;
         let record = part.by_id.get_mut(id)?;
         let (old_seq, old_name) = (record.seq(), record.name().to_owned());
-        let old_base = record.base_connection_id().map(str::to_owned);
+        let old_base = record.indexed_ref().map(str::to_owned);
         let result = change(record);
         record.stamp(seq, now);
         let earlier = record.earlier_mut();
@@ -178,7 +178,7 @@ impl<R: Record> Collection<R> {
             part.by_name.remove(&(old_name, id.to_owned()));
             part.by_name.insert((record.name().to_owned(), id.to_owned()));
         }
-        let new_base = record.base_connection_id().map(str::to_owned);
+        let new_base = record.indexed_ref().map(str::to_owned);
         if new_base != old_base {
             if let Some(old) = old_base {
                 part.by_base.remove(&(old, id.to_owned()));
@@ -195,7 +195,7 @@ impl<R: Record> Collection<R> {
         let record = part.by_id.remove(id)?;
         part.by_seq.remove(&record.seq());
         part.by_name.remove(&(record.name().to_owned(), id.to_owned()));
-        if let Some(base) = record.base_connection_id() {
+        if let Some(base) = record.indexed_ref() {
             part.by_base.remove(&(base.to_owned(), id.to_owned()));
         }
         self.located.remove(id);
@@ -400,7 +400,9 @@ fn matches_all<R: Record>(record: &R, filters: &[Filter]) -> bool {
 }
 
 /// The properties answered from an index, most selective first.
-const INDEXED: [&str; 3] = ["id", "name", "baseConnectionId"];
+/// `baseConnectionId` and `flowId` are the reference index of their kinds
+/// ([`Record::indexed_ref`]); no kind has both.
+const INDEXED: [&str; 4] = ["id", "name", "baseConnectionId", "flowId"];
 
 /// The records an indexed `==` filter narrows the sandbox to, if there is one.
 fn indexed_candidates<'a, R: Record>(part: &'a Partition<R>, filters: &[Filter]) -> Option<Vec<&'a R>> {

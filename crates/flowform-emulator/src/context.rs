@@ -21,6 +21,8 @@ use crate::store::Store;
 pub const FLOW_BASE: &str = "/data/foundation/flowservice";
 /// The Catalog Service base path, where datasets live.
 pub const CATALOG_BASE: &str = "/data/foundation/catalog";
+/// The Data Prep (conversion) service base path, where mapping sets live.
+pub const CONVERSION_BASE: &str = "/data/foundation/conversion";
 /// The IMS token path.
 pub const IMS_PATH: &str = "/ims/token/v3";
 /// Where the emulator's own endpoints live (clearly not AEP's).

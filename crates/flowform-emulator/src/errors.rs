@@ -30,7 +30,7 @@ pub enum ApiError {
         code: &'static str,
         message: &'static str,
     },
-    /// A Catalog error (`/dataSets`).
+    /// A Catalog or Data Prep error (`/dataSets`, `/mappingSets`).
     Catalog { status: StatusCode, detail: String },
     /// Any other documented body (the content-type error, IMS errors).
     Raw { status: StatusCode, body: Value },
@@ -87,6 +87,12 @@ impl ApiError {
         }
     }
 
+    /// The Platform problem shape, as Data Prep's errors are answered too (its OpenAPI
+    /// documents them with no body): the same as [`ApiError::catalog`].
+    pub fn problem(status: StatusCode, detail: impl Into<String>) -> ApiError {
+        ApiError::catalog(status, detail)
+    }
+
     pub fn catalog(status: StatusCode, detail: impl Into<String>) -> ApiError {
         ApiError::Catalog {
             status,
@@ -126,6 +132,7 @@ impl ApiError {
                 "title": match *status {
                     StatusCode::NOT_FOUND => "NotFoundError",
                     StatusCode::BAD_REQUEST => "BadRequestError",
+                    StatusCode::METHOD_NOT_ALLOWED => "MethodNotAllowedError",
                     _ => "Error",
                 },
                 "detail": detail,

@@ -45,8 +45,10 @@
 //!   OpenAPI declares the list wrapper with no example, and `{id, etag}` validates against it.
 //! - **404s** use the Flow Service envelope of every other 404 here, whose `errorMessage` is
 //!   [S-DST]'s `sourceConnections not found with id = [<id>]`.
-//! - **DELETE** answers 204, as [S-SRC] documents (not [S-DST]'s 202). No flow is emulated,
-//!   so nothing keeps a source or target connection from being deleted.
+//! - **DELETE** answers 204, as [S-SRC] documents (not [S-DST]'s 202). While a flow reads
+//!   from or writes to the connection it is refused, 400 `1447` ("Found active flows
+//!   containing id", the catalogue's words; flow-service-dataflows §4), naming up to five
+//!   flows, as 1418 guards base connections. The admin delete skips the check.
 
 use std::sync::{Arc, OnceLock};
 
@@ -390,7 +392,10 @@ pub async fn patch(
     Ok(axum::Json(json!({"id": id, "etag": new_etag})).into_response())
 }
 
-/// `DELETE /{side}Connections/{id}`: 204.
+/// How many flows a 1447 names.
+const FLOWS_NAMED: usize = 5;
+
+/// `DELETE /{side}Connections/{id}`: 204; 1447 while a flow reads or writes it.
 pub async fn delete(
     State(shared): State<Arc<Shared>>,
     Extension(caller): Extension<Caller>,
@@ -399,6 +404,16 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let mut store = lock(&shared.store);
     listing::find(store.side(side), &caller, side.kind(), &id)?;
+    let users = store.flows_using(&caller.org, &caller.sandbox, side, &id, FLOWS_NAMED);
+    if !users.is_empty() {
+        return Err(patch_error(
+            1447,
+            format!(
+                "Found active flows containing id {id}: delete them first ({})",
+                users.join(", ")
+            ),
+        ));
+    }
     store.side_mut(side).remove(&caller.org, &caller.sandbox, &id);
     drop(store);
     shared.changed();

@@ -111,6 +111,7 @@ pub(crate) async fn envelope(State(shared): State<Arc<Shared>>, request: Request
 pub(crate) async fn gateway(State(shared): State<Arc<Shared>>, mut request: Request, next: Next) -> Response {
     let now = shared.clock.now_ms();
     connections::enable_due(&shared, now);
+    crate::runs::produce_due(&shared, now);
     let decision = lock(&shared.faults).decide(request.method().as_str(), request.uri().path());
     if !decision.delay.is_zero() {
         tokio::time::sleep(decision.delay).await;

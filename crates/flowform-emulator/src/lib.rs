@@ -90,6 +90,7 @@
 //!   (`{type, status, title, detail}`) with the request id under `report`.
 
 mod admin;
+mod admin_flows;
 mod backstage;
 mod catalog;
 pub mod collection;
@@ -100,16 +101,25 @@ pub mod dataset;
 pub mod errors;
 mod explore;
 pub mod faults;
+pub mod flow;
+mod flow_check;
 pub mod flow_connection;
 mod flow_connections;
+pub mod flow_specs;
+mod flows;
 mod gateway;
 pub mod ims;
 mod listing;
+pub mod mapping_set;
+mod mapping_sets;
 mod patch;
 pub mod query;
 pub mod record;
 mod request;
 pub mod rng;
+pub mod run;
+mod runs;
+pub mod schedule;
 pub mod select;
 pub mod sobjects;
 pub mod specs;
@@ -122,12 +132,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{MethodRouter, get, post, put};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Extension, Router};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use self::context::{ADMIN_BASE, CATALOG_BASE, Clock, FLOW_BASE, IMS_PATH, Options, PageStyle, Stats};
+pub use self::context::{
+    ADMIN_BASE, CATALOG_BASE, CONVERSION_BASE, Clock, FLOW_BASE, IMS_PATH, Options, PageStyle, Stats,
+};
 use self::context::{Shared, lock};
 pub use self::dataset::{
     DEMO_ACCOUNT_DATASET_ID, DEMO_ACCOUNT_SCHEMA_ID, DEMO_DATASETS, DEMO_EVENT_DATASET_ID,
@@ -136,8 +148,10 @@ pub use self::dataset::{
 use self::faults::Faults;
 pub use self::flow_connection::Side;
 pub use self::flow_connections::DATA_LAKE_SPEC_ID;
+pub use self::flow_specs::{CLOUD_STORAGE_TO_AEP_ID, CRM_TO_AEP_ID};
 use self::ims::Ims;
 use self::rng::Rng;
+pub use self::runs::{KEPT_RUNS, RUN_MS};
 use self::store::{Snapshot, Store};
 
 /// The collections of source and target connections, by the path they are served under.
@@ -172,7 +186,17 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/connections/{id}/test", get(connections::test))
         .route("/connections/{id}/explore", get(explore::explore))
         .route("/connectionSpecs", get(specs::list))
-        .route("/connectionSpecs/{id}", get(specs::get));
+        .route("/connectionSpecs/{id}", get(specs::get))
+        .route("/flowSpecs", get(flow_specs::list))
+        .route("/flowSpecs/{id}", get(flow_specs::get))
+        .route("/flows", get(flows::list).post(flows::create))
+        .route(
+            "/flows/{id}",
+            get(flows::get).patch(flows::patch).delete(flows::delete),
+        )
+        .route("/flows/{id}/action", post(flows::action))
+        .route("/runs", get(runs::list))
+        .route("/runs/{id}", get(runs::get));
     let flow = SIDES
         .into_iter()
         .fold(flow, |flow, (side, path)| {
@@ -190,6 +214,16 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/dataSets", get(catalog::list).post(catalog::create))
         .route("/dataSets/{id}", get(catalog::get))
         .route_layer(from_fn_with_state(shared.clone(), gateway::gateway));
+    let conversion = Router::new()
+        .route("/mappingSets", get(mapping_sets::list).post(mapping_sets::create))
+        .route("/mappingSets/validate", post(mapping_sets::validate))
+        .route(
+            "/mappingSets/{id}",
+            get(mapping_sets::get)
+                .put(mapping_sets::replace)
+                .delete(mapping_sets::delete),
+        )
+        .route_layer(from_fn_with_state(shared.clone(), gateway::gateway));
     let mut admin = Router::new()
         .route("/stats", get(admin::stats).delete(admin::reset_stats))
         .route("/reset", post(admin::reset))
@@ -204,8 +238,17 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/connections/{id}/in-use", put(admin::in_use))
         .route("/connections/{id}/source", put(admin::source))
         .route("/datasets", get(admin::datasets).post(admin::add_datasets))
-        .route("/datasets/{id}", axum::routing::delete(admin::remove_dataset))
-        .route("/clock", post(admin::clock));
+        .route("/datasets/{id}", delete(admin::remove_dataset))
+        .route("/clock", post(admin::clock))
+        .route("/flows", get(admin_flows::dump))
+        .route(
+            "/flows/{id}",
+            get(admin_flows::inspect)
+                .patch(admin_flows::edit)
+                .delete(admin_flows::remove),
+        )
+        .route("/flows/{id}/runs", put(admin_flows::runs))
+        .route("/mappingSets", get(admin_flows::mapping_sets));
     for (side, path) in SIDES {
         let one = get(admin::inspect_side)
             .patch(admin::edit_side)
@@ -217,6 +260,7 @@ fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .nest(FLOW_BASE, flow)
         .nest(CATALOG_BASE, catalog)
+        .nest(CONVERSION_BASE, conversion)
         .route(IMS_PATH, post(gateway::ims_token))
         .nest(ADMIN_BASE, admin)
         .fallback(gateway::not_found)
@@ -304,6 +348,11 @@ impl Emulator {
     /// The Catalog Service endpoint (datasets).
     pub fn catalog_url(&self) -> String {
         format!("{}{CATALOG_BASE}", self.base_url())
+    }
+
+    /// The Data Prep endpoint (mapping sets).
+    pub fn conversion_url(&self) -> String {
+        format!("{}{CONVERSION_BASE}", self.base_url())
     }
 
     pub fn addr(&self) -> SocketAddr {

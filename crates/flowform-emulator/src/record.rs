@@ -20,6 +20,8 @@ pub enum Kind {
     Connections,
     SourceConnections,
     TargetConnections,
+    Flows,
+    Runs,
 }
 
 /// The properties every Flow Service entity carries.
@@ -50,6 +52,8 @@ impl Kind {
             Kind::Connections => "connections",
             Kind::SourceConnections => "sourceConnections",
             Kind::TargetConnections => "targetConnections",
+            Kind::Flows => "flows",
+            Kind::Runs => "runs",
         }
     }
 
@@ -62,10 +66,49 @@ impl Kind {
             Kind::SourceConnections | Kind::TargetConnections => {
                 &["baseConnectionId", "data", "params", "inheritedAttributes"]
             }
+            Kind::Flows => FLOW_OWN,
+            // A run has no name, description, spec, state or version: its own list is whole.
+            Kind::Runs => return RUN_PROPERTIES.contains(&name),
         };
-        COMMON.contains(&name) || own.contains(&name)
+        let common = COMMON.contains(&name) && !(self == Kind::Flows && name == "connectionSpec");
+        common || own.contains(&name)
     }
 }
+
+/// A flow's own properties (the OpenAPI's `FlowItemDTO`, with `options` and `description`).
+const FLOW_OWN: &[&str] = &[
+    "flowSpec",
+    "sourceConnectionIds",
+    "targetConnectionIds",
+    "inheritedAttributes",
+    "transformations",
+    "scheduleParams",
+    "options",
+    "runs",
+    "lastOperation",
+    "lastRunDetails",
+];
+
+/// A run's properties (`FlowRunItemDTO`, spelled as the docs spell it).
+const RUN_PROPERTIES: &[&str] = &[
+    "id",
+    "flowId",
+    "flowSpec",
+    "createdAt",
+    "updatedAt",
+    "createdBy",
+    "updatedBy",
+    "createdClient",
+    "updatedClient",
+    "sandboxId",
+    "sandboxName",
+    "imsOrgId",
+    "etag",
+    "providerRefId",
+    "params",
+    "metrics",
+    "activities",
+];
 
 /// A place a record held earlier in the listing orders: its sequence number and name until
 /// `until_ms`.
@@ -93,6 +136,11 @@ pub trait Record {
     /// `baseConnectionId` index and the 1418 check.
     fn base_connection_id(&self) -> Option<&str> {
         None
+    }
+    /// The value of the kind's reference index: the base connection for source and target
+    /// connections, the flow for runs (`flowId==` filters read it).
+    fn indexed_ref(&self) -> Option<&str> {
+        self.base_connection_id()
     }
     /// When an initializing record becomes enabled.
     fn enable_at(&self) -> Option<i64> {
@@ -132,13 +180,18 @@ pub mod tests {
         for name in object.keys() {
             assert!(kind.has_property(name), "{kind:?} lacks property `{name}`");
         }
-        for name in COMMON.iter().chain(&[
-            "auth",
-            "baseConnectionId",
-            "data",
-            "params",
-            "inheritedAttributes",
-        ]) {
+        let own: Vec<&str> = object.keys().map(String::as_str).collect();
+        for name in COMMON
+            .iter()
+            .chain(&[
+                "auth",
+                "baseConnectionId",
+                "data",
+                "params",
+                "inheritedAttributes",
+            ])
+            .chain(&own)
+        {
             assert_eq!(
                 record.property(name).map(Cow::into_owned),
                 object.get(*name).cloned(),

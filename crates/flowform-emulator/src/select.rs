@@ -71,8 +71,13 @@ impl Path {
 
     /// Spec ids compare case-insensitively, as `connectionSpec.id` always has here (and as
     /// the spec lookup does).
+    /// So do `flowSpec.id` and a run's `metrics.statusSummary.status` (D-SORT filters on
+    /// `Failed`, the runs say `failed`).
     fn case_insensitive(&self) -> bool {
-        self.text == "connectionSpec.id" || self.text.ends_with(".connectionSpec.id")
+        self.text == "connectionSpec.id"
+            || self.text.ends_with(".connectionSpec.id")
+            || self.text == "flowSpec.id"
+            || self.text == "metrics.statusSummary.status"
     }
 }
 
