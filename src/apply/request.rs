@@ -101,7 +101,7 @@ fn value(
                 target: "AEP (plan with a refresh)".to_owned(),
             }),
         },
-        Default::None | Default::Value(_) => Ok(None),
+        Default::None | Default::Value(_) | Default::Server => Ok(None),
     }
 }
 

@@ -195,6 +195,9 @@ pub enum Default {
     /// Known only from AEP (a target connection's schema is its dataset's): filled in by the
     /// kind's live check before planning.
     Live,
+    /// AEP's own when none is sent (a schedule's `backfill` is true): not sent, and what AEP
+    /// has is compared only when declared — its default is no difference.
+    Server,
 }
 
 /// How a change to a field is made.
@@ -440,7 +443,7 @@ mod tests {
                             target.name
                         );
                     }
-                    Default::None | Default::Live => {}
+                    Default::None | Default::Live | Default::Server => {}
                 }
             }
         }

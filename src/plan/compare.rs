@@ -86,7 +86,7 @@ pub(super) fn want(desired: &Desired, state: &State, d: &Resource, f: &Declared)
             }
         }
         Default::Live => Want::Unknown,
-        Default::None | Default::Value(_) => Want::Absent,
+        Default::None | Default::Value(_) | Default::Server => Want::Absent,
     }
 }
 
@@ -197,7 +197,7 @@ pub(super) fn compare(
             }
             _ => {
                 let want = want(desired, state, d, f);
-                if want == Want::Unknown {
+                if want == Want::Unknown || (want == Want::Absent && matches!(f.default, Default::Server)) {
                     continue;
                 }
                 consider(
@@ -220,24 +220,7 @@ pub(super) fn as_live(kind: &kind::Kind, r: &Record) -> LiveObject {
             continue;
         }
         if let Some(v) = r.get(f.path) {
-            let mut at = &mut body;
-            let parts: Vec<&str> = f.api.trim_start_matches('/').split('/').collect();
-            for (i, part) in parts.iter().enumerate() {
-                if i + 1 == parts.len() {
-                    at.insert((*part).to_owned(), v.clone());
-                    break;
-                }
-                let next = at
-                    .entry((*part).to_owned())
-                    .or_insert_with(|| Value::Object(serde_json::Map::new()));
-                if !next.is_object() {
-                    *next = Value::Object(serde_json::Map::new());
-                }
-                match next.as_object_mut() {
-                    Some(o) => at = o,
-                    None => break,
-                }
-            }
+            crate::flow::pointer::put(&mut body, f.api, v);
         }
     }
     LiveObject {

@@ -85,7 +85,12 @@ impl Context<'_> {
                     }
                 }
                 _ if f.update.in_place() => {
-                    push(f.path.to_owned(), recorded_value(r, f), live_value(l, f));
+                    let before = recorded_value(r, f);
+                    // AEP's default for what flowform did not send is no change.
+                    if before.is_none() && matches!(f.default, kind::Default::Server) {
+                        continue;
+                    }
+                    push(f.path.to_owned(), before, live_value(l, f));
                 }
                 // What cannot change in place is compared only where both say it (an id in
                 // any case): it moves outside flowform only through AEP's own doing.
@@ -102,7 +107,10 @@ impl Context<'_> {
         // A disabled resource stays drift for as long as it is disabled, even once the state
         // records it: flowform declares resources to be used, and cannot enable a base
         // connection (unless `ignoreChanges: [state]` says it is disabled on purpose).
+        // A kind whose state is one of its fields (a flow's `enabled`) said it above.
+        let state_is_a_field = r.kind.fields.iter().any(|f| f.api == "/state");
         match (&r.state, &l.state) {
+            _ if state_is_a_field => {}
             (_, Some(now @ ConnectionState::Disabled)) if r.kind.disables => {
                 push("state".into(), Some(text("enabled")), Some(text(now.as_str())));
             }

@@ -160,7 +160,7 @@ pub static KIND: Kind = Kind {
             api: "/scheduleParams/backfill",
             ty: Type::Bool,
             required: false,
-            default: Default::None,
+            default: Default::Server,
             update: Update::Patch,
             custom: false,
             doc: "whether its first run also reads what is older than `startTime` (AEP's default: true; none for `once`)",
