@@ -14,6 +14,7 @@ mod docs;
 mod drift;
 mod emulator;
 mod examples;
+mod flows;
 mod graph;
 mod graph_kill;
 mod hints;

@@ -1,0 +1,256 @@
+//! Dataflows through the binary: declared beside the pipeline they join, planned after their
+//! source and target connections, applied (created, disabled by action when declared so),
+//! changed in place (name, schedule, enabled), replaced with what they read (create before
+//! destroy, the old one deleted before its source connection), and destroyed first.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::world::World;
+
+const FLOWS: &str = "flows.yaml";
+
+/// Two flows over the examples' pipeline: contacts every 15 minutes, accounts daily and
+/// disabled.
+const TWO_FLOWS: &str = r#"sandbox: prod
+flows:
+  acme-contacts-flow:
+    name: ACME contacts into the lake
+    description: Contacts, every 15 minutes
+    source: acme-contacts
+    target: acme-profiles
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate, dateFormat: "yyyy-MM-dd HH:mm:ss", timezone: UTC}
+    schedule:
+      frequency: minute
+      interval: 15
+      startTime: 2026-12-01T06:00:00Z
+  acme-accounts-flow:
+    name: ACME accounts into the lake
+    source: acme-accounts
+    target: acme-profiles
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate}
+    schedule: {frequency: day, interval: 1, startTime: 1796104800, backfill: false}
+    enabled: false
+"#;
+
+async fn world() -> World {
+    let world = World::pipeline().await;
+    for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    world.write(FLOWS, TWO_FLOWS);
+    world
+}
+
+/// The flows the emulator holds, as AEP shows them.
+async fn flows(world: &World) -> Vec<Value> {
+    world
+        .admin(Method::GET, "/flows", Value::Null)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r["item"].clone())
+        .collect()
+}
+
+async fn flow_named(world: &World, name: &str) -> Value {
+    flows(world)
+        .await
+        .into_iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no flow `{name}`"))
+}
+
+fn no_changes(world_plan: &crate::common::Run) {
+    assert!(
+        world_plan
+            .stdout()
+            .contains("No changes. Your resources match the configuration."),
+        "{}",
+        world_plan.stdout()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_are_created_after_what_they_join_as_declared_and_then_have_no_changes() {
+    let world = world().await;
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(out.contains("Plan: 6 to add, 0 to change, 0 to destroy."), "{out}");
+    // The spec, named, is resolved through AEP before anything is sent.
+    assert!(
+        out.contains("+ flowSpec.id            = \"14518937-270c-4525-bdec-c2ba7cce3860\""),
+        "{out}"
+    );
+    assert!(out.contains("+ sourceConnectionId     = (known after apply)"), "{out}");
+    assert!(out.contains("+ enabled                = false"), "{out}");
+
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let err = apply.stderr();
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    assert!(
+        at("prod/source:acme-contacts: Creation complete") < at("prod/flow:acme-contacts-flow: Creating..."),
+        "{err}"
+    );
+    assert!(
+        at("prod/target:acme-profiles: Creation complete") < at("prod/flow:acme-accounts-flow: Creating..."),
+        "{err}"
+    );
+    assert!(err.contains("prod/flow:acme-accounts-flow: Disabling..."), "{err}");
+    assert!(!err.contains("prod/flow:acme-contacts-flow: Disabling..."), "{err}");
+
+    // AEP holds what was declared, in its own encodings.
+    let contacts = flow_named(&world, "ACME contacts into the lake").await;
+    assert_eq!(contacts["state"], "enabled");
+    assert_eq!(
+        contacts["sourceConnectionIds"],
+        json!([world.id_of("source:acme-contacts").await])
+    );
+    assert_eq!(
+        contacts["targetConnectionIds"],
+        json!([world.id_of("target:acme-profiles").await])
+    );
+    assert_eq!(contacts["flowSpec"]["id"], "14518937-270c-4525-bdec-c2ba7cce3860");
+    assert_eq!(contacts["scheduleParams"]["interval"], "15");
+    assert_eq!(contacts["scheduleParams"]["startTime"], "1796104800");
+    let copy = contacts["transformations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "Copy")
+        .unwrap();
+    assert_eq!(copy["params"]["deltaColumn"]["name"], "LastModifiedDate");
+    assert_eq!(copy["params"]["deltaColumn"]["timezone"], "UTC");
+    let accounts = flow_named(&world, "ACME accounts into the lake").await;
+    assert_eq!(accounts["state"], "disabled");
+    assert_eq!(accounts["scheduleParams"]["backfill"], "false");
+
+    // Each flow is recorded with its kind and what it depends on.
+    let state = world.recorded();
+    let (_, record) = state.find("flow:acme-contacts-flow").unwrap();
+    assert_eq!(record.kind.name, "flow");
+    assert_eq!(record.depends_on.len(), 2);
+    assert_eq!(state.resources.len(), 6);
+
+    // AEP's strings for numbers, its default backfill and its state are no difference.
+    no_changes(&world.run(&["plan", "--detailed-exitcode"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flows_name_schedule_and_enabled_change_in_place() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let before = world.id_of("flow:acme-accounts-flow").await;
+    world.edit(FLOWS, "name: ACME accounts into the lake", "name: ACME accounts, daily");
+    world.edit(FLOWS, "interval: 1, startTime", "interval: 2, startTime");
+    world.edit(FLOWS, "    enabled: false\n", "");
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{out}");
+    assert!(out.contains("~ schedule.interval = 1 -> 2"), "{out}");
+    assert!(out.contains("~ enabled           = false -> true"), "{out}");
+
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(apply.stderr().contains("prod/flow:acme-accounts-flow: Enabling..."), "{}", apply.stderr());
+    assert_eq!(world.id_of("flow:acme-accounts-flow").await, before, "the same flow");
+    let accounts = flow_named(&world, "ACME accounts, daily").await;
+    assert_eq!(accounts["state"], "enabled");
+    assert_eq!(accounts["scheduleParams"]["interval"], "2");
+    assert_eq!(world.served("PATCH", "/flows/{id}").await, 1);
+    assert_eq!(world.served("POST", "/flows/{id}/action").await, 2, "one disable at create, one enable");
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_source_connection_replaces_its_flow_and_leaves_nothing_behind() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let old_flow = world.id_of("flow:acme-contacts-flow").await;
+    world.edit(
+        crate::world::PIPELINE,
+        "columns: [Id, FirstName, LastName, Email, LastModifiedDate]",
+        "columns: [Id, FirstName, LastName, LastModifiedDate]",
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(out.contains("Plan: 2 to add, 0 to change, 2 to destroy."), "{out}");
+    assert!(
+        out.contains("# (because prod/source:acme-contacts gets a new id, and AEP cannot point it at the new one in place)"),
+        "{out}"
+    );
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let err = apply.stderr();
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    // The new chain first; then the old from the top down (AEP refuses to delete a source
+    // connection a flow uses, 1447).
+    assert!(at("prod/flow:acme-contacts-flow: Creation complete") < at("prod/flow:acme-contacts-flow#deposed: Destroying"));
+    assert!(
+        at("prod/flow:acme-contacts-flow#deposed: Destruction complete")
+            < at("prod/source:acme-contacts#deposed: Destroying"),
+        "{err}"
+    );
+    assert_ne!(world.id_of("flow:acme-contacts-flow").await, old_flow);
+    assert_eq!(flows(&world).await.len(), 2, "the old flow is gone");
+    let state = world.recorded();
+    assert!(state.resources.keys().all(|a| !a.ends_with("#deposed")));
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_deletes_flows_first_and_a_flow_disabled_outside_is_drift_that_apply_repairs() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let id = world.id_of("flow:acme-contacts-flow").await;
+    world
+        .admin(Method::PATCH, &format!("/flows/{id}"), json!({"state": "disabled"}))
+        .await;
+    let drift = world.run(&["drift"]).await;
+    let out = drift.stdout();
+    assert_eq!(drift.code(), Some(2), "{out}");
+    assert!(out.contains("prod/flow:acme-contacts-flow"), "{out}");
+    assert!(out.contains("enabled"), "{out}");
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(apply.stderr().contains("prod/flow:acme-contacts-flow: Enabling..."), "{}", apply.stderr());
+    assert_eq!(flow_named(&world, "ACME contacts into the lake").await["state"], "enabled");
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+
+    let destroy = world.run(&["apply", "--destroy", "--auto-approve"]).await.expect_code(0);
+    let err = destroy.stderr();
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    for flow in ["prod/flow:acme-contacts-flow", "prod/flow:acme-accounts-flow"] {
+        assert!(
+            at(&format!("{flow}: Destruction complete")) < at("prod/target:acme-profiles: Destroying"),
+            "{err}"
+        );
+    }
+    assert!(
+        at("prod/flow:acme-contacts-flow: Destruction complete") < at("prod/source:acme-contacts: Destroying"),
+        "{err}"
+    );
+    assert!(flows(&world).await.is_empty());
+    assert!(world.recorded().resources.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schedule_against_the_rules_or_an_unknown_flow_spec_fails_at_its_line() {
+    let world = world().await;
+    world.edit(FLOWS, "interval: 15", "interval: 5");
+    world.edit(FLOWS, "frequency: day, interval: 1, startTime: 1796104800, backfill: false", "frequency: once, startTime: 1796104800, backfill: false");
+    let run = world.run(&["validate"]).await.expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains("dataflow `acme-contacts-flow`, `schedule.interval`: runs every 5 minutes; AEP's flow specs take at least 15"), "{err}");
+    assert!(err.contains("flows.yaml:13:17"), "{err}");
+    assert!(err.contains("dataflow `acme-accounts-flow`, `schedule.backfill`: a schedule that runs `once` takes no `backfill`"), "{err}");
+
+    let world = self::world().await;
+    world.edit(FLOWS, "flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate}\n", "flowSpec: CRMToAPE\n    deltaColumn: {name: LastModifiedDate}\n");
+    let run = world.run(&["plan"]).await.expect_code(1);
+    let err = run.stderr();
+    assert!(err.contains("AEP has no flow spec named `CRMToAPE`"), "{err}");
+    assert!(err.contains("flows.yaml:20"), "{err}");
+    assert!(flows(&world).await.is_empty(), "nothing was created");
+}
