@@ -150,6 +150,7 @@ pub use self::flow_connection::Side;
 pub use self::flow_connections::DATA_LAKE_SPEC_ID;
 pub use self::flow_specs::{CLOUD_STORAGE_TO_AEP_ID, CRM_TO_AEP_ID};
 use self::ims::Ims;
+pub use self::mapping_set::MAX_VERSIONS as MAX_MAPPING_SET_VERSIONS;
 use self::rng::Rng;
 pub use self::runs::{KEPT_RUNS, RUN_MS};
 use self::store::{Snapshot, Store};
