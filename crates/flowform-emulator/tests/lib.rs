@@ -20,4 +20,5 @@ mod gateway;
 mod listing;
 mod mapping_sets;
 mod openapi;
+mod openapi_flows;
 mod runs;
