@@ -280,3 +280,73 @@ async fn the_admin_edit_changes_a_flow_out_of_band() {
         .expect(404);
     api.get(&format!("/flows/{id}")).await.expect(404);
 }
+
+#[tokio::test]
+async fn a_concurrent_edit_makes_a_flow_patch_stale() {
+    let api = Api::start().await;
+    let p = api.pipeline().await;
+    let (id, etag) = api.create_flow(&p.flow("f", 1_700_000_000)).await;
+    api.script("PATCH", "concurrent-edit").await;
+    let r = patch(
+        &api,
+        &id,
+        &etag,
+        json!([{"op": "replace", "path": "/name", "value": "g"}]),
+    )
+    .await
+    .expect(412);
+    assert_eq!(r.flow_code(), "FLOW-1404-412");
+    assert!(
+        item(&api, &id).await["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("(edited)")
+    );
+}
+
+#[tokio::test]
+async fn flows_runs_and_mapping_sets_survive_a_restart_with_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = flowform_emulator::Options {
+        data: Some(dir.path().join("aep.json")),
+        seed: Some(7),
+        ..flowform_emulator::Options::default()
+    };
+    let api = Api::with(options.clone()).await;
+    let p = api.pipeline().await;
+    let start = api.now().await / 1000 - 10;
+    let (id, _) = api.create_flow(&p.flow("kept", start)).await;
+    api.advance_clock(15 * 60_000 + flowform_emulator::RUN_MS).await;
+    let runs = api
+        .get(&format!("/runs?property=flowId=={id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 1);
+    let before = item(&api, &id).await;
+    api.emulator.shutdown().await.unwrap();
+
+    let api = Api::with(options).await;
+    assert_eq!(item(&api, &id).await, before);
+    let again = api
+        .get(&format!("/runs?property=flowId=={id}"))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(again["items"], runs["items"]);
+    api.conversion(Method::GET, &format!("/mappingSets/{}", p.mapping), None)
+        .await
+        .expect(200);
+    let stored = api
+        .admin(Method::GET, &format!("/flows/{id}"), None)
+        .await
+        .expect(200);
+    assert!(
+        stored.body["schedule"]["nextTickMs"].as_i64().is_some(),
+        "it still ticks"
+    );
+    // Connections a restored flow uses are still guarded.
+    api.call(Method::DELETE, &format!("/sourceConnections/{}", p.source), None)
+        .await
+        .expect(400);
+}
