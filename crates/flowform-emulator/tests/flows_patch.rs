@@ -31,6 +31,9 @@ async fn patches_change_what_d_updf_changes_behind_if_match() {
         .await
         .expect(400);
     assert_eq!(r.flow_code(), "FLOW-1403-400");
+    api.call(Method::PATCH, "/flows/nope", Some(&rename))
+        .await
+        .expect(404);
     let r = patch(&api, &id, "\"stale\"", rename.clone()).await.expect(412);
     assert_eq!(r.flow_code(), "FLOW-1404-412");
 

@@ -133,6 +133,22 @@ async fn enabled_flows_run_at_their_ticks_with_contiguous_windows() {
         .await
         .expect(200);
     assert_eq!(after.body["items"].as_array().unwrap().len(), 2);
+    let since = api
+        .get(&format!(
+            "/flows?property=lastRunDetails.startedAtUTC>={}&count=true",
+            tick + 30 * MINUTE
+        ))
+        .await
+        .expect(200);
+    assert_eq!(since.body["count"], 1, "flows filter on their last run");
+    let later = api
+        .get(&format!(
+            "/flows?property=lastRunDetails.startedAtUTC>{}&count=true",
+            tick + 30 * MINUTE
+        ))
+        .await
+        .expect(200);
+    assert_eq!(later.body["count"], 0);
     assert_eq!(
         api.get("/runs/nope").await.expect(404).body["errorMessage"],
         "runs not found with id = [nope]"
