@@ -4,7 +4,7 @@
 //! | endpoint | what it does |
 //! |---|---|
 //! | `GET /stats`, `DELETE /stats` | requests served by method, route and status, and the latest request targets (`recent`: method, path and query, at most 2,000); reset them |
-//! | `POST /reset` | forget every base, source and target connection and every added dataset, the statistics and run-time fault settings |
+//! | `POST /reset` | forget every base, source and target connection, flow, run, mapping set and added dataset, the statistics and run-time fault settings |
 //! | `GET /faults`, `PUT /faults` | the fault settings (JSON, as `FaultSettings`) |
 //! | `POST /faults/script` | one-shot faults for the next matching requests |
 //! | `POST /seed` | bulk-create records: `{"count", "kind"?, "org"?, "sandbox"?, "namePrefix"?}`; `kind` is `connections` (the default: Salesforce base connections), `sourceConnections` (over the sandbox's base connections in turn, reading their tables in turn) or `targetConnections` (`"dataSetId"?`, default the demo profile dataset; `"linkBaseConnections": true` gives each a base connection in turn); answers `{"created", "total"}` |
@@ -15,7 +15,8 @@
 //! | `GET /datasets` | every dataset added to the demo ones (with `id`, `org`, `sandbox`) |
 //! | `POST /datasets` | add one: `{"name", "schemaRef"?: {"id", "contentType"?}, "description"?, "tags"?, "org"?, "sandbox"?}` → 201 `{"id"}`; or many: `{"count", "prefix"?, "schemaRef"?, "org"?, "sandbox"?}` → 201 `{"ids"}`. A missing `schemaRef` is the demo profile schema |
 //! | `DELETE /datasets/{id}` | remove an added dataset (the demo ones stay) |
-//! | `POST /clock` | `{"advanceMs": N}`: move the emulator's clock forward |
+//! | `POST /clock` | `{"advanceMs": N}`: move the emulator's clock forward (flows' runs follow) |
+//! | `/flows…`, `GET /mappingSets` | flows, their runs and mapping sets: see `admin_flows` |
 
 use std::sync::Arc;
 

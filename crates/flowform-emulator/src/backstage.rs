@@ -195,7 +195,7 @@ pub fn flow_connections(shared: &Shared, org: &str, sandbox: &str, seed: &FlowSe
     Ok(total)
 }
 
-/// The `concurrent-edit` fault: the base, source or target connection `id` gets a new etag
+/// The `concurrent-edit` fault: the base, source or target connection or flow `id` gets a new etag
 /// (and a touched description) from someone else, just before the request in hand reaches
 /// it.
 pub fn edit_concurrently(shared: &Shared, id: &str) {
@@ -223,6 +223,12 @@ pub fn edit_concurrently(shared: &Shared, id: &str) {
                 c.updated_client = SEED_CLIENT.to_owned();
             });
         }
+    } else if let Some((org, sandbox)) = store.flows.location_of(id) {
+        store.flows.modify(&org, &sandbox, id, now, |f| {
+            f.etag = etag;
+            f.description = touched(&f.description);
+            f.updated_client = SEED_CLIENT.to_owned();
+        });
     } else {
         return;
     }

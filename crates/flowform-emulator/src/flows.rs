@@ -323,6 +323,8 @@ pub async fn patch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // As for connections: an unknown flow is a 404 before a missing `If-Match` is a 1403.
+    listing::find(&lock(&shared.store).flows, &caller, Kind::Flows, &id)?;
     let if_match = patch::if_match(&headers)?;
     let body = json_body(&headers, body).await?;
     let ops = patch::operations(&body)?;

@@ -1,6 +1,7 @@
-//! A Flow Service emulator: AEP's base, source and target connections, explore, the
-//! Catalog's datasets and IMS's token endpoint, served over real HTTP from memory, with fault
-//! injection. LocalStack for AEP connections.
+//! A Flow Service emulator: AEP's base, source and target connections, explore, dataflows,
+//! flow specs and runs, the Catalog's datasets, Data Prep's mapping sets and IMS's token
+//! endpoint, served over real HTTP from memory, with fault injection. LocalStack for AEP
+//! connections.
 //!
 //! It follows the official OpenAPI files and the research notes in `shared/reference/`, not
 //! guesses: the same paths, headers, status codes, error envelopes, quoted etags, JSON Patch
@@ -17,21 +18,26 @@
 //! - [`record`]: what every listed resource is ([`record::Record`], [`record::Kind`]).
 //!   [`connection`]: one stored base connection (secrets as digests).
 //!   [`flow_connection`]: one source or target connection. [`dataset`]: Catalog datasets,
-//!   the demo ones ([`dataset::DEMO_DATASETS`]) and those added.
+//!   the demo ones ([`dataset::DEMO_DATASETS`]) and those added. [`schedule`]: a flow's
+//!   `scheduleParams`, their rules and ticks. [`flow`]: one dataflow. [`run`]: one flow run.
+//!   [`mapping_set`]: Data Prep mapping sets, every version, and the demo schemas' fields.
 //! - [`select`]: filters on any path of an item, orders and positions of a listing.
 //!   [`collection`]: one kind's records, their indexes, and snapshot-consistent paging.
 //!   [`store`]: every collection, and the `--data` snapshot. [`query`]: `property`,
 //!   `orderby`, `limit`, `count` and continuation tokens read from a query string.
-//! - [`specs`]: the connection-spec fixtures and `GET /connectionSpecs`. [`sobjects`]: the
+//! - [`specs`]: the connection-spec fixtures and `GET /connectionSpecs`. [`flow_specs`]: the
+//!   flow-spec fixtures (`CRMToAEP`, `CloudStorageToAEP`) and `GET /flowSpecs`. [`sobjects`]: the
 //!   Salesforce-like tables explore shows. [`faults`]: what goes wrong, and when. [`ims`]:
 //!   the token endpoint's credentials and tokens.
 //! - `context`: options, clock, and the state every handler shares. `request`: JSON bodies.
 //!   `patch`: JSON Patch and `If-Match`. `listing`: `GET /{kind}[/{id}]` for every kind.
 //! - `connections`: the base-connection handlers. `flow_connections`: the source- and
 //!   target-connection handlers. `explore`: `GET /connections/{id}/explore`. `catalog`: the
-//!   dataset handlers. `backstage`: bulk seeding and the concurrent edit. `gateway`: what
-//!   stands in front of them (auth, sandbox, faults, request ids, stats, logs). `admin`:
-//!   `/__emulator/…`.
+//!   dataset handlers. `flow_check`: what a dataflow must be. `flows`: the dataflow handlers.
+//!   `runs`: runs made from the schedules on the clock, and `GET /runs`. `mapping_sets`: the
+//!   Data Prep handlers. `backstage`: bulk seeding and the concurrent edit. `gateway`: what
+//!   stands in front of them (auth, sandbox, faults, request ids, stats, logs, due runs).
+//!   `admin`, `admin_flows`: `/__emulator/…`.
 //! - This file: the routes, all in one place, and the server's start, stop and `--data`.
 //!
 //! # Decisions
@@ -58,16 +64,67 @@
 //!   1414; unknown paths: 1455) and answers `{id, etag}`, not the list wrapper the OpenAPI
 //!   declares.
 //! - 404s are the Flow Service envelope whose `errorMessage` is [S-DST]'s
-//!   `sourceConnections not found with id = [<id>]`; DELETE answers 204 ([S-SRC], not 202);
-//!   no flow is emulated, so nothing blocks deleting a source or target connection.
+//!   `sourceConnections not found with id = [<id>]`; DELETE answers 204 ([S-SRC], not 202),
+//!   or 400 `1447` while a flow uses the connection (up to five named; the admin delete
+//!   skips the check).
 //! - Deleting a base connection a source or target connection uses is 1418, naming up to five
 //!   of them; the admin `in-use` flag still answers 1418 too; an admin delete skips the check.
+//!
+//! Flow specs ([`flow_specs`]):
+//! - `CRMToAEP` lists Salesforce, Dynamics, Service Cloud (`cb66ab34-…`) and Zoho (D-CRM's
+//!   and D-TPL's lists joined); `CloudStorageToAEP` lists no source spec (none is documented
+//!   in full, none is served). `transformationSpecs` is D-TPL's array, not the OpenAPI's
+//!   object. Version `1.0`.
+//!
+//! Dataflows (`flows`, `flow_check`, [`schedule`]):
+//! - Required: `name`, `flowSpec.id`, exactly one source and one target connection id,
+//!   `scheduleParams` (the OpenAPI's prose, not its schema); `state` is 1410; drafts are not
+//!   emulated.
+//! - An unknown flow spec, a wrong `flowSpec.version`, or a connection whose spec the flow
+//!   spec does not list is 1413; an omitted version is the latest; an unknown connection id
+//!   is a 400.
+//! - The schedule follows the spec's JSON Schema (minute ≥ 15, other frequencies ≥ 1, not
+//!   D-CRM's prose); numbers and booleans are read in either encoding and always shown as the
+//!   docs show them (strings); a past `startTime` is accepted.
+//! - `CRMToAEP` needs `Copy` with `deltaColumn.name`; a `Mapping` needs a mapping set of the
+//!   sandbox at that version (1412; an omitted version is the latest) whose schema is the
+//!   target dataset's (1425); `mappingVersion` is shown as a string. `options` are the
+//!   `optionSpec`'s two (`partialIngestionPercent` shown as a number).
+//! - PATCH: `/name`, `/description`, `/scheduleParams[/*]`, `/transformations[/i]`,
+//!   `/options[/*]`; `/state` 1410; connection ids and `flowSpec` 400 (a new flow); other item
+//!   properties 400; unknown 1455. `startTime` cannot change once the start has passed on the
+//!   emulator's clock (400). Answers `{id, etag}`.
+//! - `action?op=enable|disable` in any case, no body, no `subOp`, optional `If-Match`; a
+//!   transition to the state the flow is in is 1422.
+//! - `lastOperation` is completed at once; deleting a flow deletes its runs.
+//!
+//! Runs (`runs`, [`run`]):
+//! - Made lazily, at every request, for every enabled flow in time order: ticks at
+//!   `startTime + k·interval`, the first at or after creation or re-enabling; a run appears
+//!   when finished, [`RUN_MS`] after its tick. `once` ticks once; disabled flows do not.
+//! - Windows in `params` (epoch seconds, strings) and the copy activity's extensions (ms):
+//!   first from `0` (backfill) or `startTime`, then from the previous end, to the tick.
+//! - At most [`KEPT_RUNS`] kept per flow; older ticks of a long jump are skipped unmade.
+//! - `activities`/`etag` as the docs spell them; statuses lower case, filtered in any case;
+//!   failed runs (admin `PUT /__emulator/flows/{id}/runs`) have no `completedAtUTC`, `-1`
+//!   counts and no promotion activity.
+//!
+//! Mapping sets (`mapping_sets`, [`mapping_set`]):
+//! - POST 200 (not 201); both the current and the legacy body shapes; PUT replaces and adds a
+//!   version; every version readable; reads echo both vocabularies and the MIME-style
+//!   `sourceType`s; dates in ms (the OpenAPI says date-time strings).
+//! - No DELETE (405). `limit` (default 10, at most 100) and `start` are optional.
+//! - Errors are the Platform problem shape (undocumented; as Catalog's here).
+//! - `validate` checks destinations against the demo schemas' fields only (other schemas are
+//!   unknown: every destination passes) and refuses empty sources.
+//! - At most 100 versions a set, 2,000 mappings a version, 100,000 sets.
 //!
 //! Listings (`select`, `query`, `listing`):
 //! - A `property` path may go anywhere in the item, but its first step must be a top-level
 //!   property the kind's items have (1451 otherwise); `[]` steps into arrays.
 //! - Ordering operators need numbers (1452) and are refused on text properties (1450);
-//!   strings compare exactly, spec ids case-insensitively.
+//!   strings compare exactly; spec ids (`connectionSpec.id`, `flowSpec.id`) and a run's
+//!   `metrics.statusSummary.status` case-insensitively.
 //! - A continuation token is for the listing that issued it (1451 on another).
 //!
 //! Explore (`explore`, [`sobjects`]):
@@ -150,6 +207,7 @@ pub use self::flow_connection::Side;
 pub use self::flow_connections::DATA_LAKE_SPEC_ID;
 pub use self::flow_specs::{CLOUD_STORAGE_TO_AEP_ID, CRM_TO_AEP_ID};
 use self::ims::Ims;
+pub use self::mapping_set::MAX_VERSIONS as MAX_MAPPING_SET_VERSIONS;
 use self::rng::Rng;
 pub use self::runs::{KEPT_RUNS, RUN_MS};
 use self::store::{Snapshot, Store};

@@ -149,7 +149,7 @@ impl Store {
             ..c.clone()
         };
         Snapshot {
-            version: 2,
+            version: 3,
             seq: self.connections.seq(),
             connections: self
                 .connections
@@ -190,7 +190,9 @@ impl Store {
 }
 
 /// The `--data` file: every record, in the order they were last changed. Version 1 files
-/// (base connections only) still load: what they lack is empty.
+/// (base connections only) and version 2 files (no flows, runs or mapping sets) still load:
+/// what they lack is empty. The clock's offset is not saved: a flow's next tick, computed on
+/// the advanced clock, waits for the wall clock after a restart.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {

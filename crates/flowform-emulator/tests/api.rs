@@ -2,7 +2,8 @@
 
 use flowform_emulator::ims::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_ORG};
 use flowform_emulator::{
-    DATA_LAKE_SPEC_ID, DEMO_PROFILE_DATASET_ID, DEMO_PROFILE_SCHEMA_ID, Emulator, FLOW_BASE, Options,
+    CRM_TO_AEP_ID, DATA_LAKE_SPEC_ID, DEMO_PROFILE_DATASET_ID, DEMO_PROFILE_SCHEMA_ID, Emulator, FLOW_BASE,
+    Options,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -95,7 +96,96 @@ pub fn target(name: &str) -> Value {
     })
 }
 
+/// A mapping set in the current shape, writing the demo profile schema.
+pub fn mapping_body(source: &str) -> Value {
+    json!({
+        "outputSchema": {"schemaRef": {"id": DEMO_PROFILE_SCHEMA_ID,
+                                       "contentType": "application/vnd.adobe.xed-full+json;version=1"}},
+        "mappings": [
+            {"sourceType": "ATTRIBUTE", "source": source, "destination": "personalEmail.address"},
+            {"sourceType": "EXPRESSION", "source": "concat(FirstName, ' ', LastName)",
+             "destination": "person.name.fullName", "name": "full name", "description": "joined"}]
+    })
+}
+
+/// What a flow needs: a base, a source and a target connection, and a mapping set.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    pub base: String,
+    pub source: String,
+    pub target: String,
+    pub mapping: String,
+}
+
+impl Pipeline {
+    /// A `CRMToAEP` flow body as D-TPL writes it (strings for the schedule's values).
+    pub fn flow(&self, name: &str, start_s: i64) -> Value {
+        json!({
+            "name": name,
+            "description": "contacts to the lake",
+            "flowSpec": {"id": CRM_TO_AEP_ID, "version": "1.0"},
+            "sourceConnectionIds": [self.source],
+            "targetConnectionIds": [self.target],
+            "transformations": [
+                {"name": "Copy", "params": {"deltaColumn": {"name": "LastModifiedDate",
+                                            "dateFormat": "YYYY-MM-DD", "timezone": "UTC"}}},
+                {"name": "Mapping", "params": {"mappingId": self.mapping, "mappingVersion": 0}}],
+            "scheduleParams": {"startTime": start_s.to_string(), "frequency": "minute",
+                               "interval": "15", "backfill": "true"}
+        })
+    }
+}
+
 impl Api {
+    /// A Data Prep request (`/mappingSets…`) with every header a client sends.
+    pub async fn conversion(&self, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.emulator.conversion_url()))
+            .bearer_auth(&self.token)
+            .header("x-api-key", DEMO_CLIENT_ID)
+            .header("x-gw-ims-org-id", &self.org)
+            .header("x-sandbox-name", &self.sandbox);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        reply(request.send().await.expect("the request is answered")).await
+    }
+
+    /// Creates a base, source and target connection and a mapping set in the sandbox.
+    pub async fn pipeline(&self) -> Pipeline {
+        let (base, _) = self.create(&basic("crm")).await;
+        let (source, _) = self
+            .create_in("sourceConnections", &source("contacts", &base, "Contact"))
+            .await;
+        let (target, _) = self.create_in("targetConnections", &target("lake")).await;
+        let r = self
+            .conversion(Method::POST, "/mappingSets", Some(&mapping_body("Email")))
+            .await
+            .expect(200);
+        let mapping = r.body["id"].as_str().unwrap().to_owned();
+        Pipeline {
+            base,
+            source,
+            target,
+            mapping,
+        }
+    }
+
+    /// Creates a flow; its id and etag.
+    pub async fn create_flow(&self, body: &Value) -> (String, String) {
+        self.create_in("flows", body).await
+    }
+
+    /// The emulator clock's now, in ms.
+    pub async fn now(&self) -> i64 {
+        let r = self
+            .admin(Method::POST, "/clock", Some(&json!({"advanceMs": 0})))
+            .await
+            .expect(200);
+        r.body["now"].as_i64().unwrap()
+    }
+
     pub async fn start() -> Api {
         Api::with(Options {
             seed: Some(42),

@@ -458,7 +458,7 @@ async fn connection_specs_are_served_with_their_auth_schemas() {
 #[tokio::test]
 async fn unknown_routes_and_methods_get_envelopes() {
     let api = Api::start().await;
-    let r = api.get("/flows").await.expect(404);
+    let r = api.get("/destinations").await.expect(404);
     assert_eq!(r.flow_code(), "FLOW-1101-404");
     let r = api
         .call(Method::PUT, "/connections", Some(&json!({})))

@@ -43,7 +43,7 @@ fn reference_dir() -> Option<PathBuf> {
 
 /// Adobe's OpenAPI file `file`, from `shared/reference/` beside the repository; `None` when
 /// that directory is missing (see [`reference_dir`]).
-fn spec(file: &str) -> Option<Value> {
+pub(super) fn spec(file: &str) -> Option<Value> {
     let path = reference_dir()?.join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let docs = Yaml::load_from_str(&text).expect("Adobe's OpenAPI parses");
@@ -80,14 +80,14 @@ fn to_json(node: &Yaml<'_>) -> Value {
 }
 
 /// The schema of a documented response, validating against the spec's own components.
-fn validator(doc: &Value, path: &str, method: &str, status: &str) -> jsonschema::Validator {
+pub(super) fn validator(doc: &Value, path: &str, method: &str, status: &str) -> jsonschema::Validator {
     let schema = &doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"];
     assert!(schema.is_object(), "no schema for {method} {path} {status}");
     let root = json!({"allOf": [schema], "components": doc["components"]});
     jsonschema::draft7::new(&root).expect("the OpenAPI schema compiles")
 }
 
-fn check(validator: &jsonschema::Validator, body: &Value, what: &str) {
+pub(super) fn check(validator: &jsonschema::Validator, body: &Value, what: &str) {
     let errors: Vec<String> = validator
         .iter_errors(body)
         .map(|e| format!("{e} at {}", e.instance_path()))
@@ -96,7 +96,7 @@ fn check(validator: &jsonschema::Validator, body: &Value, what: &str) {
 }
 
 /// Checks a schema that rejects something does: the validation is not vacuous.
-fn rejects(validator: &jsonschema::Validator, body: &Value) {
+pub(super) fn rejects(validator: &jsonschema::Validator, body: &Value) {
     assert!(!validator.is_valid(body), "the schema accepts {body}");
 }
 
