@@ -65,6 +65,13 @@ async fn flow_named(world: &World, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no flow `{name}`"))
 }
 
+/// Whether a line of `text` reads `line`, the spaces that align a block's `=` aside.
+fn says(text: &str, line: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let wanted = squeeze(line);
+    text.lines().any(|l| squeeze(l) == wanted)
+}
+
 fn no_changes(world_plan: &crate::common::Run) {
     assert!(
         world_plan
@@ -80,14 +87,17 @@ async fn flows_are_created_after_what_they_join_as_declared_and_then_have_no_cha
     let world = world().await;
     let plan = world.run(&["plan"]).await.expect_code(0);
     let out = plan.stdout();
-    assert!(out.contains("Plan: 6 to add, 0 to change, 0 to destroy."), "{out}");
-    // The spec, named, is resolved through AEP before anything is sent.
     assert!(
-        out.contains("+ flowSpec.id            = \"14518937-270c-4525-bdec-c2ba7cce3860\""),
+        out.contains("Plan: 6 to add, 0 to change, 0 to destroy."),
         "{out}"
     );
-    assert!(out.contains("+ sourceConnectionId     = (known after apply)"), "{out}");
-    assert!(out.contains("+ enabled                = false"), "{out}");
+    // The spec, named, is resolved through AEP before anything is sent.
+    assert!(
+        says(&out, "+ flowSpec.id = \"14518937-270c-4525-bdec-c2ba7cce3860\""),
+        "{out}"
+    );
+    assert!(says(&out, "+ sourceConnectionId = (known after apply)"), "{out}");
+    assert!(says(&out, "+ enabled = false"), "{out}");
 
     let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     let err = apply.stderr();
@@ -100,8 +110,14 @@ async fn flows_are_created_after_what_they_join_as_declared_and_then_have_no_cha
         at("prod/target:acme-profiles: Creation complete") < at("prod/flow:acme-accounts-flow: Creating..."),
         "{err}"
     );
-    assert!(err.contains("prod/flow:acme-accounts-flow: Disabling..."), "{err}");
-    assert!(!err.contains("prod/flow:acme-contacts-flow: Disabling..."), "{err}");
+    assert!(
+        err.contains("prod/flow:acme-accounts-flow: Disabling..."),
+        "{err}"
+    );
+    assert!(
+        !err.contains("prod/flow:acme-contacts-flow: Disabling..."),
+        "{err}"
+    );
 
     // AEP holds what was declared, in its own encodings.
     let contacts = flow_named(&world, "ACME contacts into the lake").await;
@@ -145,23 +161,44 @@ async fn a_flows_name_schedule_and_enabled_change_in_place() {
     let world = world().await;
     world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     let before = world.id_of("flow:acme-accounts-flow").await;
-    world.edit(FLOWS, "name: ACME accounts into the lake", "name: ACME accounts, daily");
+    world.edit(
+        FLOWS,
+        "name: ACME accounts into the lake",
+        "name: ACME accounts, daily",
+    );
     world.edit(FLOWS, "interval: 1, startTime", "interval: 2, startTime");
     world.edit(FLOWS, "    enabled: false\n", "");
     let plan = world.run(&["plan"]).await.expect_code(0);
     let out = plan.stdout();
-    assert!(out.contains("Plan: 0 to add, 1 to change, 0 to destroy."), "{out}");
-    assert!(out.contains("~ schedule.interval = 1 -> 2"), "{out}");
-    assert!(out.contains("~ enabled           = false -> true"), "{out}");
+    assert!(
+        out.contains("Plan: 0 to add, 1 to change, 0 to destroy."),
+        "{out}"
+    );
+    assert!(says(&out, "~ schedule.interval = 1 -> 2"), "{out}");
+    assert!(says(&out, "~ enabled = false -> true"), "{out}");
 
     let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
-    assert!(apply.stderr().contains("prod/flow:acme-accounts-flow: Enabling..."), "{}", apply.stderr());
-    assert_eq!(world.id_of("flow:acme-accounts-flow").await, before, "the same flow");
+    assert!(
+        apply
+            .stderr()
+            .contains("prod/flow:acme-accounts-flow: Enabling..."),
+        "{}",
+        apply.stderr()
+    );
+    assert_eq!(
+        world.id_of("flow:acme-accounts-flow").await,
+        before,
+        "the same flow"
+    );
     let accounts = flow_named(&world, "ACME accounts, daily").await;
     assert_eq!(accounts["state"], "enabled");
     assert_eq!(accounts["scheduleParams"]["interval"], "2");
     assert_eq!(world.served("PATCH", "/flows/{id}").await, 1);
-    assert_eq!(world.served("POST", "/flows/{id}/action").await, 2, "one disable at create, one enable");
+    assert_eq!(
+        world.served("POST", "/flows/{id}/action").await,
+        2,
+        "one disable at create, one enable"
+    );
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 }
 
@@ -177,7 +214,10 @@ async fn a_replaced_source_connection_replaces_its_flow_and_leaves_nothing_behin
     );
     let plan = world.run(&["plan"]).await.expect_code(0);
     let out = plan.stdout();
-    assert!(out.contains("Plan: 2 to add, 0 to change, 2 to destroy."), "{out}");
+    assert!(
+        out.contains("Plan: 2 to add, 0 to change, 2 to destroy."),
+        "{out}"
+    );
     assert!(
         out.contains("# (because prod/source:acme-contacts gets a new id, and AEP cannot point it at the new one in place)"),
         "{out}"
@@ -187,7 +227,10 @@ async fn a_replaced_source_connection_replaces_its_flow_and_leaves_nothing_behin
     let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
     // The new chain first; then the old from the top down (AEP refuses to delete a source
     // connection a flow uses, 1447).
-    assert!(at("prod/flow:acme-contacts-flow: Creation complete") < at("prod/flow:acme-contacts-flow#deposed: Destroying"));
+    assert!(
+        at("prod/flow:acme-contacts-flow: Creation complete")
+            < at("prod/flow:acme-contacts-flow#deposed: Destroying")
+    );
     assert!(
         at("prod/flow:acme-contacts-flow#deposed: Destruction complete")
             < at("prod/source:acme-contacts#deposed: Destroying"),
@@ -206,7 +249,11 @@ async fn a_destroy_deletes_flows_first_and_a_flow_disabled_outside_is_drift_that
     world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     let id = world.id_of("flow:acme-contacts-flow").await;
     world
-        .admin(Method::PATCH, &format!("/flows/{id}"), json!({"state": "disabled"}))
+        .admin(
+            Method::PATCH,
+            &format!("/flows/{id}"),
+            json!({"state": "disabled"}),
+        )
         .await;
     let drift = world.run(&["drift"]).await;
     let out = drift.stdout();
@@ -214,11 +261,28 @@ async fn a_destroy_deletes_flows_first_and_a_flow_disabled_outside_is_drift_that
     assert!(out.contains("prod/flow:acme-contacts-flow"), "{out}");
     assert!(out.contains("enabled"), "{out}");
     let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
-    assert!(apply.stderr().contains("prod/flow:acme-contacts-flow: Enabling..."), "{}", apply.stderr());
-    assert_eq!(flow_named(&world, "ACME contacts into the lake").await["state"], "enabled");
+    assert!(
+        apply
+            .stderr()
+            .contains("prod/flow:acme-contacts-flow: Enabling..."),
+        "{}",
+        apply.stderr()
+    );
+    assert_eq!(
+        flow_named(&world, "ACME contacts into the lake").await["state"],
+        "enabled"
+    );
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 
-    let destroy = world.run(&["apply", "--destroy", "--auto-approve"]).await.expect_code(0);
+    let plan_file = world.dir.path().join("destroy.plan").display().to_string();
+    world
+        .run(&["plan", "--destroy", "--out", &plan_file])
+        .await
+        .expect_code(0);
+    let destroy = world
+        .run(&["apply", "--auto-approve", &plan_file])
+        .await
+        .expect_code(0);
     let err = destroy.stderr();
     let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
     for flow in ["prod/flow:acme-contacts-flow", "prod/flow:acme-accounts-flow"] {
@@ -228,7 +292,8 @@ async fn a_destroy_deletes_flows_first_and_a_flow_disabled_outside_is_drift_that
         );
     }
     assert!(
-        at("prod/flow:acme-contacts-flow: Destruction complete") < at("prod/source:acme-contacts: Destroying"),
+        at("prod/flow:acme-contacts-flow: Destruction complete")
+            < at("prod/source:acme-contacts: Destroying"),
         "{err}"
     );
     assert!(flows(&world).await.is_empty());
@@ -239,18 +304,29 @@ async fn a_destroy_deletes_flows_first_and_a_flow_disabled_outside_is_drift_that
 async fn a_schedule_against_the_rules_or_an_unknown_flow_spec_fails_at_its_line() {
     let world = world().await;
     world.edit(FLOWS, "interval: 15", "interval: 5");
-    world.edit(FLOWS, "frequency: day, interval: 1, startTime: 1796104800, backfill: false", "frequency: once, startTime: 1796104800, backfill: false");
-    let run = world.run(&["validate"]).await.expect_code(1);
+    world.edit(
+        FLOWS,
+        "frequency: day, interval: 1, startTime: 1796104800, backfill: false",
+        "frequency: once, startTime: 1796104800, backfill: false",
+    );
+    let run = world.run_bare(vec!["validate".to_owned()]).await.expect_code(1);
     let err = run.stderr();
     assert!(err.contains("dataflow `acme-contacts-flow`, `schedule.interval`: runs every 5 minutes; AEP's flow specs take at least 15"), "{err}");
-    assert!(err.contains("flows.yaml:13:17"), "{err}");
+    assert!(err.contains("flows.yaml:12:17"), "{err}");
     assert!(err.contains("dataflow `acme-accounts-flow`, `schedule.backfill`: a schedule that runs `once` takes no `backfill`"), "{err}");
 
     let world = self::world().await;
-    world.edit(FLOWS, "flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate}\n", "flowSpec: CRMToAPE\n    deltaColumn: {name: LastModifiedDate}\n");
+    world.edit(
+        FLOWS,
+        "flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate}\n",
+        "flowSpec: CRMToAPE\n    deltaColumn: {name: LastModifiedDate}\n",
+    );
     let run = world.run(&["plan"]).await.expect_code(1);
     let err = run.stderr();
-    assert!(err.contains("AEP has no flow spec named `CRMToAPE`"), "{err}");
-    assert!(err.contains("flows.yaml:20"), "{err}");
+    assert!(
+        err.contains("dataflow `acme-accounts-flow`, `flowSpec`: AEP has no flow spec named `CRMToAPE`"),
+        "{err}"
+    );
+    assert!(err.contains("flows.yaml:18:15"), "{err}");
     assert!(flows(&world).await.is_empty(), "nothing was created");
 }

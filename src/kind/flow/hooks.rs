@@ -30,6 +30,14 @@ fn error(r: &Resource, path: &str, message: String) -> Diagnostic {
         .field(path.to_owned())
 }
 
+/// An error about the flow spec, written `flowSpec:` whether by name or by id.
+fn spec_error(r: &Resource, message: String) -> Diagnostic {
+    Diagnostic::error(message)
+        .at(&r.origin.file, r.place("flowSpec.id"))
+        .of(r.kind, &r.key)
+        .field("flowSpec".to_owned())
+}
+
 /// The longest flow spec name flowform takes: it goes in a filter.
 const MAX_SPEC_NAME: usize = 128;
 
@@ -169,7 +177,7 @@ impl Hooks for FlowHooks {
         }
         if r.hints.get("flowSpec.id").map(String::as_str) == Some(CRM_TO_AEP) && !has("deltaColumn.name") {
             diagnostics.push(
-                error(r, "flowSpec.id", format!("a `{CRM_TO_AEP}` dataflow needs a delta column"))
+                spec_error(r, format!("a `{CRM_TO_AEP}` dataflow needs a delta column"))
                     .help("add `deltaColumn: {name: LastModifiedDate}` (the column whose value tells new and changed rows)"),
             );
         }
@@ -249,12 +257,12 @@ async fn live(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
                         .push((r.address(), "flowSpec.version", Json::String(spec.version.clone())));
                 }
                 [] => learned.diagnostics.push(
-                    error(r, "flowSpec.id", format!("AEP has no flow spec named `{}`", key.1)).help(format!(
+                    spec_error(r, format!("AEP has no flow spec named `{}`", key.1)).help(format!(
                         "table sources take `{CRM_TO_AEP}`, file sources `CloudStorageToAEP`; `GET /flowSpecs` lists them"
                     )),
                 ),
                 several => learned.diagnostics.push(
-                    error(r, "flowSpec.id", format!("AEP has {} flow specs named `{}`", several.len(), key.1)).help(
+                    spec_error(r, format!("AEP has {} flow specs named `{}`", several.len(), key.1)).help(
                         format!(
                             "give the one meant by id: `flowSpec: {{id: {}, version: \"{}\"}}`",
                             several[0].id, several[0].version
