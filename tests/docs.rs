@@ -497,14 +497,23 @@ async fn the_emulator_chapters_fault_settings_are_accepted_as_written() {
 /// documents) has a row in the chapter on source and target connections.
 #[test]
 fn every_kinds_field_is_in_its_chapter() {
-    let chapter = std::fs::read_to_string(root().join("docs/resources.md")).unwrap();
+    // Each kind but the base connection has a chapter section headed `… (`section:`)`,
+    // whose table has a row for each of its fields.
+    let chapters: Vec<String> = ["docs/resources.md", "docs/flows.md"]
+        .iter()
+        .map(|p| std::fs::read_to_string(root().join(p)).unwrap())
+        .collect();
     for kind in flowform::kind::ALL.iter().filter(|k| !k.is_default()) {
-        let table = format!(
-            "## {} connections (`{}:`)",
-            capitalised(kind.noun.split(' ').next().unwrap()),
-            kind.section
+        let heading = format!("(`{}:`)", kind.section);
+        let chapter = chapters
+            .iter()
+            .find(|c| c.lines().any(|l| l.starts_with("## ") && l.ends_with(&heading)))
+            .unwrap_or_else(|| panic!("a `## … {heading}` section in docs/resources.md or docs/flows.md"));
+        let plural = format!("{}s", kind.noun);
+        assert!(
+            chapter.to_lowercase().contains(&format!("## {plural} ({}", "`")),
+            "the section of {plural} is headed by their name"
         );
-        assert!(chapter.contains(&table), "`{table}` in docs/resources.md");
         for field in kind.fields {
             let top = field.path.split('.').next().unwrap();
             let by_key = match field.ty {
@@ -514,7 +523,7 @@ fn every_kinds_field_is_in_its_chapter() {
             let row = |name: &str| chapter.contains(&format!("| `{name}` |"));
             assert!(
                 row(field.path) || row(top) || row(by_key),
-                "docs/resources.md documents `{}` of {}s",
+                "the chapter documents `{}` of {}s",
                 field.path,
                 kind.noun
             );
