@@ -530,11 +530,3 @@ fn every_kinds_field_is_in_its_chapter() {
         }
     }
 }
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
