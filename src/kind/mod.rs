@@ -64,6 +64,9 @@ pub struct Kind {
     /// AEP may show one `disabled`, which no call of its API undoes: drift that flowform
     /// reports and cannot repair.
     pub disables: bool,
+    /// The error code AEP answers a delete of one that another resource still uses
+    /// (`FLOW-1418` for a base connection), for messages; empty when nothing uses it.
+    pub in_use: &'static str,
     /// `lifecycle.acknowledge` names advisories about it (see [`crate::catalog::ADVISORIES`]).
     pub advisories: bool,
     /// What a declaration cannot say.

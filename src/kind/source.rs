@@ -123,6 +123,7 @@ pub static KIND: Kind = Kind {
     refresh: Refresh::ByParent("baseConnectionId"),
     initializes: false,
     disables: false,
+    in_use: "FLOW-1447",
     advisories: false,
     hooks: &SourceHooks,
     about: "Source connections: which table of a base connection AEP reads, in the shape of the body of `POST /sourceConnections`.",

@@ -103,6 +103,7 @@ pub static KIND: Kind = Kind {
     refresh: Refresh::ById,
     initializes: false,
     disables: false,
+    in_use: "FLOW-1447",
     advisories: false,
     hooks: &TargetHooks,
     about: "Target connections: which dataset of the data lake receives the data, in the shape of the body of `POST /targetConnections`.",

@@ -183,11 +183,11 @@ fn pointer(path: &str, old: &str) -> Field {
 }
 
 /// Warnings for what AEP will refuse to delete: a resource that something flowform does not
-/// manage still uses (AEP's FLOW-1418 for a base connection): what the refresh saw of its
-/// dependents, and, for base connections, the dataflows flowform does not see.
+/// manage still uses (AEP's FLOW-1418 for a base connection, FLOW-1447 for a source or target
+/// connection): what the refresh saw of its dependents, and where it read none.
 pub(super) fn warn_unmanaged_dependents(state: &State, live: &Live, plan: &mut Plan) {
     let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
-    let mut warned_dataflows = false;
+    let mut unread: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
     let mut warnings = Vec::new();
     for c in plan
         .changes
@@ -222,13 +222,35 @@ pub(super) fn warn_unmanaged_dependents(state: &State, live: &Live, plan: &mut P
                 users.join(", "),
             ));
         }
-        if c.kind().is_default() && !warned_dataflows {
-            warned_dataflows = true;
-            warnings.push(
-                "AEP refuses to delete a connection that a dataflow still uses (FLOW-1418): delete or move such dataflows first, or the delete fails (and, for a replace, the old connection stays managed as `<address>#deposed` until it can go)"
-                    .to_owned(),
-            );
+        // What refers to it that the refresh did not read (it lists a parent's children
+        // only where the state manages one of them): AEP may refuse the delete for a user
+        // flowform did not see.
+        for child in crate::kind::ALL {
+            let crate::kind::Refresh::ByParent(field) = child.refresh else {
+                continue;
+            };
+            if child.field(field).and_then(crate::kind::resource::ref_kind) == Some(c.kind())
+                && !live
+                    .listed
+                    .contains(&(child.name, c.sandbox.clone(), id.to_lowercase()))
+            {
+                unread
+                    .entry((child.noun, c.kind().in_use))
+                    .or_insert_with(Vec::new)
+                    .push(c.address.clone());
+            }
         }
+    }
+    for ((noun, code), addresses) in unread {
+        let shown: Vec<String> = addresses.iter().take(3).map(|a| format!("`{a}`")).collect();
+        let more = match addresses.len().saturating_sub(3) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        warnings.push(format!(
+            "flowform did not read the {noun}s no state manages that may use {}{more}: AEP refuses to delete what one uses ({code}); delete such {noun}s first, or the delete fails (and, for a replace, the old one stays managed as `<address>#deposed` until it can go)",
+            shown.join(", ")
+        ));
     }
     plan.warnings.extend(warnings);
 }

@@ -105,6 +105,7 @@ pub static KIND: Kind = Kind {
     refresh: Refresh::ById,
     initializes: true,
     disables: true,
+    in_use: "FLOW-1418",
     advisories: true,
     hooks: &ConnectionHooks,
     about: "Base connections: the authenticated link between a source (Salesforce, …) and AEP, in the shape of the body of `POST /connections`.",

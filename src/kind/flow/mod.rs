@@ -202,6 +202,7 @@ pub static KIND: Kind = Kind {
     refresh: Refresh::ByParent("sourceConnectionId"),
     initializes: false,
     disables: false,
+    in_use: "",
     advisories: false,
     hooks: &hooks::FlowHooks,
     about: "Dataflows: what moves a source connection's table into a target connection's dataset, when, and whether it runs, in the shape of the body of `POST /flows`.",
