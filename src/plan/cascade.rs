@@ -236,7 +236,7 @@ pub(super) fn warn_unmanaged_dependents(state: &State, live: &Live, plan: &mut P
             {
                 unread
                     .entry((child.noun, c.kind().in_use))
-                    .or_insert_with(Vec::new)
+                    .or_default()
                     .push(c.address.clone());
             }
         }
