@@ -107,13 +107,19 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
     };
     // An answer giving an id the state already holds under another address (a confused or
     // hostile server) is not recorded twice: the state keeps one id per record.
-    let holder = ctx
-        .store()
-        .state()
-        .resources
-        .iter()
-        .find(|(a, r)| r.id == id && a.as_str() != address)
-        .map(|(a, _)| a.clone());
+    // Every id the state holds is claimed (from the start of the apply, or since): only a
+    // claimed one is looked for among the records.
+    let claimed = lock(&ctx.claimed).contains(&id);
+    let holder = claimed
+        .then(|| {
+            ctx.store()
+                .state()
+                .resources
+                .iter()
+                .find(|(a, r)| r.id == id && a.as_str() != address)
+                .map(|(a, _)| a.clone())
+        })
+        .flatten();
     if let Some(other) = holder {
         let _ = ctx.store().finish(seq, address, Outcome::Unknown);
         return Err(ApplyError::IdHeld { id, other });

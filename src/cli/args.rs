@@ -15,7 +15,7 @@ pub struct ClientArgs {
     /// IMS base URL for OAuth server-to-server tokens [env: AEP_IMS_URL] [default: https://ims-na1.adobelogin.com]
     #[arg(long, value_name = "URL")]
     pub ims_url: Option<String>,
-    /// Requests to AEP in flight at most (the limit halves on 429 and recovers) [default: 8]
+    /// Requests to AEP in flight at most (the limit halves on 429 and recovers) [default: 16]
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
     /// Requests to AEP per second at most

@@ -21,6 +21,8 @@ pub(super) struct Context<'a> {
     pub plan: &'a mut Plan,
     /// `--replace` names this resource.
     pub replace: bool,
+    /// The state's records by id (built once per plan).
+    pub holders: &'a std::collections::HashMap<&'a str, &'a str>,
 }
 
 /// The first scope value of a record.

@@ -158,7 +158,10 @@ impl Context<'_> {
             let Some(target) = crate::kind::resource::ref_kind(f) else {
                 continue;
             };
-            let holder = self.state.resources.iter().find(|(_, t)| t.id == id);
+            let holder = self
+                .holders
+                .get(id)
+                .and_then(|a| self.state.resources.get_key_value(*a));
             let scope = holder
                 .map(|(_, t)| t.scope().into_iter().next().unwrap_or_default())
                 .unwrap_or_default();

@@ -292,6 +292,11 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         state
     };
     prepare_fingerprints(desired, state);
+    let holders: std::collections::HashMap<&str, &str> = state
+        .resources
+        .iter()
+        .map(|(a, r)| (r.id.as_str(), a.as_str()))
+        .collect();
     let removals = moved::removals(desired, state);
     let mut addresses: BTreeSet<&String> = desired.resources.keys().collect();
     addresses.extend(state.resources.keys());
@@ -330,6 +335,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
                 live,
                 plan: &mut out,
                 replace,
+                holders: &holders,
             };
             if let Some(r) = r {
                 ctx.drift(address, r, d);
