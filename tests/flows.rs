@@ -330,3 +330,96 @@ async fn a_schedule_against_the_rules_or_an_unknown_flow_spec_fails_at_its_line(
     assert!(err.contains("flows.yaml:18:15"), "{err}");
     assert!(flows(&world).await.is_empty(), "nothing was created");
 }
+
+/// The flow's runs the emulator holds, newest first.
+async fn runs_of(world: &World, id: &str) -> Vec<Value> {
+    let http = crate::common::http();
+    let token: Value = http
+        .post(format!("{}/ims/token/v3", world.emulator.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=openid,AdobeID",
+            flowform_emulator::ims::DEMO_CLIENT_ID,
+            flowform_emulator::ims::DEMO_CLIENT_SECRET
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page: Value = http
+        .get(format!(
+            "{}/runs?property=flowId=={id}",
+            world.emulator.flow_url()
+        ))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .header("x-api-key", flowform_emulator::ims::DEMO_CLIENT_ID)
+        .header("x-gw-ims-org-id", flowform_emulator::ims::DEMO_ORG)
+        .header("x-sandbox-name", "prod")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replaced_flow_continues_where_the_old_one_stopped_without_a_gap_or_a_second_backfill() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let old = world.id_of("flow:acme-contacts-flow").await;
+    // An hour of the emulator's clock: the flow runs every 15 minutes.
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 3_600_000}))
+        .await;
+    let runs = runs_of(&world, &old).await;
+    assert!(runs.len() >= 3, "{runs:#?}");
+    let last_end = runs[0]["params"]["windowEndTime"].as_str().unwrap().to_owned();
+
+    world.edit(
+        crate::world::PIPELINE,
+        "columns: [Id, FirstName, LastName, Email, LastModifiedDate]",
+        "columns: [Id, FirstName, LastName, LastModifiedDate]",
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains(&format!(
+            "# continuity: the old dataflow is disabled first; the new one reads from where its last successful run ended, {} ({last_end}), without backfill",
+            flowform::reader::rfc3339(last_end.parse().unwrap())
+        )),
+        "{out}"
+    );
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let err = apply.stderr();
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    // The old one is disabled before the new one exists.
+    assert!(
+        at("prod/flow:acme-contacts-flow: disabled the dataflow it replaces")
+            < at("prod/flow:acme-contacts-flow: Creation complete"),
+        "{err}"
+    );
+    let new = world.id_of("flow:acme-contacts-flow").await;
+    assert_ne!(new, old);
+    let flow = flow_named(&world, "ACME contacts into the lake").await;
+    assert_eq!(flow["scheduleParams"]["startTime"], last_end.as_str());
+    assert_eq!(flow["scheduleParams"]["backfill"], "false");
+    // Its start and backfill are its predecessor's end: no difference, no update.
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+
+    // Its first run reads from where the old one's last ended: no gap, nothing twice.
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 1_800_000}))
+        .await;
+    let runs = runs_of(&world, &new).await;
+    let first = runs.last().unwrap();
+    assert_eq!(
+        first["params"]["windowStartTime"],
+        last_end.as_str(),
+        "{first:#?}"
+    );
+    assert!(runs_of(&world, &old).await.is_empty(), "the old flow is gone");
+}

@@ -30,6 +30,40 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
     } else {
         d
     };
+    // A replacement (or the create of one whose old resource is deposed, after an apply cut
+    // short): the kind's hand-over from the old one first.
+    let predecessor = ctx
+        .store()
+        .state()
+        .resources
+        .get(&format!("{address}#deposed"))
+        .map(|r| r.id.clone());
+    let mut handed = crate::kind::HandedOver::default();
+    let handed_over;
+    let d = match &predecessor {
+        Some(old_id) => {
+            handed = d
+                .kind
+                .hooks
+                .hand_over(crate::kind::HandOver {
+                    client: &ctx.client,
+                    declared: d,
+                    old_id,
+                })
+                .await?;
+            for said in &handed.said {
+                ctx.progress.line(format!("{address}: {said}"));
+            }
+            let mut with = d.clone();
+            for (path, value) in &handed.values {
+                with.values
+                    .insert(path, crate::config::Value::Plain(value.clone()));
+            }
+            handed_over = with;
+            &handed_over
+        }
+        None => d,
+    };
     // What it refers to was created by the steps before this one: its ids are in the state.
     let resolved = {
         let store = ctx.store();
@@ -138,6 +172,9 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
         &ctx.fingerprints,
         now_ms(),
     );
+    for (k, v) in std::mem::take(&mut handed.attrs) {
+        record.attrs.insert(k, v);
+    }
     // A field an action changes is what AEP creates it as, until the action is taken.
     for f in d.kind.fields {
         if let Some(created) = super::action::created(f) {

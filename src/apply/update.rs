@@ -177,6 +177,14 @@ fn replan(ctx: &Ctx, d: &Resource, live: &LiveObject) -> Option<Change> {
 /// The state records what AEP has after a PATCH: what was sent, and for everything else (not
 /// sent: unchanged or ignored) what AEP had.
 fn record_what_was_sent(record: &mut Record, ops: &[PatchOp], live: &LiveObject, recorded: Option<&Record>) {
+    // What a kind's hand-over recorded beside the fields (a flow's predecessor) stays.
+    if let Some(old) = recorded {
+        for (k, v) in &old.attrs {
+            if record.kind.field(k).is_none() {
+                record.attrs.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
     let sent = |api: &str| {
         ops.iter().find(|o| {
             o.path == api

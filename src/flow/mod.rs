@@ -30,6 +30,7 @@ pub mod model;
 pub mod parse;
 pub mod pointer;
 pub mod retry;
+pub mod runs;
 pub mod settings;
 mod transport;
 

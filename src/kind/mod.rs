@@ -264,6 +264,66 @@ pub trait Hooks {
     fn live<'a>(&'a self, _cx: LiveCx<'a>) -> BoxFuture<'a, Result<Learned, crate::flow::FlowError>> {
         Box::pin(async { Ok(Learned::default()) })
     }
+
+    /// Whether AEP's `have` is what `want` asks of the field at `path` where equality does
+    /// not say it (a flow's start, once it has started). `record`: what the state recorded.
+    fn same(&self, _path: &str, _want: &serde_json::Value, _have: &serde_json::Value, _cx: Same<'_>) -> bool {
+        false
+    }
+
+    /// What a plan says of each replacement of the kind, from AEP (a flow: from when the new
+    /// one reads): `(address, note)`.
+    fn replacing<'a>(
+        &'a self,
+        _cx: Replacing<'a>,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::flow::FlowError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// A replacement's hand-over, just before the new resource is created: what must come
+    /// first (a flow: the old one disabled), and what the new one takes instead of what is
+    /// declared (a flow: its start where the old one's last successful run ended).
+    fn hand_over<'a>(
+        &'a self,
+        _cx: HandOver<'a>,
+    ) -> BoxFuture<'a, Result<HandedOver, crate::flow::FlowError>> {
+        Box::pin(async { Ok(HandedOver::default()) })
+    }
+}
+
+/// What [`Hooks::same`] is given beside the two values.
+#[derive(Clone, Copy)]
+pub struct Same<'a> {
+    pub live: &'a crate::flow::model::LiveObject,
+    pub record: Option<&'a crate::state::Record>,
+}
+
+/// The replacements [`Hooks::replacing`] speaks of.
+pub struct Replacing<'a> {
+    pub client: &'a std::sync::Arc<crate::flow::Client>,
+    /// (address, sandbox, the old resource's id).
+    pub replaced: Vec<(String, String, String)>,
+}
+
+/// What [`Hooks::hand_over`] is given.
+pub struct HandOver<'a> {
+    pub client: &'a std::sync::Arc<crate::flow::Client>,
+    /// The new resource, as declared.
+    pub declared: &'a Resource,
+    /// The resource it replaces.
+    pub old_id: &'a str,
+}
+
+/// What a hand-over came to.
+#[derive(Debug, Default)]
+pub struct HandedOver {
+    /// Values the new resource is created with instead of the declared ones.
+    pub values: Vec<(&'static str, serde_json::Value)>,
+    /// What the new resource's record keeps beside its fields (a flow: whose successor it
+    /// is), kept by every later write of it.
+    pub attrs: Vec<(String, serde_json::Value)>,
+    /// What was done, for the apply's progress.
+    pub said: Vec<String>,
 }
 
 /// What a kind's own reader is given.

@@ -377,8 +377,55 @@ impl Session {
         io: &mut Io<'_>,
     ) -> Result<(Plan, Live), Error> {
         let live = self.refresh(mode == Mode::RefreshOnly, io)?;
-        let plan = self.plan_against(mode, replace, &live);
+        let mut plan = self.plan_against(mode, replace, &live);
+        self.say_replacements(&mut plan)?;
         Ok((plan, live))
+    }
+
+    /// What each kind says of its replacements, from AEP (a dataflow: from when the new one
+    /// reads), on the changes that make them: a replacement, or the create of a resource
+    /// whose old one an earlier apply deposed.
+    fn say_replacements(&self, plan: &mut Plan) -> Result<(), Error> {
+        let (Some(client), true) = (&self.client, self.refresh) else {
+            return Ok(());
+        };
+        let mut by_kind: Vec<(&'static crate::kind::Kind, Vec<(String, String, String)>)> = Vec::new();
+        {
+            let state = self.store().state();
+            for c in &plan.changes {
+                let old = match c.action {
+                    crate::plan::Action::Replace => c.id.clone(),
+                    crate::plan::Action::Create => state
+                        .resources
+                        .get(&format!("{}#deposed", c.address))
+                        .map(|r| r.id.clone()),
+                    _ => None,
+                };
+                let Some(old) = old else { continue };
+                let entry = (c.address.clone(), c.sandbox.clone(), old);
+                match by_kind.iter_mut().find(|(k, _)| *k == c.kind()) {
+                    Some((_, list)) => list.push(entry),
+                    None => by_kind.push((c.kind(), vec![entry])),
+                }
+            }
+        }
+        for (kind, replaced) in by_kind {
+            let notes = self
+                .runtime
+                .block_on(kind.hooks.replacing(crate::kind::Replacing { client, replaced }))?;
+            for (address, note) in notes {
+                if let Some(c) = plan.changes.iter_mut().find(|c| {
+                    c.address == address
+                        && matches!(
+                            c.action,
+                            crate::plan::Action::Replace | crate::plan::Action::Create
+                        )
+                }) {
+                    c.notes.push(note);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks the configuration against AEP (each kind's live check: the connection specs,

@@ -10,7 +10,9 @@ use serde_json::Value as Json;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::flow::{Filter, FlowError};
 use crate::kind::read::Read;
-use crate::kind::{BoxFuture, Hooks, Learned, LiveCx, ReadCx, Resource, Value};
+use crate::kind::{
+    BoxFuture, HandOver, HandedOver, Hooks, Learned, LiveCx, ReadCx, Replacing, Resource, Same, Value,
+};
 use crate::reader::Fields;
 use crate::yaml;
 
@@ -206,6 +208,18 @@ impl Hooks for FlowHooks {
 
     fn live<'a>(&'a self, cx: LiveCx<'a>) -> BoxFuture<'a, Result<Learned, FlowError>> {
         Box::pin(live(cx))
+    }
+
+    fn same(&self, path: &str, want: &Json, have: &Json, cx: Same<'_>) -> bool {
+        super::continuity::same(path, want, have, cx)
+    }
+
+    fn replacing<'a>(&'a self, cx: Replacing<'a>) -> BoxFuture<'a, Result<Vec<(String, String)>, FlowError>> {
+        Box::pin(super::continuity::replacing(cx))
+    }
+
+    fn hand_over<'a>(&'a self, cx: HandOver<'a>) -> BoxFuture<'a, Result<HandedOver, FlowError>> {
+        Box::pin(super::continuity::hand_over(cx))
     }
 }
 

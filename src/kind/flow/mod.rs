@@ -208,4 +208,5 @@ pub static KIND: Kind = Kind {
     about: "Dataflows: what moves a source connection's table into a target connection's dataset, when, and whether it runs, in the shape of the body of `POST /flows`.",
 };
 
+pub mod continuity;
 mod hooks;
