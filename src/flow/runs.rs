@@ -119,7 +119,7 @@ impl Client {
         };
         let mut runs: Vec<Run> = items.iter().filter_map(run).collect();
         // Newest first, whatever order AEP gave.
-        runs.sort_by(|a, b| b.started_ms.cmp(&a.started_ms));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started_ms));
         runs.truncate(limit);
         Ok(runs)
     }
