@@ -389,7 +389,9 @@ impl Session {
         let (Some(client), true) = (&self.client, self.refresh) else {
             return Ok(());
         };
-        let mut by_kind: Vec<(&'static crate::kind::Kind, Vec<(String, String, String)>)> = Vec::new();
+        // Per kind: (address, sandbox, the old id) of each replacement.
+        type Replaced = Vec<(String, String, String)>;
+        let mut by_kind: Vec<(&'static crate::kind::Kind, Replaced)> = Vec::new();
         {
             let state = self.store().state();
             for c in &plan.changes {
