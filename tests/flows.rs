@@ -423,3 +423,53 @@ async fn a_replaced_flow_continues_where_the_old_one_stopped_without_a_gap_or_a_
     );
     assert!(runs_of(&world, &old).await.is_empty(), "the old flow is gone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_reports_a_flow_whose_last_run_failed_with_the_runs_error() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // Runs that succeed: in sync.
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 3_600_000}))
+        .await;
+    let drift = world.run(&["drift"]).await;
+    assert_eq!(drift.code(), Some(0), "{}\n{}", drift.stdout(), drift.stderr());
+    assert!(
+        drift
+            .stdout()
+            .contains("Dataflows not running as scheduled (of 1 enabled): 0"),
+        "{}",
+        drift.stdout()
+    );
+
+    let id = world.id_of("flow:acme-contacts-flow").await;
+    world
+        .admin(
+            Method::PUT,
+            &format!("/flows/{id}/runs"),
+            json!({"fail": {"code": "CONNECTOR-1001-500", "message": "Copying from Salesforce failed: INVALID_SESSION_ID"}}),
+        )
+        .await;
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 1_800_000}))
+        .await;
+    let drift = world.run(&["drift"]).await;
+    let out = drift.stdout();
+    assert_eq!(drift.code(), Some(2), "{out}");
+    assert!(
+        out.contains("Dataflows not running as scheduled (of 1 enabled): 1"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "prod/flow:acme-contacts-flow ({id}) \"ACME contacts into the lake\": its last run failed: CONNECTOR-1001-500: Copying from Salesforce failed: INVALID_SESSION_ID [run "
+        )),
+        "{out}"
+    );
+    assert!(out.contains("1 dataflows not running as scheduled."), "{out}");
+    let json = world.run(&["drift", "--format", "json"]).await;
+    let report: Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(report["dataflows"]["count"], 1);
+    assert_eq!(report["dataflows"]["unhealthy"][0]["problem"], "failed");
+    assert_eq!(report["summary"]["dataflows_unhealthy"], 1);
+}

@@ -5,7 +5,8 @@
 //! the declared specs in the declared sandboxes that flowform does not manage. With
 //! `--check-credentials`, also asks AEP to test each managed connection against its source
 //! (`GET /connections/{id}/test`), so a password rotated at the source shows before the
-//! dataflows fail. Exit 0 in sync, 2 drift, 1 error.
+//! dataflows fail. And, in a section of its own, managed dataflows whose last run failed or
+//! that are late ([`super::health`]). Exit 0 in sync, 2 drift (any of these), 1 error.
 
 use std::sync::Arc;
 
@@ -76,6 +77,14 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
         .filter(|(address, r)| session.in_scope(address, &r.key))
         .map(|(address, r)| (address.clone(), r.sandbox.clone(), r.id.clone(), r.name.clone()))
         .collect();
+    // Dataflows are checked for their runs: whether they are doing their job.
+    let flows: Vec<super::health::Managed> = state
+        .resources
+        .iter()
+        .filter(|(_, r)| std::ptr::eq(r.kind, &crate::kind::flow::KIND))
+        .filter(|(address, r)| session.in_scope(address, &r.key))
+        .map(|(address, r)| (address.clone(), r.sandbox.clone(), r.id.clone(), r.name.clone()))
+        .collect();
     let mut report = DriftReport::new(
         plan,
         request.sections,
@@ -94,6 +103,15 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             .runtime
             .block_on(check_credentials(client, in_scope, &live))?;
         report.credentials = Some(check);
+    }
+    if let (false, Some(client)) = (flows.is_empty(), session.client.clone()) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let health = session
+            .runtime
+            .block_on(super::health::check(client, flows, &live, now_ms))?;
+        report.health = Some(health);
     }
     let text = match request.format {
         Format::Text => render::text::drift(&report),

@@ -17,6 +17,7 @@ pub(crate) mod emulator;
 mod error;
 pub(crate) mod explore;
 pub(crate) mod generate;
+pub mod health;
 pub(crate) mod import;
 pub(crate) mod init;
 pub(crate) mod plan;

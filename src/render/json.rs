@@ -153,6 +153,15 @@ pub fn drift_report(report: &DriftReport) -> String {
         }),
         None => json!({"checked": false}),
     };
+    let dataflows = match &report.health {
+        Some(health) => json!({
+            "checked": true,
+            "count": health.unhealthy.len(),
+            "enabled": health.checked,
+            "unhealthy": health.unhealthy,
+        }),
+        None => json!({"checked": false}),
+    };
     let value = json!({
         "format_version": crate::plan::FORMAT_VERSION,
         "in_sync": report.in_sync(),
@@ -164,6 +173,7 @@ pub fn drift_report(report: &DriftReport) -> String {
             "changed": report.changed,
             "unapplied": report.unapplied_count(),
             "credentials_rejected": report.rejected().len(),
+            "dataflows_unhealthy": report.unhealthy().len(),
             "coverage": report.coverage,
         },
         "summary_line": super::text::drift_summary(report),
@@ -186,6 +196,7 @@ pub fn drift_report(report: &DriftReport) -> String {
             "connections": report.unmanaged(),
         },
         "credentials": credentials,
+        "dataflows": dataflows,
     });
     let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
     text.push('\n');

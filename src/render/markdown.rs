@@ -280,6 +280,20 @@ pub fn drift_report(report: &DriftReport) -> String {
             &keys(check.rejected.iter().map(|r| r.address.clone()).collect()),
         );
     }
+    if let Some(health) = &report.health {
+        listing_always(
+            &mut out,
+            &format!(
+                "Dataflows not running as scheduled (of {} enabled)",
+                health.checked
+            ),
+            &health
+                .unhealthy
+                .iter()
+                .map(|u| format!("`{}` ({}): {}", u.address, u.problem, u.detail))
+                .collect::<Vec<_>>(),
+        );
+    }
     let _ = writeln!(out);
     let body = plain(&super::text::drift(report));
     let body = if body.chars().count() > BUDGET - 2_000 {

@@ -100,6 +100,33 @@ pub struct CredentialCheck {
     pub skipped: Vec<(String, String)>,
 }
 
+/// A managed dataflow that is not doing its job: its last run failed, or it has not run
+/// when its schedule says it should have.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unhealthy {
+    pub address: String,
+    pub id: String,
+    pub name: String,
+    /// `failed` or `late`.
+    pub problem: &'static str,
+    /// What went wrong, in a line (the run's error code and message; when it was due).
+    pub detail: String,
+    /// The run it is about, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// When that run started, or when a run was due (epoch ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+}
+
+/// What `drift` found of the managed dataflows' runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowHealth {
+    /// How many enabled dataflows were looked at.
+    pub checked: usize,
+    pub unhealthy: Vec<Unhealthy>,
+}
+
 /// What `flowform drift` found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DriftReport {
@@ -112,6 +139,8 @@ pub struct DriftReport {
     pub unmanaged: Vec<Unmanaged>,
     /// `--check-credentials`.
     pub credentials: Option<CredentialCheck>,
+    /// The managed dataflows' runs (checked whenever the state manages one).
+    pub health: Option<FlowHealth>,
     /// Managed connections AEP still has.
     pub managed: usize,
     /// Managed connections AEP no longer has.
@@ -147,6 +176,7 @@ impl DriftReport {
             sections,
             unmanaged,
             credentials: None,
+            health: None,
             managed,
             missing,
             changed,
@@ -212,11 +242,17 @@ impl DriftReport {
         self.credentials.as_ref().map_or(&[], |c| c.rejected.as_slice())
     }
 
+    /// Dataflows whose last run failed or that are late.
+    pub fn unhealthy(&self) -> &[Unhealthy] {
+        self.health.as_ref().map_or(&[], |h| h.unhealthy.as_slice())
+    }
+
     pub fn in_sync(&self) -> bool {
         self.outside().is_empty()
             && self.unapplied_count() == 0
             && (self.ignore_unmanaged || self.unmanaged().is_empty())
             && self.rejected().is_empty()
+            && self.unhealthy().is_empty()
     }
 }
 

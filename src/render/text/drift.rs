@@ -245,6 +245,34 @@ pub fn drift(report: &DriftReport) -> String {
             let _ = writeln!(out);
         }
     }
+    if let Some(health) = &report.health {
+        section(
+            &mut out,
+            &format!(
+                "Dataflows not running as scheduled (of {} enabled)",
+                health.checked
+            ),
+            health.unhealthy.len(),
+        );
+        for u in &health.unhealthy {
+            let run = u
+                .run
+                .as_deref()
+                .map(|r| format!(" [run {r}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} ({}) \"{}\": {}{run}",
+                u.address, u.id, u.name, u.detail
+            );
+        }
+        if !health.unhealthy.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n  `GET /runs?property=flowId==ID` has each one's runs; fix the cause, and the next scheduled run shows it.\n"
+            );
+        }
+    }
     let _ = writeln!(out, "{}", paint(BOLD, &drift_summary(report)));
     out
 }
@@ -268,6 +296,12 @@ pub fn drift_summary(report: &DriftReport) -> String {
     }
     if let Some(check) = &report.credentials {
         counts.push(format!("{} with credentials rejected", check.rejected.len()));
+    }
+    if let Some(health) = &report.health {
+        counts.push(format!(
+            "{} dataflows not running as scheduled",
+            health.unhealthy.len()
+        ));
     }
     let status = if report.in_sync() {
         "In sync"
