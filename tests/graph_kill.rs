@@ -1,5 +1,6 @@
 //! kill -9 at random moments of graph applies — creating a pipeline, replacing its base
-//! connections (which cascades to their source connections, create-before-destroy) and
+//! connections (which cascades to their source connections and their dataflows,
+//! create-before-destroy, each old dataflow disabled before its successor exists) and
 //! destroying it — with a file state and with a PostgreSQL one: each rerun converges, and
 //! no kind is ever duplicated, lost or left deposed.
 //!
@@ -19,9 +20,12 @@ use crate::common::Run;
 use crate::postgres::Pg;
 use crate::world::World;
 
-/// Base connections in each round's pipeline; each has two source connections and a
-/// target connection (so 4 × this many resources).
+/// Base connections in each round's pipeline; each has two source connections, a target
+/// connection and a dataflow from one to the other (so 5 × this many resources).
 const BASES: usize = 3;
+
+/// Resources per base connection.
+const PER_BASE: usize = 5;
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -87,6 +91,12 @@ fn pipeline(oauth: bool) -> String {
             "  t{i}:\n    name: Target {i}\n    dataset: 65d4c1f0a1b2c3d4e5f60101\n"
         ));
     }
+    yaml.push_str("flows:\n");
+    for i in 0..BASES {
+        yaml.push_str(&format!(
+            "  f{i}:\n    name: Flow {i}\n    source: s{i}-Contact\n    target: t{i}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate}}\n    schedule: {{frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}}\n"
+        ));
+    }
     yaml
 }
 
@@ -111,9 +121,10 @@ enum Phase {
 /// Journal lines the round's apply writes: an intent and an outcome per mutation.
 fn journal_lines(round: Round) -> u64 {
     let mutations = match round {
-        Round::Create | Round::Destroy => 4 * BASES,
-        // Each base connection and its two source connections: created, then deleted.
-        Round::Replace => 2 * 3 * BASES,
+        Round::Create | Round::Destroy => PER_BASE * BASES,
+        // Each base connection, its two source connections and its dataflow: created, then
+        // deleted.
+        Round::Replace => 2 * 4 * BASES,
     };
     2 * mutations as u64
 }
@@ -185,7 +196,8 @@ async fn converge(world: &World) -> (usize, Vec<String>) {
     panic!("no convergence in 3 reruns:\n{}", said.join("\n---\n"));
 }
 
-/// What the emulator holds of a side, as (name, id, base connection id).
+/// What the emulator holds of a side, as (name, id, parent id: a source connection's base
+/// connection, a dataflow's source connection).
 async fn held(world: &World, side: &str) -> Vec<(String, String, String)> {
     world
         .admin(Method::GET, &format!("/{side}"), Value::Null)
@@ -199,7 +211,11 @@ async fn held(world: &World, side: &str) -> Vec<(String, String, String)> {
             (
                 item["name"].as_str().unwrap_or_default().to_owned(),
                 item["id"].as_str().unwrap_or_default().to_owned(),
-                item["baseConnectionId"].as_str().unwrap_or_default().to_owned(),
+                item["baseConnectionId"]
+                    .as_str()
+                    .or(item["sourceConnectionIds"][0].as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
             )
         })
         .collect()
@@ -223,10 +239,12 @@ async fn audit(world: &World, backend: &Backend, declared: bool, context: &str) 
         .collect();
     let sources = held(world, "sourceConnections").await;
     let targets = held(world, "targetConnections").await;
+    let flows = held(world, "flows").await;
     for (what, names, want) in [
         ("base", bases.iter().map(|b| b.0.clone()).collect::<Vec<_>>(), n),
         ("source", sources.iter().map(|s| s.0.clone()).collect(), 2 * n),
         ("target", targets.iter().map(|t| t.0.clone()).collect(), n),
+        ("flow", flows.iter().map(|f| f.0.clone()).collect(), n),
     ] {
         let unique: BTreeSet<&String> = names.iter().collect();
         assert_eq!(
@@ -238,7 +256,11 @@ async fn audit(world: &World, backend: &Backend, declared: bool, context: &str) 
     let state = backend.recorded(world);
     assert!(state.pending.is_empty(), "{context}: {:?}", state.pending);
     let addresses: Vec<&String> = state.resources.keys().collect();
-    assert_eq!(addresses.len(), 4 * n, "{context}: the state: {addresses:?}");
+    assert_eq!(
+        addresses.len(),
+        PER_BASE * n,
+        "{context}: the state: {addresses:?}"
+    );
     assert!(
         addresses.iter().all(|a| !a.ends_with("#deposed")),
         "{context}: {addresses:?}"
@@ -248,6 +270,7 @@ async fn audit(world: &World, backend: &Backend, declared: bool, context: &str) 
         .map(|(_, id)| (id.as_str(), "base"))
         .chain(sources.iter().map(|(_, id, _)| (id.as_str(), "source")))
         .chain(targets.iter().map(|(_, id, _)| (id.as_str(), "target")))
+        .chain(flows.iter().map(|(_, id, _)| (id.as_str(), "flow")))
         .collect();
     for (address, record) in &state.resources {
         assert!(
@@ -259,6 +282,11 @@ async fn audit(world: &World, backend: &Backend, declared: bool, context: &str) 
         let i = name.rsplit(' ').next().unwrap();
         let recorded = &state.find(&format!("b{i}")).unwrap().1.id;
         assert_eq!(base, recorded, "{context}: `{name}` reads through b{i}");
+    }
+    for (name, _, source) in &flows {
+        let i = name.rsplit(' ').next().unwrap();
+        let recorded = &state.find(&format!("source:s{i}-Contact")).unwrap().1.id;
+        assert_eq!(source, recorded, "{context}: `{name}` reads s{i}-Contact");
     }
 }
 
