@@ -36,7 +36,26 @@ flows:
 "#;
 
 async fn world() -> World {
-    let world = World::pipeline().await;
+    at_latency(0).await
+}
+
+/// [`world`], its emulator answering each request after `ms`.
+async fn at_latency(ms: u64) -> World {
+    let world = World::with(flowform_emulator::Options {
+        faults: flowform_emulator::faults::FaultSettings {
+            latency_ms: ms,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    std::fs::copy(
+        crate::common::root()
+            .join("examples")
+            .join(crate::world::PIPELINE),
+        world.config().join(crate::world::PIPELINE),
+    )
+    .unwrap();
     for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
         std::fs::remove_file(world.config().join(file)).unwrap();
     }
@@ -472,4 +491,54 @@ async fn drift_reports_a_flow_whose_last_run_failed_with_the_runs_error() {
     assert_eq!(report["dataflows"]["count"], 1);
     assert_eq!(report["dataflows"]["unhealthy"][0]["problem"], "failed");
     assert_eq!(report["summary"]["dataflows_unhealthy"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_killed_after_the_old_flow_is_disabled_continues_on_the_rerun() {
+    // Slow enough for the kill to come between the create's intent and its answer.
+    let world = at_latency(150).await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let old = world.id_of("flow:acme-contacts-flow").await;
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 3_600_000}))
+        .await;
+    let last_end = runs_of(&world, &old).await[0]["params"]["windowEndTime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world.edit(
+        crate::world::PIPELINE,
+        "columns: [Id, FirstName, LastName, Email, LastModifiedDate]",
+        "columns: [Id, FirstName, LastName, LastModifiedDate]",
+    );
+    // Killed once the new dataflow's create is journalled: the old one is disabled by then.
+    world
+        .kill_9_when(&["apply", "--auto-approve"], |journal| {
+            journal.lines().any(|l| {
+                l.contains("\"kind\":\"intent\"")
+                    && l.contains("prod/flow:acme-contacts-flow\"")
+                    && l.contains("\"create\"")
+            })
+        })
+        .await;
+    let held = world
+        .admin(Method::GET, &format!("/flows/{old}"), Value::Null)
+        .await;
+    assert_eq!(held["item"]["state"], "disabled", "{held:#?}");
+
+    let rerun = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let out = format!("{}{}", rerun.stdout(), rerun.stderr());
+    assert!(
+        !out.contains("disabled the dataflow it replaces"),
+        "already disabled: {out}"
+    );
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    let all = flows(&world).await;
+    assert_eq!(all.len(), 2, "no duplicate, the old one gone: {all:#?}");
+    let flow = flow_named(&world, "ACME contacts into the lake").await;
+    assert_eq!(flow["scheduleParams"]["startTime"], last_end.as_str(), "{out}");
+    assert_eq!(flow["scheduleParams"]["backfill"], "false");
+    let state = world.recorded();
+    assert!(state.resources.keys().all(|a| !a.ends_with("#deposed")));
+    assert!(state.pending.is_empty());
 }

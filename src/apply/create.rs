@@ -54,6 +54,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
             for said in &handed.said {
                 ctx.progress.line(format!("{address}: {said}"));
             }
+            record_old(ctx, &format!("{address}#deposed"), &handed)?;
             let mut with = d.clone();
             for (path, value) in &handed.values {
                 with.values
@@ -206,6 +207,33 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
         elapsed(started.elapsed())
     ));
     Ok(id)
+}
+
+/// The deposed record follows what a hand-over did to its resource (a flow disabled: its
+/// `enabled`, state and etag), so that it is no change outside flowform.
+fn record_old(ctx: &Ctx, deposed: &str, handed: &crate::kind::HandedOver) -> Result<(), ApplyError> {
+    if handed.old.is_empty() && handed.old_etag.is_none() {
+        return Ok(());
+    }
+    let Some(mut record) = ctx.store().state().resources.get(deposed).cloned() else {
+        return Ok(());
+    };
+    for (path, value) in &handed.old {
+        record.attrs.insert((*path).to_owned(), value.clone());
+        if let (Some(f), serde_json::Value::Bool(on)) = (record.kind.field(path), value)
+            && let crate::kind::Type::Switch {
+                on: shown_on,
+                off: shown_off,
+            } = f.ty
+        {
+            let shown = if *on { shown_on } else { shown_off };
+            record.state = Some(crate::flow::model::ConnectionState::from(shown));
+        }
+    }
+    if handed.old_etag.is_some() {
+        record.etag = handed.old_etag.clone();
+    }
+    ctx.record(deposed, Some(record))
 }
 
 /// The resources of `d`'s kind, sandbox, scope and name: what an unknown create may have

@@ -8,7 +8,8 @@
 //! - a delete waits for the deletes of every resource the state says depends on the one it
 //!   deletes (by id): AEP refuses to delete what something still uses (FLOW-1418);
 //! - a replacement's delete waits for its own create: create before destroy, along the
-//!   whole chain — the new chain first, then the old deleted from the top down.
+//!   whole chain — the new chain first, then the old deleted from the top down; so does the
+//!   delete of a deposed record an apply cut short left, for the create of its address.
 //!
 //! Independent branches run at once (within `--parallelism`); a step that fails stops
 //! only what depends on it, and each step skipped says which failure it waited for.
@@ -128,6 +129,17 @@ pub fn graph(changes: Vec<Change>, state: &State) -> Vec<Step> {
                 }
             }
         }
+        // A deposed resource left by an apply cut short waits for its successor's create,
+        // as a replacement's delete does: create before destroy (and a successor that
+        // hands over from it finds it).
+        if step.work == Work::Change
+            && step.change.action == Action::Delete
+            && let Some(successor) = step.change.address.strip_suffix("#deposed")
+            && let Some(&j) = creators.get(successor)
+            && j != i
+        {
+            after.insert(j);
+        }
         if let Some(id) = step.deletes() {
             for user in users.get(id).into_iter().flatten() {
                 if let Some(&j) = deleters.get(*user)
@@ -207,6 +219,24 @@ mod tests {
                 depends_on: depends_on.iter().map(|s| (*s).to_owned()).collect(),
             },
         )
+    }
+
+    #[test]
+    fn a_deposed_record_left_by_a_cut_apply_is_deleted_after_its_successor_is_created() {
+        let mut state = State::new();
+        state.resources.extend([
+            record("prod/flow:f#deposed", "flow-1", &["src-1"]),
+            record("prod/source:s", "src-1", &[]),
+        ]);
+        let steps = graph(
+            vec![
+                change("prod/flow:f", Action::Create, None, &["prod/source:s"]),
+                change("prod/flow:f#deposed", Action::Delete, Some("flow-1"), &[]),
+            ],
+            &state,
+        );
+        assert!(steps[1].after.contains(&0), "create before destroy: {steps:#?}");
+        assert!(steps[0].after.is_empty());
     }
 
     #[test]

@@ -324,6 +324,10 @@ pub struct HandedOver {
     pub attrs: Vec<(String, serde_json::Value)>,
     /// What was done, for the apply's progress.
     pub said: Vec<String>,
+    /// What the old resource now is, where the hand-over changed it (a flow disabled): its
+    /// fields' values and its new etag, for its record.
+    pub old: Vec<(&'static str, serde_json::Value)>,
+    pub old_etag: Option<String>,
 }
 
 /// What a kind's own reader is given.

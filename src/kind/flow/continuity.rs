@@ -53,9 +53,11 @@ pub(super) async fn hand_over(cx: HandOver<'_>) -> Result<HandedOver, FlowError>
     if let Some(old) = cx.client.get(d.kind.collection, &d.sandbox, cx.old_id).await?
         && old.state == Some(ConnectionState::Enabled)
     {
-        cx.client
+        out.old_etag = cx
+            .client
             .action(d.kind.collection, &d.sandbox, cx.old_id, "disable")
             .await?;
+        out.old.push(("enabled", Value::Bool(false)));
         out.said
             .push(format!("disabled the dataflow it replaces [id={}]", cx.old_id));
     }
