@@ -1,5 +1,5 @@
 //! Reading one YAML document: its `sandbox`, a section per kind (`connections:`,
-//! `sources:`, `targets:`), each entry read by its kind's declaration, and `moved:` and
+//! `sources:`, `targets:`, `flows:`), each entry read by its kind's declaration, and `moved:` and
 //! `removed:` entries.
 
 use crate::kind::{self, Resource};
@@ -73,10 +73,12 @@ pub(super) fn read(reader: &mut Reader<'_>, doc: &Node) -> Option<Declared> {
         }
     };
     if sections.is_empty() && !misspelt_section {
-        reader.error(top, doc.location, "the document declares no `connections`").help = Some(
-            "add `connections:` with one entry per connection, keyed by a stable name such as `acme-salesforce` (or `sources:`, `targets:`)"
-                .to_owned(),
-        );
+        reader
+            .error(top, doc.location, "the document declares no `connections`")
+            .help = Some(format!(
+            "add `connections:` with one entry per connection, keyed by a stable name such as `acme-salesforce` (or {})",
+            crate::kind::other_sections()
+        ));
     }
     let mut resources = Vec::new();
     let mut unreadable = Vec::new();

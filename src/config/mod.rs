@@ -211,7 +211,10 @@ impl<'a> Loader<'a> {
             self.diagnostics.push(
                 Diagnostic::error("the file declares nothing")
                     .in_file(path)
-                    .help("a configuration file holds `sandbox:` and `connections:` (or `sources:`, `targets:`); see `flowform schema`"),
+                    .help(format!(
+                        "a configuration file holds `sandbox:` and `connections:` (or {}); see `flowform schema`",
+                        crate::kind::other_sections()
+                    )),
             );
             return;
         }

@@ -386,6 +386,16 @@ pub fn tally(kinds: impl IntoIterator<Item = &'static Kind>) -> String {
     }
 }
 
+/// The sections of every kind but the base connection's, for help lines:
+/// `` `sources:`, `targets:`, `flows:` ``.
+pub fn other_sections() -> String {
+    ALL.iter()
+        .filter(|k| !k.is_default())
+        .map(|k| format!("`{}:`", k.section))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The base connection, the kind every address without a kind names.
 pub fn default() -> &'static Kind {
     &connection::KIND
