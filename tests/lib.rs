@@ -29,6 +29,7 @@ mod project;
 mod props;
 mod refresh;
 mod reliability;
+mod retirement;
 mod reviews;
 mod safety;
 mod schema;

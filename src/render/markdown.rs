@@ -142,6 +142,7 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         }
         let _ = writeln!(head);
     }
+    chains(&mut head, plan);
     if !plan.drift.is_empty() {
         let _ = writeln!(
             head,
@@ -212,6 +213,81 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         "\n*The plan was cut to fit a GitHub comment: {cut} of its {total} characters are not shown. See all of it with {see_all}.*"
     );
     out
+}
+
+/// The replacements, one line per chain: each replacement that no other causes, why, and
+/// how many of what it takes with it (a base connection's source connections and their
+/// dataflows, which continue where the old ones stopped) — so that a plan of a hundred
+/// replacements reads as the twenty decisions it is.
+fn chains(out: &mut String, plan: &Plan) {
+    let replaced: Vec<&crate::plan::Change> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Replace)
+        .collect();
+    if replaced.len() < 2 {
+        return;
+    }
+    let by_address: std::collections::BTreeMap<&str, &crate::plan::Change> =
+        replaced.iter().map(|c| (c.address.as_str(), *c)).collect();
+    // The replacement a change's chain starts from (bounded: a hand-edited plan may loop).
+    let root = |c: &crate::plan::Change| -> String {
+        let mut at = c;
+        for _ in 0..by_address.len() {
+            match at.cause.as_deref().and_then(|cause| by_address.get(cause)) {
+                Some(next) => at = next,
+                None => break,
+            }
+        }
+        at.address.clone()
+    };
+    let mut chains: std::collections::BTreeMap<String, Vec<&crate::plan::Change>> =
+        std::collections::BTreeMap::new();
+    for c in &replaced {
+        chains.entry(root(c)).or_default().push(c);
+    }
+    let _ = writeln!(
+        out,
+        "**Replaced, chain by chain** ({} chain{}, {}):\n",
+        chains.len(),
+        if chains.len() == 1 { "" } else { "s" },
+        crate::kind::tally(replaced.iter().map(|c| c.kind()))
+    );
+    for (i, (root, members)) in chains.iter().enumerate() {
+        if i == LIST_LIMIT {
+            let _ = writeln!(
+                out,
+                "- … and {} more chains (see the plan)",
+                chains.len() - LIST_LIMIT
+            );
+            break;
+        }
+        let why = by_address
+            .get(root.as_str())
+            .and_then(|c| super::text::because(c))
+            .map(|b| format!(" ({b})"))
+            .unwrap_or_default();
+        let with: Vec<&crate::plan::Change> =
+            members.iter().copied().filter(|c| c.address != *root).collect();
+        let continuing = members
+            .iter()
+            .filter(|c| c.notes.iter().any(|n| n.starts_with("continuity:")))
+            .count();
+        let tail = if with.is_empty() {
+            String::new()
+        } else {
+            let mut tail = format!(
+                ", and with it {}",
+                crate::kind::tally(with.iter().map(|c| c.kind()))
+            );
+            if continuing > 0 {
+                let _ = write!(tail, " ({continuing} continuing where the old stopped)");
+            }
+            tail
+        };
+        let _ = writeln!(out, "- `{root}`{why}{tail}");
+    }
+    let _ = writeln!(out);
 }
 
 /// A drift report, for an issue body: the status line, one line per checked section with

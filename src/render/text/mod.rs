@@ -54,7 +54,16 @@ fn header(change: &Change) -> Vec<String> {
         Action::StateOnly => vec![format!("# {a} will change in the state only")],
         Action::NoOp => vec![format!("# {a} is unchanged")],
     };
-    let because = match change.reason {
+    if let Some(because) = because(change) {
+        lines.push(format!("# ({because})"));
+    }
+    lines
+}
+
+/// Why a change is made, where the plan says it: `because its table cannot change in place`.
+pub(crate) fn because(change: &Change) -> Option<String> {
+    let a = &change.address;
+    match change.reason {
         Some(Reason::RecreateBecauseDeletedOutside) => {
             Some("because it was deleted outside flowform".to_owned())
         }
@@ -97,11 +106,7 @@ fn header(change: &Change) -> Vec<String> {
             change.cause.as_deref().unwrap_or("what it refers to")
         )),
         Some(Reason::DeleteBecauseDestroy) | None => None,
-    };
-    if let Some(because) = because {
-        lines.push(format!("# ({because})"));
     }
-    lines
 }
 
 /// One field line (or several, for a multi-line string), at `indent`.
