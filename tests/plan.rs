@@ -98,7 +98,7 @@ async fn drift_lists_unmanaged_connections_and_coverage() {
     let report: Value = serde_json::from_str(&run.stdout()).unwrap();
     assert_eq!(
         report["summary"],
-        json!({"total": 4, "managed": 3, "unmanaged": 1, "missing": 0, "changed": 0, "unapplied": 0, "credentials_rejected": 0, "coverage": 75.0})
+        json!({"total": 4, "managed": 3, "unmanaged": 1, "missing": 0, "changed": 0, "unapplied": 0, "credentials_rejected": 0, "dataflows_unhealthy": 0, "coverage": 75.0})
     );
     assert_eq!(report["unmanaged"]["count"], 1);
     assert_eq!(

@@ -156,19 +156,78 @@ pub struct Page {
     pub next: Option<Next>,
 }
 
+/// What of an item no kind reads, skipped as it is parsed (never allocated): a listing of
+/// tens of thousands of resources is mostly these.
+const UNREAD: &[&str] = &[
+    "inheritedAttributes",
+    "createdBy",
+    "imsOrgId",
+    "sandboxId",
+    "version",
+    "runs",
+    "lastOperation",
+    "providerRefId",
+];
+
+/// A page as it comes: its items, each an object whose unread members are skipped.
+#[derive(serde::Deserialize)]
+struct RawPage {
+    #[serde(default)]
+    items: Option<Vec<Item>>,
+    #[serde(rename = "_links", default)]
+    links: Value,
+    #[serde(rename = "continuationToken", default)]
+    continuation_token: Value,
+}
+
+/// One item of a page, without its [`UNREAD`] members.
+struct Item(serde_json::Map<String, Value>);
+
+impl<'de> serde::Deserialize<'de> for Item {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Item, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Item;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Item, A::Error> {
+                let mut out = serde_json::Map::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if UNREAD.contains(&key.as_str()) {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    } else {
+                        let value = map.next_value::<Value>()?;
+                        out.insert(key, value);
+                    }
+                }
+                Ok(Item(out))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
 /// Reads a list page: `items`, and `_links.next.href` if given, else a top-level
 /// `continuationToken` (flow-service-notes §3: the documentation shows both).
 pub fn list_page(body: &[u8]) -> Result<Page, String> {
-    let mut json = json(body)?;
-    let Some(Value::Array(raw)) = json.get_mut("items").map(Value::take) else {
+    let raw: RawPage =
+        serde_json::from_slice(body).map_err(|e| match serde_json::from_slice::<Value>(body) {
+            // JSON, but not a page of items.
+            Ok(_) => format!("a connection in the answer is unreadable: {e}"),
+            Err(_) => format!("the answer is not JSON: {e}"),
+        })?;
+    let Some(raw_items) = raw.items else {
         return Err("the answer has no `items`".to_owned());
     };
-    let mut items = Vec::with_capacity(raw.len());
-    for item in raw {
+    let mut items = Vec::with_capacity(raw_items.len());
+    for Item(item) in raw_items {
         items.push(
-            live_connection(item).map_err(|e| format!("a connection in the answer is unreadable: {e}"))?,
+            live_connection(Value::Object(item))
+                .map_err(|e| format!("a connection in the answer is unreadable: {e}"))?,
         );
     }
+    let json = serde_json::json!({"_links": raw.links, "continuationToken": raw.continuation_token});
     let link = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
     let next = match (
         link(&json["_links"]["next"]["href"]),

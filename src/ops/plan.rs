@@ -70,6 +70,8 @@ pub fn load(path: &Path) -> anyhow::Result<Plan> {
 pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let mut session = Session::open_reading(&request.target, env, io, "flowform plan", false)?;
     session.progress = request.format != crate::render::Format::Json;
+    // The digest is what a saved plan is checked by, and the JSON render shows it.
+    session.without_digest = request.out.is_none() && request.format != Format::Json;
     let mode = if request.destroy {
         Mode::Destroy
     } else {
@@ -108,13 +110,16 @@ pub fn plan(request: &PlanRequest, env: &Environment, io: &mut Io<'_>) -> Outcom
             "\nNote: You didn't use the --out option to save this plan, so flowform can't guarantee to take exactly these actions if you run \"flowform apply\" now."
         )?;
     }
-    if !plan.errors.is_empty() {
+    let outcome = if !plan.errors.is_empty() {
         Err(Error::reported(Exit::Failure))
     } else if request.detailed_exitcode && plan.has_changes() {
         Ok(Exit::Changes)
     } else {
         Ok(Exit::Success)
-    }
+    };
+    std::mem::forget(plan);
+    session.close_leaking();
+    outcome
 }
 
 /// `flowform show FILE`: a saved plan, in any format.

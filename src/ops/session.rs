@@ -22,6 +22,8 @@ use crate::state::store::Store;
 /// A planning command's configuration, state and connection to AEP.
 pub struct Session {
     pub desired: Desired,
+    /// Plans need no configuration digest (neither saved nor rendered as JSON).
+    pub without_digest: bool,
     store: Option<Store>,
     pub client: Option<Arc<Client>>,
     pub runtime: tokio::runtime::Runtime,
@@ -310,6 +312,7 @@ impl Session {
             }
         }
         Ok(Session {
+            without_digest: false,
             desired: loaded.desired,
             store: Some(store),
             client,
@@ -358,6 +361,16 @@ impl Session {
             Some(store) => crate::apply::sync_lifecycle(&self.desired, store),
             None => Ok(0),
         }
+    }
+
+    /// Ends a session that only read (`plan`), its output written: the store is closed as
+    /// ever (lock released), but the configuration and the state are not freed one
+    /// allocation at a time — the process ends right after.
+    pub fn close_leaking(mut self) {
+        if let Some(store) = self.store.take() {
+            store.close_leaking_state();
+        }
+        std::mem::forget(std::mem::take(&mut self.desired));
     }
 
     pub fn give_back(&mut self, store: Store) {
@@ -497,10 +510,11 @@ impl Session {
             mode,
             digest_salt: crate::state::random_salt(),
             replace: replace.iter().cloned().collect(),
+            without_digest: self.without_digest,
         };
         let mut planned = plan::plan(&self.desired, self.store().state(), live, &options);
         planned.origin = self.origin.clone();
-        if let Some(declared) = &self.declared {
+        if let Some(declared) = self.declared.as_ref().filter(|_| !self.without_digest) {
             let state = self.store().state();
             planned.config_digest = plan::config_digest(declared, &options.digest_salt, &state.digester);
         }

@@ -121,6 +121,15 @@ impl Store {
         each!(self, s => s.state())
     }
 
+    /// Closes a store that was only read, at the end of a command, without freeing the
+    /// state's memory (a file store's; a PostgreSQL store closes as ever). Nothing is written.
+    pub fn close_leaking_state(self) {
+        match self {
+            Store::File(s) => s.close_leaking_state(),
+            Store::Postgres(s) => drop(s),
+        }
+    }
+
     /// Records, durably, that a mutation is about to be sent. Returns its sequence number.
     pub fn begin(&mut self, pending: Pending) -> Result<u64, StateError> {
         each!(self, s => s.begin(pending))
