@@ -112,7 +112,16 @@ pub(crate) fn because(change: &Change) -> Option<String> {
 /// One field line (or several, for a multi-line string), at `indent`.
 /// `secrets_together`: how many secrets of the change changed by one fingerprint (when more
 /// than one, each line says it may not be the one).
-fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize, secrets_together: usize) {
+/// `moment`: the field is a moment in epoch seconds, also shown in RFC 3339.
+fn field(
+    out: &mut String,
+    indent: &str,
+    action: Action,
+    f: &Field,
+    width: usize,
+    secrets_together: usize,
+    moment: bool,
+) {
     let (mark, style) = if f.forces_replacement {
         ("~", YELLOW)
     } else if f.removed {
@@ -167,6 +176,15 @@ fn field(out: &mut String, indent: &str, action: Action, f: &Field, width: usize
         }
     };
     let mut comment = String::new();
+    let when = |v: &Option<serde_json::Value>| {
+        v.as_ref()
+            .and_then(serde_json::Value::as_i64)
+            .filter(|s| *s >= 0)
+            .map(crate::reader::rfc3339)
+    };
+    if moment && let Some(at) = when(&f.after).or_else(|| when(&f.before)) {
+        comment = paint(DIM, &format!(" # {at}"));
+    }
     if f.forces_replacement {
         comment = paint(RED, " # forces replacement");
     } else if f.removed {
@@ -246,7 +264,11 @@ fn change_block(out: &mut String, change: &Change, moved: Option<&Move>) {
         0
     };
     for f in &change.fields {
-        field(out, indent, change.action, f, width, secrets_together);
+        let moment = change
+            .kind()
+            .field(&f.path)
+            .is_some_and(|d| matches!(d.ty, crate::kind::Type::Time));
+        field(out, indent, change.action, f, width, secrets_together, moment);
     }
     if change.unchanged > 0 {
         let s = if change.unchanged == 1 { "" } else { "s" };
