@@ -68,7 +68,10 @@ fn drift_block(out: &mut String, drift: &Drift) {
             for f in &drift.fields {
                 let mut f = f.clone();
                 f.origin = None;
-                field(out, indent, Action::Update, &f, width, 0);
+                let moment = crate::kind::address::kind_of(&drift.address)
+                    .field(&f.path)
+                    .is_some_and(|d| matches!(d.ty, crate::kind::Type::Time));
+                field(out, indent, Action::Update, &f, width, 0, moment);
             }
             // What changed is said field by field; an etag that moved with nothing to show
             // for it is a change AEP does not show, such as a secret.
