@@ -118,7 +118,10 @@ async fn flows_are_created_after_what_they_join_as_declared_and_then_have_no_cha
     assert!(says(&out, "+ sourceConnectionId = (known after apply)"), "{out}");
     assert!(says(&out, "+ enabled = false"), "{out}");
     // A moment is shown in RFC 3339 beside AEP's epoch seconds.
-    assert!(says(&out, "+ schedule.startTime = 1796104800 # 2026-12-01T06:00:00Z"), "{out}");
+    assert!(
+        says(&out, "+ schedule.startTime = 1796104800 # 2026-12-01T06:00:00Z"),
+        "{out}"
+    );
 
     let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
     let err = apply.stderr();
