@@ -56,8 +56,9 @@ fn definition(kind: &'static Kind) -> Value {
             );
             properties.insert(f.path.into(), field(f));
             if f.required {
-                one_of.push(json!({"required": [by_key]}));
-                one_of.push(json!({"required": [f.path]}));
+                // Each reference by key or by id, exactly one: a kind with two (a flow's source
+                // and target) needs both, each one way.
+                one_of.push(json!({"oneOf": [{"required": [by_key]}, {"required": [f.path]}]}));
             }
             continue;
         }
@@ -124,7 +125,7 @@ fn definition(kind: &'static Kind) -> Value {
     definition.insert("required".into(), json!(required));
     definition.insert("additionalProperties".into(), json!(false));
     if !one_of.is_empty() {
-        definition.insert("oneOf".into(), Value::Array(one_of));
+        definition.insert("allOf".into(), Value::Array(one_of));
     }
     definition.insert("properties".into(), Value::Object(properties));
     kind.hooks.schema(&mut definition);
@@ -132,7 +133,7 @@ fn definition(kind: &'static Kind) -> Value {
 }
 
 fn regex_escape(text: &str) -> String {
-    text.replace('.', "\\\\.")
+    text.replace('.', "\\.")
 }
 
 /// The draft-07 schema of one configuration document.

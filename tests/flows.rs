@@ -490,7 +490,7 @@ async fn drift_reports_a_flow_whose_last_run_failed_with_the_runs_error() {
         )),
         "{out}"
     );
-    assert!(out.contains("1 dataflows not running as scheduled."), "{out}");
+    assert!(out.contains("1 dataflow not running as scheduled."), "{out}");
     let json = world.run(&["drift", "--format", "json"]).await;
     let report: Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(report["dataflows"]["count"], 1);
@@ -546,4 +546,99 @@ async fn a_replacement_killed_after_the_old_flow_is_disabled_continues_on_the_re
     let state = world.recorded();
     assert!(state.resources.keys().all(|a| !a.ends_with("#deposed")));
     assert!(state.pending.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_spec_that_cannot_take_the_source_fails_in_review_before_anything_is_disabled() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // From a reviewer: this passed the plan, then apply disabled the old dataflow and failed.
+    world.edit(
+        FLOWS,
+        "flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate, dateFormat",
+        "flowSpec: CloudStorageToAEP\n    deltaColumn: {name: LastModifiedDate, dateFormat",
+    );
+    let run = world.run(&["plan"]).await.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("dataflow `acme-contacts-flow`, `flowSpec`: flow spec `CloudStorageToAEP` does not take the source connection's spec `cfc0fee1-7dc0-40ef-b73e-d8b134c436f5` (Salesforce): AEP would refuse the dataflow (1413)"),
+        "{err}"
+    );
+    assert!(err.contains("flows.yaml:8:15"), "{err}");
+    let run = world.run(&["apply", "--auto-approve"]).await.expect_code(1);
+    assert!(!run.stderr().contains("Disabling"), "{}", run.stderr());
+    assert_eq!(
+        flow_named(&world, "ACME contacts into the lake").await["state"],
+        "enabled"
+    );
+
+    // A version the spec is not at, by id.
+    world.edit(
+        FLOWS,
+        "flowSpec: CloudStorageToAEP\n",
+        "flowSpec: {id: 14518937-270c-4525-bdec-c2ba7cce3860, version: \"2.0\"}\n",
+    );
+    let run = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        run.stderr().contains(
+            "flow spec `CRMToAEP` (14518937-270c-4525-bdec-c2ba7cce3860) is at version `1.0`, not `2.0`"
+        ),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replacement_before_any_run_passes_the_continuation_on() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    world
+        .admin(Method::POST, "/clock", json!({"advanceMs": 3_600_000}))
+        .await;
+    let old = world.id_of("flow:acme-contacts-flow").await;
+    let last_end = runs_of(&world, &old).await[0]["params"]["windowEndTime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Replaced, then (before the new one has run) replaced again: the second keeps the
+    // first's start, without backfill — from a reviewer: it started as declared.
+    for delta in ["SystemModstamp", "LastModifiedDate"] {
+        let from = if delta == "SystemModstamp" {
+            "LastModifiedDate"
+        } else {
+            "SystemModstamp"
+        };
+        world.edit(
+            FLOWS,
+            &format!("deltaColumn: {{name: {from}, dateFormat"),
+            &format!("deltaColumn: {{name: {delta}, dateFormat"),
+        );
+        world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+        let flow = flow_named(&world, "ACME contacts into the lake").await;
+        assert_eq!(
+            flow["scheduleParams"]["startTime"],
+            last_end.as_str(),
+            "after {delta}: {flow:#?}"
+        );
+        assert_eq!(flow["scheduleParams"]["backfill"], "false");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_in_milliseconds_is_refused_and_a_backfill_may_be_written_as_aeps_string() {
+    let world = world().await;
+    world.edit(
+        FLOWS,
+        "startTime: 1796104800, backfill: false",
+        "startTime: 1796104800000, backfill: \"false\"",
+    );
+    let run = world.run_bare(vec!["validate".to_owned()]).await.expect_code(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("`schedule.startTime` is 1796104800000: past the year 9999"),
+        "{err}"
+    );
+    assert!(err.contains("drop the last three digits"), "{err}");
+    assert!(!err.contains("backfill"), "a string boolean is read: {err}");
 }

@@ -90,3 +90,18 @@ fn moved_and_removed_documents_match_the_schema() {
         assert!(!validator.is_valid(&doc(bad)), "{bad}");
     }
 }
+
+#[test]
+fn a_flow_with_its_source_and_target_by_key_matches_the_schema_and_its_ignorable_paths_too() {
+    // From a review: a flow's two references matched two branches of one `oneOf`, and the
+    // `ignoreChanges` pattern escaped its dots twice.
+    let validator = jsonschema::draft7::new(&schema()).unwrap();
+    let text = "sandbox: prod\nflows:\n  f:\n    name: F\n    source: s\n    targetConnectionId: 139f6a5f-a78b-4744-9f6a-5fa78bd74431\n    flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate}\n    schedule: {frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}\n    lifecycle: {ignoreChanges: [schedule.interval]}\n";
+    let doc = flowform::yaml::parse(text).unwrap()[0].to_json();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // Neither way to name the source: refused.
+    let bare = text.replace("    source: s\n", "");
+    let doc = flowform::yaml::parse(&bare).unwrap()[0].to_json();
+    assert!(!validator.is_valid(&doc));
+}

@@ -34,7 +34,7 @@ use crate::settings::Environment;
 #[command(
     name = "flowform",
     version = version::VERSION,
-    about = "Declarative reconciler for Adobe Experience Platform Flow Service: base, source and target connections",
+    about = "Declarative reconciler for Adobe Experience Platform Flow Service: base, source and target connections, and dataflows",
     propagate_version = true
 )]
 struct Cli {

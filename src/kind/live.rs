@@ -51,6 +51,9 @@ pub struct LiveCx<'a> {
     pub resources: Vec<&'a Resource>,
     /// The id a reference resolves to now (`None`: its target does not exist yet).
     pub ids: &'a (dyn Fn(&Resource, &'static Field) -> Option<String> + Sync),
+    /// The whole configuration, when the check is a plan's (what a resource refers to by
+    /// key is found in it); `None` just before a create.
+    pub desired: Option<&'a Desired>,
 }
 
 /// Polls every future to its end; their outputs in order.
@@ -138,6 +141,7 @@ pub async fn check(
             client,
             resources,
             ids: &ids,
+            desired: Some(desired),
         }));
     }
     let mut learned = Learned::default();
@@ -184,6 +188,7 @@ pub async fn complete(client: &Arc<Client>, state: &State, d: &Resource) -> Resu
             client,
             resources: vec![d],
             ids: &ids,
+            desired: None,
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -119,7 +119,7 @@ pub fn plan(plan: &Plan, see_all: &str) -> String {
         if !replaces.is_empty() {
             let _ = writeln!(
                 head,
-                "> - **{} will be replaced**: created anew, then the old one deleted (new ids; dataflows using the old ones make the delete fail).",
+                "> - **{} will be replaced**: created anew, then the old one deleted (new ids; what uses an old one and is not replaced with it makes its delete fail).",
                 tally(&replaces)
             );
         }

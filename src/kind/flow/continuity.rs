@@ -18,29 +18,76 @@
 
 use serde_json::Value;
 
-use crate::flow::model::ConnectionState;
+use crate::flow::model::{ConnectionState, LiveObject};
 use crate::flow::{Client, FlowError};
 use crate::kind::{HandOver, HandedOver, Replacing, Same};
 
 /// The record's attribute that names a dataflow's predecessor.
 pub const CONTINUES: &str = "continues";
 
-/// Where a dataflow's successor starts: the end (epoch seconds) of the window of its last
-/// successful run, if it had one.
-async fn resume_point(client: &Client, sandbox: &str, old: &str) -> Result<Option<i64>, FlowError> {
+/// Where a dataflow's successor starts.
+enum Resume {
+    /// Where the old one's last successful run's window ended (epoch seconds), without
+    /// backfill.
+    After(i64),
+    /// The old one never ran successfully: where it would have started, as it would have
+    /// (its own start and backfill: a continuation that had not run yet passes its own on).
+    As { start: i64, backfill: Option<bool> },
+    /// AEP has nothing of the old one: as declared.
+    Declared,
+}
+
+async fn resume(
+    client: &Client,
+    sandbox: &str,
+    old: &str,
+    old_flow: Option<&LiveObject>,
+) -> Result<Resume, FlowError> {
     let runs = client.runs(sandbox, old, true, 1).await?;
-    Ok(runs.first().and_then(|r| r.window_end_s))
+    if let Some(end) = runs.first().and_then(|r| r.window_end_s) {
+        return Ok(Resume::After(end));
+    }
+    let Some(flow) = old_flow else {
+        return Ok(Resume::Declared);
+    };
+    let schedule = flow.body.get("scheduleParams");
+    let number = |key: &str| match schedule.and_then(|s| s.get(key)) {
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(Value::Number(n)) => n.as_i64(),
+        _ => None,
+    };
+    let backfill = match schedule.and_then(|s| s.get("backfill")) {
+        Some(Value::String(s)) => s.parse::<bool>().ok(),
+        Some(Value::Bool(b)) => Some(*b),
+        _ => None,
+    };
+    Ok(match number("startTime") {
+        Some(start) => Resume::As { start, backfill },
+        None => Resume::Declared,
+    })
 }
 
 pub(super) async fn replacing(cx: Replacing<'_>) -> Result<Vec<(String, String)>, FlowError> {
     let mut notes = Vec::new();
     for (address, sandbox, old) in &cx.replaced {
-        let note = match resume_point(cx.client, sandbox, old).await? {
-            Some(end) => format!(
+        let old_flow = cx.client.get(super::KIND.collection, sandbox, old).await?;
+        let note = match resume(cx.client, sandbox, old, old_flow.as_ref()).await? {
+            Resume::After(end) => format!(
                 "continuity: the old dataflow is disabled first; the new one reads from where its last successful run ended, {} ({end}), without backfill",
                 crate::reader::rfc3339(end)
             ),
-            None => "continuity: the old dataflow is disabled first; it has no successful run, so the new one starts as declared".to_owned(),
+            Resume::As { start, backfill } => format!(
+                "continuity: the old dataflow is disabled first; it has no successful run, so the new one starts where it would have, {} ({start}){}",
+                crate::reader::rfc3339(start),
+                if backfill == Some(false) {
+                    ", without backfill"
+                } else {
+                    ""
+                }
+            ),
+            Resume::Declared => {
+                "continuity: AEP has nothing of the old dataflow; the new one starts as declared".to_owned()
+            }
         };
         notes.push((address.clone(), note));
     }
@@ -50,8 +97,9 @@ pub(super) async fn replacing(cx: Replacing<'_>) -> Result<Vec<(String, String)>
 pub(super) async fn hand_over(cx: HandOver<'_>) -> Result<HandedOver, FlowError> {
     let d = cx.declared;
     let mut out = HandedOver::default();
-    if let Some(old) = cx.client.get(d.kind.collection, &d.sandbox, cx.old_id).await?
-        && old.state == Some(ConnectionState::Enabled)
+    let old = cx.client.get(d.kind.collection, &d.sandbox, cx.old_id).await?;
+    if let Some(flow) = &old
+        && flow.state == Some(ConnectionState::Enabled)
     {
         out.old_etag = cx
             .client
@@ -63,15 +111,29 @@ pub(super) async fn hand_over(cx: HandOver<'_>) -> Result<HandedOver, FlowError>
     }
     out.attrs
         .push((CONTINUES.to_owned(), Value::String(cx.old_id.to_owned())));
-    if let Some(end) = resume_point(cx.client, &d.sandbox, cx.old_id).await? {
-        out.values.push(("schedule.startTime", Value::from(end)));
-        if d.text("schedule.frequency") != Some("once") {
-            out.values.push(("schedule.backfill", Value::Bool(false)));
+    let once = d.text("schedule.frequency") == Some("once");
+    match resume(cx.client, &d.sandbox, cx.old_id, old.as_ref()).await? {
+        Resume::After(end) => {
+            out.values.push(("schedule.startTime", Value::from(end)));
+            if !once {
+                out.values.push(("schedule.backfill", Value::Bool(false)));
+            }
+            out.said.push(format!(
+                "continues from {} ({end}), where the old dataflow's last successful run ended",
+                crate::reader::rfc3339(end)
+            ));
         }
-        out.said.push(format!(
-            "continues from {} ({end}), where the old dataflow's last successful run ended",
-            crate::reader::rfc3339(end)
-        ));
+        Resume::As { start, backfill } => {
+            out.values.push(("schedule.startTime", Value::from(start)));
+            if let (false, Some(b)) = (once, backfill) {
+                out.values.push(("schedule.backfill", Value::Bool(b)));
+            }
+            out.said.push(format!(
+                "starts where the old dataflow would have, {} ({start}): it never ran successfully",
+                crate::reader::rfc3339(start)
+            ));
+        }
+        Resume::Declared => {}
     }
     Ok(out)
 }

@@ -226,63 +226,190 @@ impl Hooks for FlowHooks {
 /// A flow spec as AEP lists it: what a flow's check needs of it.
 struct Spec {
     id: String,
+    name: String,
     version: String,
+    sources: Vec<String>,
+    targets: Vec<String>,
 }
 
-/// Each flow spec named resolved once per sandbox: its id and version filled in.
+fn spec(l: &crate::flow::model::LiveObject) -> Spec {
+    let ids = |key: &str| -> Vec<String> {
+        l.body
+            .get(key)
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).map(str::to_lowercase).collect())
+            .unwrap_or_default()
+    };
+    Spec {
+        id: l.id.to_lowercase(),
+        name: l.name.clone(),
+        version: l
+            .body
+            .get("version")
+            .and_then(Json::as_str)
+            .unwrap_or("1.0")
+            .to_owned(),
+        sources: ids("sourceConnectionSpecIds"),
+        targets: ids("targetConnectionSpecIds"),
+    }
+}
+
+/// A field of a declared resource as it will be sent: declared, defaulted, or inherited from
+/// what it refers to by key (a source connection's spec is its base connection's).
+fn declared_text(desired: &crate::config::Desired, r: &Resource, path: &str, depth: usize) -> Option<String> {
+    let f = r.kind.field(path)?;
+    if let Some(v) = r.value(f).and_then(|v| v.as_str().map(str::to_lowercase)) {
+        return Some(v);
+    }
+    let crate::kind::Default::Inherit {
+        reference,
+        path: inherited,
+    } = f.default
+    else {
+        return None;
+    };
+    let via = r.kind.field(reference)?;
+    let Some(crate::config::Reference::Key(key)) = r.reference(reference) else {
+        return None;
+    };
+    let target = crate::kind::resource::ref_kind(via)?;
+    let t = desired
+        .resources
+        .get(&crate::kind::address::format(target, &r.sandbox, key))?;
+    (depth < 4).then(|| declared_text(desired, t, inherited, depth + 1))?
+}
+
+/// The connection spec of what a flow refers to through `field`, when declared here.
+fn joined_spec(desired: &crate::config::Desired, r: &Resource, field: &str) -> Option<String> {
+    let f = r.kind.field(field)?;
+    let Some(crate::config::Reference::Key(key)) = r.reference(field) else {
+        return None;
+    };
+    let kind = crate::kind::resource::ref_kind(f)?;
+    let joined = desired
+        .resources
+        .get(&crate::kind::address::format(kind, &r.sandbox, key))?;
+    declared_text(desired, joined, "connectionSpec.id", 0)
+}
+
+/// Each flow spec resolved (by name, once per sandbox; by id, once) and checked: the version
+/// declared is the spec's, and the spec takes the source's and the target's connection
+/// specs (AEP refuses the flow otherwise, 1413 — better in review than at apply, after the
+/// old dataflow of a replacement was disabled).
 async fn live(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
-    let wanted = crate::kind::live::by(&cx.resources, |r| {
-        r.hints
-            .get("flowSpec.id")
-            .map(|name| (r.sandbox.clone(), name.clone()))
-    });
-    let mut found: BTreeMap<(String, String), Vec<Spec>> = BTreeMap::new();
-    for (sandbox, name) in wanted.keys() {
-        let listed = cx
-            .client
-            .list_all("/flowSpecs", sandbox, &[Filter::new("name", [name.clone()])])
-            .await?;
-        let specs = listed
-            .into_iter()
-            .filter(|l| l.name == *name)
-            .map(|l| Spec {
-                version: l
-                    .body
-                    .get("version")
-                    .and_then(Json::as_str)
-                    .unwrap_or("1.0")
-                    .to_owned(),
-                id: l.id.to_lowercase(),
-            })
-            .collect();
-        found.insert((sandbox.clone(), name.clone()), specs);
+    let mut by_name: BTreeMap<(String, String), Vec<Spec>> = BTreeMap::new();
+    let mut by_id: BTreeMap<(String, String), Option<Spec>> = BTreeMap::new();
+    for r in &cx.resources {
+        match (r.hints.get("flowSpec.id"), r.text("flowSpec.id")) {
+            (Some(name), _) => {
+                let key = (r.sandbox.clone(), name.clone());
+                if by_name.contains_key(&key) {
+                    continue;
+                }
+                let listed = cx
+                    .client
+                    .list_all("/flowSpecs", &r.sandbox, &[Filter::new("name", [name.clone()])])
+                    .await?;
+                by_name.insert(key, listed.iter().filter(|l| l.name == *name).map(spec).collect());
+            }
+            (None, Some(id)) => {
+                let key = (r.sandbox.clone(), id.to_owned());
+                if by_id.contains_key(&key) {
+                    continue;
+                }
+                let found = cx.client.get("/flowSpecs", &r.sandbox, id).await?;
+                by_id.insert(key, found.as_ref().map(spec));
+            }
+            (None, None) => {}
+        }
     }
     let mut learned = Learned::default();
-    for (key, resources) in &wanted {
-        let specs = found.get(key).map(Vec::as_slice).unwrap_or_default();
-        for r in resources {
-            match specs {
-                [spec] => {
+    for r in &cx.resources {
+        let found: Option<&Spec> = match (r.hints.get("flowSpec.id"), r.text("flowSpec.id")) {
+            (Some(name), _) => match by_name.get(&(r.sandbox.clone(), name.clone())).map(Vec::as_slice) {
+                Some([one]) => {
                     learned
                         .values
-                        .push((r.address(), "flowSpec.id", Json::String(spec.id.clone())));
+                        .push((r.address(), "flowSpec.id", Json::String(one.id.clone())));
                     learned
                         .values
-                        .push((r.address(), "flowSpec.version", Json::String(spec.version.clone())));
+                        .push((r.address(), "flowSpec.version", Json::String(one.version.clone())));
+                    Some(one)
                 }
-                [] => learned.diagnostics.push(
-                    spec_error(r, format!("AEP has no flow spec named `{}`", key.1)).help(format!(
-                        "table sources take `{CRM_TO_AEP}`, file sources `CloudStorageToAEP`; `GET /flowSpecs` lists them"
-                    )),
-                ),
-                several => learned.diagnostics.push(
-                    spec_error(r, format!("AEP has {} flow specs named `{}`", several.len(), key.1)).help(
-                        format!(
-                            "give the one meant by id: `flowSpec: {{id: {}, version: \"{}\"}}`",
-                            several[0].id, several[0].version
+                Some([]) | None => {
+                    learned.diagnostics.push(
+                        spec_error(r, format!("AEP has no flow spec named `{name}`")).help(format!(
+                            "table sources take `{CRM_TO_AEP}`, file sources `CloudStorageToAEP`; `GET /flowSpecs` lists them"
+                        )),
+                    );
+                    None
+                }
+                Some(several) => {
+                    learned.diagnostics.push(
+                        spec_error(r, format!("AEP has {} flow specs named `{name}`", several.len())).help(
+                            format!(
+                                "give the one meant by id: `flowSpec: {{id: {}, version: \"{}\"}}`",
+                                several[0].id, several[0].version
+                            ),
                         ),
-                    ),
-                ),
+                    );
+                    None
+                }
+            },
+            (None, Some(id)) => match by_id.get(&(r.sandbox.clone(), id.to_owned())) {
+                Some(Some(found)) => {
+                    let declared = r.text("flowSpec.version").unwrap_or_default();
+                    if declared != found.version {
+                        learned.diagnostics.push(
+                            spec_error(
+                                r,
+                                format!(
+                                    "flow spec `{}` ({id}) is at version `{}`, not `{declared}`",
+                                    found.name, found.version
+                                ),
+                            )
+                            .help(format!("declare `version: \"{}\"`", found.version)),
+                        );
+                    }
+                    Some(found)
+                }
+                _ => {
+                    learned.diagnostics.push(
+                        spec_error(r, format!("AEP has no flow spec `{id}`"))
+                            .help("`GET /flowSpecs` lists them; or name one: `flowSpec: CRMToAEP`"),
+                    );
+                    None
+                }
+            },
+            (None, None) => None,
+        };
+        let (Some(found), Some(desired)) = (found, cx.desired) else {
+            continue;
+        };
+        for (field, side, takes) in [
+            ("sourceConnectionId", "source", &found.sources),
+            ("targetConnectionId", "target", &found.targets),
+        ] {
+            // An empty list takes nothing (AEP refuses the flow, as the emulator does).
+            if let Some(joined) = joined_spec(desired, r, field)
+                && !takes.contains(&joined)
+            {
+                let known = crate::catalog::by_id(&joined)
+                    .map(|s| format!(" ({})", s.title))
+                    .unwrap_or_default();
+                learned.diagnostics.push(
+                    spec_error(
+                        r,
+                        format!(
+                            "flow spec `{}` does not take the {side} connection's spec `{joined}`{known}: AEP would refuse the dataflow (1413)",
+                            found.name
+                        ),
+                    )
+                    .help(format!(
+                        "table sources (CRM, databases) take `{CRM_TO_AEP}`, files `CloudStorageToAEP`; the spec's {side} specs are {}",
+                        if takes.is_empty() { "none".to_owned() } else { takes.join(", ") }
+                    )),
+                );
             }
         }
     }

@@ -318,7 +318,16 @@ fn value(
                 }
             }
         }
-        Type::Bool | Type::Switch { .. } => reader
+        // AEP's docs write a schedule's booleans as strings (`backfill: "true"`): both are read.
+        Type::Bool => match &node.value {
+            yaml::Value::String(s) if s == "true" || s == "false" => {
+                Some(Some(Value::Plain(serde_json::Value::Bool(s == "true"))))
+            }
+            _ => reader
+                .boolean(node, at)
+                .map(|b| Some(Value::Plain(serde_json::Value::Bool(b)))),
+        },
+        Type::Switch { .. } => reader
             .boolean(node, at)
             .map(|b| Some(Value::Plain(serde_json::Value::Bool(b)))),
         Type::Time => {
@@ -328,6 +337,13 @@ fn value(
                 _ => None,
             };
             match seconds {
+                // Past the year 9999: milliseconds, as AEP's `createdAt` are, written for seconds.
+                Some(n) if n > 253_402_300_799 => {
+                    reader
+                        .error(at, node.location, format!("`{}` is {n}: past the year 9999", f.path))
+                        .help = Some("AEP takes epoch seconds (its `createdAt` are milliseconds: drop the last three digits), or write RFC 3339 (`2026-12-01T06:00:00Z`)".to_owned());
+                    None
+                }
                 Some(n) => Some(Some(Value::Plain(serde_json::Value::from(n)))),
                 None => {
                     reader

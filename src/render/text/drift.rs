@@ -301,9 +301,10 @@ pub fn drift_summary(report: &DriftReport) -> String {
         counts.push(format!("{} with credentials rejected", check.rejected.len()));
     }
     if let Some(health) = &report.health {
+        let n = health.unhealthy.len();
         counts.push(format!(
-            "{} dataflows not running as scheduled",
-            health.unhealthy.len()
+            "{n} dataflow{} not running as scheduled",
+            if n == 1 { "" } else { "s" }
         ));
     }
     let status = if report.in_sync() {
