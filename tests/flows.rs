@@ -642,3 +642,40 @@ async fn a_start_in_milliseconds_is_refused_and_a_backfill_may_be_written_as_aep
     assert!(err.contains("drop the last three digits"), "{err}");
     assert!(!err.contains("backfill"), "a string boolean is read: {err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_that_has_passed_is_history_not_an_update_aep_would_refuse() {
+    let world = world().await;
+    // The accounts flow starts in January 2027, after the emulator's now.
+    world.edit(
+        FLOWS,
+        "startTime: 1796104800, backfill: false",
+        "startTime: 1800000000, backfill: false",
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // The contacts flow's start (2026-12-01) was due when AEP made it: moving it would be
+    // refused (400), and from a reviewer: the plan offered that update on every run.
+    world.edit(
+        FLOWS,
+        "startTime: 2026-12-01T06:00:00Z",
+        "startTime: 2027-03-01T06:00:00Z",
+    );
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    // A start still to come moves in place.
+    world.edit(
+        FLOWS,
+        "startTime: 1800000000, backfill: false",
+        "startTime: 1800003600, backfill: false",
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    assert!(
+        says(
+            &plan.stdout(),
+            "~ schedule.startTime = 1800000000 -> 1800003600 # 2027-01-15T09:00:00Z"
+        ),
+        "{}",
+        plan.stdout()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}

@@ -12,9 +12,9 @@
 //!
 //! The new one's start and backfill are then its predecessor's, not the declared ones: its
 //! record says whose successor it is (`continues`), and for such a dataflow the two are no
-//! difference ([`same`]). For any dataflow, two starts both due when AEP made it are the same
-//! (AEP runs a dataflow from its creation either way, and refuses to move a start that has
-//! passed).
+//! difference ([`same`]). For any dataflow, a start that has passed (it has run, or was due
+//! when AEP made it) is history: AEP refuses to move it, so a declared start that differs is no
+//! difference (docs/flows.md says so; to run from another moment, replace it).
 
 use serde_json::Value;
 
@@ -146,10 +146,15 @@ pub(super) fn same(path: &str, want: &Value, have: &Value, cx: Same<'_>) -> bool
     if cx.record.is_some_and(|r| r.attrs.contains_key(CONTINUES)) {
         return true;
     }
-    let Some(created) = cx.live.created_at.map(|ms| ms.div_euclid(1000)) else {
+    if path != "schedule.startTime" {
         return false;
-    };
-    path == "schedule.startTime"
-        && want.as_i64().is_some_and(|w| w <= created)
-        && have.as_i64().is_some_and(|h| h <= created)
+    }
+    // A start that has passed is history: AEP refuses to move it (update-dataflows), and a
+    // patch it refuses would fail every apply. It has passed once the dataflow has run, or
+    // when it was due at the dataflow's creation.
+    let ran = cx.live.body.contains_key("lastRunDetails");
+    let created = cx.live.created_at.map(|ms| ms.div_euclid(1000));
+    let due_at_creation = created.is_some_and(|c| have.as_i64().is_some_and(|h| h <= c));
+    let _ = want;
+    ran || due_at_creation
 }
