@@ -415,11 +415,11 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         cascade::literal_ids_of_managed(desired, state, &mut out);
         cascade::cascade(desired, state, &mut out);
     }
-    // In dependency order: a kind refers only to the kinds before it; a destroy in the order
-    // it is carried out, what refers to others first.
-    let order = |c: &Change| match options.mode {
-        Mode::Destroy => usize::MAX - kind_order(c.kind()),
-        _ => kind_order(c.kind()),
+    // In dependency order: a kind refers only to the kinds before it; deletes (all of a
+    // destroy) last, in the order they are carried out, what refers to others first.
+    let order = |c: &Change| match c.action {
+        Action::Delete => (1, usize::MAX - kind_order(c.kind())),
+        _ => (0, kind_order(c.kind())),
     };
     out.changes
         .sort_by(|a, b| (order(a), &a.address).cmp(&(order(b), &b.address)));
