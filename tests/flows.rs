@@ -491,6 +491,16 @@ async fn drift_reports_a_flow_whose_last_run_failed_with_the_runs_error() {
         "{out}"
     );
     assert!(out.contains("1 dataflow not running as scheduled."), "{out}");
+    // `--only` leaves the section out, or checks it alone (from a review).
+    let outside = world.run(&["drift", "--only", "outside"]).await;
+    assert_eq!(outside.code(), Some(0), "{}", outside.stdout());
+    assert!(
+        !outside.stdout().contains("Dataflows not running"),
+        "{}",
+        outside.stdout()
+    );
+    let alone = world.run(&["drift", "--only", "dataflows"]).await;
+    assert_eq!(alone.code(), Some(2), "{}", alone.stdout());
     let json = world.run(&["drift", "--format", "json"]).await;
     let report: Value = serde_json::from_str(&json.stdout()).unwrap();
     assert_eq!(report["dataflows"]["count"], 1);

@@ -17,6 +17,8 @@ pub enum Section {
     /// Resources of the declared sandboxes and specs (and source and target connections on
     /// managed ones) that flowform does not manage
     Unmanaged,
+    /// Managed dataflows whose last run failed or that are late
+    Dataflows,
 }
 
 #[derive(Debug, clap::Args)]
@@ -26,7 +28,7 @@ pub struct Args {
     /// How to show the report: for a terminal, an issue, or a tool
     #[arg(long, default_value = "text", value_parser = super::args::format())]
     pub format: Format,
-    /// Check and report only this section (repeatable): outside, unapplied, unmanaged [default: all three]
+    /// Check and report only this section (repeatable): outside, unapplied, unmanaged, dataflows [default: all four]
     #[arg(long, value_name = "SECTION", value_enum)]
     pub only: Vec<Section>,
     /// Report unmanaged resources without counting them as drift
@@ -46,6 +48,7 @@ pub fn run(args: &Args, env: &Environment, io: &mut Io<'_>) -> Outcome {
             outside: args.only.contains(&Section::Outside),
             unapplied: args.only.contains(&Section::Unapplied),
             unmanaged: args.only.contains(&Section::Unmanaged),
+            dataflows: args.only.contains(&Section::Dataflows),
         }
     };
     let request = DriftRequest {

@@ -104,7 +104,11 @@ pub fn drift(request: &DriftRequest, env: &Environment, io: &mut Io<'_>) -> Outc
             .block_on(check_credentials(client, in_scope, &live))?;
         report.credentials = Some(check);
     }
-    if let (false, Some(client)) = (flows.is_empty(), session.client.clone()) {
+    if let (true, false, Some(client)) = (
+        request.sections.dataflows,
+        flows.is_empty(),
+        session.client.clone(),
+    ) {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));

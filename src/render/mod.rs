@@ -69,6 +69,8 @@ pub struct Sections {
     pub unapplied: bool,
     /// Connections of the declared sandboxes and specs that flowform does not manage.
     pub unmanaged: bool,
+    /// The managed dataflows' runs: failed or late.
+    pub dataflows: bool,
 }
 
 impl Default for Sections {
@@ -77,6 +79,7 @@ impl Default for Sections {
             outside: true,
             unapplied: true,
             unmanaged: true,
+            dataflows: true,
         }
     }
 }
