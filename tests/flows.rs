@@ -339,6 +339,17 @@ async fn a_schedule_against_the_rules_or_an_unknown_flow_spec_fails_at_its_line(
     assert!(err.contains("flows.yaml:12:17"), "{err}");
     assert!(err.contains("dataflow `acme-accounts-flow`, `schedule.backfill`: a schedule that runs `once` takes no `backfill`"), "{err}");
 
+    // A key of another kind where a source connection goes (from a review: the hint named
+    // the nearest source connection).
+    let other = self::world().await;
+    other.edit(FLOWS, "source: acme-accounts", "source: acme-salesforce-oauth");
+    let run = other.run_bare(vec!["validate".to_owned()]).await.expect_code(1);
+    assert!(
+        run.stderr().contains("help: `acme-salesforce-oauth` is a connection, and `source` names a source connection: name one declared in `sources:` (or `sourceConnectionId: ID`)"),
+        "{}",
+        run.stderr()
+    );
+
     let world = self::world().await;
     world.edit(
         FLOWS,

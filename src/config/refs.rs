@@ -55,7 +55,24 @@ pub(super) fn check(desired: &Desired, diagnostics: &mut Diagnostics) {
                         .moved
                         .iter()
                         .find(|m| m.from.key == *key && m.from.kind.is_none_or(|k| k == target));
+                    // Declared, but as another kind (a base connection named where a
+                    // source connection goes): say which.
+                    let other = by_key
+                        .iter()
+                        .find(|(kind, keys)| **kind != target.name && keys.contains_key(key.as_str()))
+                        .and_then(|(kind, _)| crate::kind::by_name(kind));
+                    let near = match other {
+                        Some(_) => None,
+                        None => near,
+                    };
                     let help = match (moved, removed, near) {
+                        (None, None, None) if other.is_some() => {
+                            let other = other.map_or("", |k| k.noun);
+                            format!(
+                                "`{key}` is a {other}, and `{written}` names a {}: name one declared in `{}:` (or `{}: ID`)",
+                                target.noun, target.section, field.path
+                            )
+                        }
                         (Some(m), _, _) => format!(
                             "`{key}` was moved to `{}` (`moved` at {}): refer to it by its new key, `{written}: {}`",
                             m.to.key, m.origin, m.to.key
