@@ -50,7 +50,8 @@ pub struct Run {
 const MAX_ERRORS: usize = 5;
 const MAX_MESSAGE: usize = 500;
 
-fn seconds(v: &Value) -> Option<i64> {
+/// A whole number AEP may give as a number or as a string of one (`"1796104800"`).
+pub fn whole(v: &Value) -> Option<i64> {
     match v {
         Value::String(s) => s.trim().parse().ok(),
         Value::Number(n) => n.as_i64(),
@@ -83,7 +84,7 @@ fn run(item: &Value) -> Option<Run> {
         id: parse::clean(&id, 120),
         status,
         started_ms: metrics["durationSummary"]["startedAtUTC"].as_i64(),
-        window_end_s: seconds(&item["params"]["windowEndTime"]),
+        window_end_s: whole(&item["params"]["windowEndTime"]),
         errors,
     })
 }

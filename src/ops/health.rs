@@ -36,11 +36,7 @@ fn unit(frequency: &str) -> Option<i64> {
 }
 
 fn number(v: Option<&Value>) -> Option<i64> {
-    match v? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
+    crate::flow::runs::whole(v?)
 }
 
 /// When a run was due and has not happened (epoch ms), if the dataflow is late at `now_ms`.

@@ -261,27 +261,7 @@ impl DriftReport {
 
 /// Epoch milliseconds in RFC 3339 (UTC, to the second); `None` before 1970.
 pub(crate) fn rfc3339(ms: i64) -> Option<String> {
-    if ms < 0 {
-        return None;
-    }
-    let secs = ms / 1000;
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    let z = days.checked_add(719_468)?;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3_600,
-        rest % 3_600 / 60,
-        rest % 60
-    ))
+    (ms >= 0).then(|| crate::reader::rfc3339(ms / 1000))
 }
 
 /// A value as the plan shows it: strings quoted (JSON escapes), others as JSON; characters

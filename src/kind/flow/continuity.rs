@@ -51,10 +51,10 @@ async fn resume(
         return Ok(Resume::Declared);
     };
     let schedule = flow.body.get("scheduleParams");
-    let number = |key: &str| match schedule.and_then(|s| s.get(key)) {
-        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-        Some(Value::Number(n)) => n.as_i64(),
-        _ => None,
+    let number = |key: &str| {
+        schedule
+            .and_then(|s| s.get(key))
+            .and_then(crate::flow::runs::whole)
     };
     let backfill = match schedule.and_then(|s| s.get("backfill")) {
         Some(Value::String(s)) => s.parse::<bool>().ok(),
