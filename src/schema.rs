@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::kind::{self, Default, Field, IdForm, Kind, Type};
 
 const KEY_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$";
+const HEX32_PATTERN: &str = "^[0-9A-Fa-f]{32}$";
 const UUID_PATTERN: &str = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
 
 /// A field's schema.
@@ -25,12 +26,26 @@ fn field(f: &Field) -> Value {
         Type::Id(IdForm::Uuid) => json!({"type": "string", "pattern": UUID_PATTERN}),
         Type::Id(IdForm::Spec) => json!({"type": "string", "pattern": "^[0-9A-Fa-f-]{1,64}$"}),
         Type::Id(IdForm::Catalog) => json!({"type": "string", "pattern": "^[0-9A-Fa-f]{24}$"}),
+        Type::Id(IdForm::Hex32) => json!({"type": "string", "pattern": HEX32_PATTERN}),
         Type::Names | Type::Columns => json!({"type": "array", "items": {"type": "string", "minLength": 1}}),
         Type::Params => json!({"type": "object"}),
+        Type::Mappings => json!({"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["source", "destination"],
+            "properties": {
+                "source": {"type": "string", "minLength": 1, "description": "a source column (ATTRIBUTE), an expression (EXPRESSION) or a value (STATIC)"},
+                "destination": {"type": "string", "minLength": 1, "description": "the XDM path it is written to, e.g. `personalEmail.address`"},
+                "sourceType": {"enum": crate::kind::read::SOURCE_TYPES, "default": "ATTRIBUTE"},
+            },
+        }}),
         Type::Int { min } => json!({"type": ["integer", "string"], "minimum": min, "pattern": "^[0-9]+$"}),
         Type::Bool | Type::Switch { .. } => json!({"type": "boolean"}),
         Type::Time => json!({"type": ["string", "integer"], "minimum": 0}),
-        Type::Ref { .. } => json!({"type": "string", "pattern": UUID_PATTERN}),
+        Type::Ref { kind, .. } => match kind::by_name(kind).map(|k| k.id) {
+            Some(IdForm::Hex32) => json!({"type": "string", "pattern": HEX32_PATTERN}),
+            _ => json!({"type": "string", "pattern": UUID_PATTERN}),
+        },
     };
     s["description"] = json!(f.doc);
     if let Default::Value(v) = f.default

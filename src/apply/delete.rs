@@ -24,6 +24,15 @@ pub(super) async fn delete(
             verb: "delete",
         });
     }
+    if !kind.collection.deletes() {
+        // A replaced mapping set: AEP keeps the old one (no DELETE); its record goes.
+        ctx.record(address, None)?;
+        ctx.progress.line(format!(
+            "{address}: forgotten ({id}: AEP has no DELETE for a {}, and keeps it)",
+            kind.noun
+        ));
+        return Ok(());
+    }
     let started = Instant::now();
     ctx.progress.line(format!("{address}: Destroying... [id={id}]"));
     let (name, scope) = ctx

@@ -492,6 +492,8 @@ async fn run(ctx: &Ctx, step: &steps::Step) -> Result<Done, ApplyError> {
             ctx.record(&change.address, None)?;
             let why = if change.reason == Some(plan::Reason::ForgetBecauseRemoved) {
                 "no longer managed; AEP keeps it"
+            } else if change.reason == Some(plan::Reason::ForgetBecauseUndeletable) {
+                "no longer managed; AEP has no DELETE for it and keeps it"
             } else {
                 "it was deleted outside flowform"
             };

@@ -123,7 +123,7 @@ pub(super) async fn named(
 }
 
 fn group_path() -> String {
-    kind::default().collection.to_owned()
+    kind::default().collection.path.to_owned()
 }
 
 /// The creates and renames of `plan` whose name AEP now gives to a resource `state` does

@@ -67,9 +67,13 @@ pub(super) async fn read_back(ctx: &Arc<Ctx>, addresses: &[String]) {
     {
         let store = ctx.store();
         for address in addresses {
-            if let Some(r) = store.state().resources.get(address) {
+            // What a write's answer does not carry is the Flow Service's (state, timestamps):
+            // a Data Prep write answers its version, recorded already.
+            if let Some(r) = store.state().resources.get(address)
+                && r.kind.collection.filters()
+            {
                 by_place
-                    .entry((r.kind.collection, r.sandbox.clone()))
+                    .entry((r.kind.collection.path, r.sandbox.clone()))
                     .or_default()
                     .push((r.id.clone(), address.clone()));
             }

@@ -127,6 +127,7 @@ pub fn adopted(d: &Resource, live: &LiveObject, digest: Option<String>, now: i64
 /// What AEP shows of a field, as the state records it: a table's columns by name.
 fn adopted_value(ty: &Type, v: Value) -> Value {
     match (ty, v) {
+        (Type::Mappings, Value::Array(rows)) => crate::kind::resource::mapping_rows(rows),
         (Type::Columns, Value::Array(items)) => Value::Array(
             items
                 .into_iter()

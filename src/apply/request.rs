@@ -88,6 +88,30 @@ fn value(
                 }),
             }
         }
+        // The version the state recorded of what it refers to: written before this, in this
+        // apply, when the plan changes it.
+        Default::Version { reference } => match d.reference(reference) {
+            Some(Reference::Key(key)) => {
+                let target = d
+                    .kind
+                    .field(reference)
+                    .and_then(crate::kind::resource::ref_kind)
+                    .unwrap_or(crate::kind::default());
+                let address = crate::kind::address::format(target, &d.sandbox, key);
+                match state
+                    .resources
+                    .get(&address)
+                    .and_then(|t| crate::kind::resource::version(t.etag.as_deref()))
+                {
+                    Some(n) => Ok(Some(Value::from(n))),
+                    None => Err(ApplyError::Unresolved {
+                        field: f.path,
+                        target: address,
+                    }),
+                }
+            }
+            _ => Ok(None),
+        },
         // Known only from AEP: learnt by the plan for what it sends; for a resource that
         // exists, what the state recorded of it (an update sends only what changed).
         Default::Live => match state
@@ -240,6 +264,7 @@ fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &st
             o
         }
     };
+    let mut any = false;
     for f in d.kind.fields {
         let Some((e, rest)) = crate::flow::pointer::element(f.api) else {
             continue;
@@ -249,7 +274,29 @@ fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &st
         }
         if let Some(v) = resolved.values.get(f.path) {
             put(&mut value, rest, encode(f, v.clone()));
+            any = true;
         }
+    }
+    if !any {
+        // Nothing of it declared any more (a flow's mapping set left out): it goes, the list
+        // sent whole without it (AEP's docs show a transformation replaced, never removed).
+        have.as_ref()?;
+        let at = crate::flow::pointer::concrete(&live.body, element)?;
+        let (list, index) = at.rsplit_once('/')?;
+        let index: usize = index.parse().ok()?;
+        let mut items = match live.at(list) {
+            Some(Value::Array(items)) => items,
+            _ => return None,
+        };
+        if index >= items.len() {
+            return None;
+        }
+        items.remove(index);
+        return Some(PatchOp {
+            op: PatchKind::Replace,
+            path: list.to_owned(),
+            value: Some(Value::Array(items)),
+        });
     }
     match have {
         Some(_) => Some(PatchOp {

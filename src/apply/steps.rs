@@ -99,6 +99,18 @@ pub fn graph(changes: Vec<Change>, state: &State) -> Vec<Step> {
         .filter(|(_, s)| s.creates())
         .map(|(i, s)| (s.change.address.clone(), i))
         .collect();
+    // Address → the step that writes it anew (a Data Prep set's update moves its version
+    // on, which a resource pinning it follows after it).
+    let rewriters: BTreeMap<String, usize> = steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.work == Work::Change
+                && s.change.action == Action::Update
+                && s.change.kind().collection.replaced_whole()
+        })
+        .map(|(i, s)| (s.change.address.clone(), i))
+        .collect();
     // Id → the step that deletes it.
     let deleters: BTreeMap<String, usize> = steps
         .iter()
@@ -122,10 +134,10 @@ pub fn graph(changes: Vec<Change>, state: &State) -> Vec<Step> {
                 ));
         if acts_on_declared {
             for dep in &step.change.depends_on {
-                if let Some(&j) = creators.get(dep)
-                    && j != i
-                {
-                    after.insert(j);
+                for j in [creators.get(dep), rewriters.get(dep)].into_iter().flatten() {
+                    if *j != i {
+                        after.insert(*j);
+                    }
                 }
             }
         }

@@ -39,6 +39,9 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(
         let etag = live.etag.clone().unwrap_or_default();
         let scope = recorded.as_ref().map(Record::scope).unwrap_or_default();
         let seq = ctx.begin(Mutation::Update, address, d, scope, now_ms()).await?;
+        if d.kind.collection.replaced_whole() {
+            return put(ctx, seq, d, &resolved, &id, started).await;
+        }
         match ctx
             .client
             .update(d.kind.collection, &d.sandbox, &id, &etag, &ops)
@@ -145,6 +148,59 @@ pub(super) async fn update(ctx: &Ctx, change: &Change, d: &Resource) -> Result<(
     Ok(())
 }
 
+/// A change to a resource AEP replaces whole (a Data Prep mapping set): a PUT of the whole
+/// body as declared, which moves its version on (recorded as its etag, which a dataflow
+/// pinning it then follows). Data Prep documents no `If-Match`: what the plan compared is
+/// what is replaced.
+async fn put(
+    ctx: &Ctx,
+    seq: u64,
+    d: &Resource,
+    resolved: &super::request::Resolved,
+    id: &str,
+    started: Instant,
+) -> Result<(), ApplyError> {
+    let address = d.address();
+    let body = super::request::create_body(d, resolved);
+    match ctx.client.replace(d.kind.collection, &d.sandbox, id, &body).await {
+        Ok(updated) => {
+            let record = super::record::applied(
+                d,
+                resolved,
+                id,
+                updated.etag.as_deref(),
+                None,
+                &ctx.fingerprints,
+                now_ms(),
+            );
+            ctx.finish(
+                seq,
+                &address,
+                Outcome::Done {
+                    record: Some(Box::new(record)),
+                },
+            )
+            .await
+            .map_err(|source| ApplyError::Unrecorded {
+                done: "updated",
+                id: id.to_owned(),
+                key: d.key.clone(),
+                source: Box::new(source),
+            })?;
+            ctx.progress.line(format!(
+                "{address}: Modifications complete after {} [id={id}, version {}]",
+                elapsed(started.elapsed()),
+                updated.etag.as_deref().unwrap_or("?")
+            ));
+            Ok(())
+        }
+        Err(e) => {
+            let _ = ctx.store().finish(seq, &address, Outcome::Failed);
+            Err(e.into())
+        }
+    }
+}
+
 /// What AEP shows of a switch (`enabled` is the state `enabled`).
 fn shown_switch(live: &LiveObject, f: &crate::kind::Field) -> Option<bool> {
     match (&f.ty, live.text_at(f.api)) {
@@ -188,6 +244,8 @@ fn record_what_was_sent(record: &mut Record, ops: &[PatchOp], live: &LiveObject,
     let sent = |api: &str| {
         ops.iter().find(|o| {
             o.path == api
+                // An op on what holds it (a list sent whole).
+                || (api.starts_with(&o.path) && api[o.path.len()..].starts_with('/'))
                 || crate::flow::pointer::element(api).is_some_and(|(element, _)| {
                     // A field inside a list's element: sent with its element whole.
                     crate::flow::pointer::concrete(&live.body, element).as_deref() == Some(o.path.as_str())

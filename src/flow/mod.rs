@@ -29,6 +29,7 @@ pub mod limits;
 pub mod model;
 pub mod parse;
 pub mod pointer;
+mod prep;
 pub mod retry;
 pub mod runs;
 pub mod settings;
@@ -69,6 +70,86 @@ pub struct Updated {
 
 /// Base connections' collection.
 pub const CONNECTIONS: &str = "/connections";
+
+/// Which API serves a collection, and so how its resources are read and written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Api {
+    /// The Flow Service: a read answers `{items: [...]}`, a listing is filtered by
+    /// `property=field==a,b,…` and paged by `_links.next`, a change is a JSON Patch behind
+    /// `If-Match: etag`, a resource is deleted by DELETE.
+    FlowService,
+    /// Data Prep (`/data/foundation/conversion`, flow-service-explore-runs §4): a read
+    /// answers the bare object; a listing is `{data, _page}`, filtered by `name` alone and
+    /// paged by offset (`start`); a resource has a `version` (a number, taken for its etag)
+    /// where the Flow Service has an etag; a change is a PUT of the whole body, which moves
+    /// the version on; nothing is deleted (no DELETE is documented).
+    DataPrep,
+}
+
+/// A collection of resources: its path under the Flow Service base (another service's
+/// beside it, as `/../conversion/mappingSets`), and the API that serves it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Collection {
+    pub path: &'static str,
+    pub api: Api,
+}
+
+impl Collection {
+    /// A Flow Service collection.
+    pub const fn flow(path: &'static str) -> Collection {
+        Collection {
+            path,
+            api: Api::FlowService,
+        }
+    }
+
+    /// A Data Prep collection, by its path under the Data Prep base (`/mappingSets`).
+    pub const fn prep(path: &'static str) -> Collection {
+        Collection {
+            path,
+            api: Api::DataPrep,
+        }
+    }
+
+    /// Its path from the Flow Service base (which every request is sent under).
+    pub fn from_base(self) -> String {
+        match self.api {
+            Api::FlowService => self.path.to_owned(),
+            Api::DataPrep => format!("/../conversion{}", self.path),
+        }
+    }
+
+    /// Its path as AEP documents it, for messages.
+    pub fn label(self) -> String {
+        match self.api {
+            Api::FlowService => self.path.to_owned(),
+            Api::DataPrep => format!("/data/foundation/conversion{}", self.path),
+        }
+    }
+
+    /// Whether AEP can delete its resources.
+    pub fn deletes(self) -> bool {
+        self.api == Api::FlowService
+    }
+
+    /// Whether a change to one is a replacement of its whole body (a PUT), the version moved
+    /// on, rather than a JSON Patch of what changed.
+    pub fn replaced_whole(self) -> bool {
+        self.api == Api::DataPrep
+    }
+
+    /// Whether a listing of it takes `property` filters (by id, by parent, several names at
+    /// once); Data Prep's takes one `name`.
+    pub fn filters(self) -> bool {
+        self.api == Api::FlowService
+    }
+}
+
+impl From<&'static str> for Collection {
+    fn from(path: &'static str) -> Collection {
+        Collection::flow(path)
+    }
+}
 
 /// A `property` filter: `field==value[,value…]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,11 +209,17 @@ impl Client {
     /// be [`listable`]; their order is kept.
     pub fn batches(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         fixed: &[Filter],
         field: &str,
         values: Vec<String>,
     ) -> Vec<Vec<String>> {
+        let collection = collection.into();
+        if !collection.filters() {
+            // One value a request: Data Prep filters by one name.
+            return values.into_iter().map(|v| vec![v]).collect();
+        }
+        let collection = collection.path;
         let mut filters = fixed.to_vec();
         filters.push(Filter::new(field, [""; 0]));
         let base = self.settings().endpoint.as_str().trim_end_matches('/').len()
@@ -166,7 +253,7 @@ impl Client {
     /// too ([`limits::page_ceiling`]), not by the sandbox's size.
     pub async fn list_batch(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         filters: &[Filter],
         expected: usize,
@@ -179,7 +266,7 @@ impl Client {
     /// page (at most [`MAX_PAGES`]).
     pub async fn list_all(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         filters: &[Filter],
     ) -> Result<Vec<LiveObject>, FlowError> {
@@ -191,7 +278,7 @@ impl Client {
     /// for resources created meanwhile ([`limits::page_ceiling`]).
     pub async fn list_counted(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         filters: &[Filter],
         count: u64,
@@ -202,12 +289,20 @@ impl Client {
 
     async fn list(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         filters: &[Filter],
         bound: Bound,
     ) -> Result<Vec<LiveObject>, FlowError> {
-        let first = list_path(collection, filters);
+        let collection = collection.into();
+        if collection.api == Api::DataPrep {
+            let expected = match bound {
+                Bound::None => 0,
+                Bound::Counted(n) | Bound::Batch(n) => n,
+            };
+            return self.prep_list(collection, sandbox, filters, expected).await;
+        }
+        let first = list_path(collection.path, filters);
         let ceiling = page_ceiling(match bound {
             Bound::None => None,
             Bound::Counted(n) | Bound::Batch(n) => Some(n),
@@ -265,7 +360,21 @@ impl Client {
 
     /// How many of the sandbox's resources of `collection` match every filter (`count=true`:
     /// one request).
-    pub async fn count(&self, collection: &str, sandbox: &str, filters: &[Filter]) -> Result<u64, FlowError> {
+    pub async fn count(
+        &self,
+        collection: impl Into<Collection>,
+        sandbox: &str,
+        filters: &[Filter],
+    ) -> Result<u64, FlowError> {
+        let collection = collection.into();
+        if collection.api == Api::DataPrep {
+            return Err(FlowError::Protocol {
+                method: "GET".into(),
+                path: collection.label(),
+                reason: "Data Prep does not count its listings (a refresh lists it instead)".into(),
+            });
+        }
+        let collection = collection.path;
         let path = {
             let mut query = form_urlencoded::Serializer::new(String::new());
             query.append_pair("count", "true");
@@ -290,10 +399,15 @@ impl Client {
     /// One resource of `collection`; `None` when AEP has no such resource (404).
     pub async fn get(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         id: &str,
     ) -> Result<Option<LiveObject>, FlowError> {
+        let collection = collection.into();
+        if collection.api == Api::DataPrep {
+            return self.prep_get(collection, sandbox, id).await;
+        }
+        let collection = collection.path;
         let call = Call::on(Method::GET, format!("{collection}/{id}"), sandbox, Repeat::Safe);
         let answer = match self.send(&call).await {
             Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => return Ok(None),
@@ -313,7 +427,17 @@ impl Client {
 
     /// Creates a resource of `collection` from a `POST` body (secrets included). Never
     /// resent after an ambiguous failure: see [`FlowError::OutcomeUnknown`].
-    pub async fn create(&self, collection: &str, sandbox: &str, body: &Value) -> Result<Created, FlowError> {
+    pub async fn create(
+        &self,
+        collection: impl Into<Collection>,
+        sandbox: &str,
+        body: &Value,
+    ) -> Result<Created, FlowError> {
+        let collection = collection.into();
+        if collection.api == Api::DataPrep {
+            return self.prep_create(collection, sandbox, body).await;
+        }
+        let collection = collection.path;
         let call = Call {
             method: Method::POST,
             path: collection.to_owned(),
@@ -336,12 +460,21 @@ impl Client {
     /// (sent verbatim, quotes included).
     pub async fn update(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         id: &str,
         etag: &str,
         ops: &[PatchOp],
     ) -> Result<Updated, FlowError> {
+        let collection = collection.into();
+        if collection.api == Api::DataPrep {
+            return Err(FlowError::Protocol {
+                method: "PATCH".into(),
+                path: collection.label(),
+                reason: "Data Prep takes no JSON Patch: its resources are replaced whole (PUT)".into(),
+            });
+        }
+        let collection = collection.path;
         let body: Vec<Value> = ops.iter().map(PatchOp::to_json).collect();
         let call = Call {
             method: Method::PATCH,
@@ -392,14 +525,14 @@ impl Client {
     /// no body): a flow's `enable` or `disable`. The new etag, when AEP gives one.
     pub async fn action(
         &self,
-        collection: &str,
+        collection: impl Into<Collection>,
         sandbox: &str,
         id: &str,
         op: &str,
     ) -> Result<Option<String>, FlowError> {
         let call = Call::on(
             Method::POST,
-            format!("{collection}/{id}/action?op={op}"),
+            format!("{}/{id}/action?op={op}", collection.into().path),
             sandbox,
             Repeat::Safe,
         );
@@ -408,7 +541,21 @@ impl Client {
     }
 
     /// Deletes a resource of `collection`; a 404 means it is already gone.
-    pub async fn delete(&self, collection: &str, sandbox: &str, id: &str) -> Result<Deleted, FlowError> {
+    pub async fn delete(
+        &self,
+        collection: impl Into<Collection>,
+        sandbox: &str,
+        id: &str,
+    ) -> Result<Deleted, FlowError> {
+        let collection = collection.into();
+        if !collection.deletes() {
+            return Err(FlowError::Protocol {
+                method: "DELETE".into(),
+                path: collection.label(),
+                reason: "AEP documents no DELETE for these: flowform leaves them in AEP".into(),
+            });
+        }
+        let collection = collection.path;
         let call = Call::on(
             Method::DELETE,
             format!("{collection}/{id}"),

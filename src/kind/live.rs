@@ -98,14 +98,19 @@ fn unchanged(state: &State, r: &Resource) -> bool {
     if !r.hints.is_empty() {
         return false;
     }
+    // A kind replaced whole by every change (a Data Prep set) is checked whenever what is
+    // declared differs from what was applied: Data Prep validates what a PUT would send.
+    let whole = r.kind.collection.replaced_whole();
     r.kind
         .fields
         .iter()
-        .filter(|f| f.update == Update::Replace && !matches!(f.ty, Type::Ref { .. }))
+        .filter(|f| (whole || f.update == Update::Replace) && !matches!(f.ty, Type::Ref { .. }))
         .all(|f| match (r.value(f), record.get(f.path)) {
             (None, _) => true,
             (Some(Value::String(a)), Some(Value::String(b))) => a.eq_ignore_ascii_case(&b),
-            (Some(Value::Array(a)), Some(Value::Array(b))) => names(&a) == names(&b),
+            (Some(Value::Array(a)), Some(Value::Array(b))) if matches!(f.ty, Type::Columns) => {
+                names(&a) == names(&b)
+            }
             (Some(a), Some(b)) => a == b,
             (Some(_), None) => false,
         })

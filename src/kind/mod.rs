@@ -14,6 +14,8 @@
 //! - [`connection`]: base connections (`connections:`), the authenticated link to a source.
 //! - [`source`]: source connections (`sources:`), which table of a base connection.
 //! - [`target`]: target connections (`targets:`), which dataset of the data lake.
+//! - [`mapping`]: Data Prep mapping sets (`mappings:`), how a dataflow's columns become
+//!   its dataset's fields.
 //! - [`flow`]: dataflows (`flows:`), what moves a source's table into a target's dataset,
 //!   when, and whether it runs.
 //! - [`resource`]: a declared resource, an instance of a kind. [`address`]: how one is named.
@@ -22,6 +24,7 @@ pub mod address;
 pub mod connection;
 pub mod flow;
 pub mod live;
+pub mod mapping;
 pub mod read;
 pub mod resource;
 pub mod source;
@@ -43,8 +46,11 @@ pub struct Kind {
     pub section: &'static str,
     /// What it is called in messages: `connection`, `source connection`.
     pub noun: &'static str,
-    /// Its collection in the Flow Service API: `/connections`, `/sourceConnections`.
-    pub collection: &'static str,
+    /// The form of the ids AEP gives its resources.
+    pub id: IdForm,
+    /// Its collection, and the API that serves it: the Flow Service's `/connections`,
+    /// `/sourceConnections`, …; Data Prep's `/mappingSets`.
+    pub collection: crate::flow::Collection,
     /// Its fields. `name` comes first in every kind.
     pub fields: &'static [Field],
     /// The names its mapping in the configuration may hold, in the order messages list
@@ -138,6 +144,13 @@ pub enum Type {
     /// A table's columns, declared by name (`[Id, Email]`) and sent as AEP's column objects
     /// (`[{name: Id}, …]`); compared by name, so what AEP adds to them is no difference.
     Columns,
+    /// Data Prep mappings: a list of `{source, destination, sourceType}` (`sourceType`
+    /// `ATTRIBUTE` unless said: a source field; `EXPRESSION`, a calculated one; `STATIC`).
+    /// AEP echoes `sourceType` as a MIME-like type (`text/x.schema-path`, `text/x.aep-xl`,
+    /// `text/plain`), adds row ids, versions and the legacy names
+    /// (`sourceAttribute`, `destinationXdmPath`): compared as the three declared values,
+    /// row by row, so none of that is a difference.
+    Mappings,
     /// Params: an open map whose values are plain, or secrets given by reference. The only
     /// place a secret lives; AEP replaces the map whole on a patch, and keeps params of its
     /// own in it (never compared).
@@ -159,6 +172,8 @@ pub enum IdForm {
     Spec,
     /// 24 hex digits (Catalog's datasets).
     Catalog,
+    /// 32 hex digits (Data Prep's mapping sets).
+    Hex32,
 }
 
 impl IdForm {
@@ -169,6 +184,17 @@ impl IdForm {
                 !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
             }
             IdForm::Catalog => id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            IdForm::Hex32 => id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        }
+    }
+
+    /// What it is, for help lines: "a UUID".
+    pub fn described(self) -> &'static str {
+        match self {
+            IdForm::Uuid => "a UUID",
+            IdForm::Spec => "hex digits and dashes",
+            IdForm::Catalog => "24 hex digits",
+            IdForm::Hex32 => "32 hex digits",
         }
     }
 
@@ -178,6 +204,7 @@ impl IdForm {
             IdForm::Uuid => "139f6a5f-a78b-4744-9f6a-5fa78bd74431",
             IdForm::Spec => crate::catalog::SALESFORCE_ID,
             IdForm::Catalog => "5c8c3c555033b814b69f947f",
+            IdForm::Hex32 => "b0a0f0e5a1cd4e1aa0e1b5e7e0a4c2f1",
         }
     }
 }
@@ -198,6 +225,11 @@ pub enum Default {
     /// Known only from AEP (a target connection's schema is its dataset's): filled in by the
     /// kind's live check before planning.
     Live,
+    /// The version of what the reference field `reference` names (a mapping set's, which a
+    /// dataflow pins): the one the state recorded of it, and unknown until the apply when
+    /// the plan writes it (a new set, or a changed one: its version moves on). Never
+    /// declared.
+    Version { reference: &'static str },
     /// AEP's own when none is sent (a schedule's `backfill` is true): not sent, and what AEP
     /// has is compared only when declared — its default is no difference.
     Server,
@@ -352,7 +384,13 @@ impl ReadCx<'_, '_> {
 }
 
 /// Every kind, in dependency order: a kind refers only to kinds before it.
-pub static ALL: &[&Kind] = &[&connection::KIND, &source::KIND, &target::KIND, &flow::KIND];
+pub static ALL: &[&Kind] = &[
+    &connection::KIND,
+    &source::KIND,
+    &target::KIND,
+    &mapping::KIND,
+    &flow::KIND,
+];
 
 /// The kind named `name` (`connection`, `source`, …).
 pub fn by_name(name: &str) -> Option<&'static Kind> {
@@ -448,7 +486,7 @@ mod tests {
         for (i, kind) in ALL.iter().enumerate() {
             assert!(names.insert(kind.name), "{}: named twice", kind.name);
             assert!(sections.insert(kind.section), "{}: section twice", kind.name);
-            assert!(kind.collection.starts_with('/'), "{}", kind.name);
+            assert!(kind.collection.path.starts_with('/'), "{}", kind.name);
             assert!(
                 !kind.name.contains([':', '/']),
                 "{}: an address reads back one way",
@@ -519,6 +557,19 @@ mod tests {
                             "{what}: inherits `{path}`, which `{}` does not have",
                             target.name
                         );
+                    }
+                    Default::Version { reference } => {
+                        let via = kind
+                            .field(reference)
+                            .unwrap_or_else(|| panic!("{what}: follows `{reference}`, no field"));
+                        let Type::Ref { kind: target, .. } = via.ty else {
+                            panic!("{what}: follows `{reference}`, not a reference");
+                        };
+                        assert!(
+                            by_name(target).is_some_and(|t| t.collection.replaced_whole()),
+                            "{what}: follows the version of `{target}`, whose writes give none"
+                        );
+                        assert!(f.custom, "{what}: a version is never declared");
                     }
                     Default::None | Default::Live | Default::Server => {}
                 }

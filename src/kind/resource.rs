@@ -279,3 +279,35 @@ pub fn ref_kind(field: &Field) -> Option<&'static Kind> {
         _ => None,
     }
 }
+
+/// Data Prep mapping rows as flowform compares and records them: `{source, destination,
+/// sourceType}` each, `sourceType` in the declared vocabulary (AEP echoes
+/// `text/x.schema-path` for `ATTRIBUTE`, `text/x.aep-xl` for `EXPRESSION`, `text/plain` for
+/// `STATIC`), the legacy names read where the current ones are missing, and what AEP adds
+/// (row ids, versions, dates, `identity`, …) left out.
+pub fn mapping_rows(rows: Vec<serde_json::Value>) -> serde_json::Value {
+    use serde_json::Value;
+    let rows = rows.into_iter().map(|row| {
+        let pick = |a: &str, b: &str| row.get(a).or_else(|| row.get(b)).cloned().unwrap_or(Value::Null);
+        let source_type = match row.get("sourceType").and_then(Value::as_str) {
+            None => "ATTRIBUTE".to_owned(),
+            Some(t) => match t.to_ascii_lowercase().as_str() {
+                "text/x.schema-path" | "attribute" => "ATTRIBUTE".to_owned(),
+                "text/x.aep-xl" | "expression" => "EXPRESSION".to_owned(),
+                "text/plain" | "static" => "STATIC".to_owned(),
+                _ => t.to_owned(),
+            },
+        };
+        serde_json::json!({
+            "source": pick("source", "sourceAttribute"),
+            "destination": pick("destination", "destinationXdmPath"),
+            "sourceType": source_type,
+        })
+    });
+    Value::Array(rows.collect())
+}
+
+/// A version recorded as an etag (a Data Prep set's: `"3"`, quotes or not), as a number.
+pub fn version(etag: Option<&str>) -> Option<u64> {
+    etag?.trim().trim_matches('"').parse().ok()
+}

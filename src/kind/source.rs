@@ -14,7 +14,8 @@ pub static KIND: Kind = Kind {
     name: "source",
     section: "sources",
     noun: "source connection",
-    collection: "/sourceConnections",
+    id: super::IdForm::Uuid,
+    collection: crate::flow::Collection::flow("/sourceConnections"),
     fields: &[
         Field {
             path: "name",

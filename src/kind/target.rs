@@ -16,7 +16,8 @@ pub static KIND: Kind = Kind {
     name: "target",
     section: "targets",
     noun: "target connection",
-    collection: "/targetConnections",
+    id: super::IdForm::Uuid,
+    collection: crate::flow::Collection::flow("/targetConnections"),
     fields: &[
         Field {
             path: "name",

@@ -18,18 +18,6 @@ pub struct ImportRequest {
     pub target: Target,
 }
 
-/// Whether `id` is a UUID, as AEP's connection ids are.
-fn is_uuid(id: &str) -> bool {
-    id.len() == 36
-        && id.chars().enumerate().all(|(i, c)| {
-            if [8, 13, 18, 23].contains(&i) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
 pub fn import(request: &ImportRequest, env: &Environment, io: &mut Io<'_>) -> Outcome {
     let command = format!("flowform import {} {}", request.key, request.id);
     let mut session = Session::open(&request.target, env, io, &command, true)?;
@@ -87,12 +75,14 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
             ));
         }
     };
-    if !is_uuid(id) {
+    if !conn.kind.id.check(id) {
         return Err(Error::message(
             format!("`{id}` is not a {} id", conn.kind.noun),
             Some(format!(
-                "a {} id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`",
-                conn.kind.noun
+                "a {} id is {} such as `{}`",
+                conn.kind.noun,
+                conn.kind.id.described(),
+                conn.kind.id.example()
             )),
         ));
     }

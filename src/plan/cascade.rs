@@ -171,6 +171,70 @@ pub(super) fn cascade(desired: &Desired, state: &State, plan: &mut Plan) {
     }
 }
 
+/// A resource that pins the version of another (a dataflow, its mapping set's:
+/// [`crate::kind::Default::Version`]) follows it: when the plan writes the other (creates or
+/// changes it, which moves its version on), the pinned version becomes known after apply,
+/// and the resource is updated after it, in place. Its cause is said.
+pub(super) fn follow_versions(desired: &Desired, state: &State, plan: &mut Plan) {
+    let writes: BTreeSet<String> = plan
+        .changes
+        .iter()
+        .filter(|c| matches!(c.action, Action::Create | Action::Update | Action::Replace))
+        .filter(|c| c.kind().collection.replaced_whole())
+        .map(|c| c.address.clone())
+        .collect();
+    if writes.is_empty() {
+        return;
+    }
+    let index: BTreeMap<String, usize> = plan
+        .changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.address.clone(), i))
+        .collect();
+    for d in desired.resources.values() {
+        for f in d.kind.fields {
+            let crate::kind::Default::Version { reference } = f.default else {
+                continue;
+            };
+            let Some(target) = d.kind.field(reference).and_then(|rf| target_address(d, rf)) else {
+                continue;
+            };
+            if !writes.contains(&target) || super::compare::ignored(d, f.path) {
+                continue;
+            }
+            let Some(&i) = index.get(&d.address()) else {
+                continue;
+            };
+            let change = &mut plan.changes[i];
+            match change.action {
+                // Created (or created anew) after it: the new version goes in its body.
+                Action::Create | Action::Replace | Action::Delete | Action::Forget | Action::Adopt => {
+                    continue;
+                }
+                Action::NoOp | Action::StateOnly => {
+                    change.action = Action::Update;
+                    change.unchanged = change.unchanged.saturating_sub(1);
+                }
+                Action::Update => {}
+            }
+            let before = state
+                .resources
+                .get(&d.address())
+                .and_then(|r| super::compare::recorded_value(r, f));
+            change.fields.retain(|x| x.path != f.path);
+            change.fields.push(Field {
+                origin: Some(Origin::Config),
+                unknown: true,
+                ..Field::new(f.path, before, None)
+            });
+            change
+                .notes
+                .push(format!("follows `{target}` to the version its write gives it"));
+        }
+    }
+}
+
 /// The field that forces a cascaded replacement: the reference, from the old id to the new
 /// one's (known once applied).
 fn pointer(path: &str, old: &str) -> Field {

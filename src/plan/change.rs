@@ -74,6 +74,8 @@ pub enum Reason {
     ForgetBecauseDeletedOutside,
     /// Forget: a `removed` entry lets it go; AEP keeps it.
     ForgetBecauseRemoved,
+    /// Forget: AEP cannot delete it (Data Prep has no DELETE for a mapping set); AEP keeps it.
+    ForgetBecauseUndeletable,
     /// Adopt: an `import` block names it.
     ImportBecauseImportBlock,
     /// Adopt: an interrupted apply created it; listing found it.

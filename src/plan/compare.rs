@@ -85,6 +85,22 @@ pub(super) fn want(desired: &Desired, state: &State, d: &Resource, f: &Declared)
                 None => Want::Unknown,
             }
         }
+        Default::Version { reference } => match d.reference(reference) {
+            Some(Reference::Key(_)) => {
+                match d
+                    .kind
+                    .field(reference)
+                    .and_then(|rf| target_address(d, rf))
+                    .and_then(|a| state.resources.get(&a))
+                    .and_then(|t| kind::resource::version(t.etag.as_deref()))
+                {
+                    Some(n) => Want::Value(Value::from(n)),
+                    None => Want::Unknown,
+                }
+            }
+            // One flowform does not manage: whichever version it is at.
+            _ => Want::Absent,
+        },
         Default::Live => Want::Unknown,
         Default::None | Default::Value(_) | Default::Server => Want::Absent,
     }
@@ -104,6 +120,7 @@ pub(super) fn normal(ty: &Type, v: Value) -> Value {
                 })
                 .collect(),
         ),
+        (Type::Mappings, Value::Array(rows)) => crate::kind::resource::mapping_rows(rows),
         (Type::Int { .. } | Type::Time, Value::String(s)) => match s.trim().parse::<i64>() {
             Ok(n) => Value::from(n),
             Err(_) => Value::String(s),
@@ -201,7 +218,10 @@ pub(super) fn compare(
             }
             _ => {
                 let want = want(desired, state, d, f);
-                if want == Want::Unknown || (want == Want::Absent && matches!(f.default, Default::Server)) {
+                if want == Want::Unknown
+                    || (want == Want::Absent
+                        && matches!(f.default, Default::Server | Default::Version { .. }))
+                {
                     continue;
                 }
                 consider(

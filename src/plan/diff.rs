@@ -98,6 +98,15 @@ impl Context<'_> {
             );
             return;
         }
+        if !r.kind.collection.deletes() {
+            base.reason = Some(Reason::ForgetBecauseUndeletable);
+            base.notes.push(format!(
+                "AEP documents no DELETE for a {}: it stays in AEP, no longer managed",
+                r.kind.noun
+            ));
+            self.change(base);
+            return;
+        }
         let change = Change {
             action: Action::Delete,
             reason: Some(reason),

@@ -414,6 +414,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     if options.mode == Mode::Normal {
         cascade::literal_ids_of_managed(desired, state, &mut out);
         cascade::cascade(desired, state, &mut out);
+        cascade::follow_versions(desired, state, &mut out);
     }
     // In dependency order: a kind refers only to the kinds before it; deletes (all of a
     // destroy) last, in the order they are carried out, what refers to others first.

@@ -102,6 +102,9 @@ impl Prefetch {
             let Some(kind) = kind::by_name(group.0) else {
                 continue;
             };
+            if !kind.collection.filters() {
+                continue;
+            }
             let (plain, odd): (Vec<String>, Vec<String>) =
                 wanted.iter().cloned().partition(|id| listable(id));
             let batches = client.batches(kind.collection, &[], "id", plain.clone());
@@ -128,6 +131,10 @@ impl Prefetch {
         }
     }
 }
+
+/// How many GETs more than the least a listing takes a kind without batches by id (Data
+/// Prep) spends rather than list: a listing also reads every set it does not manage.
+const PREP_GETS: u64 = 8;
 
 /// The least a listing of a group holding `managed` managed resources takes: its count and
 /// a page per 100 of them.
@@ -322,6 +329,28 @@ pub async fn refresh(
         let Some(kind) = kind::by_name(group.0) else {
             continue;
         };
+        if !kind.collection.filters() {
+            // No batches by id (Data Prep): a GET each, or the listing when that is fewer
+            // requests (its pages by offset go at once).
+            if wanted.len() as u64 <= at_least(wanted.len()) + PREP_GETS {
+                report.groups.entry(group.clone()).or_default().strategy = Some(Strategy::ByIds {
+                    ids: wanted.len(),
+                    requests: wanted.len() as u64,
+                    listing: at_least(wanted.len()),
+                    counted: None,
+                });
+                jobs.extend(wanted.iter().map(|id| Job::Get(group.clone(), id.clone())));
+            } else {
+                counted.insert(group.clone(), wanted.len() as u64);
+                listed.insert(
+                    group.clone(),
+                    ListedBecause::NoBatches {
+                        managed: wanted.len(),
+                    },
+                );
+            }
+            continue;
+        }
         let (plain, odd): (Vec<String>, Vec<String>) = wanted.iter().cloned().partition(|id| listable(id));
         let batches = client.batches(kind.collection, &[], "id", plain);
         let by_id = (batches.len() + odd.len()) as u64;
@@ -369,11 +398,17 @@ pub async fn refresh(
             jobs.extend(run::name_jobs(client, group, wanted.iter().cloned(), &mut report));
         }
     }
-    jobs.extend(
-        listed
-            .keys()
-            .map(|group| Job::List(group.clone(), counted.get(group).copied())),
-    );
+    // A listing is counted first, but where its API counts nothing (Data Prep): the managed
+    // ones stand for its count, as many pages as they fill sent at once.
+    jobs.extend(listed.keys().map(|group| {
+        let uncounted = kind::by_name(group.0).is_some_and(|k| !k.collection.filters());
+        let count = match counted.get(group) {
+            Some(n) => Some(*n),
+            None if uncounted => Some(ids.get(group).map_or(0, |w| w.len() as u64)),
+            None => None,
+        };
+        Job::List(group.clone(), count)
+    }));
     // The parents: those the prefetch asked for are read already; the rest now.
     let prefetched_parents = prefetched.as_ref().map(|p| p.parents.clone()).unwrap_or_default();
     let extra: BTreeMap<Parent, u64> = parents
@@ -450,7 +485,16 @@ pub async fn refresh(
         let scope = r.scope().into_iter().next().unwrap_or_default();
         let group = (r.kind.name, r.sandbox.clone(), scope);
         let seen = live.objects.get(&r.id).is_some_and(|s| s.sandbox == r.sandbox);
-        if listed.contains_key(&group) || seen {
+        if seen {
+            continue;
+        }
+        if listed.contains_key(&group) {
+            // A listing by offset may miss one that moved between its pages: what it did not
+            // show is read by id before it is taken for gone (and made again).
+            if !r.kind.collection.filters() {
+                live.listed.remove(&group);
+                more.push(Job::Get(group.clone(), r.id.clone()));
+            }
             continue;
         }
         if let Some(d) = desired.resources.get(address) {

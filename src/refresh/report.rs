@@ -16,6 +16,9 @@ pub enum ListedBecause {
     Unfilterable,
     /// Counting showed its pages to be fewer than the batches by id would be.
     Cheaper { by_id: u64 },
+    /// Its API reads no batch of ids (Data Prep): listing takes fewer requests than a GET
+    /// per managed one.
+    NoBatches { managed: usize },
 }
 
 /// How one group was read.
@@ -98,6 +101,9 @@ pub(super) fn say(report: &Report) {
                     ListedBecause::Cheaper { by_id } => {
                         format!("fewer requests than the {by_id} by id at this --max-url-length")
                     }
+                    ListedBecause::NoBatches { managed } => format!(
+                        "its API reads no batch of ids: fewer requests than a GET for each of the {managed} managed, its pages by offset sent at once"
+                    ),
                 };
                 crate::info!(
                     "refresh: {place}: listed {count} {noun}s, the count and {pages} page{} one after another ({why})",

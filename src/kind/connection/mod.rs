@@ -28,7 +28,8 @@ pub static KIND: Kind = Kind {
     name: "connection",
     section: "connections",
     noun: "connection",
-    collection: "/connections",
+    id: crate::kind::IdForm::Uuid,
+    collection: crate::flow::Collection::flow("/connections"),
     fields: &[
         Field {
             path: "name",

@@ -27,7 +27,8 @@ pub static KIND: Kind = Kind {
     name: "flow",
     section: "flows",
     noun: "dataflow",
-    collection: "/flows",
+    id: crate::kind::IdForm::Uuid,
+    collection: crate::flow::Collection::flow("/flows"),
     fields: &[
         Field {
             path: "name",
@@ -126,6 +127,31 @@ pub static KIND: Kind = Kind {
             doc: "the delta column's time zone, e.g. `UTC`",
         },
         Field {
+            path: "mappingId",
+            api: "/transformations/name=Mapping/params/mappingId",
+            ty: Type::Ref {
+                kind: "mapping",
+                by_key: "mapping",
+            },
+            required: false,
+            default: Default::None,
+            update: Update::Patch,
+            custom: false,
+            doc: "how its columns become the dataset's fields: `mapping: KEY` (a mapping set declared here, same sandbox) or `mappingId: ID` (one flowform does not manage)",
+        },
+        Field {
+            path: "mappingVersion",
+            api: "/transformations/name=Mapping/params/mappingVersion",
+            ty: Type::Int { min: 0 },
+            required: false,
+            default: Default::Version {
+                reference: "mappingId",
+            },
+            update: Update::Patch,
+            custom: true,
+            doc: "the mapping set's version it uses: the one flowform last wrote (never declared; moved on by JSON Patch when the set changes)",
+        },
+        Field {
             path: "schedule.frequency",
             api: "/scheduleParams/frequency",
             ty: Type::Enum(FREQUENCIES),
@@ -192,6 +218,8 @@ pub static KIND: Kind = Kind {
         "targetConnectionId",
         "flowSpec",
         "deltaColumn",
+        "mapping",
+        "mappingId",
         "schedule",
         "enabled",
         "lifecycle",

@@ -148,7 +148,7 @@ pub(super) fn import(
     places.import_id = Some(id_node.location);
     let id_at = At::on(key, "import.id");
     let id = reader.non_empty_string(id_node, id_at)?;
-    if !crate::reader::is_uuid(&id) {
+    if !kind.id.check(&id) {
         reader
             .error(
                 id_at,
@@ -156,8 +156,10 @@ pub(super) fn import(
                 format!("`{id}` is not a {} id", kind.noun),
             )
             .help = Some(format!(
-            "a {} id is a UUID such as `139f6a5f-a78b-4744-9f6a-5fa78bd74431`",
-            kind.noun
+            "a {} id is {} such as `{}`",
+            kind.noun,
+            kind.id.described(),
+            kind.id.example()
         ));
         return None;
     }

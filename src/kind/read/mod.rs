@@ -296,6 +296,7 @@ fn value(
             ))))
         }
         Type::Params => params(reader, key, f, node, places).map(|p| Some(Value::Params(p))),
+        Type::Mappings => mappings(reader, at, node).map(|m| Some(Value::Plain(m))),
         Type::Int { min } => {
             let n = match &node.value {
                 yaml::Value::Int(n) => Some(*n),
@@ -447,6 +448,93 @@ pub fn resolve(
     }
 }
 
+/// The source types a mapping takes (Data Prep's `sourceType`).
+pub const SOURCE_TYPES: &[&str] = &["ATTRIBUTE", "EXPRESSION", "STATIC"];
+
+/// Data Prep mappings: a list of `{source, destination, sourceType?}`, each checked at its
+/// line; read as `[{source, destination, sourceType}]`, `sourceType` said.
+fn mappings(reader: &mut Reader<'_>, at: At<'_>, node: &Node) -> Option<serde_json::Value> {
+    const EXAMPLE: &str = "mappings: [{source: Email, destination: personalEmail.address}]";
+    let yaml::Value::Sequence(items) = &node.value else {
+        reader
+            .error(
+                at,
+                node.location,
+                format!("expected a list of mappings, found {}", node.value.kind()),
+            )
+            .help = Some(format!("e.g. `{EXAMPLE}`"));
+        return None;
+    };
+    if items.is_empty() {
+        reader
+            .error(
+                at,
+                node.location,
+                "a mapping set maps something: the list is empty",
+            )
+            .help = Some(format!("e.g. `{EXAMPLE}`"));
+        return None;
+    }
+    let mut out = Vec::with_capacity(items.len());
+    let mut ok = true;
+    let mut seen: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(fields) = reader.fields(
+            item,
+            at,
+            &["source", "destination", "sourceType"],
+            "a mapping",
+            false,
+        ) else {
+            ok = false;
+            continue;
+        };
+        let mut text = |name: &str| match fields.get(name) {
+            Some(n) => reader.non_empty_string(n, at),
+            None => {
+                reader
+                    .error(at, item.location, format!("mapping {} has no `{name}`", i + 1))
+                    .help = Some(format!("e.g. `{EXAMPLE}`"));
+                None
+            }
+        };
+        let (source, destination) = (text("source"), text("destination"));
+        let source_type = match fields.get("sourceType") {
+            None => Some("ATTRIBUTE".to_owned()),
+            Some(n) => reader.non_empty_string(n, at).and_then(|t| {
+                let upper = t.to_ascii_uppercase();
+                if SOURCE_TYPES.contains(&upper.as_str()) {
+                    Some(upper)
+                } else {
+                    reader
+                        .error(at, n.location, format!("`{t}` is not a source type"))
+                        .help = Some(format!("expected {}", backticked(SOURCE_TYPES)));
+                    None
+                }
+            }),
+        };
+        let (Some(source), Some(destination), Some(source_type)) = (source, destination, source_type) else {
+            ok = false;
+            continue;
+        };
+        if let Some(first) = seen.insert(destination.clone(), i + 1) {
+            reader
+                .error(
+                    at,
+                    item.location,
+                    format!("mappings {first} and {} both write `{destination}`", i + 1),
+                )
+                .help = Some("a destination takes one mapping: remove one".to_owned());
+            ok = false;
+            continue;
+        }
+        out.push(
+            serde_json::json!({"source": source, "destination": destination, "sourceType": source_type}),
+        );
+    }
+    ok.then_some(serde_json::Value::Array(out))
+}
+
 /// A reference field: `by_key: KEY` or `path: ID`, exactly one.
 fn reference(
     reader: &mut Reader<'_>,
@@ -460,6 +548,7 @@ fn reference(
         return;
     };
     let noun = super::by_name(target).map_or(target, |k| k.noun);
+    let form = super::by_name(target).map_or(IdForm::Uuid, |k| k.id);
     match (fields.get(by_key), fields.get(f.path)) {
         (Some(by), Some(_)) => {
             reader
@@ -495,7 +584,7 @@ fn reference(
             read.places.fields.insert(f.path, n.location);
             let at = At::on(key, f.path);
             match reader.non_empty_string(n, at) {
-                Some(id) if crate::reader::is_uuid(&id) => {
+                Some(id) if form.check(&id) => {
                     read.values
                         .insert(f.path, Value::Ref(Reference::Id(id.to_lowercase())));
                 }
@@ -503,8 +592,9 @@ fn reference(
                     reader
                         .error(at, n.location, format!("`{id}` is not a {noun} id"))
                         .help = Some(format!(
-                        "a {noun} id is a UUID such as `{}`; to name one declared here, write `{by_key}: KEY`",
-                        IdForm::Uuid.example()
+                        "a {noun} id is {} such as `{}`; to name one declared here, write `{by_key}: KEY`",
+                        form.described(),
+                        form.example()
                     ));
                     read.failed = true;
                 }
@@ -512,6 +602,7 @@ fn reference(
             }
         }
         (None, None) if fields.misspelt(by_key) || fields.misspelt(f.path) => read.failed = true,
+        (None, None) if !f.required => {}
         (None, None) => {
             reader
                 .error(At::on(key, ""), key_location, format!("missing `{by_key}`"))

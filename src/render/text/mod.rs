@@ -76,6 +76,14 @@ pub(crate) fn because(change: &Change) -> Option<String> {
         Some(Reason::ForgetBecauseDeletedOutside) => {
             Some("because it was deleted outside flowform".to_owned())
         }
+        Some(Reason::ForgetBecauseUndeletable) => Some(format!(
+            "because {a} is {}: AEP has no DELETE for it and keeps it, nothing is sent",
+            if change.action == crate::plan::Action::Forget {
+                "no longer declared"
+            } else {
+                "replaced"
+            }
+        )),
         Some(Reason::ForgetBecauseRemoved) => {
             Some("because of a `removed` entry: AEP keeps it, nothing is sent".to_owned())
         }
@@ -134,7 +142,7 @@ fn field(
             (Action::Forget, ..) => (" ", DIM),
             (Action::Create | Action::Replace, None, _, _) => ("+", GREEN),
             (_, None, Some(_), false) => ("+", GREEN),
-            (_, Some(_), None, false) => ("-", RED),
+            (_, Some(_), None, false) if !f.unknown => ("-", RED),
             _ => ("~", YELLOW),
         }
     };
@@ -165,7 +173,15 @@ fn field(
                 let _ = write!(block, "{indent}        EOT");
                 block
             }
+            (Some(serde_json::Value::Array(b)), Some(serde_json::Value::Array(a)))
+                if b.iter().chain(a).any(serde_json::Value::is_object) =>
+            {
+                rows(b, a, indent)
+            }
             (Some(b), Some(a)) => format!("{} -> {}", show(b), show(a)),
+            (None, Some(serde_json::Value::Array(a))) if a.iter().any(serde_json::Value::is_object) => {
+                rows(&[], a, indent)
+            }
             (None, Some(a)) => multiline(a, indent),
             (Some(b), None) if matches!(action, Action::Delete | Action::Forget) || f.removed => {
                 multiline(b, indent)
@@ -209,6 +225,50 @@ fn field(
         "{indent}    {} {name} = {value}{comment}",
         paint(style, mark)
     );
+}
+
+/// A list of objects (a mapping set's mappings) row by row: the rows added and removed, in
+/// order, the others counted.
+fn rows(before: &[serde_json::Value], after: &[serde_json::Value], indent: &str) -> String {
+    let line = |v: &serde_json::Value| match v {
+        serde_json::Value::Object(o) => {
+            let members: Vec<String> = o.iter().map(|(k, v)| format!("{k} = {}", show(v))).collect();
+            format!("{{ {} }}\n", members.join(", "))
+        }
+        other => format!("{}\n", show(other)),
+    };
+    let (b, a): (String, String) = (
+        before.iter().map(line).collect(),
+        after.iter().map(line).collect(),
+    );
+    let mut block = "[\n".to_owned();
+    let mut same = 0;
+    for change in TextDiff::from_lines(&b, &a).iter_all_changes() {
+        let (sign, style) = match change.tag() {
+            ChangeTag::Delete => ("- ", RED),
+            ChangeTag::Insert => ("+ ", GREEN),
+            ChangeTag::Equal => {
+                same += 1;
+                continue;
+            }
+        };
+        let text = change.value().trim_end_matches('\n');
+        let _ = writeln!(
+            block,
+            "{indent}          {}",
+            paint(style, &format!("{sign}{text}"))
+        );
+    }
+    if same > 0 {
+        let s = if same == 1 { "" } else { "s" };
+        let _ = writeln!(
+            block,
+            "{indent}            {}",
+            paint(DIM, &format!("# ({same} unchanged element{s} hidden)"))
+        );
+    }
+    let _ = write!(block, "{indent}        ]");
+    block
 }
 
 /// A string with line breaks as a heredoc; anything else on one line.
