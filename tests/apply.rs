@@ -612,7 +612,7 @@ fn the_emulator_demo_runs_twice_from_a_fresh_clone() {
     assert!(
         first
             .stdout()
-            .ends_with("Apply complete! Resources: 6 added, 0 changed, 0 destroyed.\n"),
+            .ends_with("Apply complete! Resources: 9 added, 0 changed, 0 destroyed.\n"),
         "{}",
         first.stdout()
     );

@@ -35,7 +35,7 @@ fn the_example_directories_validate() {
     let run = flowform(["validate", "-c", "examples/"]).run().expect_code(0);
     assert_eq!(
         run.stdout(),
-        "prod: 3 connections valid (Salesforce 3), 2 source connections, 1 target connection\n"
+        "prod: 3 connections valid (Salesforce 3), 2 dataflows, 1 mapping set, 2 source connections, 1 target connection\n"
     );
     let run = flowform(["validate", "-c", "examples/multi-file"])
         .run()

@@ -748,6 +748,7 @@ async fn a_state_written_before_kinds_is_read_and_upgraded_in_place() {
     crate::world::copy_dir(&root.join("examples"), &dir.path().join("examples"));
     let pipeline = dir.path().join("examples").join(crate::world::PIPELINE);
     std::fs::remove_file(&pipeline).unwrap();
+    std::fs::remove_file(dir.path().join("examples").join(crate::world::DATAFLOWS)).unwrap();
     std::fs::write(
         dir.path().join("flowform.toml"),
         "config = [\"examples\"]\nstate = \"state/flowform.json\"\n",
@@ -802,6 +803,7 @@ async fn a_plan_saved_before_kinds_is_applied_as_reviewed() {
     let root = crate::common::root();
     crate::world::copy_dir(&root.join("examples"), &dir.path().join("examples"));
     std::fs::remove_file(dir.path().join("examples").join(crate::world::PIPELINE)).unwrap();
+    std::fs::remove_file(dir.path().join("examples").join(crate::world::DATAFLOWS)).unwrap();
     std::fs::write(
         dir.path().join("flowform.toml"),
         "config = [\"examples\"]\nstate = \"state/flowform.json\"\n",
@@ -876,7 +878,11 @@ async fn a_source_connection_has_one_state_in_postgres_too() {
     let clone = |name: &str| {
         let dir = world.dir.path().join(name);
         crate::world::copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
-        for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
+        for file in [
+            "salesforce-basic.yaml",
+            "salesforce-jwt.yaml",
+            crate::world::DATAFLOWS,
+        ] {
             std::fs::remove_file(dir.join("examples").join(file)).unwrap();
         }
         std::fs::write(
@@ -1170,6 +1176,7 @@ async fn a_postgres_state_written_before_kinds_is_upgraded_in_place() {
     let dir = world.dir.path().to_owned();
     crate::world::copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
     std::fs::remove_file(dir.join("examples").join(crate::world::PIPELINE)).unwrap();
+    std::fs::remove_file(dir.join("examples").join(crate::world::DATAFLOWS)).unwrap();
     std::fs::write(
         dir.join("flowform.toml"),
         format!("config = [\"examples\"]\nstate = \"{}\"\n", pg.url("v3")),

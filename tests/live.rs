@@ -44,7 +44,7 @@ async fn examples_pass_live_validation_and_no_secret_reaches_the_log() {
         .expect_code(0);
     assert_eq!(
         run.stdout(),
-        "prod: 3 connections valid (Salesforce 3), 2 source connections, 1 target connection\n"
+        "prod: 3 connections valid (Salesforce 3), 2 dataflows, 1 mapping set, 2 source connections, 1 target connection\n"
     );
     let log = run.stderr();
     assert!(

@@ -142,6 +142,7 @@ fn clone_at(world: &World, name: &str, url: &str) -> PathBuf {
     copy_dir(&crate::common::root().join("examples"), &dir.join("examples"));
     // The base connections alone (as `World::new`'s): the graph has tests of its own.
     std::fs::remove_file(dir.join("examples").join(crate::world::PIPELINE)).unwrap();
+    std::fs::remove_file(dir.join("examples").join(crate::world::DATAFLOWS)).unwrap();
     std::fs::write(
         dir.join("flowform.toml"),
         format!("config = [\"examples\"]\nstate = \"{url}\"\n"),

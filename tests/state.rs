@@ -90,7 +90,7 @@ fn list_and_show() {
     let state = path.to_str().unwrap();
     let run = flowform(["state", "list", "--state", state]).run().expect_code(0);
     let out = run.stdout();
-    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().count(), 9, "{out}");
     assert!(
         out.contains("prod/acme-salesforce") && out.contains("protected"),
         "{out}"
@@ -162,6 +162,9 @@ fn rm_and_mv_change_only_the_state_and_keep_a_backup() {
         after.resources.keys().collect::<Vec<_>>(),
         [
             "prod/acme-salesforce-oauth",
+            "prod/flow:acme-accounts-flow",
+            "prod/flow:acme-contacts-flow",
+            "prod/mapping:acme-profile-mapping",
             "prod/source:acme-accounts",
             "prod/source:acme-contacts",
             "prod/target:acme-profiles"

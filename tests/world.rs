@@ -29,6 +29,8 @@ impl World {
         // The base connections alone: the source and target connections the examples add
         // on top are the pipeline worlds' ([`World::pipeline`]).
         std::fs::remove_file(world.dir.path().join("examples").join(PIPELINE)).unwrap();
+        // And without its dataflows: the flow tests declare their own.
+        std::fs::remove_file(world.dir.path().join("examples").join(DATAFLOWS)).unwrap();
         world
             .run_bare(
                 ["init", "-c", "examples", "--state", "state.json"]
@@ -273,6 +275,8 @@ impl World {
 
 /// The examples' file of source and target connections.
 pub const PIPELINE: &str = "salesforce-pipeline.yaml";
+/// The examples' file of mapping sets and dataflows.
+pub const DATAFLOWS: &str = "salesforce-dataflows.yaml";
 
 impl World {
     /// The examples whole: base connections, and the source and target connections of

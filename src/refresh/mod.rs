@@ -332,11 +332,12 @@ pub async fn refresh(
         if !kind.collection.filters() {
             // No batches by id (Data Prep): a GET each, or the listing when that is fewer
             // requests (its pages by offset go at once).
-            if wanted.len() as u64 <= at_least(wanted.len()) + PREP_GETS {
+            let pages = (wanted.len() as u64).div_ceil(PAGE_SIZE).max(1);
+            if wanted.len() as u64 <= pages + PREP_GETS {
                 report.groups.entry(group.clone()).or_default().strategy = Some(Strategy::ByIds {
                     ids: wanted.len(),
                     requests: wanted.len() as u64,
-                    listing: at_least(wanted.len()),
+                    listing: pages,
                     counted: None,
                 });
                 jobs.extend(wanted.iter().map(|id| Job::Get(group.clone(), id.clone())));

@@ -105,10 +105,17 @@ pub(super) fn say(report: &Report) {
                         "its API reads no batch of ids: fewer requests than a GET for each of the {managed} managed, its pages by offset sent at once"
                     ),
                 };
-                crate::info!(
-                    "refresh: {place}: listed {count} {noun}s, the count and {pages} page{} one after another ({why})",
-                    plural(*pages)
-                );
+                if kind.collection.filters() {
+                    crate::info!(
+                        "refresh: {place}: listed {count} {noun}s, the count and {pages} page{} one after another ({why})",
+                        plural(*pages)
+                    );
+                } else {
+                    crate::info!(
+                        "refresh: {place}: listed the {noun}s by offset, at least {pages} page{} ({why})",
+                        plural(*pages)
+                    );
+                }
             }
             Some(Strategy::ByIds {
                 ids,
@@ -117,6 +124,9 @@ pub(super) fn say(report: &Report) {
                 counted,
             }) => {
                 let listing = match counted {
+                    None if !kind.collection.filters() => format!(
+                        "its API reads no batch of ids, and listing would take at least {listing} (a page per {PAGE_SIZE}, and every {noun} it does not manage)"
+                    ),
                     None => format!(
                         "listing would take at least {listing} (the count and a page per {PAGE_SIZE} managed)"
                     ),
