@@ -74,7 +74,8 @@ pub enum Reason {
     ForgetBecauseDeletedOutside,
     /// Forget: a `removed` entry lets it go; AEP keeps it.
     ForgetBecauseRemoved,
-    /// Adopt: an `import` block names it.
+    /// Adopt: an `import` block names it, or what one names refers to it (see
+    /// [`super::chain`]; a note says which).
     ImportBecauseImportBlock,
     /// Adopt: an interrupted apply created it; listing found it.
     ImportBecauseRecoveredFromInterruptedApply,

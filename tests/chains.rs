@@ -1,0 +1,243 @@
+//! Whole chains: a dataflow imported (by `flowform import`, or an `import:` block) takes the
+//! declared source and target connections and base connection it refers to; `generate` writes
+//! whole pipelines, dataflows included, that plan as imports and then as no change; a destroy
+//! goes from the dataflows down to the base connections; and a base connection let go while
+//! what refers to it stays declared is refused at its line.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::world::World;
+
+const FLOWS: &str = "flows.yaml";
+
+/// A dataflow per source connection of the examples' pipeline, both into its target.
+const TWO_FLOWS: &str = r#"sandbox: prod
+flows:
+  acme-contacts-flow:
+    name: ACME contacts into the lake
+    source: acme-contacts
+    target: acme-profiles
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate, dateFormat: "yyyy-MM-dd HH:mm:ss", timezone: UTC}
+    schedule: {frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}
+  acme-accounts-flow:
+    name: ACME accounts into the lake
+    source: acme-accounts
+    target: acme-profiles
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate}
+    schedule: {frequency: day, interval: 1, startTime: 1796104800, backfill: false}
+    enabled: false
+"#;
+
+/// Every resource of the pipeline, as `state rm` names them.
+const ALL: [&str; 6] = [
+    "acme-salesforce-oauth",
+    "source:acme-contacts",
+    "source:acme-accounts",
+    "target:acme-profiles",
+    "flow:acme-contacts-flow",
+    "flow:acme-accounts-flow",
+];
+
+/// The examples' OAuth 2 base connection, its pipeline and two dataflows, declared.
+async fn world() -> World {
+    let world = World::pipeline().await;
+    for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    world.write(FLOWS, TWO_FLOWS);
+    world
+}
+
+/// [`world`] applied, then forgotten by the state (AEP keeps it all): the pipeline as if
+/// made by hand. Returns each resource's id, in the order of [`ALL`].
+async fn made_by_hand() -> (World, Vec<String>) {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let mut ids = Vec::new();
+    for key in ALL {
+        ids.push(world.id_of(key).await);
+    }
+    let mut rm = vec!["state", "rm"];
+    rm.extend(ALL);
+    world.run(&rm).await.expect_code(0);
+    assert!(world.recorded().resources.is_empty());
+    (world, ids)
+}
+
+/// How many resources of a collection the emulator holds.
+async fn held(world: &World, collection: &str) -> usize {
+    world
+        .admin(Method::GET, collection, Value::Null)
+        .await
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+fn no_changes(run: &crate::common::Run) {
+    assert!(
+        run.stdout()
+            .contains("No changes. Your resources match the configuration."),
+        "{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_a_dataflow_takes_its_chain_with_the_ids_aep_shows() {
+    let (world, ids) = made_by_hand().await;
+    let flow = &ids[4];
+
+    // A chain member that AEP has otherwise than declared, in a field that cannot change in
+    // place: refused, naming it and the field, and nothing is recorded.
+    world.edit(crate::world::PIPELINE, "table: Contact", "table: Opportunity");
+    let refused = world
+        .run(&["import", "flow:acme-contacts-flow", flow])
+        .await
+        .expect_code(1);
+    let err = refused.stderr();
+    assert!(
+        err.contains(&format!(
+            "{} has `table` Contact, but `prod/source:acme-contacts` (taken with `prod/flow:acme-contacts-flow`, whose `sourceConnectionId` it is in AEP) declares Opportunity",
+            ids[1]
+        )),
+        "{err}"
+    );
+    assert!(err.contains("help: `table` cannot change in place"), "{err}");
+    assert!(world.recorded().resources.is_empty(), "nothing recorded");
+    world.edit(crate::world::PIPELINE, "table: Opportunity", "table: Contact");
+
+    // The dataflow, its source and target connections, and the source's base connection.
+    let run = world
+        .run(&["import", "flow:acme-contacts-flow", flow])
+        .await
+        .expect_code(0);
+    let err = run.stderr();
+    for (key, id) in [
+        ("acme-salesforce-oauth", &ids[0]),
+        ("source:acme-contacts", &ids[1]),
+        ("target:acme-profiles", &ids[3]),
+        ("flow:acme-contacts-flow", &ids[4]),
+    ] {
+        assert!(
+            err.contains(&format!("prod/{key}: Import complete [id={id}]")),
+            "{key}: {err}"
+        );
+        assert_eq!(&world.id_of(key).await, id, "{key}");
+    }
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    assert!(
+        at("prod/acme-salesforce-oauth: Import complete") < at("prod/source:acme-contacts: Import complete")
+    );
+    assert!(
+        at("prod/source:acme-contacts: Import complete")
+            < at("prod/flow:acme-contacts-flow: Import complete")
+    );
+    assert!(
+        run.stdout().contains(
+            "`prod/flow:acme-contacts-flow` is now managed by flowform, with what it refers to: `prod/acme-salesforce-oauth`, `prod/source:acme-contacts`, `prod/target:acme-profiles`."
+        ),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.recorded().resources.len(), 4);
+
+    // The second dataflow takes only what is not managed yet: its source connection.
+    let run = world
+        .run(&["import", "flow:acme-accounts-flow", &ids[5]])
+        .await
+        .expect_code(0);
+    assert!(
+        run.stdout()
+            .contains("with what it refers to: `prod/source:acme-accounts`."),
+        "{}",
+        run.stdout()
+    );
+    assert_eq!(world.recorded().resources.len(), 6);
+
+    // Importing again is refused as before; nothing was created or changed in AEP.
+    world
+        .run(&["import", "flow:acme-accounts-flow", &ids[5]])
+        .await
+        .expect_code(1);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    assert_eq!(held(&world, "/sourceConnections").await, 2);
+    assert_eq!(held(&world, "/flows").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_block_on_a_dataflow_plans_its_chain_as_imports() {
+    let (world, ids) = made_by_hand().await;
+    world.edit(
+        FLOWS,
+        "    enabled: false\n",
+        &format!("    enabled: false\n    import: {{id: {}}}\n", ids[5]),
+    );
+    world.edit(
+        FLOWS,
+        "    target: acme-profiles\n    flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate, dateFormat",
+        &format!(
+            "    target: acme-profiles\n    import: {{id: {}}}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate, dateFormat",
+            ids[4]
+        ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 6 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{out}\n{}",
+        plan.stderr()
+    );
+    assert!(
+        out.contains(&format!("# (imported from \"{}\")", ids[1])),
+        "{out}"
+    );
+    assert!(
+        out.contains("# taken with `prod/flow:acme-contacts-flow`, whose `sourceConnectionId` it is in AEP"),
+        "{out}"
+    );
+    assert!(
+        out.contains("# taken with `prod/source:acme-accounts`, whose `baseConnectionId` it is in AEP")
+            || out
+                .contains("# taken with `prod/source:acme-contacts`, whose `baseConnectionId` it is in AEP"),
+        "{out}"
+    );
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        apply
+            .stdout()
+            .contains("Apply complete! Resources: 6 imported, 0 added, 0 changed, 0 destroyed."),
+        "{}",
+        apply.stdout()
+    );
+    for (key, id) in ALL.iter().zip(&ids) {
+        assert_eq!(&world.id_of(key).await, id, "{key}");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    assert_eq!(held(&world, "/sourceConnections").await, 2);
+    assert_eq!(held(&world, "/targetConnections").await, 1);
+    assert_eq!(held(&world, "/flows").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_member_aep_has_otherwise_is_a_plan_error_and_nothing_is_imported() {
+    let (world, ids) = made_by_hand().await;
+    world.edit(
+        FLOWS,
+        "    enabled: false\n",
+        &format!("    enabled: false\n    import: {{id: {}}}\n", ids[5]),
+    );
+    world.edit(crate::world::PIPELINE, "table: Account", "table: Opportunity");
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    let all = plan.stdout() + &plan.stderr();
+    assert!(
+        all.contains(&format!(
+            "`prod/source:acme-accounts` imports source connection {}, whose `table` is Account, not the declared Opportunity",
+            ids[2]
+        )),
+        "{all}"
+    );
+}
