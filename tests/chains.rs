@@ -241,3 +241,166 @@ async fn a_chain_member_aep_has_otherwise_is_a_plan_error_and_nothing_is_importe
         "{all}"
     );
 }
+
+/// [`made_by_hand`], its files taken away: nothing in git, everything in AEP.
+async fn nothing_in_git() -> (World, Vec<String>) {
+    let (world, ids) = made_by_hand().await;
+    let by_hand = world.dir.path().join("by-hand");
+    std::fs::create_dir(&by_hand).unwrap();
+    for file in ["salesforce-oauth2.yaml", crate::world::PIPELINE, FLOWS] {
+        std::fs::rename(world.config().join(file), by_hand.join(file)).unwrap();
+    }
+    (world, ids)
+}
+
+/// The variables a generate printed, each given a value.
+fn variables(generated: &crate::common::Run) -> Vec<(&'static str, String)> {
+    generated
+        .stdout()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.strip_suffix('='))
+        .map(|name| -> (&'static str, String) {
+            (
+                Box::leak(name.to_owned().into_boxed_str()),
+                format!("value of {name}"),
+            )
+        })
+        .collect()
+}
+
+/// Runs the binary with `vars` set.
+async fn run_with(world: &World, args: &[&str], vars: &[(&'static str, String)]) -> crate::common::Run {
+    let vars: Vec<(&'static str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    world.run_with(args, &vars).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_writes_whole_pipelines_that_import_and_then_have_no_changes() {
+    let (world, ids) = nothing_in_git().await;
+    let generated = world
+        .run_bare(["generate", "--sandbox", "prod"].map(str::to_owned).to_vec())
+        .await
+        .expect_code(0);
+    let err = generated.stderr();
+    assert!(
+        err.contains(
+            "examples/prod.yaml: 1 connection, 2 source connections, 1 target connection, 2 dataflows to import (6 listed, 0 skipped)"
+        ),
+        "{err}"
+    );
+    let written = std::fs::read_to_string(world.config().join("prod.yaml")).unwrap();
+    let flows = &written[written.find("\nflows:\n").expect(&written)..];
+    // Each dataflow names what it joins by the keys written beside it, its flow spec by
+    // name, its start in RFC 3339, and whether it runs.
+    for line in [
+        "  acme-contacts-into-the-lake:\n    name: \"ACME contacts into the lake\"\n    source: acme-salesforce-contacts\n    target: acme-profiles-data-lake\n    flowSpec: CRMToAEP\n",
+        "    deltaColumn: {name: \"LastModifiedDate\", dateFormat: \"yyyy-MM-dd HH:mm:ss\", timezone: \"UTC\"}\n",
+        "    schedule: {frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z, backfill: true}\n    enabled: true\n",
+        "    schedule: {frequency: day, interval: 1, startTime: 2026-12-01T06:00:00Z, backfill: false}\n    enabled: false\n",
+        &format!("    import: {{id: \"{}\"}}\n", ids[4]),
+    ] {
+        assert!(flows.contains(line), "{line}\nin\n{written}");
+    }
+    assert!(
+        written.contains("  acme-salesforce-contacts:\n    name: \"ACME Salesforce contacts\"\n"),
+        "{written}"
+    );
+
+    let vars = variables(&generated);
+    let plan = run_with(&world, &["plan"], &vars).await.expect_code(0);
+    assert!(
+        plan.stdout()
+            .contains("Plan: 6 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{}\n{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    let apply = run_with(&world, &["apply", "--auto-approve"], &vars)
+        .await
+        .expect_code(0);
+    assert!(
+        apply
+            .stdout()
+            .contains("Apply complete! Resources: 6 imported, 0 added, 0 changed, 0 destroyed."),
+        "{}",
+        apply.stdout()
+    );
+    no_changes(&run_with(&world, &["plan"], &vars).await.expect_code(0));
+    let mut managed: Vec<String> = world
+        .recorded()
+        .resources
+        .values()
+        .map(|r| r.id.clone())
+        .collect();
+    let mut all = ids.clone();
+    managed.sort();
+    all.sort();
+    assert_eq!(managed, all, "the very resources made by hand");
+    assert_eq!(held(&world, "/flows").await, 2);
+
+    // Generated again, nothing is left to write.
+    let again = world
+        .run_bare(
+            ["generate", "--sandbox", "prod", "--out", "more"]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+        .await
+        .expect_code(0);
+    assert!(
+        again
+            .stderr()
+            .contains("nothing to generate (6 listed, 6 skipped)"),
+        "{}",
+        again.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataflow_generated_brings_the_source_and_target_connections_it_joins() {
+    let (world, ids) = nothing_in_git().await;
+    // Only the contacts' dataflow by name: its source and target connections come with it,
+    // whatever their names; the base connection, not asked for, is named by id.
+    let generated = world
+        .run_bare(
+            ["generate", "--sandbox", "prod", "--name", "ACME contacts*"]
+                .map(str::to_owned)
+                .to_vec(),
+        )
+        .await
+        .expect_code(0);
+    let err = generated.stderr();
+    assert!(
+        err.contains(
+            "examples/prod.yaml: 1 source connection, 1 target connection, 1 dataflow to import (3 listed, 0 skipped)"
+        ),
+        "{err}"
+    );
+    let written = std::fs::read_to_string(world.config().join("prod.yaml")).unwrap();
+    assert!(
+        written.contains(&format!("    baseConnectionId: \"{}\"\n", ids[0])),
+        "{written}"
+    );
+    assert!(
+        written.contains("    source: acme-salesforce-contacts\n    target: acme-profiles-data-lake\n"),
+        "{written}"
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    assert!(
+        plan.stdout()
+            .contains("Plan: 3 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{}\n{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    for (key, id) in [
+        ("source:acme-salesforce-contacts", &ids[1]),
+        ("target:acme-profiles-data-lake", &ids[3]),
+        ("flow:acme-contacts-into-the-lake", &ids[4]),
+    ] {
+        assert_eq!(&world.id_of(key).await, id, "{key}");
+    }
+}

@@ -56,6 +56,16 @@ pub fn not_as_declared(desired: &Desired, state: &State, d: &Resource, l: &LiveO
         })
 }
 
+/// The paths of the fields AEP (`l`) has otherwise than `d` declares them, as a plan
+/// compares them (those that change in place, then the first that cannot): an import of `d`
+/// that changes nothing has none. For `generate`, which writes what must plan so.
+pub fn differing(desired: &Desired, state: &State, d: &Resource, l: &LiveObject) -> Vec<String> {
+    let (fields, _) = compare(desired, state, d, None, l);
+    let mut paths: Vec<String> = fields.into_iter().map(|f| f.path).collect();
+    paths.extend(not_as_declared(desired, state, d, l).map(|m| m.path.to_owned()));
+    paths
+}
+
 impl Context<'_> {
     /// Adopts resource `id` for `d`, then updates what differs.
     pub(super) fn adopt(&mut self, address: &str, d: &Resource, id: &str, reason: Reason) {

@@ -437,7 +437,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     out
 }
 
-pub use self::adopt::not_as_declared;
+pub use self::adopt::{differing, not_as_declared};
 pub use self::cascade::references;
 pub use self::compare::ignored;
 pub use self::drift::{unapplied, unmanaged};

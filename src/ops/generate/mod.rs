@@ -67,6 +67,10 @@ fn existing(desired: &Desired, state: &crate::state::State, dropped: &BTreeSet<P
                 (r.kind.name.to_owned(), r.sandbox.clone(), r.name().to_owned()),
                 format!("{}:{}", r.kind.name, r.key),
             );
+            out.keys.insert(r.key.clone());
+            if let Some(id) = &r.import {
+                out.imported.insert(id.clone(), r.address());
+            }
         }
     }
     for c in desired.of(crate::kind::default()) {
@@ -375,14 +379,14 @@ fn report(
                         .iter()
                         .map(|(key, _)| crate::generate::written_kind(key))
                 ),
-                l.connections.len() + l.sources.len() + l.targets.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
                 skipped.len()
             )?,
             None => writeln!(
                 io.err,
                 "sandbox `{}`: nothing to generate ({} listed, {} skipped)",
                 l.sandbox,
-                l.connections.len() + l.sources.len() + l.targets.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
                 skipped.len()
             )?,
         }
