@@ -404,3 +404,144 @@ async fn a_dataflow_generated_brings_the_source_and_target_connections_it_joins(
         assert_eq!(&world.id_of(key).await, id, "{key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destroy_goes_from_the_dataflows_down_to_the_base_connections() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let plan_file = world.dir.path().join("destroy.plan").display().to_string();
+    let plan = world
+        .run(&["plan", "--destroy", "--out", &plan_file])
+        .await
+        .expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 0 to add, 0 to change, 6 to destroy."),
+        "{out}"
+    );
+    // Listed in the order they are carried out: dataflows, then what they join, then the
+    // base connection.
+    let listed: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# "))
+        .filter_map(|l| l.strip_suffix(" will be destroyed"))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "prod/flow:acme-accounts-flow",
+            "prod/flow:acme-contacts-flow",
+            "prod/target:acme-profiles",
+            "prod/source:acme-accounts",
+            "prod/source:acme-contacts",
+            "prod/acme-salesforce-oauth",
+        ],
+        "{out}"
+    );
+    let destroy = world
+        .run(&["apply", "--auto-approve", &plan_file])
+        .await
+        .expect_code(0);
+    let err = destroy.stderr();
+    let at = |what: &str| err.find(what).unwrap_or_else(|| panic!("{what} in {err}"));
+    // Carried out along the graph: a dataflow before what it joins, a source connection
+    // before its base connection.
+    for (first, then) in [
+        ("flow:acme-contacts-flow", "source:acme-contacts"),
+        ("flow:acme-contacts-flow", "target:acme-profiles"),
+        ("flow:acme-accounts-flow", "source:acme-accounts"),
+        ("flow:acme-accounts-flow", "target:acme-profiles"),
+        ("source:acme-contacts", "acme-salesforce-oauth"),
+        ("source:acme-accounts", "acme-salesforce-oauth"),
+    ] {
+        assert!(
+            at(&format!("prod/{first}: Destruction complete")) < at(&format!("prod/{then}: Destroying...")),
+            "{first} before {then}: {err}"
+        );
+    }
+    assert!(
+        destroy
+            .stdout()
+            .contains("Destroy complete! Resources: 0 added, 0 changed, 6 destroyed."),
+        "{}",
+        destroy.stdout()
+    );
+    assert!(world.recorded().resources.is_empty());
+    for collection in ["/flows", "/sourceConnections", "/targetConnections"] {
+        assert_eq!(held(&world, collection).await, 0, "{collection}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_connection_let_go_while_what_refers_to_it_stays_is_refused_at_its_line() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let base = world.id_of("acme-salesforce-oauth").await;
+    std::fs::remove_file(world.config().join("salesforce-oauth2.yaml")).unwrap();
+    world.write(
+        "moves.yaml",
+        "removed:\n  - {key: acme-salesforce-oauth, destroy: false}\n",
+    );
+    let refused = world.run(&["plan"]).await.expect_code(1);
+    let err = refused.stderr();
+    assert!(
+        err.contains(
+            "error: source connection `acme-contacts`, `connection`: no connection `acme-salesforce-oauth` is declared"
+        ),
+        "{err}"
+    );
+    // Each source connection that still names it, at its line, with the way out.
+    let pipeline = std::fs::read_to_string(world.config().join(crate::world::PIPELINE)).unwrap();
+    for (n, line) in pipeline.lines().enumerate() {
+        if line.trim() == "connection: acme-salesforce-oauth" {
+            assert!(
+                err.contains(&format!("--> examples/{}:{}:17", crate::world::PIPELINE, n + 1)),
+                "line {}: {err}",
+                n + 1
+            );
+        }
+    }
+    assert!(
+        err.contains(
+            "help: `acme-salesforce-oauth` leaves management (`removed` at examples/moves.yaml:2:5): a source connection cannot refer to it by key; name it by its id, `baseConnectionId: ID`, or keep `acme-salesforce-oauth` declared"
+        ),
+        "{err}"
+    );
+    assert_eq!(world.recorded().resources.len(), 6, "nothing changed");
+
+    // The help followed: the source connections name it by id, and the plan lets it go.
+    world.edit(
+        crate::world::PIPELINE,
+        "    connection: acme-salesforce-oauth\n    table: Contact",
+        &format!(
+            "    baseConnectionId: {base}\n    connectionSpec: {{id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: \"1.0\"}}\n    table: Contact"
+        ),
+    );
+    world.edit(
+        crate::world::PIPELINE,
+        "    connection: acme-salesforce-oauth\n    table: Account",
+        &format!(
+            "    baseConnectionId: {base}\n    connectionSpec: {{id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: \"1.0\"}}\n    table: Account"
+        ),
+    );
+    let plan = world.run(&["plan"]).await;
+    let out = plan.stdout();
+    assert_eq!(plan.code(), Some(0), "{out}\n{}", plan.stderr());
+    assert!(
+        out.contains("# prod/acme-salesforce-oauth will no longer be managed by flowform"),
+        "{out}"
+    );
+    assert!(out.contains("0 to add, 0 to change, 0 to destroy"), "{out}");
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(apply.stdout().contains("1 forgotten"), "{}", apply.stdout());
+    assert!(world.recorded().find("acme-salesforce-oauth").is_none());
+    assert!(
+        world
+            .stored()
+            .await
+            .iter()
+            .any(|c| c["item"]["id"] == base.as_str()),
+        "AEP keeps it"
+    );
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
