@@ -545,3 +545,52 @@ async fn a_base_connection_let_go_while_what_refers_to_it_stays_is_refused_at_it
     );
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 }
+
+/// What stays managed and names a member of the chain by key is not replaced: the plan knows
+/// the id it will import.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_blocks_chain_under_what_stays_managed_replaces_nothing() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let flow = world.id_of("flow:acme-contacts-flow").await;
+    let before: Vec<String> = {
+        let mut ids = Vec::new();
+        for key in ALL {
+            ids.push(world.id_of(key).await);
+        }
+        ids
+    };
+    world
+        .run(&[
+            "state",
+            "rm",
+            "flow:acme-contacts-flow",
+            "source:acme-contacts",
+            "target:acme-profiles",
+            "acme-salesforce-oauth",
+        ])
+        .await
+        .expect_code(0);
+    world.edit(
+        FLOWS,
+        "    target: acme-profiles\n    flowSpec: CRMToAEP\n    deltaColumn: {name: LastModifiedDate, dateFormat",
+        &format!(
+            "    target: acme-profiles\n    import: {{id: {flow}}}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate, dateFormat"
+        ),
+    );
+    // `source:acme-accounts` and its dataflow, still managed, name the base connection and
+    // the target connection the chain imports.
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    assert!(
+        plan.stdout()
+            .contains("Plan: 4 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{}\n{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    for (key, id) in ALL.iter().zip(&before) {
+        assert_eq!(&world.id_of(key).await, id, "{key}");
+    }
+}
