@@ -181,6 +181,8 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
     // Every check passed: record them all, what is referred to before what refers to it.
     taken.sort_by_key(|(address, d, _)| (kind_order(d.kind), address.clone()));
     taken.push((addr.clone(), &conn, &live));
+    // As an `import:` block: each is taken as it is, its secrets not sent; the declared ones'
+    // digest is recorded, so that a change to them is sent from now on.
     let fingerprints = session.store().state().fingerprints();
     let now = crate::apply::now_ms();
     let records: Vec<(String, crate::state::Record)> = taken
@@ -238,8 +240,8 @@ fn named(d: &crate::config::Resource, link: Option<&Link>) -> String {
 }
 
 /// Refuses `id` for `d` when the state holds it under another key, or another state of a
-/// shared database manages it: a resource has one key and one state. Checked before
-/// anything is read.
+/// shared database manages it: a resource has one key and one state, and what another state
+/// manages is refused before anything of it is read.
 fn free(session: &Session, d: &crate::config::Resource, id: &str, link: Option<&Link>) -> Result<(), Error> {
     let addr = d.address();
     let state = session.store().state();
