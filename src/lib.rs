@@ -23,14 +23,15 @@
 //! - `apply`: carries a plan out, journalling every mutation, never duplicating a create
 //!   (split by concern: requests — where secrets leave flowform —, create, update, delete
 //!   and replace, adopt, saved plans, state-only changes, interrupts, typed errors).
-//! - `generate`: configuration written from the connections AEP has (`flowform generate`),
-//!   read back through the loader before it is kept.
+//! - `generate`: configuration written from what AEP has, whole pipelines (`flowform
+//!   generate`), read back through the loader before it is kept.
 //! - `render`: plans and drift reports as text, Markdown and JSON.
 //! - `refresh`: reads AEP before planning, in parallel batches: the managed connections by
 //!   id, the names to check by name; a listing only where everything must be seen, or where
 //!   it takes fewer requests.
 //! - `plan`: the pure `plan()`, the `plan::Plan` value every command shares, and the
-//!   rules planner and applier share (an interrupted create's candidates, a move's rekeying).
+//!   rules planner and applier share (an interrupted create's candidates, a move's rekeying,
+//!   the chain an import takes with it).
 //! - `specs`: the configuration checked against AEP's live connection specs.
 //! - [`state`]: the state file (what flowform manages, never a secret), its journal, backups,
 //!   lock and secret fingerprints.

@@ -8,6 +8,7 @@
 
 mod adopt;
 mod apply;
+mod chains;
 mod client;
 mod common;
 mod docs;

@@ -20,8 +20,8 @@ pub struct Args {
     /// Only connections of this connection spec id (repeatable)
     #[arg(long = "spec", value_name = "ID")]
     pub specs: Vec<String>,
-    /// Only connections whose name matches this pattern (`*` any text, `?` one character;
-    /// case matters; repeatable)
+    /// Only resources whose own name matches this pattern (`*` any text, `?` one character;
+    /// case matters; repeatable); a dataflow kept brings what it joins
     #[arg(long = "name", value_name = "PATTERN")]
     pub names: Vec<String>,
     /// Write the files (`<sandbox>.yaml`) here [default: the project's configuration directory]

@@ -10,8 +10,11 @@
 //!
 //! - [`emit`]: YAML scalars that read back exactly, whatever AEP's names and params hold.
 //! - [`keys`]: keys from names, variable names for secrets; unique and stable.
+//! - `linked` and `flows`: source and target connections, and the dataflows that join
+//!   them, each naming what it refers to by the key the project gives it.
 
 pub mod emit;
+mod flows;
 pub mod keys;
 mod linked;
 
@@ -45,8 +48,13 @@ pub struct Listed {
     pub connections: Vec<LiveConnection>,
     /// Source connections of the base connections managed or listed.
     pub sources: Vec<LiveObject>,
-    /// Data-lake target connections.
+    /// Data-lake target connections, and those of the dataflows listed.
     pub targets: Vec<LiveObject>,
+    /// Dataflows of the source connections listed or managed.
+    pub flows: Vec<LiveObject>,
+    /// The flow specs of those dataflows that their name finds alone, by id in lower case:
+    /// (name, version).
+    pub flow_specs: BTreeMap<String, (String, String)>,
     /// The connection specs of those connections, by id in lower case (`None`: AEP has no
     /// such spec, or did not say).
     pub specs: BTreeMap<String, Option<Arc<LiveSpec>>>,
@@ -57,7 +65,8 @@ pub struct Listed {
 pub struct Existing {
     /// Connection ids the state manages, with their addresses.
     pub managed: BTreeMap<String, String>,
-    /// Connection ids the configuration imports (`import: {id}`), with their keys.
+    /// Ids the configuration imports (`import: {id}`): base connections' with their keys,
+    /// the other kinds' with their addresses.
     pub imported: BTreeMap<String, String>,
     /// Declared connections by (sandbox, spec id in lower case, name), with their keys.
     pub names: BTreeMap<(String, String, String), String>,
@@ -257,7 +266,8 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
         };
         let sources = fresh_linked("source", &listed.sources, &mut out);
         let targets = fresh_linked("target", &listed.targets, &mut out);
-        if candidates.is_empty() && sources.is_empty() && targets.is_empty() {
+        let flows = fresh_linked("flow", &listed.flows, &mut out);
+        if candidates.is_empty() && sources.is_empty() && targets.is_empty() && flows.is_empty() {
             continue;
         }
         // Base connections by id → the key the project gives them.
@@ -306,7 +316,41 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
             &mut |name| keys.take(name, sandbox),
         );
         text.push_str(&linked);
+        // What the dataflows join, by the key the project gives it: managed, imported by the
+        // configuration, or written here.
+        let mut joined: flows::Keys = BTreeMap::new();
+        let addresses = existing
+            .managed
+            .iter()
+            .map(|(id, address)| (id, address.as_str()))
+            .chain(existing.imported.iter().map(|(id, key)| (id, key.as_str())));
+        for (id, address) in addresses {
+            let named = crate::kind::KeyRef::parse(address).ok();
+            if let Some(k) = named
+                && let Some(kind) = k.kind.filter(|k| !k.is_default())
+                && k.sandbox.as_deref().is_none_or(|s| s == sandbox.as_str())
+            {
+                joined.insert((kind.name, id.to_lowercase()), k.key.clone());
+            }
+        }
+        for (key, id) in &linked_written {
+            if let Some((kind, key)) = key.split_once(':')
+                && let Some(kind) = crate::kind::by_name(kind)
+            {
+                joined.insert((kind.name, id.to_lowercase()), key.to_owned());
+            }
+        }
         written.extend(linked_written);
+        let (flows_text, flows_written) = flows::section(
+            sandbox,
+            &flows,
+            &joined,
+            &listed.flow_specs,
+            &mut out.skipped,
+            &mut |name| keys.take(name, sandbox),
+        );
+        text.push_str(&flows_text);
+        written.extend(flows_written);
         let kinds = written.iter().map(|(key, _)| written_kind(key));
         let text = header(sandbox, written.len(), &crate::kind::tally(kinds)) + &text;
         out.files.push(File {

@@ -518,3 +518,118 @@ mod properties {
         }
     }
 }
+
+/// A dataflow as AEP shows it, from the source connection `source` into `target`.
+fn flow(n: u32, name: &str, source: &str, target: &str, schedule: Value) -> LiveObject {
+    LiveObject::from_json(json!({
+        "id": id(n),
+        "name": name,
+        "state": "disabled",
+        "etag": "\"e\"",
+        "sourceConnectionIds": [source],
+        "targetConnectionIds": [target],
+        "flowSpec": {"id": crate::kind::flow::CRM_TO_AEP_ID, "version": "1.0"},
+        "transformations": [{"name": "Copy", "params": {"deltaColumn": {"name": "SystemModstamp"}}}],
+        "scheduleParams": schedule,
+    }))
+    .unwrap()
+}
+
+#[test]
+fn dataflows_name_what_they_join_by_key_else_by_id_and_what_cannot_be_written_is_skipped() {
+    let source = LiveObject::from_json(json!({
+        "id": id(10), "name": "Contacts", "baseConnectionId": id(1),
+        "connectionSpec": {"id": SF, "version": "1.0"}, "params": {"tableName": "Contact"},
+    }))
+    .unwrap();
+    let elsewhere = id(11);
+    let target = "00000000-0000-4000-8000-0000000000ff";
+    let daily = json!({"frequency": "day", "interval": "1", "startTime": "1796104800", "backfill": "false"});
+    let mut l = listed("prod", vec![basic(&id(1), "ACME Salesforce")]);
+    l.sources = vec![source];
+    l.flows = vec![
+        flow(20, "Contacts \"daily\"\u{202e}", &id(10), target, daily.clone()),
+        flow(21, "Elsewhere", &elsewhere, target, daily),
+        // AEP's milliseconds are no moment flowform reads: not written.
+        flow(
+            22,
+            "In milliseconds",
+            &id(10),
+            target,
+            json!({"frequency": "once", "startTime": "1796104800000"}),
+        ),
+    ];
+    let mut existing = Existing::default();
+    existing
+        .managed
+        .insert(target.to_owned(), "prod/target:lake".to_owned());
+    let generated = generate(&[l], &existing);
+    let skipped: Vec<(&str, &str)> = generated
+        .skipped
+        .iter()
+        .map(|s| (s.id.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert!(
+        skipped
+            .iter()
+            .any(|(i, why)| *i == id(22) && why.contains("is not a moment flowform reads")),
+        "{skipped:?}"
+    );
+    let desired = load_with_lake(&generated);
+    let kind = crate::kind::by_name("flow").unwrap();
+    let daily = desired
+        .of(kind)
+        .find(|r| r.import.as_deref() == Some(id(20).as_str()))
+        .unwrap();
+    assert_eq!(daily.name(), "Contacts \"daily\"\u{202e}");
+    assert_eq!(
+        daily.reference("sourceConnectionId"),
+        Some(&crate::config::Reference::Key("contacts".to_owned()))
+    );
+    assert_eq!(
+        daily.reference("targetConnectionId"),
+        Some(&crate::config::Reference::Key("lake".to_owned()))
+    );
+    // The spec is not known by name here: by id and version.
+    assert_eq!(daily.text("flowSpec.id"), Some(crate::kind::flow::CRM_TO_AEP_ID));
+    assert_eq!(daily.text("schedule.startTime"), None, "a moment, not text");
+    let other = desired
+        .of(kind)
+        .find(|r| r.import.as_deref() == Some(id(21).as_str()))
+        .unwrap();
+    assert_eq!(
+        other.reference("sourceConnectionId"),
+        Some(&crate::config::Reference::Id(elsewhere.clone()))
+    );
+    let text = &generated.files[0].text;
+    assert!(
+        text.contains("    schedule: {frequency: day, interval: 1, startTime: 2026-12-01T06:00:00Z, backfill: false}\n    enabled: false\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# 1 connection, 1 source connection, 2 dataflows."),
+        "{text}"
+    );
+}
+
+/// [`load`], with the managed target connection `lake` the dataflows name declared beside.
+fn load_with_lake(generated: &Generated) -> Desired {
+    let env = Environment::default();
+    let options = LoadOptions {
+        resolve_secrets: false,
+        secrets_only_in: None,
+    };
+    let mut loader = Loader::new(&env, &options);
+    loader.add(
+        Path::new("lake.yaml"),
+        "sandbox: prod\ntargets:\n  lake:\n    name: Lake\n    dataset: 65d4c1f0a1b2c3d4e5f60101\n",
+    );
+    for f in &generated.files {
+        loader.add(Path::new(&format!("{}.yaml", f.sandbox)), &f.text);
+    }
+    match loader.finish() {
+        Ok(loaded) => loaded.desired,
+        Err(d) => panic!("{d}\n{}", generated.files[0].text),
+    }
+}

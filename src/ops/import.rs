@@ -1,9 +1,17 @@
-//! `import KEY ID`: take an existing connection under management without changing it. The
-//! key must be declared; the next plan shows what differs.
+//! `import KEY ID`: take an existing resource under management without changing it. The
+//! key must be declared; the next plan shows what differs. What it refers to by key that is
+//! declared and not managed yet comes with it, at the ids AEP shows (see
+//! [`crate::plan::chain`]): a dataflow brings its source and target connections, and a
+//! source connection its base connection. Every one is checked before any is recorded.
+
+use std::collections::BTreeMap;
 
 use super::session::Session;
 use super::{Error, Exit, Io, Outcome, Target};
 use crate::diagnostic::did_you_mean;
+use crate::flow::model::LiveObject;
+use crate::kind::Kind;
+use crate::plan::chain::Link;
 use crate::settings::Environment;
 use crate::state::file::StateError;
 use crate::state::postgres::error::{Conflict, PgError};
@@ -96,33 +104,7 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
             )),
         ));
     }
-    if let Some((other, held)) = session.store().state().resources.iter().find(|(_, r)| r.id == id) {
-        let help = if held.kind == conn.kind {
-            format!("one resource has one key: `flowform state mv {other} {addr}` gives it this key instead")
-        } else {
-            format!(
-                "{id} is a {}, and `{addr}` declares a {}: check the id",
-                held.kind.noun, conn.kind.noun
-            )
-        };
-        return Err(Error::message(
-            format!("{id} is already managed as `{other}`"),
-            Some(help),
-        ));
-    }
-    // A connection has one state: one that another state of a shared database manages is
-    // refused before anything is read.
-    if let Some((owner, theirs)) = session.store().owner_elsewhere(&conn.sandbox, id)? {
-        let conflict = Conflict {
-            id: id.to_owned(),
-            sandbox: conn.sandbox.clone(),
-            address: addr.clone(),
-            owner,
-            theirs,
-            url: session.store().shown(),
-        };
-        return Err(StateError::from(PgError::Owned(Box::new(conflict))).into());
-    }
+    free(session, &conn, id, None)?;
     let Some(client) = session.client.clone() else {
         return Err(Error::message(
             format!("importing reads the {} from AEP (or --emulator)", conn.kind.noun),
@@ -138,39 +120,170 @@ fn import_in(request: &ImportRequest, session: &mut Session, io: &mut Io<'_>) ->
             None,
         ));
     };
-    // What cannot change in place must already be as declared.
-    for f in conn
-        .kind
-        .fields
-        .iter()
-        .filter(|f| f.update == crate::kind::Update::Replace)
-    {
-        let (Some(serde_json::Value::String(want)), Some(have)) = (conn.value(f), live.text_at(f.api)) else {
+    as_declared(session, &conn, &live, None)?;
+    // What it refers to that is declared and not managed yet comes with it, at the ids AEP
+    // shows (a dataflow's source and target connections, their base connection): imported
+    // alone, the next plan would create those anew and replace it.
+    let mut read: BTreeMap<String, Option<LiveObject>> = BTreeMap::new();
+    let links = loop {
+        let seen = |_: &Kind, _: &str, id: &str| read.get(id).and_then(Option::as_ref);
+        let chain =
+            crate::plan::chain::walk(&session.desired, session.store().state(), [(&conn, &live)], seen);
+        if let Some(problem) = chain.problems.into_iter().next() {
+            return Err(Error::message(problem.message, problem.help));
+        }
+        let unread: Vec<_> = chain
+            .unread
+            .into_iter()
+            .filter(|(_, _, id)| !read.contains_key(id))
+            .collect();
+        if unread.is_empty() {
+            break chain.links;
+        }
+        for (kind, sandbox, id) in unread {
+            let found = session
+                .runtime
+                .block_on(client.get(kind.collection, &sandbox, &id))?;
+            read.insert(id, found);
+        }
+    };
+    let mut taken: Vec<(String, &crate::config::Resource, &LiveObject)> = Vec::new();
+    for (address, link) in &links {
+        let Some(member) = session.desired.resources.get(address) else {
             continue;
         };
-        if !want.eq_ignore_ascii_case(have) {
+        let Some(l) = read.get(&link.id).and_then(Option::as_ref) else {
             return Err(Error::message(
-                format!("{id} has `{}` {have}, but `{}` declares {want}", f.path, conn.key),
+                format!(
+                    "`{address}` ({}): AEP has no {} {} in sandbox `{}`",
+                    link.why(),
+                    link.kind.noun,
+                    link.id,
+                    link.sandbox
+                ),
                 None,
             ));
-        }
+        };
+        free(session, member, &link.id, Some(link))?;
+        as_declared(session, member, l, Some(link))?;
+        taken.push((address.clone(), member, l));
     }
-    // As an `import:` block: the connection is taken as it is, its secrets not sent; the
-    // declared ones' digest is recorded, so that a change to them is sent from now on.
-    let digest =
-        crate::apply::record::declared_secrets_digest(&conn, &session.store().state().fingerprints());
-    let record = crate::apply::record::adopted(&conn, &live, digest, crate::apply::now_ms());
-    session.store_mut().record(&addr, Some(record))?;
-    writeln!(io.err, "{addr}: Import complete [id={id}]")?;
+    // Every check passed: record them all, what is referred to before what refers to it.
+    taken.sort_by_key(|(address, d, _)| (kind_order(d.kind), address.clone()));
+    taken.push((addr.clone(), &conn, &live));
+    // As an `import:` block: each is taken as it is, its secrets not sent; the declared ones'
+    // digest is recorded, so that a change to them is sent from now on.
+    let fingerprints = session.store().state().fingerprints();
+    let now = crate::apply::now_ms();
+    let records: Vec<(String, crate::state::Record)> = taken
+        .iter()
+        .map(|(address, d, l)| {
+            let digest = crate::apply::record::declared_secrets_digest(d, &fingerprints);
+            (address.clone(), crate::apply::record::adopted(d, l, digest, now))
+        })
+        .collect();
+    let secrets = taken.iter().any(|(_, d, _)| d.kind.params_field().is_some());
+    let with: Vec<String> = taken
+        .iter()
+        .filter(|(address, _, _)| *address != addr)
+        .map(|(address, _, _)| format!("`{address}`"))
+        .collect();
+    for (address, record) in records {
+        let id = record.id.clone();
+        session.store_mut().record(&address, Some(record))?;
+        writeln!(io.err, "{address}: Import complete [id={id}]")?;
+    }
+    let (with, taken_as) = if with.is_empty() {
+        (String::new(), format!("the {} is", conn.kind.noun))
+    } else {
+        (
+            format!(", with what it refers to: {}", with.join(", ")),
+            "each is".to_owned(),
+        )
+    };
     writeln!(
         io.out,
-        "\nImport successful! `{addr}` is now managed by flowform. Nothing was sent to AEP: the {} is taken as it is{}. The next plan shows anything else that differs.",
-        conn.kind.noun,
-        if conn.kind.params_field().is_some() {
+        "\nImport successful! `{addr}` is now managed by flowform{with}. Nothing was sent to AEP: {taken_as} taken as it is{}. The next plan shows anything else that differs.",
+        if secrets {
             " (AEP keeps its secrets; flowform sends the declared ones when they change)"
         } else {
             ""
         }
     )?;
     Ok(Exit::Success)
+}
+
+/// Where a kind stands among the kinds, in dependency order.
+fn kind_order(kind: &Kind) -> usize {
+    crate::kind::ALL
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(usize::MAX)
+}
+
+/// Who `d` is, in a message: its address, and for a resource taken with another, why.
+fn named(d: &crate::config::Resource, link: Option<&Link>) -> String {
+    match link {
+        Some(link) => format!("`{}` ({})", d.address(), link.why()),
+        None => format!("`{}`", d.key),
+    }
+}
+
+/// Refuses `id` for `d` when the state holds it under another key, or another state of a
+/// shared database manages it: a resource has one key and one state, and what another state
+/// manages is refused before anything of it is read.
+fn free(session: &Session, d: &crate::config::Resource, id: &str, link: Option<&Link>) -> Result<(), Error> {
+    let addr = d.address();
+    let state = session.store().state();
+    if let Some((other, held)) = state.resources.iter().find(|(_, r)| r.id == id) {
+        let help = if held.kind == d.kind {
+            format!("one resource has one key: `flowform state mv {other} {addr}` gives it this key instead")
+        } else {
+            format!(
+                "{id} is a {}, and `{addr}` declares a {}: check the id",
+                held.kind.noun, d.kind.noun
+            )
+        };
+        let message = match link {
+            Some(_) => format!("{}: {id} is already managed as `{other}`", named(d, link)),
+            None => format!("{id} is already managed as `{other}`"),
+        };
+        return Err(Error::message(message, Some(help)));
+    }
+    if let Some((owner, theirs)) = session.store().owner_elsewhere(&d.sandbox, id)? {
+        let conflict = Conflict {
+            id: id.to_owned(),
+            sandbox: d.sandbox.clone(),
+            address: addr,
+            owner,
+            theirs,
+            url: session.store().shown(),
+        };
+        return Err(StateError::from(PgError::Owned(Box::new(conflict))).into());
+    }
+    Ok(())
+}
+
+/// Refuses what AEP has otherwise than `d` declares in a field that cannot change in place:
+/// imported, it would be replaced by the next plan.
+fn as_declared(
+    session: &Session,
+    d: &crate::config::Resource,
+    live: &LiveObject,
+    link: Option<&Link>,
+) -> Result<(), Error> {
+    match crate::plan::not_as_declared(&session.desired, session.store().state(), d, live) {
+        None => Ok(()),
+        Some(m) => {
+            let message = format!(
+                "{} has `{}` {}, but {} declares {}",
+                live.id,
+                m.path,
+                m.have,
+                named(d, link),
+                m.declared
+            );
+            Err(Error::message(message, Some(m.help(d.kind.noun))))
+        }
+    }
 }

@@ -8,10 +8,63 @@ use serde_json::Value;
 use super::compare::{Want, compare, ignored, sensitive_field, want};
 use super::diff::Context;
 use super::{Action, Change, Interrupted, Presence, Reason, fingerprint};
-use crate::config::Resource;
+use crate::config::{Desired, Resource};
 use crate::flow::model::LiveObject;
 use crate::kind::Update;
-use crate::state::Pending;
+use crate::state::{Pending, State};
+
+/// A field that cannot change in place, whose value AEP has otherwise than declared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    pub path: &'static str,
+    /// AEP's value, and the declared one, as text.
+    pub have: String,
+    pub declared: String,
+}
+
+impl Mismatch {
+    /// The fix, for a resource of `noun`.
+    pub fn help(&self, noun: &str) -> String {
+        format!(
+            "`{}` cannot change in place: declare it as AEP has it ({}) to import this one, or import another {noun}",
+            self.path, self.have
+        )
+    }
+}
+
+/// The first field of `d` that cannot change in place whose value AEP (`l`) has otherwise
+/// than declared: importing it, the next plan would replace it. What is known only once
+/// applied (a reference to what nothing manages yet, a spec named) is not compared. One
+/// rule for `import:` blocks and `flowform import`.
+pub fn not_as_declared(desired: &Desired, state: &State, d: &Resource, l: &LiveObject) -> Option<Mismatch> {
+    let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+    d.kind
+        .fields
+        .iter()
+        .filter(|f| f.update == Update::Replace)
+        .find_map(|f| {
+            let (Want::Value(wanted), Some(have)) =
+                (want(desired, state, d, f), super::compare::live_value(l, f))
+            else {
+                return None;
+            };
+            (wanted != have).then(|| Mismatch {
+                path: f.path,
+                have: show(&have),
+                declared: show(&wanted),
+            })
+        })
+}
+
+/// The paths of the fields AEP (`l`) has otherwise than `d` declares them, as a plan
+/// compares them (those that change in place, then the first that cannot): an import of `d`
+/// that changes nothing has none. For `generate`, which writes what must plan so.
+pub fn differing(desired: &Desired, state: &State, d: &Resource, l: &LiveObject) -> Vec<String> {
+    let (fields, _) = compare(desired, state, d, None, l);
+    let mut paths: Vec<String> = fields.into_iter().map(|f| f.path).collect();
+    paths.extend(not_as_declared(desired, state, d, l).map(|m| m.path.to_owned()));
+    paths
+}
 
 impl Context<'_> {
     /// Adopts resource `id` for `d`, then updates what differs.
@@ -46,29 +99,14 @@ impl Context<'_> {
             }
         };
         // What cannot change in place must already be as declared.
-        for f in d.kind.fields.iter().filter(|f| f.update == Update::Replace) {
-            let (Want::Value(wanted), Some(have)) = (
-                want(self.desired, self.state, d, f),
-                super::compare::live_value(l, f),
-            ) else {
-                continue;
-            };
-            if wanted != have {
-                let show = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
-                return self.error_with_help(
-                    format!(
-                        "`{address}` imports {noun} {id}, whose `{}` is {}, not the declared {}",
-                        f.path,
-                        show(&have),
-                        show(&wanted)
-                    ),
-                    format!(
-                        "`{}` cannot change in place: declare it as AEP has it ({}) to import this one, or import another {noun}",
-                        f.path,
-                        show(&have)
-                    ),
-                );
-            }
+        if let Some(m) = not_as_declared(self.desired, self.state, d, l) {
+            return self.error_with_help(
+                format!(
+                    "`{address}` imports {noun} {id}, whose `{}` is {}, not the declared {}",
+                    m.path, m.have, m.declared
+                ),
+                m.help(noun),
+            );
         }
         let (mut fields, unchanged) = compare(self.desired, self.state, d, None, l);
         // AEP never returns a secret, so what the resource has cannot be compared. An import

@@ -25,12 +25,19 @@ pub fn references(r: &Resource) -> Vec<String> {
 
 /// A reference by id to a resource this state manages hides it from the graph: its
 /// replacement would not replace the resource that refers to it, and a destroy would not wait
-/// for it. Refused, with the reference by key to write instead.
+/// for it. Refused, with the reference by key to write instead. One that a `removed:` entry
+/// lets go in this plan is no longer the state's: by id is how what stays names it.
 pub(super) fn literal_ids_of_managed(desired: &Desired, state: &State, plan: &mut Plan) {
+    let let_go: BTreeSet<&str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Forget && c.reason == Some(Reason::ForgetBecauseRemoved))
+        .map(|c| c.address.as_str())
+        .collect();
     let held: BTreeMap<&str, &str> = state
         .resources
         .iter()
-        .filter(|(a, _)| !a.ends_with("#deposed"))
+        .filter(|(a, _)| !a.ends_with("#deposed") && !let_go.contains(a.as_str()))
         .map(|(a, r)| (r.id.as_str(), a.as_str()))
         .collect();
     for d in desired.resources.values() {

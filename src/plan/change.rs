@@ -76,7 +76,8 @@ pub enum Reason {
     ForgetBecauseRemoved,
     /// Forget: AEP cannot delete it (Data Prep has no DELETE for a mapping set); AEP keeps it.
     ForgetBecauseUndeletable,
-    /// Adopt: an `import` block names it.
+    /// Adopt: an `import` block names it, or what one names refers to it (see
+    /// [`super::chain`]; a note says which).
     ImportBecauseImportBlock,
     /// Adopt: an interrupted apply created it; listing found it.
     ImportBecauseRecoveredFromInterruptedApply,

@@ -23,6 +23,8 @@ pub(super) struct Context<'a> {
     pub replace: bool,
     /// The state's records by id (built once per plan).
     pub holders: &'a std::collections::HashMap<&'a str, &'a str>,
+    /// What the `import:` blocks take with them, by address.
+    pub chained: &'a std::collections::BTreeMap<String, super::chain::Link>,
 }
 
 /// The first scope value of a record.
@@ -120,6 +122,15 @@ impl Context<'_> {
     pub fn declared_unmanaged(&mut self, address: &str, d: &Resource, pending: Option<&Pending>) {
         if let Some(id) = &d.import {
             return self.adopt(address, d, id, Reason::ImportBecauseImportBlock);
+        }
+        if let Some(link) = self.chained.get(address) {
+            self.adopt(address, d, &link.id, Reason::ImportBecauseImportBlock);
+            if let Some(change) = self.plan.changes.last_mut()
+                && change.address == address
+            {
+                change.notes.insert(0, link.why());
+            }
+            return;
         }
         if let Some(p) = pending {
             return self.recover(address, d, p);

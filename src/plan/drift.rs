@@ -233,10 +233,13 @@ pub fn unmanaged<'a>(
     live: &'a Live,
 ) -> Vec<(&'a str, &'a LiveObject)> {
     let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+    // What the configuration imports, and what those imports take with them.
+    let chain = super::chain::of_imports(desired, state, live);
     let imports: BTreeSet<&str> = desired
         .resources
         .values()
         .filter_map(|c| c.import.as_deref())
+        .chain(chain.links.values().map(|l| l.id.as_str()))
         .collect();
     let mut found = Vec::new();
     for (id, seen) in &live.objects {

@@ -31,6 +31,20 @@ fn state_only_fields(d: &Resource, r: &Record) -> Vec<Field> {
 }
 
 impl Context<'_> {
+    /// The id of the resource `d`'s reference `f` names by key, when this plan imports it
+    /// (its `import:` block, or an import's chain): known before applying.
+    fn imported(&self, d: &Resource, f: &crate::kind::Field) -> Option<String> {
+        let address = super::compare::target_address(d, f)?;
+        if self.state.resources.contains_key(&address) {
+            return None;
+        }
+        self.desired
+            .resources
+            .get(&address)
+            .and_then(|t| t.import.clone())
+            .or_else(|| self.chained.get(&address).map(|l| l.id.clone()))
+    }
+
     /// Declared and recorded.
     pub fn managed(&mut self, address: &str, d: &Resource, r: &Record) {
         let l = match self.live.presence(r.kind, &r.sandbox, &record_scope(r), &r.id) {
@@ -74,6 +88,21 @@ impl Context<'_> {
                             origin: Some(Origin::Config),
                             forces_replacement: true,
                             ..Field::new(f.path, before, Some(after))
+                        });
+                    }
+                }
+                // A reference to a resource this plan imports: AEP's id, known now. Still the
+                // one recorded, nothing changes.
+                Want::Unknown if let Some(id) = self.imported(d, f) => {
+                    let same = before
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .is_none_or(|b| b.eq_ignore_ascii_case(&id));
+                    if !same {
+                        forcing.push(Field {
+                            origin: Some(Origin::Config),
+                            forces_replacement: true,
+                            ..Field::new(f.path, before, Some(Value::String(id)))
                         });
                     }
                 }

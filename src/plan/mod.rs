@@ -18,6 +18,7 @@
 
 mod adopt;
 mod cascade;
+pub mod chain;
 mod change;
 mod compare;
 mod diff;
@@ -299,6 +300,13 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         state
     };
     prepare_fingerprints(desired, state);
+    // What the `import:` blocks take with them: the declared resources they refer to that
+    // nothing manages yet, at the ids AEP shows.
+    let chain = match options.mode {
+        Mode::Normal => chain::of_imports(desired, state, live),
+        Mode::Destroy | Mode::RefreshOnly => chain::Chain::default(),
+    };
+    out.errors.extend(chain.problems.iter().cloned());
     let holders: std::collections::HashMap<&str, &str> = state
         .resources
         .iter()
@@ -343,6 +351,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
                 plan: &mut out,
                 replace,
                 holders: &holders,
+                chained: &chain.links,
             };
             if let Some(r) = r {
                 ctx.drift(address, r, d);
@@ -429,6 +438,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
     out
 }
 
+pub use self::adopt::{differing, not_as_declared};
 pub use self::cascade::references;
 pub use self::compare::ignored;
 pub use self::drift::{unapplied, unmanaged};

@@ -540,6 +540,35 @@ pub async fn refresh(
     if !more.is_empty() {
         run(client, more, expect, &more_listed, &mut live, &mut report).await?;
     }
+    // What the imports take with them (`plan::chain`), by id: a link of the chain a round.
+    for _ in 0..kind::ALL.len() {
+        let unread = crate::plan::chain::of_imports(desired, state, &live).unread;
+        let mut wanted: BTreeMap<(&'static str, String), BTreeSet<String>> = BTreeMap::new();
+        for (kind, sandbox, id) in unread {
+            if !live.fetched.contains(&id) {
+                wanted.entry((kind.name, sandbox)).or_default().insert(id);
+            }
+        }
+        if wanted.is_empty() {
+            break;
+        }
+        let mut jobs = Vec::new();
+        for ((kind_name, sandbox), ids) in wanted {
+            let Some(kind) = kind::by_name(kind_name) else {
+                continue;
+            };
+            let group = (kind.name, sandbox, String::new());
+            let (plain, odd): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| listable(id));
+            jobs.extend(
+                client
+                    .batches(kind.collection, &[], "id", plain)
+                    .into_iter()
+                    .map(|b| Job::Ids(group.clone(), b)),
+            );
+            jobs.extend(odd.into_iter().map(|id| Job::Get(group.clone(), id)));
+        }
+        run(client, jobs, expect, &BTreeMap::new(), &mut live, &mut report).await?;
+    }
     report.requests = client.requests() - before;
     report::say(&report);
     Ok((live, report))

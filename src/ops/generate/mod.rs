@@ -1,4 +1,4 @@
-//! `generate`: write the project's configuration from the connections AEP has (see
+//! `generate`: write the project's configuration from what AEP has (see
 //! `crate::generate`, which does the writing; this is the IO around it: the project, its
 //! state, listing each sandbox, and the files). What is listed, and where, is settled in
 //! `select`.
@@ -27,7 +27,7 @@ pub struct GenerateRequest {
     /// Only connections of these sources (`salesforce`, …) or spec ids; all when empty.
     pub sources: Vec<String>,
     pub specs: Vec<String>,
-    /// Only connections whose name matches one of these patterns (`*`, `?`); all when empty.
+    /// Only resources whose own name matches one of these patterns (`*`, `?`); all when empty.
     pub names: Vec<String>,
     /// Where to write (default: the project's configuration directory).
     pub out: Option<PathBuf>,
@@ -67,6 +67,10 @@ fn existing(desired: &Desired, state: &crate::state::State, dropped: &BTreeSet<P
                 (r.kind.name.to_owned(), r.sandbox.clone(), r.name().to_owned()),
                 format!("{}:{}", r.kind.name, r.key),
             );
+            out.keys.insert(r.key.clone());
+            if let Some(id) = &r.import {
+                out.imported.insert(id.clone(), r.address());
+            }
         }
     }
     for c in desired.of(crate::kind::default()) {
@@ -375,14 +379,14 @@ fn report(
                         .iter()
                         .map(|(key, _)| crate::generate::written_kind(key))
                 ),
-                l.connections.len() + l.sources.len() + l.targets.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
                 skipped.len()
             )?,
             None => writeln!(
                 io.err,
                 "sandbox `{}`: nothing to generate ({} listed, {} skipped)",
                 l.sandbox,
-                l.connections.len() + l.sources.len() + l.targets.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
                 skipped.len()
             )?,
         }

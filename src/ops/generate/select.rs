@@ -1,7 +1,7 @@
 //! What `generate` reads: the sandboxes (by default the configuration's) and the sources or
 //! specs asked for, checked before anything is sent; then each sandbox listed, keeping the
-//! names that match, with the specs, source connections and target connections of what is
-//! left.
+//! names that match, with the specs, source connections, target connections and dataflows
+//! of what is left (a dataflow bringing what it joins).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -147,6 +147,9 @@ pub(super) async fn list(
                 || c.spec_id()
                     .is_some_and(|id| specs.iter().any(|s| s.eq_ignore_ascii_case(id)))
         });
+        // Every one's source connections are read, whatever its name: `--name` keeps each
+        // kind's resources by their own names.
+        let mut parents: BTreeSet<String> = connections.iter().map(|c| c.id.clone()).collect();
         if !names.is_empty() {
             connections.retain(|c| names.iter().any(|p| matches(p, &c.name)));
         }
@@ -170,7 +173,6 @@ pub(super) async fn list(
         }
         // The source connections of the base connections managed or listed here, and the
         // data-lake target connections.
-        let mut parents: BTreeSet<String> = listed.connections.iter().map(|c| c.id.clone()).collect();
         parents.extend(
             state
                 .resources
@@ -197,6 +199,30 @@ pub(super) async fn list(
                 .list_counted(target.collection, sandbox, &filter, count)
                 .await?;
         }
+        // The dataflows of those source connections, and of the managed ones.
+        let managed: BTreeSet<&str> = state.resources.values().map(|r| r.id.as_str()).collect();
+        if let Some(flow) = crate::kind::by_name("flow") {
+            let mut parents: BTreeSet<String> = listed.sources.iter().map(|s| s.id.clone()).collect();
+            parents.extend(
+                state
+                    .resources
+                    .values()
+                    .filter(|r| r.kind.name == "source" && r.sandbox == *sandbox)
+                    .map(|r| r.id.clone()),
+            );
+            let parents: Vec<String> = parents.into_iter().filter(|p| crate::flow::listable(p)).collect();
+            let field = flow
+                .filter_name("sourceConnectionId")
+                .unwrap_or_else(|| "sourceConnectionIds".to_owned());
+            for batch in client.batches(flow.collection, &[], &field, parents) {
+                let filter = [Filter::new(field.clone(), batch)];
+                listed
+                    .flows
+                    .extend(client.list_all(flow.collection, sandbox, &filter).await?);
+            }
+        }
+        let all_sources = listed.sources.clone();
+        let all_targets = listed.targets.clone();
         if !names.is_empty() {
             listed
                 .sources
@@ -204,13 +230,76 @@ pub(super) async fn list(
             listed
                 .targets
                 .retain(|c| names.iter().any(|p| matches(p, &c.name)));
+            listed.flows.retain(|c| names.iter().any(|p| matches(p, &c.name)));
+        }
+        // A dataflow kept brings what it joins, whatever its name or its target's spec: the
+        // pipeline is written whole.
+        for (pointer, collection, kept, all) in [
+            (
+                "/sourceConnectionIds/0",
+                "/sourceConnections",
+                &mut listed.sources,
+                &all_sources,
+            ),
+            (
+                "/targetConnectionIds/0",
+                "/targetConnections",
+                &mut listed.targets,
+                &all_targets,
+            ),
+        ] {
+            let wanted: BTreeSet<String> = listed
+                .flows
+                .iter()
+                .filter_map(|f| f.text_at(pointer))
+                .filter(|id| !managed.contains(id) && !kept.iter().any(|k| k.id == *id))
+                .map(str::to_owned)
+                .collect();
+            for id in wanted {
+                match all.iter().find(|a| a.id == id) {
+                    Some(found) => kept.push(found.clone()),
+                    None if crate::apply::is_connection_id(&id) => {
+                        if let Some(found) = client.get(collection, sandbox, &id).await? {
+                            kept.push(found);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        // Their flow specs: by name where the name finds that spec alone.
+        let spec_ids: BTreeSet<String> = listed
+            .flows
+            .iter()
+            .filter_map(|f| f.text_at("/flowSpec/id"))
+            .filter(|id| crate::apply::is_connection_id(id))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        for id in spec_ids {
+            let Some(spec) = client.get("/flowSpecs", sandbox, &id).await? else {
+                continue;
+            };
+            let version = spec.text_at("/version").unwrap_or("1.0").to_owned();
+            let named = if crate::flow::listable(&spec.name) {
+                client
+                    .list_all("/flowSpecs", sandbox, &[Filter::new("name", [spec.name.clone()])])
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let alone = named.iter().filter(|s| s.name == spec.name).count() == 1
+                && named.iter().any(|s| s.id.eq_ignore_ascii_case(&id));
+            if alone {
+                listed.flow_specs.insert(id, (spec.name.clone(), version));
+            }
         }
         crate::info!(
-            "generate: sandbox {sandbox}: {} connection{}, {} source and {} target connections listed",
+            "generate: sandbox {sandbox}: {} connection{}, {} source and {} target connections, {} dataflows listed",
             listed.connections.len(),
             if listed.connections.len() == 1 { "" } else { "s" },
             listed.sources.len(),
-            listed.targets.len()
+            listed.targets.len(),
+            listed.flows.len()
         );
         out.push(listed);
     }
