@@ -594,3 +594,83 @@ async fn an_import_blocks_chain_under_what_stays_managed_replaces_nothing() {
         assert_eq!(&world.id_of(key).await, id, "{key}");
     }
 }
+
+/// [`TWO_FLOWS`], the contacts' dataflow with a mapping set.
+fn with_mapping() -> String {
+    TWO_FLOWS.replace(
+        "    source: acme-contacts\n",
+        "    source: acme-contacts\n    mapping: acme-profile-mapping\n",
+    ) + r#"mappings:
+  acme-profile-mapping:
+    name: ACME Salesforce to profile
+    mappings:
+      - {source: Id, destination: _flowformdemo.crmId}
+      - {source: "lower(Email)", destination: personalEmail.address, sourceType: EXPRESSION}
+"#
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_set_comes_with_its_dataflow_when_imported_and_when_generated() {
+    let world = world().await;
+    world.write(FLOWS, &with_mapping());
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    let set = world.id_of("mapping:acme-profile-mapping").await;
+    let flow = world.id_of("flow:acme-contacts-flow").await;
+    assert_eq!(set.len(), 32, "a Data Prep id: {set}");
+
+    // `import` of the dataflow takes the mapping set it uses, by the id AEP shows.
+    world
+        .run(&[
+            "state",
+            "rm",
+            "flow:acme-contacts-flow",
+            "mapping:acme-profile-mapping",
+        ])
+        .await
+        .expect_code(0);
+    let import = world
+        .run(&["import", "flow:acme-contacts-flow", &flow])
+        .await
+        .expect_code(0);
+    let err = import.stderr();
+    assert!(err.contains("prod/mapping:acme-profile-mapping"), "{err}");
+    assert_eq!(world.id_of("mapping:acme-profile-mapping").await, set);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+
+    // Forgotten and taken away: `generate` writes the set, and the dataflow names it by key.
+    let mut rm = vec!["state", "rm", "mapping:acme-profile-mapping"];
+    rm.extend(ALL);
+    world.run(&rm).await.expect_code(0);
+    let by_hand = world.dir.path().join("by-hand");
+    std::fs::create_dir(&by_hand).unwrap();
+    for file in ["salesforce-oauth2.yaml", crate::world::PIPELINE, FLOWS] {
+        std::fs::rename(world.config().join(file), by_hand.join(file)).unwrap();
+    }
+    let generated = world
+        .run_bare(["generate", "--sandbox", "prod"].map(str::to_owned).to_vec())
+        .await
+        .expect_code(0);
+    let written = std::fs::read_to_string(world.config().join("prod.yaml")).unwrap();
+    for line in [
+        "mappings:\n  acme-salesforce-to-profile:\n    name: \"ACME Salesforce to profile\"\n",
+        "      - {source: \"lower(Email)\", destination: \"personalEmail.address\", sourceType: EXPRESSION}\n",
+        &format!("    import: {{id: \"{set}\"}}\n"),
+        "    mapping: acme-salesforce-to-profile\n",
+    ] {
+        assert!(written.contains(line), "{line}\nin\n{written}");
+    }
+    let vars = variables(&generated);
+    let plan = run_with(&world, &["plan"], &vars).await.expect_code(0);
+    assert!(
+        plan.stdout()
+            .contains("Plan: 7 to import, 0 to add, 0 to change, 0 to destroy."),
+        "{}\n{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    run_with(&world, &["apply", "--auto-approve"], &vars)
+        .await
+        .expect_code(0);
+    no_changes(&run_with(&world, &["plan"], &vars).await.expect_code(0));
+}

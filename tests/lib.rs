@@ -22,6 +22,7 @@ mod hints;
 mod hostile;
 mod interrupt;
 mod live;
+mod mappings;
 mod parsers;
 mod plan;
 mod postgres;

@@ -157,6 +157,37 @@ impl World {
         .await;
     }
 
+    /// The headers AEP asks of a call, with a fresh token of the demo credential, in
+    /// sandbox `prod`: for a test acting in AEP as someone else would.
+    pub async fn headers(&self) -> reqwest::header::HeaderMap {
+        let http = crate::common::http();
+        let token: Value = http
+            .post(format!("{}/ims/token/v3", self.emulator.base_url()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=client_credentials&client_id={}&client_secret={}&scope=openid,AdobeID",
+                flowform_emulator::ims::DEMO_CLIENT_ID,
+                flowform_emulator::ims::DEMO_CLIENT_SECRET
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut headers = reqwest::header::HeaderMap::new();
+        let token = format!("Bearer {}", token["access_token"].as_str().unwrap());
+        for (name, value) in [
+            ("authorization", token.as_str()),
+            ("x-api-key", flowform_emulator::ims::DEMO_CLIENT_ID),
+            ("x-gw-ims-org-id", flowform_emulator::ims::DEMO_ORG),
+            ("x-sandbox-name", "prod"),
+        ] {
+            headers.insert(name, value.parse().unwrap());
+        }
+        headers
+    }
+
     pub async fn id_of(&self, key: &str) -> String {
         self.recorded().find(key).unwrap().1.id.clone()
     }

@@ -20,6 +20,9 @@ use super::model::{Created, LiveObject};
 use super::transport::{Call, Repeat};
 use super::{Api, Client, Collection, Filter, FlowError, Updated, parse};
 
+/// A read under way.
+type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, FlowError>> + Send + 'a>>;
+
 /// Runs every future at once, in the current task, and gives their outputs in order.
 async fn all<'a, T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + 'a>>>) -> Vec<T> {
     let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
@@ -129,9 +132,7 @@ impl Client {
             match (f.field.as_str(), f.values.as_slice()) {
                 ("name", [one]) => name = Some(one.as_str()),
                 ("id", ids) => {
-                    let reads: Vec<
-                        Pin<Box<dyn Future<Output = Result<Option<LiveObject>, FlowError>> + Send + '_>>,
-                    > = ids
+                    let reads: Vec<Pending<'_, Option<LiveObject>>> = ids
                         .iter()
                         .map(|id| Box::pin(self.prep_get(collection, sandbox, id)) as Pin<Box<_>>)
                         .collect();

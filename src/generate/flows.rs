@@ -19,6 +19,9 @@ use crate::config::{LoadOptions, Loader};
 use crate::flow::model::{ConnectionState, LiveObject};
 use crate::settings::Environment;
 
+/// Where a dataflow names its mapping set.
+const MAPPING: &str = "/transformations/name=Mapping/params/mappingId";
+
 /// How a dataflow names what it joins.
 #[derive(Clone, Copy)]
 enum Named<'a> {
@@ -53,6 +56,7 @@ fn body(
     l: &LiveObject,
     source: Named<'_>,
     target: Named<'_>,
+    mapping: Option<Named<'_>>,
     specs: &BTreeMap<String, (String, String)>,
 ) -> Result<String, String> {
     let mut out = String::new();
@@ -93,6 +97,15 @@ fn body(
         .collect::<Result<_, _>>()?;
     if !delta.is_empty() {
         let _ = writeln!(out, "    deltaColumn: {{{}}}", delta.join(", "));
+    }
+    match mapping {
+        Some(Named::Key(key)) => {
+            let _ = writeln!(out, "    mapping: {}", emit::key(key));
+        }
+        Some(Named::Id(id)) => {
+            let _ = writeln!(out, "    mappingId: {}", emit::quoted(id));
+        }
+        None => {}
     }
     let frequency = l
         .text_at("/scheduleParams/frequency")
@@ -143,7 +156,13 @@ fn round_trip(
     let text = format!(
         "sandbox: {}\nflows:\n  k:\n{}",
         emit::key(sandbox),
-        body(l, Named::Id(source), Named::Id(target), specs)?
+        body(
+            l,
+            Named::Id(source),
+            Named::Id(target),
+            l.text_at(MAPPING).map(Named::Id),
+            specs
+        )?
     );
     let env = Environment::default();
     let options = LoadOptions {
@@ -206,9 +225,8 @@ pub(super) fn section(
             named(keys, "source", "/sourceConnectionIds/0", l),
             named(keys, "target", "/targetConnectionIds/0", l),
         ) {
-            (Some(source), Some(target)) => {
-                round_trip(sandbox, l, specs).and_then(|()| body(l, source, target, specs))
-            }
+            (Some(source), Some(target)) => round_trip(sandbox, l, specs)
+                .and_then(|()| body(l, source, target, named(keys, "mapping", MAPPING, l), specs)),
             _ => Err("AEP shows no source or target connection for it".to_owned()),
         };
         match made {

@@ -17,6 +17,7 @@ pub mod emit;
 mod flows;
 pub mod keys;
 mod linked;
+mod mappings;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -52,6 +53,8 @@ pub struct Listed {
     pub targets: Vec<LiveObject>,
     /// Dataflows of the source connections listed or managed.
     pub flows: Vec<LiveObject>,
+    /// The mapping sets those dataflows use that the project does not manage.
+    pub mappings: Vec<LiveObject>,
     /// The flow specs of those dataflows that their name finds alone, by id in lower case:
     /// (name, version).
     pub flow_specs: BTreeMap<String, (String, String)>,
@@ -341,6 +344,17 @@ pub fn generate(sandboxes: &[Listed], existing: &Existing) -> Generated {
             }
         }
         written.extend(linked_written);
+        let (sets_text, sets_written) =
+            mappings::section(sandbox, &listed.mappings, &mut out.skipped, &mut |name| {
+                keys.take(name, sandbox)
+            });
+        text.push_str(&sets_text);
+        for (key, id) in &sets_written {
+            if let Some((_, key)) = key.split_once(':') {
+                joined.insert(("mapping", id.to_lowercase()), key.to_owned());
+            }
+        }
+        written.extend(sets_written);
         let (flows_text, flows_written) = flows::section(
             sandbox,
             &flows,

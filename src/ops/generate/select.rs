@@ -267,6 +267,23 @@ pub(super) async fn list(
                 }
             }
         }
+        // The mapping sets they use, read by id (Data Prep lists by offset only).
+        let sets: BTreeSet<String> = listed
+            .flows
+            .iter()
+            .filter_map(|f| f.text_at("/transformations/name=Mapping/params/mappingId"))
+            .filter(|id| !managed.contains(id))
+            .filter(|id| crate::kind::mapping::KIND.id.check(id))
+            .map(str::to_owned)
+            .collect();
+        for id in sets {
+            if let Some(found) = client
+                .get(crate::kind::mapping::KIND.collection, sandbox, &id)
+                .await?
+            {
+                listed.mappings.push(found);
+            }
+        }
         // Their flow specs: by name where the name finds that spec alone.
         let spec_ids: BTreeSet<String> = listed
             .flows

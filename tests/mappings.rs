@@ -1,0 +1,341 @@
+//! Mapping sets (`mappings:`), Data Prep's, as a user meets them: created before the
+//! dataflows that pin them; a change a PUT that moves the version on, the dataflows
+//! following it in the same apply; AEP's echoes no difference; validated before review;
+//! never deleted (forgotten, and AEP keeps them); found again, not made twice, after a
+//! create whose answer was lost; many read by listing, not one GET each.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::world::World;
+
+const FLOWS: &str = "flows.yaml";
+
+/// The examples' pipeline with a mapping set and two dataflows that use it.
+const PIPELINE: &str = r#"sandbox: prod
+mappings:
+  acme-profile-mapping:
+    name: ACME Salesforce to profile
+    mappings:
+      - {source: Id, destination: _flowformdemo.crmId}
+      - {source: Email, destination: personalEmail.address}
+      - {source: "concat(FirstName, ' ', LastName)", destination: person.name.fullName, sourceType: EXPRESSION}
+flows:
+  acme-contacts-flow:
+    name: ACME contacts into the lake
+    source: acme-contacts
+    target: acme-profiles
+    mapping: acme-profile-mapping
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate}
+    schedule: {frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}
+  acme-accounts-flow:
+    name: ACME accounts into the lake
+    source: acme-accounts
+    target: acme-profiles
+    mapping: acme-profile-mapping
+    flowSpec: CRMToAEP
+    deltaColumn: {name: LastModifiedDate}
+    schedule: {frequency: hour, interval: 1, startTime: 2026-12-01T06:00:00Z}
+"#;
+
+async fn world() -> World {
+    let world = World::pipeline().await;
+    for file in ["salesforce-basic.yaml", "salesforce-jwt.yaml"] {
+        std::fs::remove_file(world.config().join(file)).unwrap();
+    }
+    world.write(FLOWS, PIPELINE);
+    world
+}
+
+/// Every mapping set the emulator holds, every version, as stored.
+async fn sets(world: &World) -> Vec<Value> {
+    world
+        .admin(Method::GET, "/mappingSets", Value::Null)
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The `Mapping` transformation of each dataflow the emulator holds, by name.
+async fn pinned(world: &World) -> Vec<(String, Value)> {
+    let flows = world.admin(Method::GET, "/flows", Value::Null).await;
+    let mut out: Vec<(String, Value)> = flows
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| {
+            let f = &r["item"];
+            let mapping = f["transformations"]
+                .as_array()
+                .and_then(|t| t.iter().find(|t| t["name"] == "Mapping"))
+                .map(|t| t["params"].clone())
+                .unwrap_or(Value::Null);
+            (f["name"].as_str().unwrap_or_default().to_owned(), mapping)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Whether a line of `text` reads `line`, the spaces that align a block's `=` aside.
+fn says(text: &str, line: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let wanted = squeeze(line);
+    text.lines().any(|l| squeeze(l) == wanted)
+}
+
+fn no_changes(run: &crate::common::Run) {
+    assert!(
+        run.stdout()
+            .contains("No changes. Your resources match the configuration."),
+        "{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_a_mapping_set_moves_its_version_and_the_dataflows_follow_it() {
+    let world = world().await;
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    // Its schema is the dataset's of the dataflows' target, learnt when planning.
+    assert!(
+        says(
+            &out,
+            "+ schema.id = \"https://ns.adobe.com/flowformdemo/schemas/6d1f0b5e2c7a4e3b9f8d1c0a5b4e3d21\""
+        ),
+        "{out}"
+    );
+    assert!(says(&out, "+ mappingId = (known after apply)"), "{out}");
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // AEP echoes `text/x.aep-xl`, row ids and the legacy names: no difference.
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    let set = world.id_of("mapping:acme-profile-mapping").await;
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingId"], set.as_str(), "{name}");
+        assert_eq!(params["mappingVersion"], "0", "{name}");
+    }
+
+    // A row added: the set is replaced whole (version 1), each dataflow follows.
+    world.write(
+        FLOWS,
+        &PIPELINE.replace(
+            "      - {source: Email, destination: personalEmail.address}\n",
+            "      - {source: Email, destination: personalEmail.address}\n      - {source: Id, destination: identityMap}\n",
+        ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 0 to add, 3 to change, 0 to destroy."),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"+ { destination = "identityMap", source = "Id", sourceType = "ATTRIBUTE" }"#),
+        "the plan shows the row added: {out}"
+    );
+    assert!(out.contains("# (3 unchanged elements hidden)"), "{out}");
+    assert!(says(&out, "~ mappingVersion = 0 -> (known after apply)"), "{out}");
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let said = apply.stderr() + &apply.stdout();
+    let put = said.find("prod/mapping:acme-profile-mapping: Modifying").unwrap();
+    assert!(said.contains(&format!("[id={set}, version 1]")), "{said}");
+    // The dataflows are patched after the set's PUT, which gave them its version.
+    let set_done = said.find("version 1]").unwrap();
+    for name in ["acme-contacts-flow", "acme-accounts-flow"] {
+        let at = said
+            .find(&format!("prod/flow:{name}: Modifying"))
+            .unwrap_or_else(|| panic!("{said}"));
+        assert!(at > set_done && set_done > put, "{said}");
+    }
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingVersion"], "1", "{name}");
+    }
+    let stored = sets(&world).await;
+    assert_eq!(stored.len(), 1, "one set, not a second one");
+    assert_eq!(stored[0]["versions"].as_array().unwrap().len(), 2, "{stored:#?}");
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+
+    // Changed outside (a PUT in the UI): drift, and apply puts it back, the dataflows following.
+    let body = json!({"outputSchema": {"schemaRef": {"id": stored[0]["versions"][1]["content"]["schemaId"]}},
+        "name": "ACME Salesforce to profile", "mappings": [{"sourceType": "ATTRIBUTE", "source": "Id", "destination": "_flowformdemo.crmId"}]});
+    let http = crate::common::http();
+    let answer = http
+        .put(format!("{}/mappingSets/{set}", world.emulator.conversion_url()))
+        .headers(world.headers().await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    let drift = world.run(&["drift"]).await;
+    assert_eq!(drift.code(), Some(2), "{}", drift.stdout());
+    assert!(
+        drift.stdout().contains("mapping:acme-profile-mapping"),
+        "{}",
+        drift.stdout()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingVersion"], "3", "{name}");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_data_prep_refuses_fails_the_plan_at_its_line_and_nothing_is_sent() {
+    let world = world().await;
+    world.write(
+        FLOWS,
+        &PIPELINE.replace(
+            "destination: person.name.fullName",
+            "destination: person.name.nickName",
+        ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    let err = plan.stderr();
+    assert!(
+        err.contains("error: mapping set `acme-profile-mapping`, `mappings`: mapping 3 (`concat(FirstName, ' ', LastName)` → `person.name.nickName`): Data Prep says the destination 'person.name.nickName' is not a field of the schema"),
+        "{err}"
+    );
+    // At the list of mappings (the line of `mappings:` in the set).
+    assert!(err.contains("--> examples/flows.yaml:6:7"), "{err}");
+    assert!(sets(&world).await.is_empty());
+
+    // A declared schema that is not the dataflows' dataset's.
+    world.write(
+        FLOWS,
+        &PIPELINE.replace(
+            "    name: ACME Salesforce to profile\n",
+            "    name: ACME Salesforce to profile\n    schema: {id: \"https://ns.adobe.com/flowformdemo/schemas/other\"}\n",
+        ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        plan.stderr()
+            .contains("writes schema `https://ns.adobe.com/flowformdemo/schemas/"),
+        "{}",
+        plan.stderr()
+    );
+
+    // Two destinations the same: refused as the configuration loads.
+    world.write(
+        FLOWS,
+        &PIPELINE.replace(
+            "destination: personalEmail.address",
+            "destination: _flowformdemo.crmId",
+        ),
+    );
+    let validate = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        validate
+            .stderr()
+            .contains("mappings 1 and 2 both write `_flowformdemo.crmId`"),
+        "{}",
+        validate.stderr()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_set_no_longer_declared_is_forgotten_and_stays_in_aep() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let set = world.id_of("mapping:acme-profile-mapping").await;
+    // Both dataflows let it go, and the set goes from the configuration.
+    let text = PIPELINE.replace("    mapping: acme-profile-mapping\n", "");
+    let start = text.find("mappings:").unwrap();
+    let end = text.find("flows:").unwrap();
+    world.write(FLOWS, &format!("{}{}", &text[..start], &text[end..]));
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        out.contains("Plan: 0 to add, 2 to change, 0 to destroy, 1 to forget."),
+        "{out}"
+    );
+    assert!(
+        out.contains("AEP has no DELETE for it and keeps it, nothing is sent"),
+        "{out}"
+    );
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        apply
+            .stderr()
+            .contains("prod/mapping:acme-profile-mapping: forgotten (no longer managed; AEP has no DELETE for it and keeps it)"),
+        "{}",
+        apply.stderr()
+    );
+    assert!(world.recorded().find("mapping:acme-profile-mapping").is_none());
+    assert_eq!(sets(&world).await[0]["id"], set.as_str(), "AEP keeps it");
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params, Value::Null, "{name}: its Mapping transformation is gone");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    // Without a refresh too: the state recorded what was sent.
+    no_changes(&world.run(&["plan", "--refresh=false"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_set_whose_create_answer_was_lost_is_found_by_name_not_made_twice() {
+    let world = world().await;
+    world
+        .admin(
+            Method::POST,
+            "/faults/script",
+            json!({"method": "POST", "path": "/mappingSets", "fault": "commit-then-drop"}),
+        )
+        .await;
+    let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    assert!(
+        apply
+            .stderr()
+            .contains("prod/mapping:acme-profile-mapping: AEP did make it: adopting"),
+        "{}",
+        apply.stderr()
+    );
+    assert_eq!(sets(&world).await.len(), 1, "no duplicate");
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_mapping_sets_are_read_by_listing_their_pages_at_once() {
+    let world = world().await;
+    let mut text = PIPELINE.to_owned();
+    let rows = "    mappings:\n      - {source: Id, destination: _flowformdemo.crmId}\n";
+    let mut extra = String::new();
+    for i in 0..150 {
+        extra.push_str(&format!(
+            "  extra-{i:03}:\n    name: Extra {i:03}\n    schema: {{id: \"https://ns.adobe.com/flowformdemo/schemas/6d1f0b5e2c7a4e3b9f8d1c0a5b4e3d21\"}}\n{rows}"
+        ));
+    }
+    text = text.replace(
+        "mappings:\n  acme-profile-mapping:",
+        &format!("mappings:\n{extra}  acme-profile-mapping:"),
+    );
+    world.write(FLOWS, &text);
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let plan = world.run(&["plan", "-v"]).await.expect_code(0);
+    no_changes(&plan);
+    let err = plan.stderr();
+    assert!(
+        err.contains("refresh: sandbox prod, mapping sets: listed the mapping sets by offset, at least 2 pages (its API reads no batch of ids"),
+        "{err}"
+    );
+    let requests: u64 = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("refresh: ")?
+                .split(" requests in all")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        requests <= 12,
+        "151 sets in a few pages, not 151 GETs: {requests}\n{err}"
+    );
+}
