@@ -113,7 +113,7 @@ struct Settings {
 const DEFAULT_SIZE: usize = 10_000;
 const SMOKE_SIZE: usize = 200;
 /// The names `FLOWFORM_BENCH_ONLY` takes.
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 20] = [
     "noop",
     "noop-by-id",
     "noop-listing",
@@ -131,6 +131,9 @@ const SCENARIOS: [&str; 17] = [
     "creates-big",
     "graph",
     "graph-by-id",
+    "pipelines",
+    "pipelines-by-id",
+    "pipelines-apply",
 ];
 
 impl Settings {
@@ -184,6 +187,16 @@ impl Settings {
             && self.wrap.is_empty()
             && self.extra.is_empty()
             && self.size == DEFAULT_SIZE
+    }
+
+    /// Whether the pipelines' figures of this run belong in `BENCHMARKS.md`: at the
+    /// default size, with nothing added, every pipeline scenario run.
+    fn writes_pipelines(&self) -> bool {
+        !self.smoke
+            && self.wrap.is_empty()
+            && self.extra.is_empty()
+            && self.size == DEFAULT_SIZE
+            && PIPELINE_SCENARIOS.iter().all(|s| self.wants(s))
     }
 
     fn among(&self) -> usize {
@@ -1745,11 +1758,404 @@ async fn bench() {
         }
     );
     let (started, load) = (Instant::now(), load_average());
-    let figures = run_all(&settings).await;
-    let table = render(&settings, &Machine::here(load, started.elapsed()), &figures);
-    println!("{table}");
-    eprintln!("the whole run took {:.0} s", started.elapsed().as_secs_f64());
-    if settings.writes() {
-        write_benchmarks(&table);
+    let pipelines_only = settings
+        .only
+        .as_ref()
+        .is_some_and(|only| only.iter().all(|s| PIPELINE_SCENARIOS.contains(&s.as_str())));
+    if !pipelines_only {
+        let figures = run_all(&settings).await;
+        let table = render(&settings, &Machine::here(load, started.elapsed()), &figures);
+        println!("{table}");
+        if settings.writes() {
+            write_benchmarks(&table);
+        }
     }
+    if PIPELINE_SCENARIOS.iter().any(|s| settings.wants(s)) {
+        let (began, load) = (Instant::now(), load_average());
+        let figures = pipelines(&settings).await;
+        let table = render_pipelines(&settings, &Machine::here(load, began.elapsed()), &figures);
+        println!("{table}");
+        if settings.writes_pipelines() {
+            write_pipelines(&table);
+        }
+    }
+    eprintln!("the whole run took {:.0} s", started.elapsed().as_secs_f64());
+}
+
+// ---------------------------------------------------------------------------------------
+// Pipelines (issue 21): base connection, two source connections, a target connection, two
+// mapping sets and two dataflows each.
+
+/// The scenarios of the pipelines, which have a table of their own in `BENCHMARKS.md`.
+const PIPELINE_SCENARIOS: [&str; 3] = ["pipelines", "pipelines-by-id", "pipelines-apply"];
+const PIPELINES_BEGIN: &str =
+    "<!-- bench:pipelines:begin (written by `cargo bench --bench plan`; edit outside these markers) -->";
+const PIPELINES_END: &str = "<!-- bench:pipelines:end -->";
+/// New pipelines the apply scenario creates, and its parallelism.
+const APPLY_PIPELINES: usize = 200;
+const APPLY_PARALLELISM: usize = 16;
+
+/// The pipelines' figures.
+#[derive(Default)]
+struct PipelineFigures {
+    /// How many pipelines the no-op plan reads.
+    count: usize,
+    plan: PlanFigures,
+    /// The apply of a saved plan of new pipelines, and its critical-path ideal.
+    apply: Option<(Measured, Duration)>,
+    /// The same planned and applied in one command (`apply --auto-approve`).
+    apply_whole: Option<Measured>,
+}
+
+/// The sources, targets, mapping sets and dataflows of pipelines `from..to` over
+/// [`Declared::fresh`] base connections, targets over `datasets` in turn.
+fn pipelines_yaml(from: usize, to: usize, datasets: &[String]) -> String {
+    let mut sources = String::from("sources:\n");
+    let mut targets = String::from("targets:\n");
+    let mut mappings = String::from("mappings:\n");
+    let mut flows = String::from("flows:\n");
+    for i in from..to {
+        let _ = write!(
+            targets,
+            "  tgt-{i:06}:\n    name: \"Bench {i:06} lake\"\n    dataset: {}\n",
+            datasets[i % datasets.len()]
+        );
+        for table in GRAPH_TABLES {
+            let t = table.to_lowercase();
+            let _ = write!(
+                sources,
+                "  src-{i:06}-{t}:\n    name: \"Bench {i:06} {table}\"\n    connection: bench-{i:06}\n    table: {table}\n"
+            );
+            let _ = write!(
+                mappings,
+                "  map-{i:06}-{t}:\n    name: \"Bench {i:06} {table} to profile\"\n    mappings:\n      - {{source: Id, destination: _flowformdemo.crmId}}\n      - {{source: Email, destination: personalEmail.address}}\n"
+            );
+            let _ = write!(
+                flows,
+                "  flow-{i:06}-{t}:\n    name: \"Bench {i:06} {table} into the lake\"\n    source: src-{i:06}-{t}\n    target: tgt-{i:06}\n    mapping: map-{i:06}-{t}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate}}\n    schedule: {{frequency: hour, interval: 1, startTime: 2026-12-01T06:00:00Z}}\n"
+            );
+        }
+    }
+    format!("sandbox: prod\n{sources}{targets}{mappings}{flows}")
+}
+
+/// How many resources a pipeline is.
+const PER_PIPELINE: usize = 8;
+
+/// `count` datasets added to the emulator (the demo profile schema's): their ids.
+async fn datasets(aep: &Aep, count: usize) -> Vec<String> {
+    let added: Value = aep
+        .http
+        .post(aep.admin("/datasets"))
+        .json(&json!({ "count": count, "prefix": "Bench lake" }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .expect("datasets are added")
+        .json()
+        .await
+        .expect("their ids");
+    added["ids"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|id| id.as_str().expect("an id").to_owned())
+        .collect()
+}
+
+/// A project of `n` pipelines, nothing applied.
+async fn pipelines_project(settings: &Settings, aep: &Aep, n: usize) -> Project {
+    let datasets = datasets(aep, n.div_ceil(100)).await;
+    let declared: Vec<Declared> = (0..n).map(Declared::fresh).collect();
+    let project = Project::write(settings, &declared, &State::new());
+    std::fs::write(
+        project.path().join("connections/pipelines.yaml"),
+        pipelines_yaml(0, n, &datasets),
+    )
+    .expect("the pipelines' configuration");
+    project
+}
+
+/// The route a pipeline's record is read at, by id, and whether its answer is AEP's
+/// `{items}` wrapper (Data Prep answers the object bare).
+fn pipeline_route(kind: &str) -> (&'static str, bool) {
+    match kind {
+        "mapping" => ("/../conversion/mappingSets", false),
+        "flow" => ("/flows", true),
+        other => (route(other), true),
+    }
+}
+
+/// Baseline: one GET per resource at its kind's route, `BASELINE_PARALLELISM` at a time.
+async fn pipelines_by_id(reader: Reader, ids: Arc<Vec<(String, String)>>) {
+    in_parallel(ids.len(), BASELINE_PARALLELISM, move |i| {
+        let (reader, ids) = (reader.clone(), ids.clone());
+        async move {
+            let (kind, id) = &ids[i];
+            let (route, wrapped) = pipeline_route(kind);
+            let body = reader.get(&format!("{route}/{id}")).await;
+            let got = if wrapped {
+                &body["items"][0]["id"]
+            } else {
+                &body["id"]
+            };
+            assert_eq!(got.as_str(), Some(id.as_str()));
+        }
+    })
+    .await;
+}
+
+/// The critical-path ideal of an apply of `n` new pipelines: per level of the chain (base
+/// connections, targets and mapping sets; sources; dataflows), the level's creates in rounds
+/// of `parallelism`, each round one latency.
+fn critical_path(n: usize, parallelism: usize, latency: Duration) -> Duration {
+    let levels = [n + n + 2 * n, 2 * n, 2 * n];
+    let rounds: usize = levels.iter().map(|width| width.div_ceil(parallelism)).sum();
+    latency * rounds as u32
+}
+
+async fn pipelines(settings: &Settings) -> PipelineFigures {
+    let mut figures = PipelineFigures::default();
+    let n = settings.size / 5;
+    figures.count = n;
+    if settings.wants("pipelines") || settings.wants("pipelines-by-id") {
+        let aep = Aep::start(0).await;
+        let project = pipelines_project(settings, &aep, n).await;
+        let total = n * PER_PIPELINE;
+        eprintln!("pipelines: applying {n} pipelines, {total} resources (no latency)");
+        let made = flowform(
+            settings,
+            project.path(),
+            &["apply", "--auto-approve", "--parallelism", "32"],
+            &aep.env(),
+        )
+        .await;
+        made.expect(0, &format!("{total} added, 0 changed, 0 destroyed."));
+        let ids = recorded(&project);
+        assert_eq!(ids.len(), total, "the state records every resource");
+        let answer = aep
+            .http
+            .put(aep.admin("/faults"))
+            .json(&FaultSettings {
+                latency_ms: PLAN_LATENCY_MS,
+                ..FaultSettings::default()
+            })
+            .send()
+            .await
+            .expect("the emulator answers");
+        assert!(answer.status().is_success(), "faults: {}", answer.status());
+        if settings.wants("pipelines") {
+            figures.plan.flowform = Some(noop_plan(settings, "pipelines", &aep, &project).await);
+        }
+        if settings.wants("pipelines-by-id") {
+            let ids = Arc::new(ids);
+            let client = |reader| pipelines_by_id(reader, ids.clone());
+            figures.plan.by_id = Some(baseline(settings, "pipelines-by-id", &aep, client).await);
+        }
+        aep.emulator.shutdown().await.expect("the emulator stops");
+    }
+    if settings.wants("pipelines-apply") {
+        let n = if settings.smoke { 20 } else { APPLY_PIPELINES };
+        let latency = Duration::from_millis(CREATE_LATENCY_MS);
+        let parallelism = APPLY_PARALLELISM.to_string();
+        let added = format!("{} added, 0 changed, 0 destroyed.", n * PER_PIPELINE);
+        let (mut saved, mut whole) = (Measured::default(), Measured::default());
+        for run in 1..=settings.runs {
+            // The reviewed plan, saved, then carried out (what a pipeline's CI does).
+            let aep = Aep::start(CREATE_LATENCY_MS).await;
+            let project = pipelines_project(settings, &aep, n).await;
+            flowform(
+                settings,
+                project.path(),
+                &["plan", "--parallelism", &parallelism, "--out", "plan.out"],
+                &aep.env(),
+            )
+            .await
+            .expect(0, "to add, 0 to change, 0 to destroy.");
+            aep.reset_stats().await;
+            let mut ran = flowform(
+                settings,
+                project.path(),
+                &["apply", "--parallelism", &parallelism, "plan.out"],
+                &aep.env(),
+            )
+            .await;
+            ran.expect(0, &added);
+            ran.sample.requests = Some(aep.requests().await);
+            progress("pipelines-apply (saved plan)", run, settings, &ran.sample);
+            saved.samples.push(ran.sample);
+            aep.emulator.shutdown().await.expect("the emulator stops");
+            // Planned and carried out in one command.
+            let aep = Aep::start(CREATE_LATENCY_MS).await;
+            let project = pipelines_project(settings, &aep, n).await;
+            aep.reset_stats().await;
+            let mut ran = flowform(
+                settings,
+                project.path(),
+                &["apply", "--auto-approve", "--parallelism", &parallelism],
+                &aep.env(),
+            )
+            .await;
+            ran.expect(0, &added);
+            ran.sample.requests = Some(aep.requests().await);
+            progress("pipelines-apply (--auto-approve)", run, settings, &ran.sample);
+            whole.samples.push(ran.sample);
+            aep.emulator.shutdown().await.expect("the emulator stops");
+        }
+        figures.apply = Some((saved, critical_path(n, APPLY_PARALLELISM, latency)));
+        figures.apply_whole = Some(whole);
+    }
+    figures
+}
+
+/// The pipelines' table.
+fn render_pipelines(settings: &Settings, machine: &Machine, f: &PipelineFigures) -> String {
+    let n = f.count;
+    let count = |n: usize| thousands(n as u64);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Pipelines (issue 21)\n\nReproduce with `FLOWFORM_BENCH_ONLY=pipelines,pipelines-by-id,pipelines-apply cargo bench --bench plan` \
+         (medians of {} runs; part of the full run too). Taken {} at commit {}, {}, on {} core{} ({}), in {:.0} minutes \
+         (load average {} at the start, {} at the end).\n",
+        settings.runs,
+        machine.date,
+        machine.commit,
+        machine.rustc,
+        machine.cores,
+        if machine.cores == 1 { "" } else { "s" },
+        machine.cpu,
+        machine.took.as_secs_f64() / 60.0,
+        or_dash(machine.load.0, |l| format!("{l:.1}")),
+        or_dash(machine.load.1, |l| format!("{l:.1}")),
+    );
+    let _ = writeln!(
+        out,
+        "### No-op plan of {} pipelines, {PLAN_LATENCY_MS} ms a request\n\n{} base connections, {} source connections, \
+         {} target connections, {} mapping sets and {} dataflows, made by `flowform apply` at no latency first \
+         (so the state is flowform's own).\n",
+        count(n),
+        count(n),
+        count(2 * n),
+        count(n),
+        count(2 * n),
+        count(2 * n)
+    );
+    let _ = writeln!(
+        out,
+        "| client | wall | CPU | peak RSS | requests | flowform is faster by |\n|---|---|---|---|---|---|"
+    );
+    let ours = f.plan.flowform.as_ref().map(Measured::wall);
+    for (i, (label, m)) in [
+        ("**flowform plan**", &f.plan.flowform),
+        (
+            "baseline: one GET per id at its kind's route, parallelism 10 (Terraform's way)",
+            &f.plan.by_id,
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let Some(m) = m else {
+            let _ = writeln!(out, "| {label} | not run | | | | |");
+            continue;
+        };
+        let ratio = match (i, ours) {
+            (0, _) | (_, None) => "—".to_owned(),
+            (_, Some(ours)) => times(m.wall().as_secs_f64() / ours.as_secs_f64()),
+        };
+        let _ = writeln!(out, "| {label} | {} | {ratio} |", cells(m));
+    }
+    let apply_n = if settings.smoke { 20 } else { APPLY_PIPELINES };
+    let _ = writeln!(
+        out,
+        "\n### Apply of {} new pipelines ({} resources), {CREATE_LATENCY_MS} ms a request, `--parallelism {APPLY_PARALLELISM}`\n\n\
+         The reviewed plan (`plan --out plan.out`, not timed) carried out by `flowform apply plan.out`, and the same \
+         planned and applied in one command (`apply --auto-approve`: its plan's live checks included, each mapping set \
+         validated by Data Prep). The critical-path ideal is the chain's depth in rounds: per level (base connections, \
+         target connections and mapping sets; source connections; dataflows), ⌈its creates ÷ {APPLY_PARALLELISM}⌉ \
+         rounds of one request's latency.\n",
+        count(apply_n),
+        count(apply_n * PER_PIPELINE)
+    );
+    let _ = writeln!(
+        out,
+        "| command | wall | CPU | peak RSS | requests | ideal | wall ÷ ideal |\n|---|---|---|---|---|---|---|"
+    );
+    let ideal = f.apply.as_ref().map(|(_, ideal)| *ideal);
+    for (label, m) in [
+        ("**flowform apply plan.out**", f.apply.as_ref().map(|(m, _)| m)),
+        ("flowform apply --auto-approve", f.apply_whole.as_ref()),
+    ] {
+        match (m, ideal) {
+            (Some(m), Some(ideal)) => {
+                let _ = writeln!(
+                    out,
+                    "| {label} | {} | {} | {} |",
+                    cells(m),
+                    secs(ideal),
+                    times(m.wall().as_secs_f64() / ideal.as_secs_f64())
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "| {label} | not run | | | | | |");
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\n### Goals\n\n| goal | target | figure | met |\n|---|---|---|---|"
+    );
+    goal(
+        &mut out,
+        &format!("no-op plan of {} pipelines: wall", count(n)),
+        "≤ 2 s",
+        f.plan
+            .flowform
+            .as_ref()
+            .map(|m| (secs(m.wall()), m.wall() <= Duration::from_secs(2))),
+    );
+    // 250 requests for 2,000 pipelines: scaled at other sizes, never under 20.
+    let most = (250 * n as u64).div_ceil(2_000).max(20);
+    goal(
+        &mut out,
+        &format!("no-op plan of {} pipelines: requests", count(n)),
+        &format!("≤ {}", thousands(most)),
+        f.plan
+            .flowform
+            .as_ref()
+            .and_then(Measured::requests)
+            .map(|r| (thousands(r), r <= most)),
+    );
+    goal(
+        &mut out,
+        &format!(
+            "apply of {} pipelines (a saved plan) at `--parallelism {APPLY_PARALLELISM}`: wall ÷ critical-path ideal",
+            count(apply_n)
+        ),
+        "≤ 1.3×",
+        f.apply.as_ref().map(|(m, ideal)| {
+            let r = m.wall().as_secs_f64() / ideal.as_secs_f64();
+            (times(r), r <= 1.3)
+        }),
+    );
+    out
+}
+
+/// Replaces what lies between the pipelines' markers of `BENCHMARKS.md` (added at its end if
+/// missing).
+fn write_pipelines(table: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    let block = format!("{PIPELINES_BEGIN}\n{table}{PIPELINES_END}");
+    let new = match (old.find(PIPELINES_BEGIN), old.find(PIPELINES_END)) {
+        (Some(begin), Some(end)) if begin < end => {
+            format!("{}{block}{}", &old[..begin], &old[end + PIPELINES_END.len()..])
+        }
+        _ => format!("{}\n{block}\n", old.trim_end()),
+    };
+    if new != old {
+        std::fs::write(&path, new).expect("BENCHMARKS.md is written");
+    }
+    eprintln!("wrote the pipelines' figures in {}", path.display());
 }

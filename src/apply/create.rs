@@ -23,7 +23,7 @@ pub(super) async fn create(ctx: &Ctx, address: &str, d: &Resource) -> Result<Str
     let completed;
     let d = if crate::kind::live::incomplete(d) {
         let state = ctx.store().state().clone();
-        completed = crate::kind::live::complete(&ctx.client, &state, d)
+        completed = crate::kind::live::complete(&ctx.client, &state, Some(&ctx.desired), d)
             .await
             .map_err(|reason| ApplyError::Incomplete { reason })?;
         &completed

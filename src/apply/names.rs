@@ -16,6 +16,9 @@ use crate::kind::{self, Kind, Type};
 use crate::plan::{Action, Plan};
 use crate::state::State;
 
+/// Above this many names, a kind that looks up one name a request is listed instead.
+const MANY_NAMES: usize = 8;
+
 /// A kind, a sandbox and the first scope value: one filter's reach.
 type Group = (&'static Kind, String, String);
 
@@ -56,61 +59,135 @@ pub(super) async fn named(
     state: &State,
     wanted: &[(String, &Resource)],
 ) -> Result<Vec<(String, LiveObject)>, FlowError> {
-    // Group → (scope values, name) → address.
-    let mut by_group: BTreeMap<Group, BTreeMap<(Vec<String>, String), String>> = BTreeMap::new();
+    // Kind and sandbox → (scope values, name) → address; and each group's names.
+    type Place = (&'static str, String);
+    let mut by_place: BTreeMap<Place, BTreeMap<(Vec<String>, String), String>> = BTreeMap::new();
+    let mut groups: BTreeMap<Group, BTreeSet<String>> = BTreeMap::new();
     for (address, d) in wanted {
         let Some(scope) = scope(state, d) else { continue };
         let first = scope.first().cloned().unwrap_or_default();
-        by_group
+        groups
             .entry((d.kind, d.sandbox.clone(), first))
+            .or_default()
+            .insert(d.name().to_owned());
+        by_place
+            .entry((d.kind.name, d.sandbox.clone()))
             .or_default()
             .insert((scope, d.name().to_owned()), address.clone());
     }
-    let mut tasks: JoinSet<(Group, Result<Vec<LiveObject>, FlowError>)> = JoinSet::new();
-    for (group, names) in &by_group {
-        let (kind, _, first) = group;
-        let fixed: Vec<Filter> = kind
-            .scope
-            .first()
-            .and_then(|p| kind.filter_name(p))
-            .filter(|_| !first.is_empty())
-            .map(|n| vec![Filter::new(n, [first.clone()])])
-            .unwrap_or_default();
-        let mut unique: Vec<String> = names.keys().map(|(_, n)| n.clone()).collect();
-        unique.sort();
-        unique.dedup();
-        let (plain, odd): (Vec<String>, Vec<String>) = unique.into_iter().partition(|n| listable(n));
-        for batch in client.batches(kind.collection, &fixed, "name", plain) {
-            let (client, group) = (client.clone(), group.clone());
-            let mut filters = fixed.clone();
-            filters.push(Filter::new("name", batch.iter().cloned()));
-            tasks.spawn(async move {
-                let found = client
-                    .list_batch(group.0.collection, &group.1, &filters, batch.len())
-                    .await;
-                (group, found)
-            });
+    let mut tasks: JoinSet<(Place, Result<Vec<LiveObject>, FlowError>)> = JoinSet::new();
+    let spawn = |tasks: &mut JoinSet<(Place, Result<Vec<LiveObject>, FlowError>)>,
+                 kind: &'static Kind,
+                 sandbox: &str,
+                 filters: Vec<Filter>,
+                 counted: Option<u64>| {
+        let (client, place) = (client.clone(), (kind.name, sandbox.to_owned()));
+        tasks.spawn(async move {
+            let found = match counted {
+                Some(n) => client.list_counted(kind.collection, &place.1, &filters, n).await,
+                None => client.list_all(kind.collection, &place.1, &filters).await,
+            };
+            (place, found)
+        });
+    };
+    // Per kind and sandbox: the groups' names together, several scopes a request (what comes
+    // back is matched on both), a group whose names cannot go in a filter listed whole.
+    let mut places: BTreeMap<Place, Vec<(&Group, &BTreeSet<String>)>> = BTreeMap::new();
+    for (group, names) in &groups {
+        places
+            .entry((group.0.name, group.1.clone()))
+            .or_default()
+            .push((group, names));
+    }
+    for ((_, sandbox), groups) in places {
+        let kind = groups[0].0.0;
+        let names: usize = groups.iter().map(|(_, n)| n.len()).sum();
+        if !kind.collection.filters() {
+            if names > MANY_NAMES {
+                // One name a request (Data Prep): many are found by listing the sandbox's
+                // whole, as many pages as the ones the state manages there fill sent at once.
+                let managed = state
+                    .resources
+                    .values()
+                    .filter(|r| r.kind == kind && r.sandbox == sandbox)
+                    .count() as u64;
+                spawn(&mut tasks, kind, &sandbox, Vec::new(), Some(managed));
+            } else {
+                for (_, names) in &groups {
+                    for name in names.iter() {
+                        spawn(
+                            &mut tasks,
+                            kind,
+                            &sandbox,
+                            vec![Filter::new("name", [name.clone()])],
+                            None,
+                        );
+                    }
+                }
+            }
+            continue;
         }
-        if !odd.is_empty() {
-            let (client, group, filters) = (client.clone(), group.clone(), fixed.clone());
-            tasks.spawn(async move {
-                let found = client.list_all(group.0.collection, &group.1, &filters).await;
-                (group, found)
-            });
+        let scope_filter = kind.scope.first().and_then(|p| kind.filter_name(p));
+        // Scoped groups whose names all go in a filter: merged; the others alone.
+        let mut merged: Vec<(String, &BTreeSet<String>)> = Vec::new();
+        for (group, names) in &groups {
+            let first = &group.2;
+            let plain = names.iter().all(|n| listable(n));
+            match (&scope_filter, first.is_empty()) {
+                (Some(_), false) if plain && listable(first) => merged.push((first.clone(), names)),
+                _ => {
+                    let fixed: Vec<Filter> = scope_filter
+                        .iter()
+                        .filter(|_| !first.is_empty())
+                        .map(|n| Filter::new(n.clone(), [first.clone()]))
+                        .collect();
+                    let (plain, odd): (Vec<String>, Vec<String>) =
+                        names.iter().cloned().partition(|n| listable(n));
+                    for batch in client.batches(kind.collection, &fixed, "name", plain) {
+                        let mut filters = fixed.clone();
+                        filters.push(Filter::new("name", batch));
+                        spawn(&mut tasks, kind, &sandbox, filters, None);
+                    }
+                    if !odd.is_empty() {
+                        spawn(&mut tasks, kind, &sandbox, fixed, None);
+                    }
+                }
+            }
+        }
+        let Some(scope_filter) = scope_filter else {
+            continue;
+        };
+        let names_of: BTreeMap<&String, &BTreeSet<String>> = merged.iter().map(|(s, n)| (s, *n)).collect();
+        let scopes: Vec<String> = merged.iter().map(|(s, _)| s.clone()).collect();
+        for scopes in client.batches(kind.collection, &[], &scope_filter, scopes) {
+            let names: BTreeSet<String> = scopes
+                .iter()
+                .filter_map(|s| names_of.get(s))
+                .flat_map(|n| n.iter().cloned())
+                .collect();
+            let fixed = vec![Filter::new(scope_filter.clone(), scopes.iter().cloned())];
+            for batch in client.batches(kind.collection, &fixed, "name", names.into_iter().collect()) {
+                let mut filters = fixed.clone();
+                filters.push(Filter::new("name", batch));
+                spawn(&mut tasks, kind, &sandbox, filters, None);
+            }
         }
     }
     let mut found = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let (group, listed) = joined.map_err(|e| FlowError::Protocol {
+        let (place, listed) = joined.map_err(|e| FlowError::Protocol {
             method: "GET".into(),
             path: group_path(),
             reason: format!("a name lookup task failed: {e}"),
         })?;
-        let Some(names) = by_group.get(&group) else {
+        let Some(names) = by_place.get(&place) else {
+            continue;
+        };
+        let Some(kind) = kind::by_name(place.0) else {
             continue;
         };
         for live in listed? {
-            let scope = crate::plan::scopes_of(group.0, &live);
+            let scope = crate::plan::scopes_of(kind, &live);
             if let Some(address) = names.get(&(scope, live.name.clone())) {
                 found.push((address.clone(), live));
             }

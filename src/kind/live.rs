@@ -51,8 +51,8 @@ pub struct LiveCx<'a> {
     pub resources: Vec<&'a Resource>,
     /// The id a reference resolves to now (`None`: its target does not exist yet).
     pub ids: &'a (dyn Fn(&Resource, &'static Field) -> Option<String> + Sync),
-    /// The whole configuration, when the check is a plan's (what a resource refers to by
-    /// key is found in it); `None` just before a create.
+    /// The whole configuration (what a resource refers to by key is found in it), for a
+    /// plan's check and one just before a create; `None` where there is none.
     pub desired: Option<&'a Desired>,
 }
 
@@ -166,6 +166,23 @@ pub fn fill(desired: &mut Desired, learned: &Learned) {
     }
 }
 
+/// Fills in what a saved plan learnt, where the field is one only AEP knows
+/// ([`super::Default::Live`]) and the configuration does not say it.
+pub fn fill_learnt(desired: &mut Desired, learnt: &[crate::plan::Learnt]) {
+    for l in learnt {
+        let Some(r) = desired.resources.get_mut(&l.address) else {
+            continue;
+        };
+        let Some(f) = r.kind.field(&l.path) else {
+            continue;
+        };
+        if matches!(f.default, super::Default::Live) && !r.values.contains_key(f.path) {
+            r.values
+                .insert(f.path, crate::config::Value::Plain(l.value.clone()));
+        }
+    }
+}
+
 /// Whether `r` still lacks what only AEP knows: a field known only from AEP not filled in,
 /// or columns named but not typed.
 pub fn incomplete(r: &Resource) -> bool {
@@ -184,7 +201,12 @@ pub fn incomplete(r: &Resource) -> bool {
 /// `d` with what only AEP knows filled in, just before it is created (a plan made without a
 /// refresh, or whose references did not exist yet, could not learn it). `Err`: what AEP
 /// says is wrong with it.
-pub async fn complete(client: &Arc<Client>, state: &State, d: &Resource) -> Result<Resource, String> {
+pub async fn complete(
+    client: &Arc<Client>,
+    state: &State,
+    desired: Option<&Desired>,
+    d: &Resource,
+) -> Result<Resource, String> {
     let ids = |r: &Resource, f: &'static Field| id_in(state, r, f);
     let learned = d
         .kind
@@ -193,7 +215,7 @@ pub async fn complete(client: &Arc<Client>, state: &State, d: &Resource) -> Resu
             client,
             resources: vec![d],
             ids: &ids,
-            desired: None,
+            desired,
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -104,48 +104,83 @@ mod hooks {
             .collect()
     }
 
-    /// The schema a dataflow's target connection writes: declared, or its dataset's.
-    async fn target_schema(
-        cx: &LiveCx<'_>,
-        desired: &Desired,
-        flow: &Resource,
-    ) -> Result<Option<String>, FlowError> {
-        let target = match flow.reference("targetConnectionId") {
-            Some(Reference::Key(key)) => {
-                let address = crate::kind::address::format(&crate::kind::target::KIND, &flow.sandbox, key);
-                desired.resources.get(&address)
-            }
-            _ => None,
+    /// What a dataflow's target connection says of its schema: declared, or the dataset it
+    /// is read from.
+    enum Schema {
+        Declared(String),
+        Dataset(String, String),
+    }
+
+    fn target_schema(desired: &Desired, flow: &Resource) -> Option<Schema> {
+        let Some(Reference::Key(key)) = flow.reference("targetConnectionId") else {
+            return None;
         };
-        let Some(target) = target else {
-            return Ok(None);
-        };
+        let address = crate::kind::address::format(&crate::kind::target::KIND, &flow.sandbox, key);
+        let target = desired.resources.get(&address)?;
         if let Some(schema) = target.text("schema.id") {
-            return Ok(Some(schema.to_owned()));
+            return Some(Schema::Declared(schema.to_owned()));
         }
-        let Some(dataset) = target.text("dataset") else {
-            return Ok(None);
-        };
-        Ok(cx
-            .client
-            .dataset(&target.sandbox, dataset)
-            .await?
-            .and_then(|d| d.schema))
+        target
+            .text("dataset")
+            .map(|d| Schema::Dataset(target.sandbox.clone(), d.to_owned()))
+    }
+
+    fn task_failed(e: &tokio::task::JoinError) -> FlowError {
+        FlowError::Protocol {
+            method: "POST".into(),
+            path: "/data/foundation/conversion/mappingSets/validate".into(),
+            reason: format!("a check task failed: {e}"),
+        }
     }
 
     pub(super) async fn check(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
         let mut learned = Learned::default();
+        // What each set's dataflows say of their schema; the datasets to read, each once,
+        // all at once.
+        let mut said: Vec<Vec<(Schema, String)>> = Vec::new();
+        let mut datasets: BTreeSet<(String, String)> = BTreeSet::new();
         for r in &cx.resources {
-            let mut schema = r.text("schema.id").map(str::to_owned);
+            let mut theirs = Vec::new();
             if let Some(desired) = cx.desired {
-                let mut theirs = BTreeSet::new();
                 for flow in users(desired, r) {
-                    if let Some(s) = target_schema(&cx, desired, flow).await? {
-                        theirs.insert((s, flow.key.clone()));
+                    if let Some(schema) = target_schema(desired, flow) {
+                        if let Schema::Dataset(sandbox, id) = &schema {
+                            datasets.insert((sandbox.clone(), id.clone()));
+                        }
+                        theirs.push((schema, flow.key.clone()));
                     }
                 }
-                let schemas: BTreeSet<&String> = theirs.iter().map(|(s, _)| s).collect();
-                match (&schema, schemas.len()) {
+            }
+            said.push(theirs);
+        }
+        let mut reads = tokio::task::JoinSet::new();
+        for (sandbox, id) in datasets {
+            let client = cx.client.clone();
+            reads.spawn(async move {
+                let read = client.dataset(&sandbox, &id).await;
+                ((sandbox, id), read)
+            });
+        }
+        let mut schemas: std::collections::BTreeMap<(String, String), Option<String>> = Default::default();
+        while let Some(joined) = reads.join_next().await {
+            let (key, read) = joined.map_err(|e| task_failed(&e))?;
+            schemas.insert(key, read?.and_then(|d| d.schema));
+        }
+        let mut validations = tokio::task::JoinSet::new();
+        for (at, (r, theirs)) in cx.resources.iter().zip(said).enumerate() {
+            let mut schema = r.text("schema.id").map(str::to_owned);
+            let theirs: BTreeSet<(String, String)> = theirs
+                .into_iter()
+                .filter_map(|(s, flow)| match s {
+                    Schema::Declared(s) => Some((s, flow)),
+                    Schema::Dataset(sandbox, id) => {
+                        schemas.get(&(sandbox, id)).cloned().flatten().map(|s| (s, flow))
+                    }
+                })
+                .collect();
+            if cx.desired.is_some() {
+                let distinct: BTreeSet<&String> = theirs.iter().map(|(s, _)| s).collect();
+                match (&schema, distinct.len()) {
                     (None, 1) => {
                         let s = theirs.iter().next().map(|(s, _)| s.clone()).unwrap_or_default();
                         learned.values.push((r.address(), "schema.id", Value::String(s.clone())));
@@ -185,11 +220,16 @@ mod hooks {
                 "outputSchema": {"schemaRef": {"id": schema, "contentType": r.text("schema.contentType").unwrap_or("application/vnd.adobe.xed-full+json;version=1")}},
                 "mappings": rows,
             });
-            let verdicts = cx
-                .client
-                .validate_mappings(r.kind.collection, &r.sandbox, &body)
-                .await?;
-            for (i, (verdict, row)) in verdicts.iter().zip(rows.iter()).enumerate() {
+            let (client, sandbox, collection) = (cx.client.clone(), r.sandbox.clone(), r.kind.collection);
+            validations.spawn(async move {
+                let verdicts = client.validate_mappings(collection, &sandbox, &body).await;
+                (at, rows, verdicts)
+            });
+        }
+        while let Some(joined) = validations.join_next().await {
+            let (at, rows, verdicts) = joined.map_err(|e| task_failed(&e))?;
+            let r = cx.resources[at];
+            for (i, (verdict, row)) in verdicts?.iter().zip(rows.iter()).enumerate() {
                 if let Some(reason) = verdict {
                     learned.diagnostics.push(
                         error(

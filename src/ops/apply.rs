@@ -163,6 +163,9 @@ fn apply_saved(
     if !plan.errors.is_empty() {
         return Err(Error::message("the saved plan has errors; plan again", None));
     }
+    // What the plan learnt from AEP, as it was reviewed: only for a field the configuration
+    // leaves to AEP, and does not say.
+    crate::kind::live::fill_learnt(&mut session.desired, &plan.learned);
     // Passing a saved plan is the approval.
     let verb = if plan.mode == Mode::Destroy {
         "Destroy"

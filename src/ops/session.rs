@@ -42,6 +42,8 @@ pub struct Session {
     prefetch: std::sync::Mutex<Option<crate::refresh::Prefetch>>,
     /// What the live checks could not check yet, by address (said on the plan's changes).
     deferred: Vec<(String, String)>,
+    /// What the live checks learnt, for a saved plan.
+    learnt: Vec<crate::plan::Learnt>,
     /// The configuration as written, before what the live checks learnt was filled in.
     declared: Option<Desired>,
 }
@@ -329,6 +331,7 @@ impl Session {
             progress: true,
             prefetch: std::sync::Mutex::new(prefetch),
             deferred: Vec::new(),
+            learnt: Vec::new(),
             declared: None,
         })
     }
@@ -497,6 +500,15 @@ impl Session {
                 self.declared = Some(self.desired.clone());
             }
             crate::kind::live::fill(&mut self.desired, &learned);
+            self.learnt = learned
+                .values
+                .iter()
+                .map(|(address, path, value)| crate::plan::Learnt {
+                    address: address.clone(),
+                    path: (*path).to_owned(),
+                    value: value.clone(),
+                })
+                .collect();
             self.deferred = learned.notes;
         }
         Ok(live)
@@ -514,6 +526,7 @@ impl Session {
         };
         let mut planned = plan::plan(&self.desired, self.store().state(), live, &options);
         planned.origin = self.origin.clone();
+        planned.learned = self.learnt.clone();
         if let Some(declared) = self.declared.as_ref().filter(|_| !self.without_digest) {
             let state = self.store().state();
             planned.config_digest = plan::config_digest(declared, &options.digest_salt, &state.digester);

@@ -128,6 +128,19 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// Why the plan cannot be applied (a protected resource to delete, …).
     pub errors: Vec<Problem>,
+    /// What only AEP knows that the plan learnt and shows (a target connection's schema, a
+    /// dataflow's flow spec id): `apply FILE` takes it as reviewed, not asked again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learned: Vec<Learnt>,
+}
+
+/// A value the plan learnt from AEP for a field the configuration leaves to it
+/// ([`crate::kind::Default::Live`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Learnt {
+    pub address: String,
+    pub path: String,
+    pub value: serde_json::Value,
 }
 
 /// Why a plan cannot be applied, and what to do about it.
@@ -280,6 +293,7 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
         drift: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
+        learned: Vec::new(),
     };
     let targets = (!options.targets.is_empty()).then(|| targeted(desired, state, &options.targets));
     let in_scope = |address: &str, _key: &str| {

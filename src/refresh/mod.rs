@@ -395,9 +395,18 @@ pub async fn refresh(
         jobs.extend(odd.into_iter().map(|id| Job::Get(group.clone(), id)));
     }
     for (group, wanted) in &names {
-        if !listed.contains_key(group) {
-            jobs.extend(run::name_jobs(client, group, wanted.iter().cloned(), &mut report));
+        if listed.contains_key(group) {
+            continue;
         }
+        // Data Prep looks up one name a request: many are seen by listing the sandbox's sets
+        // instead (its pages by offset sent at once).
+        let by_name = kind::by_name(group.0).is_none_or(|k| k.collection.filters());
+        if !by_name && wanted.len() as u64 > PREP_GETS {
+            let managed = ids.get(group).map_or(0, BTreeSet::len);
+            listed.insert(group.clone(), ListedBecause::NoBatches { managed });
+            continue;
+        }
+        jobs.extend(run::name_jobs(client, group, wanted.iter().cloned(), &mut report));
     }
     // A listing is counted first, but where its API counts nothing (Data Prep): the managed
     // ones stand for its count, as many pages as they fill sent at once.
