@@ -339,3 +339,60 @@ async fn many_mapping_sets_are_read_by_listing_their_pages_at_once() {
         "151 sets in a few pages, not 151 GETs: {requests}\n{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dataflow_takes_a_mapping_set_in_place_and_moves_to_a_new_one() {
+    let world = world().await;
+    // At first without any: no Mapping transformation.
+    let without = PIPELINE.replace("    mapping: acme-profile-mapping\n", "");
+    let without = format!(
+        "{}{}",
+        &without[..without.find("mappings:").unwrap()],
+        &without[without.find("flows:").unwrap()..]
+    );
+    world.write(FLOWS, &without);
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params, Value::Null, "{name}");
+    }
+    // Given one: an update in place, the transformation added.
+    world.write(FLOWS, PIPELINE);
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    assert!(
+        plan.stdout()
+            .contains("Plan: 1 to add, 2 to change, 0 to destroy."),
+        "{}",
+        plan.stdout()
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    let first = world.id_of("mapping:acme-profile-mapping").await;
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingId"], first.as_str(), "{name}");
+    }
+    // Moved to a set created in the same apply: created first, then pointed at.
+    let text = PIPELINE
+        .replace("    mapping: acme-profile-mapping\n", "    mapping: acme-second\n")
+        .replace(
+            "flows:\n",
+            "  acme-second:\n    name: ACME second\n    mappings:\n      - {source: Id, destination: _flowformdemo.crmId}\nflows:\n",
+        );
+    world.write(FLOWS, &text);
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        says(&out, &format!("~ mappingId = \"{first}\" -> (known after apply)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("Plan: 1 to add, 2 to change, 0 to destroy."),
+        "{out}"
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let second = world.id_of("mapping:acme-second").await;
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingId"], second.as_str(), "{name}");
+        assert_eq!(params["mappingVersion"], "0", "{name}");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}

@@ -1,6 +1,6 @@
 //! The Salesforce Basic retirement as one reviewed plan (issue 21, part 7, at a test's size):
 //! twenty base connections on Basic Authentication, each with two source connections, a
-//! target connection and two dataflows, all moved to OAuth2 Client Credential by one change
+//! target connection, two mapping sets and two dataflows, all moved to OAuth2 Client Credential by one change
 //! of the configuration. One plan: new base connections, new source connections, new
 //! dataflows continuing where the old stopped, the old disabled then deleted, then the old
 //! source and base connections. Its PR comment reads chain by chain and fits GitHub's limit.
@@ -40,11 +40,19 @@ fn pipelines(oauth: bool) -> String {
             "  lake-{i:02}:\n    name: Lake {i:02}\n    dataset: 65d4c1f0a1b2c3d4e5f60101\n"
         ));
     }
+    yaml.push_str("mappings:\n");
+    for i in 0..CHAINS {
+        for table in ["Contact", "Account"] {
+            yaml.push_str(&format!(
+                "  map-{i:02}-{table}:\n    name: {table} {i:02} to profile\n    mappings:\n      - {{source: Id, destination: _flowformdemo.crmId}}\n"
+            ));
+        }
+    }
     yaml.push_str("flows:\n");
     for i in 0..CHAINS {
         for table in ["Contact", "Account"] {
             yaml.push_str(&format!(
-                "  flow-{i:02}-{table}:\n    name: {table} {i:02} into the lake\n    source: sf-{i:02}-{table}\n    target: lake-{i:02}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate}}\n    schedule: {{frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}}\n"
+                "  flow-{i:02}-{table}:\n    name: {table} {i:02} into the lake\n    source: sf-{i:02}-{table}\n    target: lake-{i:02}\n    mapping: map-{i:02}-{table}\n    flowSpec: CRMToAEP\n    deltaColumn: {{name: LastModifiedDate}}\n    schedule: {{frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}}\n"
             ));
         }
     }
@@ -151,8 +159,21 @@ async fn twenty_chains_leave_basic_authentication_in_one_plan_without_a_gap_or_a
         let unique: BTreeSet<&String> = names.iter().collect();
         assert_eq!((names.len(), unique.len()), (n, n), "{side}: {names:?}");
     }
+    // The mapping sets stay as they were: the new dataflows pin the same sets, at the same
+    // version (nothing of Data Prep is replaced, and nothing is made twice).
+    let sets = world.admin(Method::GET, "/mappingSets", Value::Null).await;
+    let sets = sets.as_array().unwrap();
+    assert_eq!(sets.len(), 2 * CHAINS);
+    assert!(sets.iter().all(|s| s["versions"].as_array().unwrap().len() == 1));
     let state = world.recorded();
-    assert_eq!(state.resources.len(), 6 * CHAINS);
+    let sets: BTreeSet<&str> = sets.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for (address, r) in &state.resources {
+        if address.contains("/flow:") {
+            let pinned = r.attrs["mappingId"].as_str().unwrap();
+            assert!(sets.contains(pinned), "{address} pins {pinned}");
+        }
+    }
+    assert_eq!(state.resources.len(), 8 * CHAINS);
     assert!(state.resources.keys().all(|a| !a.ends_with("#deposed")));
     for held in world
         .admin(Method::GET, "/connections", Value::Null)

@@ -250,7 +250,7 @@ pub(super) fn patch_ops(
 }
 
 /// The op that sets a list's element whole (`/transformations/name=Mapping`): what AEP has
-/// of it, with every declared field under it set; `add …/-` when AEP has none.
+/// of it, with every declared field under it set; the list whole when AEP has none of it.
 fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &str) -> Option<PatchOp> {
     let have = live.at(element);
     let mut value = match &have {
@@ -304,12 +304,19 @@ fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &st
             path: crate::flow::pointer::concrete(&live.body, element)?,
             value: Some(Value::Object(value)),
         }),
+        // A new element: the list sent whole with it at the end (AEP's docs show a
+        // transformation replaced, never one appended).
         None => {
             let list = &element[..element.rfind('/')?];
+            let (op, mut items) = match live.at(list) {
+                Some(Value::Array(items)) => (PatchKind::Replace, items),
+                _ => (PatchKind::Add, Vec::new()),
+            };
+            items.push(Value::Object(value));
             Some(PatchOp {
-                op: PatchKind::Add,
-                path: format!("{list}/-"),
-                value: Some(Value::Object(value)),
+                op,
+                path: list.to_owned(),
+                value: Some(Value::Array(items)),
             })
         }
     }

@@ -63,10 +63,20 @@ pub(super) fn want(desired: &Desired, state: &State, d: &Resource, f: &Declared)
     if let Type::Ref { .. } = f.ty {
         return match d.reference(f.path) {
             Some(Reference::Id(id)) => Want::Value(text(id)),
-            Some(Reference::Key(_)) => match target_address(d, f).and_then(|a| state.resources.get(&a)) {
-                Some(target) => Want::Value(text(&target.id)),
-                None => Want::Unknown,
-            },
+            Some(Reference::Key(_)) => {
+                let address = target_address(d, f);
+                match address.as_ref().and_then(|a| state.resources.get(a)) {
+                    Some(target) => Want::Value(text(&target.id)),
+                    // One an `import:` block names: that id.
+                    None => match address
+                        .and_then(|a| desired.resources.get(&a))
+                        .and_then(|t| t.import.as_ref())
+                    {
+                        Some(id) => Want::Value(text(id)),
+                        None => Want::Unknown,
+                    },
+                }
+            }
             None => Want::Absent,
         };
     }
@@ -166,6 +176,7 @@ pub(super) fn compare(
     let (plain, secret_names) = (&split.plain, &split.secret_names);
     let mut fields = Vec::new();
     let mut unchanged = 0;
+    let mut unknown = Vec::new();
     let mut consider = |path: String, applied: Option<Value>, now: Option<Value>, want: Option<Value>| {
         if ignored(d, &path) {
             return;
@@ -218,6 +229,21 @@ pub(super) fn compare(
             }
             _ => {
                 let want = want(desired, state, d, f);
+                // A reference changed in place to a resource created in this apply (a
+                // dataflow's new mapping set): what it will be is known after apply.
+                // (For one being imported, what it refers to is taken as AEP shows it.)
+                if want == Want::Unknown
+                    && r.is_some()
+                    && matches!(f.ty, Type::Ref { .. })
+                    && !ignored(d, f.path)
+                {
+                    unknown.push(Field {
+                        origin: Some(Origin::Config),
+                        unknown: true,
+                        ..Field::new(f.path, live_value(l, f), None)
+                    });
+                    continue;
+                }
                 if want == Want::Unknown
                     || (want == Want::Absent
                         && matches!(f.default, Default::Server | Default::Version { .. }))
@@ -233,6 +259,7 @@ pub(super) fn compare(
             }
         }
     }
+    fields.extend(unknown);
     (fields, unchanged)
 }
 
