@@ -131,7 +131,7 @@ fn definition(kind: &'static Kind) -> Value {
             "type": "object",
             "required": ["id"],
             "additionalProperties": false,
-            "properties": {"id": {"type": "string", "pattern": UUID_PATTERN}}
+            "properties": {"id": {"type": "string", "pattern": if kind.id == IdForm::Hex32 { HEX32_PATTERN } else { UUID_PATTERN }}}
         }),
     );
     let mut definition = Map::new();

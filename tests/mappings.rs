@@ -257,7 +257,7 @@ async fn a_mapping_set_no_longer_declared_is_forgotten_and_stays_in_aep() {
         "{out}"
     );
     assert!(
-        out.contains("AEP has no DELETE for it and keeps it, nothing is sent"),
+        out.contains("because AEP has no DELETE for it: AEP keeps it, nothing is sent"),
         "{out}"
     );
     let apply = world.run(&["apply", "--auto-approve"]).await.expect_code(0);
@@ -395,4 +395,128 @@ async fn a_dataflow_takes_a_mapping_set_in_place_and_moves_to_a_new_one() {
         assert_eq!(params["mappingVersion"], "0", "{name}");
     }
     no_changes(&world.run(&["plan"]).await.expect_code(0));
+}
+
+/// A set made by hand in Data Prep (outside flowform), moved to version 1: its id.
+async fn made_by_hand(world: &World) -> String {
+    let http = crate::common::http();
+    let base = world.emulator.conversion_url();
+    let body = json!({"name": "Hand made", "outputSchema": {"schemaRef": {"id": flowform_emulator::dataset::DEMO_PROFILE_SCHEMA_ID}},
+        "mappings": [{"sourceType": "ATTRIBUTE", "source": "Id", "destination": "_flowformdemo.crmId"}]});
+    let made: Value = http
+        .post(format!("{base}/mappingSets"))
+        .headers(world.headers().await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    let put = http
+        .put(format!("{base}/mappingSets/{id}"))
+        .headers(world.headers().await)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_review_of_mapping_sets_found_is_planned_right() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // The set at version 2 (a row added, then taken away): a dataflow moving to a set by id
+    // must not keep that number.
+    let more = PIPELINE.replace(
+        "      - {source: Id, destination: _flowformdemo.crmId}\n",
+        "      - {source: Id, destination: _flowformdemo.crmId}\n      - {source: Id, destination: identityMap}\n",
+    );
+    for text in [more.as_str(), PIPELINE] {
+        world.write(FLOWS, text);
+        world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    }
+    assert_eq!(sets(&world).await[0]["versions"].as_array().unwrap().len(), 3);
+
+    // `--replace` of a mapping set: refused (the old one would stay beside the new one).
+    let plan = world
+        .run(&["plan", "--replace", "mapping:acme-profile-mapping"])
+        .await
+        .expect_code(1);
+    assert!(
+        (plan.stdout() + &plan.stderr()).contains(
+            "`prod/mapping:acme-profile-mapping` cannot be replaced: AEP has no DELETE for a mapping set"
+        ),
+        "{}{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+
+    // Rows in another order: no difference (a destination takes one mapping).
+    let rows = "      - {source: Id, destination: _flowformdemo.crmId}\n      - {source: Email, destination: personalEmail.address}\n";
+    let swapped = "      - {source: Email, destination: personalEmail.address}\n      - {source: Id, destination: _flowformdemo.crmId}\n";
+    assert!(PIPELINE.contains(rows));
+    world.write(FLOWS, &PIPELINE.replace(rows, swapped));
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+
+    // A dataflow moved to a target whose dataset follows another schema, its set unchanged:
+    // refused in review, before anything is disabled.
+    world.write(
+        "other.yaml",
+        &format!(
+            "sandbox: prod\ntargets:\n  acme-events:\n    name: ACME events\n    dataset: {}\n",
+            flowform_emulator::dataset::DEMO_EVENT_DATASET_ID
+        ),
+    );
+    world.write(
+        FLOWS,
+        &PIPELINE.replacen("    target: acme-profiles\n", "    target: acme-events\n", 1),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        (plan.stdout() + &plan.stderr()).contains("mapping set `acme-profile-mapping` writes schema `https://ns.adobe.com/flowformdemo/schemas/6d1f0b5e2c7a4e3b9f8d1c0a5b4e3d21`, but target connection `acme-events` writes `https://ns.adobe.com/flowformdemo/schemas/0b7e3c9a5d1f4b6e8a2c7d9f1e3b5a46`: AEP would refuse the dataflow (1425)"),
+        "{}{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+    std::fs::remove_file(world.config().join("other.yaml")).unwrap();
+
+    // A set AEP does not have, by id: refused at its line.
+    let text = PIPELINE.replacen(
+        "    mapping: acme-profile-mapping\n",
+        "    mappingId: 0123456789abcdef0123456789abcdef\n",
+        1,
+    );
+    world.write(FLOWS, &text);
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    assert!(
+        (plan.stdout() + &plan.stderr())
+            .contains("AEP has no mapping set 0123456789abcdef0123456789abcdef in sandbox `prod`"),
+        "{}{}",
+        plan.stdout(),
+        plan.stderr()
+    );
+
+    // Moved to one made by hand, by id: AEP's own version of it, not the old set's number;
+    // and no drift ever after from the version flowform did not pin.
+    let hand = made_by_hand(&world).await;
+    let text = PIPELINE.replacen(
+        "    mapping: acme-profile-mapping\n",
+        &format!("    mappingId: {hand}\n"),
+        1,
+    );
+    world.write(FLOWS, &text);
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    let pins = pinned(&world).await;
+    let moved = pins
+        .iter()
+        .find(|(_, p)| p["mappingId"] == hand.as_str())
+        .unwrap();
+    assert_ne!(moved.1["mappingVersion"], "2", "{pins:?}");
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+    let drift = world.run(&["drift"]).await;
+    assert_eq!(drift.code(), Some(0), "{}", drift.stdout());
 }

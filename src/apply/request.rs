@@ -272,9 +272,14 @@ fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &st
         if e != element {
             continue;
         }
-        if let Some(v) = resolved.values.get(f.path) {
-            put(&mut value, rest, encode(f, v.clone()));
-            any = true;
+        match resolved.values.get(f.path) {
+            Some(v) => {
+                put(&mut value, rest, encode(f, v.clone()));
+                any = true;
+            }
+            // Not declared now: what AEP had of it goes (a mapping set's version, when the
+            // dataflow names another set by id: AEP takes that set's own).
+            None => remove(&mut value, rest),
         }
     }
     if !any {
@@ -320,6 +325,22 @@ fn element_op(d: &Resource, resolved: &Resolved, live: &LiveObject, element: &st
             })
         }
     }
+}
+
+/// Removes the member at `pointer` (objects only) from `value`, if it is there.
+fn remove(value: &mut Map<String, Value>, pointer: &str) {
+    let parts: Vec<&str> = pointer.trim_start_matches('/').split('/').collect();
+    let Some((last, path)) = parts.split_last() else {
+        return;
+    };
+    let mut at = value;
+    for part in path {
+        match at.get_mut(*part) {
+            Some(Value::Object(inner)) => at = inner,
+            _ => return,
+        }
+    }
+    at.remove(*last);
 }
 
 /// A `Params` field as a patch sends it: AEP replaces it whole, so an ignored param keeps

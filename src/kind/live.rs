@@ -54,6 +54,8 @@ pub struct LiveCx<'a> {
     /// The whole configuration (what a resource refers to by key is found in it), for a
     /// plan's check and one just before a create; `None` where there is none.
     pub desired: Option<&'a Desired>,
+    /// The state as the check found it (what a managed resource it refers to is).
+    pub state: &'a State,
 }
 
 /// Polls every future to its end; their outputs in order.
@@ -147,6 +149,7 @@ pub async fn check(
             resources,
             ids: &ids,
             desired: Some(desired),
+            state,
         }));
     }
     let mut learned = Learned::default();
@@ -216,6 +219,7 @@ pub async fn complete(
             resources: vec![d],
             ids: &ids,
             desired,
+            state,
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -125,6 +125,15 @@ mod hooks {
             .map(|d| Schema::Dataset(target.sandbox.clone(), d.to_owned()))
     }
 
+    /// The schema the state recorded of a managed set.
+    fn recorded_schema(cx: &LiveCx<'_>, r: &Resource) -> Option<String> {
+        cx.state
+            .resources
+            .get(&r.address())
+            .and_then(|rec| rec.text("schema.id"))
+            .map(str::to_owned)
+    }
+
     fn task_failed(e: &tokio::task::JoinError) -> FlowError {
         FlowError::Protocol {
             method: "POST".into(),
@@ -183,6 +192,11 @@ mod hooks {
                 match (&schema, distinct.len()) {
                     (None, 1) => {
                         let s = theirs.iter().next().map(|(s, _)| s.clone()).unwrap_or_default();
+                        learned.values.push((r.address(), "schema.id", Value::String(s.clone())));
+                        schema = Some(s);
+                    }
+                    (None, 0) if recorded_schema(&cx, r).is_some() => {
+                        let s = recorded_schema(&cx, r).unwrap_or_default();
                         learned.values.push((r.address(), "schema.id", Value::String(s.clone())));
                         schema = Some(s);
                     }

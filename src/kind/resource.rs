@@ -283,8 +283,8 @@ pub fn ref_kind(field: &Field) -> Option<&'static Kind> {
 /// Data Prep mapping rows as flowform compares and records them: `{source, destination,
 /// sourceType}` each, `sourceType` in the declared vocabulary (AEP echoes
 /// `text/x.schema-path` for `ATTRIBUTE`, `text/x.aep-xl` for `EXPRESSION`, `text/plain` for
-/// `STATIC`), the legacy names read where the current ones are missing, and what AEP adds
-/// (row ids, versions, dates, `identity`, …) left out.
+/// `STATIC`), the legacy names read where the current ones are missing, what AEP adds (row
+/// ids, versions, dates, `identity`, …) left out, and in the order of their destinations.
 pub fn mapping_rows(rows: Vec<serde_json::Value>) -> serde_json::Value {
     use serde_json::Value;
     let rows = rows.into_iter().map(|row| {
@@ -304,7 +304,10 @@ pub fn mapping_rows(rows: Vec<serde_json::Value>) -> serde_json::Value {
             "sourceType": source_type,
         })
     });
-    Value::Array(rows.collect())
+    // A destination takes one mapping: their order is no difference.
+    let mut rows: Vec<Value> = rows.collect();
+    rows.sort_by(|a, b| a["destination"].as_str().cmp(&b["destination"].as_str()));
+    Value::Array(rows)
 }
 
 /// A version recorded as an etag (a Data Prep set's: `"3"`, quotes or not), as a number.

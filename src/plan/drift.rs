@@ -86,8 +86,11 @@ impl Context<'_> {
                 }
                 _ if f.update.in_place() => {
                     let before = recorded_value(r, f);
-                    // AEP's default for what flowform did not send is no change.
-                    if before.is_none() && matches!(f.default, kind::Default::Server) {
+                    // AEP's default for what flowform did not send is no change (nor the
+                    // version AEP picks of a set flowform did not pin).
+                    if before.is_none()
+                        && matches!(f.default, kind::Default::Server | kind::Default::Version { .. })
+                    {
                         continue;
                     }
                     push(f.path.to_owned(), before, live_value(l, f));
@@ -267,6 +270,9 @@ pub fn unmanaged<'a>(
             }),
             // Listed by parent: its parent is one flowform manages.
             kind::Refresh::ByParent(_) => true,
+            // Of no scope (Data Prep's mapping sets): a sandbox holds sets of every kind of
+            // dataflow (streaming, made in the UI), and nothing says which are the project's.
+            kind::Refresh::ById if seen.kind.scope.is_empty() => false,
             // Of what the managed ones share (a data-lake target connection of a dataset a
             // managed one receives into): all its scope values.
             kind::Refresh::ById => {

@@ -434,6 +434,25 @@ pub fn plan(desired: &Desired, state: &State, live: &Live, options: &Options) ->
             );
         }
     }
+    // A replacement of what AEP cannot delete (a Data Prep mapping set) would leave the old
+    // one beside the new, under the same name: refused. It changes in place anyway.
+    for c in out
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Replace && !c.kind().collection.deletes())
+    {
+        out.errors.push(
+            Problem::new(format!(
+                "`{}` cannot be replaced: AEP has no DELETE for a {}, so the old one would stay beside the new one, under the same name",
+                c.address,
+                c.kind().noun
+            ))
+            .with_help(format!(
+                "a {} changes in place (each change is a new version of it): change it instead; for a new one, declare it under another key and name that one from the dataflows",
+                c.kind().noun
+            )),
+        );
+    }
     if options.mode == Mode::Normal {
         cascade::literal_ids_of_managed(desired, state, &mut out);
         cascade::cascade(desired, state, &mut out);

@@ -36,7 +36,7 @@ impl Fault {
     /// The methods the fault can happen to; `None`: any.
     pub fn methods(self) -> Option<&'static [&'static str]> {
         match self {
-            Fault::CommitThenFail | Fault::CommitThenDrop => Some(&["POST", "PATCH"]),
+            Fault::CommitThenFail | Fault::CommitThenDrop => Some(&["POST", "PATCH", "PUT"]),
             // It edits the connection the request names: only a PATCH or DELETE of one
             // meets the new etag (a GET would merely edit what it reads).
             Fault::ConcurrentEdit => Some(&["PATCH", "DELETE"]),
@@ -74,8 +74,8 @@ pub struct Scripted {
     pub fault: Fault,
 }
 
-/// The methods the Flow Service routes answer.
-const METHODS: [&str; 4] = ["GET", "POST", "PATCH", "DELETE"];
+/// The methods the routes answer (Data Prep replaces a mapping set by PUT).
+const METHODS: [&str; 5] = ["GET", "POST", "PATCH", "PUT", "DELETE"];
 
 impl Scripted {
     /// Refuses a fault aimed at a method that could never take it: it would wait in the
@@ -198,7 +198,7 @@ impl Faults {
             0
         };
         let delay = Duration::from_millis(s.latency_ms + jitter);
-        let writes = matches!(method, "POST" | "PATCH");
+        let writes = matches!(method, "POST" | "PATCH" | "PUT");
         let scripted = self.settings.script.iter().position(|f| {
             f.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
                 && f.path.as_deref().is_none_or(|p| path.ends_with(p))

@@ -297,6 +297,102 @@ fn joined_spec(desired: &crate::config::Desired, r: &Resource, field: &str) -> O
 /// specs (AEP refuses the flow otherwise, 1413 — better in review than at apply, after the
 /// old dataflow of a replacement was disabled).
 async fn live(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
+    let mut learned = specs(&cx).await?;
+    mappings(&cx, &mut learned).await?;
+    Ok(learned)
+}
+
+/// The schema a flow's mapping set writes, and the one its target connection's dataset
+/// follows, must be the same (AEP refuses the dataflow otherwise, 1425): checked here for a
+/// set flowform manages (declared, or as the state recorded it) and for one named by id (read
+/// from Data Prep, which must have it). A set created in this plan is checked by its own kind.
+async fn mappings(cx: &LiveCx<'_>, learned: &mut Learned) -> Result<(), FlowError> {
+    use crate::config::Reference;
+    let Some(desired) = cx.desired else {
+        return Ok(());
+    };
+    let set_kind = &crate::kind::mapping::KIND;
+    let mut sets: BTreeMap<(String, String), Option<crate::flow::model::LiveObject>> = BTreeMap::new();
+    let mut datasets: BTreeMap<(String, String), Option<String>> = BTreeMap::new();
+    for r in &cx.resources {
+        let (set_schema, set_name) = match r.reference("mappingId") {
+            Some(Reference::Key(key)) => {
+                let address = crate::kind::address::format(set_kind, &r.sandbox, key);
+                let declared = desired.resources.get(&address).and_then(|s| s.text("schema.id"));
+                let recorded = cx.state.resources.get(&address).and_then(|s| s.text("schema.id"));
+                (declared.or(recorded).map(str::to_owned), format!("`{key}`"))
+            }
+            Some(Reference::Id(id)) => {
+                let key = (r.sandbox.clone(), id.clone());
+                if !sets.contains_key(&key) {
+                    let read = cx.client.get(set_kind.collection, &r.sandbox, id).await?;
+                    sets.insert(key.clone(), read);
+                }
+                match sets.get(&key).and_then(Option::as_ref) {
+                    Some(set) => (
+                        set.text_at("/outputSchema/schemaRef/id").map(str::to_owned),
+                        id.clone(),
+                    ),
+                    None => {
+                        learned.diagnostics.push(
+                            Diagnostic::error(format!("AEP has no mapping set {id} in sandbox `{}`", r.sandbox))
+                                .at(&r.origin.file, r.place("mappingId"))
+                                .of(r.kind, &r.key)
+                                .field("mappingId")
+                                .help("Data Prep's `GET /mappingSets` lists a sandbox's sets; or declare one here (`mappings:`) and name it `mapping: KEY`"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            None => continue,
+        };
+        let Some(set_schema) = set_schema else { continue };
+        let Some(Reference::Key(target)) = r.reference("targetConnectionId") else {
+            continue;
+        };
+        let address = crate::kind::address::format(&crate::kind::target::KIND, &r.sandbox, target);
+        let Some(t) = desired.resources.get(&address) else {
+            continue;
+        };
+        // As the state recorded it, where the target connection is on that dataset still.
+        let recorded = cx
+            .state
+            .resources
+            .get(&address)
+            .filter(|rec| rec.text("dataset") == t.text("dataset"))
+            .and_then(|rec| rec.text("schema.id"));
+        let target_schema = match (t.text("schema.id").or(recorded), t.text("dataset")) {
+            (Some(known), _) => Some(known.to_owned()),
+            (None, Some(dataset)) => {
+                let key = (t.sandbox.clone(), dataset.to_owned());
+                if !datasets.contains_key(&key) {
+                    let read = cx.client.dataset(&t.sandbox, dataset).await?;
+                    datasets.insert(key.clone(), read.and_then(|d| d.schema));
+                }
+                datasets.get(&key).cloned().flatten()
+            }
+            (None, None) => None,
+        };
+        if let Some(target_schema) = target_schema
+            && target_schema != set_schema
+        {
+            learned.diagnostics.push(
+                Diagnostic::error(format!(
+                    "mapping set {set_name} writes schema `{set_schema}`, but target connection `{target}` writes `{target_schema}`: AEP would refuse the dataflow (1425)"
+                ))
+                .at(&r.origin.file, r.place("mappingId"))
+                .of(r.kind, &r.key)
+                .field("mappingId")
+                .help("a dataflow's mapping set writes its dataset's schema: name a mapping set of that schema (one per schema)"),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Each flow's spec, resolved and checked (see [`live`]).
+async fn specs(cx: &LiveCx<'_>) -> Result<Learned, FlowError> {
     let mut by_name: BTreeMap<(String, String), Vec<Spec>> = BTreeMap::new();
     let mut by_id: BTreeMap<(String, String), Option<Spec>> = BTreeMap::new();
     for r in &cx.resources {

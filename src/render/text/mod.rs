@@ -76,14 +76,9 @@ pub(crate) fn because(change: &Change) -> Option<String> {
         Some(Reason::ForgetBecauseDeletedOutside) => {
             Some("because it was deleted outside flowform".to_owned())
         }
-        Some(Reason::ForgetBecauseUndeletable) => Some(format!(
-            "because {a} is {}: AEP has no DELETE for it and keeps it, nothing is sent",
-            if change.action == crate::plan::Action::Forget {
-                "no longer declared"
-            } else {
-                "replaced"
-            }
-        )),
+        Some(Reason::ForgetBecauseUndeletable) => {
+            Some("because AEP has no DELETE for it: AEP keeps it, nothing is sent".to_owned())
+        }
         Some(Reason::ForgetBecauseRemoved) => {
             Some("because of a `removed` entry: AEP keeps it, nothing is sent".to_owned())
         }
@@ -142,6 +137,7 @@ fn field(
             (Action::Forget, ..) => (" ", DIM),
             (Action::Create | Action::Replace, None, _, _) => ("+", GREEN),
             (_, None, Some(_), false) => ("+", GREEN),
+            (_, None, None, false) if f.unknown => ("+", GREEN),
             (_, Some(_), None, false) if !f.unknown => ("-", RED),
             _ => ("~", YELLOW),
         }
