@@ -520,3 +520,34 @@ async fn what_a_review_of_mapping_sets_found_is_planned_right() {
     let drift = world.run(&["drift"]).await;
     assert_eq!(drift.code(), Some(0), "{}", drift.stdout());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_answer_was_lost_is_sent_again_and_the_dataflows_follow_the_last_version() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    world
+        .admin(
+            Method::POST,
+            "/faults/script",
+            json!({"method": "PUT", "fault": "commit-then-drop"}),
+        )
+        .await;
+    world.write(
+        FLOWS,
+        &PIPELINE.replace(
+            "      - {source: Email, destination: personalEmail.address}\n",
+            "      - {source: Email, destination: personalEmail.address}\n      - {source: Id, destination: identityMap}\n",
+        ),
+    );
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // The PUT went twice (its first answer lost): the same content at two versions, and
+    // the dataflows at the last one.
+    let stored = sets(&world).await;
+    assert_eq!(stored.len(), 1);
+    let last = stored[0]["versions"].as_array().unwrap().len() - 1;
+    assert_eq!(last, 2, "version 0, then the PUT twice: {stored:?}");
+    for (name, params) in pinned(&world).await {
+        assert_eq!(params["mappingVersion"], last.to_string().as_str(), "{name}");
+    }
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}

@@ -39,10 +39,10 @@ pub struct Args {
     /// Share of requests answered 503
     #[arg(long, default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
     pub unavailable: f64,
-    /// Share of POST/PATCH requests carried out, then answered 500
+    /// Share of POST/PATCH/PUT requests carried out, then answered 500
     #[arg(long, default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
     pub commit_then_fail: f64,
-    /// Share of POST/PATCH requests carried out, then dropped mid-response
+    /// Share of POST/PATCH/PUT requests carried out, then dropped mid-response
     #[arg(long, default_value_t = 0.0, value_name = "SHARE", value_parser = share)]
     pub commit_then_drop: f64,
     /// Share of requests that hang for --hang-ms
