@@ -202,8 +202,8 @@ async fn a_mapping_data_prep_refuses_fails_the_plan_at_its_line_and_nothing_is_s
         err.contains("error: mapping set `acme-profile-mapping`, `mappings`: mapping 3 (`concat(FirstName, ' ', LastName)` → `person.name.nickName`): Data Prep says the destination 'person.name.nickName' is not a field of the schema"),
         "{err}"
     );
-    // At the list of mappings (the line of `mappings:` in the set).
-    assert!(err.contains("--> examples/flows.yaml:6:7"), "{err}");
+    // At the mapping itself (the third of the list).
+    assert!(err.contains("--> examples/flows.yaml:8:9"), "{err}");
     assert!(sets(&world).await.is_empty());
 
     // A declared schema that is not the dataflows' dataset's.

@@ -292,7 +292,7 @@ fn columns_read_something_each_once_and_a_target_has_no_sources_spec() {
             ("base.yaml", &base("prod")),
             ("pipe.yaml", &columns("[Id, Email, Id]")),
         ],
-        &["pipe.yaml:7:14", "column `Id` is listed twice"],
+        &["pipe.yaml:7:26", "column `Id` is listed twice"],
     );
     let target = "sandbox: prod\ntargets:\n  t:\n    name: T\n    dataset: 65d4c1f0a1b2c3d4e5f60101\n    connectionSpec: {id: cfc0fee1-7dc0-40ef-b73e-d8b134c436f5, version: \"1.0\"}\n";
     one_error(

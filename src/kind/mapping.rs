@@ -246,16 +246,15 @@ mod hooks {
             for (i, (verdict, row)) in verdicts?.iter().zip(rows.iter()).enumerate() {
                 if let Some(reason) = verdict {
                     learned.diagnostics.push(
-                        error(
-                            r,
-                            "mappings",
-                            format!(
+                        Diagnostic::error(format!(
                                 "mapping {} (`{}` → `{}`): Data Prep says {reason}",
                                 i + 1,
                                 row["source"].as_str().unwrap_or_default(),
                                 row["destination"].as_str().unwrap_or_default()
-                            ),
-                        )
+                        ))
+                        .at(&r.origin.file, r.item_place("mappings", i))
+                        .of(r.kind, &r.key)
+                        .field("mappings".to_owned())
                         .help("fix the mapping (a destination is a field of the schema, as `personalEmail.address`); `POST /mappingSets/validate` is what checked it"),
                     );
                 }

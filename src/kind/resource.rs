@@ -156,6 +156,8 @@ pub struct Places {
     pub fields: BTreeMap<&'static str, Location>,
     /// Each param's name, and `params:` itself (under the empty name).
     pub params: BTreeMap<String, Location>,
+    /// Each item of a list field (a table's columns, a set's mappings), in order.
+    pub items: BTreeMap<&'static str, Vec<Location>>,
 }
 
 /// A resource being read: its values so far.
@@ -247,6 +249,16 @@ impl Resource {
     }
 
     /// Where `path` is written, or the resource's key.
+    /// Where item `index` of the list field `path` is written (the field's place if unknown).
+    pub fn item_place(&self, path: &str, index: usize) -> Location {
+        self.places
+            .items
+            .get(path)
+            .and_then(|items| items.get(index))
+            .copied()
+            .unwrap_or_else(|| self.place(path))
+    }
+
     pub fn place(&self, path: &str) -> Location {
         if path == "name" {
             return self.places.name;

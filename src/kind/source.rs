@@ -278,7 +278,7 @@ mod live {
         };
         let mut typed = Vec::new();
         let mut ok = true;
-        for c in declared {
+        for (i, c) in declared.iter().enumerate() {
             let Some(name) = c.as_str().or_else(|| c["name"].as_str()) else {
                 continue;
             };
@@ -291,7 +291,11 @@ mod live {
                         None => format!("`flowform explore KEY {table}` lists its columns"),
                     };
                     diagnostics.push(
-                        error(r, "columns", format!("table `{table}` has no column `{name}`")).help(help),
+                        Diagnostic::error(format!("table `{table}` has no column `{name}`"))
+                            .at(&r.origin.file, r.item_place("columns", i))
+                            .of(r.kind, &r.key)
+                            .field("columns".to_owned())
+                            .help(help),
                     );
                 }
             }
@@ -323,10 +327,12 @@ impl super::Hooks for SourceHooks {
             );
         }
         let mut seen = std::collections::BTreeSet::new();
-        for name in columns.iter().filter_map(serde_json::Value::as_str) {
+        for (i, column) in columns.iter().enumerate() {
+            let Some(name) = column.as_str() else { continue };
             if !seen.insert(name) {
                 diagnostics.push(
                     error(format!("column `{name}` is listed twice"))
+                        .at(&r.origin.file, r.item_place("columns", i))
                         .help("list each column once: AEP would read it twice"),
                 );
             }

@@ -226,6 +226,11 @@ fn value(
     places: &mut Places,
 ) -> Option<Option<Value>> {
     let at = At::on(key, f.path);
+    if let (Type::Columns | Type::Mappings, yaml::Value::Sequence(items)) = (&f.ty, &node.value) {
+        places
+            .items
+            .insert(f.path, items.iter().map(|i| i.location).collect());
+    }
     let plain = |s: String| Some(Some(Value::Plain(serde_json::Value::String(s))));
     // A name is looked up by filter (so it must fit in a request line) and shown in every
     // plan; other text goes in bodies.
