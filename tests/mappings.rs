@@ -551,3 +551,29 @@ async fn a_change_whose_answer_was_lost_is_sent_again_and_the_dataflows_follow_t
     }
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delta_column_the_table_lacks_fails_the_plan_at_its_line() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // The source exists: its table's columns are read, and the column must be one of them.
+    world.write(
+        FLOWS,
+        &PIPELINE.replacen(
+            "deltaColumn: {name: LastModifiedDate}",
+            "deltaColumn: {name: LastModifedDate}",
+            1,
+        ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    let err = plan.stderr();
+    assert!(
+        err.contains("table `Contact` of source connection `acme-contacts` has no column `LastModifedDate`: the dataflow's first run would fail"),
+        "{err}"
+    );
+    assert!(err.contains("help: did you mean `LastModifiedDate`?"), "{err}");
+    assert!(err.contains("--> examples/flows.yaml:"), "{err}");
+    // As it was: nothing to do, and nothing was read for it.
+    world.write(FLOWS, PIPELINE);
+    no_changes(&world.run(&["plan"]).await.expect_code(0));
+}

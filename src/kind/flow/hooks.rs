@@ -299,7 +299,67 @@ fn joined_spec(desired: &crate::config::Desired, r: &Resource, field: &str) -> O
 async fn live(cx: LiveCx<'_>) -> Result<Learned, FlowError> {
     let mut learned = specs(&cx).await?;
     mappings(&cx, &mut learned).await?;
+    delta_columns(&cx, &mut learned).await?;
     Ok(learned)
+}
+
+/// A flow's delta column is a column of its source's table (AEP would accept the dataflow and
+/// fail its first run): read through the source's base connection, once per table, where the
+/// source is declared here and its base connection exists.
+async fn delta_columns(cx: &LiveCx<'_>, learned: &mut Learned) -> Result<(), FlowError> {
+    use crate::config::Reference;
+    let Some(desired) = cx.desired else {
+        return Ok(());
+    };
+    let source_kind = &crate::kind::source::KIND;
+    let Some(base_field) = source_kind.field("baseConnectionId") else {
+        return Ok(());
+    };
+    let mut read: BTreeMap<(String, String, String), Option<Vec<String>>> = BTreeMap::new();
+    for r in &cx.resources {
+        let Some(delta) = r.text("deltaColumn.name") else {
+            continue;
+        };
+        let Some(Reference::Key(key)) = r.reference("sourceConnectionId") else {
+            continue;
+        };
+        let address = crate::kind::address::format(source_kind, &r.sandbox, key);
+        let Some(source) = desired.resources.get(&address) else {
+            continue;
+        };
+        let (Some(table), Some(base)) = (source.text("table"), (cx.ids)(source, base_field)) else {
+            continue;
+        };
+        let at = (source.sandbox.clone(), base, table.to_owned());
+        if !read.contains_key(&at) {
+            let columns = cx
+                .client
+                .explore_columns(&at.0, &at.1, &at.2)
+                .await?
+                .map(|cols| cols.into_iter().map(|c| c.name).collect());
+            read.insert(at.clone(), columns);
+        }
+        let Some(Some(columns)) = read.get(&at) else {
+            continue;
+        };
+        if columns.is_empty() || columns.iter().any(|c| c == delta) {
+            continue;
+        }
+        let help = match crate::diagnostic::did_you_mean(delta, columns.iter().map(String::as_str)) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => format!("`flowform explore {} {table}` lists its columns", source.key),
+        };
+        learned.diagnostics.push(
+            Diagnostic::error(format!(
+                "table `{table}` of source connection `{key}` has no column `{delta}`: the dataflow's first run would fail"
+            ))
+            .at(&r.origin.file, r.place("deltaColumn.name"))
+            .of(r.kind, &r.key)
+            .field("deltaColumn.name")
+            .help(help),
+        );
+    }
+    Ok(())
 }
 
 /// The schema a flow's mapping set writes, and the one its target connection's dataset

@@ -379,14 +379,14 @@ fn report(
                         .iter()
                         .map(|(key, _)| crate::generate::written_kind(key))
                 ),
-                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.mappings.len() + l.flows.len(),
                 skipped.len()
             )?,
             None => writeln!(
                 io.err,
                 "sandbox `{}`: nothing to generate ({} listed, {} skipped)",
                 l.sandbox,
-                l.connections.len() + l.sources.len() + l.targets.len() + l.flows.len(),
+                l.connections.len() + l.sources.len() + l.targets.len() + l.mappings.len() + l.flows.len(),
                 skipped.len()
             )?,
         }
