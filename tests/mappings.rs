@@ -577,3 +577,33 @@ async fn a_delta_column_the_table_lacks_fails_the_plan_at_its_line() {
     world.write(FLOWS, PIPELINE);
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_shows_the_start_it_will_be_created_with_not_the_declared_one() {
+    let world = world().await;
+    world.run(&["apply", "--auto-approve"]).await.expect_code(0);
+    // Its source and its start changed at once: continuity decides the start.
+    world.write(
+        FLOWS,
+        &PIPELINE
+            .replacen("    source: acme-contacts\n", "    source: acme-accounts\n", 1)
+            .replacen(
+                "schedule: {frequency: minute, interval: 15, startTime: 2026-12-01T06:00:00Z}",
+                "schedule: {frequency: minute, interval: 15, startTime: 2026-12-03T06:00:00Z}",
+                1,
+            ),
+    );
+    let plan = world.run(&["plan"]).await.expect_code(0);
+    let out = plan.stdout();
+    assert!(
+        says(
+            &out,
+            "~ schedule.startTime = 1796104800 -> 1796104800 # 2026-12-01T06:00:00Z"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("# `schedule.startTime`: the declared 1796277600 gives way to continuity"),
+        "{out}"
+    );
+}

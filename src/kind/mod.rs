@@ -304,11 +304,11 @@ pub trait Hooks {
     }
 
     /// What a plan says of each replacement of the kind, from AEP (a flow: from when the new
-    /// one reads): `(address, note)`.
+    /// one reads, and the start and backfill it will be created with).
     fn replacing<'a>(
         &'a self,
         _cx: Replacing<'a>,
-    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::flow::FlowError>> {
+    ) -> BoxFuture<'a, Result<Vec<Said>, crate::flow::FlowError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
 
@@ -335,6 +335,16 @@ pub struct Replacing<'a> {
     pub client: &'a std::sync::Arc<crate::flow::Client>,
     /// (address, sandbox, the old resource's id).
     pub replaced: Vec<(String, String, String)>,
+}
+
+/// What a plan says of one replacement ([`Hooks::replacing`]): a note, and the values the new
+/// resource will be created with instead of the declared ones (a flow's start where the old
+/// one stopped), shown in its fields.
+#[derive(Debug, Default)]
+pub struct Said {
+    pub address: String,
+    pub note: String,
+    pub values: Vec<(&'static str, serde_json::Value)>,
 }
 
 /// What [`Hooks::hand_over`] is given.

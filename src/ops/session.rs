@@ -431,15 +431,28 @@ impl Session {
             let notes = self
                 .runtime
                 .block_on(kind.hooks.replacing(crate::kind::Replacing { client, replaced }))?;
-            for (address, note) in notes {
+            for said in notes {
                 if let Some(c) = plan.changes.iter_mut().find(|c| {
-                    c.address == address
+                    c.address == said.address
                         && matches!(
                             c.action,
                             crate::plan::Action::Replace | crate::plan::Action::Create
                         )
                 }) {
-                    c.notes.push(note);
+                    c.notes.push(said.note);
+                    // What the new one will be created with, shown as such.
+                    for (path, value) in said.values {
+                        // A `once` flow takes no backfill: only what the plan shows is changed.
+                        if let Some(f) = c.fields.iter_mut().find(|f| f.path == path) {
+                            if let Some(declared) = f.after.as_ref().filter(|a| **a != value) {
+                                c.notes.push(format!(
+                                    "`{path}`: the declared {} gives way to continuity",
+                                    crate::render::show(declared)
+                                ));
+                            }
+                            f.after = Some(value);
+                        }
+                    }
                 }
             }
         }

@@ -67,31 +67,46 @@ async fn resume(
     })
 }
 
-pub(super) async fn replacing(cx: Replacing<'_>) -> Result<Vec<(String, String)>, FlowError> {
-    let mut notes = Vec::new();
+pub(super) async fn replacing(cx: Replacing<'_>) -> Result<Vec<crate::kind::Said>, FlowError> {
+    let mut said = Vec::new();
     for (address, sandbox, old) in &cx.replaced {
         let old_flow = cx.client.get(super::KIND.collection, sandbox, old).await?;
+        let mut values = Vec::new();
         let note = match resume(cx.client, sandbox, old, old_flow.as_ref()).await? {
-            Resume::After(end) => format!(
-                "continuity: the old dataflow is disabled first; the new one reads from where its last successful run ended, {} ({end}), without backfill",
-                crate::reader::rfc3339(end)
-            ),
-            Resume::As { start, backfill } => format!(
-                "continuity: the old dataflow is disabled first; it has no successful run, so the new one starts where it would have, {} ({start}){}",
-                crate::reader::rfc3339(start),
-                if backfill == Some(false) {
-                    ", without backfill"
-                } else {
-                    ""
+            Resume::After(end) => {
+                values.push(("schedule.startTime", Value::from(end)));
+                values.push(("schedule.backfill", Value::Bool(false)));
+                format!(
+                    "continuity: the old dataflow is disabled first; the new one reads from where its last successful run ended, {} ({end}), without backfill",
+                    crate::reader::rfc3339(end)
+                )
+            }
+            Resume::As { start, backfill } => {
+                values.push(("schedule.startTime", Value::from(start)));
+                if let Some(b) = backfill {
+                    values.push(("schedule.backfill", Value::Bool(b)));
                 }
-            ),
+                format!(
+                    "continuity: the old dataflow is disabled first; it has no successful run, so the new one starts where it would have, {} ({start}){}",
+                    crate::reader::rfc3339(start),
+                    if backfill == Some(false) {
+                        ", without backfill"
+                    } else {
+                        ""
+                    }
+                )
+            }
             Resume::Declared => {
                 "continuity: AEP has nothing of the old dataflow; the new one starts as declared".to_owned()
             }
         };
-        notes.push((address.clone(), note));
+        said.push(crate::kind::Said {
+            address: address.clone(),
+            note,
+            values,
+        });
     }
-    Ok(notes)
+    Ok(said)
 }
 
 pub(super) async fn hand_over(cx: HandOver<'_>) -> Result<HandedOver, FlowError> {

@@ -214,7 +214,10 @@ impl Hooks for FlowHooks {
         super::continuity::same(path, want, have, cx)
     }
 
-    fn replacing<'a>(&'a self, cx: Replacing<'a>) -> BoxFuture<'a, Result<Vec<(String, String)>, FlowError>> {
+    fn replacing<'a>(
+        &'a self,
+        cx: Replacing<'a>,
+    ) -> BoxFuture<'a, Result<Vec<crate::kind::Said>, FlowError>> {
         Box::pin(super::continuity::replacing(cx))
     }
 
