@@ -238,6 +238,14 @@ async fn a_mapping_data_prep_refuses_fails_the_plan_at_its_line_and_nothing_is_s
         "{}",
         validate.stderr()
     );
+
+    // An empty source: said so, with what a source is.
+    world.write(FLOWS, &PIPELINE.replace("{source: Email,", "{source: \"\","));
+    let plan = world.run(&["plan"]).await.expect_code(1);
+    let err = plan.stderr();
+    assert!(err.contains("mapping 2: `source` is empty"), "{err}");
+    assert!(err.contains("help: a source is a column of the table"), "{err}");
+    assert!(sets(&world).await.is_empty(), "nothing was sent");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

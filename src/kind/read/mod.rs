@@ -495,7 +495,20 @@ fn mappings(reader: &mut Reader<'_>, at: At<'_>, node: &Node) -> Option<serde_js
             continue;
         };
         let mut text = |name: &str| match fields.get(name) {
-            Some(n) => reader.non_empty_string(n, at),
+            Some(n) => match reader.string(n, at) {
+                Some(s) if s.trim().is_empty() => {
+                    reader
+                        .error(at, n.location, format!("mapping {}: `{name}` is empty", i + 1))
+                        .help = Some(if name == "source" {
+                        "a source is a column of the table (`Email`), an expression (`sourceType: EXPRESSION`) or a value (`sourceType: STATIC`)".to_owned()
+                    } else {
+                        "a destination is a field of the schema, as an XDM path: `personalEmail.address`"
+                            .to_owned()
+                    });
+                    None
+                }
+                other => other,
+            },
             None => {
                 reader
                     .error(at, item.location, format!("mapping {} has no `{name}`", i + 1))
