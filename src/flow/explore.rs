@@ -159,11 +159,21 @@ impl Client {
             .map_err(|e| Self::protocol(&call, e))
     }
 
-    /// A Catalog dataset; `None` when the sandbox has no such dataset.
+    /// A Catalog dataset, read once per run; `None` when the sandbox has no such dataset.
     pub async fn dataset(&self, sandbox: &str, id: &str) -> Result<Option<Dataset>, FlowError> {
         if !super::parse::usable_id(id) {
             return Ok(None);
         }
+        let key = (sandbox.to_owned(), id.to_owned());
+        if let Some(known) = crate::sync::lock(&self.datasets).get(&key) {
+            return Ok(known.clone());
+        }
+        let read = self.read_dataset(sandbox, id).await?;
+        crate::sync::lock(&self.datasets).insert(key, read.clone());
+        Ok(read)
+    }
+
+    async fn read_dataset(&self, sandbox: &str, id: &str) -> Result<Option<Dataset>, FlowError> {
         // Beside the Flow Service on its host: `…/foundation/flowservice/../catalog/…`,
         // which the URL resolves to `…/foundation/catalog/…`.
         let path = format!("/../catalog/dataSets/{id}");

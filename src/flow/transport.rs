@@ -34,6 +34,9 @@ pub struct Client {
     limiter: Limiter,
     /// Connection specs fetched in this run, by id (`None`: AEP has no such spec).
     pub(super) specs: Mutex<HashMap<String, Option<Arc<LiveSpec>>>>,
+    /// Catalog datasets read in this run, by sandbox and id (`None`: the sandbox has no such
+    /// dataset): a target connection's check and a mapping set's read each once.
+    pub(super) datasets: Mutex<HashMap<(String, String), Option<super::explore::Dataset>>>,
     requests: AtomicU64,
     /// The command's deadline; restarted once a person has approved the plan (time spent at
     /// the prompt is not AEP's).
@@ -64,6 +67,7 @@ impl Client {
             http,
             settings,
             specs: Mutex::new(HashMap::new()),
+            datasets: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
             deadline: Mutex::new(deadline),
         })
