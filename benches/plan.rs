@@ -1130,23 +1130,7 @@ async fn graph(settings: &Settings) -> PlanFigures {
     }
     let n = settings.size;
     let aep = Aep::start(0).await;
-    let added: Value = aep
-        .http
-        .post(aep.admin("/datasets"))
-        .json(&json!({ "count": n.div_ceil(100), "prefix": "Bench lake" }))
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .expect("datasets are added")
-        .json()
-        .await
-        .expect("their ids");
-    let datasets: Vec<String> = added["ids"]
-        .as_array()
-        .expect("ids")
-        .iter()
-        .map(|id| id.as_str().expect("an id").to_owned())
-        .collect();
+    let datasets = datasets(&aep, n.div_ceil(100)).await;
     let declared: Vec<Declared> = (0..n).map(Declared::fresh).collect();
     let project = Project::write(settings, &declared, &State::new());
     std::fs::write(
@@ -1355,6 +1339,32 @@ fn cells(m: &Measured) -> String {
     )
 }
 
+/// The rows of flowform's no-op plan of a graph and of the per-id baseline at each kind's
+/// route, the baseline's wall time as a multiple of flowform's.
+fn flowform_and_by_id(out: &mut String, p: &PlanFigures) {
+    let ours = p.flowform.as_ref().map(Measured::wall);
+    for (i, (label, m)) in [
+        ("**flowform plan**", &p.flowform),
+        (
+            "baseline: one GET per id at its kind's route, parallelism 10 (Terraform's way)",
+            &p.by_id,
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let Some(m) = m else {
+            let _ = writeln!(out, "| {label} | not run | | | | |");
+            continue;
+        };
+        let ratio = match (i, ours) {
+            (0, _) | (_, None) => "—".to_owned(),
+            (_, Some(ours)) => times(m.wall().as_secs_f64() / ours.as_secs_f64()),
+        };
+        let _ = writeln!(out, "| {label} | {} | {ratio} |", cells(m));
+    }
+}
+
 /// A goal's row: what, the target, the figure, and whether it is met.
 fn goal(out: &mut String, what: &str, target: &str, figure: Option<(String, bool)>) {
     let (figure, met) = match figure {
@@ -1464,27 +1474,7 @@ fn render(settings: &Settings, machine: &Machine, f: &Figures) -> String {
         out,
         "| client | wall | CPU | peak RSS | requests | flowform is faster by |\n|---|---|---|---|---|---|"
     );
-    let graph_ours = f.graph.flowform.as_ref().map(Measured::wall);
-    for (i, (label, m)) in [
-        ("**flowform plan**", &f.graph.flowform),
-        (
-            "baseline: one GET per id at its kind's route, parallelism 10 (Terraform's way)",
-            &f.graph.by_id,
-        ),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let Some(m) = m else {
-            let _ = writeln!(out, "| {label} | not run | | | | |");
-            continue;
-        };
-        let ratio = match (i, graph_ours) {
-            (0, _) | (_, None) => "—".to_owned(),
-            (_, Some(ours)) => times(m.wall().as_secs_f64() / ours.as_secs_f64()),
-        };
-        let _ = writeln!(out, "| {label} | {} | {ratio} |", cells(m));
-    }
+    flowform_and_by_id(&mut out, &f.graph);
     out.push('\n');
 
     let _ = writeln!(out, "### Offline: loading, planning, rendering, validating\n");
@@ -2045,27 +2035,7 @@ fn render_pipelines(settings: &Settings, machine: &Machine, f: &PipelineFigures)
         out,
         "| client | wall | CPU | peak RSS | requests | flowform is faster by |\n|---|---|---|---|---|---|"
     );
-    let ours = f.plan.flowform.as_ref().map(Measured::wall);
-    for (i, (label, m)) in [
-        ("**flowform plan**", &f.plan.flowform),
-        (
-            "baseline: one GET per id at its kind's route, parallelism 10 (Terraform's way)",
-            &f.plan.by_id,
-        ),
-    ]
-    .iter()
-    .enumerate()
-    {
-        let Some(m) = m else {
-            let _ = writeln!(out, "| {label} | not run | | | | |");
-            continue;
-        };
-        let ratio = match (i, ours) {
-            (0, _) | (_, None) => "—".to_owned(),
-            (_, Some(ours)) => times(m.wall().as_secs_f64() / ours.as_secs_f64()),
-        };
-        let _ = writeln!(out, "| {label} | {} | {ratio} |", cells(m));
-    }
+    flowform_and_by_id(&mut out, &f.plan);
     let apply_n = if settings.smoke { 20 } else { APPLY_PIPELINES };
     let _ = writeln!(
         out,

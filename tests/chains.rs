@@ -7,6 +7,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::common::no_changes;
 use crate::world::World;
 
 const FLOWS: &str = "flows.yaml";
@@ -74,16 +75,6 @@ async fn held(world: &World, collection: &str) -> usize {
         .await
         .as_array()
         .map_or(0, Vec::len)
-}
-
-fn no_changes(run: &crate::common::Run) {
-    assert!(
-        run.stdout()
-            .contains("No changes. Your resources match the configuration."),
-        "{}\n{}",
-        run.stdout(),
-        run.stderr()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

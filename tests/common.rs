@@ -91,3 +91,21 @@ pub fn served(stats: &serde_json::Value, method: &str, route: &str) -> u64 {
         .map(|r| r["count"].as_u64().expect("each request row has a count"))
         .sum()
 }
+
+/// Whether a line of `text` reads `line`, the spaces that align a block's `=` aside.
+pub fn says(text: &str, line: &str) -> bool {
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let wanted = squeeze(line);
+    text.lines().any(|l| squeeze(l) == wanted)
+}
+
+/// A plan that finds nothing to do (both streams shown if not).
+pub fn no_changes(run: &Run) {
+    assert!(
+        run.stdout()
+            .contains("No changes. Your resources match the configuration."),
+        "{}\n{}",
+        run.stdout(),
+        run.stderr()
+    );
+}

@@ -6,6 +6,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::common::{no_changes, says};
 use crate::world::World;
 
 const FLOWS: &str = "flows.yaml";
@@ -82,23 +83,6 @@ async fn flow_named(world: &World, name: &str) -> Value {
         .into_iter()
         .find(|f| f["name"] == name)
         .unwrap_or_else(|| panic!("no flow `{name}`"))
-}
-
-/// Whether a line of `text` reads `line`, the spaces that align a block's `=` aside.
-fn says(text: &str, line: &str) -> bool {
-    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let wanted = squeeze(line);
-    text.lines().any(|l| squeeze(l) == wanted)
-}
-
-fn no_changes(world_plan: &crate::common::Run) {
-    assert!(
-        world_plan
-            .stdout()
-            .contains("No changes. Your resources match the configuration."),
-        "{}",
-        world_plan.stdout()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,29 +353,12 @@ async fn a_schedule_against_the_rules_or_an_unknown_flow_spec_fails_at_its_line(
 /// The flow's runs the emulator holds, newest first.
 async fn runs_of(world: &World, id: &str) -> Vec<Value> {
     let http = crate::common::http();
-    let token: Value = http
-        .post(format!("{}/ims/token/v3", world.emulator.base_url()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}&scope=openid,AdobeID",
-            flowform_emulator::ims::DEMO_CLIENT_ID,
-            flowform_emulator::ims::DEMO_CLIENT_SECRET
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
     let page: Value = http
         .get(format!(
             "{}/runs?property=flowId=={id}",
             world.emulator.flow_url()
         ))
-        .bearer_auth(token["access_token"].as_str().unwrap())
-        .header("x-api-key", flowform_emulator::ims::DEMO_CLIENT_ID)
-        .header("x-gw-ims-org-id", flowform_emulator::ims::DEMO_ORG)
-        .header("x-sandbox-name", "prod")
+        .headers(world.headers().await)
         .send()
         .await
         .unwrap()

@@ -7,6 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::common::{no_changes, says};
 use crate::world::World;
 
 const FLOWS: &str = "flows.yaml";
@@ -78,23 +79,6 @@ async fn pinned(world: &World) -> Vec<(String, Value)> {
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
-}
-
-/// Whether a line of `text` reads `line`, the spaces that align a block's `=` aside.
-fn says(text: &str, line: &str) -> bool {
-    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let wanted = squeeze(line);
-    text.lines().any(|l| squeeze(l) == wanted)
-}
-
-fn no_changes(run: &crate::common::Run) {
-    assert!(
-        run.stdout()
-            .contains("No changes. Your resources match the configuration."),
-        "{}\n{}",
-        run.stdout(),
-        run.stderr()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

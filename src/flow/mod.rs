@@ -20,6 +20,7 @@
 
 pub mod auth;
 pub mod body;
+mod collection;
 pub mod deadline;
 pub mod error;
 pub mod explore;
@@ -35,6 +36,7 @@ pub mod runs;
 pub mod settings;
 mod transport;
 
+pub use self::collection::{Api, Collection};
 pub(crate) use self::transport::describe;
 use self::transport::{Call, Repeat};
 pub use self::transport::{Client, install_crypto};
@@ -70,86 +72,6 @@ pub struct Updated {
 
 /// Base connections' collection.
 pub const CONNECTIONS: &str = "/connections";
-
-/// Which API serves a collection, and so how its resources are read and written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Api {
-    /// The Flow Service: a read answers `{items: [...]}`, a listing is filtered by
-    /// `property=field==a,b,…` and paged by `_links.next`, a change is a JSON Patch behind
-    /// `If-Match: etag`, a resource is deleted by DELETE.
-    FlowService,
-    /// Data Prep (`/data/foundation/conversion`, flow-service-explore-runs §4): a read
-    /// answers the bare object; a listing is `{data, _page}`, filtered by `name` alone and
-    /// paged by offset (`start`); a resource has a `version` (a number, taken for its etag)
-    /// where the Flow Service has an etag; a change is a PUT of the whole body, which moves
-    /// the version on; nothing is deleted (no DELETE is documented).
-    DataPrep,
-}
-
-/// A collection of resources: its path under the Flow Service base (another service's
-/// beside it, as `/../conversion/mappingSets`), and the API that serves it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Collection {
-    pub path: &'static str,
-    pub api: Api,
-}
-
-impl Collection {
-    /// A Flow Service collection.
-    pub const fn flow(path: &'static str) -> Collection {
-        Collection {
-            path,
-            api: Api::FlowService,
-        }
-    }
-
-    /// A Data Prep collection, by its path under the Data Prep base (`/mappingSets`).
-    pub const fn prep(path: &'static str) -> Collection {
-        Collection {
-            path,
-            api: Api::DataPrep,
-        }
-    }
-
-    /// Its path from the Flow Service base (which every request is sent under).
-    pub fn from_base(self) -> String {
-        match self.api {
-            Api::FlowService => self.path.to_owned(),
-            Api::DataPrep => format!("/../conversion{}", self.path),
-        }
-    }
-
-    /// Its path as AEP documents it, for messages.
-    pub fn label(self) -> String {
-        match self.api {
-            Api::FlowService => self.path.to_owned(),
-            Api::DataPrep => format!("/data/foundation/conversion{}", self.path),
-        }
-    }
-
-    /// Whether AEP can delete its resources.
-    pub fn deletes(self) -> bool {
-        self.api == Api::FlowService
-    }
-
-    /// Whether a change to one is a replacement of its whole body (a PUT), the version moved
-    /// on, rather than a JSON Patch of what changed.
-    pub fn replaced_whole(self) -> bool {
-        self.api == Api::DataPrep
-    }
-
-    /// Whether a listing of it takes `property` filters (by id, by parent, several names at
-    /// once); Data Prep's takes one `name`.
-    pub fn filters(self) -> bool {
-        self.api == Api::FlowService
-    }
-}
-
-impl From<&'static str> for Collection {
-    fn from(path: &'static str) -> Collection {
-        Collection::flow(path)
-    }
-}
 
 /// A `property` filter: `field==value[,value…]`.
 #[derive(Clone, Debug, PartialEq, Eq)]

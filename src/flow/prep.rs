@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::Poll;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -22,25 +21,6 @@ use super::{Api, Client, Collection, Filter, FlowError, Updated, parse};
 
 /// A read under way.
 type Pending<'a, T> = Pin<Box<dyn Future<Output = Result<T, FlowError>> + Send + 'a>>;
-
-/// Runs every future at once, in the current task, and gives their outputs in order.
-async fn all<'a, T>(mut futures: Vec<Pin<Box<dyn Future<Output = T> + Send + 'a>>>) -> Vec<T> {
-    let mut out: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (slot, future) in out.iter_mut().zip(futures.iter_mut()) {
-            if slot.is_none() {
-                match future.as_mut().poll(cx) {
-                    Poll::Ready(v) => *slot = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().flatten().collect()
-}
 
 /// A Data Prep object read into the shape every kind's is: its `version` taken for its etag.
 fn object(item: Value) -> Result<LiveObject, String> {
@@ -137,7 +117,7 @@ impl Client {
                         .map(|id| Box::pin(self.prep_get(collection, sandbox, id)) as Pin<Box<_>>)
                         .collect();
                     let mut found = Vec::new();
-                    for read in all(reads).await {
+                    for read in crate::sync::join_all(reads).await {
                         found.extend(read?);
                     }
                     return Ok(found);
@@ -176,7 +156,7 @@ impl Client {
         let mut seen = std::collections::HashSet::new();
         let mut items = Vec::new();
         let mut last = (0u64, false);
-        for (i, answer) in all(reads).await.into_iter().enumerate() {
+        for (i, answer) in crate::sync::join_all(reads).await.into_iter().enumerate() {
             let (page, more): (Vec<LiveObject>, bool) = answer?;
             last = ((i as u64 + 1) * PAGE_SIZE, more && page.len() as u64 == PAGE_SIZE);
             items.extend(page.into_iter().filter(|o| seen.insert(o.id.clone())));

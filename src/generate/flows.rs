@@ -10,14 +10,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::path::Path;
 
 use serde_json::Value;
 
 use super::{MAX_TEXT, Skipped, emit, shown};
-use crate::config::{LoadOptions, Loader};
 use crate::flow::model::{ConnectionState, LiveObject};
-use crate::settings::Environment;
 
 /// Where a dataflow names its mapping set.
 const MAPPING: &str = "/transformations/name=Mapping/params/mappingId";
@@ -164,23 +161,7 @@ fn round_trip(
             specs
         )?
     );
-    let env = Environment::default();
-    let options = LoadOptions {
-        resolve_secrets: false,
-        secrets_only_in: None,
-    };
-    let mut loader = Loader::new(&env, &options);
-    loader.add(Path::new("generated.yaml"), &text);
-    let loaded = loader.finish().map_err(|d| {
-        let first = d.iter().find(|d| d.is_error()).map(|d| {
-            let field = d.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
-            format!("{field}{}", d.message)
-        });
-        format!(
-            "the configuration written for it would not load: {}",
-            crate::flow::model::clean(&first.unwrap_or_default(), 300)
-        )
-    })?;
+    let loaded = super::load_entry(&text)?;
     let Some(kind) = crate::kind::by_name("flow") else {
         return Err("flowform has no dataflows".to_owned());
     };

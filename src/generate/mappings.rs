@@ -3,14 +3,11 @@
 //! loader and compared with what AEP showed before it is kept, as a dataflow is.
 
 use std::fmt::Write;
-use std::path::Path;
 
 use serde_json::Value;
 
 use super::{MAX_TEXT, Skipped, emit, shown};
-use crate::config::{LoadOptions, Loader};
 use crate::flow::model::LiveObject;
-use crate::settings::Environment;
 
 /// A text as a YAML scalar, or why it cannot be written.
 fn text(what: &str, value: &str) -> Result<String, String> {
@@ -77,16 +74,7 @@ fn body(l: &LiveObject) -> Result<String, String> {
 /// Reads an entry back through the loader and checks that a plan finds nothing to change.
 fn round_trip(sandbox: &str, l: &LiveObject, body: &str) -> Result<(), String> {
     let text = format!("sandbox: {}\nmappings:\n  k:\n{body}", emit::key(sandbox));
-    let env = Environment::default();
-    let options = LoadOptions {
-        resolve_secrets: false,
-        secrets_only_in: None,
-    };
-    let mut loader = Loader::new(&env, &options);
-    loader.add(Path::new("generated.yaml"), &text);
-    let loaded = loader
-        .finish()
-        .map_err(|_| "the configuration written for it would not load".to_owned())?;
+    let loaded = super::load_entry(&text)?;
     let kind = &crate::kind::mapping::KIND;
     let Some(r) = loaded.desired.find(kind, "k") else {
         return Err("the configuration written for it would not load".to_owned());

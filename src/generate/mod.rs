@@ -567,6 +567,28 @@ fn block(key: &str, c: &Candidate<'_>, variable: &dyn Fn(&str) -> Option<String>
     out
 }
 
+/// Loads a generated entry's text as the loader reads a file (secrets unresolved); `Err`:
+/// why it would not load, its first error.
+pub(super) fn load_entry(text: &str) -> Result<crate::config::Loaded, String> {
+    let env = Environment::default();
+    let options = LoadOptions {
+        resolve_secrets: false,
+        secrets_only_in: None,
+    };
+    let mut loader = Loader::new(&env, &options);
+    loader.add(Path::new("generated.yaml"), text);
+    loader.finish().map_err(|d| {
+        let first = d.iter().find(|d| d.is_error()).map(|d| {
+            let field = d.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
+            format!("{field}{}", d.message)
+        });
+        format!(
+            "the configuration written for it would not load: {}",
+            clean(&first.unwrap_or_default(), 300)
+        )
+    })
+}
+
 /// Reads the candidate's entry back through the loader and checks it says what AEP showed:
 /// what is written loads, and plans as an import that changes nothing.
 fn round_trip(sandbox: &str, c: &Candidate<'_>) -> Result<(), String> {
@@ -580,23 +602,7 @@ fn round_trip(sandbox: &str, c: &Candidate<'_>) -> Result<(), String> {
         emit::key(sandbox),
         block("k", c, &|_| Some("FLOWFORM_CHECK".to_owned()))
     );
-    let env = Environment::default();
-    let options = LoadOptions {
-        resolve_secrets: false,
-        secrets_only_in: None,
-    };
-    let mut loader = Loader::new(&env, &options);
-    loader.add(Path::new("generated.yaml"), &text);
-    let loaded = loader.finish().map_err(|d| {
-        let first = d.iter().find(|d| d.is_error()).map(|d| {
-            let field = d.field.as_deref().map(|f| format!("`{f}`: ")).unwrap_or_default();
-            format!("{field}{}", d.message)
-        });
-        format!(
-            "the configuration written for it would not load: {}",
-            clean(&first.unwrap_or_default(), 300)
-        )
-    })?;
+    let loaded = load_entry(&text)?;
     let Some(conn) = loaded.desired.find(crate::kind::default(), "k") else {
         return Err("the configuration written for it would not load".to_owned());
     };

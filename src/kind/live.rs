@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use serde_json::Value;
 
@@ -56,26 +55,6 @@ pub struct LiveCx<'a> {
     pub desired: Option<&'a Desired>,
     /// The state as the check found it (what a managed resource it refers to is).
     pub state: &'a State,
-}
-
-/// Polls every future to its end; their outputs in order.
-async fn join_all<T>(mut futures: Vec<BoxFuture<'_, T>>) -> Vec<T> {
-    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx: &mut Context<'_>| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if outputs[i].is_some() {
-                continue;
-            }
-            match f.as_mut().poll(cx) {
-                Poll::Ready(out) => outputs[i] = Some(out),
-                Poll::Pending => pending = true,
-            }
-        }
-        if pending { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
 
 /// The id `f` of `r` refers to, as the state holds it now.
@@ -153,7 +132,7 @@ pub async fn check(
         }));
     }
     let mut learned = Learned::default();
-    for done in join_all(checks).await {
+    for done in crate::sync::join_all(checks).await {
         learned.extend(done?);
     }
     learned.diagnostics.sort();
