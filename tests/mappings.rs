@@ -565,7 +565,7 @@ async fn a_delta_column_the_table_lacks_fails_the_plan_at_its_line() {
     );
     assert!(err.contains("help: did you mean `LastModifiedDate`?"), "{err}");
     assert!(err.contains("--> examples/flows.yaml:"), "{err}");
-    // As it was: nothing to do, and nothing was read for it.
+    // As it was: nothing to do.
     world.write(FLOWS, PIPELINE);
     no_changes(&world.run(&["plan"]).await.expect_code(0));
 }
